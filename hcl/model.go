@@ -1,0 +1,289 @@
+// Package hcl is vigil's configuration language: it loads a directory of *.hcl
+// files (variables, locals, functions, dynamic blocks), decodes them into the
+// typed model below, validates the model and formats files.
+//
+// Every object of the model keeps the source range of its block (DeclRange) and
+// of each attribute it was given (Ranges, keyed by attribute name), so later
+// stages such as the planner and hot reload can point at the line that caused a
+// problem. Ranges are not part of the JSON form: the JSON of a Site is the spec
+// that `vigil apply` commits to the cluster.
+package hcl
+
+import (
+	"time"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+)
+
+// Config is a whole configuration: every *.hcl file of a directory, evaluated.
+type Config struct {
+	// Domain is nil when the files declare no domain block.
+	Domain *Domain `json:"domain,omitempty"`
+	Sites  []*Site `json:"sites"`
+	// Sensitive lists the values of sensitive variables, so that renderers can
+	// scrub them from any text they print. Never serialised.
+	Sensitive []string `json:"-"`
+	// Files maps each loaded file name to its source, for diagnostics.
+	Files map[string][]byte `json:"-"`
+}
+
+// Domain names the tree of sites managed as one system.
+type Domain struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// Site is a set of servers that share one configuration and take over each
+// other's cameras. Its JSON form is the spec committed to the site's cluster.
+type Site struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Parent is the name of the parent site in the domain tree, or "".
+	Parent  string `json:"parent,omitempty"`
+	Virtual bool   `json:"virtual,omitempty"`
+	// Keepalive is the membership probe interval (100ms to 60s; default 1s).
+	Keepalive time.Duration `json:"keepalive"`
+	// Failback returns cameras to their primary when it comes back (default true).
+	Failback bool `json:"failback"`
+	// MaxConcurrentFailovers bounds how many dead servers are covered at once;
+	// 0 means no limit.
+	MaxConcurrentFailovers int    `json:"max_concurrent_failovers,omitempty"`
+	VirtualIP              string `json:"virtual_ip,omitempty"`
+	TimeSync               bool   `json:"time_sync,omitempty"`
+	// TimeZone is an IANA zone name for balancing windows; default "UTC".
+	TimeZone string `json:"time_zone"`
+
+	Servers   []*Server  `json:"servers"`
+	Groups    []*Group   `json:"groups,omitempty"`
+	Cameras   []*Camera  `json:"cameras"`
+	Balancing *Balancing `json:"balancing,omitempty"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// Server kinds.
+const (
+	KindRecording = "recording"
+	KindStandby   = "standby"
+	KindWitness   = "witness"
+	KindVirtual   = "virtual"
+)
+
+// Default ports; `port` moves the API port and the others follow it.
+const (
+	DefaultAPIPort = 53540
+	// Membership port is Port+1, raft port is Port+2.
+)
+
+// Server is one machine running the agent.
+type Server struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	// Port is the HTTP API port; membership uses Port+1 and raft Port+2.
+	Port            int    `json:"port"`
+	ExternalAddress string `json:"external_address,omitempty"`
+	ExternalPort    int    `json:"external_port,omitempty"`
+	// Kind is one of KindRecording (default), KindStandby, KindWitness, KindVirtual.
+	Kind string `json:"kind"`
+	// MaxCameras bounds the cameras this server records at once; 0 means no limit.
+	MaxCameras int        `json:"max_cameras,omitempty"`
+	Storage    []*Storage `json:"storage,omitempty"`
+	Network    *Network   `json:"network,omitempty"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// Storage is one recording volume of a server.
+type Storage struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// MaxSize in bytes; 0 means no limit.
+	MaxSize int64 `json:"max_size,omitempty"`
+	// MaxAge; 0 means no limit.
+	MaxAge time.Duration `json:"max_age,omitempty"`
+	// MinFree is the free-space floor in bytes (from "10GB") ...
+	MinFree int64 `json:"min_free,omitempty"`
+	// ... or as a percentage of the filesystem (from "5%").
+	MinFreePercent float64 `json:"min_free_percent,omitempty"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// Network is the declarative network configuration of an appliance.
+type Network struct {
+	Interfaces []*Interface `json:"interfaces,omitempty"`
+	Routes     []*Route     `json:"routes,omitempty"`
+
+	DeclRange hhcl.Range `json:"-"`
+}
+
+// Interface configures one link.
+type Interface struct {
+	Name      string   `json:"name"`
+	Addresses []string `json:"addresses,omitempty"` // CIDR, e.g. "10.0.0.11/24"
+	MTU       int      `json:"mtu,omitempty"`
+	DHCP      bool     `json:"dhcp,omitempty"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// Route is one static route.
+type Route struct {
+	Destination string `json:"destination"` // CIDR; "0.0.0.0/0" for default
+	Gateway     string `json:"gateway,omitempty"`
+	Interface   string `json:"interface,omitempty"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// Group is an ordered list of servers; earlier servers have priority.
+type Group struct {
+	Name    string   `json:"name"`
+	Servers []string `json:"servers"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// Redundancy modes of a camera.
+const (
+	RedundancyNormal   = "normal"
+	RedundancyFast     = "fast"
+	RedundancyConstant = "constant"
+)
+
+// Camera is one RTSP source registered to a primary server.
+type Camera struct {
+	Name     string `json:"name"`
+	URL      string `json:"url"`
+	Username string `json:"username,omitempty"`
+	// Password is sensitive: renderers show "(sensitive)" and the API
+	// returns only a fingerprint of it.
+	Password string `json:"password,omitempty"`
+	// Server is the primary server's name.
+	Server string `json:"server"`
+	// Backup is the ordered list of servers that take the camera over; empty
+	// when Group is used.
+	Backup []string `json:"backup,omitempty"`
+	Group  string   `json:"group,omitempty"`
+	Locked bool     `json:"locked,omitempty"`
+	// Redundancy is RedundancyNormal (default), RedundancyFast or RedundancyConstant.
+	Redundancy string `json:"redundancy"`
+	// Transport is "tcp" (default) or "udp".
+	Transport string `json:"transport"`
+	// Retention is the maximum age of this camera's recordings; 0 means the
+	// storage's limits alone apply.
+	Retention time.Duration `json:"retention,omitempty"`
+	// SegmentDuration is the length of one file (default 60s).
+	SegmentDuration time.Duration `json:"segment_duration"`
+	// StallTimeout: a stream that delivers no frame for this long is treated
+	// as disconnected (default 5s).
+	StallTimeout time.Duration `json:"stall_timeout"`
+	// Balance says whether storage balancing may move this camera (default true).
+	Balance bool              `json:"balance"`
+	Labels  map[string]string `json:"labels,omitempty"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// Balancing configures storage-load based reassignment inside a time window.
+type Balancing struct {
+	Enabled bool `json:"enabled"`
+	// HistoryDays is the statistics window (default 7).
+	HistoryDays int `json:"history_days"`
+	// MinDaysBetweenMoves is the minimum number of days between two moves of
+	// the same camera (default 7).
+	MinDaysBetweenMoves int `json:"min_days_between_moves"`
+	// Window is the daily hour window, in the site's time zone; it may cross
+	// midnight (Start > End).
+	Window HourWindow `json:"window"`
+	// Weekdays on which the window opens; empty means every day.
+	Weekdays []time.Weekday `json:"weekdays,omitempty"`
+	// Cameras selects the cameras that may move, by name or glob pattern;
+	// empty means all cameras whose Balance is true.
+	Cameras []string `json:"cameras,omitempty"`
+	// Labels selects cameras by label (all must match).
+	Labels map[string]string `json:"labels,omitempty"`
+	// TolerancePercent: servers within this percentage of the mean load are
+	// balanced (default 10).
+	TolerancePercent float64 `json:"tolerance_percent"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// HourWindow is a daily window in minutes after midnight, written "01:00-05:00".
+type HourWindow struct {
+	StartMinute int `json:"start_minute"`
+	EndMinute   int `json:"end_minute"`
+}
+
+// Contains reports whether the minute of day m lies inside the window; a
+// window whose end is before its start crosses midnight.
+func (w HourWindow) Contains(m int) bool {
+	if w.StartMinute <= w.EndMinute {
+		return m >= w.StartMinute && m < w.EndMinute
+	}
+	return m >= w.StartMinute || m < w.EndMinute
+}
+
+// Site returns the named site, or nil.
+func (c *Config) Site(name string) *Site {
+	for _, s := range c.Sites {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Server returns the named server of the site, or nil.
+func (s *Site) Server(name string) *Server {
+	for _, v := range s.Servers {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
+}
+
+// Camera returns the named camera of the site, or nil.
+func (s *Site) Camera(name string) *Camera {
+	for _, c := range s.Cameras {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Group returns the named group of the site, or nil.
+func (s *Site) Group(name string) *Group {
+	for _, g := range s.Groups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// BackupServers is the camera's ordered list of backup servers: its backup
+// list, or the members of its group.
+func (s *Site) BackupServers(c *Camera) []string {
+	if len(c.Backup) > 0 || c.Group == "" {
+		return c.Backup
+	}
+	if g := s.Group(c.Group); g != nil {
+		return g.Servers
+	}
+	return nil
+}

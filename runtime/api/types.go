@@ -1,0 +1,154 @@
+// Package api holds the JSON types of the agent's HTTP API (everything under
+// /v1/) and the client that speaks it. The planner and the command line import
+// this package; it imports nothing of the agent, so reading the live state
+// never drags the runtime in.
+package api
+
+import (
+	"time"
+
+	"vigil/hcl"
+)
+
+// Server health as seen by membership.
+const (
+	HealthAlive   = "alive"
+	HealthSuspect = "suspect"
+	HealthDead    = "dead"
+	HealthUnknown = "unknown" // in the spec, never seen by membership
+)
+
+// Camera states, site-wide.
+const (
+	CameraRecording = "recording" // recorded by its primary (or where assignment put it)
+	CameraCovered   = "covered"   // recorded by a backup because its server is down
+	CameraDark      = "dark"      // not recorded: locked to a down server
+	CameraUncovered = "uncovered" // not recorded: no live server with capacity
+	CameraFailing   = "failing"   // assigned, but the recorder cannot get the stream
+)
+
+// State is the answer of GET /v1/state: what the planner and `vigil status` need.
+type State struct {
+	Site string `json:"site"`
+	// Revision of the committed spec; 0 means nothing was ever applied.
+	Revision uint64 `json:"revision"`
+	// Spec is the committed spec, with camera passwords replaced by
+	// fingerprints (see hcl.Camera.Password); nil before the first apply.
+	Spec    *hcl.Site `json:"spec,omitempty"`
+	Master  string    `json:"master,omitempty"`
+	Version string    `json:"version"`
+	// Answering is the server that produced this state.
+	Answering string        `json:"answering"`
+	Servers   []ServerState `json:"servers"`
+	Cameras   []CameraState `json:"cameras"`
+	// Overrides are balancing moves in force.
+	Overrides []Override `json:"overrides,omitempty"`
+	// ConfigError is set while the watched config directory holds an invalid
+	// change (hot reload); the last good spec keeps running.
+	ConfigError string `json:"config_error,omitempty"`
+}
+
+// ServerState is one server as the answering agent sees it.
+type ServerState struct {
+	Name      string `json:"name"`
+	Address   string `json:"address"`
+	Kind      string `json:"kind"`
+	Role      string `json:"role"` // "master" or "member"
+	Health    string `json:"health"`
+	Version   string `json:"version,omitempty"`
+	Recording int    `json:"recording"`
+	// CPUPercent is the agent process's CPU use in % of one core.
+	CPUPercent    float64        `json:"cpu_percent"`
+	MemoryBytes   int64          `json:"memory_bytes"`
+	Storage       []StorageState `json:"storage,omitempty"`
+	ClockOffsetMS float64        `json:"clock_offset_ms,omitempty"`
+	// Since is when the server entered its current health.
+	Since time.Time `json:"since,omitempty"`
+}
+
+// StorageState is one storage volume of a server.
+type StorageState struct {
+	Path       string `json:"path"`
+	UsedBytes  int64  `json:"used_bytes"`
+	FreeBytes  int64  `json:"free_bytes"`
+	TotalBytes int64  `json:"total_bytes"`
+	Full       bool   `json:"full,omitempty"`
+}
+
+// CameraState is one camera, site-wide.
+type CameraState struct {
+	Name   string `json:"name"`
+	Server string `json:"server"` // primary server in the spec
+	State  string `json:"state"`
+	// Reason explains State in a few words ("rec-1 dead, covered by rec-2").
+	Reason    string     `json:"reason,omitempty"`
+	Recorders []Recorder `json:"recorders,omitempty"`
+	LastGap   *Gap       `json:"last_gap,omitempty"`
+}
+
+// Recorder is one server recording a camera.
+type Recorder struct {
+	Server string `json:"server"`
+	// Role is why this server records it: "primary", "backup", "constant",
+	// "balance" or "failback" (make-before-break handover).
+	Role string `json:"role"`
+	// State is "recording", "connecting" or "failing".
+	State string    `json:"state"`
+	Since time.Time `json:"since"`
+	Error string    `json:"error,omitempty"`
+}
+
+// Gap is a span with no recording of a camera, with its cause.
+type Gap struct {
+	Camera string    `json:"camera"`
+	Server string    `json:"server,omitempty"`
+	Start  time.Time `json:"start"`
+	// End is zero while the gap is open.
+	End   time.Time `json:"end,omitempty"`
+	Cause string    `json:"cause"` // "server failure", "camera unreachable", "storage", "restart", ...
+}
+
+// Override is a balancing move in force: the camera's primary is Server
+// instead of the one in the spec.
+type Override struct {
+	Camera string    `json:"camera"`
+	From   string    `json:"from"`
+	Server string    `json:"server"`
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// ApplyRequest is the body of POST /v1/apply.
+type ApplyRequest struct {
+	Spec hcl.Site `json:"spec"`
+	// BaseRevision is the revision the change was planned against; a
+	// different committed revision refuses the apply (409).
+	BaseRevision uint64 `json:"base_revision"`
+}
+
+// ApplyResponse is the answer of a successful apply.
+type ApplyResponse struct {
+	Revision uint64 `json:"revision"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Error string `json:"error"`
+	// Revision and BaseRevision are set on a stale apply (409).
+	Revision     uint64 `json:"revision,omitempty"`
+	BaseRevision uint64 `json:"base_revision,omitempty"`
+	// Diagnostics are set when a spec fails validation (422).
+	Diagnostics []hcl.Diagnostic `json:"diagnostics,omitempty"`
+	// Master is the master's API address when this agent cannot answer itself.
+	Master string `json:"master,omitempty"`
+}
+
+// Event is one entry of GET /v1/events.
+type Event struct {
+	Time     time.Time `json:"time"`
+	Severity string    `json:"severity"` // "info", "warning", "error"
+	Kind     string    `json:"kind"`     // e.g. "camera.unreachable", "server.dead", "config.invalid"
+	Server   string    `json:"server,omitempty"`
+	Camera   string    `json:"camera,omitempty"`
+	Message  string    `json:"message"`
+}
