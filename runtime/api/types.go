@@ -46,6 +46,9 @@ type State struct {
 	// ConfigError is set while the watched config directory holds an invalid
 	// change (hot reload); the last good spec keeps running.
 	ConfigError string `json:"config_error,omitempty"`
+	// Message is a note for the operator about the site as a whole, e.g.
+	// "waiting for vigil apply" on a fresh agent.
+	Message string `json:"message,omitempty"`
 }
 
 // ServerState is one server as the answering agent sees it.
@@ -151,4 +154,26 @@ type Event struct {
 	Server   string    `json:"server,omitempty"`
 	Camera   string    `json:"camera,omitempty"`
 	Message  string    `json:"message"`
+}
+
+// Health is the answer of GET /v1/health.
+type Health struct {
+	// Status is "ok", or "waiting" while no spec was ever committed.
+	Status   string `json:"status"`
+	Server   string `json:"server"`
+	Site     string `json:"site"`
+	Version  string `json:"version"`
+	Revision uint64 `json:"revision"`
+	Master   string `json:"master,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+// TransferRequest is the body of POST /v1/master/transfer.
+type TransferRequest struct {
+	Server string `json:"server"`
+}
+
+// TransferResponse is the answer of a successful master transfer.
+type TransferResponse struct {
+	Master string `json:"master"`
 }

@@ -1,0 +1,321 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"vigil/hcl"
+)
+
+// DefaultAddress is the agent address used when neither -address nor
+// VIGIL_ADDR is given.
+const DefaultAddress = "http://127.0.0.1:53540"
+
+// Environment variables read by the command line.
+const (
+	EnvAddress = "VIGIL_ADDR"
+	EnvToken   = "VIGIL_TOKEN"
+)
+
+// unaryTimeout bounds a request whose context has no deadline of its own.
+const unaryTimeout = 30 * time.Second
+
+// AddressFromEnv returns VIGIL_ADDR, or DefaultAddress when it is unset.
+func AddressFromEnv() string {
+	if a := os.Getenv(EnvAddress); a != "" {
+		return a
+	}
+	return DefaultAddress
+}
+
+// TokenFromEnv returns VIGIL_TOKEN (empty when unset).
+func TokenFromEnv() string { return os.Getenv(EnvToken) }
+
+// Client speaks the agent's HTTP API. Any agent of a site answers: agents
+// forward state-changing calls to the master themselves. A Client is safe for
+// concurrent use.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient returns a client for the agent at address ("http://host:port",
+// "host:port" or "host"; the port defaults to 53540). token authorises
+// state-changing calls and may be empty for read-only use.
+func NewClient(address, token string) *Client {
+	return &Client{base: NormalizeAddress(address), token: token, http: &http.Client{}}
+}
+
+// NormalizeAddress turns "host", "host:port" or a URL into a base URL without
+// a trailing slash.
+func NormalizeAddress(address string) string {
+	a := strings.TrimRight(strings.TrimSpace(address), "/")
+	if a == "" {
+		return DefaultAddress
+	}
+	if !strings.Contains(a, "://") {
+		a = "http://" + a
+	}
+	scheme, hostport, _ := strings.Cut(a, "://")
+	host, rest, _ := strings.Cut(hostport, "/")
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(strings.Trim(host, "[]"), "53540")
+	}
+	if rest != "" {
+		return scheme + "://" + host + "/" + rest
+	}
+	return scheme + "://" + host
+}
+
+// Address is the base URL the client talks to.
+func (c *Client) Address() string { return c.base }
+
+// State returns the site's live state as the agent sees it.
+func (c *Client) State(ctx context.Context) (*State, error) {
+	var st State
+	if err := c.do(ctx, http.MethodGet, "/v1/state", nil, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Health returns the agent's health summary.
+func (c *Client) Health(ctx context.Context) (*Health, error) {
+	var h Health
+	if err := c.do(ctx, http.MethodGet, "/v1/health", nil, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Apply commits a spec planned against req.BaseRevision. Errors are
+// *StaleError (409), *ValidationError (422) or *StatusError (anything else,
+// including 401 and 503).
+func (c *Client) Apply(ctx context.Context, req ApplyRequest) (*ApplyResponse, error) {
+	var resp ApplyResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/apply", req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// TransferMaster moves the master role to server and returns the new master.
+func (c *Client) TransferMaster(ctx context.Context, server string) (string, error) {
+	var resp TransferResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/master/transfer", TransferRequest{Server: server}, &resp); err != nil {
+		return "", err
+	}
+	return resp.Master, nil
+}
+
+// Events streams the agent's events, starting with its recent backlog. The
+// channel is closed when ctx ends or the connection drops.
+func (c *Client) Events(ctx context.Context) (<-chan Event, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/events", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.transportError(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, decodeError(resp)
+	}
+	ch := make(chan Event, 64)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var ev Event
+			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+				continue
+			}
+			select {
+			case ch <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ch, nil
+}
+
+func (c *Client) newRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+	if err != nil {
+		return nil, fmt.Errorf("bad agent address %q: %w", c.base, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	return req, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, unaryTimeout)
+		defer cancel()
+	}
+	req, err := c.newRequest(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.transportError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return decodeError(resp)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("reading answer of %s %s: %w", method, c.base+path, err)
+	}
+	return nil
+}
+
+func (c *Client) transportError(err error) error {
+	var ue *UnreachableError
+	if errors.As(err, &ue) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("vigil agent at %s did not answer: %w", c.base, err)
+	}
+	return &UnreachableError{Address: c.base, Err: err}
+}
+
+// decodeError turns a non-2xx answer into a typed error.
+func decodeError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	var e Error
+	if json.Unmarshal(b, &e) != nil || e.Error == "" {
+		e.Error = strings.TrimSpace(string(b))
+		if e.Error == "" {
+			e.Error = http.StatusText(resp.StatusCode)
+		}
+	}
+	switch resp.StatusCode {
+	case http.StatusConflict:
+		return &StaleError{Revision: e.Revision, BaseRevision: e.BaseRevision, Message: e.Error}
+	case http.StatusUnprocessableEntity:
+		return &ValidationError{Message: e.Error, Diagnostics: e.Diagnostics}
+	}
+	return &StatusError{StatusCode: resp.StatusCode, Message: e.Error, Master: e.Master}
+}
+
+// UnreachableError means no agent answered at the address.
+type UnreachableError struct {
+	Address string
+	Err     error
+}
+
+func (e *UnreachableError) Error() string {
+	if errors.Is(e.Err, syscall.ECONNREFUSED) {
+		return fmt.Sprintf("cannot reach vigil agent at %s: is it running? (connection refused)", e.Address)
+	}
+	return fmt.Sprintf("cannot reach vigil agent at %s: is it running? (%v)", e.Address, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// StaleError is a refused apply: the spec was planned against BaseRevision
+// but Revision is committed now. Plan again.
+type StaleError struct {
+	Revision     uint64
+	BaseRevision uint64
+	Message      string
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("the site changed since this change was planned: planned against revision %d, committed revision is %d; run vigil plan again", e.BaseRevision, e.Revision)
+}
+
+// ValidationError is a refused apply: the spec is invalid.
+type ValidationError struct {
+	Message     string
+	Diagnostics []hcl.Diagnostic
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Message)
+	for _, d := range e.Diagnostics {
+		b.WriteString("\n  ")
+		if d.Range != nil {
+			fmt.Fprintf(&b, "%s:%d,%d: ", d.Range.Filename, d.Range.Start.Line, d.Range.Start.Column)
+		}
+		fmt.Fprintf(&b, "%s: %s", d.Severity, d.Summary)
+		if d.Detail != "" {
+			b.WriteString("; " + d.Detail)
+		}
+	}
+	return b.String()
+}
+
+// Errors that a *StatusError matches with errors.Is.
+var (
+	// ErrUnauthorized: the token is missing or wrong (401).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnavailable: the site cannot commit now, e.g. no master or no
+	// quorum (503).
+	ErrUnavailable = errors.New("unavailable")
+	// ErrNotFound: the named object does not exist (404).
+	ErrNotFound = errors.New("not found")
+)
+
+// StatusError is any other refused request.
+type StatusError struct {
+	StatusCode int
+	Message    string
+	// Master is the master's API address when the agent named it.
+	Master string
+}
+
+func (e *StatusError) Error() string {
+	if e.StatusCode == http.StatusUnauthorized {
+		return "the agent refused the request (401): " + e.Message + "; set VIGIL_TOKEN to the token of the agent configuration"
+	}
+	return fmt.Sprintf("the agent refused the request (%d): %s", e.StatusCode, e.Message)
+}
+
+// Is matches ErrUnauthorized, ErrUnavailable and ErrNotFound by status code.
+func (e *StatusError) Is(target error) bool {
+	switch target {
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrUnavailable:
+		return e.StatusCode == http.StatusServiceUnavailable
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	}
+	return false
+}
