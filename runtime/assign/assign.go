@@ -1,0 +1,689 @@
+// Package assign decides which servers record which cameras. It is the heart
+// of the site: every agent runs Assign on its own view of the cluster (the
+// last committed spec, its membership view, the balancing moves in force and
+// the recorder sessions its peers gossip) and records the cameras the result
+// gives it, so recording and takeover never wait for quorum. The planner runs
+// the same function to show where cameras land when servers fail
+// (`vigil plan -fail`).
+//
+// Assign is a pure function: no I/O, no clock, no randomness. The same Input
+// gives the same Result on every agent, whatever the order of maps and of the
+// Overrides slice.
+//
+// # Words
+//
+// A server can record when its kind is recording or standby; witness and
+// virtual servers never record, and a name that is not a server of the site
+// records nothing. A server is alive when membership says alive; a server
+// missing from Members counts as unknown, which is not alive.
+//
+// A camera's main server is where it belongs right now: the server of a
+// balancing move in force (Override; role "balance") when that server is up,
+// otherwise its primary server (role "primary"). Up depends on the camera's
+// redundancy: `normal` and `constant` cameras leave their server only when it
+// is dead or unknown (a suspect server keeps them), `fast` cameras leave as
+// soon as it is suspect. Servers only ever take over cameras when they are
+// alive.
+//
+// A camera's cover list is its ordered backup list, or the ordered servers of
+// its group (hcl.Site.BackupServers), then every standby server of the site in
+// declaration order that is not already in the list. Standby servers (N+1,
+// N+2) are thus used after the explicit backups; they are never a camera's
+// home and always hand cameras back (see failback).
+//
+// # Order of decisions
+//
+//  1. Locked cameras stay on their primary server. While it is down they are
+//     dark; nothing else ever records them (no backup, no constant copy, no
+//     handover). A suspect server keeps its locked cameras whatever their
+//     redundancy. Overrides do not apply to locked cameras.
+//  2. Home: every camera whose main server is up is placed there, in camera
+//     name order, while the server has room (max_cameras; 0 means no limit).
+//     Home placement happens before anything else, so a server's own cameras
+//     never move because another server died or because covers need room.
+//     Two kinds of cameras skip this step although their primary is up: a
+//     camera whose balancing server is down (it goes back to its primary in
+//     step 4, as a cover), and, with failback off, a camera that one of its
+//     recording-kind backups is running while its primary is not (step 4 keeps
+//     it there).
+//  3. Failover budget: a server that is down for at least one of its cameras
+//     (that needs covering) is a failed server. With max_concurrent_failovers
+//     N > 0, the first N failed servers in the order they failed
+//     (Member.Since, then name; an unknown server absent from Members failed
+//     at the zero time) are covered and the others are queued: their cameras
+//     are uncovered, with a reason naming the queue, until a covered server
+//     returns. A camera whose primary is not a recording server of the site is
+//     covered without taking a slot.
+//  4. Covers, in camera name order: each camera not placed at home (primary
+//     down and not queued, primary full, balancing server down, or failback
+//     off) takes the first server of its candidates that is alive and has
+//     room: for failback off, the recording-kind backups that run it; then its
+//     main server if up (the primary after a balancing server died); then its
+//     cover list. A camera that fits nowhere is uncovered.
+//  5. Constant copies, in camera name order: a `constant` camera gets a second
+//     recorder (role "constant"): the first server with room among its main
+//     server (if up and not already recording it) and its cover list, so the
+//     primary and its first live backup record it at all times, and while the
+//     primary is down the first two live servers of its cover list do. When
+//     the primary is queued by max_concurrent_failovers, the camera keeps one
+//     constant copy on the first live server with room of its explicit backup
+//     list (never a standby): that copy existed before the failure, so keeping
+//     it adds no load and no gap.
+//  6. Make-before-break handovers, in camera name order: when none of the
+//     camera's new recorders has a running session for it (Running), every
+//     alive server that still runs it keeps recording it (role "failback"),
+//     while it has room, until a new recorder runs it. This covers failback
+//     (the primary returns and the backup keeps recording until the primary
+//     runs the camera), balancing moves and spec changes. Uncovered, dark and
+//     locked cameras get no handover.
+//
+// # Failback
+//
+// With failback on (the default), a camera returns to its primary as soon as
+// the primary is up again, make-before-break (step 6). With failback off, a
+// pure function has no memory of who recorded a camera before, so the running
+// sessions are the memory: while the primary does not run the camera and an
+// alive backup of kind recording from the camera's list does, the camera stays
+// on that backup. It goes back to its primary only when that backup dies or is
+// full. Standby servers always fail back, so that they are free for the next
+// failure.
+//
+// # Capacity
+//
+// max_cameras is never exceeded: every recorder of every role counts. Servers
+// fill in the order of the steps above (home, covers, constant copies,
+// handovers), and inside a step in camera name order.
+//
+// # State
+//
+// A camera is recording when its first recorder is its main server, covered
+// when another server records it, dark when it is locked to a server that is
+// down or cannot record, and uncovered when nobody records it.
+package assign
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+// Recorder roles.
+const (
+	RolePrimary  = "primary"  // the camera's primary server
+	RoleBackup   = "backup"   // a backup or standby covering for a down or full main server
+	RoleConstant = "constant" // the second recorder of a constant-redundancy camera
+	RoleBalance  = "balance"  // the server of a balancing move in force
+	RoleFailback = "failback" // a server still recording during a make-before-break handover
+)
+
+// Member is one server's health as this agent's membership sees it.
+type Member struct {
+	// Health is api.HealthAlive, HealthSuspect, HealthDead or HealthUnknown.
+	Health string
+	// Since is when the server entered that health; it orders failed servers
+	// for max_concurrent_failovers.
+	Since time.Time
+}
+
+// Input is everything the assignment depends on.
+type Input struct {
+	// Spec is the committed site spec; nil gives an empty Result.
+	Spec *hcl.Site
+	// Members by server name; a server absent from the map is HealthUnknown.
+	Members map[string]Member
+	// Running maps a server to the cameras it has a running recorder session
+	// for right now (gossiped). It drives make-before-break handovers and the
+	// failback-off policy.
+	Running map[string]map[string]bool
+	// Overrides are the balancing moves in force: the camera's main server
+	// becomes Override.Server while that server is up. For two overrides of
+	// the same camera, the latest Since wins (then the greatest server name).
+	Overrides []api.Override
+	// Now is the time of the computation. No policy depends on it today;
+	// callers pass it so that time-based policies need no new contract.
+	Now time.Time
+}
+
+// Recorder is one server recording a camera, and why.
+type Recorder struct {
+	Server string
+	// Role is RolePrimary, RoleBackup, RoleConstant, RoleBalance or RoleFailback.
+	Role string
+}
+
+// Camera is the decision for one camera.
+type Camera struct {
+	// Recorders are the servers that record it, main recorder first; empty
+	// when the camera is dark or uncovered.
+	Recorders []Recorder
+	// State is api.CameraRecording, CameraCovered, CameraDark or CameraUncovered.
+	State string
+	// Reason explains State in a few words.
+	Reason string
+}
+
+// Result is the assignment of a whole site.
+type Result struct {
+	// Cameras by camera name.
+	Cameras map[string]Camera
+	// Load is the number of cameras each server that can record records
+	// (every role counts).
+	Load map[string]int
+	// Queued lists the failed servers whose cameras wait because
+	// max_concurrent_failovers is reached, in the order they failed.
+	Queued []string
+}
+
+// For returns the cameras the server must record, sorted by name.
+func (r Result) For(server string) []string {
+	var out []string
+	for name, c := range r.Cameras {
+		for _, rec := range c.Recorders {
+			if rec.Server == server {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// server is a server of the spec with its health and the load placed so far.
+type server struct {
+	name      string
+	kind      string // normalised: "" becomes hcl.KindRecording
+	canRecord bool
+	health    string
+	since     time.Time
+	max       int
+	load      int
+}
+
+func (s *server) alive() bool { return s.canRecord && s.health == api.HealthAlive }
+
+// upFor reports whether s keeps a camera of the given redundancy: fast
+// cameras leave a suspect server, the others wait until it is dead.
+func (s *server) upFor(redundancy string) bool {
+	if !s.canRecord {
+		return false
+	}
+	switch s.health {
+	case api.HealthAlive:
+		return true
+	case api.HealthSuspect:
+		return redundancy != hcl.RedundancyFast
+	}
+	return false
+}
+
+func (s *server) hasRoom() bool { return s.max <= 0 || s.load < s.max }
+
+// why says in a few words why s cannot keep a camera of the given redundancy.
+func (s *server) why(redundancy string) string {
+	switch {
+	case s.kind == hcl.KindWitness || s.kind == hcl.KindVirtual:
+		return fmt.Sprintf("%s is a %s server and records nothing", s.name, s.kind)
+	case s.health == api.HealthSuspect && redundancy == hcl.RedundancyFast:
+		return s.name + " suspect (fast redundancy)"
+	case s.health == api.HealthUnknown:
+		return s.name + " down (health unknown)"
+	}
+	return s.name + " " + s.health
+}
+
+func (s *server) fullWhy() string {
+	return fmt.Sprintf("%s full (max_cameras %d)", s.name, s.max)
+}
+
+// work is the decision in progress for one camera.
+type work struct {
+	cam        *hcl.Camera
+	redundancy string
+	primary    *server // nil when the primary is not a server of the spec
+	balanced   *server // override server, when the override is valid
+	main       *server // where the camera belongs now; nil when none is up
+	mainRole   string
+	list       []*server // cover list: backups (or group), then standbys
+	nBackups   int       // how many of list come from the backup list or group
+	running    []*server // servers running the camera, by name
+
+	home   bool   // placed at home (step 2)
+	cover  bool   // to place in step 4
+	stay   bool   // failback off: stay where it runs
+	stayed bool   // ... and it did
+	queued bool   // primary queued by max_concurrent_failovers
+	dark   bool   // locked to a server that is down or cannot record
+	cause  string // why the camera is not at home, for the reason
+	recs   []Recorder
+}
+
+func (w *work) has(s *server) bool {
+	for _, r := range w.recs {
+		if r.Server == s.name {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *work) add(s *server, role string) {
+	s.load++
+	w.recs = append(w.recs, Recorder{Server: s.name, Role: role})
+}
+
+func (w *work) runs(s *server) bool {
+	for _, r := range w.running {
+		if r == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Assign computes who records every camera of the site. See the package
+// documentation for the policies and the order of decisions.
+func Assign(in Input) Result {
+	res := Result{Cameras: map[string]Camera{}, Load: map[string]int{}}
+	site := in.Spec
+	if site == nil {
+		return res
+	}
+
+	servers := make([]*server, 0, len(site.Servers))
+	byName := make(map[string]*server, len(site.Servers))
+	var standbys []*server
+	for _, sv := range site.Servers {
+		if sv == nil || byName[sv.Name] != nil {
+			continue
+		}
+		kind := sv.Kind
+		if kind == "" {
+			kind = hcl.KindRecording
+		}
+		s := &server{
+			name:      sv.Name,
+			kind:      kind,
+			canRecord: kind == hcl.KindRecording || kind == hcl.KindStandby,
+			health:    api.HealthUnknown,
+			max:       sv.MaxCameras,
+		}
+		if m, ok := in.Members[sv.Name]; ok {
+			switch m.Health {
+			case api.HealthAlive, api.HealthSuspect, api.HealthDead:
+				s.health = m.Health
+			}
+			s.since = m.Since
+		}
+		servers = append(servers, s)
+		byName[s.name] = s
+		if kind == hcl.KindStandby {
+			standbys = append(standbys, s)
+		}
+	}
+
+	overrides := make(map[string]api.Override, len(in.Overrides))
+	for _, o := range in.Overrides {
+		old, ok := overrides[o.Camera]
+		if !ok || o.Since.After(old.Since) || (o.Since.Equal(old.Since) && o.Server > old.Server) {
+			overrides[o.Camera] = o
+		}
+	}
+
+	// Who runs what, inverted: camera -> servers, sorted by name so that map
+	// order never shows.
+	running := map[string][]*server{}
+	for name, cams := range in.Running {
+		s := byName[name]
+		if s == nil || !s.canRecord {
+			continue
+		}
+		for cam, on := range cams {
+			if on {
+				running[cam] = append(running[cam], s)
+			}
+		}
+	}
+	for _, list := range running {
+		slices.SortFunc(list, func(a, b *server) int { return strings.Compare(a.name, b.name) })
+	}
+
+	cams := make([]*hcl.Camera, 0, len(site.Cameras))
+	seen := make(map[string]bool, len(site.Cameras))
+	for _, c := range site.Cameras {
+		if c == nil || seen[c.Name] {
+			continue
+		}
+		seen[c.Name] = true
+		cams = append(cams, c)
+	}
+	slices.SortFunc(cams, func(a, b *hcl.Camera) int { return strings.Compare(a.Name, b.Name) })
+
+	works := make([]*work, len(cams))
+	failed := map[*server]bool{}
+	for i, c := range cams {
+		w := &work{cam: c, redundancy: c.Redundancy, primary: byName[c.Server], running: running[c.Name]}
+		if w.redundancy == "" {
+			w.redundancy = hcl.RedundancyNormal
+		}
+		works[i] = w
+		decide(w, site, in, byName, standbys, overrides)
+		if w.cover && w.main == nil && w.primary != nil && w.primary.canRecord {
+			failed[w.primary] = true
+		}
+	}
+
+	// Step 3: the failover budget.
+	order := make([]*server, 0, len(failed))
+	for _, s := range servers {
+		if failed[s] {
+			order = append(order, s)
+		}
+	}
+	slices.SortStableFunc(order, func(a, b *server) int {
+		if c := a.since.Compare(b.since); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	queued := map[*server]bool{}
+	var coveredNames []string
+	if n := site.MaxConcurrentFailovers; n > 0 && len(order) > n {
+		for _, s := range order[:n] {
+			coveredNames = append(coveredNames, s.name)
+		}
+		for _, s := range order[n:] {
+			queued[s] = true
+			res.Queued = append(res.Queued, s.name)
+		}
+	}
+	queueWhy := ""
+	if len(queued) > 0 {
+		queueWhy = fmt.Sprintf("queued: max_concurrent_failovers %d reached (covering %s)",
+			site.MaxConcurrentFailovers, strings.Join(coveredNames, ", "))
+	}
+
+	// Step 2: home.
+	for _, w := range works {
+		if !w.home {
+			continue
+		}
+		if w.main.hasRoom() {
+			w.add(w.main, w.mainRole)
+			continue
+		}
+		w.home = false
+		if w.cam.Locked {
+			w.cause = "locked to " + w.main.fullWhy()
+			continue
+		}
+		w.cover = true
+		w.cause = w.main.fullWhy()
+	}
+
+	// Step 4: covers.
+	for _, w := range works {
+		if !w.cover {
+			continue
+		}
+		if w.main == nil && w.primary != nil && queued[w.primary] {
+			w.queued = true
+			continue
+		}
+		for _, c := range coverCandidates(w) {
+			if c.s.hasRoom() {
+				w.add(c.s, c.role)
+				w.stayed = c.stay
+				break
+			}
+		}
+	}
+
+	// Step 5: constant copies.
+	for _, w := range works {
+		if w.redundancy != hcl.RedundancyConstant || w.cam.Locked || (len(w.recs) == 0 && !w.queued) {
+			continue
+		}
+		var cands []*server
+		if w.queued {
+			cands = w.list[:w.nBackups]
+		} else {
+			if w.main != nil && w.main.upFor(w.redundancy) {
+				cands = append(cands, w.main)
+			}
+			cands = append(cands, w.list...)
+		}
+		for _, s := range cands {
+			if s.alive() && s.hasRoom() && !w.has(s) {
+				w.add(s, RoleConstant)
+				break
+			}
+		}
+	}
+
+	// Step 6: make-before-break handovers.
+	for _, w := range works {
+		if len(w.recs) == 0 || w.cam.Locked || w.queued {
+			continue
+		}
+		started := false
+		for _, r := range w.recs {
+			if w.runs(byName[r.Server]) {
+				started = true
+				break
+			}
+		}
+		if started {
+			continue
+		}
+		for _, s := range w.running {
+			if s.alive() && s.hasRoom() && !w.has(s) {
+				w.add(s, RoleFailback)
+			}
+		}
+	}
+
+	for _, w := range works {
+		res.Cameras[w.cam.Name] = finish(w, queueWhy)
+	}
+	for _, s := range servers {
+		if s.canRecord {
+			res.Load[s.name] = s.load
+		}
+	}
+	return res
+}
+
+// decide fills the camera's main server, cover list and the step that places
+// it (steps 1 and 2 of the package documentation).
+func decide(w *work, site *hcl.Site, in Input, byName map[string]*server, standbys []*server, overrides map[string]api.Override) {
+	c, p := w.cam, w.primary
+	if c.Locked {
+		// A suspect server keeps its locked cameras: nobody else may record them.
+		if p != nil && p.upFor(hcl.RedundancyNormal) {
+			w.main, w.mainRole, w.home = p, RolePrimary, true
+			return
+		}
+		w.dark = true
+		switch {
+		case p == nil:
+			w.cause = fmt.Sprintf("locked to %s, which is not a server of this site", c.Server)
+		case !p.canRecord:
+			w.cause = fmt.Sprintf("locked to %s, a %s server, which records nothing", p.name, p.kind)
+		case p.health == api.HealthUnknown:
+			w.cause = fmt.Sprintf("locked to %s, whose health is unknown", p.name)
+		default:
+			w.cause = fmt.Sprintf("locked to %s, which is %s", p.name, p.health)
+		}
+		return
+	}
+
+	// The cover list: backups or group, then standbys.
+	inList := map[*server]bool{}
+	for _, name := range site.BackupServers(c) {
+		s := byName[name]
+		if s == nil || !s.canRecord || s == p || inList[s] {
+			continue
+		}
+		inList[s] = true
+		w.list = append(w.list, s)
+	}
+	w.nBackups = len(w.list)
+	for _, s := range standbys {
+		if s != p && !inList[s] {
+			w.list = append(w.list, s)
+		}
+	}
+
+	if o, ok := overrides[c.Name]; ok {
+		if s := byName[o.Server]; s != nil && s.canRecord && s != p {
+			w.balanced = s
+		}
+	}
+	if b := w.balanced; b != nil {
+		if b.upFor(w.redundancy) {
+			w.main, w.mainRole, w.home = b, RoleBalance, true
+			return
+		}
+		w.cause = "balanced to " + b.why(w.redundancy)
+	}
+
+	switch {
+	case p == nil:
+		w.cover = true
+		w.cause = joinCause(w.cause, fmt.Sprintf("primary %s is not a server of this site", c.Server))
+		return
+	case !p.upFor(w.redundancy):
+		w.cover = true
+		w.cause = joinCause(w.cause, p.why(w.redundancy))
+		return
+	}
+	w.main, w.mainRole = p, RolePrimary
+	if w.balanced != nil {
+		w.cover = true // back on the primary, as a cover: it does not push the primary's own cameras out
+		return
+	}
+	if !site.Failback && !w.runs(p) {
+		for _, s := range w.list[:w.nBackups] {
+			if s.kind == hcl.KindRecording && w.runs(s) {
+				w.stay, w.cover = true, true
+				return
+			}
+		}
+	}
+	w.home = true
+}
+
+type candidate struct {
+	s    *server
+	role string
+	stay bool // failback off: the camera stays where it runs
+}
+
+// coverCandidates lists, in order of preference, the servers that may record
+// a camera that is not at home; only alive servers are listed.
+func coverCandidates(w *work) []candidate {
+	var out []candidate
+	if w.stay {
+		for _, s := range w.list[:w.nBackups] {
+			if s.kind == hcl.KindRecording && s.alive() && w.runs(s) {
+				out = append(out, candidate{s, RoleBackup, true})
+			}
+		}
+	}
+	if w.main != nil && w.main.alive() {
+		out = append(out, candidate{w.main, w.mainRole, false})
+	}
+	for _, s := range w.list {
+		if s.alive() && s != w.main {
+			out = append(out, candidate{s, RoleBackup, false})
+		}
+	}
+	return out
+}
+
+func joinCause(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// finish turns a decision into the camera's state and reason.
+func finish(w *work, queueWhy string) Camera {
+	c := Camera{Recorders: w.recs}
+	if len(w.recs) == 0 {
+		switch {
+		case w.dark:
+			c.State, c.Reason = api.CameraDark, w.cause
+		case w.queued:
+			c.State, c.Reason = api.CameraUncovered, joinCause(w.cause, queueWhy)
+		case w.cam.Locked:
+			c.State, c.Reason = api.CameraUncovered, w.cause
+		default:
+			c.State, c.Reason = api.CameraUncovered, joinCause(w.cause, "no live server with room in its backups or standbys")
+		}
+		return c
+	}
+
+	first := w.recs[0]
+	var parts []string
+	if w.main != nil && first.Server == w.main.name {
+		c.State = api.CameraRecording
+		switch {
+		case first.Role == RoleBalance:
+			parts = append(parts, fmt.Sprintf("balanced from %s to %s", w.cam.Server, first.Server))
+		case w.cause != "":
+			parts = append(parts, w.cause, "back on "+first.Server)
+		default:
+			parts = append(parts, "recorded by "+first.Server)
+		}
+	} else {
+		c.State = api.CameraCovered
+		switch {
+		case w.queued:
+			parts = append(parts, w.cause, queueWhy)
+		case w.stayed:
+			parts = append(parts, fmt.Sprintf("failback off: stays on %s though %s is up", first.Server, w.cam.Server))
+		default:
+			parts = append(parts, w.cause, "covered by "+first.Server+" ("+w.position(first.Server)+")")
+		}
+	}
+	for _, r := range w.recs[1:] {
+		switch r.Role {
+		case RoleConstant:
+			if first.Role == RoleConstant {
+				break
+			}
+			parts = append(parts, "constant copy on "+r.Server)
+		case RoleFailback:
+			parts = append(parts, r.Server+" keeps recording until "+first.Server+" runs it (failback)")
+		}
+	}
+	if first.Role == RoleConstant {
+		parts = append(parts, "constant copy on "+first.Server)
+	}
+	if w.redundancy == hcl.RedundancyConstant && !w.cam.Locked && len(w.recs) == 1 && !w.queued {
+		parts = append(parts, "no live server with room for the constant copy")
+	}
+	c.Reason = strings.Join(parts, "; ")
+	return c
+}
+
+// position names a server's place in the camera's cover list: "backup 2" or
+// "standby".
+func (w *work) position(name string) string {
+	for i, s := range w.list {
+		if s.name == name {
+			if i < w.nBackups {
+				return fmt.Sprintf("backup %d", i+1)
+			}
+			return "standby"
+		}
+	}
+	return "backup"
+}
