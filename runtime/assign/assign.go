@@ -43,9 +43,9 @@
 //     never move because another server died or because covers need room.
 //     Two kinds of cameras skip this step although their primary is up: a
 //     camera whose balancing server is down (it goes back to its primary in
-//     step 4, as a cover), and, with failback off, a camera that one of its
-//     recording-kind backups is running while its primary is not (step 4 keeps
-//     it there).
+//     step 4), and, with failback off, a camera that one of its recording-kind
+//     backups is running while its primary is not (step 4 keeps it there). A
+//     camera whose main server is full goes on to steps 4 and 5.
 //  3. Failover budget: a server that is down for at least one of its cameras
 //     (that needs covering) is a failed server. With max_concurrent_failovers
 //     N > 0, the first N failed servers in the order they failed
@@ -54,22 +54,26 @@
 //     are uncovered, with a reason naming the queue, until a covered server
 //     returns. A camera whose primary is not a recording server of the site is
 //     covered without taking a slot.
-//  4. Covers, in camera name order: each camera not placed at home (primary
-//     down and not queued, primary full, balancing server down, or failback
-//     off) takes the first server of its candidates that is alive and has
-//     room: for failback off, the recording-kind backups that run it; then its
-//     main server if up (the primary after a balancing server died); then its
-//     cover list. A camera that fits nowhere is uncovered.
-//  5. Constant copies, in camera name order: a `constant` camera gets a second
-//     recorder (role "constant"): the first server with room among its main
-//     server (if up and not already recording it) and its cover list, so the
+//  4. Back home, in camera name order: a camera whose main server is up but
+//     that was not placed at home takes the first alive server with room
+//     among: with failback off, the recording-kind backups of its list that
+//     run it; its main server (the primary, after its balancing server died);
+//     its primary, when the main server is a full balancing server. This
+//     happens before any cover, so a failure elsewhere never pushes these
+//     cameras out either.
+//  5. Covers, in camera name order: every camera still not placed (its main
+//     server down and not queued, or full) takes the first alive server with
+//     room of its cover list. A camera that fits nowhere is uncovered.
+//  6. Constant copies, in camera name order: a `constant` camera gets a second
+//     recorder (role "constant"): the first alive server with room, not
+//     already recording it, among its main server and its cover list, so the
 //     primary and its first live backup record it at all times, and while the
 //     primary is down the first two live servers of its cover list do. When
 //     the primary is queued by max_concurrent_failovers, the camera keeps one
 //     constant copy on the first live server with room of its explicit backup
 //     list (never a standby): that copy existed before the failure, so keeping
 //     it adds no load and no gap.
-//  6. Make-before-break handovers, in camera name order: when none of the
+//  7. Make-before-break handovers, in camera name order: when none of the
 //     camera's new recorders has a running session for it (Running), every
 //     alive server that still runs it keeps recording it (role "failback"),
 //     while it has room, until a new recorder runs it. This covers failback
@@ -80,7 +84,7 @@
 // # Failback
 //
 // With failback on (the default), a camera returns to its primary as soon as
-// the primary is up again, make-before-break (step 6). With failback off, a
+// the primary is up again, make-before-break (step 7). With failback off, a
 // pure function has no memory of who recorded a camera before, so the running
 // sessions are the memory: while the primary does not run the camera and an
 // alive backup of kind recording from the camera's list does, the camera stays
@@ -423,18 +427,19 @@ func Assign(in Input) Result {
 		}
 		w.cover = true
 		w.cause = w.main.fullWhy()
+		if w.mainRole == RoleBalance {
+			w.cause = "balanced to " + w.cause
+		}
 	}
 
-	// Step 4: covers.
+	// Step 4: cameras whose main server is up but that are not at home go
+	// back to it (or stay where they run, failback off) before any cover, so
+	// that another server's failure cannot push them out.
 	for _, w := range works {
-		if !w.cover {
+		if !w.cover || w.main == nil {
 			continue
 		}
-		if w.main == nil && w.primary != nil && queued[w.primary] {
-			w.queued = true
-			continue
-		}
-		for _, c := range coverCandidates(w) {
+		for _, c := range homeCandidates(w) {
 			if c.s.hasRoom() {
 				w.add(c.s, c.role)
 				w.stayed = c.stay
@@ -443,7 +448,24 @@ func Assign(in Input) Result {
 		}
 	}
 
-	// Step 5: constant copies.
+	// Step 5: covers from the cover list.
+	for _, w := range works {
+		if !w.cover || len(w.recs) > 0 {
+			continue
+		}
+		if w.main == nil && w.primary != nil && queued[w.primary] {
+			w.queued = true
+			continue
+		}
+		for _, s := range w.list {
+			if s.alive() && s.hasRoom() {
+				w.add(s, RoleBackup)
+				break
+			}
+		}
+	}
+
+	// Step 6: constant copies.
 	for _, w := range works {
 		if w.redundancy != hcl.RedundancyConstant || w.cam.Locked || (len(w.recs) == 0 && !w.queued) {
 			continue
@@ -465,7 +487,7 @@ func Assign(in Input) Result {
 		}
 	}
 
-	// Step 6: make-before-break handovers.
+	// Step 7: make-before-break handovers.
 	for _, w := range works {
 		if len(w.recs) == 0 || w.cam.Locked || w.queued {
 			continue
@@ -584,9 +606,11 @@ type candidate struct {
 	stay bool // failback off: the camera stays where it runs
 }
 
-// coverCandidates lists, in order of preference, the servers that may record
-// a camera that is not at home; only alive servers are listed.
-func coverCandidates(w *work) []candidate {
+// homeCandidates lists, in order of preference, the alive servers that may
+// take back a camera whose main server is up but that is not placed at home:
+// with failback off, the recording-kind backups that run it; then its main
+// server; then its primary, when the main server is a full balancing server.
+func homeCandidates(w *work) []candidate {
 	var out []candidate
 	if w.stay {
 		for _, s := range w.list[:w.nBackups] {
@@ -595,13 +619,11 @@ func coverCandidates(w *work) []candidate {
 			}
 		}
 	}
-	if w.main != nil && w.main.alive() {
+	if w.main.alive() {
 		out = append(out, candidate{w.main, w.mainRole, false})
 	}
-	for _, s := range w.list {
-		if s.alive() && s != w.main {
-			out = append(out, candidate{s, RoleBackup, false})
-		}
+	if p := w.primary; p != w.main && p != nil && p.alive() {
+		out = append(out, candidate{p, RolePrimary, false})
 	}
 	return out
 }
@@ -632,7 +654,7 @@ func finish(w *work, queueWhy string) Camera {
 
 	first := w.recs[0]
 	var parts []string
-	if w.main != nil && first.Server == w.main.name {
+	if first.Role == RolePrimary || first.Role == RoleBalance {
 		c.State = api.CameraRecording
 		switch {
 		case first.Role == RoleBalance:
