@@ -441,10 +441,10 @@ func TestHandoverAfterSpecChange(t *testing.T) {
 }
 
 func TestFullBalancingServerSendsTheCameraHome(t *testing.T) {
-	s := site([]string{"rec-1", "rec-2", "rec-3/1"}, cam("c1", "rec-1", "rec-2"), cam("c3", "rec-3"))
+	s := site([]string{"rec-1", "rec-2", "rec-3/1"}, cam("c1", "rec-1", "rec-2"), cam("a3", "rec-3"))
 	ov := []api.Override{{Camera: "c1", From: "rec-1", Server: "rec-3"}}
 	check(t, Assign(Input{Spec: s, Members: health(s), Overrides: ov}), map[string]want{
 		"c1": {"rec-1(primary)", api.CameraRecording, "balanced to rec-3 full (max_cameras 1); back on rec-1"},
-		"c3": {"rec-3(primary)", api.CameraRecording, ""},
+		"a3": {"rec-3(primary)", api.CameraRecording, ""},
 	})
 }
