@@ -1,0 +1,109 @@
+package views
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func site(cameras int) *api.State {
+	st := &api.State{
+		Site: "hq", Revision: 7, Master: "rec-1", Version: "v1.0", Answering: "rec-2",
+		Spec: &hcl.Site{Name: "hq", Servers: []*hcl.Server{{Name: "rec-1", MaxCameras: 100}, {Name: "rec-2"}, {Name: "wit"}}},
+		Servers: []api.ServerState{
+			{Name: "rec-1", Kind: "recording", Role: "master", Health: api.HealthAlive, Recording: cameras - 2, CPUPercent: 3.25, MemoryBytes: 64 << 20,
+				Storage: []api.StorageState{{Path: "/rec", UsedBytes: 3 << 30, FreeBytes: 100 << 30}}},
+			{Name: "rec-2", Kind: "recording", Role: "member", Health: api.HealthDead, Since: now.Add(-90 * time.Second)},
+			{Name: "wit", Kind: "witness", Role: "member", Health: api.HealthAlive, MemoryBytes: 20 << 20},
+		},
+	}
+	st.Cameras = append(st.Cameras,
+		api.CameraState{Name: "door", Server: "rec-2", State: api.CameraDark, Reason: "locked to rec-2 (dead)",
+			LastGap: &api.Gap{Camera: "door", Start: now.Add(-80 * time.Second), Cause: "server failure"}},
+		api.CameraState{Name: "yard", Server: "rec-2", State: api.CameraCovered, Reason: "rec-2 dead, covered by rec-1",
+			Recorders: []api.Recorder{{Server: "rec-1", Role: "backup", State: "recording"}},
+			LastGap:   &api.Gap{Camera: "yard", Start: now.Add(-80 * time.Second), End: now.Add(-77 * time.Second), Cause: "server failure"}},
+	)
+	for i := range cameras - 2 {
+		st.Cameras = append(st.Cameras, api.CameraState{Name: fmt.Sprintf("cam-%03d", i), Server: "rec-1", State: api.CameraRecording,
+			Recorders: []api.Recorder{{Server: "rec-1", Role: "primary", State: "recording"}}})
+	}
+	return st
+}
+
+func render(st *api.State, o Options) string {
+	var b strings.Builder
+	o.Now = now
+	Status(&b, st, o)
+	return b.String()
+}
+
+func TestStatusSmallSite(t *testing.T) {
+	out := render(site(4), Options{})
+	for _, want := range []string{
+		"Site hq · revision 7 · master rec-1 · vigil v1.0",
+		"rec-1   recording  master  alive    2/100      3.2%  64.0 MiB  3.0 GiB used, 100.0 GiB free",
+		"rec-2   recording  member  dead 1m  -          -     -         -",
+		"Cameras (4): 1 dark, 1 covered, 2 recording",
+		"door     dark       -                locked to rec-2 (dead)",
+		"open for 1m (server failure)",
+		"yard     covered    rec-1 (backup)",
+		"1m ago, 3s (server failure)",
+		"cam-000  recording  rec-1 (primary)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("colours without a terminal:\n%s", out)
+	}
+	// Problems come before healthy cameras.
+	if strings.Index(out, "door") > strings.Index(out, "cam-000") {
+		t.Errorf("dark camera not listed first:\n%s", out)
+	}
+}
+
+func TestStatusLargeSiteIsCompact(t *testing.T) {
+	out := render(site(200), Options{})
+	if strings.Contains(out, "cam-100  recording") {
+		t.Errorf("healthy cameras listed one by one on a large site:\n%s", out)
+	}
+	if !strings.Contains(out, "rec-1         198 cameras  cam-000 cam-001 cam-002 … cam-196 cam-197") {
+		t.Errorf("no per-server summary:\n%s", out)
+	}
+	if !strings.Contains(out, "door") || !strings.Contains(out, "yard") {
+		t.Errorf("cameras with problems not listed:\n%s", out)
+	}
+	if all := render(site(200), Options{All: true}); !strings.Contains(all, "cam-100  recording") {
+		t.Errorf("-all does not list every camera")
+	}
+}
+
+func TestStatusColourKeepsColumns(t *testing.T) {
+	plain := strings.Split(render(site(4), Options{}), "\n")
+	colour := strings.Split(render(site(4), Options{Color: true}), "\n")
+	if len(plain) != len(colour) {
+		t.Fatalf("line counts differ: %d vs %d", len(plain), len(colour))
+	}
+	for i := range plain {
+		if visible(colour[i]) != visible(plain[i]) {
+			t.Errorf("line %d: coloured width %d, plain %d:\n%q\n%q", i, visible(colour[i]), visible(plain[i]), colour[i], plain[i])
+		}
+	}
+}
+
+func TestStatusWaiting(t *testing.T) {
+	st := &api.State{Site: "hq", Version: "dev", Answering: "rec-1", Message: "waiting for vigil apply",
+		Servers: []api.ServerState{{Name: "rec-1", Kind: "recording", Role: "master", Health: api.HealthAlive}}}
+	out := render(st, Options{})
+	if !strings.Contains(out, "no spec committed") || !strings.Contains(out, "waiting for vigil apply") {
+		t.Errorf("waiting agent not explained:\n%s", out)
+	}
+}
