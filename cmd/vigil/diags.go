@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+
+	"vigil/hcl"
+)
+
+// varFlags collects repeated -var name=value flags.
+type varFlags map[string]string
+
+func (v varFlags) String() string { return "" }
+
+func (v varFlags) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("%q is not name=value", s)
+	}
+	v[name] = value
+	return nil
+}
+
+// listFlags collects a repeated string flag.
+type listFlags []string
+
+func (l *listFlags) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlags) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// isTerminal reports whether w is a terminal that should get colours; the
+// NO_COLOR convention turns them off.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// printDiagnostics renders diagnostics Terraform-style on w, coloured when
+// w is a terminal, with sensitive values scrubbed.
+func printDiagnostics(w io.Writer, diags hhcl.Diagnostics, cfg *hcl.Config) {
+	var files map[string][]byte
+	var sensitive []string
+	if cfg != nil {
+		files, sensitive = cfg.Files, cfg.Sensitive
+	}
+	_ = hcl.WriteDiagnostics(w, diags, files, isTerminal(w), sensitive)
+}
+
+func countDiagnostics(diags hhcl.Diagnostics) (errors, warnings int) {
+	for _, d := range diags {
+		if d.Severity == hhcl.DiagWarning {
+			warnings++
+		} else {
+			errors++
+		}
+	}
+	return errors, warnings
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,94 @@
+package hcl
+
+import (
+	"fmt"
+	"strings"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+)
+
+// capacityWarnings is the N+1 check: for each recording server in turn, it
+// fails that server alone and hands its unlocked cameras out the way the
+// assignment does (the camera's backup list or group in order, then the
+// site's standby servers), never beyond a server's max_cameras. Every
+// server that would leave some camera with nowhere to go gets a warning.
+//
+// A server's standing load is its primaries plus the constant-redundancy
+// cameras it records as first backup. A constant camera whose first backup
+// survives is already recorded there and needs no new place.
+func capacityWarnings(s *Site) hhcl.Diagnostics {
+	var diags hhcl.Diagnostics
+	load := map[string]int{}
+	byPrimary := map[string][]*Camera{}
+	for _, c := range s.Cameras {
+		load[c.Server]++
+		byPrimary[c.Server] = append(byPrimary[c.Server], c)
+		if c.Redundancy == RedundancyConstant {
+			if b := s.BackupServers(c); len(b) > 0 {
+				load[b[0]]++
+			}
+		}
+	}
+	var standbys []string
+	capacity := map[string]int{}
+	const unlimited = int(^uint(0) >> 1)
+	for _, sv := range s.Servers {
+		if sv.Kind == KindStandby {
+			standbys = append(standbys, sv.Name)
+		}
+		if sv.Kind != KindRecording && sv.Kind != KindStandby {
+			continue
+		}
+		if sv.MaxCameras == 0 {
+			capacity[sv.Name] = unlimited
+		} else {
+			capacity[sv.Name] = sv.MaxCameras
+		}
+	}
+
+	for _, failed := range s.Servers {
+		if failed.Kind != KindRecording || len(byPrimary[failed.Name]) == 0 {
+			continue
+		}
+		free := map[string]int{}
+		for name, c := range capacity {
+			if name != failed.Name {
+				free[name] = c - load[name]
+			}
+		}
+		var uncovered []string
+		for _, c := range byPrimary[failed.Name] {
+			if c.Locked {
+				continue
+			}
+			backups := s.BackupServers(c)
+			if c.Redundancy == RedundancyConstant && len(backups) > 0 && backups[0] != failed.Name {
+				continue
+			}
+			placed := false
+			for _, cand := range append(append([]string(nil), backups...), standbys...) {
+				if cand != failed.Name && free[cand] > 0 {
+					free[cand]--
+					placed = true
+					break
+				}
+			}
+			if !placed {
+				uncovered = append(uncovered, c.Name)
+			}
+		}
+		if len(uncovered) == 0 {
+			continue
+		}
+		list := uncovered
+		more := ""
+		if len(list) > 10 {
+			list, more = list[:10], fmt.Sprintf(" and %d more", len(uncovered)-10)
+		}
+		diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Summary: "Not enough failover capacity",
+			Detail: fmt.Sprintf("If server %q fails, %d of its cameras have no live backup, group member or standby server with free capacity, so they would not be recorded: %s%s. Give them backups, add a standby server, or raise max_cameras.",
+				failed.Name, len(uncovered), strings.Join(list, ", "), more),
+			Subject: at(nil, "", failed.DeclRange)})
+	}
+	return diags
+}

@@ -1,0 +1,426 @@
+package hcl
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+func attrs(names ...string) []hhcl.AttributeSchema {
+	out := make([]hhcl.AttributeSchema, len(names))
+	for i, n := range names {
+		out[i] = hhcl.AttributeSchema{Name: n}
+	}
+	return out
+}
+
+// Required arguments are checked by the validation rules, not the schemas,
+// so that a spec arriving over the API is held to the same rules.
+var (
+	domainSchema = &hhcl.BodySchema{Attributes: attrs("description")}
+	siteSchema   = &hhcl.BodySchema{
+		Attributes: attrs("parent", "description", "virtual", "keepalive", "failback",
+			"max_concurrent_failovers", "virtual_ip", "time_sync", "time_zone"),
+		Blocks: []hhcl.BlockHeaderSchema{
+			{Type: "server", LabelNames: []string{"name"}},
+			{Type: "group", LabelNames: []string{"name"}},
+			{Type: "camera", LabelNames: []string{"name"}},
+			{Type: "balancing"},
+		},
+	}
+	serverSchema = &hhcl.BodySchema{
+		Attributes: attrs("address", "port", "external_address", "external_port", "kind", "max_cameras"),
+		Blocks: []hhcl.BlockHeaderSchema{
+			{Type: "storage", LabelNames: []string{"name"}},
+			{Type: "network"},
+		},
+	}
+	storageSchema = &hhcl.BodySchema{Attributes: attrs("path", "max_size", "max_age", "min_free")}
+	networkSchema = &hhcl.BodySchema{Blocks: []hhcl.BlockHeaderSchema{
+		{Type: "interface", LabelNames: []string{"name"}},
+		{Type: "route"},
+	}}
+	interfaceSchema = &hhcl.BodySchema{Attributes: attrs("addresses", "mtu", "dhcp")}
+	routeSchema     = &hhcl.BodySchema{Attributes: attrs("destination", "gateway", "interface")}
+	groupSchema     = &hhcl.BodySchema{Attributes: attrs("servers")}
+	cameraSchema    = &hhcl.BodySchema{Attributes: attrs("url", "username", "password", "server", "backup",
+		"group", "locked", "redundancy", "transport", "retention", "segment_duration", "stall_timeout",
+		"balance", "labels")}
+	balancingSchema = &hhcl.BodySchema{Attributes: attrs("enabled", "history_days", "min_days_between_moves",
+		"window", "weekdays", "cameras", "labels", "tolerance_percent")}
+)
+
+// decoder turns expanded blocks into the model, collecting diagnostics.
+type decoder struct {
+	ctx   *hhcl.EvalContext
+	diags hhcl.Diagnostics
+}
+
+func (d *decoder) errorf(r hhcl.Range, summary, format string, args ...any) {
+	d.diags = append(d.diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: summary,
+		Detail: fmt.Sprintf(format, args...), Subject: r.Ptr()})
+}
+
+func (d *decoder) content(b *hhcl.Block, schema *hhcl.BodySchema) *hhcl.BodyContent {
+	c, diags := b.Body.Content(schema)
+	d.diags = append(d.diags, diags...)
+	return c
+}
+
+// value evaluates an attribute and converts it to ty. It reports false for
+// errors (already reported), null (meaning "not set") and unknown values
+// (which follow from an error reported elsewhere).
+func (d *decoder) value(a *hhcl.Attribute, ty cty.Type, sensitiveOK bool) (cty.Value, bool) {
+	v, diags := a.Expr.Value(d.ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return cty.NilVal, false
+	}
+	if v.ContainsMarked() {
+		if !sensitiveOK {
+			d.errorf(a.Expr.Range(), "Sensitive value not allowed here",
+				"The value of %q comes from a sensitive variable. Only a camera's password and url may hold sensitive values: every other argument is shown in plans and status output.", a.Name)
+			return cty.NilVal, false
+		}
+		v, _ = v.UnmarkDeep()
+	}
+	if v.IsNull() || !v.IsWhollyKnown() {
+		return cty.NilVal, false
+	}
+	cv, err := convert.Convert(v, ty)
+	if err != nil {
+		d.errorf(a.Expr.Range(), "Incorrect value type", "Inappropriate value for %q: %s.", a.Name, err)
+		return cty.NilVal, false
+	}
+	if ty.IsListType() || ty.IsMapType() {
+		for it := cv.ElementIterator(); it.Next(); {
+			if _, e := it.Element(); e.IsNull() {
+				d.errorf(a.Expr.Range(), "Incorrect value type", "%q must not contain null elements.", a.Name)
+				return cty.NilVal, false
+			}
+		}
+	}
+	return cv, true
+}
+
+func (d *decoder) str(at hhcl.Attributes, name string, dst *string, rs map[string]hhcl.Range) {
+	d.strSensitive(at, name, dst, rs, false)
+}
+
+func (d *decoder) strSensitive(at hhcl.Attributes, name string, dst *string, rs map[string]hhcl.Range, sensitiveOK bool) {
+	a := at[name]
+	if a == nil {
+		return
+	}
+	rs[name] = a.Expr.Range()
+	if v, ok := d.value(a, cty.String, sensitiveOK); ok {
+		*dst = v.AsString()
+	}
+}
+
+func (d *decoder) boolean(at hhcl.Attributes, name string, dst *bool, rs map[string]hhcl.Range) {
+	a := at[name]
+	if a == nil {
+		return
+	}
+	rs[name] = a.Expr.Range()
+	if v, ok := d.value(a, cty.Bool, false); ok {
+		*dst = v.True()
+	}
+}
+
+func (d *decoder) integer(at hhcl.Attributes, name string, dst *int, rs map[string]hhcl.Range) {
+	a := at[name]
+	if a == nil {
+		return
+	}
+	rs[name] = a.Expr.Range()
+	v, ok := d.value(a, cty.Number, false)
+	if !ok {
+		return
+	}
+	bf := v.AsBigFloat()
+	if !bf.IsInt() {
+		d.errorf(a.Expr.Range(), "Invalid number", "%q must be a whole number.", name)
+		return
+	}
+	i, acc := bf.Int64()
+	if acc != big.Exact || i > 1<<31 || i < -(1<<31) {
+		d.errorf(a.Expr.Range(), "Invalid number", "%q is out of range.", name)
+		return
+	}
+	*dst = int(i)
+}
+
+func (d *decoder) float(at hhcl.Attributes, name string, dst *float64, rs map[string]hhcl.Range) {
+	a := at[name]
+	if a == nil {
+		return
+	}
+	rs[name] = a.Expr.Range()
+	v, ok := d.value(a, cty.Number, false)
+	if !ok {
+		return
+	}
+	bf := v.AsBigFloat()
+	if bf.IsInf() {
+		d.errorf(a.Expr.Range(), "Invalid number", "%q must be finite.", name)
+		return
+	}
+	*dst, _ = bf.Float64()
+}
+
+func (d *decoder) list(at hhcl.Attributes, name string, dst *[]string, rs map[string]hhcl.Range) {
+	a := at[name]
+	if a == nil {
+		return
+	}
+	rs[name] = a.Expr.Range()
+	v, ok := d.value(a, cty.List(cty.String), false)
+	if !ok {
+		return
+	}
+	out := make([]string, 0, v.LengthInt())
+	for it := v.ElementIterator(); it.Next(); {
+		_, e := it.Element()
+		out = append(out, e.AsString())
+	}
+	*dst = out
+}
+
+func (d *decoder) labels(at hhcl.Attributes, name string, dst *map[string]string, rs map[string]hhcl.Range) {
+	a := at[name]
+	if a == nil {
+		return
+	}
+	rs[name] = a.Expr.Range()
+	v, ok := d.value(a, cty.Map(cty.String), false)
+	if !ok {
+		return
+	}
+	out := make(map[string]string, v.LengthInt())
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		out[k.AsString()] = e.AsString()
+	}
+	*dst = out
+}
+
+func (d *decoder) duration(at hhcl.Attributes, name string, dst *time.Duration, rs map[string]hhcl.Range) {
+	var s string
+	d.str(at, name, &s, rs)
+	if s == "" {
+		return
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		d.errorf(rs[name], "Invalid duration", "%s.", err)
+		return
+	}
+	*dst = v
+}
+
+func (d *decoder) size(at hhcl.Attributes, name string, dst *int64, rs map[string]hhcl.Range) {
+	var s string
+	d.str(at, name, &s, rs)
+	if s == "" {
+		return
+	}
+	v, err := ParseSize(s)
+	if err != nil {
+		d.errorf(rs[name], "Invalid size", "%s.", err)
+		return
+	}
+	*dst = v
+}
+
+func newRanges(b *hhcl.Block) map[string]hhcl.Range {
+	rs := map[string]hhcl.Range{}
+	if len(b.LabelRanges) > 0 {
+		rs["name"] = b.LabelRanges[0]
+	}
+	return rs
+}
+
+func (d *decoder) domain(b *hhcl.Block) *Domain {
+	dom := &Domain{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	c := d.content(b, domainSchema)
+	d.str(c.Attributes, "description", &dom.Description, dom.Ranges)
+	return dom
+}
+
+func (d *decoder) site(b *hhcl.Block) *Site {
+	s := newSite()
+	s.Name, s.DeclRange, s.Ranges = b.Labels[0], b.DefRange, newRanges(b)
+	c := d.content(b, siteSchema)
+	at := c.Attributes
+	d.str(at, "parent", &s.Parent, s.Ranges)
+	d.str(at, "description", &s.Description, s.Ranges)
+	d.boolean(at, "virtual", &s.Virtual, s.Ranges)
+	d.duration(at, "keepalive", &s.Keepalive, s.Ranges)
+	d.boolean(at, "failback", &s.Failback, s.Ranges)
+	d.integer(at, "max_concurrent_failovers", &s.MaxConcurrentFailovers, s.Ranges)
+	d.str(at, "virtual_ip", &s.VirtualIP, s.Ranges)
+	d.boolean(at, "time_sync", &s.TimeSync, s.Ranges)
+	d.str(at, "time_zone", &s.TimeZone, s.Ranges)
+	for _, blk := range c.Blocks {
+		switch blk.Type {
+		case "server":
+			s.Servers = append(s.Servers, d.server(blk))
+		case "group":
+			g := &Group{Name: blk.Labels[0], DeclRange: blk.DefRange, Ranges: newRanges(blk)}
+			d.list(d.content(blk, groupSchema).Attributes, "servers", &g.Servers, g.Ranges)
+			s.Groups = append(s.Groups, g)
+		case "camera":
+			s.Cameras = append(s.Cameras, d.camera(blk))
+		case "balancing":
+			if s.Balancing != nil {
+				d.errorf(blk.DefRange, "Duplicate balancing block", "Site %q already has a balancing block at %s; a site has at most one.", s.Name, rangeString(s.Balancing.DeclRange))
+				continue
+			}
+			s.Balancing = d.balancing(blk)
+		}
+	}
+	return s
+}
+
+func (d *decoder) server(b *hhcl.Block) *Server {
+	v := newServer()
+	v.Name, v.DeclRange, v.Ranges = b.Labels[0], b.DefRange, newRanges(b)
+	c := d.content(b, serverSchema)
+	at := c.Attributes
+	d.str(at, "address", &v.Address, v.Ranges)
+	d.integer(at, "port", &v.Port, v.Ranges)
+	d.str(at, "external_address", &v.ExternalAddress, v.Ranges)
+	d.integer(at, "external_port", &v.ExternalPort, v.Ranges)
+	d.str(at, "kind", &v.Kind, v.Ranges)
+	d.integer(at, "max_cameras", &v.MaxCameras, v.Ranges)
+	for _, blk := range c.Blocks {
+		switch blk.Type {
+		case "storage":
+			v.Storage = append(v.Storage, d.storage(blk))
+		case "network":
+			if v.Network != nil {
+				d.errorf(blk.DefRange, "Duplicate network block", "Server %q already has a network block at %s; a server has at most one.", v.Name, rangeString(v.Network.DeclRange))
+				continue
+			}
+			v.Network = d.network(blk)
+		}
+	}
+	return v
+}
+
+func (d *decoder) storage(b *hhcl.Block) *Storage {
+	st := &Storage{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	at := d.content(b, storageSchema).Attributes
+	d.str(at, "path", &st.Path, st.Ranges)
+	d.size(at, "max_size", &st.MaxSize, st.Ranges)
+	d.duration(at, "max_age", &st.MaxAge, st.Ranges)
+	var minFree string
+	d.str(at, "min_free", &minFree, st.Ranges)
+	if p, ok := strings.CutSuffix(strings.TrimSpace(minFree), "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			d.errorf(st.Ranges["min_free"], "Invalid free-space floor", "%q is not a percentage: write a size such as \"10GB\" or a percentage such as \"5%%\".", minFree)
+		} else {
+			st.MinFreePercent = f
+		}
+	} else if minFree != "" {
+		n, err := ParseSize(minFree)
+		if err != nil {
+			d.errorf(st.Ranges["min_free"], "Invalid free-space floor", "%s; a percentage such as \"5%%\" is also accepted.", err)
+		} else {
+			st.MinFree = n
+		}
+	}
+	return st
+}
+
+func (d *decoder) network(b *hhcl.Block) *Network {
+	n := &Network{DeclRange: b.DefRange}
+	for _, blk := range d.content(b, networkSchema).Blocks {
+		switch blk.Type {
+		case "interface":
+			i := &Interface{Name: blk.Labels[0], DeclRange: blk.DefRange, Ranges: newRanges(blk)}
+			at := d.content(blk, interfaceSchema).Attributes
+			d.list(at, "addresses", &i.Addresses, i.Ranges)
+			d.integer(at, "mtu", &i.MTU, i.Ranges)
+			d.boolean(at, "dhcp", &i.DHCP, i.Ranges)
+			n.Interfaces = append(n.Interfaces, i)
+		case "route":
+			r := &Route{DeclRange: blk.DefRange, Ranges: map[string]hhcl.Range{}}
+			at := d.content(blk, routeSchema).Attributes
+			d.str(at, "destination", &r.Destination, r.Ranges)
+			d.str(at, "gateway", &r.Gateway, r.Ranges)
+			d.str(at, "interface", &r.Interface, r.Ranges)
+			n.Routes = append(n.Routes, r)
+		}
+	}
+	return n
+}
+
+func (d *decoder) camera(b *hhcl.Block) *Camera {
+	c := newCamera()
+	c.Name, c.DeclRange, c.Ranges = b.Labels[0], b.DefRange, newRanges(b)
+	at := d.content(b, cameraSchema).Attributes
+	d.strSensitive(at, "url", &c.URL, c.Ranges, true)
+	d.str(at, "username", &c.Username, c.Ranges)
+	d.strSensitive(at, "password", &c.Password, c.Ranges, true)
+	d.str(at, "server", &c.Server, c.Ranges)
+	d.list(at, "backup", &c.Backup, c.Ranges)
+	d.str(at, "group", &c.Group, c.Ranges)
+	d.boolean(at, "locked", &c.Locked, c.Ranges)
+	d.str(at, "redundancy", &c.Redundancy, c.Ranges)
+	d.str(at, "transport", &c.Transport, c.Ranges)
+	d.duration(at, "retention", &c.Retention, c.Ranges)
+	d.duration(at, "segment_duration", &c.SegmentDuration, c.Ranges)
+	d.duration(at, "stall_timeout", &c.StallTimeout, c.Ranges)
+	d.boolean(at, "balance", &c.Balance, c.Ranges)
+	d.labels(at, "labels", &c.Labels, c.Ranges)
+	return c
+}
+
+func (d *decoder) balancing(b *hhcl.Block) *Balancing {
+	bl := newBalancing()
+	bl.DeclRange, bl.Ranges = b.DefRange, map[string]hhcl.Range{}
+	at := d.content(b, balancingSchema).Attributes
+	d.boolean(at, "enabled", &bl.Enabled, bl.Ranges)
+	d.integer(at, "history_days", &bl.HistoryDays, bl.Ranges)
+	d.integer(at, "min_days_between_moves", &bl.MinDaysBetweenMoves, bl.Ranges)
+	var window string
+	d.str(at, "window", &window, bl.Ranges)
+	if window != "" {
+		w, err := ParseHourWindow(window)
+		if err != nil {
+			d.errorf(bl.Ranges["window"], "Invalid hour window", "%s.", err)
+		} else {
+			bl.Window = w
+		}
+	}
+	var days []string
+	d.list(at, "weekdays", &days, bl.Ranges)
+	seen := map[time.Weekday]bool{}
+	for _, s := range days {
+		wd, err := ParseWeekday(s)
+		if err != nil {
+			d.errorf(bl.Ranges["weekdays"], "Invalid weekday", "%s.", err)
+			continue
+		}
+		if seen[wd] {
+			d.errorf(bl.Ranges["weekdays"], "Duplicate weekday", "%q is listed twice.", s)
+			continue
+		}
+		seen[wd] = true
+		bl.Weekdays = append(bl.Weekdays, wd)
+	}
+	d.list(at, "cameras", &bl.Cameras, bl.Ranges)
+	d.labels(at, "labels", &bl.Labels, bl.Ranges)
+	d.float(at, "tolerance_percent", &bl.TolerancePercent, bl.Ranges)
+	return bl
+}

@@ -1,0 +1,518 @@
+package hcl
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/dynblock"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// LoadOptions supplies values for the configuration's variables.
+type LoadOptions struct {
+	// Vars are -var name=value pairs. The value is taken literally for
+	// variables of a primitive type (string, number, bool, any) and parsed as
+	// an HCL expression for lists, maps and objects.
+	Vars map[string]string
+	// VarFiles are HCL files of name = value lines, applied in order.
+	VarFiles []string
+	// Env is the environment to read VIGIL_VAR_<name> from; nil means
+	// os.Environ().
+	Env []string
+}
+
+// EnvVarPrefix prefixes the environment variables that set variables.
+const EnvVarPrefix = "VIGIL_VAR_"
+
+// markSensitive marks cty values that derive from a sensitive variable.
+const markSensitive = "sensitive"
+
+var rootSchema = &hhcl.BodySchema{Blocks: []hhcl.BlockHeaderSchema{
+	{Type: "variable", LabelNames: []string{"name"}},
+	{Type: "locals"},
+	{Type: "domain", LabelNames: []string{"name"}},
+	{Type: "site", LabelNames: []string{"name"}},
+}}
+
+// The first pass reads only what the evaluation context is made of.
+var declSchema = &hhcl.BodySchema{Blocks: []hhcl.BlockHeaderSchema{
+	{Type: "variable", LabelNames: []string{"name"}},
+	{Type: "locals"},
+}}
+
+var variableSchema = &hhcl.BodySchema{Attributes: []hhcl.AttributeSchema{
+	{Name: "type"}, {Name: "default"}, {Name: "description"}, {Name: "sensitive"},
+}}
+
+type variable struct {
+	name      string
+	typ       cty.Type
+	sensitive bool
+	value     cty.Value // cty.NilVal until a value is known
+	declRange hhcl.Range
+}
+
+// Load reads the given files and directories (every *.hcl file of a
+// directory, not recursively) as one configuration, evaluates variables,
+// locals, functions and dynamic blocks, decodes the model, applies defaults
+// and validates it. It returns every diagnostic it found, errors and
+// warnings; the Config may be partial when there are errors. Diagnostic
+// texts never contain the value of a sensitive variable.
+func Load(paths []string, opts LoadOptions) (*Config, hhcl.Diagnostics) {
+	cfg := &Config{Files: map[string][]byte{}}
+	var diags hhcl.Diagnostics
+
+	names, d := collectFiles(paths)
+	diags = append(diags, d...)
+	var bodies []hhcl.Body
+	for _, name := range names {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Cannot read configuration file", Detail: err.Error()})
+			continue
+		}
+		cfg.Files[name] = src
+		f, d := hclsyntax.ParseConfig(src, name, hhcl.InitialPos)
+		diags = append(diags, d...)
+		if f != nil && f.Body != nil {
+			bodies = append(bodies, f.Body)
+		}
+	}
+	if diags.HasErrors() {
+		// Syntax errors make everything after them guesswork.
+		sortDiagnostics(diags)
+		return cfg, diags
+	}
+
+	l := &loader{cfg: cfg, vars: map[string]*variable{}}
+	var localAttrs []*hhcl.Attribute
+	for _, body := range bodies {
+		content, _, d := body.PartialContent(declSchema)
+		diags = append(diags, d...)
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case "variable":
+				diags = append(diags, l.declareVariable(b)...)
+			case "locals":
+				attrs, d := b.Body.JustAttributes()
+				diags = append(diags, d...)
+				for _, a := range attrs {
+					localAttrs = append(localAttrs, a)
+				}
+			}
+		}
+	}
+	diags = append(diags, l.assignVariables(opts)...)
+	diags = append(diags, l.evalLocals(localAttrs)...)
+
+	d = l.decodeRoot(bodies)
+	diags = append(diags, d...)
+	if !diags.HasErrors() {
+		diags = append(diags, validateConfig(cfg)...)
+	}
+	scrubDiagnostics(diags, cfg.Sensitive)
+	sortDiagnostics(diags)
+	return cfg, diags
+}
+
+// collectFiles expands directories to their *.hcl files, sorted by name.
+func collectFiles(paths []string) ([]string, hhcl.Diagnostics) {
+	var diags hhcl.Diagnostics
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Cannot read configuration", Detail: err.Error()})
+			continue
+		}
+		if !st.IsDir() {
+			add(filepath.Clean(p))
+			continue
+		}
+		matches, err := filepath.Glob(filepath.Join(p, "*.hcl"))
+		if err != nil {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Cannot read configuration directory", Detail: err.Error()})
+			continue
+		}
+		if len(matches) == 0 {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "No configuration files", Detail: fmt.Sprintf("The directory %s contains no *.hcl files.", p)})
+		}
+		sort.Strings(matches)
+		for _, m := range matches {
+			add(m)
+		}
+	}
+	return out, diags
+}
+
+type loader struct {
+	cfg    *Config
+	vars   map[string]*variable
+	order  []string // variable names in declaration order
+	locals map[string]cty.Value
+	ctx    *hhcl.EvalContext
+}
+
+func (l *loader) declareVariable(b *hhcl.Block) hhcl.Diagnostics {
+	var diags hhcl.Diagnostics
+	name := b.Labels[0]
+	if !hclsyntax.ValidIdentifier(name) {
+		return append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid variable name",
+			Detail:  fmt.Sprintf("%q is not a valid variable name: use letters, digits, underscores and dashes, starting with a letter.", name),
+			Subject: b.LabelRanges[0].Ptr()})
+	}
+	if prev, ok := l.vars[name]; ok {
+		return append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Duplicate variable declaration",
+			Detail:  fmt.Sprintf("A variable named %q was already declared at %s. Variable names must be unique.", name, rangeString(prev.declRange)),
+			Subject: b.DefRange.Ptr()})
+	}
+	v := &variable{name: name, typ: cty.DynamicPseudoType, declRange: b.DefRange}
+	l.vars[name] = v
+	l.order = append(l.order, name)
+
+	content, d := b.Body.Content(variableSchema)
+	diags = append(diags, d...)
+	if a, ok := content.Attributes["type"]; ok {
+		ty, d := typeexpr.TypeConstraint(a.Expr)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			v.typ = ty
+		}
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: functions()})
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if bv, err := convert.Convert(val, cty.Bool); err != nil || bv.IsNull() {
+				diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid sensitive value", Detail: "sensitive must be true or false.", Subject: a.Expr.Range().Ptr()})
+			} else {
+				v.sensitive = bv.True()
+			}
+		}
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		// The description is documentation only; check that it is a string.
+		val, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if _, err := convert.Convert(val, cty.String); !d.HasErrors() && err != nil {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid description", Detail: "A variable's description must be a string.", Subject: a.Expr.Range().Ptr()})
+		}
+	}
+	if a, ok := content.Attributes["default"]; ok {
+		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: functions()})
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			cv, err := convert.Convert(val, v.typ)
+			if err != nil {
+				diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid default value for variable",
+					Detail:  fmt.Sprintf("The default value of variable %q does not match its type %s: %s.", name, typeexpr.TypeString(v.typ), err),
+					Subject: a.Expr.Range().Ptr()})
+			} else {
+				v.value = cv
+			}
+		}
+	}
+	return diags
+}
+
+// assignVariables applies, lowest priority first: defaults, the
+// environment, -var-file files in order, -var flags.
+func (l *loader) assignVariables(opts LoadOptions) hhcl.Diagnostics {
+	var diags hhcl.Diagnostics
+	env := opts.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	for _, kv := range env {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, EnvVarPrefix) {
+			continue
+		}
+		name := strings.TrimPrefix(k, EnvVarPrefix)
+		if v, ok := l.vars[name]; ok {
+			diags = append(diags, l.setRaw(v, val, "environment variable "+k)...)
+		}
+	}
+	for _, file := range opts.VarFiles {
+		diags = append(diags, l.loadVarFile(file)...)
+	}
+	names := make([]string, 0, len(opts.Vars))
+	for n := range opts.Vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v, ok := l.vars[name]
+		if !ok {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Value for undeclared variable",
+				Detail: fmt.Sprintf("A -var option sets %q, but the configuration declares no variable by that name.%s", name, l.varSuggestion(name))})
+			continue
+		}
+		diags = append(diags, l.setRaw(v, opts.Vars[name], fmt.Sprintf("-var %q", name))...)
+	}
+
+	vals := map[string]cty.Value{}
+	for _, name := range l.order {
+		v := l.vars[name]
+		if v.value == cty.NilVal {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "No value for required variable",
+				Detail: fmt.Sprintf("The variable %q has no default value. Set it with -var '%s=...', in a -var-file, or in the environment variable %s%s.",
+					name, name, EnvVarPrefix, name),
+				Subject: v.declRange.Ptr()})
+			// An unknown value silences the errors that would follow from it.
+			v.value = cty.UnknownVal(v.typ)
+		}
+		if v.sensitive {
+			l.collectSensitive(v.value)
+			v.value = v.value.Mark(markSensitive)
+		}
+		vals[name] = v.value
+	}
+	l.ctx = &hhcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)},
+		Functions: functions(),
+	}
+	return diags
+}
+
+// setRaw sets a variable from a string given outside the configuration.
+func (l *loader) setRaw(v *variable, raw, source string) hhcl.Diagnostics {
+	var val cty.Value
+	if v.typ.IsPrimitiveType() || v.typ == cty.DynamicPseudoType {
+		val = cty.StringVal(raw)
+	} else {
+		expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hhcl.InitialPos)
+		if diags.HasErrors() {
+			return l.hideIfSensitive(v, diags)
+		}
+		var d hhcl.Diagnostics
+		val, d = expr.Value(&hhcl.EvalContext{Functions: functions()})
+		if d.HasErrors() {
+			return l.hideIfSensitive(v, d)
+		}
+	}
+	cv, err := convert.Convert(val, v.typ)
+	if err != nil {
+		return hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Invalid value for variable",
+			Detail:  fmt.Sprintf("The value of %s does not match the type %s of variable %q: %s.", source, typeexpr.TypeString(v.typ), v.name, err),
+			Subject: v.declRange.Ptr()}}
+	}
+	v.value = cv
+	return nil
+}
+
+// hideIfSensitive replaces parse errors about a sensitive variable's value,
+// which would quote it, by one that does not.
+func (l *loader) hideIfSensitive(v *variable, diags hhcl.Diagnostics) hhcl.Diagnostics {
+	if !v.sensitive {
+		return diags
+	}
+	return hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Invalid value for variable",
+		Detail:  fmt.Sprintf("The value given for the sensitive variable %q is not a valid expression of type %s.", v.name, typeexpr.TypeString(v.typ)),
+		Subject: v.declRange.Ptr()}}
+}
+
+func (l *loader) loadVarFile(name string) hhcl.Diagnostics {
+	src, err := os.ReadFile(name)
+	if err != nil {
+		return hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Cannot read variables file", Detail: err.Error()}}
+	}
+	l.cfg.Files[name] = src
+	f, diags := hclsyntax.ParseConfig(src, name, hhcl.InitialPos)
+	if diags.HasErrors() {
+		return diags
+	}
+	attrs, d := f.Body.JustAttributes()
+	diags = append(diags, d...)
+	names := make([]string, 0, len(attrs))
+	for n := range attrs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		a := attrs[n]
+		v, ok := l.vars[n]
+		if !ok {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Summary: "Value for undeclared variable",
+				Detail:  fmt.Sprintf("The variables file sets %q, but the configuration declares no variable by that name; the value is ignored.%s", n, l.varSuggestion(n)),
+				Subject: a.NameRange.Ptr()})
+			continue
+		}
+		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: functions()})
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		cv, err := convert.Convert(val, v.typ)
+		if err != nil {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid value for variable",
+				Detail:  fmt.Sprintf("The value does not match the type %s of variable %q: %s.", typeexpr.TypeString(v.typ), n, err),
+				Subject: a.Expr.Range().Ptr()})
+			continue
+		}
+		v.value = cv
+	}
+	return diags
+}
+
+func (l *loader) varSuggestion(name string) string {
+	if s := suggest(name, l.order); s != "" {
+		return fmt.Sprintf(" Did you mean %q?", s)
+	}
+	return ""
+}
+
+// collectSensitive records every string inside a sensitive value, so that
+// renderers can scrub it from text.
+func (l *loader) collectSensitive(v cty.Value) {
+	_ = cty.Walk(v, func(_ cty.Path, v cty.Value) (bool, error) {
+		if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+			if s := v.AsString(); s != "" {
+				l.cfg.Sensitive = append(l.cfg.Sensitive, s)
+			}
+		}
+		return true, nil
+	})
+}
+
+// evalLocals evaluates locals in dependency order; a local may use
+// variables, functions and other locals.
+func (l *loader) evalLocals(attrs []*hhcl.Attribute) hhcl.Diagnostics {
+	var diags hhcl.Diagnostics
+	l.locals = map[string]cty.Value{}
+	declared := map[string]*hhcl.Attribute{}
+	var pending []*hhcl.Attribute
+	for _, a := range attrs {
+		if prev, ok := declared[a.Name]; ok {
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Duplicate local value",
+				Detail:  fmt.Sprintf("A local value named %q was already defined at %s. Local value names must be unique.", a.Name, rangeString(prev.Range)),
+				Subject: a.NameRange.Ptr()})
+			continue
+		}
+		declared[a.Name] = a
+		pending = append(pending, a)
+	}
+	sort.Slice(pending, func(i, j int) bool { return pending[i].Name < pending[j].Name })
+	l.setLocalsCtx()
+	for len(pending) > 0 {
+		var next []*hhcl.Attribute
+		for _, a := range pending {
+			ready := true
+			for _, t := range a.Expr.Variables() {
+				if t.RootName() != "local" || len(t) < 2 {
+					continue
+				}
+				dep, ok := t[1].(hhcl.TraverseAttr)
+				if !ok {
+					continue
+				}
+				if _, done := l.locals[dep.Name]; !done && declared[dep.Name] != nil {
+					ready = false
+				}
+			}
+			if !ready {
+				next = append(next, a)
+				continue
+			}
+			v, d := a.Expr.Value(l.ctx)
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				v = cty.DynamicVal
+			}
+			l.locals[a.Name] = v
+			l.setLocalsCtx()
+		}
+		if len(next) == len(pending) {
+			names := make([]string, len(next))
+			for i, a := range next {
+				names[i] = "local." + a.Name
+				l.locals[a.Name] = cty.DynamicVal
+			}
+			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Cycle in local values",
+				Detail:  fmt.Sprintf("These local values depend on each other, so none of them can be evaluated: %s.", strings.Join(names, ", ")),
+				Subject: next[0].Expr.Range().Ptr()})
+			l.setLocalsCtx()
+			break
+		}
+		pending = next
+	}
+	return diags
+}
+
+func (l *loader) setLocalsCtx() {
+	l.ctx.Variables["local"] = cty.ObjectVal(l.locals)
+}
+
+// decodeRoot expands dynamic blocks (at any level, including dynamic
+// "site" blocks) and decodes the domain and the sites.
+func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
+	var diags hhcl.Diagnostics
+	d := &decoder{ctx: l.ctx}
+	for _, body := range bodies {
+		content, cd := dynblock.Expand(body, l.ctx).Content(rootSchema)
+		diags = append(diags, cd...)
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case "domain":
+				dom := d.domain(b)
+				if l.cfg.Domain != nil {
+					d.errorf(b.DefRange, "Duplicate domain block",
+						"A configuration has at most one domain; the first is declared at %s.", rangeString(l.cfg.Domain.DeclRange))
+					continue
+				}
+				l.cfg.Domain = dom
+			case "site":
+				l.cfg.Sites = append(l.cfg.Sites, d.site(b))
+			}
+		}
+	}
+	return append(diags, d.diags...)
+}
+
+// rangeString writes a range as file:line,col for details that point
+// elsewhere.
+func rangeString(r hhcl.Range) string {
+	if r.Filename == "" {
+		return "(unknown location)"
+	}
+	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+// scrubDiagnostics removes sensitive values from summaries and details.
+func scrubDiagnostics(diags hhcl.Diagnostics, sensitive []string) {
+	if len(sensitive) == 0 {
+		return
+	}
+	for _, d := range diags {
+		d.Summary = scrub(d.Summary, sensitive)
+		d.Detail = scrub(d.Detail, sensitive)
+	}
+}
+
+// scrub replaces every occurrence of a sensitive value by "(sensitive)".
+// Values shorter than minScrubLen are left alone: replacing every "a" would
+// make text unreadable while hiding nothing.
+func scrub(s string, sensitive []string) string {
+	for _, v := range sensitive {
+		if len(v) >= minScrubLen && strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, "(sensitive)")
+		}
+	}
+	return s
+}
+
+const minScrubLen = 3

@@ -1,0 +1,610 @@
+package hcl
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	// Time zones must resolve on the appliance, which has no zoneinfo files.
+	_ "time/tzdata"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+)
+
+// Bounds of the validated values.
+const (
+	MinKeepalive       = 100 * time.Millisecond
+	MaxKeepalive       = 60 * time.Second
+	MinSegmentDuration = time.Second
+	MaxSegmentDuration = time.Hour
+	MinStallTimeout    = 500 * time.Millisecond
+	MaxStallTimeout    = 10 * time.Minute
+	// PortsPerServer: the API port, membership (port+1) and raft (port+2).
+	PortsPerServer = 3
+)
+
+// Names become directory names and URL path elements, so they are kept to
+// a safe alphabet.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+var hostnameRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
+
+type validator struct {
+	diags hhcl.Diagnostics
+}
+
+// at returns the range of attribute key, else the fallback, else nil (a spec
+// that did not come from files has no ranges).
+func at(rs map[string]hhcl.Range, key string, fallback hhcl.Range) *hhcl.Range {
+	if r, ok := rs[key]; ok {
+		return &r
+	}
+	if fallback.Filename != "" {
+		return &fallback
+	}
+	return nil
+}
+
+func (v *validator) errorf(r *hhcl.Range, summary, format string, args ...any) {
+	v.diags = append(v.diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: r})
+}
+
+func (v *validator) warnf(r *hhcl.Range, summary, format string, args ...any) {
+	v.diags = append(v.diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: r})
+}
+
+func (v *validator) name(kind, name string, rs map[string]hhcl.Range, decl hhcl.Range) {
+	if !nameRE.MatchString(name) {
+		v.errorf(at(rs, "name", decl), "Invalid "+kind+" name",
+			"%q is not a valid %s name: use 1 to 63 letters, digits, dots, dashes and underscores, starting with a letter or digit.", name, kind)
+	}
+}
+
+// duplicate reports a name declared twice in one scope.
+func (v *validator) duplicate(kind, name, scope string, decl, prev hhcl.Range) {
+	where := ""
+	if prev.Filename != "" {
+		where = " at " + rangeString(prev)
+	}
+	v.errorf(at(nil, "", decl), "Duplicate "+kind+" name", "A %s named %q is already declared in %s%s. %s names must be unique within %s.",
+		kind, name, scope, where, strings.ToUpper(kind[:1])+kind[1:], scope)
+}
+
+func (v *validator) bounds(r *hhcl.Range, what string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		v.errorf(r, "Value out of range", "%s must be between %s and %s; it is %s.", what, FormatDuration(lo), FormatDuration(hi), FormatDuration(d))
+	}
+}
+
+// ValidateSite checks one decoded site against every rule that concerns a
+// single site. Load applies it to each site of the configuration; the agent
+// applies it to a spec that arrives over the API (whose objects carry no
+// source ranges, so the diagnostics then have no Subject).
+func ValidateSite(s *Site) hhcl.Diagnostics {
+	v := &validator{}
+	v.site(s)
+	return v.diags
+}
+
+func (v *validator) site(s *Site) {
+	scope := fmt.Sprintf("site %q", s.Name)
+	v.name("site", s.Name, s.Ranges, s.DeclRange)
+	v.bounds(at(s.Ranges, "keepalive", s.DeclRange), "keepalive", s.Keepalive, MinKeepalive, MaxKeepalive)
+	if s.MaxConcurrentFailovers < 0 {
+		v.errorf(at(s.Ranges, "max_concurrent_failovers", s.DeclRange), "Value out of range", "max_concurrent_failovers must be 0 (no limit) or more.")
+	}
+	if s.VirtualIP != "" && !validIPOrPrefix(s.VirtualIP) {
+		v.errorf(at(s.Ranges, "virtual_ip", s.DeclRange), "Invalid virtual IP", "%q is not an IP address or an address with a prefix length (\"10.0.0.10/24\").", s.VirtualIP)
+	}
+	if _, err := time.LoadLocation(s.TimeZone); err != nil || s.TimeZone == "" || s.TimeZone == "Local" {
+		v.errorf(at(s.Ranges, "time_zone", s.DeclRange), "Unknown time zone", "%q is not an IANA time zone name such as \"UTC\" or \"Europe/Berlin\".", s.TimeZone)
+	}
+
+	servers := map[string]*Server{}
+	var serverNames []string
+	for _, sv := range s.Servers {
+		if prev, ok := servers[sv.Name]; ok {
+			v.duplicate("server", sv.Name, scope, sv.DeclRange, prev.DeclRange)
+			continue
+		}
+		servers[sv.Name] = sv
+		serverNames = append(serverNames, sv.Name)
+		v.server(s, sv)
+	}
+	v.portConflicts(s.Servers, func(a, b *Server) bool { return true })
+
+	groups := map[string]*Group{}
+	var groupNames []string
+	for _, g := range s.Groups {
+		if prev, ok := groups[g.Name]; ok {
+			v.duplicate("group", g.Name, scope, g.DeclRange, prev.DeclRange)
+			continue
+		}
+		groups[g.Name] = g
+		groupNames = append(groupNames, g.Name)
+		v.name("group", g.Name, g.Ranges, g.DeclRange)
+		if len(g.Servers) == 0 {
+			v.errorf(at(g.Ranges, "servers", g.DeclRange), "Empty group", "Group %q lists no servers; give it one or more in priority order.", g.Name)
+		}
+		seen := map[string]bool{}
+		for _, m := range g.Servers {
+			r := at(g.Ranges, "servers", g.DeclRange)
+			if seen[m] {
+				v.errorf(r, "Duplicate group member", "Group %q lists server %q twice.", g.Name, m)
+				continue
+			}
+			seen[m] = true
+			sv := servers[m]
+			if sv == nil {
+				v.errorf(r, "Reference to undeclared server", "Group %q lists server %q, but %s has no server by that name; a group's members must be servers of its own site.%s",
+					g.Name, m, scope, didYouMean(m, "servers", scope, serverNames))
+				continue
+			}
+			if sv.Kind == KindWitness || sv.Kind == KindVirtual {
+				v.errorf(r, "Server cannot record", "Group %q lists server %q, which is a %s server and records nothing. Only recording and standby servers take cameras over.", g.Name, m, sv.Kind)
+			}
+		}
+	}
+
+	cameras := map[string]*Camera{}
+	var cameraNames []string
+	primaries := map[string][]*Camera{}
+	for _, c := range s.Cameras {
+		if prev, ok := cameras[c.Name]; ok {
+			v.duplicate("camera", c.Name, scope, c.DeclRange, prev.DeclRange)
+			continue
+		}
+		cameras[c.Name] = c
+		cameraNames = append(cameraNames, c.Name)
+		v.camera(s, c, servers, serverNames, groups, groupNames)
+		if sv := servers[c.Server]; sv != nil {
+			primaries[sv.Name] = append(primaries[sv.Name], c)
+		}
+	}
+	for _, sv := range s.Servers {
+		if n := len(primaries[sv.Name]); sv.MaxCameras > 0 && n > sv.MaxCameras && servers[sv.Name] == sv {
+			v.errorf(at(sv.Ranges, "max_cameras", sv.DeclRange), "Too many cameras for server",
+				"Server %q is the primary server of %d cameras, but its max_cameras is %d. Move %d of them to another server or raise max_cameras.",
+				sv.Name, n, sv.MaxCameras, n-sv.MaxCameras)
+		}
+	}
+	if b := s.Balancing; b != nil {
+		v.balancing(s, b, cameraNames)
+	}
+
+	if v.hasErrors() {
+		// Capacity advice about a site that does not load is noise.
+		return
+	}
+	v.witnessWarning(s)
+	v.diags = append(v.diags, capacityWarnings(s)...)
+}
+
+func (v *validator) hasErrors() bool { return v.diags.HasErrors() }
+
+func (v *validator) server(s *Site, sv *Server) {
+	v.name("server", sv.Name, sv.Ranges, sv.DeclRange)
+	switch sv.Kind {
+	case KindRecording, KindStandby, KindWitness, KindVirtual:
+	default:
+		v.errorf(at(sv.Ranges, "kind", sv.DeclRange), "Invalid server kind", "%q is not a server kind: use \"recording\" (the default), \"standby\", \"witness\" or \"virtual\".", sv.Kind)
+	}
+	if s.Virtual && sv.Kind != KindVirtual {
+		v.errorf(at(sv.Ranges, "kind", sv.DeclRange), "Non-virtual server in a virtual site",
+			"Site %q is virtual, so it holds only virtual servers, but server %q is a %s server. Set kind = \"virtual\" or move the server to a real site.", s.Name, sv.Name, sv.Kind)
+	}
+	switch {
+	case sv.Address == "" && sv.Kind != KindVirtual:
+		v.errorf(at(sv.Ranges, "address", sv.DeclRange), "Missing server address", "Server %q needs an address (an IP address or a host name) on which its peers reach it.", sv.Name)
+	case sv.Address != "" && !validHost(sv.Address):
+		v.errorf(at(sv.Ranges, "address", sv.DeclRange), "Invalid server address", "%q is neither an IP address nor a host name.", sv.Address)
+	}
+	if sv.Port < 1 || sv.Port > 65535-(PortsPerServer-1) {
+		v.errorf(at(sv.Ranges, "port", sv.DeclRange), "Value out of range",
+			"port must be between 1 and %d, because the server also uses port+1 (membership) and port+2 (raft); it is %d.", 65535-(PortsPerServer-1), sv.Port)
+	}
+	if sv.ExternalAddress != "" && !validHost(sv.ExternalAddress) {
+		v.errorf(at(sv.Ranges, "external_address", sv.DeclRange), "Invalid external address", "%q is neither an IP address nor a host name.", sv.ExternalAddress)
+	}
+	if sv.ExternalPort < 0 || sv.ExternalPort > 65535 {
+		v.errorf(at(sv.Ranges, "external_port", sv.DeclRange), "Value out of range", "external_port must be between 1 and 65535; it is %d.", sv.ExternalPort)
+	}
+	if sv.MaxCameras < 0 {
+		v.errorf(at(sv.Ranges, "max_cameras", sv.DeclRange), "Value out of range", "max_cameras must be 0 (no limit) or more; it is %d.", sv.MaxCameras)
+	}
+	if len(sv.Storage) == 0 && (sv.Kind == KindRecording || sv.Kind == KindStandby) {
+		v.errorf(at(nil, "", sv.DeclRange), "Missing storage", "Server %q is a %s server, so it needs at least one storage block saying where it records.", sv.Name, sv.Kind)
+	}
+	storage := map[string]*Storage{}
+	for _, st := range sv.Storage {
+		if prev, ok := storage[st.Name]; ok {
+			v.duplicate("storage", st.Name, fmt.Sprintf("server %q", sv.Name), st.DeclRange, prev.DeclRange)
+			continue
+		}
+		storage[st.Name] = st
+		v.name("storage", st.Name, st.Ranges, st.DeclRange)
+		if st.Path == "" {
+			v.errorf(at(st.Ranges, "path", st.DeclRange), "Missing storage path", "Storage %q of server %q needs a path.", st.Name, sv.Name)
+		}
+		if st.MaxSize < 0 {
+			v.errorf(at(st.Ranges, "max_size", st.DeclRange), "Value out of range", "max_size must not be negative.")
+		}
+		if st.MaxAge < 0 || st.MaxAge > 0 && st.MaxAge < time.Hour {
+			v.errorf(at(st.Ranges, "max_age", st.DeclRange), "Value out of range", "max_age must be at least 1h; it is %s.", FormatDuration(st.MaxAge))
+		}
+		if st.MinFreePercent < 0 || st.MinFreePercent >= 100 {
+			v.errorf(at(st.Ranges, "min_free", st.DeclRange), "Value out of range", "A free-space floor in percent must be between 0%% and 100%% (exclusive); it is %g%%.", st.MinFreePercent)
+		}
+		if st.MinFree < 0 {
+			v.errorf(at(st.Ranges, "min_free", st.DeclRange), "Value out of range", "min_free must not be negative.")
+		}
+		if st.MinFree > 0 && st.MinFreePercent > 0 {
+			v.errorf(at(st.Ranges, "min_free", st.DeclRange), "Conflicting free-space floors", "Storage %q sets min_free both in bytes and in percent; choose one.", st.Name)
+		}
+	}
+	if sv.Network != nil {
+		v.network(sv)
+	}
+}
+
+var ifnameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,15}$`)
+
+func (v *validator) network(sv *Server) {
+	ifaces := map[string]*Interface{}
+	var names []string
+	for _, i := range sv.Network.Interfaces {
+		if prev, ok := ifaces[i.Name]; ok {
+			v.duplicate("interface", i.Name, fmt.Sprintf("the network of server %q", sv.Name), i.DeclRange, prev.DeclRange)
+			continue
+		}
+		ifaces[i.Name] = i
+		names = append(names, i.Name)
+		if !ifnameRE.MatchString(i.Name) {
+			v.errorf(at(i.Ranges, "name", i.DeclRange), "Invalid interface name", "%q is not a Linux interface name (1 to 15 letters, digits, dots, dashes, colons, underscores).", i.Name)
+		}
+		for _, a := range i.Addresses {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				v.errorf(at(i.Ranges, "addresses", i.DeclRange), "Invalid interface address", "%q is not an address with a prefix length, such as \"10.0.0.11/24\".", a)
+			}
+		}
+		if i.MTU != 0 && (i.MTU < 68 || i.MTU > 65535) {
+			v.errorf(at(i.Ranges, "mtu", i.DeclRange), "Value out of range", "mtu must be between 68 and 65535; it is %d.", i.MTU)
+		}
+	}
+	for _, r := range sv.Network.Routes {
+		if _, err := netip.ParsePrefix(r.Destination); err != nil {
+			v.errorf(at(r.Ranges, "destination", r.DeclRange), "Invalid route destination", "%q is not a network with a prefix length, such as \"0.0.0.0/0\" or \"10.1.0.0/16\".", r.Destination)
+		}
+		if r.Gateway != "" {
+			if _, err := netip.ParseAddr(r.Gateway); err != nil {
+				v.errorf(at(r.Ranges, "gateway", r.DeclRange), "Invalid route gateway", "%q is not an IP address.", r.Gateway)
+			}
+		}
+		if r.Gateway == "" && r.Interface == "" {
+			v.errorf(at(nil, "", r.DeclRange), "Incomplete route", "A route needs a gateway, an interface, or both.")
+		}
+		if r.Interface != "" && len(names) > 0 && ifaces[r.Interface] == nil {
+			v.errorf(at(r.Ranges, "interface", r.DeclRange), "Reference to undeclared interface", "The route names interface %q, which the network of server %q does not declare.%s",
+				r.Interface, sv.Name, didYouMean(r.Interface, "interfaces", fmt.Sprintf("server %q", sv.Name), names))
+		}
+	}
+}
+
+// portConflicts reports servers on one address whose port ranges
+// [port, port+2] overlap; pairs for which report returns false are left to
+// another check.
+func (v *validator) portConflicts(servers []*Server, report func(a, b *Server) bool) {
+	byAddr := map[string][]*Server{}
+	var addrs []string
+	for _, sv := range servers {
+		if sv.Address == "" {
+			continue
+		}
+		key := strings.ToLower(sv.Address)
+		if byAddr[key] == nil {
+			addrs = append(addrs, key)
+		}
+		byAddr[key] = append(byAddr[key], sv)
+	}
+	for _, addr := range addrs {
+		list := byAddr[addr]
+		sort.SliceStable(list, func(i, j int) bool { return list[i].Port < list[j].Port })
+		for i := 1; i < len(list); i++ {
+			a, b := list[i-1], list[i]
+			if b.Port-a.Port >= PortsPerServer || !report(a, b) {
+				continue
+			}
+			v.errorf(at(b.Ranges, "port", b.DeclRange), "Port conflict",
+				"Servers %q and %q both use address %s, with ports %d and %d. A server uses its port and the next two (membership on port+1, raft on port+2), so servers sharing an address need ports at least %d apart.",
+				a.Name, b.Name, b.Address, a.Port, b.Port, PortsPerServer)
+		}
+	}
+}
+
+func (v *validator) camera(s *Site, c *Camera, servers map[string]*Server, serverNames []string, groups map[string]*Group, groupNames []string) {
+	scope := fmt.Sprintf("site %q", s.Name)
+	v.name("camera", c.Name, c.Ranges, c.DeclRange)
+	v.cameraURL(c)
+
+	switch sv := servers[c.Server]; {
+	case c.Server == "" && c.Locked:
+		v.errorf(at(c.Ranges, "locked", c.DeclRange), "Locked camera without a server",
+			"Camera %q is locked, which keeps it on its primary server even while that server is down, but it names no server. Set server to the server that must record it.", c.Name)
+	case c.Server == "":
+		v.errorf(at(nil, "", c.DeclRange), "Missing primary server", "Camera %q needs a server: the primary server that records it.%s", c.Name, didYouMean("", "servers", scope, serverNames))
+	case sv == nil:
+		v.errorf(at(c.Ranges, "server", c.DeclRange), "Reference to undeclared server",
+			"Camera %q names %q as its primary server, but %s has no server by that name.%s", c.Name, c.Server, scope, didYouMean(c.Server, "servers", scope, serverNames))
+	case sv.Kind != KindRecording:
+		v.errorf(at(c.Ranges, "server", c.DeclRange), "Server cannot be a primary",
+			"Camera %q names %q as its primary server, but that is a %s server. %s Choose a recording server.", c.Name, c.Server, sv.Kind, kindRole(sv.Kind))
+	}
+
+	if len(c.Backup) > 0 && c.Group != "" {
+		v.errorf(at(c.Ranges, "group", c.DeclRange), "Both backup and group",
+			"Camera %q sets both a backup list and a group; they are two ways to say the same thing, so choose one.", c.Name)
+	}
+	seen := map[string]bool{}
+	for _, b := range c.Backup {
+		r := at(c.Ranges, "backup", c.DeclRange)
+		sv := servers[b]
+		switch {
+		case seen[b]:
+			v.errorf(r, "Duplicate backup server", "Camera %q lists backup server %q twice.", c.Name, b)
+		case b == c.Server:
+			v.errorf(r, "Primary server listed as backup", "Camera %q lists its primary server %q as a backup; a backup must be another server.", c.Name, b)
+		case sv == nil:
+			v.errorf(r, "Reference to undeclared server",
+				"Camera %q lists %q as a backup server, but %s has no server by that name; backups must be servers of the camera's own site.%s",
+				c.Name, b, scope, didYouMean(b, "servers", scope, serverNames))
+		case sv.Kind == KindWitness || sv.Kind == KindVirtual:
+			v.errorf(r, "Server cannot record", "Camera %q lists %q as a backup server, but that is a %s server. %s", c.Name, b, sv.Kind, kindRole(sv.Kind))
+		}
+		seen[b] = true
+	}
+	if c.Group != "" && groups[c.Group] == nil {
+		v.errorf(at(c.Ranges, "group", c.DeclRange), "Reference to undeclared group",
+			"Camera %q names group %q, but %s has no group by that name; a camera's group must be in its own site.%s", c.Name, c.Group, scope, didYouMean(c.Group, "groups", scope, groupNames))
+	}
+
+	switch c.Redundancy {
+	case RedundancyNormal, RedundancyFast:
+	case RedundancyConstant:
+		if len(c.Backup) == 0 && c.Group == "" {
+			v.errorf(at(c.Ranges, "redundancy", c.DeclRange), "Constant redundancy without a backup",
+				"Camera %q has constant redundancy, which records it on its primary and its first backup at all times, but it has no backup list or group.", c.Name)
+		}
+	default:
+		v.errorf(at(c.Ranges, "redundancy", c.DeclRange), "Invalid redundancy", "%q is not a redundancy mode: use \"normal\" (the default), \"fast\" or \"constant\".", c.Redundancy)
+	}
+	if c.Transport != "tcp" && c.Transport != "udp" {
+		v.errorf(at(c.Ranges, "transport", c.DeclRange), "Invalid transport", "%q is not an RTSP transport: use \"tcp\" (the default) or \"udp\".", c.Transport)
+	}
+	v.bounds(at(c.Ranges, "segment_duration", c.DeclRange), "segment_duration", c.SegmentDuration, MinSegmentDuration, MaxSegmentDuration)
+	v.bounds(at(c.Ranges, "stall_timeout", c.DeclRange), "stall_timeout", c.StallTimeout, MinStallTimeout, MaxStallTimeout)
+	if c.Retention < 0 || c.Retention > 0 && c.Retention < c.SegmentDuration {
+		v.errorf(at(c.Ranges, "retention", c.DeclRange), "Value out of range", "retention must be at least one segment (%s); it is %s.", FormatDuration(c.SegmentDuration), FormatDuration(c.Retention))
+	}
+}
+
+func kindRole(kind string) string {
+	switch kind {
+	case KindStandby:
+		return "Standby servers record only while covering for a failed server."
+	case KindWitness:
+		return "Witness servers only vote in the site's quorum and record nothing."
+	case KindVirtual:
+		return "Virtual servers are organisational and record nothing."
+	}
+	return ""
+}
+
+func (v *validator) cameraURL(c *Camera) {
+	r := at(c.Ranges, "url", c.DeclRange)
+	if c.URL == "" {
+		v.errorf(r, "Missing camera URL", "Camera %q needs a url, such as \"rtsp://192.0.2.10:554/stream1\".", c.Name)
+		return
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		// url.Error quotes the whole URL, password included: keep only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		v.errorf(r, "Invalid camera URL", "The url of camera %q is not a valid URL: %s.", c.Name, err)
+		return
+	}
+	if s := strings.ToLower(u.Scheme); s != "rtsp" && s != "rtsps" {
+		v.errorf(r, "Invalid camera URL", "The url of camera %q must start with rtsp:// or rtsps://; it is %q.", c.Name, u.Redacted())
+		return
+	}
+	if u.Hostname() == "" {
+		v.errorf(r, "Invalid camera URL", "The url of camera %q has no host: %q.", c.Name, u.Redacted())
+	}
+}
+
+func (v *validator) balancing(s *Site, b *Balancing, cameraNames []string) {
+	if b.HistoryDays < 1 || b.HistoryDays > 365 {
+		v.errorf(at(b.Ranges, "history_days", b.DeclRange), "Value out of range", "history_days must be between 1 and 365; it is %d.", b.HistoryDays)
+	}
+	if b.MinDaysBetweenMoves < 1 || b.MinDaysBetweenMoves > 365 {
+		v.errorf(at(b.Ranges, "min_days_between_moves", b.DeclRange), "Value out of range", "min_days_between_moves must be between 1 and 365; it is %d.", b.MinDaysBetweenMoves)
+	}
+	if b.TolerancePercent <= 0 || b.TolerancePercent > 100 {
+		v.errorf(at(b.Ranges, "tolerance_percent", b.DeclRange), "Value out of range", "tolerance_percent must be more than 0 and at most 100; it is %g.", b.TolerancePercent)
+	}
+	w := b.Window
+	if w.StartMinute < 0 || w.StartMinute >= 24*60 || w.EndMinute < 0 || w.EndMinute > 24*60 || w.StartMinute == w.EndMinute {
+		v.errorf(at(b.Ranges, "window", b.DeclRange), "Invalid hour window", "The balancing window must start between 00:00 and 23:59, end by 24:00, and not be empty.")
+	}
+	scope := fmt.Sprintf("site %q", s.Name)
+	exists := map[string]bool{}
+	for _, n := range cameraNames {
+		exists[n] = true
+	}
+	for _, p := range b.Cameras {
+		r := at(b.Ranges, "cameras", b.DeclRange)
+		if !strings.ContainsAny(p, "*?[\\") {
+			if !exists[p] {
+				v.errorf(r, "Reference to undeclared camera", "Balancing names camera %q, but %s has no camera by that name.%s", p, scope, didYouMean(p, "cameras", scope, cameraNames))
+			}
+			continue
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			v.errorf(r, "Invalid camera pattern", "%q is not a valid glob pattern (use * for any run of characters, ? for one, [a-z] for a class).", p)
+			continue
+		}
+		matched := false
+		for _, n := range cameraNames {
+			if ok, _ := path.Match(p, n); ok {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			v.warnf(r, "Pattern matches no camera", "The balancing pattern %q matches no camera of %s.", p, scope)
+		}
+	}
+}
+
+func (v *validator) witnessWarning(s *Site) {
+	var voters, witnesses int
+	for _, sv := range s.Servers {
+		switch sv.Kind {
+		case KindRecording, KindStandby:
+			voters++
+		case KindWitness:
+			witnesses++
+		}
+	}
+	if voters == 2 && witnesses == 0 {
+		v.warnf(at(nil, "", s.DeclRange), "Two-server site without a witness",
+			"Site %q has two servers and no witness. Both keep recording and take over each other's cameras when one fails, but configuration changes need a majority, which one server alone is not: while either server is down the site cannot change its configuration. Add a server with kind = \"witness\" to give the site a third vote.", s.Name)
+	}
+}
+
+func validIPOrPrefix(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	_, err := netip.ParsePrefix(s)
+	return err == nil
+}
+
+func validHost(s string) bool {
+	return net.ParseIP(s) != nil || len(s) <= 253 && hostnameRE.MatchString(s)
+}
+
+// validateConfig applies the site rules to every site and the rules that
+// span sites: unique site names, parent links and cross-site port clashes.
+func validateConfig(cfg *Config) hhcl.Diagnostics {
+	v := &validator{}
+	if cfg.Domain != nil {
+		v.name("domain", cfg.Domain.Name, cfg.Domain.Ranges, cfg.Domain.DeclRange)
+	}
+	sites := map[string]*Site{}
+	var names []string
+	for _, s := range cfg.Sites {
+		if prev, ok := sites[s.Name]; ok {
+			v.duplicate("site", s.Name, "the configuration", s.DeclRange, prev.DeclRange)
+			continue
+		}
+		sites[s.Name] = s
+		names = append(names, s.Name)
+	}
+	for _, s := range cfg.Sites {
+		if sites[s.Name] != s {
+			continue
+		}
+		v.diags = append(v.diags, ValidateSite(s)...)
+		if s.Parent == "" {
+			continue
+		}
+		r := at(s.Ranges, "parent", s.DeclRange)
+		switch {
+		case s.Parent == s.Name:
+			v.errorf(r, "Site is its own parent", "Site %q names itself as its parent.", s.Name)
+		case sites[s.Parent] == nil:
+			v.errorf(r, "Reference to undeclared site", "Site %q names %q as its parent, but the configuration has no site by that name.%s",
+				s.Name, s.Parent, didYouMean(s.Parent, "sites", "the configuration", names))
+		}
+	}
+	v.siteCycles(cfg.Sites, sites)
+
+	var all []*Server
+	siteOf := map[*Server]string{}
+	for _, s := range cfg.Sites {
+		for _, sv := range s.Servers {
+			all = append(all, sv)
+			siteOf[sv] = s.Name
+		}
+	}
+	// Clashes inside one site were reported by ValidateSite.
+	v.portConflicts(all, func(a, b *Server) bool { return siteOf[a] != siteOf[b] })
+	return v.diags
+}
+
+// siteCycles reports each loop in the parent links once, at the first site
+// of the loop in declaration order.
+func (v *validator) siteCycles(list []*Site, sites map[string]*Site) {
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	for _, start := range list {
+		if state[start.Name] != unvisited {
+			continue
+		}
+		var path []*Site
+		s := start
+		for s != nil && state[s.Name] == unvisited && s.Parent != s.Name {
+			state[s.Name] = onPath
+			path = append(path, s)
+			s = sites[s.Parent]
+		}
+		if s != nil && state[s.Name] == onPath && s.Parent != s.Name {
+			i := 0
+			for path[i] != s {
+				i++
+			}
+			loop := path[i:]
+			first := loop[0]
+			for _, x := range loop {
+				if indexOfSite(list, x) < indexOfSite(list, first) {
+					first = x
+				}
+			}
+			var chain []string
+			j := 0
+			for loop[j] != first {
+				j++
+			}
+			for k := 0; k <= len(loop); k++ {
+				chain = append(chain, fmt.Sprintf("%q", loop[(j+k)%len(loop)].Name))
+			}
+			v.errorf(at(first.Ranges, "parent", first.DeclRange), "Cycle in the site tree",
+				"The parent links of these sites form a loop: %s. A domain is a tree: follow parents upward and you must reach a site without a parent.", strings.Join(chain, " → "))
+		}
+		for _, p := range path {
+			state[p.Name] = done
+		}
+	}
+}
+
+func indexOfSite(list []*Site, s *Site) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
