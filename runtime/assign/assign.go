@@ -66,7 +66,8 @@
 //     room of its cover list. A camera that fits nowhere is uncovered.
 //  6. Constant copies, in camera name order: a `constant` camera gets a second
 //     recorder (role "constant"): the first alive server with room, not
-//     already recording it, among its main server and its cover list, so the
+//     already recording it, among its main server, its cover list and, for a
+//     balanced camera, its primary, so the
 //     primary and its first live backup record it at all times, and while the
 //     primary is down the first two live servers of its cover list do. When
 //     the primary is queued by max_concurrent_failovers, the camera keeps one
@@ -474,10 +475,13 @@ func Assign(in Input) Result {
 		if w.queued {
 			cands = w.list[:w.nBackups]
 		} else {
-			if w.main != nil && w.main.upFor(w.redundancy) {
+			if w.main != nil {
 				cands = append(cands, w.main)
 			}
 			cands = append(cands, w.list...)
+			if w.primary != nil {
+				cands = append(cands, w.primary) // a balanced camera's primary, last
+			}
 		}
 		for _, s := range cands {
 			if s.alive() && s.hasRoom() && !w.has(s) {
@@ -489,7 +493,7 @@ func Assign(in Input) Result {
 
 	// Step 7: make-before-break handovers.
 	for _, w := range works {
-		if len(w.recs) == 0 || w.cam.Locked || w.queued {
+		if len(w.recs) == 0 || w.cam.Locked {
 			continue
 		}
 		started := false
