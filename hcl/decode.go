@@ -60,6 +60,9 @@ var (
 type decoder struct {
 	ctx   *hhcl.EvalContext
 	diags hhcl.Diagnostics
+	// incomplete is set when a value was unknown because of an error
+	// reported elsewhere (a variable without a value).
+	incomplete bool
 }
 
 func (d *decoder) errorf(r hhcl.Range, summary, format string, args ...any) {
@@ -90,7 +93,11 @@ func (d *decoder) value(a *hhcl.Attribute, ty cty.Type, sensitiveOK bool) (cty.V
 		}
 		v, _ = v.UnmarkDeep()
 	}
-	if v.IsNull() || !v.IsWhollyKnown() {
+	if !v.IsWhollyKnown() {
+		d.incomplete = true
+		return cty.NilVal, false
+	}
+	if v.IsNull() {
 		return cty.NilVal, false
 	}
 	cv, err := convert.Convert(v, ty)
@@ -192,6 +199,18 @@ func (d *decoder) list(at hhcl.Attributes, name string, dst *[]string, rs map[st
 		out = append(out, e.AsString())
 	}
 	*dst = out
+	// Ranges of the elements of a literal list, so that a diagnostic can
+	// point at the one element that is wrong.
+	if exprs, diags := hhcl.ExprList(a.Expr); !diags.HasErrors() && len(exprs) == len(out) {
+		for i, e := range exprs {
+			rs[elemKey(name, i)] = e.Range()
+		}
+	}
+}
+
+// elemKey is the Ranges key of element i of list attribute name.
+func elemKey(name string, i int) string {
+	return name + "." + strconv.Itoa(i)
 }
 
 func (d *decoder) labels(at hhcl.Attributes, name string, dst *map[string]string, rs map[string]hhcl.Range) {

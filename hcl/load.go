@@ -112,11 +112,9 @@ func Load(paths []string, opts LoadOptions) (*Config, hhcl.Diagnostics) {
 	diags = append(diags, l.assignVariables(opts)...)
 	diags = append(diags, l.evalLocals(localAttrs)...)
 
-	d = l.decodeRoot(bodies)
+	broken, d := l.decodeRoot(bodies)
 	diags = append(diags, d...)
-	if !diags.HasErrors() {
-		diags = append(diags, validateConfig(cfg)...)
-	}
+	diags = append(diags, validateConfig(cfg, broken)...)
 	scrubDiagnostics(diags, cfg.Sensitive)
 	sortDiagnostics(diags)
 	return cfg, diags
@@ -458,9 +456,12 @@ func (l *loader) setLocalsCtx() {
 }
 
 // decodeRoot expands dynamic blocks (at any level, including dynamic
-// "site" blocks) and decodes the domain and the sites.
-func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
+// "site" blocks) and decodes the domain and the sites. It returns the sites
+// that did not decode cleanly: the site rules skip them, since their errors
+// would mostly repeat the decoding errors.
+func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]bool, hhcl.Diagnostics) {
 	var diags hhcl.Diagnostics
+	broken := map[*Site]bool{}
 	d := &decoder{ctx: l.ctx}
 	for _, body := range bodies {
 		content, cd := dynblock.Expand(body, l.ctx).Content(rootSchema)
@@ -476,11 +477,17 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 				}
 				l.cfg.Domain = dom
 			case "site":
-				l.cfg.Sites = append(l.cfg.Sites, d.site(b))
+				before := len(d.diags)
+				d.incomplete = false
+				s := d.site(b)
+				if d.incomplete || d.diags[before:].HasErrors() {
+					broken[s] = true
+				}
+				l.cfg.Sites = append(l.cfg.Sites, s)
 			}
 		}
 	}
-	return append(diags, d.diags...)
+	return broken, append(diags, d.diags...)
 }
 
 // rangeString writes a range as file:line,col for details that point

@@ -51,6 +51,14 @@ func at(rs map[string]hhcl.Range, key string, fallback hhcl.Range) *hhcl.Range {
 	return nil
 }
 
+// atElem is at for element i of a list attribute.
+func atElem(rs map[string]hhcl.Range, key string, i int, fallback hhcl.Range) *hhcl.Range {
+	if r, ok := rs[elemKey(key, i)]; ok {
+		return &r
+	}
+	return at(rs, key, fallback)
+}
+
 func (v *validator) errorf(r *hhcl.Range, summary, format string, args ...any) {
 	v.diags = append(v.diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: r})
 }
@@ -133,8 +141,8 @@ func (v *validator) site(s *Site) {
 			v.errorf(at(g.Ranges, "servers", g.DeclRange), "Empty group", "Group %q lists no servers; give it one or more in priority order.", g.Name)
 		}
 		seen := map[string]bool{}
-		for _, m := range g.Servers {
-			r := at(g.Ranges, "servers", g.DeclRange)
+		for i, m := range g.Servers {
+			r := atElem(g.Ranges, "servers", i, g.DeclRange)
 			if seen[m] {
 				v.errorf(r, "Duplicate group member", "Group %q lists server %q twice.", g.Name, m)
 				continue
@@ -268,9 +276,9 @@ func (v *validator) network(sv *Server) {
 		if !ifnameRE.MatchString(i.Name) {
 			v.errorf(at(i.Ranges, "name", i.DeclRange), "Invalid interface name", "%q is not a Linux interface name (1 to 15 letters, digits, dots, dashes, colons, underscores).", i.Name)
 		}
-		for _, a := range i.Addresses {
+		for j, a := range i.Addresses {
 			if _, err := netip.ParsePrefix(a); err != nil {
-				v.errorf(at(i.Ranges, "addresses", i.DeclRange), "Invalid interface address", "%q is not an address with a prefix length, such as \"10.0.0.11/24\".", a)
+				v.errorf(atElem(i.Ranges, "addresses", j, i.DeclRange), "Invalid interface address", "%q is not an address with a prefix length, such as \"10.0.0.11/24\".", a)
 			}
 		}
 		if i.MTU != 0 && (i.MTU < 68 || i.MTU > 65535) {
@@ -351,8 +359,8 @@ func (v *validator) camera(s *Site, c *Camera, servers map[string]*Server, serve
 			"Camera %q sets both a backup list and a group; they are two ways to say the same thing, so choose one.", c.Name)
 	}
 	seen := map[string]bool{}
-	for _, b := range c.Backup {
-		r := at(c.Ranges, "backup", c.DeclRange)
+	for i, b := range c.Backup {
+		r := atElem(c.Ranges, "backup", i, c.DeclRange)
 		sv := servers[b]
 		switch {
 		case seen[b]:
@@ -449,8 +457,8 @@ func (v *validator) balancing(s *Site, b *Balancing, cameraNames []string) {
 	for _, n := range cameraNames {
 		exists[n] = true
 	}
-	for _, p := range b.Cameras {
-		r := at(b.Ranges, "cameras", b.DeclRange)
+	for i, p := range b.Cameras {
+		r := atElem(b.Ranges, "cameras", i, b.DeclRange)
 		if !strings.ContainsAny(p, "*?[\\") {
 			if !exists[p] {
 				v.errorf(r, "Reference to undeclared camera", "Balancing names camera %q, but %s has no camera by that name.%s", p, scope, didYouMean(p, "cameras", scope, cameraNames))
@@ -504,7 +512,7 @@ func validHost(s string) bool {
 
 // validateConfig applies the site rules to every site and the rules that
 // span sites: unique site names, parent links and cross-site port clashes.
-func validateConfig(cfg *Config) hhcl.Diagnostics {
+func validateConfig(cfg *Config, broken map[*Site]bool) hhcl.Diagnostics {
 	v := &validator{}
 	if cfg.Domain != nil {
 		v.name("domain", cfg.Domain.Name, cfg.Domain.Ranges, cfg.Domain.DeclRange)
@@ -523,7 +531,9 @@ func validateConfig(cfg *Config) hhcl.Diagnostics {
 		if sites[s.Name] != s {
 			continue
 		}
-		v.diags = append(v.diags, ValidateSite(s)...)
+		if !broken[s] {
+			v.diags = append(v.diags, ValidateSite(s)...)
+		}
 		if s.Parent == "" {
 			continue
 		}
