@@ -129,4 +129,3 @@ func writeFileKeepMode(name string, data []byte) error {
 	}
 	return os.WriteFile(name, data, st.Mode().Perm())
 }
-
