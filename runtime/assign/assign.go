@@ -28,8 +28,9 @@
 // A camera's cover list is its ordered backup list, or the ordered servers of
 // its group (hcl.Site.BackupServers), then every standby server of the site in
 // declaration order that is not already in the list. Standby servers (N+1,
-// N+2) are thus used after the explicit backups; they are never a camera's
-// home and always hand cameras back (see failback).
+// N+2) cover failures: they are used after the explicit backups and always
+// hand cameras back (see failback). A camera whose spec names a standby as its
+// primary is still recorded there.
 //
 // # Order of decisions
 //
@@ -67,9 +68,9 @@
 //  6. Constant copies, in camera name order: a `constant` camera gets a second
 //     recorder (role "constant"): the first alive server with room, not
 //     already recording it, among its main server, its cover list and, for a
-//     balanced camera, its primary, so the
-//     primary and its first live backup record it at all times, and while the
-//     primary is down the first two live servers of its cover list do. When
+//     balanced camera, its primary. So the primary and its first live backup
+//     record it at all times, and while the primary is down the first two
+//     live servers of its cover list do. When
 //     the primary is queued by max_concurrent_failovers, the camera keeps one
 //     constant copy on the first live server with room of its explicit backup
 //     list (never a standby): that copy existed before the failure, so keeping
@@ -96,14 +97,30 @@
 // # Capacity
 //
 // max_cameras is never exceeded: every recorder of every role counts. Servers
-// fill in the order of the steps above (home, covers, constant copies,
-// handovers), and inside a step in camera name order.
+// fill in the order of the steps above (home, back home, covers, constant
+// copies, handovers), and inside a step in camera name order. A server's own
+// cameras therefore come before covers, and covers (no gap) before second
+// copies (redundancy).
 //
 // # State
 //
-// A camera is recording when its first recorder is its main server, covered
-// when another server records it, dark when it is locked to a server that is
-// down or cannot record, and uncovered when nobody records it.
+// A camera is recording when its first recorder is its primary or its
+// balancing server, covered when another server records it, dark when it is
+// locked to a server that is down or cannot record, and uncovered when nobody
+// records it. Reason says why in a few words, naming servers.
+//
+// # Guarantees
+//
+// The tests check these over thousands of random sites: no server exceeds
+// max_cameras; witness and virtual servers never record; only alive servers
+// take cameras over; locked cameras are recorded by their server or by nobody;
+// a camera that is neither locked nor queued is uncovered only when every
+// server that could take it is down or full; a camera at home on a healthy
+// server stays there when another server dies; at most
+// max_concurrent_failovers failed servers are covered; a constant camera has
+// two recorders whenever a second live server with room can take it; a server
+// that runs a camera keeps it until one of the new recorders runs it; the
+// result does not depend on map order, camera order or override order.
 package assign
 
 import (
@@ -341,7 +358,7 @@ func Assign(in Input) Result {
 
 	// Who runs what, inverted: camera -> servers, sorted by name so that map
 	// order never shows.
-	running := map[string][]*server{}
+	running := make(map[string][]*server, len(site.Cameras))
 	for name, cams := range in.Running {
 		s := byName[name]
 		if s == nil || !s.canRecord {
@@ -368,10 +385,13 @@ func Assign(in Input) Result {
 	}
 	slices.SortFunc(cams, func(a, b *hcl.Camera) int { return strings.Compare(a.Name, b.Name) })
 
+	res.Cameras = make(map[string]Camera, len(cams))
 	works := make([]*work, len(cams))
+	pool := make([]work, len(cams))
 	failed := map[*server]bool{}
 	for i, c := range cams {
-		w := &work{cam: c, redundancy: c.Redundancy, primary: byName[c.Server], running: running[c.Name]}
+		w := &pool[i]
+		*w = work{cam: c, redundancy: c.Redundancy, primary: byName[c.Server], running: running[c.Name]}
 		if w.redundancy == "" {
 			w.redundancy = hcl.RedundancyNormal
 		}
@@ -549,18 +569,18 @@ func decide(w *work, site *hcl.Site, in Input, byName map[string]*server, standb
 	}
 
 	// The cover list: backups or group, then standbys.
-	inList := map[*server]bool{}
-	for _, name := range site.BackupServers(c) {
+	backups := site.BackupServers(c)
+	w.list = make([]*server, 0, len(backups)+len(standbys))
+	for _, name := range backups {
 		s := byName[name]
-		if s == nil || !s.canRecord || s == p || inList[s] {
+		if s == nil || !s.canRecord || s == p || slices.Contains(w.list, s) {
 			continue
 		}
-		inList[s] = true
 		w.list = append(w.list, s)
 	}
 	w.nBackups = len(w.list)
 	for _, s := range standbys {
-		if s != p && !inList[s] {
+		if s != p && !slices.Contains(w.list[:w.nBackups], s) {
 			w.list = append(w.list, s)
 		}
 	}
@@ -590,9 +610,13 @@ func decide(w *work, site *hcl.Site, in Input, byName map[string]*server, standb
 	}
 	w.main, w.mainRole = p, RolePrimary
 	if w.balanced != nil {
-		w.cover = true // back on the primary, as a cover: it does not push the primary's own cameras out
+		// Back on the primary in step 4, after the primary's own cameras.
+		w.cover = true
 		return
 	}
+	// Failback off: whether the camera skips home depends only on Running,
+	// not on the health of the backup that runs it, so that a backup's death
+	// never changes which cameras are at home (step 4 checks health).
 	if !site.Failback && !w.runs(p) {
 		for _, s := range w.list[:w.nBackups] {
 			if s.kind == hcl.KindRecording && w.runs(s) {
@@ -665,6 +689,8 @@ func finish(w *work, queueWhy string) Camera {
 			parts = append(parts, fmt.Sprintf("balanced from %s to %s", w.cam.Server, first.Server))
 		case w.cause != "":
 			parts = append(parts, w.cause, "back on "+first.Server)
+		case w.main.health == api.HealthSuspect:
+			parts = append(parts, "recorded by "+first.Server+", which is suspect ("+w.redundancy+" redundancy waits for dead)")
 		default:
 			parts = append(parts, "recorded by "+first.Server)
 		}

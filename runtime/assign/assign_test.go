@@ -448,3 +448,40 @@ func TestFullBalancingServerSendsTheCameraHome(t *testing.T) {
 		"a3": {"rec-3(primary)", api.CameraRecording, ""},
 	})
 }
+
+func TestSuspectServerKeepsItsNormalCameras(t *testing.T) {
+	s := site([]string{"rec-1", "rec-2"}, cam("c1", "rec-1", "rec-2"))
+	check(t, Assign(Input{Spec: s, Members: health(s, "rec-1=suspect")}), map[string]want{
+		"c1": {"rec-1(primary)", api.CameraRecording, "recorded by rec-1, which is suspect (normal redundancy waits for dead)"},
+	})
+}
+
+func TestFailbackOffConstantCamera(t *testing.T) {
+	c := cam("c1", "rec-1", "rec-2")
+	c.Redundancy = hcl.RedundancyConstant
+	s := site([]string{"rec-1", "rec-2"}, c)
+	s.Failback = false
+	// rec-1 restarted: rec-2 keeps the camera, rec-1 records the constant copy.
+	running := map[string]map[string]bool{"rec-2": {"c1": true}}
+	check(t, Assign(Input{Spec: s, Members: health(s), Running: running}), map[string]want{
+		"c1": {"rec-2(backup) rec-1(constant)", api.CameraCovered, "failback off: stays on rec-2 though rec-1 is up; constant copy on rec-1"},
+	})
+	// Once both run it, it is home again, twice.
+	running["rec-1"] = map[string]bool{"c1": true}
+	check(t, Assign(Input{Spec: s, Members: health(s), Running: running}), map[string]want{
+		"c1": {"rec-1(primary) rec-2(constant)", api.CameraRecording, ""},
+	})
+}
+
+func TestForListsEveryRole(t *testing.T) {
+	c := cam("b", "rec-2", "rec-1")
+	c.Redundancy = hcl.RedundancyConstant
+	s := site([]string{"rec-1", "rec-2", "rec-3"}, cam("c", "rec-1"), c, cam("a", "rec-3", "rec-1"))
+	r := Assign(Input{Spec: s, Members: health(s, "rec-3=dead")})
+	if got := strings.Join(r.For("rec-1"), ","); got != "a,b,c" {
+		t.Errorf("For(rec-1) = %q, want a,b,c (backup, constant, primary; sorted)", got)
+	}
+	if got := r.For("rec-3"); len(got) != 0 {
+		t.Errorf("For(dead rec-3) = %v, want nothing", got)
+	}
+}
