@@ -1,0 +1,121 @@
+// Package planner compares a site's configuration with its live state and
+// says what applying the configuration would do: `vigil plan`, `vigil apply`
+// and hot reload all go through Plan.
+//
+//	planner.Plan(desired *hcl.Site, live *api.State, opts) -> *SitePlan
+//
+// The site is the unit of planning: a domain plan is a list of site plans,
+// each made against that site's own live state.
+//
+// # What is compared
+//
+// Only the committed spec (api.State.Spec) is compared with the
+// configuration, resource by resource, attribute by attribute, with an
+// explicit comparison per attribute type. Where cameras are recorded right
+// now (a backup covering for a dead server, a balancing move) is the site
+// doing its job, not drift: it is reported as a note.
+//
+// Resources and their addresses:
+//
+//	site.NAME                  the site's own attributes
+//	site.NAME.server.SERVER    a server, with its storage and network blocks
+//	site.NAME.group.GROUP      a group of servers
+//	site.NAME.camera.CAMERA    a camera
+//	site.NAME.balancing        the balancing block
+//	site.NAME.master           the master role (transfer actions only)
+//
+// Actions: create, update (in place), delete, replace, move (a camera whose
+// primary server changes; other attribute changes ride along) and
+// transfer_master. Attributes that force replacement, with the reason for
+// each, are documented in diff.go: a server's address and port, and a
+// camera's url when it names another source (not when only the credentials
+// in it change).
+//
+// # Order
+//
+// Changes are listed in the order they take effect, although the apply
+// commits them as one raft entry: the master role moves first when the plan
+// removes or replaces the master (vigil apply asks the site for that
+// transfer before committing); then the site, new and changed servers,
+// groups, cameras (creates, updates, moves), balancing, and last the deletes
+// of cameras, groups and servers, so that a server goes only after its
+// cameras have moved off it. A plan that removes or re-addresses the server
+// the command talks to (api.State.Answering) is refused with a hint to use
+// -address with another server.
+//
+// # Sensitive values
+//
+// Camera passwords, and passwords inside camera URLs, are compared through
+// their fingerprints: the live spec carries only those (hcl.Site.Redacted),
+// and the desired site is redacted the same way before the comparison.
+// Passwords, and any attribute whose value contains the value of a
+// sensitive variable, are shown as (sensitive) and are null in JSON, on both
+// sides; a URL shows the fingerprint in place of its password.
+//
+// # Failure simulation and the N+1 check
+//
+// Simulate runs the site's assignment (runtime/assign, the same pure
+// function the agents run) on the desired spec with the named servers dead,
+// and lists every camera whose recorders change, the cameras that go dark
+// (locked to a failed server) or uncovered (no capacity, or queued by
+// max_concurrent_failovers), and every server's load before and after.
+// CheckNPlusOne runs it once per server that can record and reports whether
+// the site can lose any one server without a camera going unrecorded;
+// cameras locked to the lost server go dark by design and are only counted.
+//
+// # JSON (vigil plan -json)
+//
+// The document is a SitePlan with a format_version. Format "1":
+//
+//	{
+//	  "format_version": "1",
+//	  "site": "hq",
+//	  "base_revision": 4,            // live revision planned against; 0: nothing applied yet
+//	  "answering": "rec-1",          // server that gave the live state
+//	  "master": "rec-1",
+//	  "changes": [{                  // in the order they take effect
+//	    "address": "site.hq.camera.door",
+//	    "type": "camera",            // site, server, group, camera, balancing, master
+//	    "name": "door",              // absent for site-wide singletons (balancing)
+//	    "action": "move",            // create, update, delete, replace, move, transfer_master
+//	    "from": "rec-1", "to": "rec-2",  // move and transfer_master only
+//	    "reason": "...",             // transfer_master only
+//	    "attributes": [{
+//	      "name": "server",          // nested: storage["main"].path, network.interface["eth0"].mtu
+//	      "before": "rec-1",         // null: absent before, or sensitive
+//	      "after": "rec-2",          // null: absent after, or sensitive
+//	      "sensitive": true,         // present only when true
+//	      "forces_replacement": true // present only when true
+//	    }]
+//	  }],
+//	  "summary": {"add": 0, "change": 0, "destroy": 0, "move": 1},  // replace counts in add and destroy
+//	  "notes": [{"kind": "server_down", "address": "site.hq.server.rec-2", "message": "..."}],
+//	  "errors": [{"address": "...", "summary": "...", "hint": "..."}],  // non-empty: the plan cannot be applied
+//	  "n_plus_one": {"ok": false, "unplaced": ["..."], "losses": [{"server": "rec-2", "cameras": ["..."]}], "locked": 2},
+//	  "failure_simulation": {        // only with -fail
+//	    "failed": ["rec-1"],
+//	    "cameras": [{"name": "...", "before": ["rec-1"], "after": ["rec-3"], "state": "covered", "reason": "..."}],
+//	    "load": [{"server": "rec-1", "max_cameras": 10, "before": 4, "after": 0, "failed": true}],
+//	    "queued": ["rec-2"],
+//	    "dark": 1, "uncovered": 0
+//	  }
+//	}
+//
+// Note kinds: server_down, camera_covered, camera_dark, camera_uncovered,
+// camera_failing, balancing_override, config_error, new_server. Attribute
+// values are strings, numbers, booleans, lists of strings or maps of
+// strings; durations are strings such as "5s" or "14d", sizes are bytes.
+// Fields are only ever added within a format version.
+//
+// # Plan files (vigil plan -out)
+//
+// A plan file is JSON: {"format_version": 1, "checksum": "sha256:...",
+// "plan": {...}} where plan holds the site, the base revision, the summary,
+// the master transfer, the values of sensitive variables and the desired
+// spec with real passwords. Plan files are secrets: they are written with
+// mode 0600; keep them out of git. The checksum is SHA-256 over the compact
+// JSON of "plan": an edited file is refused, and so is a file planned
+// against a revision other than the live one. The checksum detects
+// modification; it is not a signature (the apply itself is authorised by
+// VIGIL_TOKEN).
+package planner

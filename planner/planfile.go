@@ -1,0 +1,158 @@
+package planner
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"vigil/hcl"
+)
+
+// PlanFileFormat is the format version of plan files written by WritePlanFile.
+const PlanFileFormat = 1
+
+// PlanFile is what `vigil plan -out FILE` saves and `vigil apply FILE` reads.
+// It holds the desired spec with real camera passwords: plan files are
+// secrets, written with mode 0600.
+type PlanFile struct {
+	Site string `json:"site"`
+	// BaseRevision is the live revision the plan was made against; apply
+	// refuses the file when the site has moved on.
+	BaseRevision uint64 `json:"base_revision"`
+	// Version of vigil that wrote the file.
+	Version string    `json:"vigil_version"`
+	Created time.Time `json:"created"`
+	Summary Summary   `json:"summary"`
+	// MasterTransfer is the server the master role moves to before the
+	// apply, when the plan removes or replaces the master.
+	MasterTransfer string `json:"master_transfer,omitempty"`
+	// Sensitive are the values of the configuration's sensitive variables,
+	// so that showing the plan again at apply time hides them too.
+	Sensitive []string  `json:"sensitive,omitempty"`
+	Spec      *hcl.Site `json:"spec"`
+}
+
+// envelope is the file on disk: the checksum covers the compact JSON of Plan.
+type envelope struct {
+	FormatVersion int             `json:"format_version"`
+	Checksum      string          `json:"checksum"`
+	Plan          json.RawMessage `json:"plan"`
+}
+
+// ErrTampered is returned for a plan file whose content does not match its
+// checksum.
+var ErrTampered = errors.New("the plan file was modified after vigil plan wrote it (checksum mismatch); run vigil plan -out again")
+
+// NewPlanFile is the saved form of p; sensitive are the configuration's
+// sensitive values (hcl.Config.Sensitive).
+func NewPlanFile(p *SitePlan, sensitive []string, version string, now time.Time) *PlanFile {
+	f := &PlanFile{
+		Site: p.Site, BaseRevision: p.BaseRevision, Version: version,
+		Created: now.UTC(), Summary: p.Summary, Sensitive: sensitive, Spec: p.Desired,
+	}
+	for _, c := range p.Changes {
+		if c.Action == TransferMaster {
+			f.MasterTransfer = c.To
+		}
+	}
+	return f
+}
+
+// EncodePlanFile returns the file's bytes.
+func EncodePlanFile(f *PlanFile) ([]byte, error) {
+	body, err := json.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(body)
+	return json.MarshalIndent(envelope{
+		FormatVersion: PlanFileFormat,
+		Checksum:      "sha256:" + hex.EncodeToString(sum[:]),
+		Plan:          body,
+	}, "", "  ")
+}
+
+// WritePlanFile saves f at path, readable by its owner only.
+func WritePlanFile(path string, f *PlanFile) error {
+	b, err := EncodePlanFile(f)
+	if err != nil {
+		return err
+	}
+	// Remove first: WriteFile keeps the mode of an existing file.
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+// DecodePlanFile parses a plan file and checks its format and checksum.
+func DecodePlanFile(b []byte) (*PlanFile, error) {
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return nil, fmt.Errorf("not a vigil plan file: %v", err)
+	}
+	if env.FormatVersion == 0 || env.Checksum == "" || len(env.Plan) == 0 {
+		return nil, errors.New("not a vigil plan file: format_version, checksum or plan missing")
+	}
+	if env.FormatVersion != PlanFileFormat {
+		return nil, fmt.Errorf("plan file format %d is not supported by this vigil (it reads format %d); run vigil plan -out again", env.FormatVersion, PlanFileFormat)
+	}
+	// Whitespace does not count: the checksum covers the compact form.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, env.Plan); err != nil {
+		return nil, fmt.Errorf("not a vigil plan file: %v", err)
+	}
+	sum := sha256.Sum256(compact.Bytes())
+	if env.Checksum != "sha256:"+hex.EncodeToString(sum[:]) {
+		return nil, ErrTampered
+	}
+	var f PlanFile
+	dec := json.NewDecoder(bytes.NewReader(compact.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("reading plan file: %v", err)
+	}
+	if f.Spec == nil || f.Site == "" || f.Spec.Name != f.Site {
+		return nil, errors.New("the plan file holds no spec for its site; run vigil plan -out again")
+	}
+	return &f, nil
+}
+
+// ReadPlanFile reads and checks the plan file at path.
+func ReadPlanFile(path string) (*PlanFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := DecodePlanFile(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// StalePlanError is a saved plan made against an older revision.
+type StalePlanError struct {
+	Planned, Live uint64
+}
+
+func (e *StalePlanError) Error() string {
+	return fmt.Sprintf("the site changed since this plan was made: planned against revision %d, the site is at revision %d; run vigil plan again", e.Planned, e.Live)
+}
+
+// CheckCurrent refuses a plan file made against another site or an older
+// revision than live.
+func (f *PlanFile) CheckCurrent(liveSite string, liveRevision uint64) error {
+	if liveSite != "" && liveSite != f.Site {
+		return fmt.Errorf("the plan file is for site %q, but the server that answered belongs to site %q; point -address (or VIGIL_ADDR) at a server of site %q", f.Site, liveSite, f.Site)
+	}
+	if liveRevision != f.BaseRevision {
+		return &StalePlanError{Planned: f.BaseRevision, Live: liveRevision}
+	}
+	return nil
+}

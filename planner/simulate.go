@@ -1,0 +1,176 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+	"vigil/runtime/assign"
+)
+
+// FailureSimulation is the assignment of the desired spec with some servers
+// dead, compared with every server alive.
+type FailureSimulation struct {
+	// Failed are the servers simulated dead, in the order they die.
+	Failed []string `json:"failed"`
+	// Cameras lists every camera whose recorders or state change, in
+	// configuration order.
+	Cameras []SimulatedCamera `json:"cameras"`
+	// Load is every server that can record, in configuration order.
+	Load []ServerLoad `json:"load"`
+	// Queued are failed servers whose cameras wait for a failover slot
+	// (max_concurrent_failovers).
+	Queued []string `json:"queued,omitempty"`
+	// Dark counts cameras locked to a failed server; Uncovered counts
+	// cameras that fit nowhere or wait in the queue.
+	Dark      int `json:"dark"`
+	Uncovered int `json:"uncovered"`
+}
+
+// SimulatedCamera is where one camera lands.
+type SimulatedCamera struct {
+	Name string `json:"name"`
+	// Before and After are the servers recording it, main recorder first.
+	Before []string `json:"before"`
+	After  []string `json:"after"`
+	// State is "recording", "covered", "dark" or "uncovered" (the api
+	// camera states) after the failure.
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ServerLoad is one server's camera count before and after the failure.
+type ServerLoad struct {
+	Server string `json:"server"`
+	// MaxCameras is the server's limit; 0 means none.
+	MaxCameras int  `json:"max_cameras,omitempty"`
+	Before     int  `json:"before"`
+	After      int  `json:"after"`
+	Failed     bool `json:"failed,omitempty"`
+}
+
+// NPlusOne is the answer to: can the site lose any one server without a
+// camera going unrecorded? Cameras locked to the lost server go dark by
+// design and do not fail the check; they are counted in Locked.
+type NPlusOne struct {
+	OK bool `json:"ok"`
+	// Unplaced are cameras that fit nowhere even with every server up.
+	Unplaced []string `json:"unplaced,omitempty"`
+	// Losses lists the servers whose loss leaves cameras unrecorded.
+	Losses []ServerLoss `json:"losses,omitempty"`
+	// Locked counts cameras that go dark with their own server.
+	Locked int `json:"locked"`
+}
+
+// ServerLoss is the cameras that one server's loss leaves unrecorded.
+type ServerLoss struct {
+	Server  string   `json:"server"`
+	Cameras []string `json:"cameras"`
+}
+
+// Simulate runs the assignment of the desired spec with the failed servers
+// dead (in the order given) and every other server alive, and compares it
+// with every server alive. Balancing moves in force are kept.
+func Simulate(desired *hcl.Site, overrides []api.Override, failed []string, now time.Time) (*FailureSimulation, error) {
+	seen := map[string]bool{}
+	for _, name := range failed {
+		if desired.Server(name) == nil {
+			var names []string
+			for _, s := range desired.Servers {
+				names = append(names, s.Name)
+			}
+			return nil, fmt.Errorf("cannot simulate the failure of %q: site %s has no such server (servers: %s)", name, desired.Name, strings.Join(names, ", "))
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("server %q is named twice in -fail", name)
+		}
+		seen[name] = true
+	}
+	before := assign.Assign(assign.Input{Spec: desired, Members: members(desired, nil, now), Overrides: overrides, Now: now})
+	after := assign.Assign(assign.Input{Spec: desired, Members: members(desired, failed, now), Overrides: overrides, Now: now})
+
+	sim := &FailureSimulation{Failed: failed, Cameras: []SimulatedCamera{}, Queued: after.Queued}
+	for _, c := range desired.Cameras {
+		b, a := before.Cameras[c.Name], after.Cameras[c.Name]
+		bs, as := servers(b.Recorders), servers(a.Recorders)
+		if b.State == a.State && equal(bs, as) {
+			continue
+		}
+		sim.Cameras = append(sim.Cameras, SimulatedCamera{Name: c.Name, Before: bs, After: as, State: a.State, Reason: a.Reason})
+		switch a.State {
+		case api.CameraDark:
+			sim.Dark++
+		case api.CameraUncovered:
+			sim.Uncovered++
+		}
+	}
+	for _, s := range desired.Servers {
+		if _, ok := before.Load[s.Name]; !ok {
+			continue // witness and virtual servers record nothing
+		}
+		sim.Load = append(sim.Load, ServerLoad{
+			Server: s.Name, MaxCameras: s.MaxCameras,
+			Before: before.Load[s.Name], After: after.Load[s.Name], Failed: seen[s.Name],
+		})
+	}
+	return sim, nil
+}
+
+// CheckNPlusOne runs the assignment once per server that can record, with
+// that server dead.
+func CheckNPlusOne(desired *hcl.Site, overrides []api.Override, now time.Time) *NPlusOne {
+	n := &NPlusOne{}
+	base := assign.Assign(assign.Input{Spec: desired, Members: members(desired, nil, now), Overrides: overrides, Now: now})
+	for _, c := range desired.Cameras {
+		if r, ok := base.Cameras[c.Name]; ok && len(r.Recorders) == 0 {
+			n.Unplaced = append(n.Unplaced, c.Name)
+		}
+	}
+	for _, s := range desired.Servers {
+		if _, ok := base.Load[s.Name]; !ok {
+			continue
+		}
+		res := assign.Assign(assign.Input{Spec: desired, Members: members(desired, []string{s.Name}, now), Overrides: overrides, Now: now})
+		var lost []string
+		for _, c := range desired.Cameras {
+			r := res.Cameras[c.Name]
+			if len(r.Recorders) > 0 || len(base.Cameras[c.Name].Recorders) == 0 {
+				continue
+			}
+			if c.Locked && c.Server == s.Name {
+				n.Locked++
+				continue
+			}
+			lost = append(lost, c.Name)
+		}
+		if len(lost) > 0 {
+			n.Losses = append(n.Losses, ServerLoss{Server: s.Name, Cameras: lost})
+		}
+	}
+	n.OK = len(n.Losses) == 0 && len(n.Unplaced) == 0
+	return n
+}
+
+// members is every server of the spec alive, except failed, which died one
+// second apart in the order given (the order max_concurrent_failovers
+// covers them in).
+func members(site *hcl.Site, failed []string, now time.Time) map[string]assign.Member {
+	m := make(map[string]assign.Member, len(site.Servers))
+	for _, s := range site.Servers {
+		m[s.Name] = assign.Member{Health: api.HealthAlive, Since: now.Add(-time.Hour)}
+	}
+	for i, name := range failed {
+		m[name] = assign.Member{Health: api.HealthDead, Since: now.Add(time.Duration(i-len(failed)) * time.Second)}
+	}
+	return m
+}
+
+func servers(recs []assign.Recorder) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.Server
+	}
+	return out
+}
