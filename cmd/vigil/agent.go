@@ -1,0 +1,83 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"vigil/cmd/vigil/internal/views"
+	"vigil/hcl"
+	"vigil/runtime/agent"
+)
+
+func init() {
+	register("agent", "Run the agent daemon of one server", runAgent)
+}
+
+func runAgent(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	config := fs.String("config", "", "agent configuration file (HCL)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `Usage: vigil agent -config FILE
+
+Runs this server's agent: joins the site, records the cameras the assignment
+gives this server and serves the HTTP API. A fresh site has no spec: the agents
+wait for 'vigil apply'.
+
+The configuration file names the server and how it reaches its peers:
+
+  server        = "rec-1"               # this server's name in the site spec
+  site          = "hq"
+  data_dir      = "/var/lib/vigil"      # raft state; recordings by default
+  bind          = "10.0.0.11"           # default 0.0.0.0 (then set advertise)
+  port          = 53540                 # API; membership +1, raft +2
+  join          = ["10.0.0.12", "10.0.0.13"]
+  token_file    = "/etc/vigil/token"    # or token = "..."
+  site_key_file = "/etc/vigil/site.key" # or site_key = "..." (32 bytes, base64)
+  log_level     = "info"
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *config == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	cfg, files, diags := agent.LoadConfig(*config)
+	if len(diags) > 0 {
+		color := false
+		if f, ok := stderr.(*os.File); ok {
+			color = views.ColorFor(f)
+		}
+		hcl.WriteDiagnostics(stderr, diags, files, color, nil)
+	}
+	if diags.HasErrors() {
+		return 1
+	}
+	cfg.Version = version
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	a, err := agent.Start(*cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		cfg.Logger.Info("stopping", "signal", s.String())
+	case <-a.Done():
+	}
+	a.Close()
+	return 0
+}

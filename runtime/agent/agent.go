@@ -1,0 +1,545 @@
+// Package agent is vigil's daemon: it wires the site cluster (membership and
+// the replicated spec), the assignment, the recorder and its storage, the HTTP
+// API, events and metrics into one process.
+//
+// The agent is a small reconcile loop in the style of a Kubernetes or Talos
+// controller. On every membership or gossip change, recorder event and tick it
+// reads the committed spec, builds the assignment's input from its own view
+// (members, the cameras every peer gossips it is recording, balancing moves),
+// runs assign.Assign, hands the cameras the result gives this server to the
+// recorder, and gossips what it records. Recording therefore never waits for
+// quorum; only configuration changes (POST /v1/apply) go through the master.
+//
+// Decisions worth knowing:
+//   - Startup grace: a server of the spec that membership has never seen is
+//     treated as alive for the first few keepalives after start (startupGrace),
+//     so a booting agent does not take over every camera of the site before
+//     membership converged.
+//   - Storage paths of the spec that are relative are relative to data_dir; a
+//     server with no storage records under <data_dir>/recordings.
+//   - Gaps shown by /v1/state are observed site-wide by the answering agent
+//     (no peer recording a camera it saw recorded) and completed with the
+//     gaps of its local store.
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+	"vigil/runtime/assign"
+	"vigil/runtime/cluster"
+	"vigil/runtime/storage"
+)
+
+// WaitingMessage is the status of an agent whose site has no committed spec.
+const WaitingMessage = "waiting for vigil apply: no site spec has been committed yet"
+
+// Agent is one running vigil agent.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *metrics
+	events  *hub
+	usage   processUsage
+	started time.Time
+
+	cl   *cluster.Cluster
+	ln   net.Listener
+	srv  *http.Server
+	kick chan struct{}
+
+	ctx      context.Context // ends when Close starts
+	cancel   context.CancelFunc
+	loopExit chan struct{}
+	done     chan struct{}
+	once     sync.Once
+
+	mu       sync.Mutex
+	view     view
+	rec      *recorderSet
+	gaps     *gapTracker
+	lastSent []byte
+	usageAt  time.Time
+	cpu      float64
+	rss      int64
+}
+
+// view is the result of the last reconcile pass, read by the API.
+type view struct {
+	revision uint64
+	spec     *hcl.Site
+	members  map[string]cluster.Member
+	statuses map[string]*memberStatus
+	health   map[string]assign.Member
+	result   assign.Result
+	mine     []string
+	master   string
+	err      string
+}
+
+// Start starts an agent: it joins the cluster, opens the API and starts the
+// reconcile loop. Close stops it.
+func Start(cfg Config) (*Agent, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	if cfg.Keepalive <= 0 {
+		cfg.Keepalive = time.Second
+	}
+	if cfg.Port == 0 {
+		cfg.Port = hcl.DefaultAPIPort
+	}
+	if cfg.Bind == "" {
+		cfg.Bind = "0.0.0.0"
+	}
+	if cfg.Token == "" {
+		return nil, errors.New("agent: an API token is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("agent: data directory: %w", err)
+	}
+	log := cfg.Logger.With("server", cfg.Server)
+	a := &Agent{
+		cfg:      cfg,
+		log:      log,
+		reg:      prometheus.NewRegistry(),
+		started:  time.Now(),
+		kick:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		loopExit: make(chan struct{}),
+		gaps:     newGapTracker(),
+	}
+	a.metrics = newMetrics(a.reg, &a.cfg)
+	a.events = newHub(a.metrics.eventsDropped.Inc)
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("agent: API listener: %w", err)
+	}
+	a.ln = ln
+
+	var join []string
+	for _, j := range cfg.Join {
+		addr, err := JoinAddress(j)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		join = append(join, addr)
+	}
+	cl, err := cluster.Start(cluster.Config{
+		Name:          cfg.Server,
+		Site:          cfg.Site,
+		BindAddr:      cfg.Bind,
+		Port:          cfg.Port,
+		AdvertiseAddr: cfg.Advertise,
+		DataDir:       filepath.Join(cfg.DataDir, "cluster"),
+		Join:          join,
+		SiteKey:       cfg.SiteKey,
+		Version:       cfg.Version,
+		Keepalive:     cfg.Keepalive,
+		Logger:        log,
+		Events:        a.publish,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("agent: cluster: %w", err)
+	}
+	a.cl = cl
+
+	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("API server stopped", "err", err)
+		}
+	}()
+
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	go a.loop(a.ctx)
+	a.publish(api.Event{Severity: "info", Kind: "agent.started", Message: fmt.Sprintf("agent %s of site %s started (vigil %s), API on %s", cfg.Server, cfg.Site, cfg.Version, a.Addr())})
+	return a, nil
+}
+
+// Addr is the agent's API base URL.
+func (a *Agent) Addr() string {
+	host := a.cfg.advertiseAddr()
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.cfg.Port))
+}
+
+// Name is the agent's server name.
+func (a *Agent) Name() string { return a.cfg.Server }
+
+// Registry is the agent's Prometheus registry (served on /metrics).
+func (a *Agent) Registry() *prometheus.Registry { return a.reg }
+
+// Done is closed when the agent has stopped.
+func (a *Agent) Done() <-chan struct{} { return a.done }
+
+// Close stops the agent gracefully: it stops the API and the recorder
+// (closing its segments), hands the master role over and leaves the site,
+// so that peers take over its cameras at once.
+func (a *Agent) Close() error { return a.stop(false) }
+
+// Kill stops the agent the way a crash would look from the network: the
+// membership and raft sockets close without a goodbye, so peers find out
+// by failure detection. Local files are closed. For tests and drills.
+func (a *Agent) Kill() error { return a.stop(true) }
+
+func (a *Agent) stop(hard bool) error {
+	var err error
+	a.once.Do(func() {
+		a.cancel()
+		<-a.loopExit
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		a.srv.Shutdown(ctx)
+		a.mu.Lock()
+		rec := a.rec
+		a.rec = nil
+		a.mu.Unlock()
+		if rec != nil {
+			rec.close()
+		}
+		if hard {
+			err = a.cl.Kill()
+		} else {
+			err = a.cl.Shutdown()
+		}
+		close(a.done)
+	})
+	return err
+}
+
+// publish raises an event: log, metrics and /v1/events.
+func (a *Agent) publish(ev api.Event) {
+	if ev.Server == "" {
+		ev.Server = a.cfg.Server
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	a.metrics.events.WithLabelValues(ev.Kind).Inc()
+	a.events.publish(ev)
+	level := slog.LevelInfo
+	switch ev.Severity {
+	case "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	attrs := []any{"kind", ev.Kind}
+	if ev.Camera != "" {
+		attrs = append(attrs, "camera", ev.Camera)
+	}
+	a.log.Log(context.Background(), level, ev.Message, attrs...)
+}
+
+// recorderEvent forwards a recorder event and wakes the loop, so that a
+// session that starts or fails is gossiped at once.
+func (a *Agent) recorderEvent(ev api.Event) {
+	a.publish(ev)
+	a.poke()
+}
+
+func (a *Agent) poke() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// startupGrace is how long never-seen servers count as alive after start.
+func (a *Agent) startupGrace(keepalive time.Duration) time.Duration {
+	return 5 * keepalive
+}
+
+// loop is the reconcile loop.
+func (a *Agent) loop(ctx context.Context) {
+	defer close(a.loopExit)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		a.reconcile()
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.cl.Changes():
+		case <-a.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// reconcile is one pass: spec and membership in, recorder set and gossip out.
+func (a *Agent) reconcile() {
+	t0 := time.Now()
+	defer func() { a.metrics.reconcile.Observe(time.Since(t0).Seconds()) }()
+
+	st := a.cl.State()
+	members := map[string]cluster.Member{}
+	for _, m := range a.cl.Members() {
+		members[m.Name] = m
+	}
+	statuses := map[string]*memberStatus{}
+	for name, m := range members {
+		if name == a.cfg.Server || len(m.Status) == 0 {
+			continue
+		}
+		var ms memberStatus
+		if json.Unmarshal(m.Status, &ms) == nil {
+			statuses[name] = &ms
+		}
+	}
+	master, _ := a.cl.Leader()
+	now := time.Now()
+
+	v := view{revision: st.Revision, spec: st.Spec, members: members, statuses: statuses, master: master}
+	if master == a.cfg.Server {
+		a.metrics.master.Set(1)
+	} else {
+		a.metrics.master.Set(0)
+	}
+	a.metrics.revision.Set(float64(st.Revision))
+
+	a.mu.Lock()
+	prev := a.view
+	a.mu.Unlock()
+	if prev.master != master && master != "" {
+		a.publish(api.Event{Severity: "info", Kind: "master.changed", Message: fmt.Sprintf("%s is the master", master)})
+	}
+
+	var own *memberStatus
+	if st.Spec == nil {
+		own = &memberStatus{Waiting: true}
+	} else {
+		if prev.revision != st.Revision {
+			a.publish(api.Event{Severity: "info", Kind: "config.committed", Message: fmt.Sprintf("site spec revision %d is in force", st.Revision)})
+		}
+		v.health = a.healthOf(st.Spec, members, now)
+		running := map[string]map[string]bool{}
+		for name, ms := range statuses {
+			running[name] = ms.running()
+		}
+		rec, err := a.recorderFor(st.Spec)
+		if err != nil {
+			v.err = err.Error()
+		}
+		if rec != nil {
+			running[a.cfg.Server] = rec.running()
+		}
+		v.result = assign.Assign(assign.Input{
+			Spec:      st.Spec,
+			Members:   v.health,
+			Running:   running,
+			Overrides: st.Overrides,
+			Now:       now,
+		})
+		v.mine = v.result.For(a.cfg.Server)
+		if rec != nil {
+			rec.set(st.Spec, v.mine)
+			own = rec.status(st.Revision, v.result, a.cfg.Server)
+		} else {
+			own = &memberStatus{Revision: st.Revision, Error: v.err}
+		}
+		a.diffEvents(prev, v)
+		a.gaps.observe(st.Spec, v.result, a.sessionsByCamera(own, statuses, v.health), now)
+		a.updateMetrics(v)
+	}
+	a.fillUsage(own, now)
+	a.gossip(own)
+	statuses[a.cfg.Server] = own
+	a.mu.Lock()
+	a.view = v
+	a.mu.Unlock()
+}
+
+// healthOf builds the assignment's view of the servers of the spec.
+func (a *Agent) healthOf(spec *hcl.Site, members map[string]cluster.Member, now time.Time) map[string]assign.Member {
+	keepalive := spec.Keepalive
+	if keepalive <= 0 {
+		keepalive = a.cfg.Keepalive
+	}
+	inGrace := now.Sub(a.started) < a.startupGrace(keepalive)
+	out := map[string]assign.Member{}
+	for _, s := range spec.Servers {
+		switch m, ok := members[s.Name]; {
+		case s.Name == a.cfg.Server:
+			out[s.Name] = assign.Member{Health: api.HealthAlive, Since: a.started}
+		case ok:
+			out[s.Name] = assign.Member{Health: m.Health, Since: m.Since}
+		case inGrace:
+			// Not seen yet: assume it is up until membership had time to
+			// converge, so that a booting agent records only its own cameras.
+			out[s.Name] = assign.Member{Health: api.HealthAlive, Since: a.started}
+		}
+	}
+	return out
+}
+
+// gossip publishes this agent's status when it changed.
+func (a *Agent) gossip(ms *memberStatus) {
+	b, err := json.Marshal(ms)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	same := slices.Equal(b, a.lastSent)
+	if !same {
+		a.lastSent = b
+	}
+	a.mu.Unlock()
+	if !same {
+		a.cl.SetStatus(b)
+	}
+}
+
+// fillUsage adds CPU, memory and storage, sampled every few seconds so that
+// the gossiped status does not change on every pass.
+func (a *Agent) fillUsage(ms *memberStatus, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if now.Sub(a.usageAt) >= 5*time.Second {
+		a.usageAt = now
+		a.cpu, a.rss = a.usage.sample()
+	}
+	ms.CPU = float64(int(a.cpu*10)) / 10
+	ms.Memory = a.rss >> 20 << 20
+	ms.Version = a.cfg.Version
+}
+
+// recorderFor returns the recorder for this server's storage in the spec,
+// opening it (or reopening it when the storage changed).
+func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
+	vols := a.volumes(spec)
+	a.mu.Lock()
+	rec := a.rec
+	a.mu.Unlock()
+	if rec != nil && slices.Equal(rec.volumes, vols) {
+		return rec, nil
+	}
+	if rec != nil {
+		a.publish(api.Event{Severity: "warning", Kind: "storage.changed", Message: "storage configuration changed: restarting the recorder"})
+		rec.close()
+		a.mu.Lock()
+		a.rec = nil
+		a.mu.Unlock()
+	}
+	rec, err := openRecorder(a, vols)
+	if err != nil {
+		a.publish(api.Event{Severity: "error", Kind: "storage.unavailable", Message: "cannot open storage: " + err.Error()})
+		return nil, err
+	}
+	a.mu.Lock()
+	a.rec = rec
+	a.mu.Unlock()
+	return rec, nil
+}
+
+// volumes resolves this server's storage from the spec.
+func (a *Agent) volumes(spec *hcl.Site) []storage.Volume {
+	var vols []storage.Volume
+	if me := spec.Server(a.cfg.Server); me != nil {
+		for _, s := range me.Storage {
+			p := s.Path
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(a.cfg.DataDir, p)
+			}
+			vols = append(vols, storage.Volume{Path: p, MaxSize: s.MaxSize, MaxAge: s.MaxAge, MinFree: s.MinFree, MinFreePercent: s.MinFreePercent})
+		}
+	}
+	if len(vols) == 0 {
+		vols = []storage.Volume{{Path: filepath.Join(a.cfg.DataDir, "recordings")}}
+	}
+	return vols
+}
+
+// diffEvents raises events for what changed for this server and for the
+// site's cameras since the previous pass.
+func (a *Agent) diffEvents(prev, cur view) {
+	was := map[string]bool{}
+	for _, c := range prev.mine {
+		was[c] = true
+	}
+	for _, c := range cur.mine {
+		if was[c] {
+			delete(was, c)
+			continue
+		}
+		role := roleOf(cur.result, c, a.cfg.Server)
+		a.publish(api.Event{Severity: "info", Kind: "camera.assigned", Camera: c,
+			Message: fmt.Sprintf("recording %s as %s (%s)", c, role, cur.result.Cameras[c].Reason)})
+	}
+	for c := range was {
+		a.publish(api.Event{Severity: "info", Kind: "camera.released", Camera: c, Message: fmt.Sprintf("no longer recording %s", c)})
+	}
+	for name, c := range cur.result.Cameras {
+		old, ok := prev.result.Cameras[name]
+		if ok && old.State == c.State {
+			continue
+		}
+		if !ok && c.State == api.CameraRecording {
+			continue
+		}
+		sev := "info"
+		switch c.State {
+		case api.CameraDark, api.CameraUncovered:
+			sev = "error"
+		case api.CameraCovered:
+			sev = "warning"
+		}
+		a.publish(api.Event{Severity: sev, Kind: "camera." + c.State, Camera: name, Server: a.cfg.Server,
+			Message: fmt.Sprintf("%s is %s: %s", name, c.State, c.Reason)})
+	}
+	for name, h := range cur.health {
+		if old, ok := prev.health[name]; ok && old.Health != h.Health && name != a.cfg.Server {
+			sev := "info"
+			if h.Health != api.HealthAlive {
+				sev = "warning"
+			}
+			a.publish(api.Event{Severity: sev, Kind: "server." + h.Health, Message: fmt.Sprintf("server %s is %s", name, h.Health)})
+		}
+	}
+}
+
+func roleOf(r assign.Result, camera, server string) string {
+	for _, rec := range r.Cameras[camera].Recorders {
+		if rec.Server == server {
+			return rec.Role
+		}
+	}
+	return ""
+}
+
+func (a *Agent) updateMetrics(v view) {
+	a.metrics.assigned.Set(float64(len(v.mine)))
+	a.metrics.servers.Reset()
+	for _, h := range v.health {
+		a.metrics.servers.WithLabelValues(h.Health).Inc()
+	}
+	a.metrics.cameras.Reset()
+	for _, c := range v.result.Cameras {
+		a.metrics.cameras.WithLabelValues(c.State).Inc()
+	}
+}

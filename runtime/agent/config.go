@@ -1,0 +1,288 @@
+package agent
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	vhcl "vigil/hcl"
+)
+
+// Config is one agent's own configuration: who it is and how it reaches its
+// peers. What it records comes from the site spec committed with vigil apply.
+type Config struct {
+	// Server is this server's name in the site spec.
+	Server string
+	// Site is the name of the site the server belongs to.
+	Site string
+	// DataDir holds the raft log, snapshots and, unless the spec names
+	// storage, the recordings. Relative storage paths of the spec are
+	// relative to it.
+	DataDir string
+	// Bind is the address the API, membership and raft listen on.
+	Bind string
+	// Advertise is the address peers use to reach this server; defaults to
+	// Bind (required when Bind is 0.0.0.0 or ::).
+	Advertise string
+	// Port is the HTTP API port; membership uses Port+1 and raft Port+2.
+	Port int
+	// Join lists peers to contact at start, "host" or "host:port" where port
+	// is the peer's API port (default 53540).
+	Join []string
+	// Token authorises state-changing API calls.
+	Token string
+	// SiteKey (32 bytes) authenticates and encrypts membership and raft
+	// traffic; every server of a site has the same one.
+	SiteKey []byte
+	// ConfigDir is reserved for hot reload (a watched directory of *.hcl
+	// files); the agent accepts it but does not watch it yet.
+	ConfigDir string
+	LogLevel  slog.Level
+
+	// Fields below are not part of the file: set by the command or by tests.
+
+	// Version is the vigil version; servers of different versions refuse
+	// each other.
+	Version string
+	// Logger defaults to a text logger on stderr at LogLevel.
+	Logger *slog.Logger
+	// Keepalive is the membership probe interval before a spec is committed
+	// (the spec's keepalive wins after that); default 1s.
+	Keepalive time.Duration
+	// FsyncInterval is passed to the recorder (0: its default).
+	FsyncInterval time.Duration
+}
+
+// fileConfig is the HCL schema of the agent file.
+type fileConfig struct {
+	Server      string   `hcl:"server"`
+	Site        string   `hcl:"site"`
+	DataDir     string   `hcl:"data_dir"`
+	Bind        *string  `hcl:"bind"`
+	Advertise   *string  `hcl:"advertise"`
+	Port        *int     `hcl:"port"`
+	Join        []string `hcl:"join,optional"`
+	Token       *string  `hcl:"token"`
+	TokenFile   *string  `hcl:"token_file"`
+	SiteKey     *string  `hcl:"site_key"`
+	SiteKeyFile *string  `hcl:"site_key_file"`
+	ConfigDir   *string  `hcl:"config_dir"`
+	LogLevel    *string  `hcl:"log_level"`
+	Keepalive   *string  `hcl:"keepalive"`
+}
+
+// LoadConfig reads an agent configuration file. Relative paths in it
+// (data_dir, token_file, site_key_file, config_dir) are relative to the
+// file's directory. Diagnostics point at the offending line.
+func LoadConfig(path string) (*Config, map[string][]byte, hhcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, hhcl.Diagnostics{{
+			Severity: hhcl.DiagError,
+			Summary:  "Cannot read agent configuration",
+			Detail:   err.Error(),
+		}}
+	}
+	files := map[string][]byte{path: src}
+	cfg, diags := ParseConfig(path, src)
+	return cfg, files, diags
+}
+
+// ParseConfig decodes an agent configuration from src; filename names it in
+// diagnostics and anchors relative paths.
+func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
+	p := hclparse.NewParser()
+	f, diags := p.ParseHCL(src, filename)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var fc fileConfig
+	diags = append(diags, gohcl.DecodeBody(f.Body, nil, &fc)...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	attrs, _ := f.Body.JustAttributes()
+	rng := func(name string) *hhcl.Range {
+		if a, ok := attrs[name]; ok {
+			return a.Expr.Range().Ptr()
+		}
+		r := f.Body.MissingItemRange()
+		return &r
+	}
+	bad := func(name, summary, detail string) {
+		diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: summary, Detail: detail, Subject: rng(name)})
+	}
+	dir := filepath.Dir(filename)
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+
+	cfg := &Config{
+		Server:  fc.Server,
+		Site:    fc.Site,
+		DataDir: abs(fc.DataDir),
+		Port:    vhcl.DefaultAPIPort,
+		Bind:    "0.0.0.0",
+		Join:    fc.Join,
+	}
+	if !validName(fc.Server) {
+		bad("server", "Invalid server name", fmt.Sprintf("%q is not a valid name: use letters, digits, '-' and '_', starting with a letter.", fc.Server))
+	}
+	if !validName(fc.Site) {
+		bad("site", "Invalid site name", fmt.Sprintf("%q is not a valid name: use letters, digits, '-' and '_', starting with a letter.", fc.Site))
+	}
+	if fc.DataDir == "" {
+		bad("data_dir", "Missing data directory", "data_dir must name the directory that holds the agent's state and, by default, its recordings.")
+	}
+	if fc.Port != nil {
+		cfg.Port = *fc.Port
+		if cfg.Port < 1 || cfg.Port > 65533 {
+			bad("port", "Invalid port", fmt.Sprintf("port %d is out of range: the API uses port, membership port+1 and raft port+2, so it must be between 1 and 65533.", cfg.Port))
+		}
+	}
+	if fc.Bind != nil {
+		cfg.Bind = *fc.Bind
+		if net.ParseIP(cfg.Bind) == nil {
+			bad("bind", "Invalid bind address", fmt.Sprintf("%q is not an IP address.", cfg.Bind))
+		}
+	}
+	if fc.Advertise != nil {
+		cfg.Advertise = *fc.Advertise
+		if ip := net.ParseIP(cfg.Advertise); ip == nil || ip.IsUnspecified() {
+			bad("advertise", "Invalid advertise address", fmt.Sprintf("%q is not a usable IP address: peers connect to it.", cfg.Advertise))
+		}
+	} else if ip := net.ParseIP(cfg.Bind); ip != nil && ip.IsUnspecified() && len(cfg.Join) > 0 {
+		bad("bind", "Advertise address needed", "The agent binds to all addresses, so peers need to know which one to use: set advertise to this server's address (or bind to it).")
+	}
+	for i, j := range cfg.Join {
+		if _, err := JoinAddress(j); err != nil {
+			bad("join", "Invalid join address", fmt.Sprintf("join[%d]: %v", i, err))
+		}
+	}
+
+	switch {
+	case fc.Token != nil && fc.TokenFile != nil:
+		bad("token_file", "Conflicting token settings", "Set either token or token_file, not both.")
+	case fc.Token != nil:
+		cfg.Token = strings.TrimSpace(*fc.Token)
+	case fc.TokenFile != nil:
+		b, err := os.ReadFile(abs(*fc.TokenFile))
+		if err != nil {
+			bad("token_file", "Cannot read token file", err.Error())
+		}
+		cfg.Token = strings.TrimSpace(string(b))
+	default:
+		bad("token", "Missing API token", "Set token or token_file: every API call that changes the site needs it (vigil reads it from VIGIL_TOKEN). Generate one with: head -c 24 /dev/urandom | base64")
+	}
+	if (fc.Token != nil || fc.TokenFile != nil) && cfg.Token == "" && !diags.HasErrors() {
+		bad("token", "Empty API token", "The API token must not be empty.")
+	}
+
+	var keyText string
+	keyAttr := "site_key"
+	switch {
+	case fc.SiteKey != nil && fc.SiteKeyFile != nil:
+		bad("site_key_file", "Conflicting site key settings", "Set either site_key or site_key_file, not both.")
+	case fc.SiteKey != nil:
+		keyText = *fc.SiteKey
+	case fc.SiteKeyFile != nil:
+		keyAttr = "site_key_file"
+		b, err := os.ReadFile(abs(*fc.SiteKeyFile))
+		if err != nil {
+			bad("site_key_file", "Cannot read site key file", err.Error())
+		}
+		keyText = string(b)
+	default:
+		bad("site_key", "Missing site key", "Set site_key or site_key_file to the site's 32-byte key in base64; every server of the site uses the same one. Generate one with: head -c 32 /dev/urandom | base64")
+	}
+	if keyText != "" {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keyText))
+		switch {
+		case err != nil:
+			bad(keyAttr, "Invalid site key", "The site key must be base64: "+err.Error())
+		case len(key) != 32:
+			bad(keyAttr, "Invalid site key", fmt.Sprintf("The site key must be 32 bytes, this one is %d. Generate one with: head -c 32 /dev/urandom | base64", len(key)))
+		default:
+			cfg.SiteKey = key
+		}
+	}
+	if fc.ConfigDir != nil {
+		cfg.ConfigDir = abs(*fc.ConfigDir)
+	}
+	if fc.LogLevel != nil {
+		if err := cfg.LogLevel.UnmarshalText([]byte(*fc.LogLevel)); err != nil {
+			bad("log_level", "Invalid log level", fmt.Sprintf("%q is not one of debug, info, warn, error.", *fc.LogLevel))
+		}
+	}
+	if fc.Keepalive != nil {
+		d, err := time.ParseDuration(*fc.Keepalive)
+		if err != nil || d < 100*time.Millisecond || d > time.Minute {
+			bad("keepalive", "Invalid keepalive", fmt.Sprintf("%q must be a duration between 100ms and 60s, e.g. \"1s\".", *fc.Keepalive))
+		}
+		cfg.Keepalive = d
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return cfg, diags
+}
+
+// JoinAddress turns a join entry ("host" or "host:apiport") into the
+// peer's membership address (API port + 1).
+func JoinAddress(s string) (string, error) {
+	host, port := s, vhcl.DefaultAPIPort
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65533 {
+			return "", fmt.Errorf("%q: bad port %q", s, p)
+		}
+		host, port = h, n
+	}
+	if host == "" {
+		return "", fmt.Errorf("%q: missing host", s)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port+1)), nil
+}
+
+// advertiseAddr is the address peers reach this agent at.
+func (c *Config) advertiseAddr() string {
+	if c.Advertise != "" {
+		return c.Advertise
+	}
+	return c.Bind
+}
+
+// checkToken compares a presented token with the configured one in
+// constant time.
+func (c *Config) checkToken(got string) bool {
+	return c.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(c.Token)) == 1
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '-' || r == '_'):
+		default:
+			return false
+		}
+	}
+	return true
+}

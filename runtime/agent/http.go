@@ -1,0 +1,323 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+	"vigil/runtime/cluster"
+)
+
+// forwardedHeader marks a request an agent forwarded to the master, so that
+// it is never forwarded twice.
+const forwardedHeader = "X-Vigil-Forwarded-By"
+
+// maxBody bounds request bodies; a spec of thousands of cameras fits.
+const maxBody = 32 << 20
+
+func (a *Agent) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern, endpoint string, h http.HandlerFunc) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+			h(rw, r)
+			a.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(rw.code)).Inc()
+		})
+	}
+	handle("GET /v1/state", "state", a.handleState)
+	handle("GET /v1/health", "health", a.handleHealth)
+	handle("POST /v1/apply", "apply", a.requireToken(a.handleApply))
+	handle("POST /v1/master/transfer", "master_transfer", a.requireToken(a.handleTransfer))
+	handle("GET /v1/events", "events", a.handleEvents)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
+	})
+	return mux
+}
+
+// gather collects the agent's metrics and those of its current recorder,
+// which has a registry of its own because it is replaced when the storage
+// configuration changes.
+func (a *Agent) gather() ([]*dto.MetricFamily, error) {
+	gs := prometheus.Gatherers{a.reg}
+	a.mu.Lock()
+	if a.rec != nil {
+		gs = append(gs, a.rec.reg)
+	}
+	a.mu.Unlock()
+	return gs.Gather()
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (a *Agent) requireToken(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !a.cfg.checkToken(strings.TrimSpace(tok)) {
+			msg := "missing API token"
+			if ok {
+				msg = "wrong API token"
+			}
+			a.publish(api.Event{Severity: "warning", Kind: "api.unauthorized", Message: fmt.Sprintf("refused %s %s from %s: %s", r.Method, r.URL.Path, r.RemoteAddr, msg)})
+			writeError(w, http.StatusUnauthorized, api.Error{Error: msg})
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (a *Agent) handleState(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.State())
+}
+
+func (a *Agent) handleHealth(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	v := a.view
+	a.mu.Unlock()
+	h := api.Health{Status: "ok", Server: a.cfg.Server, Site: a.cfg.Site, Version: a.cfg.Version, Revision: v.revision, Master: v.master}
+	switch {
+	case v.spec == nil:
+		h.Status, h.Message = "waiting", WaitingMessage
+	case v.err != "":
+		h.Status, h.Message = "degraded", v.err
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.Error{Error: "reading request: " + err.Error()})
+		return
+	}
+	var req api.ApplyRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, api.Error{Error: "the request is not an apply request: " + err.Error()})
+		return
+	}
+	if req.Spec.Name != a.cfg.Site {
+		writeError(w, http.StatusUnprocessableEntity, api.Error{Error: fmt.Sprintf("the spec is for site %q but this agent belongs to site %q", req.Spec.Name, a.cfg.Site)})
+		return
+	}
+	hcl.ApplyDefaults(&req.Spec)
+	if diags := hcl.ValidateSite(&req.Spec); diags.HasErrors() {
+		writeError(w, http.StatusUnprocessableEntity, api.Error{Error: "the spec is invalid", Diagnostics: hcl.DiagnosticsJSON(diags)})
+		return
+	}
+	// Forward to the master when there is one elsewhere. Without a known
+	// master, commit here: on a fresh site this bootstraps the quorum, and
+	// otherwise the cluster explains why there is no master.
+	if name, _ := a.cl.Leader(); name != "" && name != a.cfg.Server {
+		a.forward(w, r, body)
+		return
+	}
+	if diags := a.keepPasswords(&req.Spec); len(diags) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, api.Error{Error: "the spec is invalid", Diagnostics: diags})
+		return
+	}
+	rev, err := a.cl.Apply(r.Context(), req.Spec, req.BaseRevision)
+	var stale *cluster.StaleError
+	switch {
+	case err == nil:
+		a.publish(api.Event{Severity: "info", Kind: "config.applied", Message: fmt.Sprintf("committed revision %d (planned against %d)", rev, req.BaseRevision)})
+		writeJSON(w, http.StatusOK, api.ApplyResponse{Revision: rev})
+		a.poke()
+	case errors.As(err, &stale):
+		writeError(w, http.StatusConflict, api.Error{
+			Error:    fmt.Sprintf("stale apply: planned against revision %d but revision %d is committed", stale.Base, stale.Current),
+			Revision: stale.Current, BaseRevision: stale.Base,
+		})
+	case errors.Is(err, cluster.ErrNotLeader):
+		a.forward(w, r, body)
+	case errors.Is(err, cluster.ErrNoQuorum):
+		writeError(w, http.StatusServiceUnavailable, api.Error{Error: err.Error() + "; recording continues, retry when more servers are up"})
+	default:
+		writeError(w, http.StatusServiceUnavailable, api.Error{Error: "the change was not committed: " + err.Error()})
+	}
+}
+
+// keepPasswords puts back the committed password (and URL) of cameras
+// whose password in the request is the fingerprint /v1/state shows, so that
+// re-applying a spec read from the API never replaces a password by its
+// fingerprint. A fingerprint that matches nothing committed is refused.
+func (a *Agent) keepPasswords(spec *hcl.Site) []hcl.Diagnostic {
+	cur := a.cl.State().Spec
+	var red *hcl.Site
+	if cur != nil {
+		red = cur.Redacted()
+	}
+	var diags []hcl.Diagnostic
+	for _, c := range spec.Cameras {
+		var old, oldRed *hcl.Camera
+		if cur != nil {
+			old, oldRed = cur.Camera(c.Name), red.Camera(c.Name)
+		}
+		if hcl.IsFingerprint(c.Password) {
+			if old == nil || c.Password != oldRed.Password {
+				diags = append(diags, hcl.Diagnostic{Severity: "error",
+					Summary: fmt.Sprintf("Camera %q: password is a fingerprint", c.Name),
+					Detail:  "The spec carries a password fingerprint, as shown by vigil status, that matches no committed password: send the real password."})
+				continue
+			}
+			c.Password = old.Password
+		}
+		if old != nil && c.URL == oldRed.URL && c.URL != old.URL {
+			c.URL = old.URL
+		}
+	}
+	return diags
+}
+
+func (a *Agent) noQuorumMessage(err error) string {
+	a.mu.Lock()
+	v := a.view
+	a.mu.Unlock()
+	alive, total := 0, len(v.members)
+	for _, m := range v.members {
+		if m.Health == api.HealthAlive {
+			alive++
+		}
+	}
+	if v.spec != nil {
+		total = 0
+		for _, s := range v.spec.Servers {
+			if s.Kind != hcl.KindVirtual {
+				total++
+			}
+		}
+	}
+	return fmt.Sprintf("the site cannot commit changes now (no quorum: %d of %d servers reachable): %v; recording continues, retry when more servers are up", alive, total, err)
+}
+
+func (a *Agent) handleTransfer(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.Error{Error: "reading request: " + err.Error()})
+		return
+	}
+	var req api.TransferRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.Server == "" {
+		writeError(w, http.StatusBadRequest, api.Error{Error: `the request must name the server that becomes master: {"server": "NAME"}`})
+		return
+	}
+	if !a.cl.IsLeader() {
+		a.forward(w, r, body)
+		return
+	}
+	if req.Server == a.cfg.Server {
+		writeJSON(w, http.StatusOK, api.TransferResponse{Master: a.cfg.Server})
+		return
+	}
+	if err := a.cl.TransferLeadership(req.Server); err != nil {
+		code := http.StatusServiceUnavailable
+		if st := a.cl.State(); st.Spec != nil && st.Spec.Server(req.Server) == nil {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, api.Error{Error: fmt.Sprintf("cannot make %s the master: %v", req.Server, err)})
+		return
+	}
+	a.publish(api.Event{Severity: "info", Kind: "master.transfer", Message: fmt.Sprintf("master role handed to %s", req.Server)})
+	writeJSON(w, http.StatusOK, api.TransferResponse{Master: req.Server})
+}
+
+// forward sends a state-changing request to the master and relays its
+// answer, so that a client can talk to any agent.
+func (a *Agent) forward(w http.ResponseWriter, r *http.Request, body []byte) {
+	if by := r.Header.Get(forwardedHeader); by != "" {
+		writeError(w, http.StatusServiceUnavailable, api.Error{Error: fmt.Sprintf("%s forwarded this request believing %s is the master, but it is not (the master is changing); retry", by, a.cfg.Server)})
+		return
+	}
+	name, addr := a.cl.Leader()
+	if name == "" || addr == "" || name == a.cfg.Server {
+		writeError(w, http.StatusServiceUnavailable, api.Error{Error: a.noQuorumMessage(errors.New("no master is elected"))})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+addr+r.URL.Path, bytes.NewReader(body))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, api.Error{Error: err.Error()})
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", r.Header.Get("Authorization"))
+	req.Header.Set(forwardedHeader, a.cfg.Server)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, api.Error{Error: fmt.Sprintf("cannot reach the master %s at %s: %v", name, addr, err), Master: addr})
+		return
+	}
+	defer resp.Body.Close()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+func (a *Agent) handleEvents(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, api.Error{Error: "streaming unsupported"})
+		return
+	}
+	backlog, ch, cancel := a.events.subscribe()
+	defer cancel()
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	for _, ev := range backlog {
+		enc.Encode(ev)
+	}
+	flusher.Flush()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-a.ctx.Done():
+			return
+		case ev := <-ch:
+			if enc.Encode(ev) != nil {
+				return
+			}
+			flusher.Flush()
+		}
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, e api.Error) { writeJSON(w, code, e) }

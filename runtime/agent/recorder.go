@@ -1,0 +1,132 @@
+package agent
+
+import (
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+	"vigil/runtime/assign"
+	"vigil/runtime/recorder"
+	"vigil/runtime/storage"
+)
+
+// recorderSet is the store and the recorder of this server's storage
+// configuration. It has its own metrics registry because it is replaced
+// when the storage configuration changes.
+type recorderSet struct {
+	volumes []storage.Volume
+	store   *storage.Store
+	mgr     *recorder.Manager
+	reg     *prometheus.Registry
+}
+
+func openRecorder(a *Agent, vols []storage.Volume) (*recorderSet, error) {
+	store, err := storage.Open(vols, a.log)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	mgr, err := recorder.NewManager(recorder.ManagerConfig{
+		ServerName:    a.cfg.Server,
+		Store:         store,
+		Events:        a.recorderEvent,
+		Registry:      reg,
+		Logger:        a.log,
+		FsyncInterval: a.cfg.FsyncInterval,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &recorderSet{volumes: slices.Clone(vols), store: store, mgr: mgr, reg: reg}, nil
+}
+
+// set hands the recorder the cameras the assignment gives this server.
+func (r *recorderSet) set(spec *hcl.Site, mine []string) {
+	cams := make([]recorder.Camera, 0, len(mine))
+	for _, name := range mine {
+		c := spec.Camera(name)
+		if c == nil {
+			continue
+		}
+		cams = append(cams, recorder.Camera{
+			Name:            c.Name,
+			URL:             c.URL,
+			Username:        c.Username,
+			Password:        c.Password,
+			Transport:       c.Transport,
+			SegmentDuration: c.SegmentDuration,
+			StallTimeout:    c.StallTimeout,
+			Retention:       c.Retention,
+		})
+	}
+	r.mgr.Set(cams)
+}
+
+// running is the set of cameras whose session is recording.
+func (r *recorderSet) running() map[string]bool {
+	out := map[string]bool{}
+	for _, s := range r.mgr.Status() {
+		if sessionState(s) == sessionRecording {
+			out[s.Name] = true
+		}
+	}
+	return out
+}
+
+// status is this server's gossip payload: its sessions and storage.
+func (r *recorderSet) status(rev uint64, res assign.Result, self string) *memberStatus {
+	ms := &memberStatus{Revision: rev}
+	for _, s := range r.mgr.Status() {
+		sess := session{Camera: s.Name, Role: roleOf(res, s.Name, self), State: sessionState(s)}
+		if !s.Since.IsZero() {
+			sess.Since = s.Since.Unix()
+		}
+		if sess.State == sessionFailing {
+			sess.Error = truncate(s.Error, 120)
+		}
+		ms.Sessions = append(ms.Sessions, sess)
+	}
+	for _, u := range r.store.Usage() {
+		u.UsedBytes = u.UsedBytes >> 20 << 20 // MiB steps: gossip only real changes
+		u.FreeBytes = u.FreeBytes >> 20 << 20
+		ms.Storage = append(ms.Storage, u)
+	}
+	return ms
+}
+
+// sessionState maps the recorder's state of a session to the three states
+// the API shows.
+func sessionState(s recorder.CameraStatus) string {
+	switch s.State {
+	case "recording":
+		return sessionRecording
+	case "failing":
+		return sessionFailing
+	}
+	return sessionConnecting
+}
+
+// lastGap is the most recent gap the local store knows for the camera.
+func (r *recorderSet) lastGap(camera string) *api.Gap {
+	gaps := r.store.Gaps(camera)
+	if len(gaps) == 0 {
+		return nil
+	}
+	g := gaps[len(gaps)-1]
+	return &g
+}
+
+func (r *recorderSet) close() {
+	r.mgr.Close()
+	r.store.Close()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

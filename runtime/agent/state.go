@@ -1,0 +1,309 @@
+package agent
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+	"vigil/runtime/assign"
+)
+
+// memberStatus is what every agent gossips about itself through the
+// cluster's status payload. Field names are short: it travels in every
+// membership exchange.
+type memberStatus struct {
+	Version  string `json:"v,omitempty"`
+	Revision uint64 `json:"rev,omitempty"`
+	// Waiting: no spec committed yet.
+	Waiting bool `json:"wait,omitempty"`
+	// Error is a problem that stops this server from recording (storage).
+	Error    string             `json:"err,omitempty"`
+	Sessions []session          `json:"s,omitempty"`
+	CPU      float64            `json:"cpu,omitempty"`
+	Memory   int64              `json:"mem,omitempty"`
+	Storage  []api.StorageState `json:"st,omitempty"`
+}
+
+// session is one recorder session of a server.
+type session struct {
+	Camera string `json:"c"`
+	Role   string `json:"r,omitempty"`
+	// State is "recording", "connecting" or "failing".
+	State string `json:"s"`
+	// Since is a Unix time in seconds.
+	Since int64  `json:"t,omitempty"`
+	Error string `json:"e,omitempty"`
+}
+
+// Recorder session states, as gossiped and shown in api.Recorder.State.
+const (
+	sessionRecording  = "recording"
+	sessionConnecting = "connecting"
+	sessionFailing    = "failing"
+)
+
+// running is the set of cameras with a session that is recording.
+func (m *memberStatus) running() map[string]bool {
+	out := map[string]bool{}
+	for _, s := range m.Sessions {
+		if s.State == sessionRecording {
+			out[s.Camera] = true
+		}
+	}
+	return out
+}
+
+func (m *memberStatus) recording() int { return len(m.running()) }
+
+// sessionsByCamera gathers the sessions of every server that is up, by
+// camera. The gossip of a dead server is its last word, not the truth.
+func (a *Agent) sessionsByCamera(own *memberStatus, statuses map[string]*memberStatus, health map[string]assign.Member) map[string][]api.Recorder {
+	out := map[string][]api.Recorder{}
+	add := func(server string, ms *memberStatus) {
+		for _, s := range ms.Sessions {
+			out[s.Camera] = append(out[s.Camera], api.Recorder{
+				Server: server, Role: s.Role, State: s.State, Since: time.Unix(s.Since, 0), Error: s.Error,
+			})
+		}
+	}
+	add(a.cfg.Server, own)
+	for name, ms := range statuses {
+		if name == a.cfg.Server {
+			continue
+		}
+		if h, ok := health[name]; ok && (h.Health == api.HealthAlive || h.Health == api.HealthSuspect) {
+			add(name, ms)
+		}
+	}
+	for _, recs := range out {
+		slices.SortFunc(recs, func(x, y api.Recorder) int { return rolePos(x.Role) - rolePos(y.Role) })
+	}
+	return out
+}
+
+func rolePos(r string) int {
+	switch r {
+	case assign.RolePrimary, assign.RoleBalance:
+		return 0
+	case assign.RoleBackup:
+		return 1
+	case assign.RoleConstant:
+		return 2
+	}
+	return 3
+}
+
+// gapTracker follows, camera by camera, whether someone in the site records
+// it, as this agent observes through gossip.
+type gapTracker struct {
+	mu   sync.Mutex
+	seen map[string]bool
+	open map[string]*api.Gap
+	last map[string]api.Gap
+}
+
+func newGapTracker() *gapTracker {
+	return &gapTracker{seen: map[string]bool{}, open: map[string]*api.Gap{}, last: map[string]api.Gap{}}
+}
+
+func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, sessions map[string][]api.Recorder, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	names := map[string]bool{}
+	for _, c := range spec.Cameras {
+		names[c.Name] = true
+		recorded, failing := false, false
+		for _, r := range sessions[c.Name] {
+			switch r.State {
+			case sessionRecording:
+				recorded = true
+			case sessionFailing:
+				failing = true
+			}
+		}
+		switch {
+		case recorded:
+			g.seen[c.Name] = true
+			if gap := g.open[c.Name]; gap != nil {
+				gap.End = now
+				g.last[c.Name] = *gap
+				delete(g.open, c.Name)
+			}
+		case g.seen[c.Name] && g.open[c.Name] == nil:
+			cause := "not recorded"
+			switch st := res.Cameras[c.Name].State; {
+			case failing:
+				cause = "camera unreachable"
+			case st == api.CameraDark || st == api.CameraUncovered || st == api.CameraCovered:
+				cause = "server failure"
+			}
+			g.open[c.Name] = &api.Gap{Camera: c.Name, Start: now, Cause: cause}
+		}
+	}
+	for name := range g.seen {
+		if !names[name] {
+			delete(g.seen, name)
+			delete(g.open, name)
+			delete(g.last, name)
+		}
+	}
+}
+
+// lastGap returns the open gap of a camera, or its last closed one.
+func (g *gapTracker) lastGap(camera string) *api.Gap {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if gap := g.open[camera]; gap != nil {
+		c := *gap
+		return &c
+	}
+	if gap, ok := g.last[camera]; ok {
+		return &gap
+	}
+	return nil
+}
+
+// State builds the answer of GET /v1/state from the last reconcile pass.
+func (a *Agent) State() api.State {
+	a.mu.Lock()
+	v := a.view
+	rec := a.rec
+	a.mu.Unlock()
+
+	st := api.State{
+		Site:      a.cfg.Site,
+		Revision:  v.revision,
+		Master:    v.master,
+		Version:   a.cfg.Version,
+		Answering: a.cfg.Server,
+	}
+	own := v.statuses[a.cfg.Server]
+	if own == nil {
+		own = &memberStatus{Waiting: v.spec == nil}
+	}
+	if v.spec == nil {
+		st.Message = WaitingMessage
+		names := []string{a.cfg.Server}
+		for n := range v.members {
+			if n != a.cfg.Server {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names[1:])
+		for _, n := range names {
+			m := v.members[n]
+			ss := api.ServerState{Name: n, Kind: hcl.KindRecording, Role: roleName(n, v.master), Health: m.Health, Version: m.Version, Since: m.Since}
+			if m.Addr != "" {
+				ss.Address = net.JoinHostPort(m.Addr, strconv.Itoa(m.APIPort))
+			}
+			if n == a.cfg.Server {
+				ss.Health, ss.Version, ss.Address = api.HealthAlive, a.cfg.Version, net.JoinHostPort(a.cfg.advertiseAddr(), strconv.Itoa(a.cfg.Port))
+			}
+			if ms := statusOf(v, n); ms != nil {
+				fillServer(&ss, ms)
+			}
+			st.Servers = append(st.Servers, ss)
+		}
+		return st
+	}
+
+	st.Spec = v.spec.Redacted()
+	if v.err != "" {
+		st.Message = fmt.Sprintf("%s cannot record: %s", a.cfg.Server, v.err)
+	}
+	for _, s := range v.spec.Servers {
+		ss := api.ServerState{
+			Name:    s.Name,
+			Address: net.JoinHostPort(s.Address, strconv.Itoa(s.Port)),
+			Kind:    s.Kind,
+			Role:    roleName(s.Name, v.master),
+			Health:  api.HealthUnknown,
+		}
+		if ss.Kind == "" {
+			ss.Kind = hcl.KindRecording
+		}
+		if h, ok := v.health[s.Name]; ok {
+			ss.Health, ss.Since = h.Health, h.Since
+		}
+		if m, ok := v.members[s.Name]; ok {
+			ss.Version = m.Version
+			if ss.Health == api.HealthAlive && !m.Since.IsZero() {
+				ss.Since = m.Since
+			}
+		}
+		if ss.Health == api.HealthAlive || ss.Health == api.HealthSuspect {
+			if ms := statusOf(v, s.Name); ms != nil {
+				fillServer(&ss, ms)
+			}
+		}
+		if s.Name == a.cfg.Server {
+			ss.Version = a.cfg.Version
+		}
+		st.Servers = append(st.Servers, ss)
+	}
+
+	sessions := a.sessionsByCamera(own, v.statuses, v.health)
+	for _, c := range v.spec.Cameras {
+		d := v.result.Cameras[c.Name]
+		cs := api.CameraState{Name: c.Name, Server: c.Server, State: d.State, Reason: d.Reason, Recorders: sessions[c.Name]}
+		cs.State, cs.Reason = cameraState(d, cs.Recorders)
+		cs.LastGap = a.gaps.lastGap(c.Name)
+		if cs.LastGap == nil && rec != nil {
+			cs.LastGap = rec.lastGap(c.Name)
+		}
+		st.Cameras = append(st.Cameras, cs)
+	}
+	return st
+}
+
+// cameraState refines the assignment's decision with what the recorders
+// report: a camera whose recorders all fail to get the stream is failing.
+func cameraState(d assign.Camera, recs []api.Recorder) (string, string) {
+	if d.State != api.CameraRecording && d.State != api.CameraCovered {
+		return d.State, d.Reason
+	}
+	failing := 0
+	var why string
+	for _, r := range recs {
+		switch r.State {
+		case sessionRecording:
+			return d.State, d.Reason
+		case sessionFailing:
+			failing++
+			if why == "" {
+				why = fmt.Sprintf("%s: %s", r.Server, r.Error)
+			}
+		}
+	}
+	if failing > 0 {
+		return api.CameraFailing, why
+	}
+	if len(recs) == 0 {
+		return d.State, d.Reason + " (starting)"
+	}
+	return d.State, d.Reason + " (connecting)"
+}
+
+func statusOf(v view, server string) *memberStatus { return v.statuses[server] }
+
+func roleName(server, master string) string {
+	if server == master {
+		return "master"
+	}
+	return "member"
+}
+
+func fillServer(ss *api.ServerState, ms *memberStatus) {
+	ss.Recording = ms.recording()
+	ss.CPUPercent = ms.CPU
+	ss.MemoryBytes = ms.Memory
+	ss.Storage = ms.Storage
+	if ss.Version == "" {
+		ss.Version = ms.Version
+	}
+}
