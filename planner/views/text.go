@@ -245,7 +245,7 @@ func (t *text) nPlusOne(n *planner.NPlusOne) {
 		t.printf("\n%s the site can lose any one server and every camera stays recorded%s.\n", t.paint(bold+green, "N+1 check: passed:"), locked)
 		return
 	}
-	t.printf("\n%s the site cannot lose every single server without cameras going unrecorded%s:\n", t.paint(bold+red, "N+1 check: FAILED:"), locked)
+	t.printf("\n%s losing one server can leave cameras unrecorded%s:\n", t.paint(bold+red, "N+1 check: FAILED:"), locked)
 	if len(n.Unplaced) > 0 {
 		t.printf("  - even with every server up, %s fit nowhere: %s\n", plural(len(n.Unplaced), "camera", "cameras"), names(n.Unplaced))
 	}
