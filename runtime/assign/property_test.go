@@ -462,3 +462,40 @@ func TestPropertyHealthyCamerasStayWhenAnotherServerDies(t *testing.T) {
 		}
 	})
 }
+
+// Feeding each result back as the running sessions (every recorder runs its
+// cameras) settles within three rounds on a result with no handover left:
+// the site converges instead of flapping.
+func TestPropertyConverges(t *testing.T) {
+	forEachCase(t, func(t *testing.T, in Input, r Result) {
+		prev := r
+		for round := 1; ; round++ {
+			next := in
+			next.Running = map[string]map[string]bool{}
+			for name, c := range prev.Cameras {
+				for _, rec := range c.Recorders {
+					if next.Running[rec.Server] == nil {
+						next.Running[rec.Server] = map[string]bool{}
+					}
+					next.Running[rec.Server][name] = true
+				}
+			}
+			cur := Assign(next)
+			if reflect.DeepEqual(cur, prev) {
+				for name, c := range cur.Cameras {
+					for _, rec := range c.Recorders {
+						if rec.Role == RoleFailback {
+							t.Errorf("settled with a handover left: camera %s %+v", name, c.Recorders)
+						}
+					}
+				}
+				return
+			}
+			if round == 3 {
+				t.Errorf("no fixed point after %d rounds", round)
+				return
+			}
+			prev = cur
+		}
+	})
+}
