@@ -279,6 +279,13 @@ func TestFramesAcrossLoop(t *testing.T) {
 	if got := st.Sessions[0].Frames; got < int64(len(fs)) || got > int64(len(fs))+2 {
 		t.Errorf("reader stats count %d frames, client received %d", got, len(fs))
 	}
+	firstKey := 0
+	for firstKey < len(fs) && !fs[firstKey].key {
+		firstKey++
+	}
+	if got, want := st.Sessions[0].FramesFromKeyframe, int64(len(fs)-firstKey); got < want || got > want+2 {
+		t.Errorf("reader stats count %d frames from the first key frame, client received %d", got, want)
+	}
 	if st.Sent != st.Sessions[0].Frames || st.Produced < st.Sent || st.Bytes == 0 {
 		t.Errorf("stats: %+v", st)
 	}
@@ -366,6 +373,10 @@ func TestDrop(t *testing.T) {
 	}
 	if !waitFor(time.Second, func() bool { return s.Stats()["cam1"].Readers == 0 }) {
 		t.Error("cam1 still counts a reader after Drop")
+	}
+	// The closed session stays in the stats with its counts.
+	if ss := s.Stats()["cam1"].Sessions; len(ss) != 1 || ss[0].Until.IsZero() || ss[0].Frames < int64(r1.count()) {
+		t.Errorf("sessions after Drop: %+v (client got %d frames)", ss, r1.count())
 	}
 	// Other paths are untouched, and the dropped path accepts a new reader.
 	n := r2.count()

@@ -34,8 +34,13 @@ type path struct {
 	writeErrors atomic.Int64
 
 	mu      sync.Mutex
-	readers []*session // playing sessions
+	readers []*session    // playing sessions, oldest first
+	closed  []ReaderStats // the last keepClosed sessions that stopped playing, oldest first
 }
+
+// keepClosed is how many closed sessions a path remembers in its stats, so
+// that a benchmark can read a recorder's counts after stopping it.
+const keepClosed = 8
 
 // trackState is the sending state of one track of a path. Only the path's
 // goroutine touches it.
@@ -197,6 +202,14 @@ func (p *path) removeReader(se *session) {
 			break
 		}
 	}
+	if se.playing {
+		rs := se.stats()
+		rs.Until = time.Now()
+		if len(p.closed) == keepClosed {
+			p.closed = append(p.closed[:0], p.closed[1:]...)
+		}
+		p.closed = append(p.closed, rs)
+	}
 	se.playing = false
 	p.mu.Unlock()
 }
@@ -212,17 +225,22 @@ func (p *path) stats() PathStats {
 	}
 	p.mu.Lock()
 	st.Readers = len(p.readers)
-	st.Sessions = make([]ReaderStats, 0, len(p.readers))
+	st.Sessions = make([]ReaderStats, 0, len(p.readers)+len(p.closed))
 	for _, r := range p.readers {
-		st.Sessions = append(st.Sessions, ReaderStats{
-			Remote:             r.remote,
-			Transport:          r.transport,
-			Since:              r.since,
-			Frames:             r.frames,
-			FramesFromKeyframe: r.fromKey,
-		})
+		st.Sessions = append(st.Sessions, r.stats())
 	}
+	st.Sessions = append(st.Sessions, p.closed...)
 	p.mu.Unlock()
-	st.Sessions = sortedSessions(st.Sessions)
 	return st
+}
+
+// stats returns the session's counters; the caller holds path.mu.
+func (se *session) stats() ReaderStats {
+	return ReaderStats{
+		Remote:             se.remote,
+		Transport:          se.transport,
+		Since:              se.since,
+		Frames:             se.frames,
+		FramesFromKeyframe: se.fromKey,
+	}
 }
