@@ -449,7 +449,7 @@ func Assign(in Input) Result {
 		w.cover = true
 		w.cause = w.main.fullWhy()
 		if w.mainRole == RoleBalance {
-			w.cause = "balanced to " + w.cause
+			w.cause = "balancing server " + w.cause
 		}
 	}
 
@@ -595,7 +595,7 @@ func decide(w *work, site *hcl.Site, in Input, byName map[string]*server, standb
 			w.main, w.mainRole, w.home = b, RoleBalance, true
 			return
 		}
-		w.cause = "balanced to " + b.why(w.redundancy)
+		w.cause = "balancing server " + b.why(w.redundancy)
 	}
 
 	switch {
@@ -689,7 +689,7 @@ func finish(w *work, queueWhy string) Camera {
 			parts = append(parts, fmt.Sprintf("balanced from %s to %s", w.cam.Server, first.Server))
 		case w.cause != "":
 			parts = append(parts, w.cause, "back on "+first.Server)
-		case w.main.health == api.HealthSuspect:
+		case w.main != nil && w.main.health == api.HealthSuspect:
 			parts = append(parts, "recorded by "+first.Server+", which is suspect ("+w.redundancy+" redundancy waits for dead)")
 		default:
 			parts = append(parts, "recorded by "+first.Server)
@@ -705,21 +705,17 @@ func finish(w *work, queueWhy string) Camera {
 			parts = append(parts, w.cause, "covered by "+first.Server+" ("+w.position(first.Server)+")")
 		}
 	}
-	for _, r := range w.recs[1:] {
+	copies := 0
+	for _, r := range w.recs {
 		switch r.Role {
 		case RoleConstant:
-			if first.Role == RoleConstant {
-				break
-			}
+			copies++
 			parts = append(parts, "constant copy on "+r.Server)
 		case RoleFailback:
 			parts = append(parts, r.Server+" keeps recording until "+first.Server+" runs it (failback)")
 		}
 	}
-	if first.Role == RoleConstant {
-		parts = append(parts, "constant copy on "+first.Server)
-	}
-	if w.redundancy == hcl.RedundancyConstant && !w.cam.Locked && len(w.recs) == 1 && !w.queued {
+	if w.redundancy == hcl.RedundancyConstant && !w.cam.Locked && !w.queued && copies == 0 {
 		parts = append(parts, "no live server with room for the constant copy")
 	}
 	c.Reason = strings.Join(parts, "; ")

@@ -403,11 +403,11 @@ func TestBalancingOverride(t *testing.T) {
 	})
 	// The balancing server dies: back to the primary.
 	check(t, Assign(Input{Spec: s, Members: health(s, "rec-3=dead"), Overrides: ov}), map[string]want{
-		"c1": {"rec-1(primary)", api.CameraRecording, "balanced to rec-3 dead; back on rec-1"},
+		"c1": {"rec-1(primary)", api.CameraRecording, "balancing server rec-3 dead; back on rec-1"},
 	})
 	// Both down: the backups.
 	check(t, Assign(Input{Spec: s, Members: health(s, "rec-3=dead", "rec-1=dead"), Overrides: ov}), map[string]want{
-		"c1": {"rec-2(backup)", api.CameraCovered, "balanced to rec-3 dead; rec-1 dead; covered by rec-2"},
+		"c1": {"rec-2(backup)", api.CameraCovered, "balancing server rec-3 dead; rec-1 dead; covered by rec-2"},
 	})
 	// A move is make-before-break too.
 	running := map[string]map[string]bool{"rec-1": {"c1": true}}
@@ -444,7 +444,7 @@ func TestFullBalancingServerSendsTheCameraHome(t *testing.T) {
 	s := site([]string{"rec-1", "rec-2", "rec-3/1"}, cam("c1", "rec-1", "rec-2"), cam("a3", "rec-3"))
 	ov := []api.Override{{Camera: "c1", From: "rec-1", Server: "rec-3"}}
 	check(t, Assign(Input{Spec: s, Members: health(s), Overrides: ov}), map[string]want{
-		"c1": {"rec-1(primary)", api.CameraRecording, "balanced to rec-3 full (max_cameras 1); back on rec-1"},
+		"c1": {"rec-1(primary)", api.CameraRecording, "balancing server rec-3 full (max_cameras 1); back on rec-1"},
 		"a3": {"rec-3(primary)", api.CameraRecording, ""},
 	})
 }
@@ -484,4 +484,16 @@ func TestForListsEveryRole(t *testing.T) {
 	if got := r.For("rec-3"); len(got) != 0 {
 		t.Errorf("For(dead rec-3) = %v, want nothing", got)
 	}
+}
+
+func TestConstantCopyMissingDuringHandover(t *testing.T) {
+	c := cam("c1", "rec-1", "rec-2")
+	c.Redundancy = hcl.RedundancyConstant
+	s := site([]string{"rec-1", "rec-2/1", "rec-3"}, c, cam("a", "rec-2"))
+	// rec-2 is full of its own camera; rec-3 still runs c1 from an older spec.
+	running := map[string]map[string]bool{"rec-3": {"c1": true}}
+	check(t, Assign(Input{Spec: s, Members: health(s), Running: running}), map[string]want{
+		"c1": {"rec-1(primary) rec-3(failback)", api.CameraRecording,
+			"rec-3 keeps recording until rec-1 runs it (failback); no live server with room for the constant copy"},
+	})
 }
