@@ -1,6 +1,7 @@
 package hcl
 
 import (
+	"math/big"
 	"sync"
 
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
@@ -21,7 +22,7 @@ func functions() map[string]function.Function {
 		funcs = map[string]function.Function{
 			"abs":             stdlib.AbsoluteFunc,
 			"can":             tryfunc.CanFunc,
-			"ceil":            stdlib.CeilFunc,
+			"ceil":            smallInts(stdlib.CeilFunc),
 			"chomp":           stdlib.ChompFunc,
 			"chunklist":       stdlib.ChunklistFunc,
 			"coalesce":        stdlib.CoalesceFunc,
@@ -33,7 +34,7 @@ func functions() map[string]function.Function {
 			"distinct":        stdlib.DistinctFunc,
 			"element":         stdlib.ElementFunc,
 			"flatten":         stdlib.FlattenFunc,
-			"floor":           stdlib.FloorFunc,
+			"floor":           smallInts(stdlib.FloorFunc),
 			"format":          stdlib.FormatFunc,
 			"formatdate":      stdlib.FormatDateFunc,
 			"formatlist":      stdlib.FormatListFunc,
@@ -87,4 +88,29 @@ func functions() map[string]function.Function {
 		}
 	})
 	return funcs
+}
+
+// smallInts wraps a numeric function so that a whole-number result that fits
+// in an int64 comes back as a low-precision number. Division yields 512-bit
+// numbers, and turning those into strings in a template ("cam${floor(i /
+// 4)}") costs a shortest-decimal search each time: with thousands of
+// dynamic blocks that dominated loading.
+func smallInts(f function.Function) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type:        function.StaticReturnType(cty.Number),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			if err != nil || !v.IsKnown() || v.IsNull() {
+				return v, err
+			}
+			bf := v.AsBigFloat()
+			if i, acc := bf.Int64(); acc == big.Exact && bf.IsInt() {
+				return cty.NumberIntVal(i), nil
+			}
+			return v, nil
+		},
+	})
 }

@@ -2,10 +2,13 @@ package hcl
 
 import (
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	hhcl "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/dynblock"
@@ -82,6 +85,9 @@ func Load(paths []string, opts LoadOptions) (*Config, hhcl.Diagnostics) {
 		f, d := hclsyntax.ParseConfig(src, name, hhcl.InitialPos)
 		diags = append(diags, d...)
 		if f != nil && f.Body != nil {
+			if body, ok := f.Body.(*hclsyntax.Body); ok {
+				lowPrecisionInts(body)
+			}
 			bodies = append(bodies, f.Body)
 		}
 	}
@@ -117,7 +123,27 @@ func Load(paths []string, opts LoadOptions) (*Config, hhcl.Diagnostics) {
 	diags = append(diags, validateConfig(cfg, broken)...)
 	scrubDiagnostics(diags, cfg.Sensitive)
 	sortDiagnostics(diags)
-	return cfg, diags
+	return cfg, dedupe(diags)
+}
+
+// lowPrecisionInts gives whole-number literals a 64-bit mantissa instead of
+// the parser's 512 bits. Numbers computed from them keep the precision of
+// their operands, and turning a 512-bit number into text (every "${i}" in a
+// template) costs a long shortest-decimal search: with thousands of dynamic
+// blocks that dominated loading. Whole numbers below 2^63 are exact either
+// way.
+func lowPrecisionInts(body *hclsyntax.Body) {
+	hclsyntax.VisitAll(body, func(n hclsyntax.Node) hhcl.Diagnostics {
+		lit, ok := n.(*hclsyntax.LiteralValueExpr)
+		if !ok || lit.Val.Type() != cty.Number || !lit.Val.IsKnown() || lit.Val.IsNull() {
+			return nil
+		}
+		bf := lit.Val.AsBigFloat()
+		if i, acc := bf.Int64(); acc == big.Exact && bf.IsInt() {
+			lit.Val = cty.NumberIntVal(i)
+		}
+		return nil
+	})
 }
 
 // collectFiles expands directories to their *.hcl files, sorted by name.
@@ -461,8 +487,8 @@ func (l *loader) setLocalsCtx() {
 // would mostly repeat the decoding errors.
 func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]bool, hhcl.Diagnostics) {
 	var diags hhcl.Diagnostics
-	broken := map[*Site]bool{}
 	d := &decoder{ctx: l.ctx}
+	var siteBlocks []*hhcl.Block
 	for _, body := range bodies {
 		content, cd := dynblock.Expand(body, l.ctx).Content(rootSchema)
 		diags = append(diags, cd...)
@@ -477,17 +503,71 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]bool, hhcl.Diagnostic
 				}
 				l.cfg.Domain = dom
 			case "site":
-				before := len(d.diags)
-				d.incomplete = false
-				s := d.site(b)
-				if d.incomplete || d.diags[before:].HasErrors() {
-					broken[s] = true
-				}
-				l.cfg.Sites = append(l.cfg.Sites, s)
+				siteBlocks = append(siteBlocks, b)
 			}
 		}
 	}
-	return broken, append(diags, d.diags...)
+	diags = append(diags, d.diags...)
+
+	// Sites are independent, so they decode in parallel: evaluation only
+	// reads the shared context. Results keep declaration order.
+	type result struct {
+		site   *Site
+		diags  hhcl.Diagnostics
+		broken bool
+	}
+	results := make([]result, len(siteBlocks))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(siteBlocks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				sd := &decoder{ctx: l.ctx}
+				s := sd.site(siteBlocks[i])
+				results[i] = result{site: s, diags: sd.diags, broken: sd.incomplete || sd.diags.HasErrors()}
+			}
+		}()
+	}
+	for i := range siteBlocks {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	broken := map[*Site]bool{}
+	for _, r := range results {
+		l.cfg.Sites = append(l.cfg.Sites, r.site)
+		diags = append(diags, r.diags...)
+		if r.broken {
+			broken[r.site] = true
+		}
+	}
+	return broken, diags
+}
+
+// dedupe drops repeats of a diagnostic: an error inside a dynamic block's
+// content is found once per iteration, at the same place.
+func dedupe(diags hhcl.Diagnostics) hhcl.Diagnostics {
+	type key struct {
+		sev             hhcl.DiagnosticSeverity
+		summary, detail string
+		subject         hhcl.Range
+	}
+	seen := map[key]bool{}
+	out := diags[:0]
+	for _, d := range diags {
+		k := key{d.Severity, d.Summary, d.Detail, hhcl.Range{}}
+		if d.Subject != nil {
+			k.subject = *d.Subject
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // rangeString writes a range as file:line,col for details that point

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	hhcl "github.com/hashicorp/hcl/v2"
@@ -33,6 +34,16 @@ func (l *listFlags) String() string { return strings.Join(*l, ",") }
 func (l *listFlags) Set(s string) error {
 	*l = append(*l, s)
 	return nil
+}
+
+// tuneGC trades memory for time in the short-lived commands that load a
+// configuration: evaluation allocates many small short-lived values, and
+// with Go's default GC target loading 10,000 cameras spent about a third of
+// its time collecting. GOGC, when set, wins.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }
 
 // isTerminal reports whether w is a terminal that should get colours; the

@@ -46,6 +46,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		paths = []string{"."}
 	}
+	tuneGC()
 	cfg, diags := hcl.Load(paths, hcl.LoadOptions{Vars: vars, VarFiles: varFiles})
 	errs, warns := countDiagnostics(diags)
 

@@ -1,0 +1,83 @@
+# A large domain: 40 sites of five recording servers and one standby each,
+# 250 cameras per site, 10,000 cameras in all, written with dynamic blocks.
+# `make bench` times `vigil validate examples/large`.
+
+locals {
+  sites     = 40
+  recorders = 5
+
+  # Every site has the same layout: 250 cameras, 50 per recording server,
+  # each backed up by the next two servers. Computed once, used 40 times.
+  cameras = [
+    for i in range(250) : {
+      name   = format("cam-%03d", i + 1)
+      host   = "${floor(i / 200) + 1}.${i % 200 + 10}"
+      server = "rec-${floor(i / 50) + 1}"
+      backup = ["rec-${(floor(i / 50) + 1) % 5 + 1}", "rec-${(floor(i / 50) + 2) % 5 + 1}"]
+      floor  = tostring(i % 4)
+    }
+  ]
+}
+
+domain "large" {
+  description = "40 sites, 10,000 cameras"
+}
+
+site "central" {
+  description = "The root of the domain tree: organisational only"
+  virtual     = true
+
+  server "directory" {
+    kind = "virtual"
+  }
+}
+
+dynamic "site" {
+  for_each = range(local.sites)
+  labels   = [format("site-%02d", site.value + 1)]
+  content {
+    parent    = "central"
+    time_zone = "Europe/Berlin"
+
+    dynamic "server" {
+      for_each = range(local.recorders)
+      labels   = ["rec-${server.value + 1}"]
+      content {
+        address     = "10.${site.value + 1}.0.${server.value + 11}"
+        max_cameras = 80
+
+        storage "main" {
+          path     = "/var/lib/vigil/recordings"
+          max_age  = "30d"
+          min_free = "5%"
+        }
+      }
+    }
+
+    server "standby" {
+      address = "10.${site.value + 1}.0.10"
+      kind    = "standby"
+
+      storage "main" {
+        path     = "/var/lib/vigil/recordings"
+        min_free = "5%"
+      }
+    }
+
+    dynamic "camera" {
+      for_each = local.cameras
+      labels   = [camera.value.name]
+      content {
+        url    = "rtsp://10.${site.value + 1}.${camera.value.host}/stream1"
+        server = camera.value.server
+        backup = camera.value.backup
+        labels = { floor = camera.value.floor }
+      }
+    }
+
+    balancing {
+      window   = "01:00-05:00"
+      weekdays = ["sat", "sun"]
+    }
+  }
+}
