@@ -1,0 +1,273 @@
+// Package recorder records the cameras assigned to this server: one RTSP
+// client (gortsplib) per camera, whose H.264/H.265 video and AAC, Opus or
+// G.711 audio are written as fragmented MP4 segments into a storage.Store.
+//
+// Per camera, the RTSP client's goroutine depacketizes frames into a muxer,
+// which cuts a new segment at the first keyframe after SegmentDuration (or
+// when the codec parameters change) and hands a part of about one second to
+// the camera's writer goroutine through a bounded queue. The writer appends
+// the part to the file (a file cut by a crash plays up to its last part) and
+// fsyncs at least every FsyncInterval. A full queue or a failed write drops
+// frames (counted, with an event) and recording restarts at the next
+// keyframe in a new file; no camera ever waits for another one's disk.
+//
+// A connection that fails, or delivers no frame for StallTimeout, is
+// retried with a jittered backoff from 1 s to 30 s (straight to 30 s for
+// wrong credentials or an unsupported codec). Every interruption becomes a
+// gap (api.Gap) stored with the recordings, and an event.
+package recorder
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/runtime/api"
+	"vigil/runtime/storage"
+)
+
+// Camera is what the recorder needs to know about a camera.
+type Camera struct {
+	Name, URL, Username, Password string
+	// Transport is "tcp" (default) or "udp".
+	Transport string
+	// SegmentDuration is the length of one file (default 60 s); the cut
+	// happens at the first keyframe after it.
+	SegmentDuration time.Duration
+	// StallTimeout: no frame for this long is a disconnect (default 5 s).
+	StallTimeout time.Duration
+	// Retention is the camera's own maximum age of recordings (0: the
+	// storage's limits only).
+	Retention time.Duration
+}
+
+// Defaults applied to zero Camera fields.
+const (
+	DefaultSegmentDuration = 60 * time.Second
+	DefaultStallTimeout    = 5 * time.Second
+	DefaultFsyncInterval   = 5 * time.Second
+)
+
+// ManagerConfig configures a Manager.
+type ManagerConfig struct {
+	ServerName string
+	Store      *storage.Store
+	// Events receives camera and storage events; it must not block.
+	Events func(api.Event)
+	// Registry receives the recorder and storage metrics; nil: not exported.
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+	// FsyncInterval bounds how long written media may stay in the page
+	// cache (default 5 s).
+	FsyncInterval time.Duration
+}
+
+// CameraStatus is the recorder's view of one camera.
+type CameraStatus struct {
+	Name string
+	// State is "connecting", "recording" or "failing".
+	State string
+	Since time.Time
+	// Error is the last failure while State is "failing".
+	Error string
+	Codec string // e.g. "h264+aac"
+	// Frames are video frames written, Bytes the bytes of media written,
+	// Dropped the frames lost after recording started (slow disk, full
+	// disk, corrupt data), Skipped the frames before the first keyframe of
+	// each connection (not decodable, so not recordable).
+	Frames, Bytes, Dropped, Skipped int64
+	// Gap is the open gap while not recording, else the last one.
+	Gap *api.Gap
+}
+
+// Manager owns the camera sessions of this server.
+type Manager struct {
+	cfg ManagerConfig
+	log *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	stopping sync.WaitGroup
+	closed   bool
+
+	frames     *prometheus.CounterVec
+	bytes      *prometheus.CounterVec
+	dropped    *prometheus.CounterVec
+	reconnects *prometheus.CounterVec
+	gaps       *prometheus.CounterVec
+	up         *prometheus.GaugeVec
+}
+
+// NewManager creates a Manager recording into cfg.Store. It also makes the
+// store report its events to cfg.Events.
+func NewManager(cfg ManagerConfig) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errorString("recorder: no storage")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.FsyncInterval <= 0 {
+		cfg.FsyncInterval = DefaultFsyncInterval
+	}
+	m := &Manager{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sessions: map[string]*session{},
+		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_recorder_frames_total", Help: "Video frames written to disk."}, []string{"camera"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_recorder_bytes_total", Help: "Bytes of media written to disk."}, []string{"camera"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_recorder_frames_dropped_total", Help: "Video frames lost after recording started (slow or full disk, corrupt data)."}, []string{"camera"}),
+		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_recorder_reconnects_total", Help: "Failed or lost camera connections."}, []string{"camera"}),
+		gaps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_recorder_gaps_total", Help: "Recording gaps by cause."}, []string{"camera", "cause"}),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_recorder_recording", Help: "1 while the camera is being recorded."}, []string{"camera"}),
+	}
+	if cfg.Registry != nil {
+		for _, c := range []prometheus.Collector{m.frames, m.bytes, m.dropped, m.reconnects, m.gaps, m.up, cfg.Store} {
+			if err := cfg.Registry.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	cfg.Store.SetEvents(func(e api.Event) {
+		e.Server = cfg.ServerName
+		m.send(e)
+	})
+	return m, nil
+}
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func (m *Manager) emit(severity, kind, camera, msg string) {
+	m.log.Log(context.Background(), levelOf(severity), msg, "kind", kind, "camera", camera)
+	m.send(api.Event{Time: time.Now(), Severity: severity, Kind: kind, Server: m.cfg.ServerName, Camera: camera, Message: msg})
+}
+
+func (m *Manager) send(e api.Event) {
+	if m.cfg.Events != nil {
+		m.cfg.Events(e)
+	}
+}
+
+func levelOf(severity string) slog.Level {
+	switch severity {
+	case "error":
+		return slog.LevelError
+	case "warning":
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+func withDefaults(c Camera) Camera {
+	if c.SegmentDuration <= 0 {
+		c.SegmentDuration = DefaultSegmentDuration
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.Transport == "" {
+		c.Transport = "tcp"
+	}
+	return c
+}
+
+// Set makes the recorded cameras exactly cams: it starts new cameras, stops
+// removed ones and restarts changed ones. It does not wait for connections
+// or for stopped cameras to close their files.
+func (m *Manager) Set(cams []Camera) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	want := map[string]Camera{}
+	for _, c := range cams {
+		want[c.Name] = withDefaults(c)
+	}
+	for name, s := range m.sessions {
+		if c, ok := want[name]; !ok || c != s.cam {
+			m.stopLocked(name, s)
+		}
+	}
+	for name, c := range want {
+		if _, ok := m.sessions[name]; ok {
+			continue
+		}
+		m.cfg.Store.SetRetention(name, c.Retention)
+		s := newSession(m, c)
+		m.sessions[name] = s
+		go s.run()
+	}
+}
+
+func (m *Manager) stopLocked(name string, s *session) {
+	delete(m.sessions, name)
+	m.stopping.Add(1)
+	go func() {
+		defer m.stopping.Done()
+		s.stop()
+		m.mu.Lock()
+		_, again := m.sessions[name]
+		m.mu.Unlock()
+		if !again {
+			m.forget(name)
+		}
+	}()
+}
+
+// forget drops a removed camera's metric series.
+func (m *Manager) forget(name string) {
+	for _, v := range []*prometheus.CounterVec{m.frames, m.bytes, m.dropped, m.reconnects} {
+		v.DeleteLabelValues(name)
+	}
+	m.gaps.DeletePartialMatch(prometheus.Labels{"camera": name})
+	m.up.DeleteLabelValues(name)
+}
+
+// Status returns every camera's status, by name.
+func (m *Manager) Status() []CameraStatus {
+	m.mu.Lock()
+	ss := make([]*session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		ss = append(ss, s)
+	}
+	m.mu.Unlock()
+	out := make([]CameraStatus, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, s.status())
+	}
+	slices.SortFunc(out, func(a, b CameraStatus) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Close stops every camera, closing their segments into the index, and
+// waits for them.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	for name, s := range m.sessions {
+		m.stopLocked(name, s)
+	}
+	m.mu.Unlock()
+	m.stopping.Wait()
+}

@@ -1,0 +1,366 @@
+package recorder
+
+import (
+	"bytes"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+
+	"vigil/runtime/storage"
+)
+
+// partDuration is how much media one fMP4 part holds: the most a crash can
+// lose before the part reaches the file.
+const partDuration = time.Second
+
+// videoTimeScale is the RTP clock rate of H.264 and H.265.
+const videoTimeScale = 90000
+
+// segMeta identifies one segment while its parts travel to the writer.
+type segMeta struct {
+	wall   time.Time // wall-clock time of the first video frame
+	init   []byte
+	codec  string
+	tracks []storage.Track
+}
+
+// job is one part for the writer goroutine.
+type job struct {
+	seg    *segMeta
+	tracks []storage.PartTrack
+	frames int           // video frames in the part
+	end    time.Duration // end of the part from the segment start
+	close  bool          // close the segment after this part
+}
+
+// muxer turns access units into fMP4 segments and parts. It runs on the
+// RTSP client's goroutines and never blocks on the disk: parts go to the
+// writer through a bounded queue, and a full queue drops the part (counted)
+// and restarts recording at the next keyframe in a new segment.
+type muxer struct {
+	mu      sync.Mutex
+	segDur  int64 // in video ticks
+	out     chan<- job
+	stats   *camStats
+	h265    bool
+	audio   *audioTrack
+	cur     *segMeta
+	start   int64 // video DTS of the segment start
+	needKey bool
+	cutNext bool
+
+	// forceCut is set by the writer after a failed write: the next
+	// keyframe starts a new file.
+	forceCut atomic.Bool
+
+	// current codec parameters (in-band updates included) and the ones of
+	// the open segment
+	vps, sps, pps []byte
+	segParams     [][]byte
+	dtsH264       h264.DTSExtractor
+	dtsH265       h265.DTSExtractor
+
+	samples []storage.Sample
+	base    int64 // DTS of samples[0]
+	pend    storage.Sample
+	pendDTS int64
+	hasPend bool
+	lastDur uint32
+}
+
+type audioTrack struct {
+	codec     codecs.Codec
+	timeScale uint32
+	samples   []storage.Sample
+	base      int64
+}
+
+func newMuxer(segDur time.Duration, h265 bool, vps, sps, pps []byte, audio *audioTrack, out chan<- job, stats *camStats) *muxer {
+	return &muxer{
+		segDur:  int64(segDur.Seconds() * videoTimeScale),
+		out:     out,
+		stats:   stats,
+		h265:    h265,
+		audio:   audio,
+		vps:     vps,
+		sps:     sps,
+		pps:     pps,
+		needKey: true,
+		lastDur: videoTimeScale / 25,
+	}
+}
+
+func ticksToDuration(t int64, scale uint32) time.Duration {
+	return time.Duration(float64(t) * float64(time.Second) / float64(scale))
+}
+
+// writeVideo adds one access unit with its presentation time (90 kHz).
+func (m *muxer) writeVideo(pts int64, au [][]byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	var key bool
+	au, key = m.filter(au)
+	if len(au) == 0 {
+		return
+	}
+	if m.needKey && !key {
+		m.stats.skipped.Add(1)
+		return
+	}
+	if m.sps == nil || m.pps == nil || (m.h265 && m.vps == nil) {
+		m.stats.skipped.Add(1) // no parameter sets yet: nothing decodable
+		return
+	}
+	if m.needKey {
+		m.dtsH264.Initialize()
+		m.dtsH265.Initialize()
+	}
+	var dts int64
+	var err error
+	if m.h265 {
+		dts, err = m.dtsH265.Extract(au, pts)
+	} else {
+		dts, err = m.dtsH264.Extract(au, pts)
+	}
+	if err != nil {
+		m.stats.decodeErr(err)
+		m.stats.dropped.Add(1)
+		m.dropPending()
+		m.needKey = true
+		m.cutNext = true
+		return
+	}
+	m.needKey = false
+
+	switch {
+	case m.cur == nil:
+		m.openSegment(dts, time.Now())
+	case key && (dts-m.start >= m.segDur || m.cutNext || m.forceCut.Swap(false) || !m.sameParams()):
+		m.finishPending(dts)
+		m.flush(dts, false)
+		wall := m.cur.wall.Add(ticksToDuration(dts-m.start, videoTimeScale))
+		if m.cutNext {
+			wall = time.Now() // media was lost: the clock, not the stream, says when we are
+		}
+		m.openSegment(dts, wall)
+	default:
+		m.finishPending(dts)
+		if m.hasPendingPart() && dts-m.base >= int64(partDuration.Seconds()*videoTimeScale) {
+			m.flush(dts, false)
+		}
+	}
+	if m.cur == nil {
+		return
+	}
+	m.cutNext = false
+	m.pend = avccSample(au, int32(pts-dts), !key)
+	m.pendDTS = dts
+	m.hasPend = true
+	if len(m.samples) == 0 {
+		m.base = dts
+	}
+}
+
+// filter drops access unit delimiters, picks up in-band parameter sets and
+// reports whether the unit is a random access point.
+func (m *muxer) filter(au [][]byte) ([][]byte, bool) {
+	out := au[:0]
+	for _, n := range au {
+		if len(n) == 0 {
+			continue
+		}
+		if m.h265 {
+			switch h265.NALUType((n[0] >> 1) & 0x3f) {
+			case h265.NALUType_AUD_NUT:
+				continue
+			case h265.NALUType_VPS_NUT:
+				m.vps = setParam(m.vps, n)
+			case h265.NALUType_SPS_NUT:
+				m.sps = setParam(m.sps, n)
+			case h265.NALUType_PPS_NUT:
+				m.pps = setParam(m.pps, n)
+			}
+		} else {
+			switch h264.NALUType(n[0] & 0x1f) {
+			case h264.NALUTypeAccessUnitDelimiter:
+				continue
+			case h264.NALUTypeSPS:
+				m.sps = setParam(m.sps, n)
+			case h264.NALUTypePPS:
+				m.pps = setParam(m.pps, n)
+			}
+		}
+		out = append(out, n)
+	}
+	if m.h265 {
+		return out, h265.IsRandomAccess(out)
+	}
+	return out, h264.IsRandomAccess(out)
+}
+
+func setParam(cur, n []byte) []byte {
+	if bytes.Equal(cur, n) {
+		return cur
+	}
+	return bytes.Clone(n)
+}
+
+func (m *muxer) sameParams() bool {
+	return bytes.Equal(m.segParams[0], m.vps) && bytes.Equal(m.segParams[1], m.sps) && bytes.Equal(m.segParams[2], m.pps)
+}
+
+// avccSample stores an access unit as length-prefixed NAL units without
+// copying them: the chunks point into the depacketizer's buffers, which
+// gortsplib allocates per packet.
+func avccSample(au [][]byte, ptsOffset int32, nonSync bool) storage.Sample {
+	prefixes := make([]byte, 4*len(au))
+	data := make([][]byte, 0, 2*len(au))
+	size := 0
+	for i, n := range au {
+		p := prefixes[4*i : 4*i+4]
+		p[0], p[1], p[2], p[3] = byte(len(n)>>24), byte(len(n)>>16), byte(len(n)>>8), byte(len(n))
+		data = append(data, p, n)
+		size += 4 + len(n)
+	}
+	return storage.Sample{PTSOffset: ptsOffset, NonSync: nonSync, Data: data, Size: uint32(size)}
+}
+
+func (m *muxer) hasPendingPart() bool { return len(m.samples) > 0 }
+
+// finishPending completes the held-back sample now that the next DTS gives
+// its duration.
+func (m *muxer) finishPending(next int64) {
+	if !m.hasPend {
+		return
+	}
+	d := next - m.pendDTS
+	if d <= 0 || d > 10*videoTimeScale {
+		d = int64(m.lastDur) // a timestamp jump: keep the frame, not the jump
+	}
+	m.lastDur = uint32(d)
+	m.pend.Duration = uint32(d)
+	if len(m.samples) == 0 {
+		m.base = m.pendDTS
+	}
+	m.samples = append(m.samples, m.pend)
+	m.hasPend = false
+	m.pend = storage.Sample{}
+}
+
+func (m *muxer) dropPending() {
+	if m.hasPend {
+		m.stats.dropped.Add(1)
+		m.hasPend = false
+		m.pend = storage.Sample{}
+	}
+}
+
+func (m *muxer) openSegment(dts int64, wall time.Time) {
+	tracks := []storage.Track{{ID: 1, TimeScale: videoTimeScale}}
+	if m.h265 {
+		tracks[0].Codec = &codecs.H265{VPS: m.vps, SPS: m.sps, PPS: m.pps}
+	} else {
+		tracks[0].Codec = &codecs.H264{SPS: m.sps, PPS: m.pps}
+	}
+	if m.audio != nil {
+		tracks = append(tracks, storage.Track{ID: 2, TimeScale: m.audio.timeScale, Codec: m.audio.codec})
+		m.audio.samples = nil
+	}
+	codec := storage.CodecName(tracks[0].Codec)
+	if len(tracks) > 1 {
+		codec += "+" + storage.CodecName(tracks[1].Codec)
+	}
+	init, err := storage.EncodeInit(tracks)
+	if err != nil {
+		// Parameter sets the muxer cannot describe: a malformed stream.
+		m.stats.decodeErr(err)
+		m.cur = nil
+		m.needKey = true
+		return
+	}
+	m.cur = &segMeta{wall: wall, init: init, codec: codec, tracks: tracks}
+	m.segParams = [][]byte{m.vps, m.sps, m.pps}
+	m.start = dts
+	m.base = dts
+	m.samples = nil
+}
+
+// writeAudio adds audio frames starting at pts (in the track's time scale),
+// each lasting dur ticks.
+func (m *muxer) writeAudio(pts int64, frames [][]byte, dur uint32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.audio
+	if m.cur == nil || m.needKey || a == nil {
+		return
+	}
+	segStart := m.start * int64(a.timeScale) / videoTimeScale
+	for _, f := range frames {
+		if pts >= segStart && len(f) > 0 {
+			if len(a.samples) == 0 {
+				a.base = pts
+			}
+			a.samples = append(a.samples, storage.Sample{Duration: dur, Data: [][]byte{f}, Size: uint32(len(f))})
+		}
+		pts += int64(dur)
+	}
+}
+
+// flush hands the samples gathered so far to the writer as one part ending
+// at end (video DTS).
+func (m *muxer) flush(end int64, closeSeg bool) {
+	if m.cur == nil {
+		return
+	}
+	j := job{seg: m.cur, close: closeSeg, end: ticksToDuration(end-m.start, videoTimeScale), frames: len(m.samples)}
+	if len(m.samples) > 0 {
+		j.tracks = append(j.tracks, storage.PartTrack{ID: 1, BaseTime: uint64(m.base - m.start), Samples: m.samples})
+	}
+	if a := m.audio; a != nil && len(a.samples) > 0 {
+		segStart := m.start * int64(a.timeScale) / videoTimeScale
+		j.tracks = append(j.tracks, storage.PartTrack{ID: 2, BaseTime: uint64(a.base - segStart), Samples: a.samples})
+		a.samples = nil
+	}
+	m.samples = nil
+	if len(j.tracks) == 0 && !closeSeg {
+		return
+	}
+	if closeSeg {
+		m.out <- j // teardown: the writer is alive and drains the queue
+		return
+	}
+	select {
+	case m.out <- j:
+	default:
+		// The disk is slower than the camera: drop this part rather than
+		// hold up the RTSP reader, and start over at the next keyframe.
+		m.stats.drop(j.frames, "the write queue is full (disk too slow)")
+		m.dropPending()
+		m.needKey = true
+		m.cutNext = true
+	}
+}
+
+// close flushes what is buffered and closes the open segment. The muxer can
+// be reused by a new connection afterwards.
+func (m *muxer) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cur != nil {
+		end := m.pendDTS
+		if m.hasPend {
+			end += int64(m.lastDur)
+			m.finishPending(end)
+		}
+		m.flush(end, true)
+	}
+	m.cur = nil
+	m.needKey = true
+	m.hasPend = false
+	m.samples = nil
+}

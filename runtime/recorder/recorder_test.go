@@ -1,0 +1,368 @@
+package recorder
+
+import (
+	"bytes"
+
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"vigil/runtime/api"
+	"vigil/runtime/camsim"
+	"vigil/runtime/storage"
+)
+
+type eventLog struct {
+	mu sync.Mutex
+	ev []api.Event
+}
+
+func (l *eventLog) add(e api.Event) {
+	l.mu.Lock()
+	l.ev = append(l.ev, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) count(kind string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.ev {
+		if e.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func startCamsim(t *testing.T, opts camsim.Options) *camsim.Server {
+	t.Helper()
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	if opts.Paths == 0 {
+		opts.Paths = 1
+	}
+	srv, err := camsim.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+func newManager(t *testing.T, store *storage.Store) (*Manager, *eventLog) {
+	t.Helper()
+	events := &eventLog{}
+	m, err := NewManager(ManagerConfig{ServerName: "rec-1", Store: store, Events: events.add, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m, events
+}
+
+func openStore(t *testing.T, dir string) *storage.Store {
+	t.Helper()
+	s, err := storage.Open([]storage.Volume{{Path: dir}}, nil, storage.WithRetentionInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func needFFprobe(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("ffprobe"); err != nil {
+		t.Skip("ffprobe not installed")
+	}
+}
+
+// probed is what ffprobe says about one stream of a file.
+type probed struct {
+	codec string
+	dts   []float64
+}
+
+// ffprobe reads every packet of every stream; any message on stderr (at
+// level error) fails the test.
+func ffprobe(t *testing.T, path string) map[int]*probed {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command("ffprobe", "-v", "error", "-show_entries", "packet=stream_index,dts_time:stream=index,codec_name",
+		"-of", "csv=p=0", path)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffprobe %s: %v: %s", path, err, stderr.String())
+	}
+	streams := map[int]*probed{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, ",")
+		if len(f) < 2 {
+			continue
+		}
+		idx, err := strconv.Atoi(f[0])
+		if err != nil {
+			continue
+		}
+		if streams[idx] == nil {
+			streams[idx] = &probed{}
+		}
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			streams[idx].dts = append(streams[idx].dts, v)
+		} else {
+			streams[idx].codec = f[1]
+		}
+	}
+	return streams
+}
+
+func recordFor(t *testing.T, srv *camsim.Server, cam Camera, d time.Duration) (*storage.Store, int64) {
+	t.Helper()
+	store := openStore(t, t.TempDir())
+	m, _ := newManager(t, store)
+	m.Set([]Camera{cam})
+	waitFor(t, 5*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
+	time.Sleep(d)
+	sent := srv.Stats()["cam1"].Sessions[0].FramesFromKeyframe
+	m.Close()
+	return store, sent
+}
+
+// checkRecording probes every segment: no ffprobe error, increasing
+// timestamps, consecutive segments joined within one frame; it returns the
+// video frames in the files.
+func checkRecording(t *testing.T, segs []storage.Segment, wantStreams []string) int {
+	t.Helper()
+	if len(segs) < 2 {
+		t.Fatalf("want at least 2 segments, got %d", len(segs))
+	}
+	frames := 0
+	for i, seg := range segs {
+		streams := ffprobe(t, seg.Path)
+		if len(streams) != len(wantStreams) {
+			t.Fatalf("%s: %d streams, want %v", seg.Path, len(streams), wantStreams)
+		}
+		for idx, want := range wantStreams {
+			st := streams[idx]
+			if st.codec != want {
+				t.Errorf("%s stream %d: codec %q, want %q", seg.Path, idx, st.codec, want)
+			}
+			for j := 1; j < len(st.dts); j++ {
+				if st.dts[j] <= st.dts[j-1] {
+					t.Fatalf("%s stream %d: dts %v after %v", seg.Path, idx, st.dts[j], st.dts[j-1])
+				}
+			}
+		}
+		frames += len(streams[0].dts)
+		if i > 0 {
+			if gap := seg.Start.Sub(segs[i-1].End); gap < -time.Millisecond || gap > 40*time.Millisecond {
+				t.Errorf("segment %d starts %v after the previous one ends", i, gap)
+			}
+		}
+		if !strings.HasPrefix(filepath.Base(seg.Path), seg.Start.UTC().Format("15-04-05.")) {
+			t.Errorf("file %s does not carry its start time %s", seg.Path, seg.Start.UTC())
+		}
+	}
+	return frames
+}
+
+func TestRecordH264(t *testing.T) {
+	needFFprobe(t)
+	srv := startCamsim(t, camsim.Options{})
+	store, sent := recordFor(t, srv, Camera{Name: "door", URL: srv.URL(1), SegmentDuration: 2 * time.Second}, 5*time.Second)
+	segs := store.Segments("door")
+	frames := checkRecording(t, segs, []string{"h264"})
+	// The small clip has a 1 s GOP (25 frames).
+	if d := sent - int64(frames); d < 0 || d > 25 {
+		t.Errorf("camsim sent %d frames from the first keyframe, files hold %d", sent, frames)
+	}
+	for _, seg := range segs {
+		if seg.Codec != "h264" || seg.Server != "rec-1" || seg.Bytes == 0 {
+			t.Errorf("index entry %+v", seg)
+		}
+	}
+	if day := store.DailyBytes("door")[time.Now().UTC().Format(time.DateOnly)]; day == 0 {
+		t.Error("no daily bytes")
+	}
+}
+
+func TestRecordH265WithAudio(t *testing.T) {
+	needFFprobe(t)
+	srv := startCamsim(t, camsim.Options{Codec: "h265", Audio: true})
+	store, sent := recordFor(t, srv, Camera{Name: "yard", URL: srv.URL(1), SegmentDuration: 2 * time.Second}, 5*time.Second)
+	segs := store.Segments("yard")
+	frames := checkRecording(t, segs, []string{"hevc", "aac"})
+	if d := sent - int64(frames); d < 0 || d > 25 {
+		t.Errorf("camsim sent %d frames from the first keyframe, files hold %d", sent, frames)
+	}
+	if segs[0].Codec != "h265+aac" {
+		t.Errorf("codec %q", segs[0].Codec)
+	}
+}
+
+func TestCrashRecoveryAndResume(t *testing.T) {
+	needFFprobe(t)
+	srv := startCamsim(t, camsim.Options{})
+	live := t.TempDir()
+	store := openStore(t, live)
+	m, _ := newManager(t, store)
+	m.Set([]Camera{{Name: "gate", URL: srv.URL(1)}})
+	waitFor(t, 5*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
+	time.Sleep(2500 * time.Millisecond)
+
+	// What a kill -9 leaves: the open segment as it is on disk, in no
+	// index, with the part being written cut in the middle.
+	open, _ := filepath.Glob(filepath.Join(live, "gate", "*", "*.mp4"))
+	if len(open) != 1 {
+		t.Fatalf("open segments: %v", open)
+	}
+	data, err := os.ReadFile(open[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := storage.Probe(open[0])
+	if err != nil || info.Parts < 2 {
+		t.Fatalf("probe of the open segment: %+v %v", info, err)
+	}
+	m.Close()
+
+	crashed := t.TempDir()
+	rel, _ := filepath.Rel(live, open[0])
+	dst := filepath.Join(crashed, rel)
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	torn := append(data[:info.ValidSize:info.ValidSize], []byte("\x00\x00\x10\x00moof\x00\x00\x00")...)
+	if err := os.WriteFile(dst, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	store2 := openStore(t, crashed)
+	segs := store2.Segments("gate")
+	if len(segs) != 1 || segs[0].Bytes != info.ValidSize {
+		t.Fatalf("recovered index: %+v (want one segment of %d bytes)", segs, info.ValidSize)
+	}
+	if st, _ := os.Stat(dst); st.Size() != info.ValidSize {
+		t.Errorf("recovered file is %d bytes, want it cut to %d", st.Size(), info.ValidSize)
+	}
+	streams := ffprobe(t, dst)
+	if n := len(streams[0].dts); n < 25 {
+		t.Errorf("recovered file plays %d frames", n)
+	}
+
+	// Restart on the recovered storage: recording resumes, the span since
+	// the crash is a "restart" gap.
+	m2, _ := newManager(t, store2)
+	m2.Set([]Camera{{Name: "gate", URL: srv.URL(1)}})
+	waitFor(t, 5*time.Second, "recording", func() bool { return m2.Status()[0].State == "recording" })
+	time.Sleep(1500 * time.Millisecond)
+	m2.Close()
+	if n := len(store2.Segments("gate")); n != 2 {
+		t.Errorf("segments after resume: %d", n)
+	}
+	gaps := store2.Gaps("gate")
+	if len(gaps) != 1 || gaps[0].Cause != CauseRestart {
+		t.Errorf("gaps after restart: %+v", gaps)
+	}
+}
+
+func TestDropAndStallMakeGaps(t *testing.T) {
+	srv := startCamsim(t, camsim.Options{})
+	store := openStore(t, t.TempDir())
+	m, events := newManager(t, store)
+	m.Set([]Camera{{Name: "hall", URL: srv.URL(1), StallTimeout: time.Second}})
+	recording := func() bool { return m.Status()[0].State == "recording" }
+	waitFor(t, 5*time.Second, "recording", recording)
+
+	// A dropped session: gortsplib's server closes it without closing the
+	// TCP connection at once, so the recorder sees either the disconnect or
+	// the silence first.
+	srv.Drop("cam1")
+	waitFor(t, 5*time.Second, "a gap", func() bool { return len(store.Gaps("hall")) >= 1 })
+	waitFor(t, 5*time.Second, "recording again", recording)
+	if c := store.Gaps("hall")[0].Cause; c != CauseDisconnect && c != CauseStall {
+		t.Errorf("gap cause after a drop: %q", c)
+	}
+
+	stalled := time.Now()
+	srv.Stall("cam1", 2500*time.Millisecond)
+	stallGap := func() *api.Gap {
+		for _, g := range store.Gaps("hall") {
+			if g.Cause == CauseStall && g.End.After(stalled) {
+				return &g
+			}
+		}
+		return nil
+	}
+	waitFor(t, 10*time.Second, "a stall gap", func() bool { return stallGap() != nil })
+	waitFor(t, 5*time.Second, "recording again", recording)
+	if g := stallGap(); g.End.Sub(g.Start) < 2*time.Second || g.End.Sub(g.Start) > 8*time.Second {
+		t.Errorf("stall gap %+v", g)
+	}
+	for _, g := range store.Gaps("hall") {
+		if !g.End.After(g.Start) || g.Server != "rec-1" {
+			t.Errorf("gap %+v", g)
+		}
+	}
+	if events.count("camera.stalled") == 0 || events.count("camera.recording") < 3 {
+		t.Errorf("events: %+v", events.ev)
+	}
+}
+
+func TestWrongPasswordNoRetryStorm(t *testing.T) {
+	srv := startCamsim(t, camsim.Options{Username: "admin", Password: "secret"})
+	store := openStore(t, t.TempDir())
+	m, events := newManager(t, store)
+	m.Set([]Camera{{Name: "lobby", URL: srv.URL(1), Username: "admin", Password: "wrong"}})
+	waitFor(t, 5*time.Second, "an auth event", func() bool { return events.count("camera.auth") == 1 })
+	time.Sleep(3 * time.Second)
+	st := m.Status()[0]
+	if st.State != "failing" || !strings.Contains(st.Error, "password") {
+		t.Errorf("status %+v", st)
+	}
+	var mt dto.Metric
+	m.reconnects.WithLabelValues("lobby").Write(&mt)
+	if n := mt.GetCounter().GetValue(); n != 1 {
+		t.Errorf("%v connection attempts in 3 s, want 1 (backoff to the maximum)", n)
+	}
+	if events.count("camera.auth") != 1 {
+		t.Errorf("auth events: %d", events.count("camera.auth"))
+	}
+
+	// The right password records; the other camera was never affected.
+	m.Set([]Camera{{Name: "lobby", URL: srv.URL(1), Username: "admin", Password: "secret"}})
+	waitFor(t, 5*time.Second, "recording", func() bool {
+		s := m.Status()
+		return len(s) == 1 && s[0].State == "recording"
+	})
+}
+
+func TestUnreachableCamera(t *testing.T) {
+	store := openStore(t, t.TempDir())
+	m, events := newManager(t, store)
+	m.Set([]Camera{{Name: "void", URL: "rtsp://127.0.0.1:1/cam1"}})
+	waitFor(t, 5*time.Second, "an unreachable event", func() bool { return events.count("camera.unreachable") == 1 })
+	if st := m.Status()[0]; st.State != "failing" {
+		t.Errorf("status %+v", st)
+	}
+}

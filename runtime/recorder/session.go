@@ -1,0 +1,615 @@
+package recorder
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5"
+	"github.com/bluenviron/gortsplib/v5/pkg/base"
+	"github.com/bluenviron/gortsplib/v5/pkg/description"
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
+	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
+	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/g711"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/opus"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+	"github.com/pion/rtp"
+
+	"vigil/runtime/api"
+)
+
+// Gap causes and camera event kinds.
+const (
+	CauseUnreachable = "camera unreachable"
+	CauseAuth        = "wrong credentials"
+	CauseCodec       = "unsupported codec"
+	CauseMalformed   = "malformed stream"
+	CauseStall       = "stream stalled"
+	CauseDisconnect  = "camera disconnected"
+	CauseStorage     = "storage"
+	CauseRestart     = "restart"
+)
+
+var causeKind = map[string]string{
+	CauseUnreachable: "camera.unreachable",
+	CauseAuth:        "camera.auth",
+	CauseCodec:       "camera.codec",
+	CauseMalformed:   "camera.malformed",
+	CauseStall:       "camera.stalled",
+	CauseDisconnect:  "camera.disconnected",
+	CauseStorage:     "camera.storage",
+}
+
+// Backoff bounds between connection attempts.
+const (
+	minBackoff = time.Second
+	maxBackoff = 30 * time.Second
+)
+
+// udpReadBuffer is the socket buffer of UDP cameras: about a second of a
+// 16 Mbit/s stream, so scheduling hiccups at a hundred cameras lose nothing.
+const udpReadBuffer = 2 << 20
+
+// restartWindow: a segment that ended this recently before a session starts
+// means the recorder itself was down (a restart), so that span is a gap.
+const restartWindow = 10 * time.Minute
+
+// sessionError is a classified connection failure.
+type sessionError struct {
+	cause string
+	err   error
+}
+
+func (e *sessionError) Error() string { return e.err.Error() }
+func (e *sessionError) Unwrap() error { return e.err }
+
+func failure(cause string, format string, args ...any) error {
+	return &sessionError{cause: cause, err: fmt.Errorf(format, args...)}
+}
+
+// session records one camera: it connects, reconnects with backoff, and
+// keeps the state, the counters and the open gap.
+type session struct {
+	m      *Manager
+	cam    Camera
+	stats  *camStats
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	jobs     chan job
+	wdone    chan struct{}
+	mux      atomic.Pointer[muxer]
+	lastSeen atomic.Int64 // unix nanos of the last video frame
+
+	lastDropEvent atomic.Int64
+
+	mu       sync.Mutex
+	state    string
+	since    time.Time
+	errMsg   string
+	codec    string
+	gap      *api.Gap // open gap, nil while recording
+	lastGap  *api.Gap
+	lastKind string // event kind of the last failure, to avoid repeating it
+}
+
+func newSession(m *Manager, cam Camera) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		m: m, cam: cam, ctx: ctx, cancel: cancel,
+		done:  make(chan struct{}),
+		jobs:  make(chan job, 8),
+		wdone: make(chan struct{}),
+		state: "connecting",
+		since: time.Now(),
+		stats: &camStats{},
+	}
+	s.stats.onDrop = s.onDrop
+	s.stats.framesC = m.frames.WithLabelValues(cam.Name)
+	s.stats.bytesC = m.bytes.WithLabelValues(cam.Name)
+	s.gap = &api.Gap{Camera: cam.Name, Server: m.cfg.ServerName, Start: s.since}
+	if segs := m.cfg.Store.Segments(cam.Name); len(segs) > 0 {
+		if end := segs[len(segs)-1].End; end.Before(s.since) && s.since.Sub(end) < restartWindow {
+			s.gap.Start, s.gap.Cause = end, CauseRestart
+		}
+	}
+	w := &writer{
+		store: m.cfg.Store, camera: cam.Name, server: m.cfg.ServerName,
+		fsyncEvery: m.cfg.FsyncInterval, stats: s.stats, in: s.jobs,
+		forceCut: func() {
+			if mx := s.mux.Load(); mx != nil {
+				mx.forceCut.Store(true)
+			}
+		},
+		onOpen:     s.onRecording,
+		onWriteErr: s.onWriteErr,
+	}
+	go w.run(s.wdone)
+	return s
+}
+
+func (s *session) stop() {
+	s.cancel()
+	<-s.done
+}
+
+func (s *session) run() {
+	defer close(s.done)
+	defer func() {
+		close(s.jobs)
+		<-s.wdone
+		s.closeGap(time.Now(), true)
+	}()
+	attempt := 0
+	for {
+		recorded := s.stats.frames.Load()
+		err := s.connect()
+		if s.ctx.Err() != nil {
+			return
+		}
+		if s.stats.frames.Load() > recorded {
+			attempt = 0 // it did record: start the backoff over
+		}
+		s.m.reconnects.WithLabelValues(s.cam.Name).Inc()
+		cause := s.failed(err)
+		wait := backoff(attempt)
+		if cause == CauseAuth || cause == CauseCodec {
+			wait = maxBackoff // retrying sooner cannot help
+		}
+		attempt++
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// backoff is the capped exponential delay before attempt n, jittered by
+// ±20% so that cameras cut off together do not reconnect together.
+func backoff(n int) time.Duration {
+	d := maxBackoff
+	if n < 5 {
+		d = minBackoff << n
+	}
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return min(max(d, minBackoff), maxBackoff)
+}
+
+// failed records a failure: state, open gap, and an event when the cause
+// differs from the previous failure (no event storm while a camera stays
+// down).
+func (s *session) failed(err error) string {
+	cause := CauseDisconnect
+	var se *sessionError
+	if errors.As(err, &se) {
+		cause = se.cause
+	}
+	now := time.Now()
+	s.mu.Lock()
+	if s.state != "failing" {
+		s.since = now
+	}
+	s.state = "failing"
+	s.errMsg = err.Error()
+	if s.gap == nil {
+		start := now
+		if last := s.lastSeen.Load(); last > 0 {
+			start = time.Unix(0, last)
+		}
+		s.gap = &api.Gap{Camera: s.cam.Name, Server: s.m.cfg.ServerName, Start: start}
+	}
+	if s.gap.Cause == "" {
+		s.gap.Cause = cause
+	}
+	kind := causeKind[cause]
+	repeat := kind == s.lastKind
+	s.lastKind = kind
+	s.mu.Unlock()
+	if !repeat {
+		sev := "warning"
+		if cause == CauseAuth || cause == CauseCodec {
+			sev = "error"
+		}
+		s.m.emit(sev, kind, s.cam.Name, fmt.Sprintf("camera %s: %s: %v", s.cam.Name, cause, err))
+	}
+	return cause
+}
+
+// onRecording is called by the writer when a segment file opens.
+func (s *session) onRecording(wall time.Time, codec string) {
+	s.mu.Lock()
+	s.codec = codec
+	was := s.state
+	if s.state != "recording" {
+		s.state, s.since, s.errMsg = "recording", time.Now(), ""
+	}
+	s.lastKind = ""
+	s.mu.Unlock()
+	s.m.up.WithLabelValues(s.cam.Name).Set(1)
+	if g := s.closeGap(wall, false); g != nil && was != "recording" {
+		s.m.emit("info", "camera.recording", s.cam.Name, fmt.Sprintf("camera %s: recording (%s) after a gap of %s (%s)",
+			s.cam.Name, codec, g.End.Sub(g.Start).Round(time.Millisecond), g.Cause))
+	} else if was != "recording" {
+		s.m.emit("info", "camera.recording", s.cam.Name, fmt.Sprintf("camera %s: recording (%s)", s.cam.Name, codec))
+	}
+}
+
+// closeGap ends the open gap at end and stores it. A gap with no cause
+// (the first connection simply took a moment) is not a gap.
+func (s *session) closeGap(end time.Time, stopping bool) *api.Gap {
+	s.mu.Lock()
+	g := s.gap
+	s.gap = nil
+	if stopping {
+		s.state = "stopped"
+	}
+	s.mu.Unlock()
+	if stopping {
+		s.m.up.WithLabelValues(s.cam.Name).Set(0)
+	}
+	if g == nil || g.Cause == "" || !end.After(g.Start) {
+		return nil
+	}
+	g.End = end
+	if err := s.m.cfg.Store.AddGap(*g); err != nil {
+		s.m.log.Error("cannot record gap", "camera", s.cam.Name, "error", err)
+	}
+	s.m.gaps.WithLabelValues(s.cam.Name, g.Cause).Inc()
+	s.mu.Lock()
+	s.lastGap = g
+	s.mu.Unlock()
+	return g
+}
+
+func (s *session) onWriteErr(err error) {
+	cause := CauseStorage
+	s.mu.Lock()
+	if s.gap == nil {
+		s.gap = &api.Gap{Camera: s.cam.Name, Server: s.m.cfg.ServerName, Start: time.Now(), Cause: cause}
+	}
+	s.state, s.since, s.errMsg = "failing", time.Now(), err.Error()
+	repeat := s.lastKind == causeKind[cause]
+	s.lastKind = causeKind[cause]
+	s.mu.Unlock()
+	s.m.up.WithLabelValues(s.cam.Name).Set(0)
+	if !repeat {
+		msg := "cannot write recording"
+		if isFull(err) {
+			msg = "storage full, frames dropped until retention makes room"
+		}
+		s.m.emit("error", causeKind[cause], s.cam.Name, fmt.Sprintf("camera %s: %s: %v", s.cam.Name, msg, err))
+	}
+}
+
+// onDrop is rate limited to one event per camera per minute.
+func (s *session) onDrop(n int64, reason string) {
+	s.m.dropped.WithLabelValues(s.cam.Name).Add(float64(n))
+	now := time.Now().UnixNano()
+	last := s.lastDropEvent.Load()
+	if now-last < int64(time.Minute) || !s.lastDropEvent.CompareAndSwap(last, now) {
+		return
+	}
+	s.m.emit("warning", "camera.dropped", s.cam.Name, fmt.Sprintf("camera %s: %d frames dropped: %s", s.cam.Name, n, reason))
+}
+
+// connect runs one connection until it fails or the session stops.
+func (s *session) connect() error {
+	u, err := base.ParseURL(s.cam.URL)
+	if err != nil {
+		return failure(CauseUnreachable, "invalid camera URL: %v", err)
+	}
+	if s.cam.Username != "" {
+		u.User = url.UserPassword(s.cam.Username, s.cam.Password)
+	}
+	proto := gortsplib.ProtocolTCP
+	c := &gortsplib.Client{
+		Scheme:      u.Scheme,
+		Host:        u.Host,
+		Protocol:    &proto,
+		ReadTimeout: max(s.cam.StallTimeout, 5*time.Second),
+	}
+	if strings.EqualFold(s.cam.Transport, "udp") {
+		proto = gortsplib.ProtocolUDP
+		c.UDPReadBufferSize = udpReadBuffer
+	}
+	if u.Scheme == "rtsps" {
+		// Cameras ship self-signed certificates that nothing can verify;
+		// rtsps gives confidentiality on the wire, not camera identity.
+		c.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec
+	}
+	var decodeErrs atomic.Int64
+	var lastDecode atomic.Value
+	c.OnDecodeError = func(err error) {
+		decodeErrs.Add(1)
+		lastDecode.Store(err.Error())
+	}
+	if err := c.Start(); err != nil {
+		return classify(err)
+	}
+	defer c.Close()
+	stopWatch := context.AfterFunc(s.ctx, c.Close)
+	defer stopWatch()
+
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		return classify(err)
+	}
+	mx, err := s.setup(c, desc, &decodeErrs, &lastDecode)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		mx.close()
+		s.mux.Store(nil)
+	}()
+	s.lastSeen.Store(0)
+	started := time.Now()
+	if _, err := c.Play(nil); err != nil {
+		return classify(err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- c.Wait() }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		case err := <-waitErr:
+			return classify(err)
+		case now := <-tick.C:
+			last := started
+			if ns := s.lastSeen.Load(); ns > 0 {
+				last = time.Unix(0, ns)
+			}
+			if now.Sub(last) >= s.cam.StallTimeout {
+				if n := decodeErrs.Load(); n > 0 {
+					return failure(CauseMalformed, "no playable frame for %s, %d decode errors, last: %v", s.cam.StallTimeout, n, lastDecode.Load())
+				}
+				return failure(CauseStall, "no frame for %s", s.cam.StallTimeout)
+			}
+		}
+	}
+}
+
+// setup picks the tracks to record, sets them up and wires the
+// depacketizers to a new muxer.
+func (s *session) setup(c *gortsplib.Client, desc *description.Session, decodeErrs *atomic.Int64, lastDecode *atomic.Value) (*muxer, error) {
+	var h264f *format.H264
+	var h265f *format.H265
+	video := desc.FindFormat(&h265f)
+	if video == nil {
+		video = desc.FindFormat(&h264f)
+	}
+	if video == nil {
+		return nil, failure(CauseCodec, "no H.264 or H.265 video track (the camera offers %s)", offered(desc))
+	}
+	decErr := func(err error) {
+		decodeErrs.Add(1)
+		lastDecode.Store(err.Error())
+	}
+
+	audioMedia, audioForma, audio, writeAudio := s.pickAudio(desc, decErr)
+
+	if _, err := c.Setup(desc.BaseURL, video, 0, 0); err != nil {
+		return nil, classify(err)
+	}
+	if audioMedia != nil {
+		if _, err := c.Setup(desc.BaseURL, audioMedia, 0, 0); err != nil {
+			return nil, classify(err)
+		}
+	}
+
+	var mx *muxer
+	if h265f != nil {
+		vps, sps, pps := h265f.SafeParams()
+		mx = newMuxer(s.cam.SegmentDuration, true, vps, sps, pps, audio, s.jobs, s.stats)
+		dec, err := h265f.CreateDecoder()
+		if err != nil {
+			return nil, failure(CauseMalformed, "H.265 depacketizer: %v", err)
+		}
+		c.OnPacketRTP(video, h265f, func(pkt *rtp.Packet) {
+			pts, ok := c.PacketPTS(video, pkt)
+			if !ok {
+				return
+			}
+			au, err := dec.Decode(pkt)
+			if err != nil {
+				if !errors.Is(err, rtph265.ErrMorePacketsNeeded) && !errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious) {
+					decErr(err)
+				}
+				return
+			}
+			s.lastSeen.Store(time.Now().UnixNano())
+			mx.writeVideo(pts, au)
+		})
+	} else {
+		sps, pps := h264f.SafeParams()
+		mx = newMuxer(s.cam.SegmentDuration, false, nil, sps, pps, audio, s.jobs, s.stats)
+		dec, err := h264f.CreateDecoder()
+		if err != nil {
+			return nil, failure(CauseMalformed, "H.264 depacketizer: %v", err)
+		}
+		c.OnPacketRTP(video, h264f, func(pkt *rtp.Packet) {
+			pts, ok := c.PacketPTS(video, pkt)
+			if !ok {
+				return
+			}
+			au, err := dec.Decode(pkt)
+			if err != nil {
+				if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
+					decErr(err)
+				}
+				return
+			}
+			s.lastSeen.Store(time.Now().UnixNano())
+			mx.writeVideo(pts, au)
+		})
+	}
+	if audioMedia != nil {
+		c.OnPacketRTP(audioMedia, audioForma, func(pkt *rtp.Packet) {
+			if pts, ok := c.PacketPTS(audioMedia, pkt); ok {
+				writeAudio(mx, pts, pkt)
+			}
+		})
+	}
+	s.mux.Store(mx)
+	return mx, nil
+}
+
+// pickAudio chooses the first audio track vigil can store (AAC, Opus,
+// G.711) and returns its muxer track and a packet handler. Other audio is
+// left out of the recording.
+func (s *session) pickAudio(desc *description.Session, decErr func(error)) (*description.Media, format.Format, *audioTrack, func(*muxer, int64, *rtp.Packet)) {
+	var aac *format.MPEG4Audio
+	if m := desc.FindFormat(&aac); m != nil && aac.Config != nil {
+		dec, err := aac.CreateDecoder()
+		if err == nil {
+			t := &audioTrack{codec: &codecs.MPEG4Audio{Config: *aac.Config}, timeScale: uint32(aac.ClockRate())}
+			return m, aac, t, func(mx *muxer, pts int64, pkt *rtp.Packet) {
+				aus, err := dec.Decode(pkt)
+				if err != nil {
+					if !errors.Is(err, rtpmpeg4audio.ErrMorePacketsNeeded) {
+						decErr(err)
+					}
+					return
+				}
+				mx.writeAudio(pts, aus, mpeg4audio.SamplesPerAccessUnit)
+			}
+		}
+	}
+	var op *format.Opus
+	if m := desc.FindFormat(&op); m != nil {
+		dec, err := op.CreateDecoder()
+		if err == nil {
+			t := &audioTrack{codec: &codecs.Opus{ChannelCount: op.ChannelCount}, timeScale: uint32(op.ClockRate())}
+			return m, op, t, func(mx *muxer, pts int64, pkt *rtp.Packet) {
+				frame, err := dec.Decode(pkt)
+				if err != nil {
+					decErr(err)
+					return
+				}
+				mx.writeAudio(pts, [][]byte{frame}, uint32(opus.PacketDuration2(frame)))
+			}
+		}
+	}
+	var g *format.G711
+	if m := desc.FindFormat(&g); m != nil {
+		dec, err := g.CreateDecoder()
+		if err == nil {
+			ch := max(g.ChannelCount, 1)
+			t := &audioTrack{
+				codec:     &codecs.LPCM{BitDepth: 16, SampleRate: g.SampleRate, ChannelCount: ch},
+				timeScale: uint32(g.SampleRate),
+			}
+			mulaw := g.MULaw
+			return m, g, t, func(mx *muxer, pts int64, pkt *rtp.Packet) {
+				samples, err := dec.Decode(pkt)
+				if err != nil {
+					decErr(err)
+					return
+				}
+				// MP4 has no G.711 sample entry that players agree on:
+				// store it as 16-bit PCM.
+				var pcm []byte
+				if mulaw {
+					pcm = g711.DecodeMulaw(samples)
+				} else {
+					pcm = g711.DecodeAlaw(samples)
+				}
+				mx.writeAudio(pts, [][]byte{pcm}, uint32(len(samples)/ch))
+			}
+		}
+	}
+	if len(desc.Medias) > 1 {
+		s.m.log.Info("camera audio not recorded: codec not supported", "camera", s.cam.Name, "offers", offered(desc))
+	}
+	return nil, nil, nil, nil
+}
+
+func offered(desc *description.Session) string {
+	var names []string
+	for _, m := range desc.Medias {
+		for _, f := range m.Formats {
+			names = append(names, f.Codec())
+		}
+	}
+	if len(names) == 0 {
+		return "no track"
+	}
+	return strings.Join(names, ", ")
+}
+
+// classify maps a gortsplib or network error to a gap cause.
+func classify(err error) error {
+	if err == nil {
+		return failure(CauseDisconnect, "connection closed")
+	}
+	var se *sessionError
+	if errors.As(err, &se) {
+		return err
+	}
+	var bad liberrors.ErrClientBadStatusCode
+	if errors.As(err, &bad) {
+		switch bad.Code {
+		case base.StatusUnauthorized, base.StatusForbidden:
+			return failure(CauseAuth, "the camera refused the username or password (%d %s)", bad.Code, bad.Message)
+		case base.StatusNotFound:
+			return failure(CauseUnreachable, "the camera has no such stream (404): check the URL path")
+		}
+		return failure(CauseUnreachable, "the camera answered %d %s", bad.Code, bad.Message)
+	}
+	var authErr liberrors.ErrClientAuthSetup
+	if errors.As(err, &authErr) {
+		return failure(CauseAuth, "authentication: %v", err)
+	}
+	var sdpErr liberrors.ErrClientSDPInvalid
+	if errors.As(err, &sdpErr) {
+		return failure(CauseMalformed, "invalid stream description: %v", err)
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return failure(CauseUnreachable, "cannot connect: %v", err)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return failure(CauseUnreachable, "cannot resolve the camera host: %v", err)
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return failure(CauseUnreachable, "the camera does not answer: %v", err)
+	}
+	return failure(CauseDisconnect, "%v", err)
+}
+
+// status returns the session's CameraStatus.
+func (s *session) status() CameraStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := CameraStatus{
+		Name: s.cam.Name, State: s.state, Since: s.since, Error: s.errMsg, Codec: s.codec,
+		Frames: s.stats.frames.Load(), Bytes: s.stats.bytes.Load(), Dropped: s.stats.dropped.Load(),
+		Skipped: s.stats.skipped.Load(),
+	}
+	if s.gap != nil && s.gap.Cause != "" {
+		g := *s.gap
+		st.Gap = &g
+	} else if s.lastGap != nil {
+		g := *s.lastGap
+		st.Gap = &g
+	}
+	return st
+}

@@ -1,0 +1,163 @@
+package recorder
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/runtime/storage"
+)
+
+// camStats are a camera's counters, shared by its muxer, writer and session.
+type camStats struct {
+	frames  atomic.Int64 // video frames written to disk
+	bytes   atomic.Int64
+	dropped atomic.Int64 // video frames lost after recording had started
+	skipped atomic.Int64 // frames before the first keyframe of a connection
+
+	mu          sync.Mutex
+	lastDecode  string
+	framesC     prometheus.Counter
+	bytesC      prometheus.Counter
+	onDrop      func(n int64, reason string)
+	onDecodeErr func(err error)
+}
+
+func (s *camStats) written(frames, bytes int64) {
+	s.frames.Add(frames)
+	s.bytes.Add(bytes)
+	if s.framesC != nil {
+		s.framesC.Add(float64(frames))
+		s.bytesC.Add(float64(bytes))
+	}
+}
+
+func (s *camStats) drop(n int, reason string) {
+	if n <= 0 {
+		return
+	}
+	s.dropped.Add(int64(n))
+	if s.onDrop != nil {
+		s.onDrop(int64(n), reason)
+	}
+}
+
+func (s *camStats) decodeErr(err error) {
+	s.mu.Lock()
+	s.lastDecode = err.Error()
+	s.mu.Unlock()
+	if s.onDecodeErr != nil {
+		s.onDecodeErr(err)
+	}
+}
+
+// writer owns a camera's open segment file: it writes the parts the muxer
+// queues, fsyncs at least every fsyncEvery and closes segments into the
+// index. One writer per camera, so a slow or failing write only ever holds
+// up its own camera.
+type writer struct {
+	store      *storage.Store
+	camera     string
+	server     string
+	fsyncEvery time.Duration
+	stats      *camStats
+	in         chan job
+	forceCut   func() // ask the muxer to start a new segment at the next keyframe
+	onOpen     func(wall time.Time, codec string)
+	onWriteErr func(err error)
+	onClose    func(seg storage.Segment)
+
+	meta     *segMeta
+	file     *storage.File
+	failed   bool // the current segment could not be written: drop its parts
+	lastEnd  time.Duration
+	lastSync time.Time
+}
+
+func (w *writer) run(done chan<- struct{}) {
+	defer close(done)
+	for j := range w.in {
+		w.handle(j)
+	}
+	w.closeFile()
+}
+
+func (w *writer) handle(j job) {
+	if j.seg != w.meta {
+		w.closeFile()
+		w.meta = j.seg
+		w.failed = false
+		w.lastEnd = 0
+		f, err := w.store.Create(w.camera, j.seg.wall)
+		if err == nil {
+			err = f.WriteInit(j.seg.init)
+			if err != nil {
+				f.Close(time.Time{}, "", "") // no part: the file is removed
+			}
+		}
+		if err != nil {
+			w.failed = true
+			w.fail(err)
+		} else {
+			w.file = f
+			w.lastSync = time.Now()
+			if w.onOpen != nil {
+				w.onOpen(j.seg.wall, j.seg.codec)
+			}
+		}
+	}
+	if len(j.tracks) > 0 {
+		if w.failed || w.file == nil {
+			w.stats.drop(j.frames, "storage unavailable")
+		} else {
+			prev := w.file.Size()
+			if err := w.file.WritePart(j.tracks); err != nil {
+				w.stats.drop(j.frames, "write failed")
+				w.failed = true
+				w.fail(err)
+			} else {
+				w.lastEnd = j.end
+				w.stats.written(int64(j.frames), w.file.Size()-prev)
+				if now := time.Now(); now.Sub(w.lastSync) >= w.fsyncEvery {
+					if err := w.file.Sync(); err != nil {
+						w.fail(err)
+					}
+					w.lastSync = now
+				}
+			}
+		}
+	}
+	if j.close {
+		w.closeFile()
+		w.meta = nil
+	}
+}
+
+func (w *writer) fail(err error) {
+	w.forceCut()
+	if w.onWriteErr != nil {
+		w.onWriteErr(err)
+	}
+}
+
+func (w *writer) closeFile() {
+	if w.file == nil {
+		return
+	}
+	f := w.file
+	w.file = nil
+	seg, err := f.Close(w.meta.wall.Add(w.lastEnd), w.meta.codec, w.server)
+	if err != nil {
+		w.fail(fmt.Errorf("close segment: %w", err))
+	}
+	if seg.Bytes > 0 && w.onClose != nil {
+		w.onClose(seg)
+	}
+}
+
+// isFull reports whether err comes from a full disk.
+func isFull(err error) bool { return errors.Is(err, storage.ErrFull) }

@@ -1,0 +1,221 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// File is a segment being written. Its methods are not safe for concurrent
+// use: one writer goroutine owns it.
+type File struct {
+	s      *Store
+	vol    *volume
+	camera string
+	path   string
+	start  time.Time
+	f      *os.File
+	size   int64 // bytes of complete sections (init, parts) in the file
+	parts  int
+	seq    uint32
+
+	moof   []byte   // reused moof buffer
+	chunks [][]byte // reused iovec list
+}
+
+// Create opens a new segment file for camera starting at start, on the
+// volume where the camera records (see Volume). The segment is "open": it
+// is in no index and retention never deletes it until Close.
+func (s *Store) Create(camera string, start time.Time) (*File, error) {
+	if err := validCamera(camera); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errors.New("storage closed")
+	}
+	v := s.pickVolume(camera)
+	_, err := s.camera(v, camera)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("camera %q index: %w", camera, err)
+	}
+	date, name := segmentName(start)
+	dir := filepath.Join(v.Path, camera, date)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, s.writeErr(v, err)
+	}
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, s.writeErr(v, err)
+	}
+	// The directory entry of the new file must survive a power cut too.
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, s.writeErr(v, err)
+	}
+	sf := &File{s: s, vol: v, camera: camera, path: path, start: start, f: f}
+	s.mu.Lock()
+	v.open[sf] = struct{}{}
+	s.mu.Unlock()
+	return sf, nil
+}
+
+// Path is the file name.
+func (f *File) Path() string { return f.path }
+
+// Size is the length of the complete sections written so far.
+func (f *File) Size() int64 { return f.size }
+
+// Parts is the number of parts written so far.
+func (f *File) Parts() int { return f.parts }
+
+// WriteInit writes the initialization section; call it once, first.
+func (f *File) WriteInit(init []byte) error {
+	return f.writev([][]byte{init})
+}
+
+// WritePart writes one part (moof + mdat). Either the whole part reaches the
+// file or the file is cut back to its previous length, so a failed write
+// (a full disk) never leaves a broken part in the middle of a segment.
+func (f *File) WritePart(tracks []PartTrack) error {
+	f.seq++
+	f.moof, f.chunks = appendPart(f.moof[:0], f.seq, tracks, f.chunks[:0])
+	f.chunks = slices.Insert(f.chunks, 0, f.moof)
+	err := f.writev(f.chunks)
+	clear(f.chunks) // do not keep the payloads alive until the next part
+	if err == nil {
+		f.parts++
+	}
+	return err
+}
+
+func (f *File) writev(bufs [][]byte) error {
+	var total int64
+	for _, b := range bufs {
+		total += int64(len(b))
+	}
+	err := writeAll(int(f.f.Fd()), bufs)
+	if err != nil {
+		if terr := f.f.Truncate(f.size); terr != nil {
+			f.s.log.Error("cannot cut back a failed write", "file", f.path, "error", terr)
+		}
+		if _, serr := f.f.Seek(f.size, 0); serr != nil {
+			f.s.log.Error("cannot seek after a failed write", "file", f.path, "error", serr)
+		}
+		return f.s.writeErr(f.vol, fmt.Errorf("write %s: %w", f.path, err))
+	}
+	f.size += total
+	f.vol.used.Add(total)
+	f.s.writeOK(f.vol)
+	return nil
+}
+
+// writeAll writes bufs with writev, going on after short writes. The
+// iovec slices are advanced in place.
+func writeAll(fd int, bufs [][]byte) error {
+	const iovMax = 1024
+	for len(bufs) > 0 {
+		if len(bufs[0]) == 0 {
+			bufs = bufs[1:]
+			continue
+		}
+		n, err := unix.Writev(fd, bufs[:min(len(bufs), iovMax)])
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.EAGAIN) {
+				continue
+			}
+			return err
+		}
+		for n > 0 {
+			if n >= len(bufs[0]) {
+				n -= len(bufs[0])
+				bufs = bufs[1:]
+			} else {
+				bufs[0] = bufs[0][n:]
+				n = 0
+			}
+		}
+	}
+	return nil
+}
+
+// Sync makes everything written so far durable.
+func (f *File) Sync() error {
+	if err := f.f.Sync(); err != nil {
+		return f.s.writeErr(f.vol, fmt.Errorf("sync %s: %w", f.path, err))
+	}
+	return nil
+}
+
+// Close syncs and closes the file and adds it to the camera's index with
+// its end time, codec and recording server. A file without any part is
+// removed and the zero Segment returned.
+func (f *File) Close(end time.Time, codec, server string) (Segment, error) {
+	s := f.s
+	err := f.f.Sync()
+	if cerr := f.f.Close(); err == nil {
+		err = cerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(f.vol.open, f)
+	if f.parts == 0 {
+		f.vol.used.Add(-f.size)
+		if rerr := os.Remove(f.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			s.log.Warn("cannot remove empty segment", "file", f.path, "error", rerr)
+		}
+		return Segment{}, err
+	}
+	seg := Segment{
+		Camera: f.camera, Path: f.path, Volume: f.vol.Path,
+		Start: f.start, End: end, Bytes: f.size, Codec: codec, Server: server,
+	}
+	c, cerr := s.camera(f.vol, f.camera)
+	if cerr != nil {
+		return seg, cerr
+	}
+	i, _ := slices.BinarySearchFunc(c.segs, seg.Start, func(a Segment, t time.Time) int { return a.Start.Compare(t) })
+	c.segs = slices.Insert(c.segs, i, seg)
+	if ierr := c.appendRecord(indexRecord{Seg: c.record(seg)}, true); ierr != nil && err == nil {
+		err = fmt.Errorf("index %s: %w", f.camera, ierr)
+	}
+	return seg, err
+}
+
+// writeErr marks a volume full on ENOSPC (event, immediate retention run)
+// and wraps the error with ErrFull.
+func (s *Store) writeErr(v *volume, err error) error {
+	if !errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	s.mu.Lock()
+	was := v.full
+	v.full = true
+	s.mu.Unlock()
+	if !was {
+		s.emit("error", "storage.full", "", fmt.Sprintf("storage %s is full; deleting the oldest recordings to make room", v.Path))
+	}
+	s.Kick()
+	return fmt.Errorf("%w: %w", ErrFull, err)
+}
+
+// writeOK clears the full mark of a volume after a successful write.
+func (s *Store) writeOK(v *volume) {
+	s.mu.Lock()
+	was := v.full
+	v.full = false
+	s.mu.Unlock()
+	if was {
+		s.emit("info", "storage.ok", "", fmt.Sprintf("storage %s has room again; recording resumed", v.Path))
+	}
+}

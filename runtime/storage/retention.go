@@ -1,0 +1,282 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/runtime/api"
+)
+
+// Kick asks the background retention to run now (after a write hit a full
+// disk). It never blocks.
+func (s *Store) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Store) retentionLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	s.Enforce()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		s.Enforce()
+	}
+}
+
+// Enforce applies retention to every volume now: segments older than the
+// volume's MaxAge or their camera's retention go first, then the oldest
+// segments of the volume while it is over MaxSize or under its free-space
+// floor. A volume marked full by a failed write loses its oldest segment on
+// every run until a write succeeds again. Open segments are never deleted.
+// It returns the number of segments deleted.
+func (s *Store) Enforce() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0
+	}
+	n := 0
+	for _, v := range s.vols {
+		n += s.enforceVolume(v)
+	}
+	return n
+}
+
+func (s *Store) enforceVolume(v *volume) int {
+	now := s.now()
+	type cand struct {
+		c   *camIndex
+		seg Segment
+	}
+	var all []cand
+	for _, c := range v.cams {
+		for _, seg := range c.segs {
+			all = append(all, cand{c, seg})
+		}
+	}
+	slices.SortFunc(all, func(a, b cand) int { return a.seg.Start.Compare(b.seg.Start) })
+	deleted := 0
+	del := func(x cand, why string) {
+		if err := s.deleteSegment(v, x.c, x.seg); err != nil {
+			s.log.Error("retention cannot delete segment", "file", x.seg.Path, "error", err)
+			return
+		}
+		s.log.Debug("retention deleted segment", "file", x.seg.Path, "reason", why)
+		deleted++
+	}
+
+	// By age.
+	rest := all[:0]
+	for _, x := range all {
+		maxAge := v.MaxAge
+		if r := s.retention[x.c.camera]; r > 0 && (maxAge == 0 || r < maxAge) {
+			maxAge = r
+		}
+		if maxAge > 0 && now.Sub(x.seg.End) > maxAge {
+			del(x, "age")
+			continue
+		}
+		rest = append(rest, x)
+	}
+	all = rest
+
+	// By size.
+	for v.MaxSize > 0 && v.used.Load() > v.MaxSize && len(all) > 0 {
+		del(all[0], "size")
+		all = all[1:]
+	}
+
+	// Free-space floor.
+	free, total, err := s.freeSpace(v.Path)
+	if err != nil {
+		s.log.Warn("cannot read free space", "volume", v.Path, "error", err)
+		return deleted
+	}
+	floor := uint64(max(v.MinFree, 0))
+	if v.MinFreePercent > 0 {
+		floor = max(floor, uint64(v.MinFreePercent/100*float64(total)))
+	}
+	for free < floor && len(all) > 0 {
+		free += uint64(all[0].seg.Bytes)
+		del(all[0], "free space floor")
+		all = all[1:]
+	}
+	if v.full && len(all) > 0 {
+		del(all[0], "disk full")
+	}
+	if free < floor && len(all) == 0 {
+		// Only open segments are left: nothing retention may delete.
+		s.log.Warn("free-space floor cannot be reached by deleting recordings", "volume", v.Path, "free", free, "floor", floor)
+	}
+	return deleted
+}
+
+// deleteSegment removes a segment file and records the deletion. Called
+// with s.mu held.
+func (s *Store) deleteSegment(v *volume, c *camIndex, seg Segment) error {
+	if err := os.Remove(seg.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	// Remove the date directory once it is empty; failure just means it is not.
+	_ = os.Remove(filepath.Dir(seg.Path))
+	i := slices.IndexFunc(c.segs, func(x Segment) bool { return x.Path == seg.Path })
+	if i >= 0 {
+		c.segs = slices.Delete(c.segs, i, i+1)
+	}
+	c.days[seg.Start.UTC().Format(time.DateOnly)] += seg.Bytes
+	v.used.Add(-seg.Bytes)
+	s.deleted.Add(1)
+	rec := c.record(seg)
+	return c.appendRecord(indexRecord{Del: rec.Path}, false)
+}
+
+// Segments returns a camera's closed segments on every volume, oldest first.
+func (s *Store) Segments(camera string) []Segment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Segment
+	for _, v := range s.vols {
+		if c := v.cams[camera]; c != nil {
+			out = append(out, c.segs...)
+		}
+	}
+	slices.SortFunc(out, func(a, b Segment) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+// Cameras returns the names of the cameras with recordings or gaps.
+func (s *Store) Cameras() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, v := range s.vols {
+		for name := range v.cams {
+			if !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// DailyBytes returns the bytes a camera recorded per UTC day ("2006-01-02"),
+// counting segments retention has deleted since. A segment counts on the
+// day it started.
+func (s *Store) DailyBytes(camera string) map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int64{}
+	for _, v := range s.vols {
+		c := v.cams[camera]
+		if c == nil {
+			continue
+		}
+		for d, b := range c.days {
+			out[d] += b
+		}
+		for _, seg := range c.segs {
+			out[seg.Start.UTC().Format(time.DateOnly)] += seg.Bytes
+		}
+	}
+	return out
+}
+
+// AddGap records a closed gap of a camera (durable).
+func (s *Store) AddGap(g api.Gap) error {
+	if err := validCamera(g.Camera); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("storage closed")
+	}
+	c, err := s.camera(s.pickVolume(g.Camera), g.Camera)
+	if err != nil {
+		return err
+	}
+	c.gaps = append(c.gaps, g)
+	if len(c.gaps) > maxGaps {
+		c.gaps = slices.Delete(c.gaps, 0, len(c.gaps)-maxGaps)
+	}
+	return c.appendRecord(indexRecord{Gap: &g}, true)
+}
+
+// Gaps returns a camera's recorded gaps, oldest first.
+func (s *Store) Gaps(camera string) []api.Gap {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []api.Gap
+	for _, v := range s.vols {
+		if c := v.cams[camera]; c != nil {
+			out = append(out, c.gaps...)
+		}
+	}
+	slices.SortFunc(out, func(a, b api.Gap) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+// Usage reports every volume for the status API.
+func (s *Store) Usage() []api.StorageState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]api.StorageState, 0, len(s.vols))
+	for _, v := range s.vols {
+		st := api.StorageState{Path: v.Path, UsedBytes: v.used.Load(), Full: v.full}
+		if free, total, err := s.freeSpace(v.Path); err == nil {
+			st.FreeBytes, st.TotalBytes = int64(free), int64(total)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+var (
+	descUsed    = prometheus.NewDesc("vigil_storage_used_bytes", "Bytes of recordings on the volume.", []string{"volume"}, nil)
+	descFree    = prometheus.NewDesc("vigil_storage_free_bytes", "Free bytes of the volume's filesystem.", []string{"volume"}, nil)
+	descFull    = prometheus.NewDesc("vigil_storage_full", "1 while writes to the volume fail because it is full.", []string{"volume"}, nil)
+	descDeleted = prometheus.NewDesc("vigil_storage_deleted_segments_total", "Segments deleted by retention.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (s *Store) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descUsed
+	ch <- descFree
+	ch <- descFull
+	ch <- descDeleted
+}
+
+// Collect implements prometheus.Collector.
+func (s *Store) Collect(ch chan<- prometheus.Metric) {
+	for _, u := range s.Usage() {
+		full := 0.0
+		if u.Full {
+			full = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descUsed, prometheus.GaugeValue, float64(u.UsedBytes), u.Path)
+		ch <- prometheus.MustNewConstMetric(descFree, prometheus.GaugeValue, float64(u.FreeBytes), u.Path)
+		ch <- prometheus.MustNewConstMetric(descFull, prometheus.GaugeValue, full, u.Path)
+	}
+	ch <- prometheus.MustNewConstMetric(descDeleted, prometheus.CounterValue, float64(s.deleted.Load()))
+}
+
+// String describes a segment for logs.
+func (seg Segment) String() string {
+	return fmt.Sprintf("%s %s..%s (%d bytes)", seg.Camera, seg.Start.UTC().Format(time.RFC3339), seg.End.UTC().Format(time.RFC3339), seg.Bytes)
+}
