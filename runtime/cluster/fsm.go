@@ -1,0 +1,298 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+// Log entries are JSON envelopes {"type": ..., "v": ..., "body": ...}. A
+// type's version is bumped whenever its body changes incompatibly; an entry
+// of an unknown type or of a newer version than this binary knows is not
+// applied and is reported as an error (all servers of a site run the same
+// version, so this only happens after a downgrade).
+const (
+	cmdApplySpec    = "apply_spec"
+	cmdSetOverrides = "set_overrides"
+	cmdRecordStats  = "record_stats"
+
+	cmdApplySpecV    = 1
+	cmdSetOverridesV = 1
+	cmdRecordStatsV  = 1
+
+	snapshotV = 1
+
+	// StatsRetentionDays bounds the daily statistics kept in the state
+	// machine: entries older than this, counted back from the newest date
+	// recorded, are dropped.
+	StatsRetentionDays = 90
+)
+
+type envelope struct {
+	Type string          `json:"type"`
+	V    int             `json:"v"`
+	Body json.RawMessage `json:"body"`
+}
+
+type applySpecBody struct {
+	Spec hcl.Site `json:"spec"`
+	Base uint64   `json:"base"`
+	// Time is the leader's clock when it proposed the entry, so that every
+	// replica records the same commit time.
+	Time time.Time `json:"time"`
+}
+
+type setOverridesBody struct {
+	Overrides []api.Override `json:"overrides"`
+}
+
+type recordStatsBody struct {
+	Stats []DailyStat `json:"stats"`
+}
+
+// DailyStat is the number of bytes a server recorded of a camera on one day
+// (in the site's time zone, "2006-01-02"). Recording the same key again
+// replaces the value, so agents may report running totals for the day.
+type DailyStat struct {
+	Server string `json:"server"`
+	Camera string `json:"camera"`
+	Date   string `json:"date"`
+	Bytes  int64  `json:"bytes"`
+}
+
+type statKey struct{ Server, Camera, Date string }
+
+// State is the committed state of the site, as applied on this node.
+// It is a snapshot: later commits do not change it. Treat Spec as read-only.
+type State struct {
+	// Spec is the committed spec; nil before the first apply.
+	Spec *hcl.Site
+	// Revision of Spec; 0 before the first apply.
+	Revision uint64
+	// Committed is when Revision was proposed (master's clock).
+	Committed time.Time
+	// Overrides are the balancing moves in force.
+	Overrides []api.Override
+}
+
+// fsm is the raft state machine. Readers take a copy under the lock; raft
+// calls Apply, Snapshot and Restore from one goroutine.
+type fsm struct {
+	mu        sync.RWMutex
+	state     State
+	stats     map[statKey]int64
+	log       *slog.Logger
+	onApplied func(kind string)
+}
+
+func newFSM(log *slog.Logger, onApplied func(string)) *fsm {
+	return &fsm{stats: map[statKey]int64{}, log: log, onApplied: onApplied}
+}
+
+func encodeCmd(typ string, v int, body any) ([]byte, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(envelope{Type: typ, V: v, Body: b})
+}
+
+// Apply implements raft.FSM. The response is nil, an error, or (for
+// apply_spec) the new revision as uint64.
+func (f *fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	var env envelope
+	if err := json.Unmarshal(l.Data, &env); err != nil {
+		f.log.Error("cannot decode committed raft entry; skipped", "index", l.Index, "err", err)
+		return fmt.Errorf("undecodable raft entry %d: %w", l.Index, err)
+	}
+	resp := f.apply(env)
+	if err, ok := resp.(error); ok {
+		if _, stale := err.(*StaleError); !stale {
+			f.log.Error("committed raft entry not applied", "index", l.Index, "type", env.Type, "err", err)
+		}
+	} else if f.onApplied != nil {
+		f.onApplied(env.Type)
+	}
+	return resp
+}
+
+func (f *fsm) apply(env envelope) any {
+	switch env.Type {
+	case cmdApplySpec:
+		if env.V > cmdApplySpecV {
+			return tooNew(env)
+		}
+		var b applySpecBody
+		if err := json.Unmarshal(env.Body, &b); err != nil {
+			return err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if b.Base != f.state.Revision {
+			return &StaleError{Current: f.state.Revision, Base: b.Base}
+		}
+		spec := b.Spec
+		f.state.Spec = &spec
+		f.state.Revision++
+		f.state.Committed = b.Time
+		return f.state.Revision
+	case cmdSetOverrides:
+		if env.V > cmdSetOverridesV {
+			return tooNew(env)
+		}
+		var b setOverridesBody
+		if err := json.Unmarshal(env.Body, &b); err != nil {
+			return err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.state.Overrides = b.Overrides
+		return nil
+	case cmdRecordStats:
+		if env.V > cmdRecordStatsV {
+			return tooNew(env)
+		}
+		var b recordStatsBody
+		if err := json.Unmarshal(env.Body, &b); err != nil {
+			return err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		newest := ""
+		for _, s := range b.Stats {
+			f.stats[statKey{s.Server, s.Camera, s.Date}] = s.Bytes
+			newest = max(newest, s.Date)
+		}
+		f.prune(newest)
+		return nil
+	default:
+		return fmt.Errorf("unknown raft entry type %q (version %d): this binary is older than the one that wrote it", env.Type, env.V)
+	}
+}
+
+func tooNew(env envelope) error {
+	return fmt.Errorf("raft entry %q has version %d, newer than this binary understands: all servers of a site must run the same vigil version", env.Type, env.V)
+}
+
+// prune drops statistics older than StatsRetentionDays before newest.
+// Called with f.mu held; deterministic because it depends only on the log.
+func (f *fsm) prune(newest string) {
+	t, err := time.Parse(time.DateOnly, newest)
+	if err != nil {
+		return
+	}
+	cut := t.AddDate(0, 0, -StatsRetentionDays).Format(time.DateOnly)
+	for k := range f.stats {
+		if k.Date < cut {
+			delete(f.stats, k)
+		}
+	}
+}
+
+func (f *fsm) current() State {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s := f.state
+	s.Overrides = append([]api.Override(nil), f.state.Overrides...)
+	return s
+}
+
+// statsSince returns the statistics dated on or after since (any if ""),
+// sorted by date, camera and server.
+func (f *fsm) statsSince(since string) []DailyStat {
+	f.mu.RLock()
+	out := make([]DailyStat, 0, len(f.stats))
+	for k, v := range f.stats {
+		if k.Date >= since {
+			out = append(out, DailyStat{Server: k.Server, Camera: k.Camera, Date: k.Date, Bytes: v})
+		}
+	}
+	f.mu.RUnlock()
+	sortStats(out)
+	return out
+}
+
+func sortStats(s []DailyStat) {
+	sort.Slice(s, func(i, j int) bool {
+		a, b := s[i], s[j]
+		if a.Date != b.Date {
+			return a.Date < b.Date
+		}
+		if a.Camera != b.Camera {
+			return a.Camera < b.Camera
+		}
+		return a.Server < b.Server
+	})
+}
+
+// snapshotData is the JSON form of the whole state machine.
+type snapshotData struct {
+	V         int            `json:"v"`
+	Spec      *hcl.Site      `json:"spec,omitempty"`
+	Revision  uint64         `json:"revision"`
+	Committed time.Time      `json:"committed"`
+	Overrides []api.Override `json:"overrides,omitempty"`
+	Stats     []DailyStat    `json:"stats,omitempty"`
+}
+
+// Snapshot implements raft.FSM.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	st := f.current()
+	data := snapshotData{
+		V: snapshotV, Spec: st.Spec, Revision: st.Revision, Committed: st.Committed,
+		Overrides: st.Overrides, Stats: f.statsSince(""),
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return nil, err
+	}
+	return fsmSnapshot(b), nil
+}
+
+// Restore implements raft.FSM.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var data snapshotData
+	if err := json.NewDecoder(rc).Decode(&data); err != nil {
+		return fmt.Errorf("decoding state snapshot: %w", err)
+	}
+	if data.V > snapshotV {
+		return fmt.Errorf("state snapshot has version %d, newer than this binary understands", data.V)
+	}
+	stats := make(map[statKey]int64, len(data.Stats))
+	for _, s := range data.Stats {
+		stats[statKey{s.Server, s.Camera, s.Date}] = s.Bytes
+	}
+	f.mu.Lock()
+	f.state = State{Spec: data.Spec, Revision: data.Revision, Committed: data.Committed, Overrides: data.Overrides}
+	f.stats = stats
+	f.mu.Unlock()
+	if f.onApplied != nil {
+		f.onApplied("restore")
+	}
+	return nil
+}
+
+type fsmSnapshot []byte
+
+func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s fsmSnapshot) Release() {}

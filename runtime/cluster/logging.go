@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"log/slog"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// hclogFor gives raft an hclog.Logger that forwards to slog. hclog writes
+// one JSON object per line; the writer below re-emits it at the right level.
+func hclogFor(l *slog.Logger, name string) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:       name,
+		Level:      hclog.Info,
+		JSONFormat: true,
+		Output:     &hclogWriter{l: l},
+	})
+}
+
+type hclogWriter struct{ l *slog.Logger }
+
+func (w *hclogWriter) Write(p []byte) (int, error) {
+	for _, line := range bytes.Split(p, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			w.l.Info(string(line))
+			continue
+		}
+		level := slog.LevelInfo
+		switch m["@level"] {
+		case "trace", "debug":
+			level = slog.LevelDebug
+		case "warn":
+			level = slog.LevelWarn
+		case "error":
+			level = slog.LevelError
+		}
+		msg, _ := m["@message"].(string)
+		attrs := make([]any, 0, 2*len(m))
+		if mod, ok := m["@module"].(string); ok {
+			attrs = append(attrs, "component", mod)
+		}
+		for k, v := range m {
+			if !strings.HasPrefix(k, "@") {
+				attrs = append(attrs, k, v)
+			}
+		}
+		w.l.Log(context.Background(), level, msg, attrs...)
+	}
+	return len(p), nil
+}
+
+// stdlogFor gives memberlist a *log.Logger whose "[LEVEL] memberlist: msg"
+// lines are re-emitted through slog at the matching level.
+func stdlogFor(l *slog.Logger) *log.Logger {
+	return log.New(&stdlogWriter{l: l}, "", 0)
+}
+
+type stdlogWriter struct{ l *slog.Logger }
+
+func (w *stdlogWriter) Write(p []byte) (int, error) {
+	line := strings.TrimSpace(string(p))
+	level := slog.LevelInfo
+	for prefix, lv := range map[string]slog.Level{
+		"[DEBUG]": slog.LevelDebug, "[INFO]": slog.LevelInfo,
+		"[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError, "[ERROR]": slog.LevelError,
+	} {
+		if strings.HasPrefix(line, prefix) {
+			level = lv
+			line = strings.TrimSpace(strings.TrimPrefix(line, prefix))
+			break
+		}
+	}
+	line = strings.TrimPrefix(line, "memberlist: ")
+	w.l.Log(context.Background(), level, line, "component", "memberlist")
+	return len(p), nil
+}
+
+// discardLogger is used when Config.Logger is nil.
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

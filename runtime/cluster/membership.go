@@ -1,0 +1,508 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+// nodeMeta is carried in memberlist's node metadata (512 bytes at most).
+type nodeMeta struct {
+	Version string `json:"v"`
+	Site    string `json:"site"`
+	APIPort int    `json:"api"`
+	// Raft is set once the server belongs to a raft configuration; Rev is
+	// its committed revision. A fresh server refuses to bootstrap when a
+	// peer already has either.
+	Raft bool   `json:"raft,omitempty"`
+	Rev  uint64 `json:"rev,omitempty"`
+}
+
+// statusRec is a member's status payload; Seq orders versions of it (it
+// starts at the publisher's start time in nanoseconds, so it grows across
+// restarts).
+type statusRec struct {
+	Seq     uint64 `json:"seq"`
+	Payload []byte `json:"payload"`
+}
+
+// User messages over memberlist.
+const (
+	msgStatus  byte = 1 // statusMsg
+	msgLeaving byte = 2 // the sender's name: it is shutting down on purpose
+)
+
+type statusMsg struct {
+	Name string `json:"name"`
+	statusRec
+}
+
+// delegate implements memberlist's delegates, keeping them off Cluster's API.
+type delegate struct{ c *Cluster }
+
+func (c *Cluster) startMembership() error {
+	k := c.cfg.Keepalive
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = c.cfg.Name
+	mc.BindAddr = c.cfg.BindAddr
+	mc.BindPort = c.cfg.Port + 1
+	mc.AdvertiseAddr = c.advertise
+	mc.AdvertisePort = c.cfg.Port + 1
+	// Failure detection, see the package documentation.
+	mc.ProbeInterval = k
+	mc.ProbeTimeout = k / 2
+	mc.SuspicionMult = 3
+	mc.SuspicionMaxTimeoutMult = 1
+	mc.GossipInterval = clamp(k/5, 20*time.Millisecond, 200*time.Millisecond)
+	mc.PushPullInterval = clamp(10*k, 2*time.Second, 30*time.Second)
+	mc.TCPTimeout = clamp(5*k, 2*time.Second, 10*time.Second)
+	mc.DeadNodeReclaimTime = clamp(10*k, 5*time.Second, time.Minute)
+	// Encryption and authentication with a key derived from the site key;
+	// the label keeps other sites' traffic out even before decryption.
+	kr, err := memberlist.NewKeyring(nil, deriveKey(c.cfg.SiteKey, "memberlist"))
+	if err != nil {
+		return fmt.Errorf("cluster: membership keyring: %w", err)
+	}
+	mc.Keyring = kr
+	mc.GossipVerifyIncoming = true
+	mc.GossipVerifyOutgoing = true
+	mc.Label = "vigil/" + c.cfg.Site
+	c.del = &delegate{c: c}
+	mc.Delegate = c.del
+	mc.Events = c.del
+	mc.Alive = c.del
+	mc.Merge = c.del
+	mc.Logger = stdlogFor(c.log)
+	c.statuses[c.cfg.Name] = statusRec{Seq: c.selfSeq}
+
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return fmt.Errorf("cluster: starting membership on %s:%d: %w", c.cfg.BindAddr, c.cfg.Port+1, err)
+	}
+	c.ml = ml
+	if len(c.cfg.Join) > 0 {
+		if n, err := ml.Join(joinAddrs(c.cfg.Join)); err != nil {
+			c.log.Warn("no peer reachable yet; retrying in the background", "join", c.cfg.Join, "err", err)
+		} else {
+			c.log.Info("joined the site", "contacted", n)
+		}
+	}
+	return nil
+}
+
+// joinAddrs adds the default membership port to bare hosts.
+func joinAddrs(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, a := range in {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			a = net.JoinHostPort(a, strconv.Itoa(hcl.DefaultAPIPort+1))
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func (c *Cluster) meta() nodeMeta {
+	return nodeMeta{
+		Version: c.cfg.Version, Site: c.cfg.Site, APIPort: c.cfg.Port,
+		Raft: c.raftConfigured.Load(), Rev: c.revision.Load(),
+	}
+}
+
+// NodeMeta implements memberlist.Delegate.
+func (d *delegate) NodeMeta(limit int) []byte {
+	b, _ := json.Marshal(d.c.meta())
+	if len(b) > limit {
+		d.c.log.Error("node metadata too large", "bytes", len(b), "limit", limit)
+		return nil
+	}
+	return b
+}
+
+// NotifyMsg implements memberlist.Delegate: status payloads from peers.
+func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if b[0] == msgLeaving {
+		d.c.mu.Lock()
+		d.c.leaving[string(b[1:])] = true
+		d.c.mu.Unlock()
+		return
+	}
+	if b[0] != msgStatus {
+		return
+	}
+	var m statusMsg
+	if err := json.Unmarshal(b[1:], &m); err != nil {
+		d.c.log.Warn("undecodable status message", "err", err)
+		return
+	}
+	if d.c.mergeStatus(m.Name, m.statusRec) {
+		d.c.notify()
+	}
+}
+
+// GetBroadcasts implements memberlist.Delegate. Status payloads may exceed
+// a UDP packet, so they are sent over memberlist's reliable (TCP) channel by
+// publishLoop instead of being gossiped.
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+
+// LocalState implements memberlist.Delegate: the push/pull anti-entropy
+// carries every status payload this node knows.
+func (d *delegate) LocalState(join bool) []byte {
+	d.c.mu.Lock()
+	defer d.c.mu.Unlock()
+	b, _ := json.Marshal(d.c.statuses)
+	return b
+}
+
+// MergeRemoteState implements memberlist.Delegate.
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	var in map[string]statusRec
+	if err := json.Unmarshal(buf, &in); err != nil {
+		d.c.log.Warn("undecodable membership state from a peer", "err", err)
+		return
+	}
+	changed := false
+	for name, s := range in {
+		if d.c.mergeStatus(name, s) {
+			changed = true
+		}
+	}
+	if changed {
+		d.c.notify()
+	}
+}
+
+// mergeStatus keeps s if it is newer than what we have; our own status is
+// only ever set by SetStatus.
+func (c *Cluster) mergeStatus(name string, s statusRec) bool {
+	if name == c.cfg.Name {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.statuses[name]; ok && cur.Seq >= s.Seq {
+		return false
+	}
+	c.statuses[name] = s
+	return true
+}
+
+// SetStatus publishes this server's status payload (running cameras,
+// storage, ...) to every member: at once over memberlist's encrypted TCP
+// channel, and again with each push/pull exchange, so members that missed it
+// catch up. An unchanged payload is not resent.
+func (c *Cluster) SetStatus(b []byte) {
+	c.mu.Lock()
+	cur := c.statuses[c.cfg.Name]
+	if bytes.Equal(cur.Payload, b) && cur.Payload != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.selfSeq++
+	c.statuses[c.cfg.Name] = statusRec{Seq: c.selfSeq, Payload: bytes.Clone(b)}
+	c.mu.Unlock()
+	c.signal(c.publishCh)
+	c.notify()
+}
+
+// publishLoop sends the latest own status to every live member whenever it
+// changes or a member joins; bursts coalesce into one send.
+func (c *Cluster) publishLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.shutdownCh:
+			return
+		case <-c.publishCh:
+		case <-c.metaCh:
+			// Node metadata changed (raft membership, revision): re-announce.
+			if err := c.ml.UpdateNode(2 * c.cfg.Keepalive); err != nil {
+				c.log.Debug("announcing node metadata", "err", err)
+			}
+			continue
+		}
+		c.mu.Lock()
+		msg, _ := json.Marshal(statusMsg{Name: c.cfg.Name, statusRec: c.statuses[c.cfg.Name]})
+		c.mu.Unlock()
+		msg = append([]byte{msgStatus}, msg...)
+		for _, n := range c.ml.Members() {
+			if n.Name == c.cfg.Name {
+				continue
+			}
+			if err := c.ml.SendReliable(n, msg); err != nil {
+				c.log.Debug("sending status", "to", n.Name, "err", err)
+			}
+		}
+	}
+}
+
+// checkPeer refuses members of another site or another version.
+func (c *Cluster) checkPeer(n *memberlist.Node) error {
+	if n.Name == c.cfg.Name {
+		return nil
+	}
+	var m nodeMeta
+	if err := json.Unmarshal(n.Meta, &m); err != nil {
+		return c.refuse(n.Name, fmt.Sprintf("server %s at %s is not a compatible vigil agent (unreadable metadata)", n.Name, n.Addr))
+	}
+	if m.Site != c.cfg.Site {
+		return c.refuse(n.Name, fmt.Sprintf("server %s belongs to site %q, not %q", n.Name, m.Site, c.cfg.Site))
+	}
+	if m.Version != c.cfg.Version {
+		return c.refuse(n.Name, fmt.Sprintf("server %s runs vigil %s but this site runs %s; all servers of a site run the same version", n.Name, m.Version, c.cfg.Version))
+	}
+	return nil
+}
+
+// refuse logs and reports a refused member, at most once a minute per
+// member and reason (alive messages repeat every few probes).
+func (c *Cluster) refuse(name, reason string) error {
+	key := name + "\x00" + reason
+	c.mu.Lock()
+	last, seen := c.refused[key]
+	report := !seen || time.Since(last) > time.Minute
+	if report {
+		c.refused[key] = time.Now()
+	}
+	c.mu.Unlock()
+	if report {
+		c.log.Warn("member refused: "+reason, "server", name)
+		c.emit("error", "server.refused", name, reason)
+	}
+	return fmt.Errorf("refused: %s", reason)
+}
+
+// onRaftRefused reports a raft connection that failed authentication, at
+// most once a minute per remote host.
+func (c *Cluster) onRaftRefused(remote string, err error) {
+	host, _, _ := net.SplitHostPort(remote)
+	key := "raft\x00" + host
+	c.mu.Lock()
+	last, seen := c.refused[key]
+	report := !seen || time.Since(last) > time.Minute
+	if report {
+		c.refused[key] = time.Now()
+	}
+	c.mu.Unlock()
+	if report {
+		msg := fmt.Sprintf("raft connection from %s refused: %v", remote, err)
+		c.log.Warn(msg)
+		c.emit("error", "raft.refused", "", msg)
+	}
+}
+
+// NotifyAlive implements memberlist.AliveDelegate.
+func (d *delegate) NotifyAlive(n *memberlist.Node) error { return d.c.checkPeer(n) }
+
+// NotifyMerge implements memberlist.MergeDelegate: a join or push/pull with
+// a refused member is cancelled.
+func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
+	for _, n := range peers {
+		if err := d.c.checkPeer(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NotifyJoin implements memberlist.EventDelegate.
+func (d *delegate) NotifyJoin(n *memberlist.Node) {
+	if n.Name == d.c.cfg.Name {
+		return
+	}
+	d.c.mu.Lock()
+	delete(d.c.leaving, n.Name)
+	d.c.mu.Unlock()
+	d.c.setHealth(n, api.HealthAlive, false)
+	d.c.signal(d.c.publishCh)
+	d.c.signal(d.c.reconcileCh)
+}
+
+// NotifyLeave implements memberlist.EventDelegate: the member failed (dead)
+// or left.
+// memberlist does not say which (its Node.State is not maintained), so a
+// server shutting down says so first (announceLeave).
+func (d *delegate) NotifyLeave(n *memberlist.Node) {
+	if n.Name == d.c.cfg.Name {
+		return
+	}
+	d.c.mu.Lock()
+	left := d.c.leaving[n.Name]
+	delete(d.c.leaving, n.Name)
+	d.c.mu.Unlock()
+	d.c.setHealth(n, api.HealthDead, left)
+}
+
+// NotifyUpdate implements memberlist.EventDelegate: new metadata.
+func (d *delegate) NotifyUpdate(n *memberlist.Node) {
+	if n.Name == d.c.cfg.Name {
+		return
+	}
+	d.c.setHealth(n, "", false)
+	d.c.signal(d.c.reconcileCh)
+}
+
+// setHealth records n's metadata and, unless health is "", its health.
+func (c *Cluster) setHealth(n *memberlist.Node, health string, left bool) {
+	var m nodeMeta
+	_ = json.Unmarshal(n.Meta, &m)
+	c.mu.Lock()
+	r, ok := c.members[n.Name]
+	if !ok {
+		r = &memberRec{health: api.HealthAlive, since: time.Now()}
+		c.members[n.Name] = r
+	}
+	r.addr = n.Addr.String()
+	r.mlPort = int(n.Port)
+	if m.APIPort != 0 {
+		r.apiPort = m.APIPort
+	} else if r.apiPort == 0 {
+		r.apiPort = int(n.Port) - 1
+	}
+	if m.Version != "" {
+		r.version = m.Version
+	}
+	r.raftConfigured, r.revision = m.Raft, m.Rev
+	changed := !ok
+	if health != "" && (health != r.health || left != r.left) {
+		r.health, r.left, r.since = health, left, time.Now()
+		changed = true
+	}
+	c.mu.Unlock()
+	if changed {
+		c.healthEvent(n.Name, r.addr, health, left)
+	}
+	c.notify()
+}
+
+func (c *Cluster) healthEvent(name, addr, health string, left bool) {
+	switch {
+	case health == api.HealthDead && left:
+		c.log.Info("server left the site", "server", name)
+		c.emit("warning", "server.left", name, fmt.Sprintf("server %s left the site (shut down)", name))
+	case health == api.HealthDead:
+		c.log.Warn("server is dead", "server", name)
+		c.emit("error", "server.dead", name, fmt.Sprintf("server %s is dead (no answer to keepalives)", name))
+	case health == api.HealthSuspect:
+		c.log.Warn("server is suspect", "server", name)
+		c.emit("warning", "server.suspect", name, fmt.Sprintf("server %s is suspect (missed a keepalive)", name))
+	default:
+		c.log.Info("server is alive", "server", name, "addr", addr)
+		c.emit("info", "server.alive", name, fmt.Sprintf("server %s is alive", name))
+	}
+}
+
+// healthLoop decides suspect. memberlist keeps its own suspicion to
+// itself (no delegate reports it), so every keepalive this server pings
+// each live member directly: a ping unanswered within half a keepalive makes
+// the member suspect, an answer makes it alive again. Dead (and back from
+// dead) comes from memberlist's failure detector through NotifyLeave and
+// NotifyJoin.
+func (c *Cluster) healthLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.Keepalive)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.shutdownCh:
+			return
+		case <-t.C:
+		}
+		type target struct {
+			name string
+			addr *net.UDPAddr
+		}
+		var targets []target
+		c.mu.Lock()
+		for name, r := range c.members {
+			if r.health != api.HealthDead && r.mlPort != 0 {
+				targets = append(targets, target{name, &net.UDPAddr{IP: net.ParseIP(r.addr), Port: r.mlPort}})
+			}
+		}
+		c.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, tg := range targets {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := c.ml.Ping(tg.name, tg.addr)
+				want := api.HealthAlive
+				if err != nil {
+					want = api.HealthSuspect
+				}
+				c.mu.Lock()
+				r, ok := c.members[tg.name]
+				// Dead and back are memberlist's to decide.
+				moved := ok && r.health != api.HealthDead && r.health != want
+				if moved {
+					r.health, r.since = want, time.Now()
+				}
+				addr := ""
+				if ok {
+					addr = r.addr
+				}
+				c.mu.Unlock()
+				if moved {
+					c.healthEvent(tg.name, addr, want, false)
+					c.notify()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+// joinLoop keeps trying to reach servers that are not alive: the
+// configured join addresses while no peer is known, and every server of the
+// committed spec that membership does not see alive (a partition heals, a
+// server restarts). memberlist on its own never contacts dead members again.
+func (c *Cluster) joinLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(clamp(5*c.cfg.Keepalive, 2*time.Second, 30*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.shutdownCh:
+			return
+		case <-t.C:
+		}
+		var addrs []string
+		alive := map[string]bool{}
+		for _, n := range c.ml.Members() {
+			alive[n.Name] = true
+		}
+		if len(alive) <= 1 {
+			addrs = joinAddrs(c.cfg.Join)
+		}
+		if spec := c.fsm.current().Spec; spec != nil {
+			for _, s := range spec.Servers {
+				if alive[s.Name] || s.Name == c.cfg.Name || s.Kind == hcl.KindVirtual || s.Address == "" {
+					continue
+				}
+				port := s.Port
+				if port == 0 {
+					port = hcl.DefaultAPIPort
+				}
+				addrs = append(addrs, net.JoinHostPort(s.Address, strconv.Itoa(port+1)))
+			}
+		}
+		if len(addrs) == 0 {
+			continue
+		}
+		if n, err := c.ml.Join(addrs); err == nil {
+			c.log.Debug("rejoined", "contacted", n)
+		}
+	}
+}
