@@ -39,7 +39,6 @@ func functions() map[string]function.Function {
 			"formatdate":      stdlib.FormatDateFunc,
 			"formatlist":      stdlib.FormatListFunc,
 			"indent":          stdlib.IndentFunc,
-			"index":           stdlib.IndexFunc,
 			"join":            stdlib.JoinFunc,
 			"jsondecode":      stdlib.JSONDecodeFunc,
 			"jsonencode":      stdlib.JSONEncodeFunc,
