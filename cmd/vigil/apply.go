@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"vigil/planner"
+	"vigil/planner/views"
+	"vigil/runtime/api"
+)
+
+func init() {
+	register("apply", "apply a configuration or a saved plan to the live site", runApply)
+}
+
+// applyStdin is where the confirmation is read; tests replace it.
+var applyStdin io.Reader = os.Stdin
+
+func runApply(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var src planSource
+	src.flags(fs)
+	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: vigil apply [-address URL] [-auto-approve] [-var name=value]... [-var-file FILE]... [PLANFILE | PATH]\n\n"+
+			"With a configuration PATH (default \".\"): plans, shows the plan, asks for confirmation\n"+
+			"(unless -auto-approve) and commits the whole configuration as one change.\n"+
+			"With a PLANFILE saved by vigil plan -out: applies exactly that plan, without asking,\n"+
+			"and refuses it when the site has changed since or the file was modified.\n"+
+			"The token for the change comes from VIGIL_TOKEN.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 1
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "vigil apply: one plan file or configuration path at most, got %d\n", fs.NArg())
+		return 1
+	}
+	path := "."
+	if fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+
+	ctx, cancel := signalContext()
+	defer cancel()
+	client := api.NewClient(src.address, api.TokenFromEnv())
+	color := isTerminal(stdout)
+
+	var p *planner.SitePlan
+	if isPlanFile(path) {
+		if len(src.vars) > 0 || len(src.varFiles) > 0 {
+			fmt.Fprintf(stderr, "Error: -var and -var-file do not apply to a saved plan: its values were fixed by vigil plan\n")
+			return 1
+		}
+		f, err := planner.ReadPlanFile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return 1
+		}
+		live, err := client.State(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return 1
+		}
+		if err := f.CheckCurrent(live.Site, live.Revision); err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return 1
+		}
+		// Planned again against the same revision, the result is the saved
+		// plan; showing it tells the operator what is being applied.
+		p, err = planner.Plan(f.Spec, live, planner.Options{Sensitive: f.Sensitive})
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return 1
+		}
+		if err := views.Text(stdout, p, color); err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return 1
+		}
+	} else {
+		res, ok := src.planConfig(ctx, client, path, nil, stderr)
+		if !ok {
+			return 1
+		}
+		p = res.plan
+		if err := views.Text(stdout, p, color); err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return 1
+		}
+	}
+	if len(p.Errors) > 0 {
+		fmt.Fprintf(stderr, "\nNothing was applied: the plan has errors.\n")
+		return 1
+	}
+	if !p.HasChanges() {
+		return 0
+	}
+	if !isPlanFile(path) && !*autoApprove {
+		ok, err := confirm(stdout, applyStdin, p.Site)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return 1
+		}
+		if !ok {
+			fmt.Fprintf(stdout, "\nApply cancelled: only 'yes' is accepted. The site is unchanged.\n")
+			return 1
+		}
+	}
+	return applyPlan(ctx, client, p, stdout, stderr)
+}
+
+// isPlanFile tells a saved plan from a configuration: a regular file that is
+// not an .hcl file.
+func isPlanFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular() && !strings.HasSuffix(path, ".hcl")
+}
+
+// confirm asks the operator; a missing answer (no terminal, empty input)
+// refuses.
+func confirm(stdout io.Writer, stdin io.Reader, site string) (bool, error) {
+	fmt.Fprintf(stdout, "\nDo you want to apply these changes to site %s?\n  Only 'yes' will be accepted.\n\n  Enter a value: ", site)
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(stdout)
+		return false, errors.New("no answer on standard input; vigil apply needs a 'yes' from a terminal, or -auto-approve in scripts. The site is unchanged")
+	}
+	return strings.TrimSpace(line) == "yes", nil
+}
+
+// applyPlan moves the master role when the plan says so, then commits the
+// desired spec against the plan's base revision.
+func applyPlan(ctx context.Context, client *api.Client, p *planner.SitePlan, stdout, stderr io.Writer) int {
+	for _, c := range p.Changes {
+		if c.Action != planner.TransferMaster {
+			continue
+		}
+		fmt.Fprintf(stdout, "\nTransferring the master role from %s to %s...\n", c.From, c.To)
+		master, err := client.TransferMaster(ctx, c.To)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: transferring the master role: %s\n", applyError(err))
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s is the master.\n", master)
+	}
+	resp, err := client.Apply(ctx, api.ApplyRequest{Spec: *p.Desired, BaseRevision: p.BaseRevision})
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %s\n", applyError(err))
+		return 1
+	}
+	s := p.Summary
+	line := fmt.Sprintf("%d added, %d changed, %d destroyed", s.Add, s.Change, s.Destroy)
+	if s.Move > 0 {
+		line += fmt.Sprintf(", %d moved", s.Move)
+	}
+	fmt.Fprintf(stdout, "\nApply complete! Site %s is at revision %d: %s.\n", p.Site, resp.Revision, line)
+	return 0
+}
+
+// applyError words a refused apply; every case leaves the site as it was.
+func applyError(err error) string {
+	var stale *api.StaleError
+	var invalid *api.ValidationError
+	var status *api.StatusError
+	var unreachable *api.UnreachableError
+	switch {
+	case errors.As(err, &stale):
+		return fmt.Sprintf("the site changed since this plan was made: planned against revision %d, the site is at revision %d; run vigil plan again. Nothing was applied.", stale.BaseRevision, stale.Revision)
+	case errors.As(err, &invalid):
+		return "the site refused the configuration: " + invalid.Error() + "\nNothing was applied."
+	case errors.Is(err, api.ErrUnauthorized):
+		return "the agent refused the change (401 unauthorized): set VIGIL_TOKEN to the token of the site's agent configuration. Nothing was applied."
+	case errors.Is(err, api.ErrUnavailable):
+		return "the site cannot commit a change now (no master or no quorum: " + status503(err) + "); it keeps recording with its current configuration. Nothing was applied; try again when a majority of its servers is up."
+	case errors.As(err, &status):
+		return status.Error() + ". Nothing was applied."
+	case errors.As(err, &unreachable):
+		return err.Error() + ". Nothing was applied."
+	}
+	// A timeout after the request left: the master may have committed it.
+	return err.Error() + "; the change may or may not have been committed: run vigil plan to see"
+}
+
+func status503(err error) string {
+	var status *api.StatusError
+	if errors.As(err, &status) {
+		return status.Message
+	}
+	return err.Error()
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"vigil/hcl"
+	"vigil/planner"
+	"vigil/planner/views"
+	"vigil/runtime/api"
+)
+
+func init() {
+	register("plan", "show what applying a configuration would change in the live site", runPlan)
+}
+
+// planSource is what plan and apply share: where the configuration and the
+// live site are.
+type planSource struct {
+	address  string
+	vars     varFlags
+	varFiles listFlags
+}
+
+func (s *planSource) flags(fs *flag.FlagSet) {
+	s.vars = varFlags{}
+	fs.StringVar(&s.address, "address", api.AddressFromEnv(), "API address of any server of the site (env VIGIL_ADDR)")
+	fs.Var(s.vars, "var", "set a variable: -var name=value (repeatable)")
+	fs.Var(&s.varFiles, "var-file", "read variables from an HCL file of name = value lines (repeatable)")
+}
+
+// planned is a plan with what it was made from.
+type planned struct {
+	plan   *planner.SitePlan
+	config *hcl.Config
+}
+
+// load reads the configuration at path and prints its diagnostics; ok is
+// false when it has errors.
+func (s *planSource) load(path string, stderr io.Writer) (*hcl.Config, bool) {
+	cfg, diags := hcl.Load([]string{path}, hcl.LoadOptions{Vars: s.vars, VarFiles: s.varFiles})
+	printDiagnostics(stderr, diags, cfg)
+	if diags.HasErrors() {
+		fmt.Fprintf(stderr, "The configuration is invalid; nothing was planned.\n")
+		return nil, false
+	}
+	return cfg, true
+}
+
+// siteFor picks the configuration's site that the live server belongs to.
+func siteFor(cfg *hcl.Config, live *api.State, address string) (*hcl.Site, error) {
+	if len(cfg.Sites) == 0 {
+		return nil, fmt.Errorf("the configuration declares no site")
+	}
+	if live.Site == "" {
+		if len(cfg.Sites) == 1 {
+			return cfg.Sites[0], nil
+		}
+		return nil, fmt.Errorf("the server at %s does not say which site it belongs to, and the configuration declares %d sites", address, len(cfg.Sites))
+	}
+	if s := cfg.Site(live.Site); s != nil {
+		return s, nil
+	}
+	names := make([]string, len(cfg.Sites))
+	for i, s := range cfg.Sites {
+		names[i] = s.Name
+	}
+	return nil, fmt.Errorf("the server at %s (%s) belongs to site %q, but the configuration describes %s; point -address (or VIGIL_ADDR) at a server of the site you mean",
+		address, live.Answering, live.Site, quoteList(names))
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	if len(q) == 1 {
+		return "site " + q[0]
+	}
+	return "sites " + strings.Join(q, ", ")
+}
+
+// planConfig loads the configuration at path, reads the live state and plans.
+func (s *planSource) planConfig(ctx context.Context, client *api.Client, path string, fail []string, stderr io.Writer) (*planned, bool) {
+	cfg, ok := s.load(path, stderr)
+	if !ok {
+		return nil, false
+	}
+	live, err := client.State(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return nil, false
+	}
+	site, err := siteFor(cfg, live, client.Address())
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return nil, false
+	}
+	p, err := planner.Plan(site, live, planner.Options{Fail: fail, Sensitive: cfg.Sensitive})
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return nil, false
+	}
+	return &planned{plan: p, config: cfg}, true
+}
+
+// signalContext is cancelled by Ctrl-C, so that a slow agent can be given up on.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt)
+}
+
+func runPlan(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var src planSource
+	src.flags(fs)
+	out := fs.String("out", "", "save the plan to `FILE` for vigil apply (the file holds camera passwords; mode 0600)")
+	asJSON := fs.Bool("json", false, "print the plan as JSON (schema: go doc vigil/planner)")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 1 on error, 2 when there are changes")
+	fail := fs.String("fail", "", "simulate `SERVER,...` dead (comma-separated) and show where every camera lands")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: vigil plan [-address URL] [-out FILE] [-json] [-detailed-exitcode] [-fail SERVER,...] [-var name=value]... [-var-file FILE]... [PATH]\n\n"+
+			"Compares the configuration at PATH (default \".\") with the live site at -address and shows\n"+
+			"what vigil apply would change, notes about the live site, the N+1 check and, with -fail,\n"+
+			"where cameras land when those servers die. Changes nothing.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 1
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "vigil plan: one configuration path at most, got %d\n", fs.NArg())
+		return 1
+	}
+	path := "."
+	if fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+	var failed []string
+	for _, s := range strings.Split(*fail, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			failed = append(failed, s)
+		}
+	}
+
+	ctx, cancel := signalContext()
+	defer cancel()
+	client := api.NewClient(src.address, api.TokenFromEnv())
+	res, ok := src.planConfig(ctx, client, path, failed, stderr)
+	if !ok {
+		return 1
+	}
+	p := res.plan
+	var err error
+	if *asJSON {
+		err = views.JSON(stdout, p)
+	} else {
+		err = views.Text(stdout, p, isTerminal(stdout))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	if len(p.Errors) > 0 {
+		if *out != "" {
+			fmt.Fprintf(stderr, "The plan was not saved: it cannot be applied.\n")
+		}
+		return 1
+	}
+	if *out != "" {
+		f := planner.NewPlanFile(p, res.config.Sensitive, version, time.Now())
+		if err := planner.WritePlanFile(*out, f); err != nil {
+			fmt.Fprintf(stderr, "Error: saving the plan: %v\n", err)
+			return 1
+		}
+		msg := stdout
+		if *asJSON {
+			msg = stderr // stdout holds the JSON document alone
+		}
+		fmt.Fprintf(msg, "\nSaved the plan to %s. It contains camera passwords: keep it private.\nTo apply exactly this plan, run: vigil apply %s\n", *out, *out)
+	}
+	if *detailed && p.HasChanges() {
+		return 2
+	}
+	return 0
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+// fakeAgent serves GET /v1/state from a fixture and records applies.
+type fakeAgent struct {
+	t   *testing.T
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	state     api.State
+	applies   []api.ApplyRequest
+	transfers []string
+	// refuse, when set, is the status and body of every apply.
+	refuse     int
+	refuseBody api.Error
+}
+
+func newFakeAgent(t *testing.T, scenario string) *fakeAgent {
+	t.Helper()
+	dir := filepath.Join("..", "..", "testdata", "plan", scenario)
+	b, err := os.ReadFile(filepath.Join(dir, "live.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeAgent{t: t}
+	if err := json.Unmarshal(b, &f.state); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "live.hcl")); err == nil {
+		cfg, diags := hcl.Load([]string{filepath.Join(dir, "live.hcl")}, hcl.LoadOptions{Env: []string{}})
+		if diags.HasErrors() {
+			t.Fatal(diags.Error())
+		}
+		f.state.Spec = cfg.Sites[0].Redacted()
+	}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeAgent) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch r.URL.Path {
+	case "/v1/state":
+		json.NewEncoder(w).Encode(f.state)
+	case "/v1/master/transfer":
+		var req api.TransferRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		f.transfers = append(f.transfers, req.Server)
+		f.state.Master = req.Server
+		json.NewEncoder(w).Encode(api.TransferResponse{Master: req.Server})
+	case "/v1/apply":
+		var req api.ApplyRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			f.t.Errorf("apply body: %v", err)
+		}
+		if f.refuse != 0 {
+			w.WriteHeader(f.refuse)
+			json.NewEncoder(w).Encode(f.refuseBody)
+			return
+		}
+		f.applies = append(f.applies, req)
+		f.state.Revision++
+		json.NewEncoder(w).Encode(api.ApplyResponse{Revision: f.state.Revision})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeAgent) appliesSeen() []api.ApplyRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]api.ApplyRequest(nil), f.applies...)
+}
+
+func desiredOf(scenario string) string {
+	return filepath.Join("..", "..", "testdata", "plan", scenario, "desired.hcl")
+}
+
+// vigil runs the command line in-process.
+func vigil(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestPlanDetailedExitCode(t *testing.T) {
+	f := newFakeAgent(t, "no-changes")
+	code, out, errs := vigil(t, "plan", "-address", f.srv.URL, "-detailed-exitcode", desiredOf("no-changes"))
+	if code != 0 || !strings.Contains(out, "No changes. The site matches the configuration.") {
+		t.Fatalf("no changes: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = vigil(t, "plan", "-address", f.srv.URL, "-detailed-exitcode", desiredOf("move-camera"))
+	if code != 2 || !strings.Contains(out, "Plan: 0 to add, 0 to change, 0 to destroy, 1 to move.") {
+		t.Fatalf("changes: exit %d\n%s%s", code, out, errs)
+	}
+	code, _, _ = vigil(t, "plan", "-address", f.srv.URL, desiredOf("move-camera"))
+	if code != 0 {
+		t.Fatalf("changes without -detailed-exitcode: exit %d, want 0", code)
+	}
+}
+
+func TestPlanJSONIsOneDocument(t *testing.T) {
+	f := newFakeAgent(t, "move-camera")
+	out := filepath.Join(t.TempDir(), "plan")
+	code, stdout, errs := vigil(t, "plan", "-address", f.srv.URL, "-json", "-out", out, desiredOf("move-camera"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var doc struct {
+		FormatVersion string `json:"format_version"`
+		Summary       struct{ Move int }
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout)
+	}
+	if doc.FormatVersion != "1" || doc.Summary.Move != 1 {
+		t.Errorf("format_version %q, moves %d", doc.FormatVersion, doc.Summary.Move)
+	}
+	if !strings.Contains(errs, "Saved the plan") {
+		t.Errorf("the save message belongs on stderr with -json: %q", errs)
+	}
+}
+
+func TestPlanRefusals(t *testing.T) {
+	f := newFakeAgent(t, "wrong-site")
+	code, _, errs := vigil(t, "plan", "-address", f.srv.URL, desiredOf("wrong-site"))
+	if code != 1 || !strings.Contains(errs, `belongs to site "hq", but the configuration describes site "branch"`) {
+		t.Errorf("wrong site: exit %d: %s", code, errs)
+	}
+	code, _, errs = vigil(t, "plan", "-address", f.srv.URL, "-fail", "rec-9", desiredOf("no-changes"))
+	if code != 1 || !strings.Contains(errs, `cannot simulate the failure of "rec-9"`) {
+		t.Errorf("unknown -fail server: exit %d: %s", code, errs)
+	}
+	g := newFakeAgent(t, "remove-answering-server")
+	out := filepath.Join(t.TempDir(), "plan")
+	code, stdout, errs := vigil(t, "plan", "-address", g.srv.URL, "-out", out, desiredOf("remove-answering-server"))
+	if code != 1 || !strings.Contains(stdout, "run the command against another server of the site with -address") {
+		t.Errorf("removing the answering server: exit %d\n%s%s", code, stdout, errs)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a plan with errors was saved")
+	}
+	f.srv.Close()
+	code, _, errs = vigil(t, "plan", "-address", f.srv.URL, desiredOf("no-changes"))
+	if code != 1 || !strings.Contains(errs, "cannot reach vigil agent") {
+		t.Errorf("unreachable: exit %d: %s", code, errs)
+	}
+}
+
+func TestApplyPlanFile(t *testing.T) {
+	f := newFakeAgent(t, "sensitive-change")
+	planFile := filepath.Join(t.TempDir(), "hq.plan")
+	if code, out, errs := vigil(t, "plan", "-address", f.srv.URL, "-out", planFile, desiredOf("sensitive-change")); code != 0 {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
+	}
+	st, err := os.Stat(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("plan file mode %v, want 0600", st.Mode().Perm())
+	}
+
+	code, out, errs := vigil(t, "apply", "-address", f.srv.URL, planFile)
+	if code != 0 || !strings.Contains(out, "Apply complete! Site hq is at revision 5: 0 added, 2 changed, 0 destroyed.") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	if strings.Contains(out, "n3w-Secr3t!") {
+		t.Errorf("apply shows a sensitive value")
+	}
+	applies := f.appliesSeen()
+	if len(applies) != 1 || applies[0].BaseRevision != 4 {
+		t.Fatalf("applies %+v, want one against revision 4", applies)
+	}
+	// The spec sent is the real one, not the redacted one.
+	if got := applies[0].Spec.Camera("entrance").Password; got != "n3w-Secr3t!" {
+		t.Errorf("applied password %q, want the configuration's", got)
+	}
+
+	// The site is now at revision 5: the same file is stale.
+	code, _, errs = vigil(t, "apply", "-address", f.srv.URL, planFile)
+	want := "the site changed since this plan was made: planned against revision 4, the site is at revision 5; run vigil plan again"
+	if code != 1 || !strings.Contains(errs, want) {
+		t.Errorf("stale plan: exit %d: %s", code, errs)
+	}
+	if n := len(f.appliesSeen()); n != 1 {
+		t.Errorf("a stale plan was sent (%d applies)", n)
+	}
+}
+
+func TestApplyTamperedPlanFile(t *testing.T) {
+	f := newFakeAgent(t, "move-camera")
+	planFile := filepath.Join(t.TempDir(), "hq.plan")
+	if code, _, errs := vigil(t, "plan", "-address", f.srv.URL, "-out", planFile, desiredOf("move-camera")); code != 0 {
+		t.Fatalf("plan: %s", errs)
+	}
+	b, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rename a camera of the saved spec.
+	tampered := bytes.Replace(b, []byte(`"name": "lobby",`), []byte(`"name": "lobby2",`), 1)
+	if bytes.Equal(tampered, b) {
+		t.Fatal("the test's edit did not change the file")
+	}
+	if err := os.WriteFile(planFile, tampered, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := vigil(t, "apply", "-address", f.srv.URL, planFile)
+	if code != 1 || !strings.Contains(errs, "the plan file was modified after vigil plan wrote it") {
+		t.Errorf("tampered plan: exit %d: %s", code, errs)
+	}
+	if n := len(f.appliesSeen()); n != 0 {
+		t.Errorf("a tampered plan was sent")
+	}
+}
+
+func TestApplyConfirmation(t *testing.T) {
+	for _, tc := range []struct {
+		stdin   string
+		code    int
+		applied int
+		msg     string
+	}{
+		{"", 1, 0, "no answer on standard input"},
+		{"no\n", 1, 0, "Apply cancelled: only 'yes' is accepted."},
+		{"yes\n", 0, 1, "Apply complete! Site hq is at revision 5"},
+	} {
+		f := newFakeAgent(t, "add-cameras")
+		applyStdin = strings.NewReader(tc.stdin)
+		code, out, errs := vigil(t, "apply", "-address", f.srv.URL, desiredOf("add-cameras"))
+		applyStdin = os.Stdin
+		if code != tc.code || len(f.appliesSeen()) != tc.applied || !strings.Contains(out+errs, tc.msg) {
+			t.Errorf("stdin %q: exit %d, %d applies\n%s%s", tc.stdin, code, len(f.appliesSeen()), out, errs)
+		}
+		if !strings.Contains(out, "Do you want to apply these changes to site hq?") {
+			t.Errorf("stdin %q: no question asked:\n%s", tc.stdin, out)
+		}
+	}
+}
+
+func TestApplyRefused(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   api.Error
+		want   string
+	}{
+		{http.StatusConflict, api.Error{Error: "stale", Revision: 6, BaseRevision: 4},
+			"planned against revision 4, the site is at revision 6; run vigil plan again. Nothing was applied."},
+		{http.StatusUnprocessableEntity, api.Error{Error: "invalid spec", Diagnostics: []hcl.Diagnostic{{Severity: "error", Summary: "Reference to undeclared server"}}},
+			"the site refused the configuration: invalid spec\n  error: Reference to undeclared server"},
+		{http.StatusUnauthorized, api.Error{Error: "missing token"}, "set VIGIL_TOKEN"},
+		{http.StatusServiceUnavailable, api.Error{Error: "no quorum"}, "the site cannot commit a change now (no master or no quorum: no quorum)"},
+	} {
+		f := newFakeAgent(t, "add-cameras")
+		f.refuse, f.refuseBody = tc.status, tc.body
+		code, out, errs := vigil(t, "apply", "-auto-approve", "-address", f.srv.URL, desiredOf("add-cameras"))
+		if code != 1 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%d: exit %d, stderr %q, want %q\n%s", tc.status, code, errs, tc.want, out)
+		}
+	}
+}
+
+func TestApplyTransfersMasterFirst(t *testing.T) {
+	f := newFakeAgent(t, "remove-master")
+	code, out, errs := vigil(t, "apply", "-auto-approve", "-address", f.srv.URL, desiredOf("remove-master"))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if len(f.transfers) != 1 || f.transfers[0] != "rec-2" || len(f.appliesSeen()) != 1 {
+		t.Errorf("transfers %v, applies %d; want a transfer to rec-2, then the apply", f.transfers, len(f.appliesSeen()))
+	}
+	if !strings.Contains(out, "Transferring the master role from rec-1 to rec-2...") {
+		t.Errorf("output:\n%s", out)
+	}
+}
