@@ -60,8 +60,12 @@
 //     among: with failback off, the recording-kind backups of its list that
 //     run it; its main server (the primary, after its balancing server died);
 //     its primary, when the main server is a full balancing server. This
-//     happens before any cover, so a failure elsewhere never pushes these
-//     cameras out either.
+//     happens before any cover, so covers for a failure elsewhere never push
+//     these cameras out; they only compete, in name order, with the other
+//     cameras coming back to the same server, which another failure may add
+//     (a camera whose balancing server died). With failback off, a camera
+//     that runs on a full backup comes home, and stays on the backup if that
+//     backup has room again.
 //  5. Covers, in camera name order: every camera still not placed (its main
 //     server down and not queued, or full) takes the first alive server with
 //     room of its cover list. A camera that fits nowhere is uncovered.
@@ -116,7 +120,7 @@
 // take cameras over; locked cameras are recorded by their server or by nobody;
 // a camera that is neither locked nor queued is uncovered only when every
 // server that could take it is down or full; a camera at home on a healthy
-// server stays there when another server dies; at most
+// server (step 2) stays there when another server dies; at most
 // max_concurrent_failovers failed servers are covered; a constant camera has
 // two recorders whenever a second live server with room can take it; a server
 // that runs a camera keeps it until one of the new recorders runs it; the
