@@ -157,7 +157,9 @@ type Member struct {
 
 // Input is everything the assignment depends on.
 type Input struct {
-	// Spec is the committed site spec; nil gives an empty Result.
+	// Spec is the committed site spec; nil gives an empty Result. Its
+	// Failback field is taken as is: the loader defaults it to true, a Site
+	// built by hand must set it.
 	Spec *hcl.Site
 	// Members by server name; a server absent from the map is HealthUnknown.
 	Members map[string]Member
@@ -279,7 +281,7 @@ type work struct {
 	running    []*server // servers running the camera, by name
 
 	home   bool   // placed at home (step 2)
-	cover  bool   // to place in step 4
+	cover  bool   // to place in steps 4 and 5
 	stay   bool   // failback off: stay where it runs
 	stayed bool   // ... and it did
 	queued bool   // primary queued by max_concurrent_failovers
