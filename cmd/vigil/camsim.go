@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -62,12 +61,6 @@ Flags:
 		return 2
 	}
 	opts.Codec = strings.ToLower(opts.Codec)
-	// The RTSP library allocates a buffer per packet and reader, while the
-	// live heap is a few MB of clips: collect less often (unless GOGC says
-	// otherwise) so that camsim leaves the CPU to the recorder under test.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
 
 	s, err := camsim.Start(opts)
 	if err != nil {

@@ -8,6 +8,10 @@
 // timestamps and sequence numbers stay continuous across loops, and RTCP sender
 // reports map RTP time to the wall-clock time at which each frame was due.
 //
+// Like most cameras, the server closes a session that sends nothing for 60 s
+// (no RTCP receiver report, no keepalive request); the gortsplib client and
+// ffmpeg send both.
+//
 // Faults can be injected per path (Drop, Stall) or for the whole server
 // (Refuse), from Go or over HTTP with ControlHandler.
 //
