@@ -110,7 +110,6 @@ type Server struct {
 	// already accepting connections before that, since streams need it.
 	ready       atomic.Bool
 	refuseUntil atomic.Int64 // unix nanoseconds
-	refused     atomic.Int64
 
 	mu       sync.Mutex
 	sessions map[*gortsplib.ServerSession]*session
@@ -189,6 +188,9 @@ func Start(opts Options) (*Server, error) {
 	for i := 1; i <= opts.Paths; i++ {
 		p, err := newPath(s, "cam"+strconv.Itoa(i), c, audio, audioFormat)
 		if err != nil {
+			for _, p := range s.order {
+				p.stream.Close()
+			}
 			s.rtsp.Close()
 			return nil, fmt.Errorf("camsim: %w", err)
 		}
@@ -398,7 +400,6 @@ func (l *gateListener) Accept() (net.Conn, error) {
 			tc.SetLinger(0) // close with RST: "connection reset by peer"
 		}
 		c.Close()
-		l.s.refused.Add(1)
 	}
 }
 
@@ -458,12 +459,11 @@ type handler Server
 
 func (h *handler) server() *Server { return (*Server)(h) }
 
-var (
-	resUnavailable = func() (*base.Response, error) {
-		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil
-	}
-	errNotFound = errors.New("no such path")
-)
+var errNotFound = errors.New("no such path")
+
+func resUnavailable() (*base.Response, error) {
+	return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil
+}
 
 // check applies refusal, authentication and path lookup to a request.
 func (h *handler) check(conn *gortsplib.ServerConn, req *base.Request, name string) (*path, *base.Response, error) {

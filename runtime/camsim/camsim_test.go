@@ -245,12 +245,13 @@ func TestFramesAcrossLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2300 * time.Millisecond)
+	// The clip has 50 frames and the reader started with the path's clock:
+	// 56 frames include the start of the second loop.
+	if !waitFor(5*time.Second, func() bool { return r.count() >= 56 }) {
+		t.Fatalf("got %d frames in 5 s, want 56 in about 2.3 s", r.count())
+	}
 	st := s.Stats()["cam1"]
 	fs := r.snapshot()
-	if len(fs) < 50 || len(fs) > 60 {
-		t.Fatalf("got %d frames in 2.3 s, want about 57", len(fs))
-	}
 	keys := 0
 	for i := 1; i < len(fs); i++ {
 		if d := fs[i].ts - fs[i-1].ts; d != 3600 {
@@ -260,15 +261,15 @@ func TestFramesAcrossLoop(t *testing.T) {
 			keys++
 		}
 	}
-	// 2.3 s of a 1 s GOP: at least two key frames after the first frame, one
-	// of them the start of the second loop.
+	// 56 frames of a 25-frame GOP: at least two key frames after the first
+	// frame, one of them the start of the second loop.
 	if keys < 2 {
 		t.Errorf("%d key frames after the first, want at least 2", keys)
 	}
 	if r.seqErr != 0 {
 		t.Errorf("%d sequence number jumps", r.seqErr)
 	}
-	if rate := float64(len(fs)-1) / fs[len(fs)-1].at.Sub(fs[0].at).Seconds(); rate < 22 || rate > 28 {
+	if rate := float64(len(fs)-1) / fs[len(fs)-1].at.Sub(fs[0].at).Seconds(); rate < 20 || rate > 30 {
 		t.Errorf("frame rate %.1f, want 25", rate)
 	}
 	if st.Readers != 1 || len(st.Sessions) != 1 || st.Sessions[0].Transport != "TCP" {
@@ -429,14 +430,19 @@ func TestStall(t *testing.T) {
 func TestRefuse(t *testing.T) {
 	t.Parallel()
 	s := start(t, Options{Paths: 1})
-	s.Refuse(500 * time.Millisecond)
+	s.Refuse(700 * time.Millisecond)
 	if _, err := play(t, s.URL(1), gortsplib.ProtocolTCP); err == nil {
 		t.Fatal("a connection was accepted while refusing")
+	} else {
+		t.Logf("while refusing: %v", err)
 	}
-	time.Sleep(600 * time.Millisecond)
-	r, err := play(t, s.URL(1), gortsplib.ProtocolTCP)
-	if err != nil {
-		t.Fatalf("after the refusal: %v", err)
+	var r *reader
+	if !waitFor(3*time.Second, func() bool {
+		var err error
+		r, err = play(t, s.URL(1), gortsplib.ProtocolTCP)
+		return err == nil
+	}) {
+		t.Fatal("connections still refused 3 s after a refusal of 0.7 s")
 	}
 	if !waitFor(time.Second, func() bool { return r.count() > 0 }) {
 		t.Error("no frames after the refusal")
