@@ -175,7 +175,7 @@ func Start(cfg Config) (*Agent, error) {
 
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	go a.loop(a.ctx)
-	a.publish(api.Event{Severity: "info", Kind: "agent.started", Message: fmt.Sprintf("agent %s of site %s started (vigil %s), API on %s", cfg.Server, cfg.Site, cfg.Version, a.Addr())})
+	a.emit(api.Event{Severity: "info", Kind: "agent.started", Message: fmt.Sprintf("agent %s of site %s started (vigil %s), API on %s", cfg.Server, cfg.Site, cfg.Version, a.Addr())})
 	return a, nil
 }
 
@@ -232,7 +232,8 @@ func (a *Agent) stop(hard bool) error {
 	return err
 }
 
-// publish raises an event: log, metrics and /v1/events.
+// publish passes on an event raised (and logged) by the cluster or the
+// recorder: metrics and /v1/events.
 func (a *Agent) publish(ev api.Event) {
 	if ev.Server == "" {
 		ev.Server = a.cfg.Server
@@ -242,6 +243,11 @@ func (a *Agent) publish(ev api.Event) {
 	}
 	a.metrics.events.WithLabelValues(ev.Kind).Inc()
 	a.events.publish(ev)
+}
+
+// emit raises an event of the agent's own: log, metrics and /v1/events.
+func (a *Agent) emit(ev api.Event) {
+	a.publish(ev)
 	level := slog.LevelInfo
 	switch ev.Severity {
 	case "warning":
@@ -326,16 +332,13 @@ func (a *Agent) reconcile() {
 	a.mu.Lock()
 	prev := a.view
 	a.mu.Unlock()
-	if prev.master != master && master != "" {
-		a.publish(api.Event{Severity: "info", Kind: "master.changed", Message: fmt.Sprintf("%s is the master", master)})
-	}
 
 	var own *memberStatus
 	if st.Spec == nil {
 		own = &memberStatus{Waiting: true}
 	} else {
 		if prev.revision != st.Revision {
-			a.publish(api.Event{Severity: "info", Kind: "config.committed", Message: fmt.Sprintf("site spec revision %d is in force", st.Revision)})
+			a.emit(api.Event{Severity: "info", Kind: "config.committed", Message: fmt.Sprintf("site spec revision %d is in force", st.Revision)})
 		}
 		v.health = a.healthOf(st.Spec, members, now)
 		running := map[string]map[string]bool{}
@@ -364,7 +367,7 @@ func (a *Agent) reconcile() {
 			own = &memberStatus{Revision: st.Revision, Error: v.err}
 		}
 		a.diffEvents(prev, v)
-		a.gaps.observe(st.Spec, v.result, a.sessionsByCamera(own, statuses, v.health), now)
+		a.gaps.observe(st.Spec, v.result, a.sessionsByCamera(own, statuses, v.health, false), now)
 		a.updateMetrics(v)
 	}
 	a.fillUsage(own, now)
@@ -440,7 +443,7 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 		return rec, nil
 	}
 	if rec != nil {
-		a.publish(api.Event{Severity: "warning", Kind: "storage.changed", Message: "storage configuration changed: restarting the recorder"})
+		a.emit(api.Event{Severity: "warning", Kind: "storage.changed", Message: "storage configuration changed: restarting the recorder"})
 		rec.close()
 		a.mu.Lock()
 		a.rec = nil
@@ -448,7 +451,7 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 	}
 	rec, err := openRecorder(a, vols)
 	if err != nil {
-		a.publish(api.Event{Severity: "error", Kind: "storage.unavailable", Message: "cannot open storage: " + err.Error()})
+		a.emit(api.Event{Severity: "error", Kind: "storage.unavailable", Message: "cannot open storage: " + err.Error()})
 		return nil, err
 	}
 	a.mu.Lock()
@@ -476,7 +479,8 @@ func (a *Agent) volumes(spec *hcl.Site) []storage.Volume {
 }
 
 // diffEvents raises events for what changed for this server and for the
-// site's cameras since the previous pass.
+// site's cameras since the previous pass. Server health and master changes
+// are the cluster's events, session states the recorder's.
 func (a *Agent) diffEvents(prev, cur view) {
 	was := map[string]bool{}
 	for _, c := range prev.mine {
@@ -488,11 +492,11 @@ func (a *Agent) diffEvents(prev, cur view) {
 			continue
 		}
 		role := roleOf(cur.result, c, a.cfg.Server)
-		a.publish(api.Event{Severity: "info", Kind: "camera.assigned", Camera: c,
+		a.emit(api.Event{Severity: "info", Kind: "camera.assigned", Camera: c,
 			Message: fmt.Sprintf("recording %s as %s (%s)", c, role, cur.result.Cameras[c].Reason)})
 	}
 	for c := range was {
-		a.publish(api.Event{Severity: "info", Kind: "camera.released", Camera: c, Message: fmt.Sprintf("no longer recording %s", c)})
+		a.emit(api.Event{Severity: "info", Kind: "camera.released", Camera: c, Message: fmt.Sprintf("no longer recording %s", c)})
 	}
 	for name, c := range cur.result.Cameras {
 		old, ok := prev.result.Cameras[name]
@@ -509,17 +513,8 @@ func (a *Agent) diffEvents(prev, cur view) {
 		case api.CameraCovered:
 			sev = "warning"
 		}
-		a.publish(api.Event{Severity: sev, Kind: "camera." + c.State, Camera: name, Server: a.cfg.Server,
+		a.emit(api.Event{Severity: sev, Kind: "assignment." + c.State, Camera: name, Server: a.cfg.Server,
 			Message: fmt.Sprintf("%s is %s: %s", name, c.State, c.Reason)})
-	}
-	for name, h := range cur.health {
-		if old, ok := prev.health[name]; ok && old.Health != h.Health && name != a.cfg.Server {
-			sev := "info"
-			if h.Health != api.HealthAlive {
-				sev = "warning"
-			}
-			a.publish(api.Event{Severity: sev, Kind: "server." + h.Health, Message: fmt.Sprintf("server %s is %s", name, h.Health)})
-		}
 	}
 }
 

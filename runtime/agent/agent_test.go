@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -90,6 +91,164 @@ func TestSingleServerRecordsItsCameras(t *testing.T) {
 			t.Errorf("%s is %s (%s)", c.Name, c.State, c.Reason)
 		}
 	}
-	_ = errors.New
-	_ = hcl.KindRecording
 }
+
+// TestTwoServersTakeOverAndFailBack kills the server of two cameras (one
+// normal, one fast) on a 2-server site: the other server takes them over
+// although the site has no quorum left, refuses changes with 503, and hands
+// them back without a gap when the server returns. The takeover times are
+// logged (go test -v -run TestTwoServers ./runtime/agent).
+func TestTwoServersTakeOverAndFailBack(t *testing.T) {
+	s := newSite(t, []string{"rec-1", "rec-2"}, 3)
+	fast := s.CameraSpec(3, "rec-1", "rec-2")
+	fast.Redundancy = hcl.RedundancyFast
+	spec := s.Spec(s.CameraSpec(1, "rec-1", "rec-2"), s.CameraSpec(2, "rec-2", "rec-1"), fast)
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+		t.Fatal(err)
+	}
+	waitRecorded(t, s, "rec-2", map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}, "cam3": {"rec-1"}}, 20*time.Second)
+
+	killed := time.Now()
+	if err := s.Kill("rec-1"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed at %s, kill took %v", killed.Format("15:04:05.000"), time.Since(killed))
+	took := map[string]time.Duration{}
+	ctx := ctxFor(t, 30*time.Second)
+	st, err := s.Wait(ctx, "rec-2", func(st *api.State) bool {
+		for _, c := range []string{"cam1", "cam3"} {
+			if _, ok := took[c]; !ok && slices.Contains(agenttest.Recorders(st, c), "rec-2") {
+				took[c] = time.Since(killed)
+			}
+		}
+		return len(took) == 2
+	})
+	if err != nil {
+		t.Fatalf("%v: %s", err, describe(st))
+	}
+	t.Logf("takeover with keepalive 1s: redundancy normal %v, fast %v", took["cam1"].Round(10*time.Millisecond), took["cam3"].Round(10*time.Millisecond))
+	if c := camera(st, "cam1"); c.State != api.CameraCovered {
+		t.Errorf("cam1 is %s (%s), want covered", c.State, c.Reason)
+	}
+
+	// One server of two is no quorum: changes are refused, recording goes on.
+	_, err = s.Client("rec-2").Apply(ctxFor(t, 20*time.Second), api.ApplyRequest{Spec: spec, BaseRevision: st.Revision})
+	if !errors.Is(err, api.ErrUnavailable) {
+		t.Errorf("apply without quorum: %v, want 503", err)
+	}
+
+	returned := time.Now()
+	if err := s.Start("rec-1"); err != nil {
+		t.Fatal(err)
+	}
+	// Make-before-break: at every moment someone records cam1 and cam3.
+	st, err = s.Wait(ctxFor(t, 30*time.Second), "rec-2", func(st *api.State) bool {
+		for _, c := range []string{"cam1", "cam3"} {
+			if len(agenttest.Recorders(st, c)) == 0 {
+				t.Errorf("%s not recorded during failback: %s", c, describe(st))
+			}
+		}
+		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}, "cam3": {"rec-1"}, "cam2": {"rec-2"}})
+	})
+	if err != nil {
+		t.Fatalf("failback: %v: %s", err, describe(st))
+	}
+	t.Logf("failback done %v after the server returned", time.Since(returned).Round(10*time.Millisecond))
+	for _, name := range []string{"cam1", "cam3"} {
+		c := camera(st, name)
+		if c.LastGap == nil || c.LastGap.End.IsZero() || c.LastGap.End.After(returned) {
+			t.Errorf("%s: last gap %+v, want the takeover gap, closed before the server returned", name, c.LastGap)
+		}
+	}
+}
+
+func camera(st *api.State, name string) api.CameraState {
+	for _, c := range st.Cameras {
+		if c.Name == name {
+			return c
+		}
+	}
+	return api.CameraState{}
+}
+
+// TestThreeServers: constant redundancy records twice, the master role
+// moves on request and when the master dies, and the new master accepts an
+// apply sent to any agent.
+func TestThreeServers(t *testing.T) {
+	s := newSite(t, []string{"rec-1", "rec-2", "rec-3"}, 4)
+	constant := s.CameraSpec(2, "rec-2", "rec-3")
+	constant.Redundancy = hcl.RedundancyConstant
+	spec := s.Spec(s.CameraSpec(1, "rec-1", "rec-2", "rec-3"), constant, s.CameraSpec(3, "rec-3", "rec-1"))
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+		t.Fatal(err)
+	}
+	st := waitRecorded(t, s, "rec-1", map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2", "rec-3"}, "cam3": {"rec-3"}}, 20*time.Second)
+	if n := s.Cams.Stats()["cam2"].Readers; n != 2 {
+		t.Errorf("camera simulator sees %d readers of the constant camera, want 2", n)
+	}
+
+	// Move the master role to rec-2, asking rec-3 (which forwards if it is
+	// not the master).
+	if st.Master != "rec-2" {
+		m, err := s.Client("rec-3").TransferMaster(ctxFor(t, 10*time.Second), "rec-2")
+		if err != nil || m != "rec-2" {
+			t.Fatalf("master transfer: %q, %v", m, err)
+		}
+	}
+	if _, err := s.Wait(ctxFor(t, 10*time.Second), "rec-1", func(st *api.State) bool { return st.Master == "rec-2" }); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := s.Kill("rec-2"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Wait(ctxFor(t, 30*time.Second), "rec-3", func(st *api.State) bool {
+		return st.Master != "" && st.Master != "rec-2" && agenttest.RecordedBy(st, map[string][]string{"cam2": {"rec-3"}})
+	})
+	if err != nil {
+		t.Fatalf("%v: master %q %s", err, st.Master, describe(st))
+	}
+	// The new master accepts a change, sent here to a member that may not be it.
+	spec.Cameras = append(spec.Cameras, s.CameraSpec(4, "rec-1", "rec-3"))
+	via := "rec-1"
+	if st.Master == "rec-1" {
+		via = "rec-3"
+	}
+	resp, err := s.Client(via).Apply(ctxFor(t, 20*time.Second), api.ApplyRequest{Spec: spec, BaseRevision: st.Revision})
+	if err != nil {
+		t.Fatalf("apply after the master died: %v", err)
+	}
+	if resp.Revision != st.Revision+1 {
+		t.Errorf("revision %d after apply on %d", resp.Revision, st.Revision)
+	}
+	waitRecorded(t, s, via, map[string][]string{"cam4": {"rec-1"}}, 20*time.Second)
+}
+
+// TestMaxConcurrentFailovers: with max_concurrent_failovers = 1, the
+// second dead server is not covered while the first is.
+func TestMaxConcurrentFailovers(t *testing.T) {
+	s := newSite(t, []string{"rec-1", "rec-2", "rec-3", "spare"}, 3)
+	spec := s.Spec(s.CameraSpec(1, "rec-1", "spare"), s.CameraSpec(2, "rec-2", "spare"), s.CameraSpec(3, "rec-3", "spare"))
+	spec.MaxConcurrentFailovers = 1
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+		t.Fatal(err)
+	}
+	waitRecorded(t, s, "spare", map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}, "cam3": {"rec-3"}}, 20*time.Second)
+	s.Kill("rec-1")
+	waitRecorded(t, s, "spare", map[string][]string{"cam1": {"spare"}}, 30*time.Second)
+	s.Kill("rec-2")
+	st, err := s.Wait(ctxFor(t, 30*time.Second), "spare", func(st *api.State) bool {
+		return camera(st, "cam2").State == api.CameraUncovered
+	})
+	if err != nil {
+		t.Fatalf("%v: %s", err, describe(st))
+	}
+	if got := agenttest.Recorders(st, "cam1"); len(got) != 1 || got[0] != "spare" {
+		t.Errorf("cam1 recorded by %v, want the spare", got)
+	}
+	if got := agenttest.Recorders(st, "cam3"); len(got) != 1 || got[0] != "rec-3" {
+		t.Errorf("cam3 recorded by %v, want rec-3", got)
+	}
+	t.Logf("cam2: %s", camera(st, "cam2").Reason)
+}
+

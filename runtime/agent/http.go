@@ -86,7 +86,7 @@ func (a *Agent) requireToken(h http.HandlerFunc) http.HandlerFunc {
 			if ok {
 				msg = "wrong API token"
 			}
-			a.publish(api.Event{Severity: "warning", Kind: "api.unauthorized", Message: fmt.Sprintf("refused %s %s from %s: %s", r.Method, r.URL.Path, r.RemoteAddr, msg)})
+			a.emit(api.Event{Severity: "warning", Kind: "api.unauthorized", Message: fmt.Sprintf("refused %s %s from %s: %s", r.Method, r.URL.Path, r.RemoteAddr, msg)})
 			writeError(w, http.StatusUnauthorized, api.Error{Error: msg})
 			return
 		}
@@ -147,7 +147,7 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 	var stale *cluster.StaleError
 	switch {
 	case err == nil:
-		a.publish(api.Event{Severity: "info", Kind: "config.applied", Message: fmt.Sprintf("committed revision %d (planned against %d)", rev, req.BaseRevision)})
+		a.emit(api.Event{Severity: "info", Kind: "config.applied", Message: fmt.Sprintf("committed revision %d (planned against %d)", rev, req.BaseRevision)})
 		writeJSON(w, http.StatusOK, api.ApplyResponse{Revision: rev})
 		a.poke()
 	case errors.As(err, &stale):
@@ -244,7 +244,7 @@ func (a *Agent) handleTransfer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, api.Error{Error: fmt.Sprintf("cannot make %s the master: %v", req.Server, err)})
 		return
 	}
-	a.publish(api.Event{Severity: "info", Kind: "master.transfer", Message: fmt.Sprintf("master role handed to %s", req.Server)})
+	a.emit(api.Event{Severity: "info", Kind: "master.transfer", Message: fmt.Sprintf("master role handed to %s", req.Server)})
 	writeJSON(w, http.StatusOK, api.TransferResponse{Master: req.Server})
 }
 

@@ -60,9 +60,10 @@ func (m *memberStatus) running() map[string]bool {
 
 func (m *memberStatus) recording() int { return len(m.running()) }
 
-// sessionsByCamera gathers the sessions of every server that is up, by
-// camera. The gossip of a dead server is its last word, not the truth.
-func (a *Agent) sessionsByCamera(own *memberStatus, statuses map[string]*memberStatus, health map[string]assign.Member) map[string][]api.Recorder {
+// sessionsByCamera gathers the sessions of every server that is alive (and
+// suspect ones when withSuspect), by camera. The gossip of a dead server is
+// its last word, not the truth; that of a suspect one may be.
+func (a *Agent) sessionsByCamera(own *memberStatus, statuses map[string]*memberStatus, health map[string]assign.Member, withSuspect bool) map[string][]api.Recorder {
 	out := map[string][]api.Recorder{}
 	add := func(server string, ms *memberStatus) {
 		for _, s := range ms.Sessions {
@@ -76,7 +77,7 @@ func (a *Agent) sessionsByCamera(own *memberStatus, statuses map[string]*memberS
 		if name == a.cfg.Server {
 			continue
 		}
-		if h, ok := health[name]; ok && (h.Health == api.HealthAlive || h.Health == api.HealthSuspect) {
+		if h, ok := health[name]; ok && (h.Health == api.HealthAlive || withSuspect && h.Health == api.HealthSuspect) {
 			add(name, ms)
 		}
 	}
@@ -247,7 +248,7 @@ func (a *Agent) State() api.State {
 		st.Servers = append(st.Servers, ss)
 	}
 
-	sessions := a.sessionsByCamera(own, v.statuses, v.health)
+	sessions := a.sessionsByCamera(own, v.statuses, v.health, true)
 	for _, c := range v.spec.Cameras {
 		d := v.result.Cameras[c.Name]
 		cs := api.CameraState{Name: c.Name, Server: c.Server, State: d.State, Reason: d.Reason, Recorders: sessions[c.Name]}
