@@ -251,4 +251,3 @@ func TestMaxConcurrentFailovers(t *testing.T) {
 	}
 	t.Logf("cam2: %s", camera(st, "cam2").Reason)
 }
-
