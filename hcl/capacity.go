@@ -86,8 +86,10 @@ func capacityWarnings(s *Site) hhcl.Diagnostics {
 			list, more = list[:10], fmt.Sprintf(" and %d more", len(uncovered)-10)
 		}
 		diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Summary: "Not enough failover capacity",
-			Detail: fmt.Sprintf("If server %q fails, %d of its cameras have no live backup, group member or standby server with free capacity, so they would not be recorded: %s%s. Give them backups, add a standby server, or raise max_cameras.",
-				failed.Name, len(uncovered), strings.Join(list, ", "), more),
+			Detail: fmt.Sprintf("If server %q fails, %s no live backup, group member or standby server with free capacity, so %s not be recorded: %s%s. Give %s backups, add a standby server, or raise max_cameras.",
+				failed.Name, map[bool]string{true: "1 of its cameras has", false: fmt.Sprintf("%d of its cameras have", len(uncovered))}[len(uncovered) == 1],
+				map[bool]string{true: "it would", false: "they would"}[len(uncovered) == 1], strings.Join(list, ", "), more,
+				map[bool]string{true: "it", false: "them"}[len(uncovered) == 1]),
 			Subject: at(nil, "", failed.DeclRange)})
 	}
 	return diags

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	hhcl "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/dynblock"
@@ -69,18 +70,31 @@ type variable struct {
 // warnings; the Config may be partial when there are errors. Diagnostic
 // texts never contain the value of a sensitive variable.
 func Load(paths []string, opts LoadOptions) (*Config, hhcl.Diagnostics) {
-	cfg := &Config{Files: map[string][]byte{}}
-	var diags hhcl.Diagnostics
-
-	names, d := collectFiles(paths)
-	diags = append(diags, d...)
-	var bodies []hhcl.Body
+	names, diags := collectFiles(paths)
+	var files []source
 	for _, name := range names {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Cannot read configuration file", Detail: err.Error()})
 			continue
 		}
+		files = append(files, source{name, src})
+	}
+	return loadSources(files, opts, diags)
+}
+
+// source is one configuration file's name and contents.
+type source struct {
+	name string
+	src  []byte
+}
+
+// loadSources is Load after the files have been read.
+func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Config, hhcl.Diagnostics) {
+	cfg := &Config{Files: map[string][]byte{}}
+	var bodies []hhcl.Body
+	for _, file := range files {
+		name, src := file.name, file.src
 		cfg.Files[name] = src
 		f, d := hclsyntax.ParseConfig(src, name, hhcl.InitialPos)
 		diags = append(diags, d...)
@@ -184,6 +198,9 @@ func collectFiles(paths []string) ([]string, hhcl.Diagnostics) {
 }
 
 type loader struct {
+	// blocks counts the blocks that dynamic blocks generated, across sites
+	// decoded in parallel.
+	blocks atomic.Int64
 	cfg    *Config
 	vars   map[string]*variable
 	order  []string // variable names in declaration order
@@ -242,6 +259,8 @@ func (l *loader) declareVariable(b *hhcl.Block) hhcl.Diagnostics {
 		if !d.HasErrors() {
 			cv, err := convert.Convert(val, v.typ)
 			if err != nil {
+				// Unknown: the variable is not reported again as unset.
+				v.value = cty.UnknownVal(v.typ)
 				diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Invalid default value for variable",
 					Detail:  fmt.Sprintf("The default value of variable %q does not match its type %s: %s.", name, typeexpr.TypeString(v.typ), err),
 					Subject: a.Expr.Range().Ptr()})
@@ -483,14 +502,16 @@ func (l *loader) setLocalsCtx() {
 
 // decodeRoot expands dynamic blocks (at any level, including dynamic
 // "site" blocks) and decodes the domain and the sites. It returns the sites
-// that did not decode cleanly: the site rules skip them, since their errors
-// would mostly repeat the decoding errors.
-func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]bool, hhcl.Diagnostics) {
+// in which some value was unknown because a variable had no value: the site
+// rules skip them, since they would report the missing values again as
+// missing arguments. A value that failed to decode leaves the default in
+// place, and the site rules still apply.
+func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]siteState, hhcl.Diagnostics) {
 	var diags hhcl.Diagnostics
 	d := &decoder{ctx: l.ctx}
 	var siteBlocks []*hhcl.Block
 	for _, body := range bodies {
-		content, cd := dynblock.Expand(body, l.ctx).Content(rootSchema)
+		content, cd := dynblock.Expand(body, l.ctx, dynblock.OptCheckForEach(l.countBlocks)).Content(rootSchema)
 		diags = append(diags, cd...)
 		for _, b := range content.Blocks {
 			switch b.Type {
@@ -512,9 +533,9 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]bool, hhcl.Diagnostic
 	// Sites are independent, so they decode in parallel: evaluation only
 	// reads the shared context. Results keep declaration order.
 	type result struct {
-		site   *Site
-		diags  hhcl.Diagnostics
-		broken bool
+		site  *Site
+		diags hhcl.Diagnostics
+		state siteState
 	}
 	results := make([]result, len(siteBlocks))
 	var wg sync.WaitGroup
@@ -526,7 +547,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]bool, hhcl.Diagnostic
 			for i := range next {
 				sd := &decoder{ctx: l.ctx}
 				s := sd.site(siteBlocks[i])
-				results[i] = result{site: s, diags: sd.diags, broken: sd.incomplete || sd.diags.HasErrors()}
+				results[i] = result{site: s, diags: sd.diags, state: siteState{incomplete: sd.incomplete, hasErrors: sd.diags.HasErrors()}}
 			}
 		}()
 	}
@@ -536,15 +557,13 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]bool, hhcl.Diagnostic
 	close(next)
 	wg.Wait()
 
-	broken := map[*Site]bool{}
+	states := map[*Site]siteState{}
 	for _, r := range results {
 		l.cfg.Sites = append(l.cfg.Sites, r.site)
 		diags = append(diags, r.diags...)
-		if r.broken {
-			broken[r.site] = true
-		}
+		states[r.site] = r.state
 	}
-	return broken, diags
+	return states, diags
 }
 
 // dedupe drops repeats of a diagnostic: an error inside a dynamic block's
@@ -568,6 +587,31 @@ func dedupe(diags hhcl.Diagnostics) hhcl.Diagnostics {
 		}
 	}
 	return out
+}
+
+// MaxDynamicBlocks bounds how many blocks the dynamic blocks of one
+// configuration may generate, so that nested for_each expressions cannot
+// make loading run for hours.
+const MaxDynamicBlocks = 200_000
+
+func (l *loader) countBlocks(v cty.Value, expr hhcl.Expression, _ *hhcl.EvalContext) hhcl.Diagnostics {
+	v, _ = v.Unmark()
+	if !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
+		return nil
+	}
+	if l.blocks.Add(int64(v.LengthInt())) > MaxDynamicBlocks {
+		return hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Too many dynamic blocks",
+			Detail:  fmt.Sprintf("The dynamic blocks of this configuration generate more than %d blocks.", MaxDynamicBlocks),
+			Subject: expr.Range().Ptr()}}
+	}
+	return nil
+}
+
+// siteState is how decoding a site went.
+type siteState struct {
+	// incomplete: some value was unknown because a variable had no value.
+	incomplete bool
+	hasErrors  bool
 }
 
 // rangeString writes a range as file:line,col for details that point

@@ -55,7 +55,9 @@ func (s *Site) Redacted() *Site {
 	return out
 }
 
-// redactURL fingerprints the password of a URL's user information.
+// redactURL fingerprints the password of a URL's user information. It
+// edits the text rather than re-serialising the URL, so that the
+// fingerprint stays readable instead of percent-encoded.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
@@ -65,8 +67,21 @@ func redactURL(raw string) string {
 	if !ok {
 		return raw
 	}
-	u.User = url.UserPassword(u.User.Username(), Fingerprint(pw))
-	return u.String()
+	scheme := strings.Index(raw, "://")
+	if scheme < 0 {
+		return raw
+	}
+	rest := raw[scheme+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	user, _, found := strings.Cut(rest[:max(at, 0)], ":")
+	if at < 0 || !found {
+		return raw
+	}
+	return raw[:scheme+3] + user + ":" + Fingerprint(pw) + rest[at:]
 }
 
 func copyRanges(from, to *Site) {

@@ -51,6 +51,14 @@ func at(rs map[string]hhcl.Range, key string, fallback hhcl.Range) *hhcl.Range {
 	return nil
 }
 
+// given reports whether the files set attribute key. A required attribute
+// that was given but is empty failed to decode, and that error was
+// reported already.
+func given(rs map[string]hhcl.Range, key string) bool {
+	_, ok := rs[key]
+	return ok
+}
+
 // atElem is at for element i of a list attribute.
 func atElem(rs map[string]hhcl.Range, key string, i int, fallback hhcl.Range) *hhcl.Range {
 	if r, ok := rs[elemKey(key, i)]; ok {
@@ -95,12 +103,18 @@ func (v *validator) bounds(r *hhcl.Range, what string, d, lo, hi time.Duration) 
 // applies it to a spec that arrives over the API (whose objects carry no
 // source ranges, so the diagnostics then have no Subject).
 func ValidateSite(s *Site) hhcl.Diagnostics {
+	return validateSite(s, true)
+}
+
+// validateSite checks a site; advice (the warnings) is left out when the
+// caller already found errors in it.
+func validateSite(s *Site, advise bool) hhcl.Diagnostics {
 	v := &validator{}
-	v.site(s)
+	v.site(s, advise)
 	return v.diags
 }
 
-func (v *validator) site(s *Site) {
+func (v *validator) site(s *Site, advise bool) {
 	scope := fmt.Sprintf("site %q", s.Name)
 	v.name("site", s.Name, s.Ranges, s.DeclRange)
 	v.bounds(at(s.Ranges, "keepalive", s.DeclRange), "keepalive", s.Keepalive, MinKeepalive, MaxKeepalive)
@@ -137,7 +151,7 @@ func (v *validator) site(s *Site) {
 		groups[g.Name] = g
 		groupNames = append(groupNames, g.Name)
 		v.name("group", g.Name, g.Ranges, g.DeclRange)
-		if len(g.Servers) == 0 {
+		if len(g.Servers) == 0 && !given(g.Ranges, "servers") {
 			v.errorf(at(g.Ranges, "servers", g.DeclRange), "Empty group", "Group %q lists no servers; give it one or more in priority order.", g.Name)
 		}
 		seen := map[string]bool{}
@@ -186,7 +200,7 @@ func (v *validator) site(s *Site) {
 		v.balancing(s, b, cameraNames)
 	}
 
-	if v.hasErrors() {
+	if !advise || v.hasErrors() {
 		// Capacity advice about a site that does not load is noise.
 		return
 	}
@@ -208,7 +222,7 @@ func (v *validator) server(s *Site, sv *Server) {
 			"Site %q is virtual, so it holds only virtual servers, but server %q is a %s server. Set kind = \"virtual\" or move the server to a real site.", s.Name, sv.Name, sv.Kind)
 	}
 	switch {
-	case sv.Address == "" && sv.Kind != KindVirtual:
+	case sv.Address == "" && sv.Kind != KindVirtual && !given(sv.Ranges, "address"):
 		v.errorf(at(sv.Ranges, "address", sv.DeclRange), "Missing server address", "Server %q needs an address (an IP address or a host name) on which its peers reach it.", sv.Name)
 	case sv.Address != "" && !validHost(sv.Address):
 		v.errorf(at(sv.Ranges, "address", sv.DeclRange), "Invalid server address", "%q is neither an IP address nor a host name.", sv.Address)
@@ -237,7 +251,7 @@ func (v *validator) server(s *Site, sv *Server) {
 		}
 		storage[st.Name] = st
 		v.name("storage", st.Name, st.Ranges, st.DeclRange)
-		if st.Path == "" {
+		if st.Path == "" && !given(st.Ranges, "path") {
 			v.errorf(at(st.Ranges, "path", st.DeclRange), "Missing storage path", "Storage %q of server %q needs a path.", st.Name, sv.Name)
 		}
 		if st.MaxSize < 0 {
@@ -286,7 +300,7 @@ func (v *validator) network(sv *Server) {
 		}
 	}
 	for _, r := range sv.Network.Routes {
-		if _, err := netip.ParsePrefix(r.Destination); err != nil {
+		if _, err := netip.ParsePrefix(r.Destination); err != nil && !(r.Destination == "" && given(r.Ranges, "destination")) {
 			v.errorf(at(r.Ranges, "destination", r.DeclRange), "Invalid route destination", "%q is not a network with a prefix length, such as \"0.0.0.0/0\" or \"10.1.0.0/16\".", r.Destination)
 		}
 		if r.Gateway != "" {
@@ -341,6 +355,8 @@ func (v *validator) camera(s *Site, c *Camera, servers map[string]*Server, serve
 	v.cameraURL(c)
 
 	switch sv := servers[c.Server]; {
+	case c.Server == "" && given(c.Ranges, "server"):
+		// The value did not decode; that error is reported already.
 	case c.Server == "" && c.Locked:
 		v.errorf(at(c.Ranges, "locked", c.DeclRange), "Locked camera without a server",
 			"Camera %q is locked, which keeps it on its primary server even while that server is down, but it names no server. Set server to the server that must record it.", c.Name)
@@ -415,6 +431,9 @@ func kindRole(kind string) string {
 
 func (v *validator) cameraURL(c *Camera) {
 	r := at(c.Ranges, "url", c.DeclRange)
+	if c.URL == "" && given(c.Ranges, "url") {
+		return
+	}
 	if c.URL == "" {
 		v.errorf(r, "Missing camera URL", "Camera %q needs a url, such as \"rtsp://192.0.2.10:554/stream1\".", c.Name)
 		return
@@ -512,7 +531,7 @@ func validHost(s string) bool {
 
 // validateConfig applies the site rules to every site and the rules that
 // span sites: unique site names, parent links and cross-site port clashes.
-func validateConfig(cfg *Config, broken map[*Site]bool) hhcl.Diagnostics {
+func validateConfig(cfg *Config, broken map[*Site]siteState) hhcl.Diagnostics {
 	v := &validator{}
 	if cfg.Domain != nil {
 		v.name("domain", cfg.Domain.Name, cfg.Domain.Ranges, cfg.Domain.DeclRange)
@@ -531,8 +550,8 @@ func validateConfig(cfg *Config, broken map[*Site]bool) hhcl.Diagnostics {
 		if sites[s.Name] != s {
 			continue
 		}
-		if !broken[s] {
-			v.diags = append(v.diags, ValidateSite(s)...)
+		if st := broken[s]; !st.incomplete {
+			v.diags = append(v.diags, validateSite(s, !st.hasErrors)...)
 		}
 		if s.Parent == "" {
 			continue

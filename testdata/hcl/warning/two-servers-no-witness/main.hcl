@@ -1,0 +1,20 @@
+site "small" {
+  server "srv-1" {
+    address = "10.0.0.1"
+    storage "main" {
+      path = "/rec"
+    }
+  }
+  server "srv-2" {
+    address = "10.0.0.2"
+    storage "main" {
+      path = "/rec"
+    }
+  }
+
+  camera "cam1" {
+    url    = "rtsp://10.0.1.1/s"
+    server = "srv-1"
+    backup = ["srv-2"]
+  }
+}
