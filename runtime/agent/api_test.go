@@ -1,0 +1,126 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+// TestAPI exercises the endpoints of one agent: tokens, stale and invalid
+// applies, password fingerprints, events, health and metrics.
+func TestAPI(t *testing.T) {
+	s := newSite(t, []string{"rec-1"}, 1)
+	ctx := ctxFor(t, 30*time.Second)
+	spec := s.Spec(s.CameraSpec(1, "rec-1"))
+	spec.Cameras[0].Password = "s3cret"
+
+	// State-changing calls without the right token change nothing.
+	for _, tok := range []string{"", "wrong"} {
+		c := api.NewClient(s.Server("rec-1").Addr(), tok)
+		if _, err := c.Apply(ctx, api.ApplyRequest{Spec: spec}); !errors.Is(err, api.ErrUnauthorized) {
+			t.Errorf("apply with token %q: %v, want 401", tok, err)
+		}
+		if _, err := c.TransferMaster(ctx, "rec-1"); !errors.Is(err, api.ErrUnauthorized) {
+			t.Errorf("master transfer with token %q: %v, want 401", tok, err)
+		}
+	}
+	c := s.Client("rec-1")
+	st, err := c.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Revision != 0 || st.Spec != nil || st.Message == "" {
+		t.Fatalf("after refused applies: revision %d, message %q", st.Revision, st.Message)
+	}
+
+	// An invalid spec is refused with diagnostics.
+	bad := s.Spec(s.CameraSpec(1, "nowhere"))
+	_, err = c.Apply(ctx, api.ApplyRequest{Spec: bad})
+	var verr *api.ValidationError
+	if !errors.As(err, &verr) || len(verr.Diagnostics) == 0 {
+		t.Fatalf("invalid apply: %v, want a validation error with diagnostics", err)
+	}
+	if !strings.Contains(verr.Error(), "nowhere") {
+		t.Errorf("diagnostics do not name the unknown server: %v", verr)
+	}
+
+	resp, err := c.Apply(ctx, api.ApplyRequest{Spec: spec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A spec planned against an old revision is refused with both revisions.
+	_, err = c.Apply(ctx, api.ApplyRequest{Spec: spec, BaseRevision: 0})
+	var stale *api.StaleError
+	if !errors.As(err, &stale) || stale.Revision != resp.Revision || stale.BaseRevision != 0 {
+		t.Fatalf("stale apply: %v, want 409 naming revisions %d and 0", err, resp.Revision)
+	}
+
+	// The state shows the password only as a fingerprint, and re-applying
+	// that state keeps the real password.
+	st, err = c.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Spec.Cameras[0].Password; got != hcl.Fingerprint("s3cret") {
+		t.Errorf("state shows password %q, want its fingerprint", got)
+	}
+	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: *st.Spec, BaseRevision: st.Revision}); err != nil {
+		t.Fatalf("re-applying the state's spec: %v", err)
+	}
+	unknown := *st.Spec
+	unknown.Cameras = []*hcl.Camera{s.CameraSpec(1, "rec-1")}
+	unknown.Cameras[0].Password = hcl.Fingerprint("other")
+	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: unknown, BaseRevision: st.Revision + 1}); !errors.As(err, &verr) {
+		t.Errorf("a fingerprint that matches no committed password: %v, want a validation error", err)
+	}
+
+	// Events: the backlog tells the story so far.
+	evctx, cancel := context.WithCancel(ctx)
+	events, err := c.Events(evctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for ev := range events {
+		kinds[ev.Kind] = true
+		if kinds["agent.started"] && kinds["config.applied"] && kinds["api.unauthorized"] {
+			break
+		}
+	}
+	cancel()
+	if !kinds["agent.started"] || !kinds["config.applied"] || !kinds["api.unauthorized"] {
+		t.Errorf("events backlog has kinds %v", kinds)
+	}
+
+	h, err := c.Health(ctx)
+	if err != nil || h.Status != "ok" || h.Revision != 2 || h.Master != "rec-1" {
+		t.Errorf("health: %+v, %v", h, err)
+	}
+
+	r, err := http.Get(s.Server("rec-1").Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, want := range []string{"vigil_spec_revision 2", "vigil_master 1", `vigil_api_requests_total{code="401",endpoint="apply"} 2`, "vigil_recorder_"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func TestClientUnreachable(t *testing.T) {
+	_, err := api.NewClient("127.0.0.1:1", "").State(ctxFor(t, 5*time.Second))
+	var ue *api.UnreachableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot reach vigil agent at http://127.0.0.1:1: is it running?") {
+		t.Errorf("error %v", err)
+	}
+}

@@ -1,0 +1,82 @@
+package agent
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var testKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+
+func TestParseConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "token"), []byte("tok-123\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "site.key"), []byte(testKey+"\n"), 0o600)
+	src := `
+server        = "rec-1"
+site          = "hq"
+data_dir      = "data"
+bind          = "10.0.0.11"
+port          = 6000
+join          = ["10.0.0.12", "10.0.0.13:7000"]
+token_file    = "token"
+site_key_file = "site.key"
+log_level     = "debug"
+`
+	cfg, diags := ParseConfig(filepath.Join(dir, "agent.hcl"), []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if cfg.Server != "rec-1" || cfg.Site != "hq" || cfg.Port != 6000 || cfg.Bind != "10.0.0.11" {
+		t.Errorf("config %+v", cfg)
+	}
+	if cfg.DataDir != filepath.Join(dir, "data") {
+		t.Errorf("data_dir %q is not relative to the file's directory", cfg.DataDir)
+	}
+	if cfg.Token != "tok-123" || len(cfg.SiteKey) != 32 {
+		t.Errorf("token %q, key of %d bytes", cfg.Token, len(cfg.SiteKey))
+	}
+	if cfg.LogLevel.String() != "DEBUG" {
+		t.Errorf("log level %v", cfg.LogLevel)
+	}
+	for i, want := range []string{"10.0.0.12:53541", "10.0.0.13:7001"} {
+		if got, err := JoinAddress(cfg.Join[i]); err != nil || got != want {
+			t.Errorf("join %q → %q, %v; want %q", cfg.Join[i], got, err, want)
+		}
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	base := `server = "rec-1"
+site = "hq"
+data_dir = "/d"
+token = "t"
+site_key = "` + testKey + `"
+`
+	for _, tc := range []struct{ name, src, want string }{
+		{"missing token", strings.Replace(base, `token = "t"`, "", 1), "Missing API token"},
+		{"short key", strings.Replace(base, testKey, base64.StdEncoding.EncodeToString([]byte("short")), 1), "must be 32 bytes, this one is 5"},
+		{"unknown attribute", base + "colour = 1\n", `An argument named "colour" is not expected here`},
+		{"bad port", base + "port = 70000\n", "port 70000 is out of range"},
+		{"join needs advertise", base + `join = ["10.0.0.2"]` + "\n", "set advertise"},
+		{"bad name", strings.Replace(base, `"rec-1"`, `"rec 1"`, 1), "Invalid server name"},
+		{"both tokens", base + `token_file = "x"` + "\n", "either token or token_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, diags := ParseConfig("agent.hcl", []byte(tc.src))
+			if !diags.HasErrors() {
+				t.Fatalf("no error")
+			}
+			if !strings.Contains(diags.Error(), tc.want) {
+				t.Errorf("diagnostics %q lack %q", diags.Error(), tc.want)
+			}
+			for _, d := range diags {
+				if d.Subject == nil && tc.name != "missing token" {
+					t.Errorf("diagnostic %q has no source range", d.Summary)
+				}
+			}
+		})
+	}
+}
