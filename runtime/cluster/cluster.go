@@ -130,6 +130,7 @@ type Cluster struct {
 	statuses map[string]statusRec  // by member name, self included
 	refused  map[string]time.Time  // "name\x00reason" -> last logged
 	leaving  map[string]bool       // members that announced a shutdown
+	refusals map[string]Refusal    // by name, see Refused
 	selfSeq  uint64
 
 	// Published in node meta.
@@ -219,6 +220,7 @@ func Start(cfg Config) (*Cluster, error) {
 		statuses:    map[string]statusRec{},
 		refused:     map[string]time.Time{},
 		leaving:     map[string]bool{},
+		refusals:    map[string]Refusal{},
 		selfSeq:     uint64(time.Now().UnixNano()),
 		changes:     make(chan struct{}, 1),
 		reconcileCh: make(chan struct{}, 1),
@@ -488,11 +490,9 @@ func (c *Cluster) otherVoters() []raft.Server {
 // on purpose, so that they report it as left rather than failed.
 func (c *Cluster) announceLeave() {
 	msg := append([]byte{msgLeaving}, c.cfg.Name...)
-	for _, n := range c.ml.Members() {
-		if n.Name != c.cfg.Name {
-			if err := c.ml.SendReliable(n, msg); err != nil {
-				c.log.Debug("announcing shutdown", "to", n.Name, "err", err)
-			}
+	for _, n := range c.liveNodes() {
+		if err := c.ml.SendReliable(n, msg); err != nil {
+			c.log.Debug("announcing shutdown", "to", n.Name, "err", err)
 		}
 	}
 }

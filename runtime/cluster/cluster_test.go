@@ -299,12 +299,26 @@ func TestFormApplyAndRefusals(t *testing.T) {
 				t.Fatalf("stale error does not name both revisions: %v", err)
 			}
 
+			// Of two applies racing on the same base, exactly one commits.
+			errs := make(chan error, 2)
+			for range 2 {
+				go func() {
+					_, err := leader.Apply(ctx(t), spec, 2)
+					errs <- err
+				}()
+			}
+			e1, e2 := <-errs, <-errs
+			if (e1 == nil) == (e2 == nil) || !errors.As(errors.Join(e1, e2), &stale) {
+				t.Fatalf("racing applies: %v and %v, want one success and one stale refusal", e1, e2)
+			}
+			s.waitRevision(3, all(n)...)
+
 			// Followers refuse and name the master.
 			for i, c := range s.nodes {
 				if i == li {
 					continue
 				}
-				_, err := c.Apply(ctx(t), spec, 2)
+				_, err := c.Apply(ctx(t), spec, 3)
 				if !errors.Is(err, ErrNotLeader) {
 					t.Fatalf("follower apply: got %v, want ErrNotLeader", err)
 				}
@@ -319,7 +333,7 @@ func TestFormApplyAndRefusals(t *testing.T) {
 			// A spec of another site is refused.
 			other := spec
 			other.Name = "elsewhere"
-			if _, err := leader.Apply(ctx(t), other, 2); err == nil || !strings.Contains(err.Error(), `site "elsewhere"`) {
+			if _, err := leader.Apply(ctx(t), other, 3); err == nil || !strings.Contains(err.Error(), `site "elsewhere"`) {
 				t.Fatalf("apply of another site's spec: %v", err)
 			}
 		})
@@ -390,8 +404,17 @@ func TestStatusPayloads(t *testing.T) {
 		return []byte(fmt.Sprintf("%s v%d %s", s.name(i), v, strings.Repeat("x", 3000)))
 	}
 	for v := 1; v <= 2; v++ {
+		select {
+		case <-s.nodes[0].Changes():
+		default:
+		}
 		for i, c := range s.nodes {
 			c.SetStatus(payload(i, v))
+		}
+		select {
+		case <-s.nodes[0].Changes():
+		case <-time.After(5 * time.Second):
+			t.Fatal("no change notification for new status payloads")
 		}
 		waitFor(t, 5*time.Second, fmt.Sprintf("status payloads v%d everywhere", v), func() bool {
 			for _, c := range s.nodes {
@@ -492,6 +515,9 @@ func TestVersionMismatchRefused(t *testing.T) {
 	}
 	if len(odd.Members()) != 1 {
 		t.Fatalf("the odd server sees %d members, want only itself", len(odd.Members()))
+	}
+	if r := s.nodes[0].Refused(); len(r) != 1 || r[0].Name != "rec-3" || r[0].Reason != want {
+		t.Fatalf("Refused() = %+v", r)
 	}
 }
 
@@ -670,8 +696,19 @@ func TestMembershipChangesFollowSpec(t *testing.T) {
 	waitFor(t, 5*time.Second, "rec-3 a voter with the state", func() bool {
 		return len(voters(t, leader)) == 3 && late.State().Revision == 2
 	})
-	// Dropped from the spec, it is removed from the quorum.
-	if _, err := leader.Apply(ctx(t), s.spec("rec-1", "rec-2"), 2); err != nil {
+	// Made virtual, it leaves the quorum but keeps the state...
+	spec := s.spec()
+	spec.Servers[2].Kind = hcl.KindVirtual
+	if _, err := leader.Apply(ctx(t), spec, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "virtual rec-3 out of the quorum", func() bool { return !contains(voters(t, leader), "rec-3") })
+	// ... and back, it is a voter again; dropped from the spec, it is removed.
+	if _, err := leader.Apply(ctx(t), s.spec(), 3); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "rec-3 a voter again", func() bool { return contains(voters(t, leader), "rec-3") })
+	if _, err := leader.Apply(ctx(t), s.spec("rec-1", "rec-2"), 4); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "rec-3 removed", func() bool { return !contains(voters(t, leader), "rec-3") })

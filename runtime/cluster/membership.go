@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -237,10 +238,7 @@ func (c *Cluster) publishLoop() {
 		msg, _ := json.Marshal(statusMsg{Name: c.cfg.Name, statusRec: c.statuses[c.cfg.Name]})
 		c.mu.Unlock()
 		msg = append([]byte{msgStatus}, msg...)
-		for _, n := range c.ml.Members() {
-			if n.Name == c.cfg.Name {
-				continue
-			}
+		for _, n := range c.liveNodes() {
 			if err := c.ml.SendReliable(n, msg); err != nil {
 				c.log.Debug("sending status", "to", n.Name, "err", err)
 			}
@@ -271,6 +269,7 @@ func (c *Cluster) checkPeer(n *memberlist.Node) error {
 func (c *Cluster) refuse(name, reason string) error {
 	key := name + "\x00" + reason
 	c.mu.Lock()
+	c.refusals[name] = Refusal{Name: name, Reason: reason, Seen: time.Now()}
 	last, seen := c.refused[key]
 	report := !seen || time.Since(last) > time.Minute
 	if report {
@@ -420,6 +419,12 @@ func (c *Cluster) healthLoop() {
 			return
 		case <-t.C:
 		}
+		// A server added to a raft configuration by the master announces
+		// it, so that it is never asked to bootstrap another one.
+		if !c.raftConfigured.Load() && c.hasRaftConfig() {
+			c.raftConfigured.Store(true)
+			c.signal(c.metaCh)
+		}
 		type target struct {
 			name string
 			addr *net.UDPAddr
@@ -480,10 +485,10 @@ func (c *Cluster) joinLoop() {
 		}
 		var addrs []string
 		alive := map[string]bool{}
-		for _, n := range c.ml.Members() {
+		for _, n := range c.liveNodes() {
 			alive[n.Name] = true
 		}
-		if len(alive) <= 1 {
+		if len(alive) == 0 {
 			addrs = joinAddrs(c.cfg.Join)
 		}
 		if spec := c.fsm.current().Spec; spec != nil {
@@ -505,4 +510,45 @@ func (c *Cluster) joinLoop() {
 			c.log.Debug("rejoined", "contacted", n)
 		}
 	}
+}
+
+// liveNodes lists the other members not known dead, as fresh memberlist
+// nodes built from our records: the *Node values memberlist returns are
+// updated by it concurrently, so they are not handed back to it.
+func (c *Cluster) liveNodes() []*memberlist.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*memberlist.Node
+	for name, r := range c.members {
+		if r.health != api.HealthDead && r.mlPort != 0 {
+			out = append(out, &memberlist.Node{Name: name, Addr: net.ParseIP(r.addr), Port: uint16(r.mlPort)})
+		}
+	}
+	return out
+}
+
+// Refusal is a server that tried to join this site and was refused.
+type Refusal struct {
+	Name   string
+	Reason string
+	Seen   time.Time // last attempt
+}
+
+// refusalWindow is how long a refusal is listed after the last attempt;
+// refused servers retry at least every 30 s (joinLoop).
+const refusalWindow = time.Minute
+
+// Refused lists the servers refused within the last minute (another
+// version or another site), sorted by name.
+func (c *Cluster) Refused() []Refusal {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Refusal
+	for _, r := range c.refusals {
+		if time.Since(r.Seen) < refusalWindow {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
