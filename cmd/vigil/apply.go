@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"vigil/planner"
 	"vigil/planner/views"
@@ -159,6 +160,12 @@ func applyPlan(ctx context.Context, client *api.Client, p *planner.SitePlan, std
 		fmt.Fprintf(stderr, "Error: %s\n", applyError(err))
 		return 1
 	}
+	// The master answered; the server this command talks to may follow a
+	// moment later. Waiting for it makes a plan run right after this one
+	// see the change.
+	if !waitRevision(ctx, client, resp.Revision, 10*time.Second) {
+		fmt.Fprintf(stderr, "Note: the server at %s has not caught up with revision %d yet; a plan against it may still show the old configuration for a moment.\n", client.Address(), resp.Revision)
+	}
 	s := p.Summary
 	line := fmt.Sprintf("%d added, %d changed, %d destroyed", s.Add, s.Change, s.Destroy)
 	if s.Move > 0 {
@@ -166,6 +173,22 @@ func applyPlan(ctx context.Context, client *api.Client, p *planner.SitePlan, std
 	}
 	fmt.Fprintf(stdout, "\nApply complete! Site %s is at revision %d: %s.\n", p.Site, resp.Revision, line)
 	return 0
+}
+
+// waitRevision polls the agent until it reports at least revision rev.
+func waitRevision(ctx context.Context, client *api.Client, rev uint64, limit time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		if st, err := client.State(ctx); err == nil && st.Revision >= rev {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // applyError words a refused apply; every case leaves the site as it was.

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"vigil/runtime/agent/agenttest"
+	"vigil/runtime/api"
+)
+
+// siteConfig writes a configuration for the in-process site with the given
+// cameras (name -> primary server) and returns its directory. The cameras
+// point at a closed port: the planner and the apply do not need them.
+func siteConfig(t *testing.T, s *agenttest.Site, cameras ...[2]string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "site %q {\n  keepalive = \"1s\"\n", s.Name)
+	for _, n := range s.Names() {
+		srv := s.Server(n)
+		fmt.Fprintf(&b, "  server %q {\n    address = %q\n    port    = %d\n    storage \"main\" {\n      path = \"recordings\"\n    }\n  }\n", n, srv.IP, srv.Port)
+	}
+	for _, c := range cameras {
+		backup := "rec-1"
+		if c[1] == "rec-1" {
+			backup = "rec-2"
+		}
+		fmt.Fprintf(&b, "  camera %q {\n    url    = \"rtsp://127.0.0.1:9/%s\"\n    server = %q\n    backup = [%q]\n  }\n", c[0], c[0], c[1], backup)
+	}
+	b.WriteString("}\n")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestApplyEndToEnd runs plan and apply against a real in-process site of
+// three agents: apply, then a plan that says No changes, then two applies
+// planned against the same revision, of which exactly one wins.
+func TestApplyEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-agent site")
+	}
+	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1", "rec-2", "rec-3"}, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(api.EnvToken, s.Token)
+	addr := s.Server("rec-2").Addr()
+
+	first := siteConfig(t, s, [2]string{"door", "rec-1"}, [2]string{"yard", "rec-2"})
+	code, out, errs := vigil(t, "apply", "-auto-approve", "-address", addr, first)
+	if code != 0 || !strings.Contains(out, "Apply complete! Site test is at revision 1") {
+		t.Fatalf("first apply: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = vigil(t, "plan", "-detailed-exitcode", "-address", addr, first)
+	if code != 0 || !strings.Contains(out, "No changes. The site matches the configuration.") {
+		t.Fatalf("plan after apply: exit %d\n%s%s", code, out, errs)
+	}
+
+	// Two operators plan different changes against revision 1.
+	a := siteConfig(t, s, [2]string{"door", "rec-1"}, [2]string{"yard", "rec-2"}, [2]string{"gate", "rec-3"})
+	b := siteConfig(t, s, [2]string{"door", "rec-3"}, [2]string{"yard", "rec-2"})
+	planA, planB := filepath.Join(t.TempDir(), "a.plan"), filepath.Join(t.TempDir(), "b.plan")
+	for _, p := range [][2]string{{a, planA}, {b, planB}} {
+		if code, out, errs := vigil(t, "plan", "-address", addr, "-out", p[1], p[0]); code != 0 {
+			t.Fatalf("plan %s: exit %d\n%s%s", p[0], code, out, errs)
+		}
+	}
+	var wg sync.WaitGroup
+	codes, stderrs := make([]int, 2), make([]string, 2)
+	for i, p := range []string{planA, planB} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, stderrs[i] = vigil(t, "apply", "-address", addr, p)
+		}()
+	}
+	wg.Wait()
+	won, lost := 0, 0
+	for i := range codes {
+		switch {
+		case codes[i] == 0:
+			won++
+		case strings.Contains(stderrs[i], "the site changed since this plan was made"):
+			lost++
+		default:
+			t.Errorf("apply %d: exit %d: %s", i, codes[i], stderrs[i])
+		}
+	}
+	if won != 1 || lost != 1 {
+		t.Fatalf("%d applies won and %d were told the site changed; want exactly one of each", won, lost)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := s.Client("rec-1").State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Revision != 2 {
+		t.Errorf("revision %d after one winning apply, want 2", st.Revision)
+	}
+}
