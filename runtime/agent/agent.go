@@ -103,7 +103,7 @@ func Start(cfg Config) (*Agent, error) {
 		cfg.Version = "dev"
 	}
 	if cfg.Keepalive <= 0 {
-		cfg.Keepalive = time.Second
+		cfg.Keepalive = savedKeepalive(cfg.DataDir)
 	}
 	if cfg.Port == 0 {
 		cfg.Port = hcl.DefaultAPIPort
@@ -339,6 +339,7 @@ func (a *Agent) reconcile() {
 	} else {
 		if prev.revision != st.Revision {
 			a.emit(api.Event{Severity: "info", Kind: "config.committed", Message: fmt.Sprintf("site spec revision %d is in force", st.Revision)})
+			a.keepaliveChanged(st.Spec.Keepalive)
 		}
 		v.health = a.healthOf(st.Spec, members, now)
 		running := map[string]map[string]bool{}
@@ -376,6 +377,39 @@ func (a *Agent) reconcile() {
 	a.mu.Lock()
 	a.view = v
 	a.mu.Unlock()
+}
+
+// keepaliveFile remembers the site's keepalive across restarts: membership
+// starts before the committed spec is read.
+const keepaliveFile = "keepalive"
+
+func savedKeepalive(dataDir string) time.Duration {
+	b, err := os.ReadFile(filepath.Join(dataDir, keepaliveFile))
+	if err != nil {
+		return time.Second
+	}
+	d, err := time.ParseDuration(string(b))
+	if err != nil || d <= 0 {
+		return time.Second
+	}
+	return d
+}
+
+// keepaliveChanged saves the site's keepalive and says when this agent
+// probes at another interval until it restarts.
+func (a *Agent) keepaliveChanged(k time.Duration) {
+	if k <= 0 {
+		return
+	}
+	if savedKeepalive(a.cfg.DataDir) != k {
+		if err := os.WriteFile(filepath.Join(a.cfg.DataDir, keepaliveFile), []byte(k.String()), 0o640); err != nil {
+			a.log.Warn("cannot save the site's keepalive", "err", err)
+		}
+	}
+	if k != a.cfg.Keepalive {
+		a.emit(api.Event{Severity: "warning", Kind: "config.restart_needed",
+			Message: fmt.Sprintf("the site's keepalive is %s but this agent probes every %s: restart the agent to apply it", k, a.cfg.Keepalive)})
+	}
 }
 
 // healthOf builds the assignment's view of the servers of the spec.

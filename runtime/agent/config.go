@@ -57,8 +57,10 @@ type Config struct {
 	Version string
 	// Logger defaults to a text logger on stderr at LogLevel.
 	Logger *slog.Logger
-	// Keepalive is the membership probe interval before a spec is committed
-	// (the spec's keepalive wins after that); default 1s.
+	// Keepalive is the membership probe interval. Zero means the site's
+	// keepalive as last committed (saved in DataDir), or 1s on a fresh
+	// server. A committed change of the site's keepalive takes effect when
+	// the agent restarts.
 	Keepalive time.Duration
 	// FsyncInterval is passed to the recorder (0: its default).
 	FsyncInterval time.Duration
@@ -79,7 +81,6 @@ type fileConfig struct {
 	SiteKeyFile *string  `hcl:"site_key_file"`
 	ConfigDir   *string  `hcl:"config_dir"`
 	LogLevel    *string  `hcl:"log_level"`
-	Keepalive   *string  `hcl:"keepalive"`
 }
 
 // LoadConfig reads an agent configuration file. Relative paths in it
@@ -222,18 +223,14 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 	}
 	if fc.ConfigDir != nil {
 		cfg.ConfigDir = abs(*fc.ConfigDir)
+		diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Subject: rng("config_dir"),
+			Summary: "config_dir is not watched yet",
+			Detail:  "Hot reload of a configuration directory is not part of this version: change the site with vigil apply."})
 	}
 	if fc.LogLevel != nil {
 		if err := cfg.LogLevel.UnmarshalText([]byte(*fc.LogLevel)); err != nil {
 			bad("log_level", "Invalid log level", fmt.Sprintf("%q is not one of debug, info, warn, error.", *fc.LogLevel))
 		}
-	}
-	if fc.Keepalive != nil {
-		d, err := time.ParseDuration(*fc.Keepalive)
-		if err != nil || d < 100*time.Millisecond || d > time.Minute {
-			bad("keepalive", "Invalid keepalive", fmt.Sprintf("%q must be a duration between 100ms and 60s, e.g. \"1s\".", *fc.Keepalive))
-		}
-		cfg.Keepalive = d
 	}
 	if diags.HasErrors() {
 		return nil, diags

@@ -64,7 +64,11 @@ func Status(w io.Writer, st *api.State, o Options) {
 		head += fmt.Sprintf(" · revision %d", st.Revision)
 	}
 	master := st.Master
-	if master == "" {
+	switch {
+	case master != "":
+	case st.Revision == 0:
+		master = "none yet"
+	default:
 		master = p(red, "none (no quorum)")
 	}
 	head += " · master " + master + " · vigil " + st.Version

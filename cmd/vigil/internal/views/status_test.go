@@ -101,9 +101,9 @@ func TestStatusColourKeepsColumns(t *testing.T) {
 
 func TestStatusWaiting(t *testing.T) {
 	st := &api.State{Site: "hq", Version: "dev", Answering: "rec-1", Message: "waiting for vigil apply",
-		Servers: []api.ServerState{{Name: "rec-1", Kind: "recording", Role: "master", Health: api.HealthAlive}}}
+		Servers: []api.ServerState{{Name: "rec-1", Kind: "recording", Role: "member", Health: api.HealthAlive}}}
 	out := render(st, Options{})
-	if !strings.Contains(out, "no spec committed") || !strings.Contains(out, "waiting for vigil apply") {
+	if !strings.Contains(out, "no spec committed · master none yet") || !strings.Contains(out, "waiting for vigil apply") {
 		t.Errorf("waiting agent not explained:\n%s", out)
 	}
 }
