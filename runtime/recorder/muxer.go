@@ -13,9 +13,14 @@ import (
 	"vigil/runtime/storage"
 )
 
-// partDuration is how much media one fMP4 part holds: the most a crash can
-// lose before the part reaches the file.
-const partDuration = time.Second
+// partDuration is how much media one fMP4 part holds at most: the most a
+// crash can lose before the part reaches the file. A part is also written
+// as soon as it holds maxPartBytes, which bounds the media each camera keeps
+// in memory (a 1080p camera fills about three parts a second).
+const (
+	partDuration = time.Second
+	maxPartBytes = 128 << 10
+)
 
 // videoTimeScale is the RTP clock rate of H.264 and H.265.
 const videoTimeScale = 90000
@@ -64,12 +69,13 @@ type muxer struct {
 	dtsH264       h264.DTSExtractor
 	dtsH265       h265.DTSExtractor
 
-	samples []storage.Sample
-	base    int64 // DTS of samples[0]
-	pend    storage.Sample
-	pendDTS int64
-	hasPend bool
-	lastDur uint32
+	samples   []storage.Sample
+	base      int64 // DTS of samples[0]
+	partBytes int   // media bytes in the part being gathered, all tracks
+	pend      storage.Sample
+	pendDTS   int64
+	hasPend   bool
+	lastDur   uint32
 }
 
 type audioTrack struct {
@@ -150,7 +156,7 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 		m.openSegment(dts, wall)
 	default:
 		m.finishPending(dts)
-		if m.hasPendingPart() && dts-m.base >= int64(partDuration.Seconds()*videoTimeScale) {
+		if m.hasPendingPart() && (dts-m.base >= int64(partDuration.Seconds()*videoTimeScale) || m.partBytes >= maxPartBytes) {
 			m.flush(dts, false)
 		}
 	}
@@ -248,6 +254,7 @@ func (m *muxer) finishPending(next int64) {
 		m.base = m.pendDTS
 	}
 	m.samples = append(m.samples, m.pend)
+	m.partBytes += int(m.pend.Size)
 	m.hasPend = false
 	m.pend = storage.Sample{}
 }
@@ -288,6 +295,7 @@ func (m *muxer) openSegment(dts int64, wall time.Time) {
 	m.start = dts
 	m.base = dts
 	m.samples = nil
+	m.partBytes = 0
 }
 
 // writeAudio adds audio frames starting at pts (in the track's time scale),
@@ -306,6 +314,7 @@ func (m *muxer) writeAudio(pts int64, frames [][]byte, dur uint32) {
 				a.base = pts
 			}
 			a.samples = append(a.samples, storage.Sample{Duration: dur, Data: [][]byte{f}, Size: uint32(len(f))})
+			m.partBytes += len(f)
 		}
 		pts += int64(dur)
 	}
@@ -327,6 +336,7 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 		a.samples = nil
 	}
 	m.samples = nil
+	m.partBytes = 0
 	if len(j.tracks) == 0 && !closeSeg {
 		return
 	}
@@ -363,4 +373,5 @@ func (m *muxer) close() {
 	m.needKey = true
 	m.hasPend = false
 	m.samples = nil
+	m.partBytes = 0
 }

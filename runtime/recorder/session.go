@@ -321,6 +321,7 @@ func (s *session) connect() error {
 		Host:        u.Host,
 		Protocol:    &proto,
 		ReadTimeout: max(s.cam.StallTimeout, 5*time.Second),
+		DialContext: dialCoalesced,
 	}
 	if strings.EqualFold(s.cam.Transport, "udp") {
 		proto = gortsplib.ProtocolUDP
