@@ -51,6 +51,10 @@ type Options struct {
 	Version string
 	// Camsim adjusts the simulator's options (Paths and Listen are set).
 	Camsim camsim.Options
+	// Addrs fixes a server's address as "ip:port" (vigil dev runs the
+	// addresses of a configuration); servers not listed get a random free
+	// loopback address. Fixed addresses are not checked for being free.
+	Addrs map[string]string
 }
 
 // Site is a running in-process site.
@@ -135,6 +139,17 @@ func New(opts Options) (*Site, error) {
 
 	used := map[string]bool{}
 	for _, name := range opts.Servers {
+		if hp, ok := opts.Addrs[name]; ok {
+			host, p, err := net.SplitHostPort(hp)
+			port, perr := strconv.Atoi(p)
+			if err != nil || perr != nil {
+				s.Close()
+				return nil, fmt.Errorf("address of %s: %q is not ip:port", name, hp)
+			}
+			used[host] = true
+			s.servers[name] = &Server{Name: name, IP: host, Port: port}
+			continue
+		}
 		ip, port, err := freeAddr(used)
 		if err != nil {
 			s.Close()
