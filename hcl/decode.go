@@ -63,6 +63,8 @@ type decoder struct {
 	// incomplete is set when a value was unknown because of an error
 	// reported elsewhere (a variable without a value).
 	incomplete bool
+	// sensitive are the values of sensitive variables.
+	sensitive []string
 }
 
 func (d *decoder) errorf(r hhcl.Range, summary, format string, args ...any) {
@@ -389,6 +391,13 @@ func (d *decoder) camera(b *hhcl.Block) *Camera {
 	c.Name, c.DeclRange, c.Ranges = b.Labels[0], b.DefRange, newRanges(b)
 	at := d.content(b, cameraSchema).Attributes
 	d.strSensitive(at, "url", &c.URL, c.Ranges, true)
+	// A sensitive value may be the URL's password, which Redacted hides,
+	// but nowhere else in it.
+	if c.URL != "" && scrub(redactURL(c.URL), d.sensitive) != redactURL(c.URL) {
+		d.errorf(c.Ranges["url"], "Sensitive value not allowed here",
+			"The url of camera %q holds a value from a sensitive variable outside its password part (rtsp://user:password@host/...). Only the password may be sensitive: the rest of the URL is shown in plans and status output.", c.Name)
+		c.URL = ""
+	}
 	d.str(at, "username", &c.Username, c.Ranges)
 	d.strSensitive(at, "password", &c.Password, c.Ranges, true)
 	d.str(at, "server", &c.Server, c.Ranges)

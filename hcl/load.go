@@ -508,7 +508,7 @@ func (l *loader) setLocalsCtx() {
 // place, and the site rules still apply.
 func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]siteState, hhcl.Diagnostics) {
 	var diags hhcl.Diagnostics
-	d := &decoder{ctx: l.ctx}
+	d := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive}
 	var siteBlocks []*hhcl.Block
 	for _, body := range bodies {
 		content, cd := dynblock.Expand(body, l.ctx, dynblock.OptCheckForEach(l.countBlocks)).Content(rootSchema)
@@ -545,7 +545,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]siteState, hhcl.Diagn
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				sd := &decoder{ctx: l.ctx}
+				sd := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive}
 				s := sd.site(siteBlocks[i])
 				results[i] = result{site: s, diags: sd.diags, state: siteState{incomplete: sd.incomplete, hasErrors: sd.diags.HasErrors()}}
 			}
@@ -589,19 +589,19 @@ func dedupe(diags hhcl.Diagnostics) hhcl.Diagnostics {
 	return out
 }
 
-// MaxDynamicBlocks bounds how many blocks the dynamic blocks of one
+// maxDynamicBlocks bounds how many blocks the dynamic blocks of one
 // configuration may generate, so that nested for_each expressions cannot
-// make loading run for hours.
-const MaxDynamicBlocks = 200_000
+// make loading run for hours. A variable so that tests can lower it.
+var maxDynamicBlocks int64 = 200_000
 
 func (l *loader) countBlocks(v cty.Value, expr hhcl.Expression, _ *hhcl.EvalContext) hhcl.Diagnostics {
 	v, _ = v.Unmark()
 	if !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
 		return nil
 	}
-	if l.blocks.Add(int64(v.LengthInt())) > MaxDynamicBlocks {
+	if l.blocks.Add(int64(v.LengthInt())) > maxDynamicBlocks {
 		return hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Too many dynamic blocks",
-			Detail:  fmt.Sprintf("The dynamic blocks of this configuration generate more than %d blocks.", MaxDynamicBlocks),
+			Detail:  fmt.Sprintf("The dynamic blocks of this configuration generate more than %d blocks.", maxDynamicBlocks),
 			Subject: expr.Range().Ptr()}}
 	}
 	return nil

@@ -1,0 +1,47 @@
+package hcl
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzLoad feeds arbitrary text to the loader as one configuration file (and
+// to the formatter): nothing may panic or hang. The corpus starts from every
+// example and test configuration.
+func FuzzLoad(f *testing.F) {
+	for _, pattern := range []string{"../examples/*/*.hcl", "../testdata/hcl/*/*/*.hcl"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, name := range files {
+			src, err := os.ReadFile(name)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(src)
+		}
+	}
+	// Big but legal inputs (the large example with its numbers mutated)
+	// would take seconds each; a low block limit keeps executions fast.
+	maxDynamicBlocks = 2000
+	f.Fuzz(func(t *testing.T, src []byte) {
+		cfg, diags := loadSources([]source{{"fuzz.hcl", src}}, LoadOptions{Env: []string{}, Vars: map[string]string{}}, nil)
+		if cfg == nil {
+			t.Fatal("nil config")
+		}
+		_ = WriteDiagnostics(discard{}, diags, cfg.Files, false, cfg.Sensitive)
+		_ = DiagnosticsJSON(diags)
+		for _, s := range cfg.Sites {
+			_ = s.Redacted()
+		}
+		if !CheckSyntax(src, "fuzz.hcl").HasErrors() {
+			_ = Format(src)
+		}
+	})
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
