@@ -91,6 +91,7 @@ type view struct {
 	mine     []string
 	master   string
 	err      string
+	refused  map[string]string // server → why membership refused it
 }
 
 // Start starts an agent: it joins the cluster, opens the API and starts the
@@ -321,7 +322,10 @@ func (a *Agent) reconcile() {
 	master, _ := a.cl.Leader()
 	now := time.Now()
 
-	v := view{revision: st.Revision, spec: st.Spec, members: members, statuses: statuses, master: master}
+	v := view{revision: st.Revision, spec: st.Spec, members: members, statuses: statuses, master: master, refused: map[string]string{}}
+	for _, r := range a.cl.Refused() {
+		v.refused[r.Name] = r.Reason
+	}
 	if master == a.cfg.Server {
 		a.metrics.master.Set(1)
 	} else {

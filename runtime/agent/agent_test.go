@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -250,4 +251,40 @@ func TestMaxConcurrentFailovers(t *testing.T) {
 		t.Errorf("cam3 recorded by %v, want rec-3", got)
 	}
 	t.Logf("cam2: %s", camera(st, "cam2").Reason)
+}
+
+// TestVersionMismatchRefused: a server running another vigil version is
+// refused by membership, shown as such, and its cameras are covered.
+func TestVersionMismatchRefused(t *testing.T) {
+	opts := agenttest.Options{Servers: []string{"rec-1", "rec-2"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir()}
+	s, err := agenttest.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	s.Server("rec-2").Config.Version = "other"
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-2", "rec-1"))); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Wait(ctxFor(t, 30*time.Second), "rec-1", func(st *api.State) bool {
+		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) && server(st, "rec-2").Message != ""
+	})
+	if err != nil {
+		t.Fatalf("%v: %s", err, describe(st))
+	}
+	if m := server(st, "rec-2").Message; !strings.Contains(m, "runs vigil other but this site runs test") {
+		t.Errorf("rec-2 message %q does not explain the refusal", m)
+	}
+}
+
+func server(st *api.State, name string) api.ServerState {
+	for _, s := range st.Servers {
+		if s.Name == name {
+			return s
+		}
+	}
+	return api.ServerState{}
 }

@@ -244,6 +244,13 @@ func (a *Agent) State() api.State {
 		}
 		if s.Name == a.cfg.Server {
 			ss.Version = a.cfg.Version
+			if v.err != "" {
+				ss.Message = "cannot record: " + v.err
+			}
+		} else if why, ok := v.refused[s.Name]; ok {
+			ss.Message = "refused by membership: " + why
+		} else if ms := statusOf(v, s.Name); ms != nil && ms.Error != "" && ss.Health == api.HealthAlive {
+			ss.Message = "cannot record: " + ms.Error
 		}
 		st.Servers = append(st.Servers, ss)
 	}

@@ -67,6 +67,9 @@ type ServerState struct {
 	ClockOffsetMS float64        `json:"clock_offset_ms,omitempty"`
 	// Since is when the server entered its current health.
 	Since time.Time `json:"since,omitempty"`
+	// Message explains a problem with the server, e.g. why membership
+	// refused it (another vigil version) or why it cannot record.
+	Message string `json:"message,omitempty"`
 }
 
 // StorageState is one storage volume of a server.

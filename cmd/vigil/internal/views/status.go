@@ -114,6 +114,11 @@ func Status(w io.Writer, st *api.State, o Options) {
 		t.add([]string{s.Name, s.Kind, role, p(healthColor(s.Health), health), rec, cpu, mem, stor})
 	}
 	t.write(w)
+	for _, s := range st.Servers {
+		if s.Message != "" {
+			fmt.Fprintf(w, "%s %s\n", p(yellow, s.Name+":"), s.Message)
+		}
+	}
 
 	if len(st.Cameras) == 0 {
 		return
