@@ -788,3 +788,53 @@ func TestDetectionTime(t *testing.T) {
 			s.name(i), sus, dead[i].Sub(stopped).Round(time.Millisecond))
 	}
 }
+
+func TestGracefulShutdownOfMaster(t *testing.T) {
+	s := newSite(t, 3, 200*time.Millisecond)
+	s.waitFormed()
+	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
+		t.Fatal(err)
+	}
+	s.waitRevision(1, 0, 1, 2)
+	li, leader := s.leader(0, 1, 2)
+	waitFor(t, 5*time.Second, "3 voters", func() bool { return len(voters(t, leader)) == 3 })
+	var live []int
+	for i := range s.nodes {
+		if i != li {
+			live = append(live, i)
+		}
+	}
+	start := time.Now()
+	if err := leader.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	// The role was handed over before leaving, so there is a master at once.
+	_, next := s.leader(live...)
+	t.Logf("master handed over and left in %s", time.Since(start).Round(time.Millisecond))
+	waitFor(t, 2*time.Second, "the old master seen as left", func() bool {
+		m, _ := health(next, s.name(li))
+		return m.Health == api.HealthDead && m.Left
+	})
+	if _, err := next.Apply(ctx(t), s.spec(), 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSingleServerRestart(t *testing.T) {
+	s := newSite(t, 1, 200*time.Millisecond)
+	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.nodes[0].Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	c := s.restart(0)
+	if !c.hasRaftConfig() {
+		t.Fatal("the restarted server lost its raft configuration")
+	}
+	s.leader(0)
+	s.waitRevision(1, 0)
+	if rev, err := c.Apply(ctx(t), s.spec(), 1); err != nil || rev != 2 {
+		t.Fatalf("apply after restart: revision %d, %v", rev, err)
+	}
+}

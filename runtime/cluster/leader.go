@@ -436,7 +436,19 @@ func (c *Cluster) TransferLeadership(to string) error {
 	var names []string
 	for _, s := range c.otherVoters() {
 		if string(s.ID) == to {
-			if err := c.raft.LeadershipTransferToServer(s.ID, s.Address).Error(); err != nil {
+			// A transfer times out after one election timeout, which a
+			// lagging or busy target can miss: try a few times.
+			var err error
+			for range 3 {
+				err = c.raft.LeadershipTransferToServer(s.ID, s.Address).Error()
+				if err == nil || !c.IsLeader() {
+					break
+				}
+			}
+			if err != nil {
+				if name, _ := c.Leader(); name == to {
+					return nil // it moved just after the timeout
+				}
 				return fmt.Errorf("moving the master role to %s: %w", to, err)
 			}
 			return nil
