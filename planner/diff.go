@@ -42,7 +42,7 @@ func newDiffer(sensitive []string) *differ {
 // have is the live spec, whose secrets are fingerprints (hcl.Site.Redacted):
 // want is redacted the same way so that equal secrets compare equal.
 func (d *differ) site(want, have *hcl.Site) []Change {
-	want = want.Redacted()
+	want = redacted(want)
 	base := "site." + want.Name
 	var out []Change
 	var haveAttrs []attr
@@ -151,6 +151,30 @@ func (d *differ) site(want, have *hcl.Site) []Change {
 		out = append(out, c)
 	}
 	return out
+}
+
+// redacted is s with camera secrets replaced by fingerprints, as
+// hcl.Site.Redacted does; only the cameras that hold a secret are copied,
+// which on a large site is most of the cost saved.
+func redacted(s *hcl.Site) *hcl.Site {
+	var secret []*hcl.Camera
+	var at []int
+	for i, c := range s.Cameras {
+		if c.Password != "" || strings.Contains(c.URL, "@") {
+			secret = append(secret, c)
+			at = append(at, i)
+		}
+	}
+	if len(secret) == 0 {
+		return s
+	}
+	r := (&hcl.Site{Name: s.Name, Cameras: secret}).Redacted()
+	out := *s
+	out.Cameras = append([]*hcl.Camera(nil), s.Cameras...)
+	for k, i := range at {
+		out.Cameras[i] = r.Cameras[k]
+	}
+	return &out
 }
 
 // resource compares one resource's flattened attributes. exists and wanted
