@@ -225,7 +225,16 @@ func (d *differ) resource(address, typ, name string, want, have []attr, exists, 
 		}
 		forces := a.replace != nil && a.replace(have[i].val, a.val)
 		replace = replace || forces
-		c.Attributes = append(c.Attributes, d.change(a.name, have[i].val, a.val, a.sensitive || have[i].sensitive, forces))
+		// An attribute set where it was unset (or the reverse) shows as
+		// added (removed), not as a change from an empty value.
+		before, after := have[i].val, a.val
+		if isZero(before) {
+			before = nil
+		}
+		if isZero(after) {
+			after = nil
+		}
+		c.Attributes = append(c.Attributes, d.change(a.name, before, after, a.sensitive || have[i].sensitive, forces))
 	}
 	for i, a := range have {
 		if !seen[i] && !isZero(a.val) {
