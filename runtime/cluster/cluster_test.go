@@ -838,3 +838,27 @@ func TestSingleServerRestart(t *testing.T) {
 		t.Fatalf("apply after restart: revision %d, %v", rev, err)
 	}
 }
+
+func TestSpecServerStartedLater(t *testing.T) {
+	s := newSite(t, 2, 200*time.Millisecond)
+	s.waitFormed()
+	// The spec names rec-3, which is not running yet.
+	spec := s.spec()
+	spec.Servers = append(spec.Servers, &hcl.Server{Name: "rec-3", Address: s.ip(2), Port: s.port, Kind: hcl.KindWitness})
+	if _, err := s.nodes[0].Apply(ctx(t), spec, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, leader := s.leader(0, 1)
+	if v := voters(t, leader); len(v) != 2 {
+		t.Fatalf("voters before rec-3 runs: %v", v)
+	}
+	// rec-3 starts without any join address: the others find it through
+	// the committed spec, and the master makes it a voter.
+	late, err := s.add(func(c *Config) { c.Join = nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "rec-3 found, a voter, with the state", func() bool {
+		return len(voters(t, leader)) == 3 && late.State().Revision == 1
+	})
+}

@@ -96,8 +96,14 @@ func TestLogAdapters(t *testing.T) {
 	var buf bytes.Buffer
 	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	hclogFor(l, "raft").Warn("heartbeat timeout reached", "last-leader", "rec-1")
-	stdlogFor(l).Printf("[ERR] memberlist: Failed to send ping: boom")
+	ml := stdlogFor(l)
+	ml.Printf("[ERR] memberlist: Failed to send ping: boom")
+	// A repeat within the window drops to debug.
+	ml.Printf("[ERR] memberlist: Failed to send ping: boom")
 	out := buf.String()
+	if n := strings.Count(out, `level=ERROR msg="Failed to send ping`); n != 1 {
+		t.Errorf("a repeated line was logged %d times at the same level", n)
+	}
 	for _, want := range []string{
 		`level=WARN msg="heartbeat timeout reached" component=raft last-leader=rec-1`,
 		`level=ERROR msg="Failed to send ping: boom" component=memberlist`,

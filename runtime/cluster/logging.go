@@ -8,9 +8,39 @@ import (
 	"log"
 	"log/slog"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
+
+// repeatWindow: a library message repeated within this window is logged at
+// debug level. Raft without quorum logs the same election lines every
+// second, forever; the first occurrence is enough for an operator.
+const repeatWindow = time.Minute
+
+type repeats struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// level returns lv, or debug when msg was logged within repeatWindow.
+func (r *repeats) level(msg string, lv slog.Level) slog.Level {
+	if lv < slog.LevelInfo {
+		return lv
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil || len(r.last) > 1000 {
+		r.last = map[string]time.Time{}
+	}
+	if t, ok := r.last[msg]; ok && now.Sub(t) < repeatWindow {
+		return slog.LevelDebug
+	}
+	r.last[msg] = now
+	return lv
+}
 
 // hclogFor gives raft an hclog.Logger that forwards to slog. hclog writes
 // one JSON object per line; the writer below re-emits it at the right level.
@@ -23,7 +53,10 @@ func hclogFor(l *slog.Logger, name string) hclog.Logger {
 	})
 }
 
-type hclogWriter struct{ l *slog.Logger }
+type hclogWriter struct {
+	l *slog.Logger
+	r repeats
+}
 
 func (w *hclogWriter) Write(p []byte) (int, error) {
 	for _, line := range bytes.Split(p, []byte("\n")) {
@@ -54,7 +87,7 @@ func (w *hclogWriter) Write(p []byte) (int, error) {
 				attrs = append(attrs, k, v)
 			}
 		}
-		w.l.Log(context.Background(), level, msg, attrs...)
+		w.l.Log(context.Background(), w.r.level(msg, level), msg, attrs...)
 	}
 	return len(p), nil
 }
@@ -65,7 +98,10 @@ func stdlogFor(l *slog.Logger) *log.Logger {
 	return log.New(&stdlogWriter{l: l}, "", 0)
 }
 
-type stdlogWriter struct{ l *slog.Logger }
+type stdlogWriter struct {
+	l *slog.Logger
+	r repeats
+}
 
 func (w *stdlogWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))
@@ -81,7 +117,11 @@ func (w *stdlogWriter) Write(p []byte) (int, error) {
 		}
 	}
 	line = strings.TrimPrefix(line, "memberlist: ")
-	w.l.Log(context.Background(), level, line, "component", "memberlist")
+	if strings.Contains(line, "refused: ") {
+		// Refused members are reported by the cluster itself (refuse).
+		level = slog.LevelDebug
+	}
+	w.l.Log(context.Background(), w.r.level(line, level), line, "component", "memberlist")
 	return len(p), nil
 }
 
