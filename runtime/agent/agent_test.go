@@ -154,12 +154,36 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("failback: %v: %s", err, describe(st))
 	}
-	t.Logf("failback done %v after the server returned", time.Since(returned).Round(10*time.Millisecond))
+	failedBack := time.Since(returned)
+	t.Logf("failback done %v after the server returned", failedBack.Round(10*time.Millisecond))
 	for _, name := range []string{"cam1", "cam3"} {
 		c := camera(st, name)
 		if c.LastGap == nil || c.LastGap.End.IsZero() || c.LastGap.End.After(returned) {
 			t.Errorf("%s: last gap %+v, want the takeover gap, closed before the server returned", name, c.LastGap)
 		}
+	}
+
+	// The files tell the same story: one hole at the takeover, none at the
+	// failback. Wait until the parts after the failback are on disk.
+	time.Sleep(2500 * time.Millisecond)
+	until := time.Now().Add(-1500 * time.Millisecond)
+	for _, name := range []string{"cam1", "cam3"} {
+		spans := recorded(t, s, name, "rec-1", "rec-2")
+		if len(spans) == 0 {
+			t.Fatalf("%s: no recordings", name)
+		}
+		var takeover time.Duration
+		for _, h := range holes(spans, spans[0].start, until) {
+			switch {
+			case h.end.Before(killed):
+				t.Errorf("%s: hole of %v before the server was killed", name, h.end.Sub(h.start))
+			case h.start.Before(returned):
+				takeover += h.end.Sub(h.start)
+			case h.end.Sub(h.start) > 100*time.Millisecond:
+				t.Errorf("%s: hole of %v at %s after the server returned (failback must not cut the recording)", name, h.end.Sub(h.start), h.start.Format("15:04:05.000"))
+			}
+		}
+		t.Logf("%s: recording gap in the files at takeover %v", name, takeover.Round(10*time.Millisecond))
 	}
 }
 

@@ -232,6 +232,9 @@ func (s *Site) Server(name string) *Server {
 	return srv
 }
 
+// DataDir is the named server's data directory.
+func (s *Site) DataDir(name string) string { return s.Server(name).Config.DataDir }
+
 // Names lists the servers in the order of Options.Servers.
 func (s *Site) Names() []string { return slices.Clone(s.opts.Servers) }
 
