@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"vigil/appliance/systemd"
 	"vigil/cmd/vigil/internal/views"
 	"vigil/hcl"
 	"vigil/runtime/agent"
@@ -71,6 +72,7 @@ Flags:
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
+	defer systemd.Supervise(a, cfg.Logger)() // sd_notify READY/STATUS/STOPPING/WATCHDOG; silent without NOTIFY_SOCKET
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
