@@ -70,6 +70,10 @@ type Agent struct {
 	done     chan struct{}
 	once     sync.Once
 
+	// Used by the reconcile loop only.
+	openErr   error
+	openErrAt time.Time
+
 	mu       sync.Mutex
 	view     view
 	rec      *recorderSet
@@ -354,6 +358,9 @@ func (a *Agent) reconcile() {
 		if err != nil {
 			v.err = err.Error()
 		}
+		if st.Spec.Server(a.cfg.Server) == nil {
+			v.err = fmt.Sprintf("server %s is not in the committed spec of site %s", a.cfg.Server, st.Spec.Name)
+		}
 		if rec != nil {
 			running[a.cfg.Server] = rec.running()
 		}
@@ -487,16 +494,29 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 		a.rec = nil
 		a.mu.Unlock()
 	}
+	// A storage that cannot be opened is retried now and then, with one
+	// event per distinct error.
+	if a.openErr != nil && time.Since(a.openErrAt) < storageRetry {
+		return nil, a.openErr
+	}
 	rec, err := openRecorder(a, vols)
 	if err != nil {
-		a.emit(api.Event{Severity: "error", Kind: "storage.unavailable", Message: "cannot open storage: " + err.Error()})
+		err = fmt.Errorf("cannot open storage: %w", err)
+		if a.openErr == nil || a.openErr.Error() != err.Error() {
+			a.emit(api.Event{Severity: "error", Kind: "storage.unavailable", Message: err.Error()})
+		}
+		a.openErr, a.openErrAt = err, time.Now()
 		return nil, err
 	}
+	a.openErr = nil
 	a.mu.Lock()
 	a.rec = rec
 	a.mu.Unlock()
 	return rec, nil
 }
+
+// storageRetry is how often a storage that failed to open is retried.
+const storageRetry = 10 * time.Second
 
 // volumes resolves this server's storage from the spec.
 func (a *Agent) volumes(spec *hcl.Site) []storage.Volume {

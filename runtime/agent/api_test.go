@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +124,30 @@ func TestClientUnreachable(t *testing.T) {
 	var ue *api.UnreachableError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot reach vigil agent at http://127.0.0.1:1: is it running?") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestUnusableStorage: a storage path that cannot be created is reported
+// in the state and by health, and does not stop the agent.
+func TestUnusableStorage(t *testing.T) {
+	s := newSite(t, []string{"rec-1"}, 1)
+	blocker := filepath.Join(s.DataDir("rec-1"), "blocked")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spec := s.Spec(s.CameraSpec(1, "rec-1"))
+	spec.Servers[0].Storage[0].Path = filepath.Join(blocker, "recordings") // a file is in the way
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Wait(ctxFor(t, 10*time.Second), "rec-1", func(st *api.State) bool { return strings.Contains(st.Message, "cannot") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st.Message, "cannot open storage") || !strings.Contains(server(st, "rec-1").Message, "cannot record") {
+		t.Errorf("state message %q, server message %q", st.Message, server(st, "rec-1").Message)
+	}
+	if h, err := s.Client("rec-1").Health(ctxFor(t, 5*time.Second)); err != nil || h.Status != "degraded" {
+		t.Errorf("health %+v, %v; want degraded", h, err)
 	}
 }
