@@ -1,0 +1,97 @@
+package devsite
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Verbs of Do, in the order help lists them.
+var Verbs = []string{"stop", "kill", "start"}
+
+// Do runs one control command on a server: "stop" (graceful: it leaves and
+// its peers take over at once), "kill" (a crash: its peers notice after a few
+// keepalives) or "start" (back with its data). The message says what to
+// expect.
+func (s *Site) Do(verb, server string) (string, error) {
+	if !s.Has(server) {
+		return "", fmt.Errorf("site %s has no server %q; its servers are %s", s.Name, server, strings.Join(s.names, ", "))
+	}
+	running := s.Running(server)
+	switch verb {
+	case "stop", "kill":
+		if !running {
+			return "", fmt.Errorf("%s is not running; start it with: start %s", server, server)
+		}
+		if verb == "stop" {
+			if err := s.Stop(server); err != nil {
+				return "", fmt.Errorf("stopping %s: %w", server, err)
+			}
+			return fmt.Sprintf("stopped %s: it left the site, its backups take its cameras over now", server), nil
+		}
+		if err := s.Kill(server); err != nil {
+			return "", fmt.Errorf("killing %s: %w", server, err)
+		}
+		return fmt.Sprintf("killed %s as a crash would: its backups take its cameras over once it is declared dead (a few keepalives)", server), nil
+	case "start":
+		if running {
+			return "", fmt.Errorf("%s is already running", server)
+		}
+		if err := s.Start(server); err != nil {
+			return "", fmt.Errorf("starting %s: %w", server, err)
+		}
+		return fmt.Sprintf("started %s: it rejoins the site and, with failback, its cameras come back to it", server), nil
+	}
+	return "", fmt.Errorf("unknown command %q: use %s", verb, strings.Join(Verbs, ", "))
+}
+
+// ControlHandler serves Do over HTTP for `vigil dev stop SERVER` and the
+// like from another terminal: POST /dev/VERB?server=NAME with the site's
+// token as a bearer token. Answers are one line of text.
+func (s *Site) ControlHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /dev/{verb}", func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
+			http.Error(w, "wrong or missing token: set VIGIL_TOKEN to the token vigil dev printed", http.StatusUnauthorized)
+			return
+		}
+		msg, err := s.Do(r.PathValue("verb"), r.URL.Query().Get("server"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintln(w, msg)
+	})
+	return mux
+}
+
+// Control asks the vigil dev whose control endpoint is at addr (host:port)
+// to run verb on server, and returns its answer.
+func Control(ctx context.Context, addr, token, verb, server string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	u := "http://" + addr + "/dev/" + url.PathEscape(verb) + "?server=" + url.QueryEscape(server)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("no vigil dev answers on %s: is it running (in another terminal)? %w", addr, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	msg := strings.TrimSpace(string(b))
+	if resp.StatusCode != http.StatusOK {
+		return "", errors.New(msg)
+	}
+	return msg, nil
+}
