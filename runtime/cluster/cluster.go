@@ -176,8 +176,10 @@ func deriveKey(siteKey []byte, purpose string) []byte {
 func clamp(d, lo, hi time.Duration) time.Duration { return min(max(d, lo), hi) }
 
 // Start joins the site: it opens the raft state in DataDir (resuming it if
-// present), starts the raft transport and membership, and joins the peers.
-// Failing to reach peers is not an error: they are retried in the background.
+// present) and starts the raft transport and membership. It returns without
+// waiting for peers: Join is contacted in the background and retried, so an
+// Apply right after Start may see fewer members (the master adds the others
+// as voters when they appear).
 func Start(cfg Config) (*Cluster, error) {
 	if cfg.Name == "" || cfg.Site == "" {
 		return nil, errors.New("cluster: server name and site name are required")

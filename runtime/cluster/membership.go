@@ -90,13 +90,6 @@ func (c *Cluster) startMembership() error {
 		return fmt.Errorf("cluster: starting membership on %s:%d: %w", c.cfg.BindAddr, c.cfg.Port+1, err)
 	}
 	c.ml = ml
-	if len(c.cfg.Join) > 0 {
-		if n, err := ml.Join(joinAddrs(c.cfg.Join)); err != nil {
-			c.log.Warn("no peer reachable yet; retrying in the background", "join", c.cfg.Join, "err", err)
-		} else {
-			c.log.Info("joined the site", "contacted", n)
-		}
-	}
 	return nil
 }
 
@@ -475,6 +468,15 @@ func (c *Cluster) healthLoop() {
 // server restarts). memberlist on its own never contacts dead members again.
 func (c *Cluster) joinLoop() {
 	defer c.wg.Done()
+	// The first attempt runs at once, in the background: unreachable peers
+	// cost a TCP timeout each, and must not delay the start of recording.
+	if len(c.cfg.Join) > 0 {
+		if n, err := c.ml.Join(joinAddrs(c.cfg.Join)); err != nil {
+			c.log.Warn("no peer reachable yet; retrying in the background", "join", c.cfg.Join, "err", err)
+		} else {
+			c.log.Info("joined the site", "contacted", n)
+		}
+	}
 	t := time.NewTicker(clamp(5*c.cfg.Keepalive, 2*time.Second, 30*time.Second))
 	defer t.Stop()
 	for {
