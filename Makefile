@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build test vet fmt fmt-check bench fuzz fuzz-short clean bench-record
+.PHONY: build test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
@@ -25,8 +25,14 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go'; git ls-files -o --exclude-standard '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-bench: build
+bench: build bench-validate
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+# Wall time and peak memory of validating the 10,000-camera example (target:
+# under 300 ms and 150 MB), three runs; GNU time (Debian's "time") measures.
+bench-validate: build
+	@for i in 1 2 3; do /usr/bin/time -f 'vigil validate examples/large: %e s wall, %U s user, %M KB peak RSS' \
+		bin/vigil validate examples/large >/dev/null || exit 1; done
 
 # Recorder throughput: camsim and the recorder in separate processes, N 1080p
 # streams each for 30 s; prints CPU and RSS per stream of the recorder alone,
