@@ -222,13 +222,39 @@ func value(v any, sensitive bool) string {
 	return fmt.Sprint(v)
 }
 
+// noteKinds names the note kinds in the line that sums up the notes of a
+// kind beyond listLimit; a site of thousands of cameras is not listed whole
+// (the JSON output has every note).
+var noteKinds = map[string]string{
+	planner.NoteServerDown:      "servers down",
+	planner.NoteCameraCovered:   "cameras covered",
+	planner.NoteCameraDark:      "cameras dark",
+	planner.NoteCameraUncovered: "cameras not recorded",
+	planner.NoteCameraFailing:   "cameras failing",
+	planner.NoteOverride:        "balancing moves",
+	planner.NoteNewServer:       "new servers",
+}
+
 func (t *text) notes(notes []planner.Note) {
 	if len(notes) == 0 {
 		return
 	}
 	t.printf("\n%s\n", t.paint(bold, "Notes about the live site (not changes):"))
-	for _, n := range notes {
-		t.printf("  - %s\n", n.Message)
+	// Notes of a kind come together; a long run is cut after listLimit.
+	run := 0
+	for i, n := range notes {
+		if i > 0 && notes[i-1].Kind == n.Kind {
+			run++
+		} else {
+			run = 1
+		}
+		if run <= listLimit || noteKinds[n.Kind] == "" {
+			t.printf("  - %s\n", n.Message)
+		}
+		last := i == len(notes)-1 || notes[i+1].Kind != n.Kind
+		if last && run > listLimit && noteKinds[n.Kind] != "" {
+			t.printf("  - ... and %d more %s (vigil plan -json and vigil status list them all)\n", run-listLimit, noteKinds[n.Kind])
+		}
 	}
 }
 
