@@ -57,6 +57,7 @@ type muxer struct {
 	start   int64 // video DTS of the segment start
 	needKey bool
 	cutNext bool
+	closed  bool
 
 	// forceCut is set by the writer after a failed write: the next
 	// keyframe starts a new file.
@@ -108,6 +109,9 @@ func ticksToDuration(t int64, scale uint32) time.Duration {
 func (m *muxer) writeVideo(pts int64, au [][]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
 
 	var key bool
 	au, key = m.filter(au)
@@ -304,7 +308,7 @@ func (m *muxer) writeAudio(pts int64, frames [][]byte, dur uint32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a := m.audio
-	if m.cur == nil || m.needKey || a == nil {
+	if m.closed || m.cur == nil || m.needKey || a == nil {
 		return
 	}
 	segStart := m.start * int64(a.timeScale) / videoTimeScale
@@ -356,11 +360,15 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 	}
 }
 
-// close flushes what is buffered and closes the open segment. The muxer can
-// be reused by a new connection afterwards.
+// close flushes what is buffered and closes the open segment; later frames
+// are ignored.
 func (m *muxer) close() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.closed = true
 	if m.cur != nil {
 		end := m.pendDTS
 		if m.hasPend {

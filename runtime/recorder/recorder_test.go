@@ -366,3 +366,70 @@ func TestUnreachableCamera(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 }
+
+func TestRecordUDP(t *testing.T) {
+	srv := startCamsim(t, camsim.Options{UDP: true})
+	store := openStore(t, t.TempDir())
+	m, _ := newManager(t, store)
+	m.Set([]Camera{{Name: "udp", URL: srv.URL(1), Transport: "udp"}})
+	waitFor(t, 5*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
+	time.Sleep(1500 * time.Millisecond)
+	if s := srv.Stats()["cam1"].Sessions; len(s) != 1 || !strings.EqualFold(s[0].Transport, "udp") {
+		t.Fatalf("camsim sessions: %+v", s)
+	}
+	m.Close()
+	segs := store.Segments("udp")
+	if len(segs) != 1 {
+		t.Fatalf("segments: %+v", segs)
+	}
+	info, err := storage.Probe(segs[0].Path)
+	if err != nil || info.VideoSamples() < 25 {
+		t.Errorf("probe: %+v %v", info, err)
+	}
+}
+
+// TestFullDiskResumes fills a small tmpfs: the full disk is an event, not a
+// crash, retention deletes the oldest segment and recording resumes.
+func TestFullDiskResumes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	srv := startCamsim(t, camsim.Options{Profile: "1080p"})
+	store := openStore(t, dir)
+	m, events := newManager(t, store)
+	m.Set([]Camera{{Name: "full", URL: srv.URL(1), SegmentDuration: time.Second}})
+	waitFor(t, 15*time.Second, "a storage.full event", func() bool { return events.count("storage.full") > 0 })
+	deadline := time.Now().Add(15 * time.Second)
+	for events.count("storage.ok") == 0 || m.Status()[0].State != "recording" {
+		if time.Now().After(deadline) {
+			t.Fatalf("not recording again: %+v\n%+v", m.Status(), events.ev)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := m.Status()[0]
+	if st.Dropped == 0 {
+		t.Errorf("no frames counted as dropped: %+v", st)
+	}
+	m.Close()
+	gaps := store.Gaps("full")
+	if len(gaps) == 0 || gaps[0].Cause != CauseStorage {
+		t.Errorf("gaps: %+v", gaps)
+	}
+	// Retention made the room: the day's statistics count more bytes than
+	// the segments still on disk.
+	var kept, recorded int64
+	for _, seg := range store.Segments("full") {
+		kept += seg.Bytes
+	}
+	for _, b := range store.DailyBytes("full") {
+		recorded += b
+	}
+	if recorded <= kept {
+		t.Errorf("nothing deleted: %d bytes recorded, %d kept", recorded, kept)
+	}
+}

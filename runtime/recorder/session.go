@@ -62,6 +62,12 @@ const (
 // 16 Mbit/s stream, so scheduling hiccups at a hundred cameras lose nothing.
 const udpReadBuffer = 2 << 20
 
+// writeQueue is the number of parts a camera may have waiting for its
+// writer: about 20 s of a 1080p stream (three parts a second), so a disk
+// that stalls for a few seconds (a journal commit under many fsyncs) loses
+// nothing. The memory is only used while the disk is behind.
+const writeQueue = 64
+
 // restartWindow: a segment that ended this recently before a session starts
 // means the recorder itself was down (a restart), so that span is a gap.
 const restartWindow = 10 * time.Minute
@@ -111,7 +117,7 @@ func newSession(m *Manager, cam Camera) *session {
 	s := &session{
 		m: m, cam: cam, ctx: ctx, cancel: cancel,
 		done:  make(chan struct{}),
-		jobs:  make(chan job, 8),
+		jobs:  make(chan job, writeQueue),
 		wdone: make(chan struct{}),
 		state: "connecting",
 		since: time.Now(),
@@ -341,7 +347,16 @@ func (s *session) connect() error {
 	if err := c.Start(); err != nil {
 		return classify(err)
 	}
-	defer c.Close()
+	var mx *muxer
+	defer func() {
+		// The client first: once it is closed no callback can reach the
+		// muxer, which then flushes and closes the segment.
+		c.Close()
+		if mx != nil {
+			mx.close()
+			s.mux.Store(nil)
+		}
+	}()
 	stopWatch := context.AfterFunc(s.ctx, c.Close)
 	defer stopWatch()
 
@@ -349,14 +364,10 @@ func (s *session) connect() error {
 	if err != nil {
 		return classify(err)
 	}
-	mx, err := s.setup(c, desc, &decodeErrs, &lastDecode)
+	mx, err = s.setup(c, desc, &decodeErrs, &lastDecode)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		mx.close()
-		s.mux.Store(nil)
-	}()
 	s.lastSeen.Store(0)
 	started := time.Now()
 	if _, err := c.Play(nil); err != nil {

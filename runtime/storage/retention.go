@@ -24,14 +24,18 @@ func (s *Store) Kick() {
 
 func (s *Store) retentionLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
-	s.Enforce()
+	var tick <-chan time.Time
+	if s.interval > 0 {
+		t := time.NewTicker(s.interval)
+		defer t.Stop()
+		tick = t.C
+		s.Enforce()
+	}
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case <-tick:
 		case <-s.kick:
 		}
 		s.Enforce()

@@ -82,7 +82,8 @@ func WithFreeSpace(fn FreeSpaceFunc) Option { return func(s *Store) { s.freeSpac
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
 // WithRetentionInterval sets how often retention runs in the background
-// (default 30 s; 0 disables the background run, Enforce still works).
+// (default 30 s). 0 leaves only the runs a full disk triggers and explicit
+// calls to Enforce.
 func WithRetentionInterval(d time.Duration) Option { return func(s *Store) { s.interval = d } }
 
 // Store is the recordings of this server. It is safe for concurrent use.
@@ -120,6 +121,7 @@ type camIndex struct {
 	days   map[string]int64 // bytes of deleted segments, by UTC date
 	gaps   []api.Gap
 	idx    *os.File // index.jsonl, opened for append
+	lines  int      // lines appended since the last rewrite
 }
 
 // maxGaps bounds the gap list kept per camera and volume.
@@ -163,10 +165,8 @@ func Open(volumes []Volume, logger *slog.Logger, opts ...Option) (*Store, error)
 		}
 		s.vols = append(s.vols, vol)
 	}
-	if s.interval > 0 {
-		s.wg.Add(1)
-		go s.retentionLoop()
-	}
+	s.wg.Add(1)
+	go s.retentionLoop()
 	return s, nil
 }
 
@@ -481,6 +481,7 @@ func (c *camIndex) rewrite() error {
 	if c.idx != nil {
 		c.idx.Close()
 	}
+	c.lines = 0
 	c.idx, err = os.OpenFile(filepath.Join(c.dir, indexName), os.O_WRONLY|os.O_APPEND, 0o644)
 	return err
 }
@@ -493,10 +494,18 @@ func (c *camIndex) record(seg Segment) *segRecord {
 	return &segRecord{Path: rel, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Codec: seg.Codec, Server: seg.Server}
 }
 
+// compactEvery bounds the lines appended to an index before it is rewritten
+// (deleted segments and old gaps then disappear from it).
+const compactEvery = 4096
+
 // appendRecord writes one line to the camera's index; sync makes it durable.
 func (c *camIndex) appendRecord(r indexRecord, sync bool) error {
 	if c.idx == nil {
 		return errors.New("index closed")
+	}
+	if c.lines++; c.lines >= compactEvery {
+		// The in-memory state already includes r.
+		return c.rewrite()
 	}
 	b, err := json.Marshal(r)
 	if err != nil {

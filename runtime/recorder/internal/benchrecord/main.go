@@ -143,13 +143,15 @@ func runRecorder(n, addr, dir, cpuProfile string) error {
 	}
 	<-stop
 	pprof.StopCPUProfile()
-	m.Close()
-	var dropped, skipped int64
-	for _, st := range m.Status() {
+	var dropped, gaps int64
+	for _, st := range m.Status() { // before Close, which forgets the cameras
 		dropped += st.Dropped
-		skipped += st.Skipped
 	}
-	fmt.Printf("dropped %d skipped %d\n", dropped, skipped)
+	m.Close()
+	for _, c := range list {
+		gaps += int64(len(store.Gaps(c.Name)))
+	}
+	fmt.Printf("dropped %d gaps %d\n", dropped, gaps)
 	return store.Close()
 }
 
@@ -182,11 +184,12 @@ func (c *child) line() (string, error) {
 }
 
 type result struct {
-	n                        int
-	cpuPerStream, rssPerMB   float64
-	bytesPerSec              float64
-	sent, fromKey, recorded  int64
-	dropped, skipped, behind int64
+	n                       int
+	cpuPerStream, rssPerMB  float64
+	bytesPerSec             float64
+	sent, fromKey, recorded int64
+	dropped, gaps, behind   int64
+	writeErrors             int64
 }
 
 func drive(counts string, d, warmup time.Duration, profile, codec, cpuProfile string) error {
@@ -203,8 +206,9 @@ func drive(counts string, d, warmup time.Duration, profile, codec, cpuProfile st
 		}
 		fmt.Printf("%5d %14.3f %14.2f %12.1f %12d %12d %12d %8d\n", r.n, r.cpuPerStream, r.rssPerMB, r.bytesPerSec/1e6,
 			r.sent, r.fromKey, r.recorded, r.fromKey-r.recorded)
-		if r.dropped > 0 || r.behind > 0 {
-			fmt.Printf("      (recorder dropped %d frames; camsim fell behind by %d frames)\n", r.dropped, r.behind)
+		if r.dropped > 0 || r.behind > 0 || r.gaps > 0 || r.writeErrors > 0 {
+			fmt.Printf("      (recorder: %d frames dropped, %d gaps; camsim: %d frames late, %d RTP packets not queued)\n",
+				r.dropped, r.gaps, r.behind, r.writeErrors)
 		}
 	}
 	return nil
@@ -271,7 +275,7 @@ func runOne(n int, d, warmup time.Duration, profile, codec, cpuProfile string) (
 	time.Sleep(1500 * time.Millisecond)
 	rec.cmd.Process.Signal(syscall.SIGTERM)
 	summary, _ := rec.line()
-	fmt.Sscanf(summary, "dropped %d skipped %d", &r.dropped, &r.skipped)
+	fmt.Sscanf(summary, "dropped %d gaps %d", &r.dropped, &r.gaps)
 	if err := rec.cmd.Wait(); err != nil {
 		return r, fmt.Errorf("recorder: %w", err)
 	}
@@ -286,6 +290,7 @@ func runOne(n int, d, warmup time.Duration, profile, codec, cpuProfile string) (
 	}
 	for _, ps := range stats {
 		r.behind += ps.Skipped
+		r.writeErrors += ps.WriteErrors
 		for _, s := range ps.Sessions {
 			r.sent += s.Frames
 			r.fromKey += s.FramesFromKeyframe
