@@ -755,38 +755,56 @@ func TestOverridesAndStats(t *testing.T) {
 }
 
 // TestDetectionTime measures, with the production keepalive of 1 s, the
-// time from a server's hard stop until the others mark it suspect and dead.
-// Run with -v to see the figures.
+// time from the master's hard stop until the others mark it suspect and
+// dead, and until a new master is elected. Run with -v to see the figures.
 func TestDetectionTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes several keepalives of 1 s")
 	}
 	s := newSite(t, 3, time.Second)
 	s.waitFormed()
+	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
+		t.Fatal(err)
+	}
+	s.waitRevision(1, 0, 1, 2)
+	li, leader := s.leader(0, 1, 2)
+	waitFor(t, 5*time.Second, "3 voters", func() bool { return len(voters(t, leader)) == 3 })
+	var live []int
+	for i := range s.nodes {
+		if i != li {
+			live = append(live, i)
+		}
+	}
+	victim := s.name(li)
 	stopped := time.Now()
-	s.nodes[2].Kill()
-	suspect := make([]time.Time, 2)
-	dead := make([]time.Time, 2)
-	waitFor(t, 20*time.Second, "rec-3 dead everywhere", func() bool {
-		for i := range 2 {
-			m, _ := health(s.nodes[i], "rec-3")
-			if m.Health == api.HealthSuspect && suspect[i].IsZero() {
-				suspect[i] = m.Since
+	leader.Kill()
+	suspect := make([]time.Time, len(live))
+	dead := make([]time.Time, len(live))
+	var elected time.Time
+	waitFor(t, 20*time.Second, victim+" dead everywhere", func() bool {
+		for k, i := range live {
+			m, _ := health(s.nodes[i], victim)
+			if m.Health == api.HealthSuspect && suspect[k].IsZero() {
+				suspect[k] = m.Since
 			}
 			if m.Health == api.HealthDead {
-				dead[i] = m.Since
+				dead[k] = m.Since
+			}
+			if s.nodes[i].IsLeader() && elected.IsZero() {
+				elected = time.Now()
 			}
 		}
-		return !dead[0].IsZero() && !dead[1].IsZero()
+		return !dead[0].IsZero() && !dead[1].IsZero() && !elected.IsZero()
 	})
-	for i := range 2 {
+	for k, i := range live {
 		sus := "not seen"
-		if !suspect[i].IsZero() {
-			sus = suspect[i].Sub(stopped).Round(time.Millisecond).String()
+		if !suspect[k].IsZero() {
+			sus = suspect[k].Sub(stopped).Round(time.Millisecond).String()
 		}
-		t.Logf("keepalive 1s, 3 servers: %s sees rec-3 suspect after %s, dead after %s",
-			s.name(i), sus, dead[i].Sub(stopped).Round(time.Millisecond))
+		t.Logf("keepalive 1s, 3 servers: %s sees the master %s suspect after %s, dead after %s",
+			s.name(i), victim, sus, dead[k].Sub(stopped).Round(time.Millisecond))
 	}
+	t.Logf("keepalive 1s, 3 servers: new master elected %s after the master stopped", elected.Sub(stopped).Round(10*time.Millisecond))
 }
 
 func TestGracefulShutdownOfMaster(t *testing.T) {
