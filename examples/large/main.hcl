@@ -7,14 +7,16 @@ locals {
   recorders = 5
 
   # Every site has the same layout: 250 cameras, 50 per recording server,
-  # each backed up by the next two servers. Computed once, used 40 times.
+  # each backed up by the next two servers. Computed once, used 40 times;
+  # tolist and tomap give the values the types the camera arguments take, so
+  # they are not converted again for each of the 10,000 cameras.
   cameras = [
     for i in range(250) : {
       name   = format("cam-%03d", i + 1)
       host   = "${floor(i / 200) + 1}.${i % 200 + 10}"
       server = "rec-${floor(i / 50) + 1}"
-      backup = ["rec-${(floor(i / 50) + 1) % 5 + 1}", "rec-${(floor(i / 50) + 2) % 5 + 1}"]
-      floor  = tostring(i % 4)
+      backup = tolist(["rec-${(floor(i / 50) + 1) % 5 + 1}", "rec-${(floor(i / 50) + 2) % 5 + 1}"])
+      labels = tomap({ floor = tostring(i % 4) })
     }
   ]
 }
@@ -71,7 +73,7 @@ dynamic "site" {
         url    = "rtsp://10.${site.value + 1}.${camera.value.host}/stream1"
         server = camera.value.server
         backup = camera.value.backup
-        labels = { floor = camera.value.floor }
+        labels = camera.value.labels
       }
     }
 
