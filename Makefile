@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record
+.PHONY: build test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
@@ -40,6 +40,19 @@ bench-validate: build
 bench-record:
 	$(GO) build -o bin/benchrecord ./runtime/recorder/internal/benchrecord
 	bin/benchrecord $(BENCH_RECORD_FLAGS)
+
+# Multi-host scenarios: real agents in network namespaces (root and iproute2;
+# skipped with one line otherwise). `make test` runs scenarios 1, 2 and 7.
+e2e: build
+	VIGIL_E2E=1 VIGIL_BIN=$(CURDIR)/bin/vigil $(GO) test -count=1 -timeout 30m -v ./runtime/proving/...
+
+# Failover benchmark: scenarios 1-4, 4 servers, BENCH_CAMERAS cameras of
+# BENCH_PROFILE each; prints the table (README).
+BENCH_CAMERAS ?= 200
+BENCH_PROFILE ?= 1080p
+bench-failover: build
+	VIGIL_BIN=$(CURDIR)/bin/vigil VIGIL_BENCH_FAILOVER=1 VIGIL_BENCH_CAMERAS=$(BENCH_CAMERAS) VIGIL_BENCH_PROFILE=$(BENCH_PROFILE) \
+		$(GO) test -count=1 -timeout 60m -run '^TestBenchFailover$$' -v ./runtime/proving/
 
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./hcl

@@ -106,9 +106,9 @@ type Server struct {
 	IP      string      // on the site network
 	SiteNet *netns.Link // Cut it to partition the server
 	CamNet  *netns.Link // Slow it to starve the server's cameras
-	Dir     string // data directory
-	Storage string // recordings
-	Log     string // the agent's stderr
+	Dir     string      // data directory
+	Storage string      // recordings
+	Log     string      // the agent's stderr
 	mount   bool
 
 	mu  sync.Mutex
@@ -135,9 +135,15 @@ func Skip(t testing.TB) {
 	}
 }
 
-// binary builds bin/vigil once per test process, into a temporary directory.
+// binary returns the vigil binary the agents run: $VIGIL_BIN when set (make
+// passes bin/vigil), otherwise one built once per test process into a
+// temporary directory.
 func binary() (string, error) {
 	binOnce.Do(func() {
+		if p := os.Getenv("VIGIL_BIN"); p != "" {
+			binPath, binErr = filepath.Abs(p)
+			return
+		}
 		binDir, binErr = os.MkdirTemp("", "vigil-proving-bin-")
 		if binErr != nil {
 			return

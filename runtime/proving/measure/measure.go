@@ -259,7 +259,7 @@ type Camera struct {
 	// (holes in the merged sequence, and at the window's edges).
 	Lost int
 	// Gap is the largest span with no recording anywhere beyond the normal
-	// frame interval; GapStart is the last frame before it and GapEnd the
+	// frame interval (0 when no frame is missing); GapStart is the last frame before it and GapEnd the
 	// first after it (the takeover's start and end when a server failed).
 	Gap              time.Duration
 	GapStart, GapEnd time.Time
@@ -318,8 +318,9 @@ func Analyze(camera string, byServer map[string][]time.Time, from, to time.Time,
 		}
 		edge(distinct[0].Sub(from))
 		edge(to.Sub(distinct[len(distinct)-1]) - period)
+		// Less than half a period late is jitter between copies, not a gap.
 		gap := func(a, b time.Time, d time.Duration) {
-			if d > res.Gap {
+			if d >= period/2 && d > res.Gap {
 				res.Gap, res.GapStart, res.GapEnd = d, a, b
 			}
 		}
