@@ -75,11 +75,10 @@ Flags:
 	defer systemd.Supervise(a, cfg.Logger)() // sd_notify READY/STATUS/STOPPING/WATCHDOG; silent without NOTIFY_SOCKET
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	select {
-	case s := <-sig:
-		cfg.Logger.Info("stopping", "signal", s.String())
-	case <-a.Done():
+	s := <-sig
+	cfg.Logger.Info("stopping: leaving the site", "signal", s.String())
+	if err := a.Close(); err != nil {
+		cfg.Logger.Warn("leaving the site", "err", err)
 	}
-	a.Close()
 	return 0
 }

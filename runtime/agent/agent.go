@@ -20,6 +20,20 @@
 //   - Gaps shown by /v1/state are observed site-wide by the answering agent
 //     (no peer recording a camera it saw recorded) and completed with the
 //     gaps of its local store.
+//   - A suspect server's gossiped sessions are still shown (it may be a
+//     false alarm) but do not count as recording for gap tracking.
+//   - Membership starts before the committed spec is read, so the site's
+//     keepalive is saved in data_dir and used from the next start; a
+//     committed change of it raises a "config.restart_needed" event.
+//   - CPU and memory in the gossiped status are the agent process's; with
+//     several agents in one process (tests, vigil dev) they are shared.
+//   - Close leaves the site gracefully (the master role is handed over,
+//     peers mark the server dead at once); Kill vanishes like a crash.
+//
+// The HTTP API is unauthenticated for reads (/v1/state shows camera
+// passwords only as fingerprints) and needs the configured token as
+// "Authorization: Bearer TOKEN" for POST /v1/apply and
+// POST /v1/master/transfer. A follower forwards those to the master.
 package agent
 
 import (
@@ -67,7 +81,7 @@ type Agent struct {
 	ctx      context.Context // ends when Close starts
 	cancel   context.CancelFunc
 	loopExit chan struct{}
-	done     chan struct{}
+	done     chan struct{} // closed when stopped
 	once     sync.Once
 
 	// Used by the reconcile loop only.
@@ -129,8 +143,8 @@ func Start(cfg Config) (*Agent, error) {
 		reg:      prometheus.NewRegistry(),
 		started:  time.Now(),
 		kick:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
 		loopExit: make(chan struct{}),
+		done:     make(chan struct{}),
 		gaps:     newGapTracker(),
 	}
 	a.metrics = newMetrics(a.reg, &a.cfg)
@@ -199,7 +213,7 @@ func (a *Agent) Name() string { return a.cfg.Server }
 // Registry is the agent's Prometheus registry (served on /metrics).
 func (a *Agent) Registry() *prometheus.Registry { return a.reg }
 
-// Done is closed when the agent has stopped.
+// Done is closed when the agent has stopped (Close or Kill).
 func (a *Agent) Done() <-chan struct{} { return a.done }
 
 // Close stops the agent gracefully: it stops the API and the recorder
@@ -217,20 +231,23 @@ func (a *Agent) stop(hard bool) error {
 	a.once.Do(func() {
 		a.cancel()
 		<-a.loopExit
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		a.srv.Shutdown(ctx)
+		// Leave (or vanish from) the site first, so that peers start
+		// taking over while this server closes its files.
+		if hard {
+			err = a.cl.Kill()
+			a.srv.Close()
+		} else {
+			err = a.cl.Shutdown()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			a.srv.Shutdown(ctx)
+			cancel()
+		}
 		a.mu.Lock()
 		rec := a.rec
 		a.rec = nil
 		a.mu.Unlock()
 		if rec != nil {
 			rec.close()
-		}
-		if hard {
-			err = a.cl.Kill()
-		} else {
-			err = a.cl.Shutdown()
 		}
 		close(a.done)
 	})
