@@ -101,6 +101,9 @@ type Server struct {
 // Storage is one recording volume of a server.
 type Storage struct {
 	Name string `json:"name"`
+	// Path is the recording directory; a relative path is relative to the
+	// agent's data directory (so `vigil dev` can run several servers in
+	// one process).
 	Path string `json:"path"`
 	// MaxSize in bytes; 0 means no limit.
 	MaxSize int64 `json:"max_size,omitempty"`
