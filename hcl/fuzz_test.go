@@ -25,6 +25,7 @@ func FuzzLoad(f *testing.F) {
 	}
 	// Big but legal inputs (the large example with its numbers mutated)
 	// would take seconds each; a low block limit keeps executions fast.
+	defer func(old int64) { maxDynamicBlocks = old }(maxDynamicBlocks)
 	maxDynamicBlocks = 2000
 	f.Fuzz(func(t *testing.T, src []byte) {
 		cfg, diags := loadSources([]source{{"fuzz.hcl", src}}, LoadOptions{Env: []string{}, Vars: map[string]string{}}, nil)
