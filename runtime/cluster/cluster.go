@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 
 	"vigil/hcl"
 	"vigil/runtime/api"
@@ -123,7 +124,6 @@ type Cluster struct {
 	trans  *raft.NetworkTransport
 	stream *streamLayer
 	ml     *memberlist.Memberlist
-	del    *delegate
 
 	mu       sync.Mutex
 	members  map[string]*memberRec // other members, by name
@@ -143,7 +143,8 @@ type Cluster struct {
 	publishCh    chan struct{}
 	metaCh       chan struct{}
 
-	applyMu sync.Mutex // serialises Apply (and bootstrap) on this node
+	applyMu     sync.Mutex // serialises Apply (and bootstrap) on this node
+	reconcileMu sync.Mutex // serialises raft configuration changes
 
 	leaderMu  sync.Mutex
 	loops     []func(context.Context)
@@ -255,7 +256,11 @@ func (c *Cluster) startRaft() error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	hlog := hclogFor(c.log, "raft")
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
+	path := filepath.Join(dir, "raft.db")
+	store, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: 2 * time.Second}})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return fmt.Errorf("cluster: raft store %s is locked by another process (another agent using the same data directory?)", path)
+	}
 	if err != nil {
 		return fmt.Errorf("cluster: opening raft store: %w", err)
 	}

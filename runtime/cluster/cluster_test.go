@@ -847,6 +847,12 @@ func TestSingleServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := s.restart(0)
+	// A second agent on the same data directory is refused.
+	cfg := s.config(0)
+	cfg.Port += 3
+	if _, err := Start(cfg); err == nil || !strings.Contains(err.Error(), "locked by another process") {
+		t.Fatalf("second agent on the same data directory: %v", err)
+	}
 	if !c.hasRaftConfig() {
 		t.Fatal("the restarted server lost its raft configuration")
 	}

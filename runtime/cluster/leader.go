@@ -167,6 +167,8 @@ func isVoterKind(kind string) bool { return kind != hcl.KindVirtual }
 // address), voters no longer in the spec are removed. Servers of the spec
 // that were never seen are added once they appear; dead ones stay voters.
 func (c *Cluster) reconcile() {
+	c.reconcileMu.Lock()
+	defer c.reconcileMu.Unlock()
 	if !c.IsLeader() {
 		return
 	}

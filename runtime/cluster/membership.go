@@ -77,11 +77,11 @@ func (c *Cluster) startMembership() error {
 	mc.GossipVerifyIncoming = true
 	mc.GossipVerifyOutgoing = true
 	mc.Label = "vigil/" + c.cfg.Site
-	c.del = &delegate{c: c}
-	mc.Delegate = c.del
-	mc.Events = c.del
-	mc.Alive = c.del
-	mc.Merge = c.del
+	d := &delegate{c: c}
+	mc.Delegate = d
+	mc.Events = d
+	mc.Alive = d
+	mc.Merge = d
 	mc.Logger = stdlogFor(c.log)
 	c.statuses[c.cfg.Name] = statusRec{Seq: c.selfSeq}
 
