@@ -262,7 +262,7 @@ func (d *decoder) size(at hhcl.Attributes, name string, dst *int64, rs map[strin
 }
 
 func newRanges(b *hhcl.Block) map[string]hhcl.Range {
-	rs := map[string]hhcl.Range{}
+	rs := make(map[string]hhcl.Range, 8) // a small map fits a camera without growing
 	if len(b.LabelRanges) > 0 {
 		rs["name"] = b.LabelRanges[0]
 	}
