@@ -176,6 +176,12 @@ func checkRecording(t *testing.T, segs []storage.Segment, wantStreams []string) 
 			}
 		}
 		frames += len(streams[0].dts)
+		// The index's end time is where the file's media ends.
+		v := streams[0].dts
+		fileDur := time.Duration((v[len(v)-1] - v[0] + 0.04) * float64(time.Second))
+		if d := seg.End.Sub(seg.Start) - fileDur; d < -50*time.Millisecond || d > 50*time.Millisecond {
+			t.Errorf("%s: index says %v, the file holds %v of video", seg.Path, seg.End.Sub(seg.Start), fileDur)
+		}
 		if i > 0 {
 			if gap := seg.Start.Sub(segs[i-1].End); gap < -time.Millisecond || gap > 40*time.Millisecond {
 				t.Errorf("segment %d starts %v after the previous one ends", i, gap)
@@ -189,9 +195,10 @@ func checkRecording(t *testing.T, segs []storage.Segment, wantStreams []string) 
 }
 
 func TestRecordH264(t *testing.T) {
+	t.Parallel()
 	needFFprobe(t)
 	srv := startCamsim(t, camsim.Options{})
-	store, sent := recordFor(t, srv, Camera{Name: "door", URL: srv.URL(1), SegmentDuration: 2 * time.Second}, 5*time.Second)
+	store, sent := recordFor(t, srv, Camera{Name: "door", URL: srv.URL(1), SegmentDuration: 2 * time.Second}, 4*time.Second)
 	segs := store.Segments("door")
 	frames := checkRecording(t, segs, []string{"h264"})
 	// The small clip has a 1 s GOP (25 frames).
@@ -209,9 +216,10 @@ func TestRecordH264(t *testing.T) {
 }
 
 func TestRecordH265WithAudio(t *testing.T) {
+	t.Parallel()
 	needFFprobe(t)
 	srv := startCamsim(t, camsim.Options{Codec: "h265", Audio: true})
-	store, sent := recordFor(t, srv, Camera{Name: "yard", URL: srv.URL(1), SegmentDuration: 2 * time.Second}, 5*time.Second)
+	store, sent := recordFor(t, srv, Camera{Name: "yard", URL: srv.URL(1), SegmentDuration: 2 * time.Second}, 4*time.Second)
 	segs := store.Segments("yard")
 	frames := checkRecording(t, segs, []string{"hevc", "aac"})
 	if d := sent - int64(frames); d < 0 || d > 25 {
@@ -223,6 +231,7 @@ func TestRecordH265WithAudio(t *testing.T) {
 }
 
 func TestCrashRecoveryAndResume(t *testing.T) {
+	t.Parallel()
 	needFFprobe(t)
 	srv := startCamsim(t, camsim.Options{})
 	live := t.TempDir()
@@ -287,6 +296,7 @@ func TestCrashRecoveryAndResume(t *testing.T) {
 }
 
 func TestDropAndStallMakeGaps(t *testing.T) {
+	t.Parallel()
 	srv := startCamsim(t, camsim.Options{})
 	store := openStore(t, t.TempDir())
 	m, events := newManager(t, store)
@@ -330,6 +340,7 @@ func TestDropAndStallMakeGaps(t *testing.T) {
 }
 
 func TestWrongPasswordNoRetryStorm(t *testing.T) {
+	t.Parallel()
 	srv := startCamsim(t, camsim.Options{Username: "admin", Password: "secret"})
 	store := openStore(t, t.TempDir())
 	m, events := newManager(t, store)
@@ -358,6 +369,7 @@ func TestWrongPasswordNoRetryStorm(t *testing.T) {
 }
 
 func TestUnreachableCamera(t *testing.T) {
+	t.Parallel()
 	store := openStore(t, t.TempDir())
 	m, events := newManager(t, store)
 	m.Set([]Camera{{Name: "void", URL: "rtsp://127.0.0.1:1/cam1"}})
@@ -368,6 +380,7 @@ func TestUnreachableCamera(t *testing.T) {
 }
 
 func TestRecordUDP(t *testing.T) {
+	t.Parallel()
 	srv := startCamsim(t, camsim.Options{UDP: true})
 	store := openStore(t, t.TempDir())
 	m, _ := newManager(t, store)
