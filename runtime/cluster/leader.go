@@ -147,8 +147,9 @@ func (c *Cluster) startLoop(ctx context.Context, fn func(context.Context)) {
 // (in its own goroutine) each time this server becomes the master, after a
 // raft barrier has applied all earlier entries, and its context is
 // cancelled when the role is lost or the cluster shuts down; fn should
-// return soon after. It may be registered before or after Start; registered
-// while this server is already the master, fn starts at once.
+// return soon after (raft's leadership notifications wait for it). Register
+// right after Start: when this server is already the master (a 1-server
+// site restarts and elects itself at once), fn starts immediately.
 func (c *Cluster) LeaderLoop(fn func(ctx context.Context)) {
 	c.leaderMu.Lock()
 	defer c.leaderMu.Unlock()
