@@ -15,8 +15,9 @@
 //
 // Config.Keepalive (K, the site's keepalive) is memberlist's probe interval;
 // the probe timeout is K/2 and a suspected member is declared dead after
-// 3·K (SuspicionMult 3, no longer wait for confirmations; scaled by
-// log10(servers) from 10 servers on). memberlist does not report suspicion
+// 3·K (SuspicionMult 3 and SuspicionMaxTimeoutMult 1: no longer wait for
+// confirmations from other servers; scaled by log10(servers) from 10
+// servers on). memberlist does not report suspicion
 // to its delegates, so each server also pings every live member directly
 // once per keepalive: a ping unanswered within K/2 makes the member suspect
 // (as seen by this server), an answer makes it alive again. Dead is
@@ -25,7 +26,7 @@
 // Measured on loopback (go test -v -run TestDetectionTime, 3 servers, K =
 // 1 s, the master stopped hard, three runs): suspect after 0.6 to 1.3 s,
 // dead after 4.1 to 6.7 s, a new master elected after 1.9 to 2.5 s (raft's
-// heartbeat and election timeouts are K, at least 500 ms). In general:
+// heartbeat and election timeouts are K, clamped to 0.5 to 5 s). In general:
 // suspect within 0.5 to 1.5·K, dead within 4 to 7·K. A server that shuts
 // down gracefully (Shutdown) is marked dead at once with Member.Left set,
 // and a master hands its role over first.
