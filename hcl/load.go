@@ -132,9 +132,8 @@ func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Con
 	diags = append(diags, l.assignVariables(opts)...)
 	diags = append(diags, l.evalLocals(localAttrs)...)
 
-	broken, d := l.decodeRoot(bodies)
-	diags = append(diags, d...)
-	diags = append(diags, validateConfig(cfg, broken)...)
+	diags = append(diags, l.decodeRoot(bodies)...)
+	diags = append(diags, validateConfig(cfg)...)
 	scrubDiagnostics(diags, cfg.Sensitive)
 	sortDiagnostics(diags)
 	return cfg, dedupe(diags)
@@ -501,12 +500,12 @@ func (l *loader) setLocalsCtx() {
 }
 
 // decodeRoot expands dynamic blocks (at any level, including dynamic
-// "site" blocks) and decodes the domain and the sites. It returns the sites
-// in which some value was unknown because a variable had no value: the site
-// rules skip them, since they would report the missing values again as
-// missing arguments. A value that failed to decode leaves the default in
-// place, and the site rules still apply.
-func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]siteState, hhcl.Diagnostics) {
+// "site" blocks), decodes the domain and the sites, and applies the site
+// rules to each site. A site in which some value was unknown, because a
+// variable had no value, skips the rules: they would report the missing
+// values again as missing arguments. A value that failed to decode leaves
+// the default in place, so the rules still apply, without the warnings.
+func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 	var diags hhcl.Diagnostics
 	d := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive}
 	var siteBlocks []*hhcl.Block
@@ -530,12 +529,12 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]siteState, hhcl.Diagn
 	}
 	diags = append(diags, d.diags...)
 
-	// Sites are independent, so they decode in parallel: evaluation only
-	// reads the shared context. Results keep declaration order.
+	// Sites are independent, so they decode and validate in parallel:
+	// evaluation only reads the shared context. Results keep declaration
+	// order.
 	type result struct {
 		site  *Site
 		diags hhcl.Diagnostics
-		state siteState
 	}
 	results := make([]result, len(siteBlocks))
 	var wg sync.WaitGroup
@@ -547,7 +546,10 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]siteState, hhcl.Diagn
 			for i := range next {
 				sd := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive}
 				s := sd.site(siteBlocks[i])
-				results[i] = result{site: s, diags: sd.diags, state: siteState{incomplete: sd.incomplete, hasErrors: sd.diags.HasErrors()}}
+				if !sd.incomplete {
+					sd.diags = append(sd.diags, validateSite(s, !sd.diags.HasErrors())...)
+				}
+				results[i] = result{site: s, diags: sd.diags}
 			}
 		}()
 	}
@@ -557,13 +559,11 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) (map[*Site]siteState, hhcl.Diagn
 	close(next)
 	wg.Wait()
 
-	states := map[*Site]siteState{}
 	for _, r := range results {
 		l.cfg.Sites = append(l.cfg.Sites, r.site)
 		diags = append(diags, r.diags...)
-		states[r.site] = r.state
 	}
-	return states, diags
+	return diags
 }
 
 // dedupe drops repeats of a diagnostic: an error inside a dynamic block's
@@ -605,13 +605,6 @@ func (l *loader) countBlocks(v cty.Value, expr hhcl.Expression, _ *hhcl.EvalCont
 			Subject: expr.Range().Ptr()}}
 	}
 	return nil
-}
-
-// siteState is how decoding a site went.
-type siteState struct {
-	// incomplete: some value was unknown because a variable had no value.
-	incomplete bool
-	hasErrors  bool
 }
 
 // rangeString writes a range as file:line,col for details that point

@@ -529,9 +529,10 @@ func validHost(s string) bool {
 	return net.ParseIP(s) != nil || len(s) <= 253 && hostnameRE.MatchString(s)
 }
 
-// validateConfig applies the site rules to every site and the rules that
-// span sites: unique site names, parent links and cross-site port clashes.
-func validateConfig(cfg *Config, broken map[*Site]siteState) hhcl.Diagnostics {
+// validateConfig applies the rules that span sites: unique site names,
+// parent links and cross-site port clashes. (The loader applies the site
+// rules while it decodes each site.)
+func validateConfig(cfg *Config) hhcl.Diagnostics {
 	v := &validator{}
 	if cfg.Domain != nil {
 		v.name("domain", cfg.Domain.Name, cfg.Domain.Ranges, cfg.Domain.DeclRange)
@@ -549,9 +550,6 @@ func validateConfig(cfg *Config, broken map[*Site]siteState) hhcl.Diagnostics {
 	for _, s := range cfg.Sites {
 		if sites[s.Name] != s {
 			continue
-		}
-		if st := broken[s]; !st.incomplete {
-			v.diags = append(v.diags, validateSite(s, !st.hasErrors)...)
 		}
 		if s.Parent == "" {
 			continue
