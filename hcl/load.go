@@ -134,6 +134,7 @@ func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Con
 
 	diags = append(diags, l.decodeRoot(bodies)...)
 	diags = append(diags, validateConfig(cfg)...)
+	l.explainUndeclared(diags)
 	scrubDiagnostics(diags, cfg.Sensitive)
 	sortDiagnostics(diags)
 	return cfg, dedupe(diags)
@@ -564,6 +565,45 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 		diags = append(diags, r.diags...)
 	}
 	return diags
+}
+
+// explainUndeclared rewrites HCL's generic "This object does not have an
+// attribute named ..." for var.x and local.x into what the user did wrong,
+// with a suggestion.
+func (l *loader) explainUndeclared(diags hhcl.Diagnostics) {
+	locals := make([]string, 0, len(l.locals))
+	for n := range l.locals {
+		locals = append(locals, n)
+	}
+	sort.Strings(locals)
+	for _, d := range diags {
+		if d.Summary != "Unsupported attribute" || d.Expression == nil {
+			continue
+		}
+		t, ok := hhcl.UnwrapExpressionUntil(d.Expression, func(e hhcl.Expression) bool {
+			_, ok := e.(*hclsyntax.ScopeTraversalExpr)
+			return ok
+		}).(*hclsyntax.ScopeTraversalExpr)
+		if !ok || len(t.Traversal) < 2 {
+			continue
+		}
+		attr, ok := t.Traversal[1].(hhcl.TraverseAttr)
+		if !ok {
+			continue
+		}
+		switch t.Traversal.RootName() {
+		case "var":
+			if _, declared := l.vars[attr.Name]; !declared {
+				d.Summary = "Reference to undeclared variable"
+				d.Detail = fmt.Sprintf("No variable named %q is declared; declare it with a variable block.%s", attr.Name, didYouMean(attr.Name, "variables", "the configuration", l.order))
+			}
+		case "local":
+			if _, declared := l.locals[attr.Name]; !declared {
+				d.Summary = "Reference to undeclared local value"
+				d.Detail = fmt.Sprintf("No local value named %q is defined in a locals block.%s", attr.Name, didYouMean(attr.Name, "local values", "the configuration", locals))
+			}
+		}
+	}
 }
 
 // dedupe drops repeats of a diagnostic: an error inside a dynamic block's
