@@ -53,8 +53,9 @@ func (s *Site) Do(verb, server string) (string, error) {
 
 // ControlHandler serves Do over HTTP for `vigil dev stop SERVER` and the
 // like from another terminal: POST /dev/VERB?server=NAME with the site's
-// token as a bearer token. Answers are one line of text.
-func (s *Site) ControlHandler() http.Handler {
+// token as a bearer token. Answers are one line of text. notify, when not
+// nil, gets the message of every command that succeeded.
+func (s *Site) ControlHandler(notify func(msg string)) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /dev/{verb}", func(w http.ResponseWriter, r *http.Request) {
 		got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -66,6 +67,9 @@ func (s *Site) ControlHandler() http.Handler {
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
+		}
+		if notify != nil {
+			notify(msg)
 		}
 		fmt.Fprintln(w, msg)
 	})

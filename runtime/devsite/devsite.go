@@ -13,7 +13,8 @@
 // address. Cameras whose URL is rtsp://LOOPBACK:PORT/camN are served, on the
 // address most of them name; every other camera is listed in Site.Unserved
 // with the reason, and its recorder keeps retrying (with backoff) like it
-// would for an unreachable camera.
+// would for an unreachable camera. camsim serves SparePaths more paths than
+// the configuration needs, so that cameras can be added while the site runs.
 package devsite
 
 import (
@@ -54,6 +55,10 @@ type Options struct {
 	// Logger receives the agents' logs (default: discarded).
 	Logger *slog.Logger
 }
+
+// SparePaths is the number of camsim paths served beyond the highest /camN
+// of the configuration.
+const SparePaths = 8
 
 // Unserved is a camera that camsim cannot serve.
 type Unserved struct {
@@ -147,7 +152,7 @@ func Start(site *hcl.Site, opts Options) (*Site, error) {
 		if opts.Relocate {
 			listen = "127.0.0.1:0"
 		}
-		cams, err := camsim.Start(camsim.Options{Listen: listen, Paths: paths})
+		cams, err := camsim.Start(camsim.Options{Listen: listen, Paths: paths + SparePaths})
 		if err != nil {
 			return fail(fmt.Errorf("camera simulator on %s: %w", listen, err))
 		}
@@ -457,13 +462,8 @@ func waitRevision(ctx context.Context, c *api.Client, rev uint64) error {
 }
 
 // Close stops every agent (closing their segments) and camsim, and removes
-// the data directory when Start created it and keep is false.
-func (s *Site) Close() { s.close(false) }
-
-// CloseKeep is Close, keeping a temporary data directory.
-func (s *Site) CloseKeep() { s.close(true) }
-
-func (s *Site) close(keep bool) {
+// the data directory when Start created it.
+func (s *Site) Close() {
 	s.closed.Do(func() {
 		if s.h != nil {
 			// In parallel: a site stopping as a whole needs no takeovers.
@@ -477,7 +477,7 @@ func (s *Site) close(keep bool) {
 		if s.Cams != nil {
 			s.Cams.Close()
 		}
-		if s.TempDir && !keep {
+		if s.TempDir {
 			os.RemoveAll(s.Dir)
 		}
 	})

@@ -65,7 +65,7 @@ func TestQuickstart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if len(s.Unserved) != 0 || s.Cams == nil || len(s.Cams.Paths()) != 12 {
+	if len(s.Unserved) != 0 || s.Cams == nil || len(s.Cams.Paths()) != 12+SparePaths {
 		t.Fatalf("camsim should serve the 12 cameras; unserved: %v", s.Unserved)
 	}
 
@@ -94,7 +94,7 @@ func TestQuickstart(t *testing.T) {
 	}
 
 	// Stopped through the control endpoint, as `vigil dev stop` does.
-	ctl := httptest.NewServer(s.ControlHandler())
+	ctl := httptest.NewServer(s.ControlHandler(nil))
 	defer ctl.Close()
 	addr := strings.TrimPrefix(ctl.URL, "http://")
 	if _, err := Control(context.Background(), addr, "wrong", "stop", "srv-2"); err == nil || !strings.Contains(err.Error(), "VIGIL_TOKEN") {

@@ -1,0 +1,54 @@
+# A live site of 2,500 cameras on 10 servers, for the plan and apply
+# benchmarks of runtime/devsite (make bench). The planner's own benchmark
+# file (testdata/plan/bench) points its cameras at 10.1.x.x; these cameras
+# point at a closed loopback port instead, because here ten real agents try
+# to record them: every recorder fails at once and backs off, and no packet
+# leaves the machine. Camera i is recorded by server i mod 10 with the next
+# two servers as backups; at most 400 cameras per server leaves room for the
+# cameras of any one failed server.
+#
+# -var cam0_transport=udp changes one camera, for the one-camera benchmarks.
+
+variable "cam0_transport" {
+  type    = string
+  default = "tcp"
+}
+
+locals {
+  servers = [for i in range(1, 11) : "rec-${i}"]
+}
+
+site "bench" {
+  description = "2,500 cameras on 10 servers"
+  keepalive   = "1s"
+
+  dynamic "server" {
+    for_each = local.servers
+    labels   = [server.value]
+    content {
+      address     = "127.0.0.${11 + server.key}"
+      port        = 53540
+      max_cameras = 400
+
+      storage "main" {
+        path     = "recordings"
+        max_size = "1GB"
+      }
+    }
+  }
+
+  # range() stops at 1,024 values, hence the flatten.
+  dynamic "camera" {
+    for_each = flatten([for a in range(10) : [for b in range(250) : a * 250 + b]])
+    labels   = [format("cam-%04d", camera.value)]
+    content {
+      url       = "rtsp://127.0.0.1:9/stream${camera.value}"
+      transport = camera.value == 0 ? var.cam0_transport : "tcp"
+      server    = local.servers[camera.value % 10]
+      backup    = [local.servers[(camera.value + 1) % 10], local.servers[(camera.value + 2) % 10]]
+      labels = {
+        floor = tostring(floor(camera.value / 500))
+      }
+    }
+  }
+}
