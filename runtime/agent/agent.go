@@ -396,7 +396,7 @@ func (a *Agent) reconcile() {
 			own = &memberStatus{Revision: st.Revision, Error: v.err}
 		}
 		a.diffEvents(prev, v)
-		a.gaps.observe(st.Spec, v.result, a.sessionsByCamera(own, statuses, v.health, false), now)
+		a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, false), now)
 		a.updateMetrics(v)
 	}
 	a.fillUsage(own, now)

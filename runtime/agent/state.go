@@ -112,7 +112,7 @@ func newGapTracker() *gapTracker {
 	return &gapTracker{seen: map[string]bool{}, open: map[string]*api.Gap{}, last: map[string]api.Gap{}}
 }
 
-func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, sessions map[string][]api.Recorder, now time.Time) {
+func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	names := map[string]bool{}
@@ -137,11 +137,17 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, sessions map[str
 			}
 		case g.seen[c.Name] && g.open[c.Name] == nil:
 			cause := "not recorded"
-			switch st := res.Cameras[c.Name].State; {
+			switch d := res.Cameras[c.Name]; {
 			case failing:
 				cause = "camera unreachable"
-			case st == api.CameraDark || st == api.CameraUncovered || st == api.CameraCovered:
+			case d.State == api.CameraDark || d.State == api.CameraUncovered || d.State == api.CameraCovered:
 				cause = "server failure"
+			default:
+				for _, r := range d.Recorders {
+					if health[r.Server].Health != api.HealthAlive {
+						cause = "server failure"
+					}
+				}
 			}
 			g.open[c.Name] = &api.Gap{Camera: c.Name, Start: now, Cause: cause}
 		}

@@ -151,7 +151,11 @@ func Status(w io.Writer, st *api.State, o Options) {
 			healthy[key] = append(healthy[key], c.Name)
 			continue
 		}
-		t.add([]string{c.Name, p(stateColor(c.State), c.State), recorders(c.Recorders), c.Reason, gap(c.LastGap, o.Now)})
+		reason := c.Reason
+		if c.State == api.CameraRecording && onlyPrimaries(c.Recorders) {
+			reason = "" // nothing to explain
+		}
+		t.add([]string{c.Name, p(stateColor(c.State), c.State), recorders(c.Recorders), reason, gap(c.LastGap, o.Now)})
 	}
 	if len(t.rows) > 0 {
 		fmt.Fprintln(w)
@@ -208,6 +212,15 @@ func painter(on bool) func(color, s string) string {
 		}
 		return color + s + reset
 	}
+}
+
+func onlyPrimaries(rs []api.Recorder) bool {
+	for _, r := range rs {
+		if r.Role != "primary" || r.State != "recording" {
+			return false
+		}
+	}
+	return len(rs) > 0
 }
 
 func recorders(rs []api.Recorder) string {

@@ -107,3 +107,12 @@ func TestStatusWaiting(t *testing.T) {
 		t.Errorf("waiting agent not explained:\n%s", out)
 	}
 }
+
+func TestEvent(t *testing.T) {
+	var b strings.Builder
+	Event(&b, api.Event{Time: now, Severity: "warning", Kind: "server.suspect", Server: "rec-2", Camera: "cam1", Message: "server rec-1 is suspect"}, false)
+	want := now.Local().Format("2006-01-02 15:04:05.000") + " WARN  rec-2/cam1       server.suspect server rec-1 is suspect\n"
+	if b.String() != want {
+		t.Errorf("got  %q\nwant %q", b.String(), want)
+	}
+}

@@ -1,0 +1,28 @@
+package views
+
+import (
+	"fmt"
+	"io"
+
+	"vigil/runtime/api"
+)
+
+// Event prints one event on a line: time, severity, server, camera and
+// message.
+func Event(w io.Writer, ev api.Event, color bool) {
+	p := painter(color)
+	sev := ev.Severity
+	switch sev {
+	case "error":
+		sev = p(red, "ERROR")
+	case "warning":
+		sev = p(yellow, "WARN ")
+	default:
+		sev = "INFO "
+	}
+	where := ev.Server
+	if ev.Camera != "" {
+		where += "/" + ev.Camera
+	}
+	fmt.Fprintf(w, "%s %s %-16s %s %s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), sev, where, p(dim, ev.Kind), ev.Message)
+}
