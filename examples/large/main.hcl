@@ -3,8 +3,10 @@
 # `make bench` times `vigil validate examples/large`.
 
 locals {
-  sites     = 40
   recorders = 5
+
+  # Site n is site-NN on network 10.n.0.0/16.
+  sites = [for n in range(1, 41) : { name = format("site-%02d", n), net = "10.${n}" }]
 
   # Every site has the same layout: 250 cameras, 50 per recording server,
   # each backed up by the next two servers. Computed once, used 40 times;
@@ -35,8 +37,8 @@ site "central" {
 }
 
 dynamic "site" {
-  for_each = range(local.sites)
-  labels   = [format("site-%02d", site.value + 1)]
+  for_each = local.sites
+  labels   = [site.value.name]
   content {
     parent    = "central"
     time_zone = "Europe/Berlin"
@@ -45,7 +47,7 @@ dynamic "site" {
       for_each = range(local.recorders)
       labels   = ["rec-${server.value + 1}"]
       content {
-        address     = "10.${site.value + 1}.0.${server.value + 11}"
+        address     = "${site.value.net}.0.${server.value + 11}"
         max_cameras = 80
 
         storage "main" {
@@ -57,7 +59,7 @@ dynamic "site" {
     }
 
     server "standby" {
-      address = "10.${site.value + 1}.0.10"
+      address = "${site.value.net}.0.10"
       kind    = "standby"
 
       storage "main" {
@@ -70,7 +72,7 @@ dynamic "site" {
       for_each = local.cameras
       labels   = [camera.value.name]
       content {
-        url    = "rtsp://10.${site.value + 1}.${camera.value.host}/stream1"
+        url    = "rtsp://${site.value.net}.${camera.value.host}/stream1"
         server = camera.value.server
         backup = camera.value.backup
         labels = camera.value.labels
