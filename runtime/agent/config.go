@@ -214,7 +214,7 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keyText))
 		switch {
 		case err != nil:
-			bad(keyAttr, "Invalid site key", "The site key must be base64: "+err.Error())
+			bad(keyAttr, "Invalid site key", "The site key must be 32 bytes written in base64 ("+err.Error()+"). Generate one with: head -c 32 /dev/urandom | base64")
 		case len(key) != 32:
 			bad(keyAttr, "Invalid site key", fmt.Sprintf("The site key must be 32 bytes, this one is %d. Generate one with: head -c 32 /dev/urandom | base64", len(key)))
 		default:
