@@ -334,6 +334,10 @@ func (l *loader) assignVariables(opts LoadOptions) hhcl.Diagnostics {
 
 // setRaw sets a variable from a string given outside the configuration.
 func (l *loader) setRaw(v *variable, raw, source string) hhcl.Diagnostics {
+	if v.sensitive && raw != "" {
+		// Also when it turns out invalid: an error must not show it.
+		l.cfg.Sensitive = append(l.cfg.Sensitive, raw)
+	}
 	var val cty.Value
 	if v.typ.IsPrimitiveType() || v.typ == cty.DynamicPseudoType {
 		val = cty.StringVal(raw)
@@ -399,6 +403,10 @@ func (l *loader) loadVarFile(name string) hhcl.Diagnostics {
 		if d.HasErrors() {
 			diags = append(diags, d...)
 			continue
+		}
+		if v.sensitive {
+			// Also when it turns out invalid: an error must not show it.
+			l.collectSensitive(val)
 		}
 		cv, err := convert.Convert(val, v.typ)
 		if err != nil {

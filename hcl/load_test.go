@@ -177,6 +177,29 @@ site "hq" {
 	}
 }
 
+// TestInvalidSensitiveValue: a sensitive value of the wrong type is not
+// shown by the error about it, neither in its text nor in the source line.
+func TestInvalidSensitiveValue(t *testing.T) {
+	const secret = "Not-A-Number-Secret"
+	dir := writeFiles(t, map[string]string{
+		"main.hcl":    "variable \"pin\" {\n  type      = number\n  sensitive = true\n}\n",
+		"values.vars": "pin = \"" + secret + "\"\n",
+	})
+	for _, opts := range []LoadOptions{
+		{Env: []string{}, VarFiles: []string{filepath.Join(dir, "values.vars")}},
+		{Env: []string{}, Vars: map[string]string{"pin": secret}},
+		{Env: []string{"VIGIL_VAR_pin=" + secret}},
+	} {
+		cfg, diags := Load([]string{filepath.Join(dir, "main.hcl")}, opts)
+		if !diags.HasErrors() {
+			t.Fatal("want an error")
+		}
+		if out := render(t, cfg, diags); strings.Contains(out, secret) {
+			t.Errorf("the error shows the secret:\n%s", out)
+		}
+	}
+}
+
 func TestRedactedIsACopy(t *testing.T) {
 	s := &Site{Name: "x", Cameras: []*Camera{{Name: "c", Password: "pw1", URL: "rtsp://u:pw1@h/p"}}}
 	r := s.Redacted()
