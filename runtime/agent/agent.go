@@ -88,14 +88,15 @@ type Agent struct {
 	openErr   error
 	openErrAt time.Time
 
-	mu       sync.Mutex
-	view     view
-	rec      *recorderSet
-	gaps     *gapTracker
-	lastSent []byte
-	usageAt  time.Time
-	cpu      float64
-	rss      int64
+	mu        sync.Mutex
+	view      view
+	configErr string
+	rec       *recorderSet
+	gaps      *gapTracker
+	lastSent  []byte
+	usageAt   time.Time
+	cpu       float64
+	rss       int64
 }
 
 // view is the result of the last reconcile pass, read by the API.
@@ -212,6 +213,24 @@ func (a *Agent) Name() string { return a.cfg.Server }
 
 // Registry is the agent's Prometheus registry (served on /metrics).
 func (a *Agent) Registry() *prometheus.Registry { return a.reg }
+
+// LeaderLoop runs fn each time this server becomes the master, with a
+// context cancelled when it stops being the master (cluster.LeaderLoop).
+// Extensions such as the virtual IP use it.
+func (a *Agent) LeaderLoop(fn func(ctx context.Context)) { a.cl.LeaderLoop(fn) }
+
+// Emit raises an event on behalf of an extension of the agent (hot reload,
+// network): it is logged, counted and streamed on /v1/events.
+func (a *Agent) Emit(ev api.Event) { a.emit(ev) }
+
+// SetConfigError shows msg as the site's config_error in /v1/state (and
+// vigil status) until it is set to "": hot reload uses it while the
+// watched configuration is invalid and the last good spec keeps running.
+func (a *Agent) SetConfigError(msg string) {
+	a.mu.Lock()
+	a.configErr = msg
+	a.mu.Unlock()
+}
 
 // Done is closed when the agent has stopped (Close or Kill).
 func (a *Agent) Done() <-chan struct{} { return a.done }

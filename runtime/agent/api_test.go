@@ -101,6 +101,15 @@ func TestAPI(t *testing.T) {
 		t.Errorf("events backlog has kinds %v", kinds)
 	}
 
+	// Extensions (hot reload) report a bad configuration and raise events.
+	a := s.Server("rec-1").Agent()
+	a.SetConfigError("site.hcl:3: unknown server")
+	a.Emit(api.Event{Severity: "error", Kind: "config.invalid", Message: "site.hcl:3: unknown server"})
+	if st, err := c.State(ctx); err != nil || st.ConfigError != "site.hcl:3: unknown server" {
+		t.Errorf("config error not in state: %v", err)
+	}
+	a.SetConfigError("")
+
 	h, err := c.Health(ctx)
 	if err != nil || h.Status != "ok" || h.Revision != 2 || h.Master != "rec-1" {
 		t.Errorf("health: %+v, %v", h, err)

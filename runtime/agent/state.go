@@ -180,14 +180,16 @@ func (a *Agent) State() api.State {
 	a.mu.Lock()
 	v := a.view
 	rec := a.rec
+	configErr := a.configErr
 	a.mu.Unlock()
 
 	st := api.State{
-		Site:      a.cfg.Site,
-		Revision:  v.revision,
-		Master:    v.master,
-		Version:   a.cfg.Version,
-		Answering: a.cfg.Server,
+		ConfigError: configErr,
+		Site:        a.cfg.Site,
+		Revision:    v.revision,
+		Master:      v.master,
+		Version:     a.cfg.Version,
+		Answering:   a.cfg.Server,
 	}
 	own := v.statuses[a.cfg.Server]
 	if own == nil {
