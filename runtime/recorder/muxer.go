@@ -57,6 +57,7 @@ type muxer struct {
 	start   int64 // video DTS of the segment start
 	needKey bool
 	cutNext bool
+	lost    bool // frames were dropped since the last keyframe
 	closed  bool
 
 	// forceCut is set by the writer after a failed write: the next
@@ -119,7 +120,11 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 		return
 	}
 	if m.needKey && !key {
-		m.stats.skipped.Add(1)
+		if m.lost {
+			m.stats.drop(1, "frames were lost, waiting for the next keyframe")
+		} else {
+			m.stats.skipped.Add(1)
+		}
 		return
 	}
 	if m.sps == nil || m.pps == nil || (m.h265 && m.vps == nil) {
@@ -139,13 +144,12 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 	}
 	if err != nil {
 		m.stats.decodeErr(err)
-		m.stats.dropped.Add(1)
+		m.stats.drop(1, "undecodable frame timing")
 		m.dropPending()
-		m.needKey = true
-		m.cutNext = true
+		m.needKey, m.cutNext, m.lost = true, true, true
 		return
 	}
-	m.needKey = false
+	m.needKey, m.lost = false, false
 
 	switch {
 	case m.cur == nil:
@@ -164,6 +168,16 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 			m.flush(dts, false)
 		}
 	}
+	if m.needKey {
+		// The part just finished could not be queued: restart here if
+		// this is a keyframe, else wait for one.
+		if !key {
+			m.stats.drop(1, "frames were lost, waiting for the next keyframe")
+			return
+		}
+		m.openSegment(dts, time.Now())
+		m.needKey, m.lost = false, false
+	}
 	if m.cur == nil {
 		return
 	}
@@ -177,9 +191,13 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 }
 
 // filter drops access unit delimiters, picks up in-band parameter sets and
-// reports whether the unit is a random access point.
+// reports whether the unit is a random access point. Keyframes without
+// in-band parameter sets get the known ones (from the SDP or an earlier
+// keyframe) put in front: the DTS extractor needs them, and so does a player
+// that starts at that keyframe.
 func (m *muxer) filter(au [][]byte) ([][]byte, bool) {
 	out := au[:0]
+	var hasVPS, hasSPS, hasPPS bool
 	for _, n := range au {
 		if len(n) == 0 {
 			continue
@@ -189,28 +207,44 @@ func (m *muxer) filter(au [][]byte) ([][]byte, bool) {
 			case h265.NALUType_AUD_NUT:
 				continue
 			case h265.NALUType_VPS_NUT:
-				m.vps = setParam(m.vps, n)
+				m.vps, hasVPS = setParam(m.vps, n), true
 			case h265.NALUType_SPS_NUT:
-				m.sps = setParam(m.sps, n)
+				m.sps, hasSPS = setParam(m.sps, n), true
 			case h265.NALUType_PPS_NUT:
-				m.pps = setParam(m.pps, n)
+				m.pps, hasPPS = setParam(m.pps, n), true
 			}
 		} else {
 			switch h264.NALUType(n[0] & 0x1f) {
 			case h264.NALUTypeAccessUnitDelimiter:
 				continue
 			case h264.NALUTypeSPS:
-				m.sps = setParam(m.sps, n)
+				m.sps, hasSPS = setParam(m.sps, n), true
 			case h264.NALUTypePPS:
-				m.pps = setParam(m.pps, n)
+				m.pps, hasPPS = setParam(m.pps, n), true
 			}
 		}
 		out = append(out, n)
 	}
+	var key bool
 	if m.h265 {
-		return out, h265.IsRandomAccess(out)
+		key = h265.IsRandomAccess(out)
+	} else {
+		key = h264.IsRandomAccess(out)
 	}
-	return out, h264.IsRandomAccess(out)
+	if key && (!hasSPS || !hasPPS || (m.h265 && !hasVPS)) && m.sps != nil && m.pps != nil {
+		var params [][]byte
+		if m.h265 && !hasVPS && m.vps != nil {
+			params = append(params, m.vps)
+		}
+		if !hasSPS {
+			params = append(params, m.sps)
+		}
+		if !hasPPS {
+			params = append(params, m.pps)
+		}
+		out = append(params, out...)
+	}
+	return out, key
 }
 
 func setParam(cur, n []byte) []byte {
@@ -355,8 +389,7 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 		// hold up the RTSP reader, and start over at the next keyframe.
 		m.stats.drop(j.frames, "the write queue is full (disk too slow)")
 		m.dropPending()
-		m.needKey = true
-		m.cutNext = true
+		m.needKey, m.cutNext, m.lost = true, true, true
 	}
 }
 
