@@ -87,7 +87,8 @@ func (d *decoder) value(a *hhcl.Attribute, ty cty.Type, sensitiveOK bool) (cty.V
 	if diags.HasErrors() {
 		return cty.NilVal, false
 	}
-	if v.ContainsMarked() {
+	// A deep walk only for collections: it is costly across 10,000 cameras.
+	if v.IsMarked() || !v.Type().IsPrimitiveType() && v.ContainsMarked() {
 		if !sensitiveOK {
 			d.errorf(a.Expr.Range(), "Sensitive value not allowed here",
 				"The value of %q comes from a sensitive variable. Only a camera's password and url may hold sensitive values: every other argument is shown in plans and status output.", a.Name)
