@@ -41,7 +41,7 @@ func TestExamples(t *testing.T) {
 		sites, servers, cameras int
 	}{
 		{"quickstart", 1, 3, 12},
-		{"enterprise", 3, 12, 80},
+		{"enterprise", 3, 12, 81},
 		{"large", 41, 241, 10000},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {

@@ -103,6 +103,17 @@ site "hq" {
     retention  = "180d"
     labels     = { zone = "vault" }
   }
+  camera "cash-office" {
+    url        = "rtsp://10.1.20.41/h264"
+    username   = var.camera_username
+    password   = var.camera_password
+    server     = "hq-rec-1"
+    group      = "offices"
+    redundancy = "constant"
+    balance    = false
+    retention  = "180d"
+    labels     = { zone = "vault" }
+  }
 
   dynamic "camera" {
     for_each = range(1, 25)
