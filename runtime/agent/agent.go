@@ -131,6 +131,9 @@ func Start(cfg Config) (*Agent, error) {
 	if cfg.Bind == "" {
 		cfg.Bind = "0.0.0.0"
 	}
+	if cfg.StatsInterval <= 0 {
+		cfg.StatsInterval = DefaultStatsInterval
+	}
 	if cfg.Token == "" {
 		return nil, errors.New("agent: an API token is required")
 	}
@@ -185,6 +188,7 @@ func Start(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: cluster: %w", err)
 	}
 	a.cl = cl
+	cl.LeaderLoop(a.gatherStats)
 
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {

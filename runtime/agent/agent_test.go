@@ -19,7 +19,7 @@ import (
 // stops it when the test ends. VIGIL_TEST_LOG=1 shows the agents' logs.
 func newSite(t *testing.T, servers []string, cameras int) *agenttest.Site {
 	t.Helper()
-	opts := agenttest.Options{Servers: servers, Cameras: cameras, Keepalive: time.Second, Dir: t.TempDir()}
+	opts := agenttest.Options{Servers: servers, Cameras: cameras, Keepalive: time.Second, Dir: t.TempDir(), StatsInterval: time.Second}
 	if os.Getenv("VIGIL_TEST_LOG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -210,6 +210,29 @@ func TestThreeServers(t *testing.T) {
 	st := waitRecorded(t, s, "rec-1", map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2", "rec-3"}, "cam3": {"rec-3"}}, 20*time.Second)
 	if n := s.Cams.Stats()["cam2"].Readers; n != 2 {
 		t.Errorf("camera simulator sees %d readers of the constant camera, want 2", n)
+	}
+
+	// The master gathers every server's recorded bytes into the replicated
+	// state; any agent answers with them.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		stats, err := s.Client("rec-3").Stats(ctxFor(t, 5*time.Second), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, st := range stats {
+			if st.Bytes > 0 {
+				got[st.Server+"/"+st.Camera] = true
+			}
+		}
+		if got["rec-1/cam1"] && got["rec-2/cam2"] && got["rec-3/cam2"] && got["rec-3/cam3"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("statistics %+v lack a server's camera", stats)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 
 	// Move the master role to rec-2, asking rec-3 (which forwards if it is

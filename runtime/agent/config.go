@@ -64,6 +64,9 @@ type Config struct {
 	Keepalive time.Duration
 	// FsyncInterval is passed to the recorder (0: its default).
 	FsyncInterval time.Duration
+	// StatsInterval is how often the master gathers the servers' daily
+	// recorded bytes (default DefaultStatsInterval).
+	StatsInterval time.Duration
 }
 
 // fileConfig is the HCL schema of the agent file.

@@ -42,6 +42,8 @@ func (a *Agent) routes() http.Handler {
 	handle("POST /v1/apply", "apply", a.requireToken(a.handleApply))
 	handle("POST /v1/master/transfer", "master_transfer", a.requireToken(a.handleTransfer))
 	handle("GET /v1/events", "events", a.handleEvents)
+	handle("GET /v1/stats", "stats", a.handleStats)
+	handle("GET /v1/stats/local", "stats_local", a.handleLocalStats)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -118,6 +119,17 @@ func (c *Client) TransferMaster(ctx context.Context, server string) (string, err
 		return "", err
 	}
 	return resp.Master, nil
+}
+
+// Stats returns the site's daily recorded bytes per server and camera, as
+// committed by the master, for dates on or after since ("2006-01-02"; ""
+// for all).
+func (c *Client) Stats(ctx context.Context, since string) ([]DailyStat, error) {
+	var out []DailyStat
+	if err := c.do(ctx, http.MethodGet, "/v1/stats?since="+url.QueryEscape(since), nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Events streams the agent's events, starting with its recent backlog. The

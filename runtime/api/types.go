@@ -180,3 +180,13 @@ type TransferRequest struct {
 type TransferResponse struct {
 	Master string `json:"master"`
 }
+
+// DailyStat is the number of bytes a server recorded of a camera on one UTC
+// day ("2006-01-02"): GET /v1/stats (the site's statistics, committed by the
+// master) and GET /v1/stats/local (this server's store).
+type DailyStat struct {
+	Server string `json:"server"`
+	Camera string `json:"camera"`
+	Date   string `json:"date"`
+	Bytes  int64  `json:"bytes"`
+}

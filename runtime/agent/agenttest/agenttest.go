@@ -51,6 +51,9 @@ type Options struct {
 	Version string
 	// Camsim adjusts the simulator's options (Paths and Listen are set).
 	Camsim camsim.Options
+	// StatsInterval is how often the master gathers recording statistics
+	// (default: the agent's default).
+	StatsInterval time.Duration
 	// Addrs fixes a server's address as "ip:port" (vigil dev runs the
 	// addresses of a configuration); servers not listed get a random free
 	// loopback address. Fixed addresses are not checked for being free.
@@ -178,6 +181,8 @@ func New(opts Options) (*Site, error) {
 			Version:   opts.Version,
 			Logger:    opts.Logger,
 			Keepalive: opts.Keepalive,
+
+			StatsInterval: opts.StatsInterval,
 		}
 	}
 	return s, nil
