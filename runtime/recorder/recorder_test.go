@@ -1,7 +1,9 @@
 package recorder
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 
 	"os"
 	"os/exec"
@@ -230,67 +232,82 @@ func TestRecordH265WithAudio(t *testing.T) {
 	}
 }
 
+// TestRecorderHelperProcess is the recorder that TestCrashRecoveryAndResume
+// kills with SIGKILL.
+func TestRecorderHelperProcess(t *testing.T) {
+	dir, url := os.Getenv("VIGIL_RECORDER_HELPER_DIR"), os.Getenv("VIGIL_RECORDER_HELPER_URL")
+	if dir == "" {
+		t.Skip("helper process of TestCrashRecoveryAndResume")
+	}
+	store := openStore(t, dir)
+	m, _ := newManager(t, store)
+	m.Set([]Camera{{Name: "gate", URL: url}})
+	waitFor(t, 5*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
+	fmt.Println("recording")
+	select {}
+}
+
 func TestCrashRecoveryAndResume(t *testing.T) {
 	t.Parallel()
 	needFFprobe(t)
 	srv := startCamsim(t, camsim.Options{})
-	live := t.TempDir()
-	store := openStore(t, live)
-	m, _ := newManager(t, store)
-	m.Set([]Camera{{Name: "gate", URL: srv.URL(1)}})
-	waitFor(t, 5*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
-	time.Sleep(2500 * time.Millisecond)
+	dir := t.TempDir()
 
-	// What a kill -9 leaves: the open segment as it is on disk, in no
-	// index, with the part being written cut in the middle.
-	open, _ := filepath.Glob(filepath.Join(live, "gate", "*", "*.mp4"))
-	if len(open) != 1 {
-		t.Fatalf("open segments: %v", open)
+	// A recorder in another process, killed with SIGKILL mid-segment.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRecorderHelperProcess$")
+	cmd.Env = append(os.Environ(), "VIGIL_RECORDER_HELPER_DIR="+dir, "VIGIL_RECORDER_HELPER_URL="+srv.URL(1))
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	data, err := os.ReadFile(open[0])
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if strings.TrimSpace(line) != "recording" {
+		cmd.Process.Kill()
+		t.Fatalf("helper: %q", line)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	// The cut file plays up to its last part, before any recovery.
+	files, _ := filepath.Glob(filepath.Join(dir, "gate", "*", "*.mp4"))
+	if len(files) != 1 {
+		t.Fatalf("segments left by the killed recorder: %v", files)
+	}
+	cut := files[0]
+	if n := len(ffprobe(t, cut)[0].dts); n < 25 {
+		t.Errorf("the cut file plays %d frames", n)
+	}
+	info, err := storage.Probe(cut)
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := storage.Probe(open[0])
-	if err != nil || info.Parts < 2 {
-		t.Fatalf("probe of the open segment: %+v %v", info, err)
-	}
-	m.Close()
+	// A power cut can also leave a part half-written after the last one.
+	f, _ := os.OpenFile(cut, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte("\x00\x00\x10\x00moof\x00\x00\x00"))
+	f.Close()
 
-	crashed := t.TempDir()
-	rel, _ := filepath.Rel(live, open[0])
-	dst := filepath.Join(crashed, rel)
-	os.MkdirAll(filepath.Dir(dst), 0o755)
-	torn := append(data[:info.ValidSize:info.ValidSize], []byte("\x00\x00\x10\x00moof\x00\x00\x00")...)
-	if err := os.WriteFile(dst, torn, 0o644); err != nil {
-		t.Fatal(err)
+	store := openStore(t, dir)
+	segs := store.Segments("gate")
+	if len(segs) != 1 || segs[0].Bytes != info.ValidSize || segs[0].End.Sub(segs[0].Start) != info.Duration {
+		t.Fatalf("recovered index: %+v (want one segment of %d bytes, %v)", segs, info.ValidSize, info.Duration)
 	}
-
-	store2 := openStore(t, crashed)
-	segs := store2.Segments("gate")
-	if len(segs) != 1 || segs[0].Bytes != info.ValidSize {
-		t.Fatalf("recovered index: %+v (want one segment of %d bytes)", segs, info.ValidSize)
-	}
-	if st, _ := os.Stat(dst); st.Size() != info.ValidSize {
+	if st, _ := os.Stat(cut); st.Size() != info.ValidSize {
 		t.Errorf("recovered file is %d bytes, want it cut to %d", st.Size(), info.ValidSize)
 	}
-	streams := ffprobe(t, dst)
-	if n := len(streams[0].dts); n < 25 {
-		t.Errorf("recovered file plays %d frames", n)
-	}
+	ffprobe(t, cut)
 
-	// Restart on the recovered storage: recording resumes, the span since
-	// the crash is a "restart" gap.
-	m2, _ := newManager(t, store2)
-	m2.Set([]Camera{{Name: "gate", URL: srv.URL(1)}})
-	waitFor(t, 5*time.Second, "recording", func() bool { return m2.Status()[0].State == "recording" })
+	// Restart: recording resumes, the span since the crash is a "restart" gap.
+	m, _ := newManager(t, store)
+	m.Set([]Camera{{Name: "gate", URL: srv.URL(1)}})
+	waitFor(t, 5*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
 	time.Sleep(1500 * time.Millisecond)
-	m2.Close()
-	if n := len(store2.Segments("gate")); n != 2 {
+	m.Close()
+	if n := len(store.Segments("gate")); n != 2 {
 		t.Errorf("segments after resume: %d", n)
 	}
-	gaps := store2.Gaps("gate")
-	if len(gaps) != 1 || gaps[0].Cause != CauseRestart {
+	gaps := store.Gaps("gate")
+	if len(gaps) != 1 || gaps[0].Cause != CauseRestart || !gaps[0].Start.Equal(segs[0].End) {
 		t.Errorf("gaps after restart: %+v", gaps)
 	}
 }
