@@ -50,13 +50,29 @@ func (s *Store) retentionLoop() {
 // It returns the number of segments deleted.
 func (s *Store) Enforce() int {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return 0
 	}
 	n := 0
+	var missed, reached []string
 	for _, v := range s.vols {
 		n += s.enforceVolume(v)
+		if v.floorMissed != v.floorWasMissed {
+			v.floorWasMissed = v.floorMissed
+			if v.floorMissed {
+				missed = append(missed, v.Path)
+			} else {
+				reached = append(reached, v.Path)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range missed {
+		s.emit("warning", "storage.floor", "", fmt.Sprintf("storage %s: the free-space floor cannot be reached: only segments being written are left", p))
+	}
+	for _, p := range reached {
+		s.emit("info", "storage.floor", "", fmt.Sprintf("storage %s: free space is above the floor again", p))
 	}
 	return n
 }
@@ -123,10 +139,8 @@ func (s *Store) enforceVolume(v *volume) int {
 	if v.full && len(all) > 0 {
 		del(all[0], "disk full")
 	}
-	if free < floor && len(all) == 0 {
-		// Only open segments are left: nothing retention may delete.
-		s.log.Warn("free-space floor cannot be reached by deleting recordings", "volume", v.Path, "free", free, "floor", floor)
-	}
+	// Below the floor with nothing left to delete: only open segments remain.
+	v.floorMissed = free < floor && len(all) == 0
 	return deleted
 }
 

@@ -112,6 +112,8 @@ type volume struct {
 	used atomic.Int64 // bytes of closed segments and open files
 	open map[*File]struct{}
 	full bool
+
+	floorMissed, floorWasMissed bool
 }
 
 type camIndex struct {

@@ -245,3 +245,62 @@ func TestRetentionFreeSpaceFloor(t *testing.T) {
 		t.Errorf("deleted %d more although the floor is met", n)
 	}
 }
+
+func TestFloorUnreachableIsAnEvent(t *testing.T) {
+	dir := t.TempDir()
+	var free uint64 = 10
+	s := open(t, []Volume{{Path: dir, MinFree: 1 << 30}}, WithFreeSpace(func(string) (uint64, uint64, error) { return free, 1 << 40, nil }))
+	var events []api.Event
+	s.SetEvents(func(e api.Event) { events = append(events, e) })
+	segment(t, s, "a", t0, 1)
+	f, err := s.Create("a", t0.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeParts(t, f, 1)
+	if n := s.Enforce(); n != 1 {
+		t.Errorf("deleted %d, want the one closed segment", n)
+	}
+	s.Enforce()
+	if len(events) != 1 || events[0].Kind != "storage.floor" || events[0].Severity != "warning" {
+		t.Fatalf("events: %+v", events)
+	}
+	free = 2 << 30
+	s.Enforce()
+	if len(events) != 2 || events[1].Severity != "info" {
+		t.Errorf("events: %+v", events)
+	}
+	if _, err := os.Stat(f.Path()); err != nil {
+		t.Error("the open segment was deleted")
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	small, big := t.TempDir(), t.TempDir()
+	freeOf := map[string]uint64{small: 1 << 30, big: 5 << 30}
+	s := open(t, []Volume{{Path: small}, {Path: big}}, WithFreeSpace(func(p string) (uint64, uint64, error) {
+		return freeOf[p], 10 << 30, nil
+	}))
+	// A new camera goes where there is most room, and stays there.
+	a := segment(t, s, "a", t0, 1)
+	if a.Volume != big {
+		t.Errorf("first segment on %s, want %s", a.Volume, big)
+	}
+	freeOf[small], freeOf[big] = 9<<30, 1<<30
+	b := segment(t, s, "a", t0.Add(time.Second), 1)
+	if b.Volume != big {
+		t.Errorf("second segment moved to %s", b.Volume)
+	}
+	// Another camera picks the volume with most room now.
+	c := segment(t, s, "c", t0, 1)
+	if c.Volume != small {
+		t.Errorf("camera c on %s, want %s", c.Volume, small)
+	}
+	usage := s.Usage()
+	if len(usage) != 2 || usage[0].UsedBytes != c.Bytes || usage[1].UsedBytes != a.Bytes+b.Bytes {
+		t.Errorf("usage %+v", usage)
+	}
+	if got := s.Cameras(); len(got) != 2 || got[0] != "a" || got[1] != "c" {
+		t.Errorf("cameras %v", got)
+	}
+}
