@@ -89,6 +89,9 @@ func ReadFile(path string) ([]time.Time, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a segment file name: %w", err)
 	}
+	if ok, err := hasInit(path); err != nil || !ok {
+		return nil, err // a file just created: nothing recorded in it yet
+	}
 	info, err := storage.Probe(path)
 	if err != nil {
 		return nil, err
@@ -136,6 +139,34 @@ func ReadFile(path string) ([]time.Time, error) {
 		off += size
 	}
 	return out, nil
+}
+
+// hasInit reports whether the file holds a complete moov box yet.
+func hasInit(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	var hdr [8]byte
+	for off := int64(0); off+8 <= st.Size(); {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return false, err
+		}
+		size := int64(binary.BigEndian.Uint32(hdr[:4]))
+		if size < 8 || off+size > st.Size() {
+			return false, nil
+		}
+		if string(hdr[4:8]) == "moov" {
+			return true, nil
+		}
+		off += size
+	}
+	return false, nil
 }
 
 var errShort = errors.New("truncated box")

@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -134,5 +135,21 @@ func TestReadFile(t *testing.T) {
 		if want := start.Add(time.Duration(i) * period); !ts.Equal(want) {
 			t.Fatalf("frame %d at %v, want %v", i, ts, want)
 		}
+	}
+}
+
+func TestReadFileWithoutInit(t *testing.T) {
+	dir := t.TempDir()
+	p := dir + "/2026-03-04/05-06-07.000000.mp4"
+	if err := os.MkdirAll(dir+"/2026-03-04", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A segment the recorder has just created: only part of the ftyp box.
+	if err := os.WriteFile(p, []byte{0, 0, 0, 24, 'f', 't'}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	times, err := ReadFile(p)
+	if err != nil || len(times) != 0 {
+		t.Fatalf("ReadFile = %d frames, %v; want none and no error", len(times), err)
 	}
 }
