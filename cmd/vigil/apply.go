@@ -155,7 +155,7 @@ func applyPlan(ctx context.Context, client *api.Client, p *planner.SitePlan, std
 		}
 		fmt.Fprintf(stdout, "%s is the master.\n", master)
 	}
-	resp, err := client.Apply(ctx, api.ApplyRequest{Spec: *p.Desired, BaseRevision: p.BaseRevision})
+	rev, err := commit(ctx, client, p, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %s\n", applyError(err))
 		return 1
@@ -163,16 +163,67 @@ func applyPlan(ctx context.Context, client *api.Client, p *planner.SitePlan, std
 	// The master answered; the server this command talks to may follow a
 	// moment later. Waiting for it makes a plan run right after this one
 	// see the change.
-	if !waitRevision(ctx, client, resp.Revision, 10*time.Second) {
-		fmt.Fprintf(stderr, "Note: the server at %s has not caught up with revision %d yet; a plan against it may still show the old configuration for a moment.\n", client.Address(), resp.Revision)
+	if !waitRevision(ctx, client, rev, 10*time.Second) {
+		fmt.Fprintf(stderr, "Note: the server at %s has not caught up with revision %d yet; a plan against it may still show the old configuration for a moment.\n", client.Address(), rev)
 	}
 	s := p.Summary
 	line := fmt.Sprintf("%d added, %d changed, %d destroyed", s.Add, s.Change, s.Destroy)
 	if s.Move > 0 {
 		line += fmt.Sprintf(", %d moved", s.Move)
 	}
-	fmt.Fprintf(stdout, "\nApply complete! Site %s is at revision %d: %s.\n", p.Site, resp.Revision, line)
+	fmt.Fprintf(stdout, "\nApply complete! Site %s is at revision %d: %s.\n", p.Site, rev, line)
 	return 0
+}
+
+// commitAttempts bounds the applies sent while the master role is moving.
+const commitAttempts = 3
+
+// commit sends the apply and returns the new revision. When the site answers
+// that it has no master (an election, or the master moved while committing),
+// it waits for a master and looks at the site again: the change may have
+// been committed after all, which a plan of the desired spec against the new
+// state shows; if the site is still at the base revision, it sends the
+// apply again. The base revision keeps this safe: a change made by someone
+// else in between refuses the retry as stale.
+func commit(ctx context.Context, client *api.Client, p *planner.SitePlan, stdout io.Writer) (uint64, error) {
+	for attempt := 1; ; attempt++ {
+		resp, err := client.Apply(ctx, api.ApplyRequest{Spec: *p.Desired, BaseRevision: p.BaseRevision})
+		if err == nil {
+			return resp.Revision, nil
+		}
+		if !errors.Is(err, api.ErrUnavailable) || attempt == commitAttempts {
+			return 0, err
+		}
+		st := waitMaster(ctx, client, 10*time.Second)
+		if st == nil {
+			return 0, err
+		}
+		if st.Revision != p.BaseRevision {
+			again, perr := planner.Plan(p.Desired, st, planner.Options{})
+			if perr == nil && !again.HasChanges() {
+				return st.Revision, nil
+			}
+			return 0, &api.StaleError{Revision: st.Revision, BaseRevision: p.BaseRevision}
+		}
+		fmt.Fprintf(stdout, "The site's master changed while committing; %s is the master now. Sending the change again...\n", st.Master)
+	}
+}
+
+// waitMaster polls the agent until the site has a master, and returns that
+// state, or nil when none appears within limit.
+func waitMaster(ctx context.Context, client *api.Client, limit time.Duration) *api.State {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		if st, err := client.State(ctx); err == nil && st.Master != "" {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // waitRevision polls the agent until it reports at least revision rev.
@@ -205,7 +256,7 @@ func applyError(err error) string {
 	case errors.Is(err, api.ErrUnauthorized):
 		return "the agent refused the change (401 unauthorized): set VIGIL_TOKEN to the token of the site's agent configuration. Nothing was applied."
 	case errors.Is(err, api.ErrUnavailable):
-		return "the site cannot commit a change now (no master or no quorum: " + status503(err) + "); it keeps recording with its current configuration. Nothing was applied; try again when a majority of its servers is up."
+		return "the site could not commit the change (" + status503(err) + "). A site without a master or without a majority of its servers up cannot change its configuration; it keeps recording with the current one. Run vigil plan to see where the site stands, and apply again when a majority of its servers is up."
 	case errors.As(err, &status):
 		return status.Error() + ". Nothing was applied."
 	case errors.As(err, &unreachable):

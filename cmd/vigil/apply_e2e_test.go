@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,4 +112,156 @@ func TestApplyEndToEnd(t *testing.T) {
 	if st.Revision != 2 {
 		t.Errorf("revision %d after one winning apply, want 2", st.Revision)
 	}
+}
+
+// largeConfig writes a configuration of the in-process site with n cameras
+// spread over its servers, each with the next two servers as backups. The
+// variable "fast" makes camera 1 fast: a one-camera change.
+func largeConfig(b *testing.B, s *agenttest.Site, cameraAddr string, n int) string {
+	b.Helper()
+	var names, addrs, ports []string
+	for _, name := range s.Names() {
+		srv := s.Server(name)
+		names = append(names, fmt.Sprintf("%q", name))
+		addrs = append(addrs, fmt.Sprintf("%q", srv.IP))
+		ports = append(ports, fmt.Sprint(srv.Port))
+	}
+	cfg := fmt.Sprintf(`variable "fast" {
+  type    = bool
+  default = false
+}
+
+locals {
+  servers   = [%s]
+  addresses = [%s]
+  ports     = [%s]
+  n         = length(local.servers)
+}
+
+site %q {
+  dynamic "server" {
+    for_each = local.servers
+    labels   = [server.value]
+    content {
+      address = local.addresses[server.key]
+      port    = local.ports[server.key]
+      storage "main" {
+        path = "recordings"
+      }
+    }
+  }
+
+  dynamic "camera" {
+    for_each = flatten([for a in range(%d) : [for b in range(100) : a * 100 + b]])
+    labels   = [format("cam-%%04d", camera.value)]
+    content {
+      url        = "rtsp://%s/${camera.value}"
+      server     = local.servers[camera.value %% local.n]
+      backup     = [local.servers[(camera.value + 1) %% local.n], local.servers[(camera.value + 2) %% local.n]]
+      redundancy = camera.value == 1 && var.fast ? "fast" : "normal"
+    }
+  }
+}
+`, strings.Join(names, ", "), strings.Join(addrs, ", "), strings.Join(ports, ", "), s.Name, n/100, cameraAddr)
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(cfg), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// tarpit accepts connections and never answers: cameras that cost their
+// recorders a timeout instead of a reconnect storm.
+func tarpit(b *testing.B) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	b.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	return l.Addr().String()
+}
+
+// BenchmarkApply runs `vigil apply -auto-approve` against an in-process site
+// of 10 agents: 2,500 cameras onto a site that has none, and a one-camera
+// change of that site. The cameras never answer. Target: under 2 s.
+func BenchmarkApply(b *testing.B) {
+	servers := make([]string, 10)
+	for i := range servers {
+		servers[i] = fmt.Sprintf("rec-%d", i+1)
+	}
+	s, err := agenttest.New(agenttest.Options{Name: "large", Servers: servers, Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Close)
+	if err := s.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Setenv(api.EnvToken, s.Token)
+	addr := s.Server("rec-1").Addr()
+	cams := tarpit(b)
+	empty, large := largeConfig(b, s, cams, 0), largeConfig(b, s, cams, 2500)
+	apply := func(b *testing.B, args ...string) {
+		code, out, errs := vigil(b, append([]string{"apply", "-auto-approve", "-address", addr}, args...)...)
+		if code != 0 {
+			b.Fatalf("apply %v: exit %d\n%s%s", args, code, tail(out), errs)
+		}
+	}
+
+	// settle applies a configuration untimed and waits for the site to
+	// have a master again: growing the raft configuration takes a moment.
+	settle := func(b *testing.B, args ...string) {
+		b.StopTimer()
+		defer b.StartTimer()
+		apply(b, args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return st.Master != "" }); err != nil {
+			b.Fatalf("no master after the apply: %v", err)
+		}
+	}
+
+	b.Run("empty-site", func(b *testing.B) {
+		for b.Loop() {
+			settle(b, empty)
+			apply(b, large)
+		}
+	})
+	b.Run("one-camera-change", func(b *testing.B) {
+		settle(b, large)
+		fast := false
+		for b.Loop() {
+			fast = !fast
+			apply(b, "-var", fmt.Sprintf("fast=%v", fast), large)
+		}
+	})
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return "..." + s[len(s)-2000:]
+	}
+	return s
 }

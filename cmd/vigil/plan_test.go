@@ -27,6 +27,10 @@ type fakeAgent struct {
 	// refuse, when set, is the status and body of every apply.
 	refuse     int
 	refuseBody api.Error
+	// lose503 answers the next n applies with 503 "master changed"; with
+	// commitLost the change is committed all the same.
+	lose503    int
+	commitLost bool
 }
 
 func newFakeAgent(t *testing.T, scenario string) *fakeAgent {
@@ -70,6 +74,17 @@ func (f *fakeAgent) serve(w http.ResponseWriter, r *http.Request) {
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			f.t.Errorf("apply body: %v", err)
 		}
+		if f.lose503 > 0 {
+			f.lose503--
+			if f.commitLost {
+				f.applies = append(f.applies, req)
+				f.state.Revision++
+				f.state.Spec = req.Spec.Redacted()
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(api.Error{Error: "leadership lost while committing"})
+			return
+		}
 		if f.refuse != 0 {
 			w.WriteHeader(f.refuse)
 			json.NewEncoder(w).Encode(f.refuseBody)
@@ -94,7 +109,7 @@ func desiredOf(scenario string) string {
 }
 
 // vigil runs the command line in-process.
-func vigil(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func vigil(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(args, &out, &errb)
@@ -268,7 +283,7 @@ func TestApplyRefused(t *testing.T) {
 		{http.StatusUnprocessableEntity, api.Error{Error: "invalid spec", Diagnostics: []hcl.Diagnostic{{Severity: "error", Summary: "Reference to undeclared server"}}},
 			"the site refused the configuration: invalid spec\n  error: Reference to undeclared server"},
 		{http.StatusUnauthorized, api.Error{Error: "missing token"}, "set VIGIL_TOKEN"},
-		{http.StatusServiceUnavailable, api.Error{Error: "no quorum"}, "the site cannot commit a change now (no master or no quorum: no quorum)"},
+		{http.StatusServiceUnavailable, api.Error{Error: "no quorum"}, "the site could not commit the change (no quorum). A site without a master"},
 	} {
 		f := newFakeAgent(t, "add-cameras")
 		f.refuse, f.refuseBody = tc.status, tc.body
@@ -290,5 +305,22 @@ func TestApplyTransfersMasterFirst(t *testing.T) {
 	}
 	if !strings.Contains(out, "Transferring the master role from rec-1 to rec-2...") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestApplyRetriesWhenTheMasterMoves(t *testing.T) {
+	f := newFakeAgent(t, "add-cameras")
+	f.lose503 = 1
+	code, out, errs := vigil(t, "apply", "-auto-approve", "-address", f.srv.URL, desiredOf("add-cameras"))
+	if code != 0 || len(f.appliesSeen()) != 1 || !strings.Contains(out, "Sending the change again...") {
+		t.Errorf("retry: exit %d, %d applies\n%s%s", code, len(f.appliesSeen()), out, errs)
+	}
+
+	// The lost answer hid a commit: the site already has the change.
+	g := newFakeAgent(t, "add-cameras")
+	g.lose503, g.commitLost = 1, true
+	code, out, errs = vigil(t, "apply", "-auto-approve", "-address", g.srv.URL, desiredOf("add-cameras"))
+	if code != 0 || len(g.appliesSeen()) != 1 || !strings.Contains(out, "Apply complete! Site hq is at revision 5") {
+		t.Errorf("commit behind a lost answer: exit %d, %d applies\n%s%s", code, len(g.appliesSeen()), out, errs)
 	}
 }
