@@ -37,6 +37,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,6 +88,7 @@ type Agent struct {
 	// Used by the reconcile loop only.
 	openErr   error
 	openErrAt time.Time
+	decoded   map[string]decodedStatus
 
 	mu        sync.Mutex
 	view      view
@@ -150,6 +152,7 @@ func Start(cfg Config) (*Agent, error) {
 		loopExit: make(chan struct{}),
 		done:     make(chan struct{}),
 		gaps:     newGapTracker(),
+		decoded:  map[string]decodedStatus{},
 	}
 	a.metrics = newMetrics(a.reg, &a.cfg)
 	a.events = newHub(a.metrics.eventsDropped.Inc)
@@ -358,9 +361,8 @@ func (a *Agent) reconcile() {
 		if name == a.cfg.Server || len(m.Status) == 0 {
 			continue
 		}
-		var ms memberStatus
-		if json.Unmarshal(m.Status, &ms) == nil {
-			statuses[name] = &ms
+		if ms := a.decodeStatus(name, m.Status); ms != nil {
+			statuses[name] = ms
 		}
 	}
 	master, _ := a.cl.Leader()
@@ -428,6 +430,28 @@ func (a *Agent) reconcile() {
 	a.mu.Lock()
 	a.view = v
 	a.mu.Unlock()
+}
+
+// decodeStatus decodes a peer's gossiped status, reusing the previous
+// decoding while the payload is unchanged (the loop runs several times a
+// second; payloads change only when a peer's sessions or usage do).
+func (a *Agent) decodeStatus(name string, raw []byte) *memberStatus {
+	if c, ok := a.decoded[name]; ok && bytes.Equal(c.raw, raw) {
+		return c.status
+	}
+	var ms memberStatus
+	if err := json.Unmarshal(raw, &ms); err != nil {
+		a.log.Debug("undecodable status of a peer", "from", name, "err", err)
+		return nil
+	}
+	a.decoded[name] = decodedStatus{raw: bytes.Clone(raw), status: &ms}
+	return &ms
+}
+
+// decodedStatus caches the decoding of one peer's status payload.
+type decodedStatus struct {
+	raw    []byte
+	status *memberStatus
 }
 
 // keepaliveFile remembers the site's keepalive across restarts: membership
