@@ -431,10 +431,18 @@ func (s *Site) Apply(ctx context.Context, site *hcl.Site, opts planner.Options) 
 			}
 		}
 	}
-	for {
+	for retried := false; ; retried = true {
 		resp, err := c.Apply(ctx, api.ApplyRequest{Spec: *p.Desired, BaseRevision: p.BaseRevision})
 		if err == nil {
 			return p, resp.Revision, waitRevision(ctx, c, resp.Revision)
+		}
+		var stale *api.StaleError
+		if retried && errors.As(err, &stale) {
+			// An attempt that timed out may have been committed after all:
+			// then the site has exactly what was asked for.
+			if again, perr := s.Plan(ctx, site, opts); perr == nil && !again.HasChanges() {
+				return p, again.BaseRevision, nil
+			}
 		}
 		if !errors.Is(err, api.ErrUnavailable) {
 			return p, 0, err
