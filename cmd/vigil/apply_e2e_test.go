@@ -206,7 +206,13 @@ func tarpit(b *testing.B) string {
 // BenchmarkApply runs `vigil apply -auto-approve` against an in-process site
 // of 10 agents: 2,500 cameras onto a site that has none, and a one-camera
 // change of that site. The cameras never answer. Target: under 2 s.
+//
+// Ten agents recording 2,500 cameras in one process need the machine to
+// themselves, so the benchmark runs only with VIGIL_BENCH_APPLY=1.
 func BenchmarkApply(b *testing.B) {
+	if os.Getenv("VIGIL_BENCH_APPLY") == "" {
+		b.Skip("set VIGIL_BENCH_APPLY=1 to run ten agents with 2,500 cameras in this process")
+	}
 	servers := make([]string, 10)
 	for i := range servers {
 		servers[i] = fmt.Sprintf("rec-%d", i+1)
