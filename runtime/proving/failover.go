@@ -96,7 +96,7 @@ func analyze(rec measure.Site, w window, scenario, redundancy string, detection 
 // returns how long after since that health began.
 func (s *Site) detect(ctx context.Context, observer, victim string, since time.Time, health ...string) (time.Duration, error) {
 	var seen time.Time
-	st, err := s.Wait(ctx, observer, func(st *api.State) bool {
+	_, err := s.Wait(ctx, observer, func(st *api.State) bool {
 		for _, ss := range st.Servers {
 			if ss.Name == victim && slices.Contains(health, ss.Health) {
 				seen = ss.Since
@@ -111,7 +111,6 @@ func (s *Site) detect(ctx context.Context, observer, victim string, since time.T
 	if err != nil {
 		return 0, fmt.Errorf("%s never saw %s %v: %w", observer, victim, health, err)
 	}
-	_ = st
 	return seen.Sub(since), nil
 }
 
@@ -186,6 +185,13 @@ func (s *Site) RunFailover(fo FailoverOptions) (failure, failback Row) {
 	}
 	time.Sleep(settle)
 	w1 := window{from: time.Now()}
+	if st, err := s.Client(observer).State(ctx); err == nil {
+		var load []string
+		for _, ss := range st.Servers {
+			load = append(load, fmt.Sprintf("%s %d cameras %.0f%% CPU %d MB", ss.Name, ss.Recording, ss.CPUPercent, ss.MemoryBytes>>20))
+		}
+		t.Logf("steady state: %s", strings.Join(load, ", "))
+	}
 	if w1.stats0, err = s.CamStats(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,13 @@ package proving
 import (
 	"context"
 	"os"
-	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"vigil/hcl"
 	"vigil/runtime/api"
+	"vigil/runtime/proving/measure"
 )
 
 // full reports whether every scenario runs (make e2e sets VIGIL_E2E=1);
@@ -288,15 +288,23 @@ func TestBenchFailover(t *testing.T) {
 		t.Skip("the failover benchmark runs with make bench-failover (VIGIL_BENCH_FAILOVER=1)")
 	}
 	cams := envInt("VIGIL_BENCH_CAMERAS", 200)
+	// Constant redundancy and a partition record every camera twice; on a
+	// small machine they run with fewer cameras (same number of streams).
+	double := envInt("VIGIL_BENCH_CAMERAS_DOUBLE", cams/2)
 	profile := os.Getenv("VIGIL_BENCH_PROFILE")
 	if profile == "" {
 		profile = "1080p"
 	}
-	locked := func(i int) bool { return i%50 == 0 } // one locked camera per server
 	var rows []Row
 	run := func(name string, o Options, fo FailoverOptions) {
 		t.Run(name, func(t *testing.T) {
-			o.Servers, o.Cameras, o.Profile, o.Locked, o.SegmentDuration = 4, cams, profile, locked, 10*time.Second
+			n := cams
+			if o.Redundancy == hcl.RedundancyConstant || fo.Partition {
+				n = double
+			}
+			locked := func(i int) bool { return i > n-4 } // the last 4: one locked camera per server
+			o.Servers, o.Cameras, o.Profile, o.Locked, o.SegmentDuration = 4, n, profile, locked, 10*time.Second
+			t.Logf("4 servers, %d cameras (%s)", n, profile)
 			fo.Victim, fo.Timeout = "s4", 120*time.Second
 			s := New(t, o)
 			failure, failback := s.RunFailover(fo)
@@ -310,7 +318,7 @@ func TestBenchFailover(t *testing.T) {
 	run("partition", Options{}, FailoverOptions{Partition: true})
 	var buf []byte
 	WriteTable(&sliceWriter{&buf}, rows)
-	t.Logf("failover benchmark: 4 servers, %d cameras (%s), keepalive 1s\n%s", cams, profile, buf)
+	t.Logf("failover benchmark: 4 servers, %d cameras (%d with constant redundancy and for the partition), %s, keepalive 1s\n%s", cams, double, profile, buf)
 	os.Stdout.Write(buf)
 }
 
@@ -321,4 +329,58 @@ func envInt(name string, def int) int {
 	return def
 }
 
-var _ = slices.Contains[[]string]
+// A camera that stops sending (stall) and one whose connection drops: both
+// are recorded again once the camera is back, on the same server, and the
+// hole in the recording is the camera's outage, not more.
+func TestCameraOutage(t *testing.T) {
+	full(t)
+	s := New(t, Options{Servers: 2, Cameras: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	time.Sleep(settle)
+	from := time.Now()
+	const stall = 8 * time.Second
+	if err := s.Stall(ctx, "cam1", stall); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Drop(ctx, "cam2"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Wait(ctx, "s1", func(st *api.State) bool {
+		for _, c := range st.Cameras {
+			if c.Name == "cam1" && c.State == api.CameraFailing {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("the stalled camera is never reported failing: %v", err)
+	}
+	time.Sleep(stall)
+	if _, err := s.WaitRecording(ctx, "s1", s.Expected(nil)); err != nil {
+		t.Fatalf("cameras not recorded again after the outage: %v\n%s", err, s.Logs())
+	}
+	back := time.Now()
+	time.Sleep(settle)
+	to := time.Now()
+	time.Sleep(2 * time.Second)
+	rec, err := s.Recordings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1 := measure.Analyze("cam1", rec["cam1"], from, to, Period)
+	c2 := measure.Analyze("cam2", rec["cam2"], from, to, Period)
+	c3 := measure.Analyze("cam3", rec["cam3"], from, to, Period)
+	t.Logf("cam1 stalled %v: gap %v (recording again in state %v after the stall ended); cam2 dropped: gap %v; cam3: gap %v",
+		stall, c1.Gap.Round(time.Millisecond), back.Sub(from.Add(stall)).Round(time.Millisecond), c2.Gap.Round(time.Millisecond), c3.Gap)
+	if c1.Gap < stall-time.Second || c1.Gap > stall+20*time.Second {
+		t.Errorf("cam1's gap is %v for an %v stall", c1.Gap, stall)
+	}
+	if c2.Gap > 20*time.Second {
+		t.Errorf("cam2's gap after a dropped connection is %v", c2.Gap)
+	}
+	if c3.Gap > 0 {
+		t.Errorf("cam3, untouched, has a %v gap", c3.Gap)
+	}
+}
