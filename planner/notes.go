@@ -21,6 +21,9 @@ func liveNotes(desired *hcl.Site, live *api.State) []Note {
 			Message: "the site reports an invalid configuration change and keeps running the last good one: " + live.ConfigError,
 		})
 	}
+	if live.Message != "" {
+		notes = append(notes, Note{Kind: NoteSiteMessage, Address: base, Message: "the site says: " + live.Message})
+	}
 	for _, s := range live.Servers {
 		if s.Health != api.HealthDead && s.Health != api.HealthSuspect {
 			continue

@@ -60,6 +60,16 @@ func order(p *SitePlan, desired *hcl.Site, live *api.State) {
 		})
 	}
 
+	// A site's first apply goes through the server the command talks to,
+	// which must be part of the site it creates.
+	if live.Spec == nil && live.Answering != "" && desired.Server(live.Answering) == nil {
+		p.Errors = append(p.Errors, Problem{
+			Address: "site." + desired.Name,
+			Summary: fmt.Sprintf("the server this command talks to, %s, is not a server of the configuration", live.Answering),
+			Hint:    "add it to the configuration, or run the command against one of the configuration's servers with -address",
+		})
+	}
+
 	// Every camera's primary must survive the plan; validation already
 	// refuses a configuration that names an unknown server, this keeps the
 	// rule even for specs that did not come from the loader.

@@ -92,6 +92,7 @@ const (
 	NoteCameraFailing   = "camera_failing"
 	NoteOverride        = "balancing_override"
 	NoteConfigError     = "config_error"
+	NoteSiteMessage     = "site_message"
 	NoteNewServer       = "new_server"
 )
 

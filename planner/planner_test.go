@@ -267,3 +267,14 @@ func TestWritePlanFileIsPrivate(t *testing.T) {
 		t.Errorf("mode %v, want 0600", st.Mode().Perm())
 	}
 }
+
+func TestFirstApplyMustIncludeTheAnsweringServer(t *testing.T) {
+	live := &api.State{Site: "hq", Answering: "rec-9"}
+	p, err := Plan(site(), live, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Errors) != 1 || !strings.Contains(p.Errors[0].Summary, "rec-9, is not a server of the configuration") {
+		t.Errorf("errors %+v", p.Errors)
+	}
+}
