@@ -38,6 +38,7 @@ type job struct {
 	seg    *segMeta
 	tracks []storage.PartTrack
 	frames int           // video frames in the part
+	bytes  int64         // media bytes in the part
 	end    time.Duration // end of the part from the segment start
 	close  bool          // close the segment after this part
 }
@@ -364,7 +365,7 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 	if m.cur == nil {
 		return
 	}
-	j := job{seg: m.cur, close: closeSeg, end: ticksToDuration(end-m.start, videoTimeScale), frames: len(m.samples)}
+	j := job{seg: m.cur, close: closeSeg, end: ticksToDuration(end-m.start, videoTimeScale), frames: len(m.samples), bytes: int64(m.partBytes)}
 	if len(m.samples) > 0 {
 		j.tracks = append(j.tracks, storage.PartTrack{ID: 1, BaseTime: uint64(m.base - m.start), Samples: m.samples})
 	}
@@ -373,24 +374,36 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 		j.tracks = append(j.tracks, storage.PartTrack{ID: 2, BaseTime: uint64(a.base - segStart), Samples: a.samples})
 		a.samples = nil
 	}
-	m.samples = nil
+	m.samples = make([]storage.Sample, 0, len(m.samples)+1) // about the size of the next part
 	m.partBytes = 0
 	if len(j.tracks) == 0 && !closeSeg {
 		return
 	}
 	if closeSeg {
+		m.stats.queued.Add(j.bytes)
 		m.out <- j // teardown: the writer is alive and drains the queue
 		return
 	}
+	if m.stats.queued.Load()+j.bytes > maxQueuedBytes {
+		m.dropPart(j)
+		return
+	}
+	m.stats.queued.Add(j.bytes)
 	select {
 	case m.out <- j:
 	default:
-		// The disk is slower than the camera: drop this part rather than
-		// hold up the RTSP reader, and start over at the next keyframe.
-		m.stats.drop(j.frames, "the write queue is full (disk too slow)")
-		m.dropPending()
-		m.needKey, m.cutNext, m.lost = true, true, true
+		m.stats.queued.Add(-j.bytes)
+		m.dropPart(j)
 	}
+}
+
+// dropPart gives up a part the writer has no room for: the disk is slower
+// than the camera. Rather than hold up the RTSP reader, recording starts
+// over at the next keyframe, in a new segment.
+func (m *muxer) dropPart(j job) {
+	m.stats.drop(j.frames, "the write queue is full (disk too slow)")
+	m.dropPending()
+	m.needKey, m.cutNext, m.lost = true, true, true
 }
 
 // close flushes what is buffered and closes the open segment; later frames

@@ -115,3 +115,19 @@ func TestMuxerFullQueueDropsUntilKeyframe(t *testing.T) {
 		t.Errorf("segment C starts at frame %d, want 100", m.start/frameTicks)
 	}
 }
+
+func TestMuxerQueueBoundedInBytes(t *testing.T) {
+	out := make(chan job, 100)
+	stats := &camStats{}
+	stats.queued.Store(maxQueuedBytes) // the writer is behind by the whole budget
+	m := newMuxer(time.Minute, false, nil, sps1080, pps, nil, out, stats)
+	feed(m, 0, 30, 50)
+	if len(out) != 0 || stats.dropped.Load() != 30 {
+		t.Errorf("queued %d parts, dropped %d frames; want 0 and 30", len(out), stats.dropped.Load())
+	}
+	stats.queued.Store(0) // it caught up
+	feed(m, 50, 80, 50)
+	if len(out) != 1 {
+		t.Errorf("queued %d parts after the writer caught up", len(out))
+	}
+}

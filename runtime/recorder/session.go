@@ -62,11 +62,15 @@ const (
 // 16 Mbit/s stream, so scheduling hiccups at a hundred cameras lose nothing.
 const udpReadBuffer = 2 << 20
 
-// writeQueue is the number of parts a camera may have waiting for its
-// writer: about 20 s of a 1080p stream (three parts a second), so a disk
-// that stalls for a few seconds (a journal commit under many fsyncs) loses
-// nothing. The memory is only used while the disk is behind.
-const writeQueue = 64
+// A camera's writer queue holds at most maxQueuedBytes of media (about 10 s
+// of a 3 Mbit/s stream) in at most writeQueue parts, so a disk that stalls
+// for a few seconds (a journal commit under many fsyncs) loses nothing,
+// while a disk that cannot keep up costs bounded memory. The memory is only
+// used while the disk is behind.
+const (
+	writeQueue     = 256
+	maxQueuedBytes = 4 << 20
+)
 
 // restartWindow: a segment that ended this recently before a session starts
 // means the recorder itself was down (a restart), so that span is a gap.

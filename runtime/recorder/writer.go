@@ -18,6 +18,7 @@ type camStats struct {
 	bytes   atomic.Int64
 	dropped atomic.Int64 // video frames lost after recording had started
 	skipped atomic.Int64 // frames before the first keyframe of a connection
+	queued  atomic.Int64 // media bytes waiting for the writer
 
 	mu          sync.Mutex
 	lastDecode  string
@@ -87,6 +88,7 @@ func (w *writer) run(done chan<- struct{}) {
 }
 
 func (w *writer) handle(j job) {
+	defer w.stats.queued.Add(-j.bytes)
 	if j.seg != w.meta {
 		w.closeFile()
 		w.meta = j.seg
