@@ -126,13 +126,6 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	ctl, err := net.Listen("tcp", a.control)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: the control endpoint cannot listen on %s: %v\nIs another vigil dev running? (-control ADDR picks another address)\n", a.control, err)
-		return 1
-	}
-	defer ctl.Close()
-
 	dir, temp := a.dataDir, a.dataDir == ""
 	if temp {
 		d, err := os.MkdirTemp("", "vigil-dev-")
@@ -162,6 +155,19 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
+	// Listened on once the site's own addresses are known to be free, so
+	// that a second vigil dev names the site's ports first.
+	ctl, err := net.Listen("tcp", a.control)
+	if err != nil {
+		s.Close()
+		logFile.Close()
+		if temp {
+			os.RemoveAll(dir)
+		}
+		fmt.Fprintf(stderr, "Error: the control endpoint cannot listen on %s: %v\nIs another vigil dev running? (-control ADDR picks another address)\n", a.control, err)
+		return 1
+	}
+	defer ctl.Close()
 	stopped := false
 	stop := func() {
 		if stopped {

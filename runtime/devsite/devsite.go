@@ -264,28 +264,37 @@ func checkAddresses(site *hcl.Site, camAddr string) error {
 		}
 		port := apiPort(srv)
 		for i, what := range []string{"API", "membership", "raft"} {
-			if err := portFree("tcp", srv.Address, port+i); err != nil {
-				return fmt.Errorf("server %s: %s port %s: %w", srv.Name, what, net.JoinHostPort(srv.Address, strconv.Itoa(port+i)), err)
+			if err := portFree("tcp", srv.Address, port+i, srv.Name+"'s "+what); err != nil {
+				return err
 			}
 		}
-		if err := portFree("udp", srv.Address, port+1); err != nil {
-			return fmt.Errorf("server %s: membership port %s (UDP): %w", srv.Name, net.JoinHostPort(srv.Address, strconv.Itoa(port+1)), err)
+		if err := portFree("udp", srv.Address, port+1, srv.Name+"'s membership, UDP"); err != nil {
+			return err
 		}
 	}
 	if camAddr != "" {
 		host, port, _ := net.SplitHostPort(camAddr)
 		p, _ := strconv.Atoi(port)
-		if err := portFree("tcp", host, p); err != nil {
-			return fmt.Errorf("camera simulator: %w", err)
+		if err := portFree("tcp", host, p, "the camera simulator"); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// ErrPortInUse is wrapped by Start's error when a configured port is taken.
-var ErrPortInUse = errors.New("port in use")
+// PortInUseError is Start's error when a configured port is taken.
+type PortInUseError struct {
+	Host string
+	Port int
+	// For says what needs the port: "srv-1's API", "the camera simulator".
+	For string
+}
 
-func portFree(network, host string, port int) error {
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("port %d on %s (%s) is in use: is another vigil dev, vigil agent or vigil camsim running?", e.Port, e.Host, e.For)
+}
+
+func portFree(network, host string, port int, what string) error {
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	var c io.Closer
 	var err error
@@ -299,9 +308,9 @@ func portFree(network, host string, port int) error {
 		return nil
 	}
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%w: port %d on %s is in use: is another vigil dev, vigil agent or vigil camsim running?", ErrPortInUse, port, host)
+		return &PortInUseError{Host: host, Port: port, For: what}
 	}
-	return fmt.Errorf("cannot listen on %s: %v (on macOS, add the address first: sudo ifconfig lo0 alias %s)", addr, err, host)
+	return fmt.Errorf("%s: cannot listen on %s: %v (on macOS, add the address first: sudo ifconfig lo0 alias %s)", what, addr, err, host)
 }
 
 // Servers lists the servers that run an agent, in the configuration's order.

@@ -184,7 +184,8 @@ func TestPortInUse(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	site := &hcl.Site{Name: "x", Servers: []*hcl.Server{{Name: "a", Address: "127.0.0.1", Port: port, Kind: hcl.KindRecording}}}
 	_, err = Start(site, Options{Dir: t.TempDir()})
-	if !errors.Is(err, ErrPortInUse) || !strings.Contains(err.Error(), "port "+strconv.Itoa(port)+" on 127.0.0.1 is in use: is another vigil dev") {
+	var inUse *PortInUseError
+	if !errors.As(err, &inUse) || err.Error() != "port "+strconv.Itoa(port)+" on 127.0.0.1 (a's API) is in use: is another vigil dev, vigil agent or vigil camsim running?" {
 		t.Fatalf("got %v", err)
 	}
 	site.Servers[0].Address = "192.0.2.1"
