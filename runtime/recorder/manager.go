@@ -14,7 +14,14 @@
 // A connection that fails, or delivers no frame for StallTimeout, is
 // retried with a jittered backoff from 1 s to 30 s (straight to 30 s for
 // wrong credentials or an unsupported codec). Every interruption becomes a
-// gap (api.Gap) stored with the recordings, and an event.
+// gap (api.Gap) stored with the recordings, and an event. A camera that
+// last recorded less than 10 minutes before its session starts gets a
+// "restart" gap for that span (the recorder itself was down).
+//
+// Times: a segment starts at the recorder's clock when its first keyframe
+// arrives; the following segments of the same connection are placed by the
+// stream's own timestamps, so they join without a gap. Camera clocks (RTCP)
+// are not trusted: many cameras are never set.
 package recorder
 
 import (
