@@ -20,17 +20,23 @@ import (
 // cameras (name -> primary server) and returns its directory. The cameras
 // point at a closed port: the planner and the apply do not need them.
 func siteConfig(t *testing.T, s *agenttest.Site, cameras ...[2]string) string {
+	return siteConfigOf(t, s, s.Names(), cameras...)
+}
+
+// siteConfigOf is siteConfig with only the named servers; a camera's backup
+// is the first of them that is not its primary.
+func siteConfigOf(t *testing.T, s *agenttest.Site, servers []string, cameras ...[2]string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "site %q {\n  keepalive = \"1s\"\n", s.Name)
-	for _, n := range s.Names() {
+	for _, n := range servers {
 		srv := s.Server(n)
 		fmt.Fprintf(&b, "  server %q {\n    address = %q\n    port    = %d\n    storage \"main\" {\n      path = \"recordings\"\n    }\n  }\n", n, srv.IP, srv.Port)
 	}
 	for _, c := range cameras {
-		backup := "rec-1"
-		if c[1] == "rec-1" {
-			backup = "rec-2"
+		backup := servers[0]
+		if c[1] == backup {
+			backup = servers[1]
 		}
 		fmt.Fprintf(&b, "  camera %q {\n    url    = \"rtsp://127.0.0.1:9/%s\"\n    server = %q\n    backup = [%q]\n  }\n", c[0], c[0], c[1], backup)
 	}
@@ -111,6 +117,26 @@ func TestApplyEndToEnd(t *testing.T) {
 	}
 	if st.Revision != 2 {
 		t.Errorf("revision %d after one winning apply, want 2", st.Revision)
+	}
+
+	// Remove the master, talking to another server: the master role moves
+	// first, the cameras move off it, and the site matches afterwards.
+	master := st.Master
+	var rest []string
+	for _, n := range s.Names() {
+		if n != master {
+			rest = append(rest, n)
+		}
+	}
+	via := s.Server(rest[0]).Addr()
+	without := siteConfigOf(t, s, rest, [2]string{"door", rest[0]}, [2]string{"yard", rest[1]})
+	code, out, errs = vigil(t, "apply", "-auto-approve", "-address", via, without)
+	if code != 0 || !strings.Contains(out, "transfer master from "+master+" to "+rest[0]) {
+		t.Fatalf("removing the master %s: exit %d\n%s%s", master, code, out, errs)
+	}
+	code, out, errs = vigil(t, "plan", "-detailed-exitcode", "-address", via, without)
+	if code != 0 {
+		t.Fatalf("plan after removing the master: exit %d\n%s%s", code, out, errs)
 	}
 }
 
