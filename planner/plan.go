@@ -187,13 +187,12 @@ func Plan(desired *hcl.Site, live *api.State, opts Options) (*SitePlan, error) {
 		BaseRevision: live.Revision,
 		Answering:    live.Answering,
 		Master:       live.Master,
-		Changes:      []Change{},
 		Notes:        []Note{},
 		Errors:       []Problem{},
 		Desired:      desired,
 	}
 	d := newDiffer(opts.Sensitive)
-	p.Changes = d.site(desired, live.Spec)
+	p.Changes = append([]Change{}, d.site(desired, live.Spec)...)
 	order(p, desired, live)
 	p.Summary = summarize(p.Changes)
 	p.Notes = append(p.Notes, liveNotes(desired, live)...)
