@@ -544,19 +544,28 @@ func (a *Agent) fillUsage(ms *memberStatus, now time.Time) {
 // recorderFor returns the recorder for this server's storage in the spec,
 // opening it (or reopening it when the storage changed).
 func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
-	vols := a.volumes(spec)
 	a.mu.Lock()
 	rec := a.rec
 	a.mu.Unlock()
-	if rec != nil && slices.Equal(rec.volumes, vols) {
+	// Witness and virtual servers (and servers not in the spec) record
+	// nothing and need no storage.
+	me := spec.Server(a.cfg.Server)
+	records := me != nil && (me.Kind == "" || me.Kind == hcl.KindRecording || me.Kind == hcl.KindStandby)
+	vols := a.volumes(spec)
+	if rec != nil && records && slices.Equal(rec.volumes, vols) {
 		return rec, nil
 	}
 	if rec != nil {
-		a.emit(api.Event{Severity: "warning", Kind: "storage.changed", Message: "storage configuration changed: restarting the recorder"})
+		if records {
+			a.emit(api.Event{Severity: "warning", Kind: "storage.changed", Message: "storage configuration changed: restarting the recorder"})
+		}
 		rec.close()
 		a.mu.Lock()
 		a.rec = nil
 		a.mu.Unlock()
+	}
+	if !records {
+		return nil, nil
 	}
 	// A storage that cannot be opened is retried now and then, with one
 	// event per distinct error.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -334,4 +335,26 @@ func server(st *api.State, name string) api.ServerState {
 		}
 	}
 	return api.ServerState{}
+}
+
+// TestWitnessRecordsNothing: a witness votes but opens no storage and
+// records nothing.
+func TestWitnessRecordsNothing(t *testing.T) {
+	s := newSite(t, []string{"rec-1", "wit"}, 1)
+	spec := s.Spec(s.CameraSpec(1, "rec-1"))
+	spec.Servers[1].Kind = hcl.KindWitness
+	spec.Servers[1].Storage = nil
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+		t.Fatal(err)
+	}
+	st := waitRecorded(t, s, "wit", map[string][]string{"cam1": {"rec-1"}}, 20*time.Second)
+	if w := server(st, "wit"); w.Kind != hcl.KindWitness || w.Recording != 0 {
+		t.Errorf("witness %+v", w)
+	}
+	if w := server(st, "wit"); w.Role != "master" && server(st, "rec-1").Role != "master" {
+		t.Errorf("no master among the voters: %s", describe(st))
+	}
+	if _, err := os.Stat(filepath.Join(s.DataDir("wit"), "recordings")); !os.IsNotExist(err) {
+		t.Errorf("the witness made a recordings directory (%v)", err)
+	}
 }
