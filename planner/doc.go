@@ -69,6 +69,7 @@
 //
 //	{
 //	  "format_version": "1",
+//	  "diagnostics": [...],          // the configuration's warnings, as vigil validate -json
 //	  "site": "hq",
 //	  "base_revision": 4,            // live revision planned against; 0: nothing applied yet
 //	  "answering": "rec-1",          // server that gave the live state
@@ -100,6 +101,10 @@
 //	    "dark": 1, "uncovered": 0
 //	  }
 //	}
+//
+// When there is no plan (an invalid configuration, an unreachable agent),
+// the document is {"format_version": "1", "error": "...", "diagnostics":
+// [...]} and the exit status is 1.
 //
 // Note kinds: server_down, camera_covered, camera_dark, camera_uncovered,
 // camera_failing, balancing_override, config_error, site_message,

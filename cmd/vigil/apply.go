@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	hhcl "github.com/hashicorp/hcl/v2"
+
+	"vigil/hcl"
 	"vigil/planner"
 	"vigil/planner/views"
 	"vigil/runtime/api"
@@ -90,11 +93,15 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	} else {
-		res, ok := src.planConfig(ctx, client, path, nil, stderr)
-		if !ok {
+		var cfg *hcl.Config
+		var diags hhcl.Diagnostics
+		var err error
+		p, cfg, diags, err = src.planConfig(ctx, client, path, nil)
+		if err != nil {
+			reportFailure(stderr, cfg, diags, err)
 			return 1
 		}
-		p = res.plan
+		printDiagnostics(stderr, diags, cfg)
 		if err := views.Text(stdout, p, color); err != nil {
 			fmt.Fprintf(stderr, "Error: %v\n", err)
 			return 1

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+
+	hhcl "github.com/hashicorp/hcl/v2"
 
 	"vigil/hcl"
 	"vigil/planner"
@@ -35,23 +38,9 @@ func (s *planSource) flags(fs *flag.FlagSet) {
 	fs.Var(&s.varFiles, "var-file", "read variables from an HCL file of name = value lines (repeatable)")
 }
 
-// planned is a plan with what it was made from.
-type planned struct {
-	plan   *planner.SitePlan
-	config *hcl.Config
-}
-
-// load reads the configuration at path and prints its diagnostics; ok is
-// false when it has errors.
-func (s *planSource) load(path string, stderr io.Writer) (*hcl.Config, bool) {
-	cfg, diags := hcl.Load([]string{path}, hcl.LoadOptions{Vars: s.vars, VarFiles: s.varFiles})
-	printDiagnostics(stderr, diags, cfg)
-	if diags.HasErrors() {
-		fmt.Fprintf(stderr, "The configuration is invalid; nothing was planned.\n")
-		return nil, false
-	}
-	return cfg, true
-}
+// errInvalidConfig means the configuration has errors; its diagnostics
+// say which.
+var errInvalidConfig = errors.New("the configuration is invalid; nothing was planned")
 
 // siteFor picks the configuration's site that the live server belongs to.
 func siteFor(cfg *hcl.Config, live *api.State, address string) (*hcl.Site, error) {
@@ -86,28 +75,34 @@ func quoteList(names []string) string {
 	return "sites " + strings.Join(q, ", ")
 }
 
-// planConfig loads the configuration at path, reads the live state and plans.
-func (s *planSource) planConfig(ctx context.Context, client *api.Client, path string, fail []string, stderr io.Writer) (*planned, bool) {
-	cfg, ok := s.load(path, stderr)
-	if !ok {
-		return nil, false
+// planConfig loads the configuration at path, reads the live state and
+// plans. It returns the configuration and its diagnostics (warnings, or the
+// errors behind errInvalidConfig) whatever happens.
+func (s *planSource) planConfig(ctx context.Context, client *api.Client, path string, fail []string) (*planner.SitePlan, *hcl.Config, hhcl.Diagnostics, error) {
+	cfg, diags := hcl.Load([]string{path}, hcl.LoadOptions{Vars: s.vars, VarFiles: s.varFiles})
+	if diags.HasErrors() {
+		return nil, cfg, diags, errInvalidConfig
 	}
 	live, err := client.State(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return nil, false
+		return nil, cfg, diags, err
 	}
 	site, err := siteFor(cfg, live, client.Address())
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return nil, false
+		return nil, cfg, diags, err
 	}
 	p, err := planner.Plan(site, live, planner.Options{Fail: fail, Sensitive: cfg.Sensitive})
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return nil, false
+	return p, cfg, diags, err
+}
+
+// reportFailure prints diagnostics and why there is no plan, for a person.
+func reportFailure(stderr io.Writer, cfg *hcl.Config, diags hhcl.Diagnostics, err error) {
+	printDiagnostics(stderr, diags, cfg)
+	if err == errInvalidConfig {
+		fmt.Fprintf(stderr, "The configuration is invalid; nothing was planned.\n")
+		return
 	}
-	return &planned{plan: p, config: cfg}, true
+	fmt.Fprintf(stderr, "Error: %v\n", err)
 }
 
 // signalContext is cancelled by Ctrl-C, so that a slow agent can be given up on.
@@ -155,15 +150,19 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signalContext()
 	defer cancel()
 	client := api.NewClient(src.address, api.TokenFromEnv())
-	res, ok := src.planConfig(ctx, client, path, failed, stderr)
-	if !ok {
-		return 1
-	}
-	p := res.plan
-	var err error
+	p, cfg, diags, err := src.planConfig(ctx, client, path, failed)
 	if *asJSON {
-		err = views.JSON(stdout, p)
+		if err != nil {
+			views.JSONError(stdout, err.Error(), hcl.DiagnosticsJSON(diags))
+			return 1
+		}
+		err = views.JSON(stdout, p, hcl.DiagnosticsJSON(diags))
 	} else {
+		if err != nil {
+			reportFailure(stderr, cfg, diags, err)
+			return 1
+		}
+		printDiagnostics(stderr, diags, cfg)
 		err = views.Text(stdout, p, isTerminal(stdout))
 	}
 	if err != nil {
@@ -177,7 +176,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *out != "" {
-		f := planner.NewPlanFile(p, res.config.Sensitive, version, time.Now())
+		f := planner.NewPlanFile(p, cfg.Sensitive, version, time.Now())
 		if err := planner.WritePlanFile(*out, f); err != nil {
 			fmt.Fprintf(stderr, "Error: saving the plan: %v\n", err)
 			return 1

@@ -324,3 +324,29 @@ func TestApplyRetriesWhenTheMasterMoves(t *testing.T) {
 		t.Errorf("commit behind a lost answer: exit %d, %d applies\n%s%s", code, len(g.appliesSeen()), out, errs)
 	}
 }
+
+func TestPlanJSONFailures(t *testing.T) {
+	f := newFakeAgent(t, "no-changes")
+	bad := filepath.Join(t.TempDir(), "site.hcl")
+	if err := os.WriteFile(bad, []byte("site \"hq\" {\n  camera \"a\" {\n    server = \"nowhere\"\n  }\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := vigil(t, "plan", "-json", "-address", f.srv.URL, bad)
+	var doc struct {
+		Error       string
+		Diagnostics []hcl.Diagnostic
+	}
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 1 {
+		t.Fatalf("invalid configuration: exit %d, not one JSON document (%v):\n%s", code, err, stdout)
+	}
+	if !strings.Contains(doc.Error, "the configuration is invalid") || len(doc.Diagnostics) == 0 || doc.Diagnostics[0].Range == nil {
+		t.Errorf("invalid configuration: %+v", doc)
+	}
+
+	f.srv.Close()
+	code, stdout, _ = vigil(t, "plan", "-json", "-address", f.srv.URL, desiredOf("no-changes"))
+	doc.Error = ""
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 1 || !strings.Contains(doc.Error, "cannot reach vigil agent") {
+		t.Errorf("unreachable: exit %d, %v:\n%s", code, err, stdout)
+	}
+}

@@ -57,7 +57,7 @@ func TestGoldenPlans(t *testing.T) {
 				if err := views.Text(&text, p, false); err != nil {
 					t.Fatal(err)
 				}
-				if err := views.JSON(&js, p); err != nil {
+				if err := views.JSON(&js, p, nil); err != nil {
 					t.Fatal(err)
 				}
 			}

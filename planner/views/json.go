@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 
+	"vigil/hcl"
 	"vigil/planner"
 )
 
@@ -15,12 +16,32 @@ const JSONFormatVersion = "1"
 // documentation describes its fields.
 type jsonPlan struct {
 	FormatVersion string `json:"format_version"`
+	// Diagnostics are the configuration's warnings.
+	Diagnostics []hcl.Diagnostic `json:"diagnostics,omitempty"`
 	*planner.SitePlan
 }
 
-// JSON writes the plan as one indented JSON document.
-func JSON(w io.Writer, p *planner.SitePlan) error {
+// jsonFailure is the document printed instead when there is no plan.
+type jsonFailure struct {
+	FormatVersion string           `json:"format_version"`
+	Error         string           `json:"error"`
+	Diagnostics   []hcl.Diagnostic `json:"diagnostics,omitempty"`
+}
+
+// JSON writes the plan as one indented JSON document, with the
+// configuration's warnings.
+func JSON(w io.Writer, p *planner.SitePlan, warnings []hcl.Diagnostic) error {
+	return encode(w, jsonPlan{FormatVersion: JSONFormatVersion, Diagnostics: warnings, SitePlan: p})
+}
+
+// JSONError writes, in place of a plan, why there is none: an error and the
+// configuration's diagnostics.
+func JSONError(w io.Writer, msg string, diags []hcl.Diagnostic) error {
+	return encode(w, jsonFailure{FormatVersion: JSONFormatVersion, Error: msg, Diagnostics: diags})
+}
+
+func encode(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(jsonPlan{FormatVersion: JSONFormatVersion, SitePlan: p})
+	return enc.Encode(v)
 }
