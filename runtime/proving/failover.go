@@ -141,6 +141,11 @@ func (s *Site) cameraNames() []string {
 // so that windows start and end in steady recording.
 const settle = 4 * time.Second
 
+// flushWait is how long after a window the recordings are read: a part
+// reaches the file about a second after its first frame, later when the
+// writer lags under load (seen at 200 1080p cameras on 2 cores).
+const flushWait = 5 * time.Second
+
 // FailoverOptions choose how a server fails in RunFailover.
 type FailoverOptions struct {
 	// Victim is the server that fails (default the last one).
@@ -282,8 +287,7 @@ func (s *Site) RunFailover(fo FailoverOptions) (failure, failback Row) {
 		t.Fatal(err)
 	}
 	w2.moved, w2.dark = unlocked, locked
-	// Parts reach the disk every second: wait for the window's last ones.
-	time.Sleep(2 * time.Second)
+	time.Sleep(flushWait)
 
 	rec, err := s.Recordings()
 	if err != nil {

@@ -427,7 +427,8 @@ func (s *Site) Primary(i int) string { return s.Servers[(i-1)%len(s.Servers)].Na
 // Expected returns, for every camera, the servers that should record it
 // when the servers in down are down and everything else is up (normal and
 // fast: the primary or the first live backup; constant: that plus the
-// next live backup; locked cameras of a down server: nobody).
+// next live backup, except for locked cameras, which get no copy; locked
+// cameras of a down server: nobody).
 func (s *Site) Expected(down map[string]bool) map[string][]string {
 	want := map[string][]string{}
 	for _, c := range s.Spec().Cameras {
@@ -442,7 +443,7 @@ func (s *Site) Expected(down map[string]bool) map[string][]string {
 			want[c.Name] = nil
 		case len(live) == 0:
 			want[c.Name] = nil
-		case c.Redundancy == hcl.RedundancyConstant && len(live) > 1:
+		case c.Redundancy == hcl.RedundancyConstant && !c.Locked && len(live) > 1:
 			want[c.Name] = live[:2]
 		default:
 			want[c.Name] = live[:1]

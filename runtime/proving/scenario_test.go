@@ -2,6 +2,7 @@ package proving
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -316,10 +317,8 @@ func TestBenchFailover(t *testing.T) {
 	run("fast", Options{Redundancy: hcl.RedundancyFast}, FailoverOptions{})
 	run("constant", Options{Redundancy: hcl.RedundancyConstant}, FailoverOptions{})
 	run("partition", Options{}, FailoverOptions{Partition: true})
-	var buf []byte
-	WriteTable(&sliceWriter{&buf}, rows)
-	t.Logf("failover benchmark: 4 servers, %d cameras (%d with constant redundancy and for the partition), %s, keepalive 1s\n%s", cams, double, profile, buf)
-	os.Stdout.Write(buf)
+	fmt.Printf("\nfailover benchmark: 4 servers, %d cameras (%d with constant redundancy and for the partition), %s, keepalive 1s\n", cams, double, profile)
+	WriteTable(os.Stdout, rows)
 }
 
 func envInt(name string, def int) int {
@@ -364,7 +363,7 @@ func TestCameraOutage(t *testing.T) {
 	back := time.Now()
 	time.Sleep(settle)
 	to := time.Now()
-	time.Sleep(2 * time.Second)
+	time.Sleep(flushWait)
 	rec, err := s.Recordings()
 	if err != nil {
 		t.Fatal(err)
