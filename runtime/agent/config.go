@@ -169,8 +169,8 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		if ip := net.ParseIP(cfg.Advertise); ip == nil || ip.IsUnspecified() {
 			bad("advertise", "Invalid advertise address", fmt.Sprintf("%q is not a usable IP address: peers connect to it.", cfg.Advertise))
 		}
-	} else if ip := net.ParseIP(cfg.Bind); ip != nil && ip.IsUnspecified() && len(cfg.Join) > 0 {
-		bad("bind", "Advertise address needed", "The agent binds to all addresses, so peers need to know which one to use: set advertise to this server's address (or bind to it).")
+	} else if ip := net.ParseIP(cfg.Bind); ip != nil && ip.IsUnspecified() {
+		bad("bind", "Advertise address needed", "The agent binds to all addresses (bind defaults to 0.0.0.0), so peers need to know which one to use: set advertise to this server's address, or bind to it.")
 	}
 	for i, j := range cfg.Join {
 		if _, err := JoinAddress(j); err != nil {

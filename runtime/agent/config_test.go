@@ -51,6 +51,7 @@ log_level     = "debug"
 func TestParseConfigErrors(t *testing.T) {
 	base := `server = "rec-1"
 site = "hq"
+bind = "10.0.0.1"
 data_dir = "/d"
 token = "t"
 site_key = "` + testKey + `"
@@ -60,7 +61,7 @@ site_key = "` + testKey + `"
 		{"short key", strings.Replace(base, testKey, base64.StdEncoding.EncodeToString([]byte("short")), 1), "must be 32 bytes, this one is 5"},
 		{"unknown attribute", base + "colour = 1\n", `An argument named "colour" is not expected here`},
 		{"bad port", base + "port = 70000\n", "port 70000 is out of range"},
-		{"join needs advertise", base + `join = ["10.0.0.2"]` + "\n", "set advertise"},
+		{"all addresses need advertise", strings.Replace(base, `bind = "10.0.0.1"`, "", 1), "set advertise"},
 		{"bad name", strings.Replace(base, `"rec-1"`, `"rec 1"`, 1), "Invalid server name"},
 		{"both tokens", base + `token_file = "x"` + "\n", "either token or token_file"},
 	} {
