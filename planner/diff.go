@@ -116,6 +116,9 @@ func (d *differ) site(want, have *hcl.Site) []Change {
 	for _, c := range want.Cameras {
 		newCameras[c.Name] = true
 		old := oldCameras[c.Name]
+		if old != nil && sameCamera(c, old) {
+			continue
+		}
 		var oa []attr
 		if old != nil {
 			oa = cameraAttrs(old)
@@ -415,6 +418,17 @@ func cameraAttrs(c *hcl.Camera) []attr {
 		{name: "balance", val: c.Balance},
 		{name: "labels", val: c.Labels},
 	}
+}
+
+// sameCamera is the fast path of the camera comparison: most cameras of a
+// large site do not change, and flattening them all costs more than this.
+// It compares exactly the fields cameraAttrs lists.
+func sameCamera(a, b *hcl.Camera) bool {
+	return a.URL == b.URL && a.Username == b.Username && a.Password == b.Password &&
+		a.Server == b.Server && equal(a.Backup, b.Backup) && a.Group == b.Group &&
+		a.Locked == b.Locked && a.Redundancy == b.Redundancy && a.Transport == b.Transport &&
+		a.Retention == b.Retention && a.SegmentDuration == b.SegmentDuration &&
+		a.StallTimeout == b.StallTimeout && a.Balance == b.Balance && equal(a.Labels, b.Labels)
 }
 
 func balancingAttrs(b *hcl.Balancing) []attr {

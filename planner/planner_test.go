@@ -278,3 +278,39 @@ func TestFirstApplyMustIncludeTheAnsweringServer(t *testing.T) {
 		t.Errorf("errors %+v", p.Errors)
 	}
 }
+
+// Every camera attribute change is seen, through the fast path too.
+func TestEveryCameraAttributeIsCompared(t *testing.T) {
+	for name, edit := range map[string]func(c *hcl.Camera){
+		"url":              func(c *hcl.Camera) { c.URL = "rtsp://10.1.0.1/other" },
+		"username":         func(c *hcl.Camera) { c.Username = "admin" },
+		"password":         func(c *hcl.Camera) { c.Password = "pw" },
+		"server":           func(c *hcl.Camera) { c.Server, c.Backup = "rec-2", nil },
+		"backup":           func(c *hcl.Camera) { c.Backup = nil },
+		"group":            func(c *hcl.Camera) { c.Backup, c.Group = nil, "g" },
+		"locked":           func(c *hcl.Camera) { c.Locked = true },
+		"redundancy":       func(c *hcl.Camera) { c.Redundancy = "fast" },
+		"transport":        func(c *hcl.Camera) { c.Transport = "udp" },
+		"retention":        func(c *hcl.Camera) { c.Retention = time.Hour },
+		"segment_duration": func(c *hcl.Camera) { c.SegmentDuration = time.Minute },
+		"stall_timeout":    func(c *hcl.Camera) { c.StallTimeout = time.Second },
+		"balance":          func(c *hcl.Camera) { c.Balance = false },
+		"labels":           func(c *hcl.Camera) { c.Labels = map[string]string{"zone": "n"} },
+	} {
+		want := site()
+		edit(want.Cameras[0])
+		p, err := Plan(want, liveOf(site()), Options{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, c := range p.Changes {
+			for _, a := range c.Attributes {
+				found = found || (c.Name == "a" && a.Name == name)
+			}
+		}
+		if !found {
+			t.Errorf("%s changed: changes %v", name, actions(p))
+		}
+	}
+}
