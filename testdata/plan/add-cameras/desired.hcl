@@ -66,14 +66,14 @@ site "hq" {
     server = "rec-4"
     backup = ["rec-1"]
     labels = {
-          zone = "south"
-        }
+      zone = "south"
+    }
   }
 
   camera "parking" {
-    url    = "rtsp://10.1.0.6/stream1"
-    server = "rec-2"
-    backup = ["rec-4"]
+    url       = "rtsp://10.1.0.6/stream1"
+    server    = "rec-2"
+    backup    = ["rec-4"]
     retention = "14d"
   }
 }

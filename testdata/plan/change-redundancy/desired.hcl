@@ -31,9 +31,9 @@ site "hq" {
   }
 
   camera "entrance" {
-    url    = "rtsp://10.1.0.1/stream1"
-    server = "rec-1"
-    backup = ["rec-2"]
+    url        = "rtsp://10.1.0.1/stream1"
+    server     = "rec-1"
+    backup     = ["rec-2"]
     redundancy = "constant"
   }
 
@@ -44,9 +44,9 @@ site "hq" {
   }
 
   camera "yard" {
-    url    = "rtsp://10.1.0.3/stream1"
-    server = "rec-2"
-    backup = ["rec-3", "rec-1"]
+    url        = "rtsp://10.1.0.3/stream1"
+    server     = "rec-2"
+    backup     = ["rec-3", "rec-1"]
     redundancy = "fast"
   }
 

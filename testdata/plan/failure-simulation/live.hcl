@@ -2,7 +2,7 @@ site "hq" {
   description = "Head office"
 
   server "rec-1" {
-    address = "10.0.0.11"
+    address     = "10.0.0.11"
     max_cameras = 3
 
     storage "main" {
@@ -11,7 +11,7 @@ site "hq" {
   }
 
   server "rec-2" {
-    address = "10.0.0.12"
+    address     = "10.0.0.12"
     max_cameras = 4
 
     storage "main" {
@@ -20,7 +20,7 @@ site "hq" {
   }
 
   server "rec-3" {
-    address = "10.0.0.13"
+    address     = "10.0.0.13"
     max_cameras = 2
 
     storage "main" {
@@ -29,7 +29,7 @@ site "hq" {
   }
 
   server "spare" {
-    address = "10.0.0.19"
+    address     = "10.0.0.19"
     kind        = "standby"
     max_cameras = 1
 

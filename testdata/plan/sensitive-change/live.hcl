@@ -36,9 +36,9 @@ site "hq" {
   }
 
   camera "entrance" {
-    url    = "rtsp://10.1.0.1/stream1"
-    server = "rec-1"
-    backup = ["rec-2"]
+    url      = "rtsp://10.1.0.1/stream1"
+    server   = "rec-1"
+    backup   = ["rec-2"]
     username = "admin"
     password = var.camera_password
   }
