@@ -75,7 +75,6 @@ type Agent struct {
 	started time.Time
 
 	cl   *cluster.Cluster
-	ln   net.Listener
 	srv  *http.Server
 	kick chan struct{}
 
@@ -161,7 +160,6 @@ func Start(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: API listener: %w", err)
 	}
-	a.ln = ln
 
 	var join []string
 	for _, j := range cfg.Join {
