@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/runtime/agent/agenttest"
+	"vigil/runtime/api"
+)
+
+// TestStatusAndMasterTransfer runs vigil status and vigil master transfer
+// against a one-server site.
+func TestStatusAndMasterTransfer(t *testing.T) {
+	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Cameras: 1, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := s.Server("rec-1").Addr()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	var out, errb strings.Builder
+	if code := run([]string{"status", "-address", addr}, &out, &errb); code != 0 {
+		t.Fatalf("status exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "waiting for vigil apply") {
+		t.Errorf("fresh site status:\n%s", out.String())
+	}
+
+	if _, err := s.Apply(ctx, s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) }); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"status", "-address", addr, "-json"}, &out, &errb); code != 0 {
+		t.Fatalf("status -json exit %d: %s", code, errb.String())
+	}
+	var st api.State
+	if err := json.Unmarshal([]byte(out.String()), &st); err != nil || st.Revision != 1 || len(st.Cameras) != 1 {
+		t.Errorf("status -json: %v: %s", err, out.String())
+	}
+	out.Reset()
+	run([]string{"status", "-address", addr}, &out, &errb)
+	for _, want := range []string{"Site test · revision 1 · master rec-1", "cam1    recording  rec-1 (primary)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	t.Setenv(api.EnvToken, "")
+	errb.Reset()
+	if code := run([]string{"master", "transfer", "-address", addr, "rec-1"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "VIGIL_TOKEN is not set") {
+		t.Errorf("transfer without token: exit %d, %s", code, errb.String())
+	}
+	t.Setenv(api.EnvToken, s.Token)
+	out.Reset()
+	if code := run([]string{"master", "transfer", "-address", addr, "rec-1"}, &out, &errb); code != 0 || out.String() != "rec-1 is the master.\n" {
+		t.Errorf("transfer: exit %d, %q, %s", code, out.String(), errb.String())
+	}
+
+	errb.Reset()
+	if code := run([]string{"status", "-address", "127.0.0.1:1"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "is it running?") {
+		t.Errorf("status of nothing: exit %d, %s", code, errb.String())
+	}
+}
