@@ -102,6 +102,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		printDiagnostics(stderr, diags, cfg)
+		otherSites(stderr, cfg, p, client.Address())
 		if err := views.Text(stdout, p, color); err != nil {
 			fmt.Fprintf(stderr, "Error: %v\n", err)
 			return 1

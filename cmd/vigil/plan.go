@@ -60,8 +60,12 @@ func siteFor(cfg *hcl.Config, live *api.State, address string) (*hcl.Site, error
 	for i, s := range cfg.Sites {
 		names[i] = s.Name
 	}
-	return nil, fmt.Errorf("the server at %s (%s) belongs to site %q, but the configuration describes %s; point -address (or VIGIL_ADDR) at a server of the site you mean",
-		address, live.Answering, live.Site, quoteList(names))
+	server := address
+	if live.Answering != "" {
+		server += " (" + live.Answering + ")"
+	}
+	return nil, fmt.Errorf("the server at %s belongs to site %q, but the configuration describes %s; point -address (or VIGIL_ADDR) at a server of the site you mean",
+		server, live.Site, quoteList(names))
 }
 
 func quoteList(names []string) string {
@@ -93,6 +97,14 @@ func (s *planSource) planConfig(ctx context.Context, client *api.Client, path st
 	}
 	p, err := planner.Plan(site, live, planner.Options{Fail: fail, Sensitive: cfg.Sensitive})
 	return p, cfg, diags, err
+}
+
+// otherSites tells, on stderr, that a configuration of several sites is
+// planned one site at a time: the site of the server the command talks to.
+func otherSites(stderr io.Writer, cfg *hcl.Config, p *planner.SitePlan, address string) {
+	if len(cfg.Sites) > 1 {
+		fmt.Fprintf(stderr, "Note: the configuration describes %d sites; this plan covers site %q, the site of the server at %s.\n\n", len(cfg.Sites), p.Site, address)
+	}
 }
 
 // reportFailure prints diagnostics and why there is no plan, for a person.
@@ -163,6 +175,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		printDiagnostics(stderr, diags, cfg)
+		otherSites(stderr, cfg, p, client.Address())
 		err = views.Text(stdout, p, isTerminal(stdout))
 	}
 	if err != nil {

@@ -350,3 +350,22 @@ func TestPlanJSONFailures(t *testing.T) {
 		t.Errorf("unreachable: exit %d, %v:\n%s", code, err, stdout)
 	}
 }
+
+func TestPlanPicksTheLiveSite(t *testing.T) {
+	f := newFakeAgent(t, "no-changes")
+	dir := t.TempDir()
+	b, err := os.ReadFile(desiredOf("no-changes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	branch := "site \"branch\" {\n  server \"br-1\" {\n    address = \"10.9.0.1\"\n    storage \"main\" {\n      path = \"/srv\"\n    }\n  }\n}\n"
+	for name, src := range map[string]string{"hq.hcl": string(b), "branch.hcl": branch} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := vigil(t, "plan", "-detailed-exitcode", "-address", f.srv.URL, dir)
+	if code != 0 || !strings.Contains(out, "No changes.") || !strings.Contains(errs, `the configuration describes 2 sites; this plan covers site "hq"`) {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}
