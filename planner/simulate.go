@@ -119,8 +119,11 @@ func Simulate(desired *hcl.Site, overrides []api.Override, failed []string, now 
 }
 
 // CheckNPlusOne runs the assignment once per server that can record, with
-// that server dead.
+// that server dead. A site without cameras has nothing to check: nil.
 func CheckNPlusOne(desired *hcl.Site, overrides []api.Override, now time.Time) *NPlusOne {
+	if len(desired.Cameras) == 0 {
+		return nil
+	}
 	n := &NPlusOne{}
 	base := assign.Assign(assign.Input{Spec: desired, Members: members(desired, nil, now), Overrides: overrides, Now: now})
 	for _, c := range desired.Cameras {
