@@ -92,7 +92,12 @@
 //	  "summary": {"add": 0, "change": 0, "destroy": 0, "move": 1},  // replace counts in add and destroy
 //	  "notes": [{"kind": "server_down", "address": "site.hq.server.rec-2", "message": "..."}],
 //	  "errors": [{"address": "...", "summary": "...", "hint": "..."}],  // non-empty: the plan cannot be applied
-//	  "n_plus_one": {"ok": false,   // null for a site without cameras "unplaced": ["..."], "losses": [{"server": "rec-2", "cameras": ["..."]}], "locked": 2},
+//	  "n_plus_one": {                // null for a site without cameras
+//	    "ok": false,
+//	    "unplaced": ["..."],         // cameras that fit nowhere with every server up
+//	    "losses": [{"server": "rec-2", "cameras": ["..."]}],
+//	    "locked": 2                  // cameras going dark with their own server, by design
+//	  },
 //	  "failure_simulation": {        // only with -fail
 //	    "failed": ["rec-1"],
 //	    "cameras": [{"name": "...", "before": ["rec-1"], "after": ["rec-3"], "state": "covered", "reason": "..."}],
