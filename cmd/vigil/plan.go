@@ -40,7 +40,7 @@ func (s *planSource) flags(fs *flag.FlagSet) {
 
 // errInvalidConfig means the configuration has errors; its diagnostics
 // say which.
-var errInvalidConfig = errors.New("the configuration is invalid; nothing was planned")
+var errInvalidConfig = errors.New("the configuration has errors; nothing was planned")
 
 // siteFor picks the configuration's site that the live server belongs to.
 func siteFor(cfg *hcl.Config, live *api.State, address string) (*hcl.Site, error) {
@@ -111,7 +111,7 @@ func otherSites(stderr io.Writer, cfg *hcl.Config, p *planner.SitePlan, address 
 func reportFailure(stderr io.Writer, cfg *hcl.Config, diags hhcl.Diagnostics, err error) {
 	printDiagnostics(stderr, diags, cfg)
 	if err == errInvalidConfig {
-		fmt.Fprintf(stderr, "The configuration is invalid; nothing was planned.\n")
+		fmt.Fprintf(stderr, "The configuration has errors; nothing was planned.\n")
 		return
 	}
 	fmt.Fprintf(stderr, "Error: %v\n", err)

@@ -339,7 +339,7 @@ func TestPlanJSONFailures(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 1 {
 		t.Fatalf("invalid configuration: exit %d, not one JSON document (%v):\n%s", code, err, stdout)
 	}
-	if !strings.Contains(doc.Error, "the configuration is invalid") || len(doc.Diagnostics) == 0 || doc.Diagnostics[0].Range == nil {
+	if !strings.Contains(doc.Error, "the configuration has errors") || len(doc.Diagnostics) == 0 || doc.Diagnostics[0].Range == nil {
 		t.Errorf("invalid configuration: %+v", doc)
 	}
 
