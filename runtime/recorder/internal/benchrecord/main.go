@@ -11,6 +11,9 @@
 // the frames camsim sent from each reader's first keyframe with the video
 // frames found in the files (storage.Probe): the difference is frames lost.
 //
+// The last column is the machine's load average: on a shared machine other
+// processes compete for the same cores, which shows in frames lost first.
+//
 // The same binary plays the two child roles (-role camsim, -role recorder).
 package main
 
@@ -190,11 +193,12 @@ type result struct {
 	sent, fromKey, recorded int64
 	dropped, gaps, behind   int64
 	writeErrors             int64
+	load                    string // the machine\'s 1-minute load average at the end of the window
 }
 
 func drive(counts string, d, warmup time.Duration, profile, codec, cpuProfile string) error {
 	fmt.Printf("recorder benchmark: camsim %s %s, %s per N after %s warm-up, %d CPUs\n", profile, codec, d, warmup, numCPU())
-	fmt.Printf("%5s %14s %14s %12s %12s %12s %12s %8s\n", "N", "CPU%/stream", "RSS MB/stream", "MB/s written", "frames sent", "from keyfr.", "recorded", "lost")
+	fmt.Printf("%5s %14s %14s %12s %12s %12s %12s %8s %6s\n", "N", "CPU%/stream", "RSS MB/stream", "MB/s written", "frames sent", "from keyfr.", "recorded", "lost", "load")
 	for _, f := range strings.Split(counts, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil {
@@ -204,8 +208,8 @@ func drive(counts string, d, warmup time.Duration, profile, codec, cpuProfile st
 		if err != nil {
 			return fmt.Errorf("N=%d: %w", n, err)
 		}
-		fmt.Printf("%5d %14.3f %14.2f %12.1f %12d %12d %12d %8d\n", r.n, r.cpuPerStream, r.rssPerMB, r.bytesPerSec/1e6,
-			r.sent, r.fromKey, r.recorded, r.fromKey-r.recorded)
+		fmt.Printf("%5d %14.3f %14.2f %12.1f %12d %12d %12d %8d %6s\n", r.n, r.cpuPerStream, r.rssPerMB, r.bytesPerSec/1e6,
+			r.sent, r.fromKey, r.recorded, r.fromKey-r.recorded, r.load)
 		if r.dropped > 0 || r.behind > 0 || r.gaps > 0 || r.writeErrors > 0 {
 			fmt.Printf("      (recorder: %d frames dropped, %d gaps; camsim: %d frames late, %d RTP packets not queued)\n",
 				r.dropped, r.gaps, r.behind, r.writeErrors)
@@ -261,6 +265,9 @@ func runOne(n int, d, warmup time.Duration, profile, codec, cpuProfile string) (
 		return r, err
 	}
 	elapsed := time.Since(t0).Seconds()
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		r.load = strings.Fields(string(b))[0]
+	}
 	bytes1 := dirBytes(dir)
 	const hz = 100 // USER_HZ on Linux
 	r.cpuPerStream = float64(cpu1-cpu0) / hz / elapsed * 100 / float64(n)
