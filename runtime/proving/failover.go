@@ -33,11 +33,14 @@ type Row struct {
 	// summed.
 	Lost       int
 	DarkLost   int
+	Dark       []string // locked cameras of the failed server
 	Duplicated time.Duration
 	// Cameras are the per-camera figures behind the row.
 	Cameras map[string]measure.Camera
-	// Skipped is the frames camsim itself failed to generate (overload).
-	Skipped int64
+	// Skipped is the frames camsim itself failed to generate (overload),
+	// SkippedBy the same per camera.
+	Skipped   int64
+	SkippedBy map[string]int64
 }
 
 // WriteTable prints rows as the benchmark table.
@@ -68,12 +71,16 @@ type window struct {
 
 // analyze measures a window from the recordings.
 func analyze(rec measure.Site, w window, scenario, redundancy string, detection time.Duration, allCams []string) Row {
-	row := Row{Scenario: scenario, Redundancy: redundancy, Moved: len(w.moved), Detection: detection, Cameras: map[string]measure.Camera{}}
+	row := Row{Scenario: scenario, Redundancy: redundancy, Moved: len(w.moved), Detection: detection,
+		Cameras: map[string]measure.Camera{}, SkippedBy: map[string]int64{}, Dark: w.dark}
 	var gaps []time.Duration
 	for _, cam := range allCams {
 		c := measure.Analyze(cam, rec[cam], w.from, w.to, Period)
 		skipped := w.stats1[cam].Skipped - w.stats0[cam].Skipped
 		row.Skipped += skipped
+		if skipped > 0 {
+			row.SkippedBy[cam] = skipped
+		}
 		c.Lost = max(0, c.Lost-int(skipped))
 		row.Cameras[cam] = c
 		if slices.Contains(w.dark, cam) {
@@ -300,10 +307,27 @@ func (s *Site) RunFailover(fo FailoverOptions) (failure, failback Row) {
 	all := s.cameraNames()
 	failure = analyze(rec, w1, name, redundancy, detection, all)
 	failback = analyze(rec, w2, name+" failback", redundancy, 0, all)
+	// When the takeover started and ended, relative to the failure: the
+	// last frame the failed server stored and the first frame of its
+	// replacement, over the moved cameras that had a gap.
+	var lastOld, firstNew []time.Duration
+	for _, cam := range unlocked {
+		if c := failure.Cameras[cam]; c.Gap > 0 {
+			lastOld = append(lastOld, c.GapStart.Sub(failAt))
+			firstNew = append(firstNew, c.GapEnd.Sub(failAt))
+		}
+	}
+	if len(lastOld) > 0 {
+		t.Logf("takeover of %d cameras: last stored frame of %s at %v (p50) after the failure, first frame on the backup at %v (p50) / %v (max)",
+			len(lastOld), fo.Victim, measure.Percentile(lastOld, 50).Round(time.Millisecond),
+			measure.Percentile(firstNew, 50).Round(time.Millisecond), measure.Percentile(firstNew, 100).Round(time.Millisecond))
+	}
 	for _, row := range []Row{failure, failback} {
 		for _, cam := range all {
 			c := row.Cameras[cam]
-			if !slices.Contains(unlocked, cam) && !slices.Contains(locked, cam) && c.Gap > time.Second {
+			// A camera camsim itself starved (it skipped frames: the
+			// machine is overloaded) is no evidence against the site.
+			if !slices.Contains(unlocked, cam) && !slices.Contains(locked, cam) && c.Gap > time.Second && row.SkippedBy[cam] == 0 {
 				t.Errorf("%s: camera %s of a healthy server has a %v gap from %s to %s", row.Scenario, cam,
 					c.Gap.Round(time.Millisecond), c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"))
 			}
