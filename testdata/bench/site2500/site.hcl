@@ -1,13 +1,23 @@
 # A live site of 2,500 cameras on 10 servers, for the plan and apply
 # benchmarks of runtime/devsite (make bench). The planner's own benchmark
-# file (testdata/plan/bench) points its cameras at 10.1.x.x; these cameras
-# point at a closed loopback port instead, because here ten real agents try
-# to record them: every recorder fails at once and backs off, and no packet
-# leaves the machine. Camera i is recorded by server i mod 10 with the next
-# two servers as backups; at most 400 cameras per server leaves room for the
-# cameras of any one failed server.
+# file (testdata/plan/bench) points its cameras at 10.1.x.x; these point at
+# var.camera_addr on loopback instead, because here ten real agents try to
+# record them and no packet may leave the machine. Camera i is recorded by
+# server i mod 10 with the next two servers as backups; at most 400 cameras
+# per server leaves room for the cameras of any one failed server.
+#
+# The benchmark sets camera_addr to a listener that accepts connections and
+# never answers, like a camera that hangs: with stall_timeout = 60s every
+# recorder waits a minute before it fails, so 2,500 recorders stay quiet
+# while plan and apply are measured. The default, a closed port, makes every
+# recorder fail at once and retry with backoff.
 #
 # -var cam0_transport=udp changes one camera, for the one-camera benchmarks.
+
+variable "camera_addr" {
+  type    = string
+  default = "127.0.0.1:9"
+}
 
 variable "cam0_transport" {
   type    = string
@@ -42,10 +52,11 @@ site "bench" {
     for_each = flatten([for a in range(10) : [for b in range(250) : a * 250 + b]])
     labels   = [format("cam-%04d", camera.value)]
     content {
-      url       = "rtsp://127.0.0.1:9/stream${camera.value}"
-      transport = camera.value == 0 ? var.cam0_transport : "tcp"
-      server    = local.servers[camera.value % 10]
-      backup    = [local.servers[(camera.value + 1) % 10], local.servers[(camera.value + 2) % 10]]
+      url           = "rtsp://${var.camera_addr}/stream${camera.value}"
+      transport     = camera.value == 0 ? var.cam0_transport : "tcp"
+      stall_timeout = "60s"
+      server        = local.servers[camera.value % 10]
+      backup        = [local.servers[(camera.value + 1) % 10], local.servers[(camera.value + 2) % 10]]
       labels = {
         floor = tostring(floor(camera.value / 500))
       }
