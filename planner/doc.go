@@ -113,9 +113,9 @@
 //
 // Note kinds: server_down, camera_covered, camera_dark, camera_uncovered,
 // camera_failing, balancing_override, config_error, site_message,
-// new_server. Attribute
-// values are strings, numbers, booleans, lists of strings or maps of
-// strings; durations are strings such as "5s" or "14d", sizes are bytes.
+// new_server, server_replaced. Attribute values are strings, numbers,
+// booleans, lists of strings or maps of strings; durations are strings such
+// as "5s" or "14d", sizes are bytes.
 // Fields are only ever added within a format version.
 //
 // # Plan files (vigil plan -out)

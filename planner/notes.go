@@ -99,9 +99,10 @@ func recordersOf(c api.CameraState) string {
 	return s
 }
 
-// newServerNotes reminds that a new server must run the site's version: the
-// site refuses a member running another one. A new server whose agent is
-// already up with the site's version needs no reminder.
+// newServerNotes reminds that a new server must run the site's version (the
+// site refuses a member running another one; a new server whose agent is
+// already up with the site's version needs no reminder) and that a server
+// with a new address must be moved there.
 func newServerNotes(changes []Change, live *api.State) []Note {
 	running := make(map[string]string, len(live.Servers))
 	for _, s := range live.Servers {
@@ -109,6 +110,11 @@ func newServerNotes(changes []Change, live *api.State) []Note {
 	}
 	var notes []Note
 	for _, c := range changes {
+		if c.Type == TypeServer && c.Action == Replace {
+			notes = append(notes, Note{Kind: NoteServerReplaced, Address: c.Address, Message: fmt.Sprintf(
+				"server %s gets a new address: its agent must run at the new address (agent configuration) to rejoin the site; until it does, backups cover its cameras", c.Name)})
+			continue
+		}
 		if c.Type != TypeServer || c.Action != Create {
 			continue
 		}

@@ -94,6 +94,7 @@ const (
 	NoteConfigError     = "config_error"
 	NoteSiteMessage     = "site_message"
 	NoteNewServer       = "new_server"
+	NoteServerReplaced  = "server_replaced"
 )
 
 // Problem is a reason the plan cannot be applied.
