@@ -239,7 +239,7 @@ func (t *text) notes(notes []planner.Note) {
 	if len(notes) == 0 {
 		return
 	}
-	t.printf("\n%s\n", t.paint(bold, "Notes about the live site (not changes):"))
+	t.printf("\n%s\n", t.paint(bold, "Notes (not changes):"))
 	// Notes of a kind come together; a long run is cut after listLimit.
 	run := 0
 	for i, n := range notes {
