@@ -406,12 +406,27 @@ func (s *Site) Plan(ctx context.Context, site *hcl.Site, opts planner.Options) (
 // when the plan says so, then the whole spec is applied against the plan's
 // base revision, and Apply returns once the server it talked to has the new
 // revision. A site that has no master yet (agents just started) is waited
-// for until ctx ends.
+// for until ctx ends. When the site turns out to be at a newer revision than
+// the one planned against (an agent that restarted reports its revision once
+// it caught up), Apply plans again, a few times at most.
 func (s *Site) Apply(ctx context.Context, site *hcl.Site, opts planner.Options) (*planner.SitePlan, uint64, error) {
 	c, err := s.client()
 	if err != nil {
 		return nil, 0, err
 	}
+	for attempt := 1; ; attempt++ {
+		p, rev, err := s.applyOnce(ctx, c, site, opts)
+		var stale *api.StaleError
+		if !errors.As(err, &stale) || attempt == 3 {
+			return p, rev, err
+		}
+		if err := waitRevision(ctx, c, stale.Revision); err != nil {
+			return p, 0, err
+		}
+	}
+}
+
+func (s *Site) applyOnce(ctx context.Context, c *api.Client, site *hcl.Site, opts planner.Options) (*planner.SitePlan, uint64, error) {
 	live, err := c.State(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -440,20 +455,14 @@ func (s *Site) Apply(ctx context.Context, site *hcl.Site, opts planner.Options) 
 			}
 		}
 	}
-	for retried := false; ; retried = true {
+	for {
 		resp, err := c.Apply(ctx, api.ApplyRequest{Spec: *p.Desired, BaseRevision: p.BaseRevision})
 		if err == nil {
 			return p, resp.Revision, waitRevision(ctx, c, resp.Revision)
 		}
-		var stale *api.StaleError
-		if retried && errors.As(err, &stale) {
-			// An attempt that timed out may have been committed after all:
-			// then the site has exactly what was asked for.
-			if again, perr := s.Plan(ctx, site, opts); perr == nil && !again.HasChanges() {
-				return p, again.BaseRevision, nil
-			}
-		}
 		if !errors.Is(err, api.ErrUnavailable) {
+			// A stale error after a retry may be the earlier attempt,
+			// committed after all: Apply plans again and sees no changes.
 			return p, 0, err
 		}
 		select {
