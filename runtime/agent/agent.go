@@ -419,7 +419,15 @@ func (a *Agent) reconcile() {
 			own = &memberStatus{Revision: st.Revision, Error: v.err}
 		}
 		a.diffEvents(prev, v)
-		a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, false), now)
+		opened, closed := a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, false), now)
+		for _, g := range opened {
+			a.emit(api.Event{Severity: "warning", Kind: "gap.open", Camera: g.Camera,
+				Message: fmt.Sprintf("%s is not recorded anywhere in the site (%s)", g.Camera, g.Cause)})
+		}
+		for _, g := range closed {
+			a.emit(api.Event{Severity: "info", Kind: "gap.closed", Camera: g.Camera,
+				Message: fmt.Sprintf("%s is recorded again after a gap of %s (%s)", g.Camera, g.End.Sub(g.Start).Round(10*time.Millisecond), g.Cause)})
+		}
 		a.updateMetrics(v)
 	}
 	a.fillUsage(own, now)

@@ -186,6 +186,23 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 		}
 		t.Logf("%s: recording gap in the files at takeover %v", name, takeover.Round(10*time.Millisecond))
 	}
+
+	// rec-2's events tell the takeover: cam1 was not recorded, then was.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	events, err := s.Client("rec-2").Events(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for ev := range events {
+		if ev.Camera == "cam1" && (ev.Kind == "gap.open" || ev.Kind == "gap.closed" || ev.Kind == "camera.assigned") {
+			kinds = append(kinds, ev.Kind)
+		}
+	}
+	if !slices.Contains(kinds, "gap.open") || !slices.Contains(kinds, "gap.closed") || !slices.Contains(kinds, "camera.assigned") {
+		t.Errorf("rec-2's events about cam1: %v", kinds)
+	}
 }
 
 func camera(st *api.State, name string) api.CameraState {

@@ -112,7 +112,9 @@ func newGapTracker() *gapTracker {
 	return &gapTracker{seen: map[string]bool{}, open: map[string]*api.Gap{}, last: map[string]api.Gap{}}
 }
 
-func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, now time.Time) {
+// observe updates the gaps from one reconcile pass and returns the gaps
+// that opened and closed in it.
+func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, now time.Time) (opened, closed []api.Gap) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	names := map[string]bool{}
@@ -133,6 +135,7 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 			if gap := g.open[c.Name]; gap != nil {
 				gap.End = now
 				g.last[c.Name] = *gap
+				closed = append(closed, *gap)
 				delete(g.open, c.Name)
 			}
 		case g.seen[c.Name] && g.open[c.Name] == nil:
@@ -150,6 +153,7 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 				}
 			}
 			g.open[c.Name] = &api.Gap{Camera: c.Name, Start: now, Cause: cause}
+			opened = append(opened, *g.open[c.Name])
 		}
 	}
 	for name := range g.seen {
@@ -159,6 +163,7 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 			delete(g.last, name)
 		}
 	}
+	return opened, closed
 }
 
 // lastGap returns the open gap of a camera, or its last closed one.
