@@ -28,7 +28,7 @@ import (
 func init() {
 	register("dev", "Run a whole site in one process with simulated cameras", runDev)
 	for _, verb := range devsite.Verbs {
-		register("dev "+verb, verb+" a server of the site that vigil dev runs", func(args []string, stdout, stderr io.Writer) int {
+		register("dev "+verb, strings.ToUpper(verb[:1])+verb[1:]+" a server of the site that vigil dev runs", func(args []string, stdout, stderr io.Writer) int {
 			return runDevControl(verb, args, stdout, stderr)
 		})
 	}
@@ -55,7 +55,7 @@ func parseDevArgs(args []string, stderr io.Writer) (devArgs, int, bool) {
 	a := devArgs{vars: varFlags{}}
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&a.site, "site", "", "the site to run when the configuration declares several")
+	fs.StringVar(&a.site, "site", "", "the `NAME` of the site to run when the configuration declares several")
 	fs.StringVar(&a.dataDir, "data", "", "keep the servers' data and recordings in `DIR` (default: a new temporary directory)")
 	fs.BoolVar(&a.keep, "keep", false, "keep the temporary data directory on exit")
 	fs.StringVar(&a.control, "control", defaultDevControl, "listen on `ADDR` for vigil dev stop|kill|start SERVER")
@@ -201,7 +201,11 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		n := len(s.Cams.Paths())
 		fmt.Fprintf(stdout, "  camsim     rtsp://%s/cam1 ... /cam%d (/cam%d and up are spare, for cameras you add)\n", s.CamsimAddr, n, n-devsite.SparePaths+1)
 	}
-	for _, u := range s.Unserved {
+	for i, u := range s.Unserved {
+		if i == 10 {
+			fmt.Fprintf(stdout, "  ... and %d more cameras that are not simulated\n", len(s.Unserved)-i)
+			break
+		}
 		fmt.Fprintf(stdout, "  camera %s (%s) is not simulated: %s\n", u.Camera, u.URL, u.Reason)
 	}
 	for _, n := range s.Servers() {
@@ -448,7 +452,7 @@ func devFarewell(w io.Writer, s *devsite.Site, site *hcl.Site, dir string, remov
 func runDevControl(verb string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dev "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	control := fs.String("control", defaultDevControl, "the control address of the running vigil dev")
+	control := fs.String("control", defaultDevControl, "the control `ADDR` of the running vigil dev")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: vigil dev %s [-control ADDR] SERVER\n\nAsks the vigil dev running in another terminal to %s one of its servers.\nThe token comes from VIGIL_TOKEN, as vigil dev printed it.\n\nFlags:\n", verb, verb)
 		fs.PrintDefaults()

@@ -89,7 +89,11 @@ func Control(ctx context.Context, addr, token, verb, server string) (string, err
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("no vigil dev answers on %s: is it running (in another terminal)? %w", addr, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", fmt.Errorf("no vigil dev answers on %s: is it running in another terminal? (%w)", addr, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
