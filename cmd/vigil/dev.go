@@ -329,7 +329,7 @@ func devCommand(s *devsite.Site, line string) (out string, quit bool) {
 		return "commands: stop SERVER, kill SERVER, start SERVER, quit (servers: " + strings.Join(s.Servers(), ", ") + ")", false
 	}
 	if len(f) != 2 {
-		return fmt.Sprintf("%q: type a command and a server, e.g. stop %s (or help)", line, s.Servers()[len(s.Servers())-1]), false
+		return fmt.Sprintf("%q: type a command and a server, e.g. stop %s (or help)", line, s.Servers()[0]), false
 	}
 	msg, err := s.Do(f[0], f[1])
 	if err != nil {
@@ -341,7 +341,7 @@ func devCommand(s *devsite.Site, line string) (out string, quit bool) {
 // devHelp is how to use the running site, shown above the status table.
 func devHelp(s *devsite.Site, a devArgs, cmd, dir string) string {
 	servers := s.Servers()
-	other := servers[len(servers)-1]
+	other := servers[min(1, len(servers)-1)] // srv-2 in the quickstart, as in the README
 	var b strings.Builder
 	fmt.Fprintf(&b, "vigil dev: site %s from %s · data in %s\n\n", s.Name, a.path, dir)
 	fmt.Fprintf(&b, "In another terminal, from this directory:\n")
