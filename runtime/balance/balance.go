@@ -1,0 +1,511 @@
+// Package balance is vigil's storage balancer: it moves cameras between the
+// recording servers of a site so that they fill their disks at about the
+// same rate. Plan is a pure function (no I/O, no clock): the master's leader
+// loop calls it with the committed spec, the replicated daily statistics,
+// the balancing moves in force, the live servers and the time, and commits
+// the overrides it returns; `vigil balance report` shows the same Plan.
+//
+// # Load
+//
+// A camera's rate is its recorded bytes per day over the period: for each
+// UTC day of the period, the most bytes one server recorded of it that day
+// (so a constant copy is not counted twice), summed and divided by the days
+// of the period that have statistics at all (a young site is not diluted by
+// empty days). The period is the last Days complete days before Now
+// (default: history_days). A server's load is the sum of the rates of the
+// cameras whose main server it is: the server of a balancing move in force,
+// otherwise the camera's primary. Failover is not load: a camera covered by
+// a backup still counts on its main server.
+//
+// # Who takes part
+//
+// Only live recording servers are balanced: standby, witness and virtual
+// servers and servers that are not alive are shown but never gain or lose a
+// camera. A camera may move when it is not locked, its balance attribute is
+// true, it matches the balancing block's cameras (names or glob patterns;
+// empty means all) and labels (all must match), its main server takes part,
+// and its last move is at least min_days_between_moves old. Its target must
+// be a live recording server with room under max_cameras (counting the
+// cameras whose main server it is) and, for a constant-redundancy camera,
+// not one of its own backups: that server already holds its constant copy,
+// so the move would double the copy's storage there instead of spreading it.
+//
+// # Moves
+//
+// The servers are balanced when every one is within tolerance_percent of the
+// mean load. Otherwise the balancer moves, one at a time, the camera whose
+// move most reduces the spread of loads (the sum of squared differences to
+// the mean), between any server above another, and accepts a move only when
+// it narrows the gap between its two servers by more than the tolerance. So
+// a balanced site stays still, a repeated run on its own result makes no
+// move (no flip-flopping), each camera moves at most once per run, and the
+// biggest useful moves come first, which keeps their number small.
+//
+// A move is an api.Override with its time (Since). A move back to the
+// camera's primary keeps an override that names the primary (assign ignores
+// it) so that the camera's last move time is remembered; such records are
+// dropped once older than min_days_between_moves. Overrides of cameras that
+// left the spec are dropped; overrides of cameras that may no longer move
+// (locked, balance = false, no longer selected) or whose server cannot
+// record any more are dropped too, which sends the camera back to its
+// primary.
+//
+// # Window
+//
+// The master applies moves only while the window is open: the hour window of
+// the site's time zone (it may cross midnight), on the listed weekdays. The
+// weekday of a window that crosses midnight is the day it opens: a
+// Saturday 22:00-02:00 window is open on Sunday at 01:00.
+package balance
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"path"
+	"slices"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+// Input is everything a balancing decision depends on.
+type Input struct {
+	// Spec is the committed site spec; nil gives an empty report.
+	Spec *hcl.Site
+	// Stats are the site's daily recorded bytes (at least the period).
+	Stats []api.DailyStat
+	// Overrides are the balancing moves in force.
+	Overrides []api.Override
+	// Alive lists the servers that membership sees alive.
+	Alive map[string]bool
+	// Now is the time of the decision.
+	Now time.Time
+	// Days is the statistics period; 0 means the site's history_days.
+	Days int
+}
+
+// Result is a balancing decision.
+type Result struct {
+	// Report describes the loads and the moves, whether balancing is enabled
+	// and the window open or not.
+	Report api.BalanceReport
+	// Overrides is the full list of overrides after the moves; Changed says
+	// whether it differs from the input. The master commits it only while
+	// balancing is enabled and the window is open (Apply).
+	Overrides []api.Override
+	Changed   bool
+}
+
+// Apply reports whether the master should commit Overrides now.
+func (r Result) Apply() bool { return r.Report.Enabled && r.Report.InWindow && r.Changed }
+
+// Settings returns the site's balancing block, or the defaults with
+// balancing disabled when the site has none.
+func Settings(s *hcl.Site) hcl.Balancing {
+	if s != nil && s.Balancing != nil {
+		b := *s.Balancing
+		if b.HistoryDays <= 0 {
+			b.HistoryDays = hcl.DefaultHistoryDays
+		}
+		if b.TolerancePercent <= 0 {
+			b.TolerancePercent = hcl.DefaultTolerance
+		}
+		return b
+	}
+	return hcl.Balancing{HistoryDays: hcl.DefaultHistoryDays, MinDaysBetweenMoves: hcl.DefaultMinDaysBetween,
+		Window: hcl.HourWindow{StartMinute: 0, EndMinute: 24 * 60}, TolerancePercent: hcl.DefaultTolerance}
+}
+
+// Window reports whether now lies inside the balancing window (in loc), when
+// the window opens next (zero while inside, or when it never opens), and
+// when the current window closes (zero outside).
+func Window(b hcl.Balancing, loc *time.Location, now time.Time) (inside bool, next, ends time.Time) {
+	w := b.Window
+	if w.StartMinute == w.EndMinute {
+		return false, time.Time{}, time.Time{} // an empty window never opens
+	}
+	day := func(weekday time.Weekday) bool { return len(b.Weekdays) == 0 || slices.Contains(b.Weekdays, weekday) }
+	local := now.In(loc)
+	y, mo, d := local.Date()
+	m := local.Hour()*60 + local.Minute()
+	if w.Contains(m) {
+		opened := d
+		if w.StartMinute > w.EndMinute && m < w.EndMinute {
+			opened-- // still the window that opened yesterday
+		}
+		if open := time.Date(y, mo, opened, 0, 0, 0, 0, loc); day(open.Weekday()) {
+			end := time.Date(y, mo, opened, 0, w.EndMinute, 0, 0, loc)
+			if w.StartMinute > w.EndMinute {
+				end = time.Date(y, mo, opened+1, 0, w.EndMinute, 0, 0, loc)
+			}
+			return true, time.Time{}, end
+		}
+	}
+	for i := 0; i <= 7; i++ {
+		start := time.Date(y, mo, d+i, 0, w.StartMinute, 0, 0, loc)
+		if start.After(now) && day(time.Date(y, mo, d+i, 0, 0, 0, 0, loc).Weekday()) {
+			return false, start, time.Time{}
+		}
+	}
+	return false, time.Time{}, time.Time{}
+}
+
+// Selected reports whether the balancing block lets camera c move, and why
+// not.
+func Selected(b hcl.Balancing, c *hcl.Camera) (bool, string) {
+	switch {
+	case c.Locked:
+		return false, "locked"
+	case !c.Balance:
+		return false, "balance = false"
+	}
+	if len(b.Cameras) > 0 {
+		match := false
+		for _, p := range b.Cameras {
+			if ok, _ := path.Match(p, c.Name); ok || p == c.Name {
+				match = true
+				break
+			}
+		}
+		if !match {
+			return false, "not in balancing.cameras"
+		}
+	}
+	for k, v := range b.Labels {
+		if c.Labels[k] != v {
+			return false, fmt.Sprintf("label %s is not %q", k, v)
+		}
+	}
+	return true, ""
+}
+
+type server struct {
+	spec     *hcl.Server
+	balanced bool
+	load     float64
+	count    int
+}
+
+type camera struct {
+	spec    *hcl.Camera
+	main    string
+	rate    float64
+	movable bool
+	why     string
+	moved   bool
+	backups []string
+}
+
+// Plan computes the loads and the moves the balancer makes at in.Now.
+func Plan(in Input) Result {
+	b := Settings(in.Spec)
+	days := in.Days
+	if days <= 0 {
+		days = b.HistoryDays
+	}
+	to := in.Now.UTC().AddDate(0, 0, -1)
+	from := to.AddDate(0, 0, -(days - 1))
+	rep := api.BalanceReport{Now: in.Now, Days: days, From: from.Format(time.DateOnly), To: to.Format(time.DateOnly),
+		TolerancePercent: b.TolerancePercent, Servers: []api.BalanceServer{}, Cameras: []api.BalanceCamera{}, Moves: []api.BalanceMove{}}
+	if in.Spec == nil {
+		rep.Message = "no site spec has been committed yet"
+		return Result{Report: rep, Overrides: in.Overrides}
+	}
+	site := in.Spec
+	rep.Enabled = site.Balancing != nil && site.Balancing.Enabled
+	rep.TimeZone = cmp.Or(site.TimeZone, hcl.DefaultTimeZone)
+	loc, err := time.LoadLocation(rep.TimeZone)
+	if err != nil {
+		loc = time.UTC
+		rep.TimeZone = "UTC"
+	}
+	rep.InWindow, rep.NextWindow, rep.WindowEnds = Window(b, loc, in.Now)
+
+	// Rates: per day, the most one server recorded of a camera.
+	fromS, toS := rep.From, rep.To
+	perDay := map[[2]string]int64{}
+	dates := map[string]bool{}
+	for _, s := range in.Stats {
+		if s.Date < fromS || s.Date > toS {
+			continue
+		}
+		dates[s.Date] = true
+		k := [2]string{s.Camera, s.Date}
+		perDay[k] = max(perDay[k], s.Bytes)
+	}
+	rep.DaysWithData = len(dates)
+	total := map[string]int64{}
+	for k, v := range perDay {
+		total[k[0]] += v
+	}
+
+	servers := map[string]*server{}
+	var order []*server
+	for _, s := range site.Servers {
+		v := &server{spec: s, balanced: s.Kind == hcl.KindRecording && in.Alive[s.Name]}
+		servers[s.Name] = v
+		order = append(order, v)
+	}
+	canRecord := func(name string) bool {
+		s := servers[name]
+		return s != nil && (s.spec.Kind == hcl.KindRecording || s.spec.Kind == hcl.KindStandby)
+	}
+
+	// One override per camera: the latest wins, as in assign.
+	last := map[string]api.Override{}
+	for _, o := range in.Overrides {
+		if p, ok := last[o.Camera]; !ok || o.Since.After(p.Since) || (o.Since.Equal(p.Since) && o.Server > p.Server) {
+			last[o.Camera] = o
+		}
+	}
+	minGap := time.Duration(b.MinDaysBetweenMoves) * 24 * time.Hour
+	keep := map[string]api.Override{}
+	cams := make([]*camera, 0, len(site.Cameras))
+	for _, c := range site.Cameras {
+		cm := &camera{spec: c, main: c.Server, backups: site.BackupServers(c)}
+		if rep.DaysWithData > 0 {
+			cm.rate = float64(total[c.Name]) / float64(rep.DaysWithData)
+		}
+		sel, why := Selected(b, c)
+		if o, ok := last[c.Name]; ok {
+			switch {
+			case !sel || !canRecord(o.Server):
+				// dropped: the camera goes back to its primary
+			case o.Server == c.Server:
+				if in.Now.Sub(o.Since) < minGap {
+					keep[c.Name] = o // remembers the return home
+				}
+			default:
+				keep[c.Name] = o
+				cm.main = o.Server
+			}
+		}
+		switch {
+		case !sel:
+			cm.why = why
+		case servers[cm.main] == nil:
+			cm.why = fmt.Sprintf("its server %s is not a server of this site", cm.main)
+		case !servers[cm.main].balanced:
+			cm.why = fmt.Sprintf("its server %s is not balanced (%s)", cm.main, notBalancedWhy(servers[cm.main].spec, in.Alive))
+		case keep[c.Name].Since.After(in.Now.Add(-minGap)) && !keep[c.Name].Since.IsZero():
+			cm.why = fmt.Sprintf("moved %s, less than %d days ago", keep[c.Name].Since.UTC().Format("2006-01-02 15:04"), b.MinDaysBetweenMoves)
+		default:
+			cm.movable = true
+		}
+		if s := servers[cm.main]; s != nil {
+			s.count++
+			if s.balanced {
+				s.load += cm.rate
+			}
+		}
+		cams = append(cams, cm)
+	}
+	slices.SortFunc(cams, func(x, y *camera) int { return cmp.Compare(x.spec.Name, y.spec.Name) })
+
+	var bal []*server
+	sum := 0.0
+	for _, s := range order {
+		if s.balanced {
+			bal = append(bal, s)
+			sum += s.load
+		}
+	}
+	before := make(map[string][2]float64, len(order))
+	for _, s := range order {
+		before[s.spec.Name] = [2]float64{s.load, float64(s.count)}
+	}
+	mean := 0.0
+	if len(bal) > 0 {
+		mean = sum / float64(len(bal))
+	}
+	rep.MeanBytesPerDay = mean
+	tol := mean * b.TolerancePercent / 100
+
+	var moves []api.BalanceMove
+	newOv := map[string]api.Override{}
+	switch {
+	case rep.DaysWithData == 0:
+		rep.Message = fmt.Sprintf("no recording statistics from %s to %s yet: nothing to balance", fromS, toS)
+	case len(bal) < 2:
+		rep.Message = "fewer than two live recording servers: nothing to balance"
+	default:
+		moves = greedy(cams, bal, servers, mean, tol)
+		for _, mv := range moves {
+			newOv[mv.Camera] = api.Override{Camera: mv.Camera, From: mv.From, Server: mv.To, Since: in.Now, Reason: mv.Reason}
+		}
+	}
+	rep.Moves = append(rep.Moves, moves...)
+
+	// The override list after the moves, sorted by camera.
+	out := make([]api.Override, 0, len(keep)+len(newOv))
+	for name, o := range keep {
+		if _, moved := newOv[name]; !moved {
+			out = append(out, o)
+		}
+	}
+	for _, o := range newOv {
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(x, y api.Override) int { return cmp.Compare(x.Camera, y.Camera) })
+
+	for _, s := range order {
+		bs := api.BalanceServer{Name: s.spec.Name, Kind: s.spec.Kind, Balanced: s.balanced, MaxCameras: s.spec.MaxCameras,
+			BytesPerDay: before[s.spec.Name][0], Cameras: int(before[s.spec.Name][1]),
+			BytesPerDayAfter: s.load, CamerasAfter: s.count}
+		if !s.balanced {
+			bs.Why = notBalancedWhy(s.spec, in.Alive)
+			// Loads of servers outside balancing still show their cameras' rates.
+			for _, c := range cams {
+				if c.main == s.spec.Name {
+					bs.BytesPerDay += c.rate
+					bs.BytesPerDayAfter += c.rate
+				}
+			}
+		}
+		rep.Servers = append(rep.Servers, bs)
+	}
+	for _, c := range cams {
+		bc := api.BalanceCamera{Name: c.spec.Name, Primary: c.spec.Server, Server: c.main, BytesPerDay: c.rate, Movable: c.movable, Why: c.why}
+		if o, ok := keep[c.spec.Name]; ok {
+			bc.LastMove = o.Since
+		}
+		if c.moved {
+			bc.LastMove = in.Now
+		}
+		rep.Cameras = append(rep.Cameras, bc)
+	}
+	if rep.Message == "" {
+		rep.Message = message(rep, len(bal), tol)
+	}
+	return Result{Report: rep, Overrides: out, Changed: !sameOverrides(in.Overrides, out)}
+}
+
+func message(rep api.BalanceReport, n int, tol float64) string {
+	var what string
+	if len(rep.Moves) == 0 {
+		what = fmt.Sprintf("the %d live recording servers are balanced: no move improves them by more than the tolerance (%s)", n, FormatRate(tol))
+	} else {
+		what = fmt.Sprintf("%d move(s) bring the %d live recording servers within the tolerance (%s)", len(rep.Moves), n, FormatRate(tol))
+	}
+	switch {
+	case !rep.Enabled:
+		return what + "; balancing is disabled, nothing is moved"
+	case rep.InWindow:
+		return what + "; the window is open"
+	case rep.NextWindow.IsZero():
+		return what + "; the window never opens"
+	default:
+		return what + "; moves wait for the window"
+	}
+}
+
+func notBalancedWhy(s *hcl.Server, alive map[string]bool) string {
+	if s.Kind != hcl.KindRecording {
+		return s.Kind + " server"
+	}
+	if !alive[s.Name] {
+		return "not alive"
+	}
+	return ""
+}
+
+// greedy moves cameras between balanced servers (see the package doc) and
+// updates the servers' loads, counts and the cameras' main servers.
+func greedy(cams []*camera, bal []*server, servers map[string]*server, mean, tol float64) []api.BalanceMove {
+	balanced := func() bool {
+		for _, s := range bal {
+			if math.Abs(s.load-mean) > tol {
+				return false
+			}
+		}
+		return true
+	}
+	var moves []api.BalanceMove
+	for !balanced() {
+		var best *camera
+		var bestTo *server
+		bestGain := 0.0
+		for _, c := range cams {
+			if !c.movable || c.moved || c.rate <= 0 {
+				continue
+			}
+			h := servers[c.main]
+			for _, t := range bal {
+				gap := h.load - t.load
+				if t == h || gap <= tol || !fits(c, t) {
+					continue
+				}
+				if gap-math.Abs(gap-2*c.rate) <= tol {
+					continue // narrows the pair's gap by no more than the tolerance
+				}
+				gain := 2 * c.rate * (gap - c.rate) // drop of the sum of squared deviations
+				// Ties keep the first camera by name, then server in spec order.
+				if gain > bestGain {
+					best, bestTo, bestGain = c, t, gain
+				}
+			}
+		}
+		if best == nil {
+			break
+		}
+		h := servers[best.main]
+		reason := fmt.Sprintf("%s %s → %s, %s %s → %s (mean %s, tolerance %s)",
+			h.spec.Name, FormatRate(h.load), FormatRate(h.load-best.rate),
+			bestTo.spec.Name, FormatRate(bestTo.load), FormatRate(bestTo.load+best.rate),
+			FormatRate(mean), FormatRate(tol))
+		moves = append(moves, api.BalanceMove{Camera: best.spec.Name, From: h.spec.Name, To: bestTo.spec.Name, BytesPerDay: best.rate, Reason: reason})
+		h.load -= best.rate
+		h.count--
+		bestTo.load += best.rate
+		bestTo.count++
+		best.main = bestTo.spec.Name
+		best.moved = true
+	}
+	return moves
+}
+
+// fits reports whether camera c may move to server t.
+func fits(c *camera, t *server) bool {
+	if t.spec.MaxCameras > 0 && t.count >= t.spec.MaxCameras {
+		return false
+	}
+	if c.spec.Redundancy == hcl.RedundancyConstant && t.spec.Name != c.spec.Server && slices.Contains(c.backups, t.spec.Name) {
+		return false
+	}
+	return true
+}
+
+func sameOverrides(a, b []api.Override) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x := slices.Clone(a)
+	slices.SortFunc(x, func(p, q api.Override) int { return cmp.Compare(p.Camera, q.Camera) })
+	for i := range x {
+		if x[i].Camera != b[i].Camera || x[i].Server != b[i].Server || x[i].From != b[i].From || !x[i].Since.Equal(b[i].Since) {
+			return false
+		}
+	}
+	return true
+}
+
+// FormatRate writes bytes per day for people: "31.2 GB/day" (decimal units).
+func FormatRate(bytesPerDay float64) string {
+	return FormatBytes(bytesPerDay) + "/day"
+}
+
+// FormatBytes writes a byte count with a decimal unit: "512 B", "31.2 GB".
+func FormatBytes(b float64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	i := 0
+	for math.Abs(b) >= 1000 && i < len(units)-1 {
+		b /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f %s", b, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", b, units[i])
+}
