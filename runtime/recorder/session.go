@@ -439,15 +439,18 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decodeEr
 			return nil, failure(CauseMalformed, "H.265 depacketizer: %v", err)
 		}
 		c.OnPacketRTP(video, h265f, func(pkt *rtp.Packet) {
+			// The time decoder must see every packet; the depacketizer
+			// too, even before timestamps are known, so that garbage is
+			// seen as such.
 			pts, ok := c.PacketPTS(video, pkt)
-			if !ok {
-				return
-			}
 			au, err := dec.Decode(pkt)
 			if err != nil {
 				if !errors.Is(err, rtph265.ErrMorePacketsNeeded) && !errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious) {
 					decErr(err)
 				}
+				return
+			}
+			if !ok {
 				return
 			}
 			s.lastSeen.Store(time.Now().UnixNano())
@@ -461,15 +464,18 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decodeEr
 			return nil, failure(CauseMalformed, "H.264 depacketizer: %v", err)
 		}
 		c.OnPacketRTP(video, h264f, func(pkt *rtp.Packet) {
+			// The time decoder must see every packet; the depacketizer
+			// too, even before timestamps are known, so that garbage is
+			// seen as such.
 			pts, ok := c.PacketPTS(video, pkt)
-			if !ok {
-				return
-			}
 			au, err := dec.Decode(pkt)
 			if err != nil {
 				if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
 					decErr(err)
 				}
+				return
+			}
+			if !ok {
 				return
 			}
 			s.lastSeen.Store(time.Now().UnixNano())
