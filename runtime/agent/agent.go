@@ -190,6 +190,7 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.cl = cl
 	cl.LeaderLoop(a.gatherStats)
+	cl.LeaderLoop(a.BalanceLoop(time.Now, DefaultBalanceInterval))
 
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {

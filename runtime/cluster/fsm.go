@@ -144,6 +144,7 @@ func (f *fsm) apply(env envelope) any {
 			return &StaleError{Current: f.state.Revision, Base: b.Base}
 		}
 		spec := b.Spec
+		f.state.Overrides = keepOverrides(f.state.Spec, &spec, f.state.Overrides)
 		f.state.Spec = &spec
 		f.state.Revision++
 		f.state.Committed = b.Time
@@ -180,6 +181,32 @@ func (f *fsm) apply(env envelope) any {
 	default:
 		return fmt.Errorf("unknown raft entry type %q (version %d): this binary is older than the one that wrote it", env.Type, env.V)
 	}
+}
+
+// keepOverrides drops the balancing moves of cameras that the new spec
+// removes or gives another primary server: an apply that changes a
+// camera's primary clears its override.
+func keepOverrides(prev, next *hcl.Site, o []api.Override) []api.Override {
+	if len(o) == 0 {
+		return o
+	}
+	primaries := func(s *hcl.Site) map[string]string {
+		m := map[string]string{}
+		if s != nil {
+			for _, c := range s.Cameras {
+				m[c.Name] = c.Server
+			}
+		}
+		return m
+	}
+	was, now := primaries(prev), primaries(next)
+	var out []api.Override
+	for _, v := range o {
+		if p, ok := now[v.Camera]; ok && p == was[v.Camera] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func tooNew(env envelope) error {
