@@ -414,8 +414,16 @@ func (s *Site) Apply(ctx context.Context, site *hcl.Site, opts planner.Options) 
 	if err != nil {
 		return nil, 0, err
 	}
+	var first *planner.SitePlan
 	for attempt := 1; ; attempt++ {
 		p, rev, err := s.applyOnce(ctx, c, site, opts)
+		if first == nil {
+			first = p
+		} else if err == nil && !p.HasChanges() {
+			// An earlier attempt was committed after all (its answer was
+			// lost to a master change): report what it applied.
+			return first, rev, nil
+		}
 		var stale *api.StaleError
 		if !errors.As(err, &stale) || attempt == 3 {
 			return p, rev, err
@@ -462,7 +470,7 @@ func (s *Site) applyOnce(ctx context.Context, c *api.Client, site *hcl.Site, opt
 		}
 		if !errors.Is(err, api.ErrUnavailable) {
 			// A stale error after a retry may be the earlier attempt,
-			// committed after all: Apply plans again and sees no changes.
+			// committed after all: Apply plans again and finds no changes.
 			return p, 0, err
 		}
 		select {
