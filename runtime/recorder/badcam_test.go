@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -9,9 +10,11 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/description"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 
 	"vigil/runtime/camsim"
+	"vigil/runtime/storage"
 )
 
 // badCamera is an RTSP server with one stream that camsim cannot offer: an
@@ -116,4 +119,104 @@ func TestBadCamerasDoNotAffectOthers(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// startAudioCamera serves synthetic H.264 (25 fps, a keyframe every 25
+// frames, parameter sets only in the SDP) with an audio track.
+func startAudioCamera(t *testing.T, audio format.Format, packet func(i int) *rtp.Packet) string {
+	t.Helper()
+	b := &badCamera{}
+	b.srv = &gortsplib.Server{Handler: b, RTSPAddress: "127.0.0.1:0"}
+	if err := b.srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	video := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{
+		&format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps1080, PPS: pps}}}
+	sound := &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{audio}}
+	b.stream = &gortsplib.ServerStream{Server: b.srv, Desc: &description.Session{Medias: []*description.Media{video, sound}}}
+	if err := b.stream.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		close(done)
+		b.stream.Close()
+		b.srv.Close()
+	})
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond) // one audio packet, every other one a video frame
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if i%2 == 0 {
+				n := i / 2
+				nalu := []byte{byte(h264.NALUTypeNonIDR) | 0x40, 0x9a, 0x00}
+				if n%25 == 0 {
+					nalu = []byte{byte(h264.NALUTypeIDR) | 0x60, 0x88, 0x80}
+				}
+				b.stream.WritePacketRTP(video, &rtp.Packet{
+					Header:  rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: uint16(n), Timestamp: uint32(n * frameTicks), Marker: true},
+					Payload: nalu,
+				})
+			}
+			b.stream.WritePacketRTP(sound, packet(i))
+		}
+	}()
+	return "rtsp://" + b.srv.NetListener().Addr().String() + "/stream"
+}
+
+func TestRecordG711AndOpus(t *testing.T) {
+	t.Parallel()
+	pcmu := startAudioCamera(t, &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}, func(i int) *rtp.Packet {
+		return &rtp.Packet{
+			Header:  rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160)},
+			Payload: make([]byte, 160), // 20 ms
+		}
+	})
+	opus := startAudioCamera(t, &format.Opus{PayloadTyp: 97, ChannelCount: 1}, func(i int) *rtp.Packet {
+		return &rtp.Packet{
+			Header:  rtp.Header{Version: 2, PayloadType: 97, SequenceNumber: uint16(i), Timestamp: uint32(i * 960)},
+			Payload: []byte{31 << 3, 0xff, 0xfe}, // CELT fullband, one 20 ms frame
+		}
+	})
+	store := openStore(t, t.TempDir())
+	m, _ := newManager(t, store)
+	m.Set([]Camera{{Name: "pcmu", URL: pcmu}, {Name: "opus", URL: opus}})
+	waitFor(t, 5*time.Second, "recording", func() bool {
+		st := m.Status()
+		return len(st) == 2 && st[0].State == "recording" && st[1].State == "recording"
+	})
+	time.Sleep(2 * time.Second)
+	m.Close()
+	for name, codec := range map[string]string{"pcmu": "h264+lpcm", "opus": "h264+opus"} {
+		segs := store.Segments(name)
+		if len(segs) != 1 || segs[0].Codec != codec {
+			t.Fatalf("%s: %+v", name, segs)
+		}
+		info, err := storage.Probe(segs[0].Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// About 2 s: 50 frames of video, 100 packets of audio.
+		if v, a := info.Tracks[0].Samples, info.Tracks[1].Samples; v < 40 || a < 80 || a < 2*v-10 || a > 2*v+10 {
+			t.Errorf("%s: %d video and %d audio samples", name, v, a)
+		}
+		if d := info.Tracks[1].End - info.Tracks[0].End; d < -100*time.Millisecond || d > 100*time.Millisecond {
+			t.Errorf("%s: audio ends %v after video", name, d)
+		}
+		// ffprobe knows the audio track (the synthetic video is not
+		// decodable, so only the audio stream is asked for).
+		if _, err := exec.LookPath("ffprobe"); err == nil {
+			out, err := exec.Command("ffprobe", "-v", "quiet", "-select_streams", "a", "-show_entries", "stream=codec_name",
+				"-of", "csv=p=0", segs[0].Path).Output()
+			want := map[string]string{"pcmu": "pcm_s16be", "opus": "opus"}[name]
+			if got := strings.TrimSpace(string(out)); err != nil || got != want {
+				t.Errorf("%s: ffprobe sees audio codec %q (%v), want %q", name, got, err, want)
+			}
+		}
+	}
 }
