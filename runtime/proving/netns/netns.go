@@ -164,47 +164,64 @@ func (k *Link) Slow(rate string) error {
 	return run("tc", "-n", sw, "qdisc", "add", "dev", k.Name+"p", "root", "tbf", "rate", rate, "burst", "64kb", "latency", "500ms")
 }
 
-// Dial opens a TCP connection from inside the host's namespace. The socket
-// is created on an OS thread switched into the namespace; once created it
+// Dial opens a connection from inside the host's namespace. The socket is
+// created on an OS thread switched into the namespace; once created it
 // belongs to that namespace whatever thread uses it.
 func (h *Host) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
+	var c net.Conn
+	err := h.do(func() error {
+		var d net.Dialer
+		var err error
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// Listen opens a listener inside the host's namespace (see Dial).
+func (h *Host) Listen(network, addr string) (net.Listener, error) {
+	var l net.Listener
+	err := h.do(func() error {
+		var err error
+		l, err = net.Listen(network, addr)
+		return err
+	})
+	return l, err
+}
+
+// do runs fn on an OS thread that is inside the host's namespace.
+func (h *Host) do(fn func() error) error {
+	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := netns.Get()
 		if err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{nil, err}
+			ch <- err
 			return
 		}
 		defer orig.Close()
 		target, err := netns.GetFromName(h.Name)
 		if err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("namespace %s: %w", h.Name, err)}
+			ch <- fmt.Errorf("namespace %s: %w", h.Name, err)
 			return
 		}
 		defer target.Close()
 		if err := netns.Set(target); err != nil {
 			runtime.UnlockOSThread()
-			ch <- result{nil, err}
+			ch <- err
 			return
 		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
+		err = fn()
 		if netns.Set(orig) == nil {
 			// Only a thread back in its own namespace may serve other
 			// goroutines; otherwise it ends with this goroutine.
 			runtime.UnlockOSThread()
 		}
-		ch <- result{c, err}
+		ch <- err
 	}()
-	r := <-ch
-	return r.c, r.err
+	return <-ch
 }
 
 // Close removes every namespace of the lab (which removes their links).
