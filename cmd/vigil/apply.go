@@ -11,9 +11,6 @@ import (
 	"strings"
 	"time"
 
-	hhcl "github.com/hashicorp/hcl/v2"
-
-	"vigil/hcl"
 	"vigil/planner"
 	"vigil/planner/views"
 	"vigil/runtime/api"
@@ -33,18 +30,24 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	src.flags(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil apply [-address URL] [-auto-approve] [-var name=value]... [-var-file FILE]... [PLANFILE | PATH]\n\n"+
+		fmt.Fprintf(stderr, "Usage: vigil apply [-address URL | -site NAME...] [-auto-approve] [-allow-partial] [-var name=value]... [-var-file FILE]... [PLANFILE | PATH]\n\n"+
 			"With a configuration PATH (default \".\"): plans, shows the plan, asks for confirmation\n"+
 			"(unless -auto-approve) and commits the whole configuration as one change.\n"+
 			"With a PLANFILE saved by vigil plan -out: applies exactly that plan, without asking,\n"+
 			"and refuses it when the site has changed since or the file was modified.\n"+
-			"The token for the change comes from VIGIL_TOKEN.\n\nFlags:\n")
+			"The token for the change comes from VIGIL_TOKEN.\n"+
+			"Domains (see vigil plan -h): every site with changes is applied, each as one change of its\n"+
+			"own; when a site cannot be reached or planned, nothing is applied unless -allow-partial.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
 		}
+		return 1
+	}
+	if err := src.parsed(fs); err != nil {
+		fmt.Fprintf(stderr, "vigil apply: %v\n", err)
 		return 1
 	}
 	if fs.NArg() > 1 {
@@ -66,6 +69,9 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		if len(src.vars) > 0 || len(src.varFiles) > 0 {
 			fmt.Fprintf(stderr, "Error: -var and -var-file do not apply to a saved plan: its values were fixed by vigil plan\n")
 			return 1
+		}
+		if isDomainPlanFile(path) {
+			return runDomainApplyFile(ctx, &src, path, stdout, stderr)
 		}
 		f, err := planner.ReadPlanFile(path)
 		if err != nil {
@@ -93,10 +99,12 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	} else {
-		var cfg *hcl.Config
-		var diags hhcl.Diagnostics
+		cfg, diags := src.load(path)
+		if !diags.HasErrors() && src.domainMode(cfg) {
+			return runDomainApply(ctx, &src, cfg, diags, *autoApprove, stdout, stderr)
+		}
 		var err error
-		p, cfg, diags, err = src.planConfig(ctx, client, path, nil)
+		p, cfg, diags, err = src.planConfig(ctx, client, cfg, diags, nil)
 		if err != nil {
 			reportFailure(stderr, cfg, diags, err)
 			return 1
@@ -116,7 +124,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if !isPlanFile(path) && !*autoApprove {
-		ok, err := confirm(stdout, applyStdin, p.Site)
+		ok, err := confirm(stdout, applyStdin, "site "+p.Site)
 		if err != nil {
 			fmt.Fprintf(stderr, "Error: %v\n", err)
 			return 1
@@ -137,9 +145,9 @@ func isPlanFile(path string) bool {
 }
 
 // confirm asks the operator; a missing answer (no terminal, empty input)
-// refuses.
-func confirm(stdout io.Writer, stdin io.Reader, site string) (bool, error) {
-	fmt.Fprintf(stdout, "\nDo you want to apply these changes to site %s?\n  Only 'yes' will be accepted.\n\n  Enter a value: ", site)
+// refuses. what is "site NAME" or "sites A, B".
+func confirm(stdout io.Writer, stdin io.Reader, what string) (bool, error) {
+	fmt.Fprintf(stdout, "\nDo you want to apply these changes to %s?\n  Only 'yes' will be accepted.\n\n  Enter a value: ", what)
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && line == "" {
 		fmt.Fprintln(stdout)

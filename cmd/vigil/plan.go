@@ -29,6 +29,11 @@ type planSource struct {
 	address  string
 	vars     varFlags
 	varFiles listFlags
+	// sites are the -site flags (domain mode); addressSet says whether
+	// -address was given on the command line (see domainMode).
+	sites        listFlags
+	addressSet   bool
+	allowPartial bool
 }
 
 func (s *planSource) flags(fs *flag.FlagSet) {
@@ -36,6 +41,27 @@ func (s *planSource) flags(fs *flag.FlagSet) {
 	fs.StringVar(&s.address, "address", api.AddressFromEnv(), "API address of any server of the site (env VIGIL_ADDR)")
 	fs.Var(s.vars, "var", "set a variable: -var name=value (repeatable)")
 	fs.Var(&s.varFiles, "var-file", "read variables from an HCL file of name = value lines (repeatable)")
+	fs.Var(&s.sites, "site", "domain: plan only the site `NAME` (repeatable); sites are reached through their servers' addresses")
+	fs.BoolVar(&s.allowPartial, "allow-partial", false, "domain: go on when some sites cannot be reached or planned")
+}
+
+// parsed records what the flags say once fs is parsed; it refuses -site
+// together with -address.
+func (s *planSource) parsed(fs *flag.FlagSet) error {
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "address" {
+			s.addressSet = true
+		}
+	})
+	if s.addressSet && len(s.sites) > 0 {
+		return errors.New("-site reaches each site through its own servers' addresses; drop -address (which plans the one site of that server)")
+	}
+	return nil
+}
+
+// load loads the configuration at path with the variables of the flags.
+func (s *planSource) load(path string) (*hcl.Config, hhcl.Diagnostics) {
+	return hcl.Load([]string{path}, hcl.LoadOptions{Vars: s.vars, VarFiles: s.varFiles})
 }
 
 // errInvalidConfig means the configuration has errors; its diagnostics
@@ -79,11 +105,10 @@ func quoteList(names []string) string {
 	return "sites " + strings.Join(q, ", ")
 }
 
-// planConfig loads the configuration at path, reads the live state and
-// plans. It returns the configuration and its diagnostics (warnings, or the
-// errors behind errInvalidConfig) whatever happens.
-func (s *planSource) planConfig(ctx context.Context, client *api.Client, path string, fail []string) (*planner.SitePlan, *hcl.Config, hhcl.Diagnostics, error) {
-	cfg, diags := hcl.Load([]string{path}, hcl.LoadOptions{Vars: s.vars, VarFiles: s.varFiles})
+// planConfig reads the live state and plans the loaded configuration. It
+// returns the configuration and its diagnostics (warnings, or the errors
+// behind errInvalidConfig) whatever happens.
+func (s *planSource) planConfig(ctx context.Context, client *api.Client, cfg *hcl.Config, diags hhcl.Diagnostics, fail []string) (*planner.SitePlan, *hcl.Config, hhcl.Diagnostics, error) {
 	if diags.HasErrors() {
 		return nil, cfg, diags, errInvalidConfig
 	}
@@ -132,16 +157,25 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 1 on error, 2 when there are changes")
 	fail := fs.String("fail", "", "simulate `SERVER,...` dead (comma-separated) and show where every camera lands")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil plan [-address URL] [-out FILE] [-json] [-detailed-exitcode] [-fail SERVER,...] [-var name=value]... [-var-file FILE]... [PATH]\n\n"+
+		fmt.Fprintf(stderr, "Usage: vigil plan [-address URL | -site NAME...] [-out FILE] [-json] [-detailed-exitcode] [-fail SERVER,...] [-allow-partial] [-var name=value]... [-var-file FILE]... [PATH]\n\n"+
 			"Compares the configuration at PATH (default \".\") with the live site at -address and shows\n"+
 			"what vigil apply would change, notes about the live site, the N+1 check and, with -fail,\n"+
-			"where cameras land when those servers die. Changes nothing.\n\nFlags:\n")
+			"where cameras land when those servers die. Changes nothing.\n\n"+
+			"Domains: when PATH declares a domain block or several sites and -address is not given\n"+
+			"(or -site is), every site (or each -site) is planned against its own live state, reached\n"+
+			"through its servers' addresses (external_address:external_port when set) in order until one\n"+
+			"answers. A site that cannot be reached is reported and skipped; the exit status is then 1\n"+
+			"unless -allow-partial is given. -address plans only the site of that server.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
 		}
+		return 1
+	}
+	if err := src.parsed(fs); err != nil {
+		fmt.Fprintf(stderr, "vigil plan: %v\n", err)
 		return 1
 	}
 	if fs.NArg() > 1 {
@@ -161,8 +195,12 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := signalContext()
 	defer cancel()
+	cfg, diags := src.load(path)
+	if !diags.HasErrors() && src.domainMode(cfg) {
+		return runDomainPlan(ctx, &src, cfg, diags, domainPlanFlags{fail: failed, out: *out, json: *asJSON, detailed: *detailed}, stdout, stderr)
+	}
 	client := api.NewClient(src.address, api.TokenFromEnv())
-	p, cfg, diags, err := src.planConfig(ctx, client, path, failed)
+	p, cfg, diags, err := src.planConfig(ctx, client, cfg, diags, failed)
 	if *asJSON {
 		if err != nil {
 			views.JSONError(stdout, err.Error(), hcl.DiagnosticsJSON(diags))

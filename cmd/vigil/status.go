@@ -7,51 +7,184 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"vigil/cmd/vigil/internal/views"
+	"vigil/hcl"
+	"vigil/planner"
 	"vigil/runtime/api"
 )
 
 func init() {
-	register("status", "Show the servers and cameras of a live site", runStatus)
+	register("status", "Show the servers and cameras of a live site, or the tree of a domain", runStatus)
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
-	asJSON := fs.Bool("json", false, "print the state as JSON (the answer of GET /v1/state)")
+	asJSON := fs.Bool("json", false, "print the state as JSON (the answer of GET /v1/state; for a domain, a list of sites with theirs)")
 	all := fs.Bool("all", false, "list every camera, even cameras recording normally on a large site")
+	config := fs.String("config", "", "domain: show the tree of the sites of the configuration at `PATH`, each reached through its servers' addresses")
+	vars := varFlags{}
+	var varFiles listFlags
+	fs.Var(vars, "var", "with -config: set a variable: -var name=value (repeatable)")
+	fs.Var(&varFiles, "var-file", "with -config: read variables from an HCL file (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil status [-address URL] [-json] [-all]\n\nShows the site as the agent at -address sees it: servers (role, health, cameras\nrecording, CPU, memory, storage) and cameras (state, where recorded, last gap),\ncameras that need attention first.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: vigil status [-address URL] [-json] [-all]\n"+
+			"       vigil status -config PATH [-json]     (a domain: the sites of a configuration)\n"+
+			"       vigil status [-json] ADDRESS...       (a domain: one server of each site)\n\n"+
+			"Shows the site as the agent at -address sees it: servers (role, health, cameras\nrecording, CPU, memory, storage) and cameras (state, where recorded, last gap),\ncameras that need attention first.\n\n"+
+			"On a domain, shows the tree of sites, each indented under its parent: its master,\nservers up and down, and cameras recording, covered by a backup and dark.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "vigil status: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	color := false
+	if f, ok := stdout.(*os.File); ok {
+		color = views.ColorFor(f)
+	}
+	ctx := context.Background()
+	if *config != "" || fs.NArg() > 0 {
+		if *config != "" && fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "vigil status: give -config or addresses, not both\n")
+			return 2
+		}
+		var domain string
+		var sites []views.DomainSite
+		if *config != "" {
+			cfg, diags := hcl.Load([]string{*config}, hcl.LoadOptions{Vars: vars, VarFiles: varFiles})
+			if diags.HasErrors() {
+				printDiagnostics(stderr, diags, cfg)
+				fmt.Fprintf(stderr, "Error: the configuration has errors\n")
+				return 1
+			}
+			if cfg.Domain != nil {
+				domain = cfg.Domain.Name
+			}
+			sites = configSites(ctx, cfg)
+		} else {
+			sites = addressSites(ctx, fs.Args())
+		}
+		if *asJSON {
+			return writeJSON(stdout, stderr, struct {
+				Domain string             `json:"domain,omitempty"`
+				Sites  []views.DomainSite `json:"sites"`
+			}{domain, sites})
+		}
+		views.DomainStatus(stdout, domain, sites, views.Options{Color: color})
+		for _, s := range sites {
+			if s.State == nil {
+				return 1
+			}
+		}
+		return 0
 	}
 	c := api.NewClient(*address, api.TokenFromEnv())
-	st, err := c.State(context.Background())
+	st, err := c.State(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(st); err != nil {
-			fmt.Fprintf(stderr, "Error: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	color := false
-	if f, ok := stdout.(*os.File); ok {
-		color = views.ColorFor(f)
+		return writeJSON(stdout, stderr, st)
 	}
 	views.Status(stdout, st, views.Options{Color: color, All: *all})
 	return 0
+}
+
+func writeJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// configSites reads every site of cfg through its servers' addresses,
+// concurrently, in the order of the domain tree.
+func configSites(ctx context.Context, cfg *hcl.Config) []views.DomainSite {
+	order := planner.TreeOrder(cfg.Sites)
+	out := make([]views.DomainSite, len(order))
+	state := stateFunc(api.TokenFromEnv())
+	sem := make(chan struct{}, domainParallel)
+	var wg sync.WaitGroup
+	for i, s := range order {
+		out[i] = views.DomainSite{Site: s.Name, Parent: s.Parent, Virtual: s.Virtual, Depth: len(planner.TreePath(cfg, s)) - 1}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ds := &out[i]
+			addrs := planner.SiteAddresses(s)
+			if len(addrs) == 0 {
+				ds.Error = "no server has an address"
+				return
+			}
+			var last error
+			for _, a := range addrs {
+				st, err := state(ctx, a)
+				if err != nil {
+					last = err
+					continue
+				}
+				if st.Site != s.Name {
+					last = fmt.Errorf("%s belongs to site %q", a, st.Site)
+					continue
+				}
+				ds.State, ds.Address = st, a
+				return
+			}
+			ds.Tried, ds.Error = addrs, last.Error()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// addressSites reads one state per address and lays the sites out as a
+// tree, from the parent each site's committed spec names. An address that
+// does not answer is listed under its address.
+func addressSites(ctx context.Context, addrs []string) []views.DomainSite {
+	states := make([]*api.State, len(addrs))
+	errs := make([]error, len(addrs))
+	state := stateFunc(api.TokenFromEnv())
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			states[i], errs[i] = state(ctx, a)
+		}()
+	}
+	wg.Wait()
+	cfg := &hcl.Config{}
+	bySite := map[string]int{}
+	var down []views.DomainSite
+	for i, st := range states {
+		if st == nil {
+			down = append(down, views.DomainSite{Site: addrs[i], Tried: []string{addrs[i]}, Error: errs[i].Error()})
+			continue
+		}
+		if _, ok := bySite[st.Site]; ok {
+			continue
+		}
+		bySite[st.Site] = i
+		s := &hcl.Site{Name: st.Site}
+		if st.Spec != nil {
+			s.Parent, s.Virtual = st.Spec.Parent, st.Spec.Virtual
+		}
+		cfg.Sites = append(cfg.Sites, s)
+	}
+	var out []views.DomainSite
+	for _, s := range planner.TreeOrder(cfg.Sites) {
+		i := bySite[s.Name]
+		out = append(out, views.DomainSite{Site: s.Name, Parent: s.Parent, Virtual: s.Virtual,
+			Depth: len(planner.TreePath(cfg, s)) - 1, Address: addrs[i], State: states[i]})
+	}
+	return append(out, down...)
 }

@@ -51,6 +51,9 @@ type text struct {
 	w     io.Writer
 	color bool
 	err   error
+	// moved maps the address of each half of a camera's move between sites
+	// to how the domain plan words it (DomainText).
+	moved map[string]string
 }
 
 func (t *text) printf(format string, args ...any) {
@@ -129,6 +132,9 @@ func (t *text) change(c planner.Change) {
 	head := headers[c.Action]
 	if c.Action == planner.Move {
 		head = fmt.Sprintf("will move from %s to %s", c.From, c.To)
+	}
+	if m := t.moved[c.Address]; m != "" {
+		head += " (" + m + ")"
 	}
 	t.printf("  %s\n", t.paint(bold, "# "+c.Address+" "+head))
 

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+
+	"vigil/hcl"
+	"vigil/planner"
+	"vigil/planner/views"
+	"vigil/runtime/api"
+)
+
+// Domain mode of vigil plan and vigil apply.
+//
+// The rule: a configuration that declares a domain block or more than one
+// site is planned as a domain (every site against its own live state,
+// reached through its servers' addresses) unless -address is given on the
+// command line, which keeps planning the one site of that server. -site
+// always means domain mode. VIGIL_ADDR alone does not turn domain mode off:
+// a domain's addresses are in its configuration.
+
+// siteTimeout bounds the wait for one server's answer while reaching a site,
+// so that a site whose first server is off is still reached through the
+// next one in reasonable time.
+const siteTimeout = 5 * time.Second
+
+// domainParallel bounds how many sites are read, planned or applied at once.
+const domainParallel = 8
+
+func (s *planSource) domainMode(cfg *hcl.Config) bool {
+	if len(s.sites) > 0 {
+		return true
+	}
+	return !s.addressSet && (cfg.Domain != nil || len(cfg.Sites) > 1)
+}
+
+// stateFunc reads a site's live state through the API client.
+func stateFunc(token string) planner.StateFunc {
+	return func(ctx context.Context, address string) (*api.State, error) {
+		ctx, cancel := context.WithTimeout(ctx, siteTimeout)
+		defer cancel()
+		return api.NewClient(address, token).State(ctx)
+	}
+}
+
+func (s *planSource) planDomain(ctx context.Context, cfg *hcl.Config, fail []string) (*planner.DomainPlan, error) {
+	return planner.PlanDomain(ctx, cfg, stateFunc(api.TokenFromEnv()), planner.DomainOptions{
+		Options:  planner.Options{Fail: fail, Sensitive: cfg.Sensitive},
+		Sites:    s.sites,
+		Parallel: domainParallel,
+	})
+}
+
+type domainPlanFlags struct {
+	fail     []string
+	out      string
+	json     bool
+	detailed bool
+}
+
+func runDomainPlan(ctx context.Context, src *planSource, cfg *hcl.Config, diags hhcl.Diagnostics, f domainPlanFlags, stdout, stderr io.Writer) int {
+	d, err := src.planDomain(ctx, cfg, f.fail)
+	if f.json {
+		if err != nil {
+			views.JSONError(stdout, err.Error(), hcl.DiagnosticsJSON(diags))
+			return 1
+		}
+		err = views.DomainJSON(stdout, d, hcl.DiagnosticsJSON(diags))
+	} else {
+		if err != nil {
+			reportFailure(stderr, cfg, diags, err)
+			return 1
+		}
+		printDiagnostics(stderr, diags, cfg)
+		err = views.DomainText(stdout, d, isTerminal(stdout))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	if d.Summary.WithErrors > 0 {
+		if f.out != "" {
+			fmt.Fprintf(stderr, "The plan was not saved: it cannot be applied.\n")
+		}
+		return 1
+	}
+	skipped := d.Skipped()
+	if f.out != "" {
+		pf := planner.NewDomainPlanFile(d, cfg.Sensitive, version, time.Now())
+		if err := planner.WriteDomainPlanFile(f.out, pf); err != nil {
+			fmt.Fprintf(stderr, "Error: saving the plan: %v\n", err)
+			return 1
+		}
+		msg := stdout
+		if f.json {
+			msg = stderr
+		}
+		partial := ""
+		if len(skipped) > 0 {
+			partial = " -allow-partial"
+		}
+		fmt.Fprintf(msg, "\nSaved the plan of %s to %s. It contains camera passwords: keep it private.\nTo apply exactly this plan, run: vigil apply%s %s\n",
+			siteCount(len(pf.Sites)), f.out, partial, f.out)
+	}
+	if len(skipped) > 0 && !src.allowPartial {
+		fmt.Fprintf(stderr, "\n%s not planned: %s. The exit status is 1; -allow-partial accepts a partial plan.\n", siteCount(len(skipped)), strings.Join(skipped, ", "))
+		return 1
+	}
+	if f.detailed && d.HasChanges() {
+		return 2
+	}
+	return 0
+}
+
+func siteCount(n int) string {
+	if n == 1 {
+		return "1 site"
+	}
+	return fmt.Sprintf("%d sites", n)
+}
+
+func runDomainApply(ctx context.Context, src *planSource, cfg *hcl.Config, diags hhcl.Diagnostics, autoApprove bool, stdout, stderr io.Writer) int {
+	d, err := src.planDomain(ctx, cfg, nil)
+	if err != nil {
+		reportFailure(stderr, cfg, diags, err)
+		return 1
+	}
+	printDiagnostics(stderr, diags, cfg)
+	if err := views.DomainText(stdout, d, isTerminal(stdout)); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	return applyDomain(ctx, src, d, !autoApprove, stdout, stderr)
+}
+
+// runDomainApplyFile applies a saved domain plan: every site of the file is
+// read again, refused when it moved on since the plan (or the file was
+// edited), and applied.
+func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdout, stderr io.Writer) int {
+	f, err := planner.ReadDomainPlanFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	if len(f.Skipped) > 0 && !src.allowPartial {
+		fmt.Fprintf(stderr, "Error: this plan leaves out %s that could not be planned (%s); nothing was applied. Apply it with -allow-partial, or run vigil plan -out again.\n",
+			siteCount(len(f.Skipped)), strings.Join(f.Skipped, ", "))
+		return 1
+	}
+	// The saved specs, planned again against the live sites, give the plan
+	// being applied; the base revisions say whether it is still that plan.
+	cfg := &hcl.Config{}
+	if f.Domain != "" {
+		cfg.Domain = &hcl.Domain{Name: f.Domain}
+	}
+	files := map[string]*planner.PlanFile{}
+	var sensitive []string
+	for _, s := range f.Sites {
+		cfg.Sites = append(cfg.Sites, s.Spec)
+		files[s.Site] = s
+		sensitive = append(sensitive, s.Sensitive...)
+	}
+	d, err := planner.PlanDomain(ctx, cfg, stateFunc(api.TokenFromEnv()), planner.DomainOptions{
+		Options: planner.Options{Sensitive: sensitive}, Parallel: domainParallel,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	var stale []string
+	for _, s := range d.Sites {
+		if s.Plan == nil {
+			continue
+		}
+		pf := files[s.Site]
+		if err := pf.CheckCurrent(s.Plan.Site, s.Plan.BaseRevision); err != nil {
+			stale = append(stale, fmt.Sprintf("site %s: %v", s.Site, err))
+		}
+	}
+	if len(stale) > 0 {
+		fmt.Fprintf(stderr, "Error: nothing was applied:\n  %s\n", strings.Join(stale, "\n  "))
+		return 1
+	}
+	if err := views.DomainText(stdout, d, isTerminal(stdout)); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	return applyDomain(ctx, src, d, false, stdout, stderr)
+}
+
+// applyDomain applies every planned site with changes, each as one apply of
+// its own (one raft entry per site), at most domainParallel at a time. It
+// refuses to start when a site plan has errors, or when a site was skipped
+// and -allow-partial was not given. Sites that receive a camera moving
+// between sites are applied first, so that the camera is recorded by its
+// new site before its old site lets it go.
+func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, ask bool, stdout, stderr io.Writer) int {
+	if d.Summary.WithErrors > 0 {
+		fmt.Fprintf(stderr, "\nNothing was applied: %s the errors above.\n", plural(d.Summary.WithErrors, "site plan has", "site plans have"))
+		return 1
+	}
+	if skipped := d.Skipped(); len(skipped) > 0 && !src.allowPartial {
+		fmt.Fprintf(stderr, "\nNothing was applied: %s could not be planned (%s). Apply the other sites with -allow-partial, or name sites with -site.\n",
+			siteCount(len(skipped)), strings.Join(skipped, ", "))
+		return 1
+	}
+	var first, then []*planner.DomainSite
+	receives := map[string]bool{}
+	for _, m := range d.Moves {
+		receives[m.ToSite] = true
+	}
+	var names []string
+	for i := range d.Sites {
+		s := &d.Sites[i]
+		if s.Plan == nil || !s.Plan.HasChanges() {
+			continue
+		}
+		names = append(names, s.Site)
+		if receives[s.Site] {
+			first = append(first, s)
+		} else {
+			then = append(then, s)
+		}
+	}
+	if len(names) == 0 {
+		return 0
+	}
+	if ask {
+		what := "site " + names[0]
+		if len(names) > 1 {
+			what = "sites " + strings.Join(names, ", ")
+		}
+		ok, err := confirm(stdout, applyStdin, what)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return 1
+		}
+		if !ok {
+			fmt.Fprintf(stdout, "\nApply cancelled: only 'yes' is accepted. The domain is unchanged.\n")
+			return 1
+		}
+	}
+	failed := 0
+	for _, wave := range [][]*planner.DomainSite{first, then} {
+		failed += applyWave(ctx, wave, stdout, stderr)
+	}
+	if failed > 0 {
+		fmt.Fprintf(stderr, "\nDomain apply: %d of %s applied, %d failed (see above); every site's apply is atomic: a failed site is unchanged.\n",
+			len(names)-failed, siteCount(len(names)), failed)
+		return 1
+	}
+	fmt.Fprintf(stdout, "\nDomain apply complete: %s applied.\n", siteCount(len(names)))
+	return 0
+}
+
+// applyWave applies the sites concurrently and prints each site's output
+// as one block, in the order of the plan. It returns how many failed.
+func applyWave(ctx context.Context, sites []*planner.DomainSite, stdout, stderr io.Writer) int {
+	type result struct {
+		out, errs bytes.Buffer
+		code      int
+	}
+	results := make([]result, len(sites))
+	sem := make(chan struct{}, domainParallel)
+	var wg sync.WaitGroup
+	for i, s := range sites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r := &results[i]
+			client := api.NewClient(s.Address, api.TokenFromEnv())
+			r.code = applyPlan(ctx, client, s.Plan, &r.out, &r.errs)
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for i := range results {
+		r := &results[i]
+		stdout.Write(r.out.Bytes())
+		if r.errs.Len() > 0 {
+			fmt.Fprintf(stderr, "site %s: %s", sites[i].Site, r.errs.String())
+		}
+		if r.code != 0 {
+			failed++
+		}
+	}
+	return failed
+}
+
+// isDomainPlanFile reports whether the file at path is a domain plan file.
+func isDomainPlanFile(path string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && planner.IsDomainPlanFile(b)
+}
