@@ -1,0 +1,365 @@
+package reload
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"vigil/runtime/agent"
+	"vigil/runtime/agent/agenttest"
+	"vigil/runtime/api"
+)
+
+// siteHCL is the configuration of an agenttest site with cameras cam1..camN.
+func siteHCL(s *agenttest.Site, cameras int, extra string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "site %q {\n  keepalive = %q\n%s\n", s.Name, s.Keepalive.String(), extra)
+	for _, n := range s.Names() {
+		srv := s.Server(n)
+		fmt.Fprintf(&b, "  server %q {\n    address = %q\n    port = %d\n    storage \"main\" {\n      path = \"recordings\"\n    }\n  }\n", n, srv.IP, srv.Port)
+	}
+	for i := 1; i <= cameras; i++ {
+		fmt.Fprintf(&b, "  camera \"cam%d\" {\n    url = %q\n    server = %q\n    transport = \"tcp\"\n    segment_duration = \"2s\"\n  }\n", i, s.Cams.URL(i), s.Names()[0])
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+func writeFile(tb testing.TB, path, content string) {
+	tb.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+type harness struct {
+	site    *agenttest.Site
+	dirs    map[string]string
+	w       map[string]*Watcher
+	results map[string]chan Result
+	regs    map[string]*prometheus.Registry
+}
+
+// newHarness starts a site whose servers each watch their own copy of the
+// configuration directory, initially with initial cameras. The site is
+// fresh: the first load creates it.
+func newHarness(tb testing.TB, servers []string, cameras, initial int) *harness {
+	tb.Helper()
+	site, err := agenttest.New(agenttest.Options{Servers: servers, Cameras: cameras})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(site.Close)
+	if err := site.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, n := range servers {
+		if _, err := site.Wait(ctx, n, func(st *api.State) bool { return true }); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	h := &harness{site: site, dirs: map[string]string{}, w: map[string]*Watcher{}, results: map[string]chan Result{}, regs: map[string]*prometheus.Registry{}}
+	for _, n := range servers {
+		dir := tb.TempDir()
+		writeFile(tb, filepath.Join(dir, "site.hcl"), siteHCL(site, initial, ""))
+		h.dirs[n] = dir
+		h.results[n] = make(chan Result, 100)
+		h.regs[n] = prometheus.NewRegistry()
+		w, err := Start(site.Server(n).Agent(), Options{
+			Dir: dir, Token: site.Token, Debounce: 200 * time.Millisecond,
+			Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Registerer: h.regs[n], results: h.results[n],
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { w.Close() })
+		h.w[n] = w
+	}
+	return h
+}
+
+// next waits for the next reload of server n that was not skipped.
+func (h *harness) next(tb testing.TB, n string) Result {
+	tb.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case r := <-h.results[n]:
+			if !r.Skipped {
+				return r
+			}
+		case <-deadline:
+			tb.Fatalf("%s: no reload within 20s", n)
+		}
+	}
+}
+
+// quiet fails when server n reloads (not skipped) within d.
+func (h *harness) quiet(tb testing.TB, n string, d time.Duration) {
+	tb.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case r := <-h.results[n]:
+			if !r.Skipped {
+				tb.Fatalf("%s: unexpected reload %+v", n, r)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func (h *harness) agent(n string) *agent.Agent { return h.site.Server(n).Agent() }
+
+func (h *harness) waitRecording(tb testing.TB, n, camera string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := h.site.Wait(ctx, n, func(st *api.State) bool { return len(agenttest.Recorders(st, camera)) > 0 }); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func TestValidChangeApplied(t *testing.T) {
+	h := newHarness(t, []string{"s1"}, 2, 1)
+	r := h.next(t, "s1")
+	if r.Err != nil || r.Applied == 0 {
+		t.Fatalf("first load: %+v", r)
+	}
+	h.waitRecording(t, "s1", "cam1")
+	writeFile(t, filepath.Join(h.dirs["s1"], "site.hcl"), siteHCL(h.site, 2, ""))
+	r = h.next(t, "s1")
+	if r.Err != nil || r.Applied != 2 || r.Changes != 1 {
+		t.Fatalf("adding cam2: %+v", r)
+	}
+	h.waitRecording(t, "s1", "cam2")
+	if v := value(h.w["s1"].applied); v != 2 {
+		t.Errorf("applies_total = %v, want 2", v)
+	}
+}
+
+func TestInvalidChangeRefusedThenFixed(t *testing.T) {
+	h := newHarness(t, []string{"s1"}, 2, 1)
+	if r := h.next(t, "s1"); r.Applied != 1 {
+		t.Fatalf("first load: %+v", r)
+	}
+	events, err := h.site.Client("s1").Events(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(h.dirs["s1"], "site.hcl")
+	bad := strings.Replace(siteHCL(h.site, 2, ""), `server = "s1"`, `server = "s9"`, 1)
+	writeFile(t, path, bad)
+	r := h.next(t, "s1")
+	if r.Err == nil || r.Applied != 0 {
+		t.Fatalf("invalid change: %+v", r)
+	}
+	st := h.agent("s1").State()
+	if st.Revision != 1 || !strings.Contains(st.ConfigError, "site.hcl:") || !strings.Contains(st.ConfigError, "s9") {
+		t.Fatalf("after an invalid change: revision %d, config_error %q", st.Revision, st.ConfigError)
+	}
+	if v := value(h.w["s1"].valid); v != 0 {
+		t.Errorf("vigil_config_valid = %v, want 0", v)
+	}
+	if v := value(h.w["s1"].errs); v != 1 {
+		t.Errorf("reload_errors_total = %v, want 1", v)
+	}
+	sawEvent := false
+	for !sawEvent {
+		select {
+		case ev := <-events:
+			sawEvent = ev.Kind == "config.invalid"
+		case <-time.After(5 * time.Second):
+			t.Fatal("no config.invalid event")
+		}
+	}
+	h.waitRecording(t, "s1", "cam1") // the last good spec keeps running
+
+	writeFile(t, path, siteHCL(h.site, 2, ""))
+	r = h.next(t, "s1")
+	if r.Err != nil || r.Applied != 2 {
+		t.Fatalf("fixed change: %+v", r)
+	}
+	if st := h.agent("s1").State(); st.ConfigError != "" {
+		t.Errorf("config_error still %q", st.ConfigError)
+	}
+	if v := value(h.w["s1"].valid); v != 1 {
+		t.Errorf("vigil_config_valid = %v, want 1", v)
+	}
+}
+
+func TestRapidFireOneApply(t *testing.T) {
+	h := newHarness(t, []string{"s1"}, 10, 0)
+	if r := h.next(t, "s1"); r.Applied != 1 {
+		t.Fatalf("first load: %+v", r)
+	}
+	path := filepath.Join(h.dirs["s1"], "site.hcl")
+	for i := 1; i <= 10; i++ {
+		writeFile(t, path, siteHCL(h.site, i, ""))
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := h.next(t, "s1")
+	if r.Err != nil || r.Applied != 2 || r.Changes != 10 {
+		t.Fatalf("after 10 writes: %+v", r)
+	}
+	h.quiet(t, "s1", 600*time.Millisecond)
+}
+
+func TestRenameReplace(t *testing.T) {
+	h := newHarness(t, []string{"s1"}, 2, 1)
+	if r := h.next(t, "s1"); r.Applied != 1 {
+		t.Fatalf("first load: %+v", r)
+	}
+	// What git checkout and most editors do: write elsewhere, rename over.
+	tmp := filepath.Join(h.dirs["s1"], ".site.hcl.swp")
+	writeFile(t, tmp, siteHCL(h.site, 2, ""))
+	if err := os.Rename(tmp, filepath.Join(h.dirs["s1"], "site.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.next(t, "s1"); r.Err != nil || r.Applied != 2 {
+		t.Fatalf("after rename: %+v", r)
+	}
+	// Once more: the watch survives the replaced file.
+	writeFile(t, tmp, siteHCL(h.site, 1, ""))
+	if err := os.Rename(tmp, filepath.Join(h.dirs["s1"], "site.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.next(t, "s1"); r.Err != nil || r.Applied != 3 {
+		t.Fatalf("after second rename: %+v", r)
+	}
+}
+
+func TestUnchangedContentAndTrigger(t *testing.T) {
+	h := newHarness(t, []string{"s1"}, 1, 1)
+	if r := h.next(t, "s1"); r.Applied != 1 {
+		t.Fatalf("first load: %+v", r)
+	}
+	path := filepath.Join(h.dirs["s1"], "site.hcl")
+	writeFile(t, path, siteHCL(h.site, 1, "")) // same bytes
+	h.quiet(t, "s1", 600*time.Millisecond)
+	h.w["s1"].Trigger() // SIGHUP
+	r := h.next(t, "s1")
+	if r.Err != nil || !r.Planned || r.Changes != 0 || r.Applied != 0 {
+		t.Fatalf("forced reload of unchanged content: %+v", r)
+	}
+}
+
+func TestFollowerOnlyValidates(t *testing.T) {
+	h := newHarness(t, []string{"s1", "s2"}, 2, 1)
+	// The first load: s1, the first server of the configuration, creates
+	// the site; s2 validates.
+	master, follower := "s1", "s2"
+	if r := h.next(t, master); r.Err != nil || r.Applied == 0 {
+		t.Fatalf("master, first load: %+v", r)
+	}
+	if r := h.next(t, follower); r.Err != nil || r.Planned {
+		t.Fatalf("follower, first load: %+v", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := h.site.Wait(ctx, follower, func(st *api.State) bool { return st.Revision > 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := st.Revision
+	// The same git update reaches both servers.
+	for _, n := range []string{"s1", "s2"} {
+		writeFile(t, filepath.Join(h.dirs[n], "site.hcl"), siteHCL(h.site, 2, ""))
+	}
+	if r := h.next(t, master); r.Err != nil || r.Applied != rev+1 {
+		t.Fatalf("master: %+v (revision was %d)", r, rev)
+	}
+	if r := h.next(t, follower); r.Err != nil || r.Planned {
+		t.Fatalf("follower: %+v", r)
+	}
+	// An invalid change on the follower only is shown by the follower.
+	writeFile(t, filepath.Join(h.dirs[follower], "site.hcl"), "site {")
+	if r := h.next(t, follower); r.Err == nil {
+		t.Fatalf("follower accepted an invalid change: %+v", r)
+	}
+	if e := h.agent(follower).State().ConfigError; e == "" {
+		t.Error("the follower shows no config_error")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st := h.agent(master).State(); st.Revision != rev+1 {
+		t.Errorf("revision %d, want %d: applied twice", st.Revision, rev+1)
+	}
+}
+
+func TestSiteMissingRefused(t *testing.T) {
+	h := newHarness(t, []string{"s1"}, 1, 1)
+	if r := h.next(t, "s1"); r.Applied != 1 {
+		t.Fatalf("first load: %+v", r)
+	}
+	other := strings.Replace(siteHCL(h.site, 1, ""), `site "test"`, `site "other"`, 1)
+	writeFile(t, filepath.Join(h.dirs["s1"], "site.hcl"), other)
+	r := h.next(t, "s1")
+	if r.Err == nil || !strings.Contains(r.Err.Error(), `site "test"`) {
+		t.Fatalf("configuration without the agent's site: %+v", r)
+	}
+}
+
+// BenchmarkReloadAddCamera measures a saved change that adds a camera:
+// from the file write to the camera recording on a one-server site (camsim
+// on loopback, so the camera's connect time is near zero). commit-ms is the
+// part up to the committed revision (debounce, load, plan, apply).
+func BenchmarkReloadAddCamera(b *testing.B) {
+	h := newHarness(b, []string{"s1"}, 2, 1)
+	if r := h.next(b, "s1"); r.Applied == 0 {
+		b.Fatalf("first load: %+v", r)
+	}
+	path := filepath.Join(h.dirs["s1"], "site.hcl")
+	a := h.agent("s1")
+	recording := func(cam string) bool {
+		return len(agenttest.Recorders(ptr(a.State()), cam)) > 0
+	}
+	var commit time.Duration
+	n := 0
+	for b.Loop() {
+		if n > 0 { // remove cam2 again, untimed
+			b.StopTimer()
+			writeFile(b, path, siteHCL(h.site, 1, ""))
+			h.next(b, "s1")
+			for recording("cam2") {
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.StartTimer()
+		}
+		n++
+		start := time.Now()
+		writeFile(b, path, siteHCL(h.site, 2, ""))
+		if r := h.next(b, "s1"); r.Applied == 0 {
+			b.Fatalf("adding cam2: %+v", r)
+		}
+		commit += time.Since(start)
+		for !recording("cam2") {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	b.ReportMetric(float64(commit.Milliseconds())/float64(n), "commit-ms/op")
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// value reads a gauge or counter.
+func value(c prometheus.Metric) float64 {
+	var m dto.Metric
+	c.Write(&m)
+	if g := m.GetGauge(); g != nil {
+		return g.GetValue()
+	}
+	return m.GetCounter().GetValue()
+}
