@@ -1,6 +1,14 @@
 package recorder
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,28 +25,28 @@ import (
 	"vigil/runtime/storage"
 )
 
-// badCamera is an RTSP server with one stream that camsim cannot offer: an
-// unsupported codec, or H.264 whose packets are garbage.
-type badCamera struct {
+// fakeCamera is an RTSP server with what camsim cannot offer: an
+// unsupported codec, garbage H.264, G.711 or Opus audio, rtsps.
+type fakeCamera struct {
 	srv    *gortsplib.Server
 	stream *gortsplib.ServerStream
 }
 
-func (b *badCamera) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+func (b *fakeCamera) OnDescribe(*gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	return &base.Response{StatusCode: base.StatusOK}, b.stream, nil
 }
 
-func (b *badCamera) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+func (b *fakeCamera) OnSetup(*gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	return &base.Response{StatusCode: base.StatusOK}, b.stream, nil
 }
 
-func (b *badCamera) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+func (b *fakeCamera) OnPlay(*gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
 	return &base.Response{StatusCode: base.StatusOK}, nil
 }
 
-func startBadCamera(t *testing.T, forma format.Format, garbage bool) string {
+func startFakeCamera(t *testing.T, forma format.Format, garbage bool) string {
 	t.Helper()
-	b := &badCamera{}
+	b := &fakeCamera{}
 	b.srv = &gortsplib.Server{Handler: b, RTSPAddress: "127.0.0.1:0"}
 	if err := b.srv.Start(); err != nil {
 		t.Fatal(err)
@@ -82,9 +90,9 @@ func startBadCamera(t *testing.T, forma format.Format, garbage bool) string {
 func TestBadCamerasDoNotAffectOthers(t *testing.T) {
 	t.Parallel()
 	good := startCamsim(t, camsim.Options{})
-	mjpeg := startBadCamera(t, &format.MJPEG{}, false)
+	mjpeg := startFakeCamera(t, &format.MJPEG{}, false)
 	h264 := &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps1080, PPS: pps}
-	garbage := startBadCamera(t, h264, true)
+	garbage := startFakeCamera(t, h264, true)
 
 	store := openStore(t, t.TempDir())
 	m, events := newManager(t, store)
@@ -121,19 +129,25 @@ func TestBadCamerasDoNotAffectOthers(t *testing.T) {
 	})
 }
 
-// startAudioCamera serves synthetic H.264 (25 fps, a keyframe every 25
-// frames, parameter sets only in the SDP) with an audio track.
-func startAudioCamera(t *testing.T, audio format.Format, packet func(i int) *rtp.Packet) string {
+// startSyntheticCamera serves synthetic H.264 (25 fps, a keyframe every 25
+// frames, parameter sets only in the SDP) with an optional audio track
+// (audio nil: none), over rtsps when tlsConf is set.
+func startSyntheticCamera(t *testing.T, tlsConf *tls.Config, audio format.Format, packet func(i int) *rtp.Packet) string {
 	t.Helper()
-	b := &badCamera{}
-	b.srv = &gortsplib.Server{Handler: b, RTSPAddress: "127.0.0.1:0"}
+	b := &fakeCamera{}
+	b.srv = &gortsplib.Server{Handler: b, RTSPAddress: "127.0.0.1:0", TLSConfig: tlsConf}
 	if err := b.srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	video := &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{
 		&format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps1080, PPS: pps}}}
-	sound := &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{audio}}
-	b.stream = &gortsplib.ServerStream{Server: b.srv, Desc: &description.Session{Medias: []*description.Media{video, sound}}}
+	medias := []*description.Media{video}
+	var sound *description.Media
+	if audio != nil {
+		sound = &description.Media{Type: description.MediaTypeAudio, Formats: []format.Format{audio}}
+		medias = append(medias, sound)
+	}
+	b.stream = &gortsplib.ServerStream{Server: b.srv, Desc: &description.Session{Medias: medias}}
 	if err := b.stream.Initialize(); err != nil {
 		t.Fatal(err)
 	}
@@ -163,21 +177,27 @@ func startAudioCamera(t *testing.T, audio format.Format, packet func(i int) *rtp
 					Payload: nalu,
 				})
 			}
-			b.stream.WritePacketRTP(sound, packet(i))
+			if sound != nil {
+				b.stream.WritePacketRTP(sound, packet(i))
+			}
 		}
 	}()
-	return "rtsp://" + b.srv.NetListener().Addr().String() + "/stream"
+	scheme := "rtsp://"
+	if tlsConf != nil {
+		scheme = "rtsps://"
+	}
+	return scheme + b.srv.NetListener().Addr().String() + "/stream"
 }
 
 func TestRecordG711AndOpus(t *testing.T) {
 	t.Parallel()
-	pcmu := startAudioCamera(t, &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}, func(i int) *rtp.Packet {
+	pcmu := startSyntheticCamera(t, nil, &format.G711{PayloadTyp: 0, MULaw: true, SampleRate: 8000, ChannelCount: 1}, func(i int) *rtp.Packet {
 		return &rtp.Packet{
 			Header:  rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160)},
 			Payload: make([]byte, 160), // 20 ms
 		}
 	})
-	opus := startAudioCamera(t, &format.Opus{PayloadTyp: 97, ChannelCount: 1}, func(i int) *rtp.Packet {
+	opus := startSyntheticCamera(t, nil, &format.Opus{PayloadTyp: 97, ChannelCount: 1}, func(i int) *rtp.Packet {
 		return &rtp.Packet{
 			Header:  rtp.Header{Version: 2, PayloadType: 97, SequenceNumber: uint16(i), Timestamp: uint32(i * 960)},
 			Payload: []byte{31 << 3, 0xff, 0xfe}, // CELT fullband, one 20 ms frame
@@ -219,4 +239,34 @@ func TestRecordG711AndOpus(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestRecordRTSPS(t *testing.T) {
+	t.Parallel()
+	url := startSyntheticCamera(t, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, nil, nil)
+	store := openStore(t, t.TempDir())
+	m, _ := newManager(t, store)
+	m.Set([]Camera{{Name: "secure", URL: url}})
+	waitFor(t, 5*time.Second, "recording over rtsps", func() bool { return m.Status()[0].State == "recording" })
+}
+
+// selfSigned makes the kind of certificate cameras ship with.
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "camera"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
