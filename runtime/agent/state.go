@@ -195,6 +195,7 @@ func (a *Agent) State() api.State {
 		Master:      v.master,
 		Version:     a.cfg.Version,
 		Answering:   a.cfg.Server,
+		Overrides:   a.cl.State().Overrides,
 	}
 	own := v.statuses[a.cfg.Server]
 	if own == nil {

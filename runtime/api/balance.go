@@ -22,8 +22,11 @@ type BalanceReport struct {
 	NextWindow time.Time `json:"next_window,omitzero"`
 	// WindowEnds is when the current window closes (zero outside it).
 	WindowEnds time.Time `json:"window_ends,omitzero"`
-	// TimeZone is the site's time zone, in which the window is read.
+	// TimeZone is the site's time zone, in which the window is read;
+	// Window is the window as written, with its weekdays, e.g.
+	// "01:00-05:00 on Sat, Sun".
 	TimeZone string `json:"time_zone"`
+	Window   string `json:"window"`
 	// Days is the statistics period; From and To are its first and last
 	// date (UTC days, "2006-01-02"); DaysWithData is how many of them have
 	// statistics, the divisor of every per-day figure.

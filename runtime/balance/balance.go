@@ -64,6 +64,7 @@ import (
 	"math"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"vigil/hcl"
@@ -222,6 +223,7 @@ func Plan(in Input) Result {
 		rep.TimeZone = "UTC"
 	}
 	rep.InWindow, rep.NextWindow, rep.WindowEnds = Window(b, loc, in.Now)
+	rep.Window = windowText(b)
 
 	// Rates: per day, the most one server recorded of a camera.
 	fromS, toS := rep.From, rep.To
@@ -399,6 +401,19 @@ func message(rep api.BalanceReport, n int, tol float64) string {
 	default:
 		return what + "; moves wait for the window"
 	}
+}
+
+func windowText(b hcl.Balancing) string {
+	w := b.Window
+	s := fmt.Sprintf("%02d:%02d-%02d:%02d", w.StartMinute/60, w.StartMinute%60, w.EndMinute/60, w.EndMinute%60)
+	if len(b.Weekdays) > 0 {
+		days := make([]string, len(b.Weekdays))
+		for i, d := range b.Weekdays {
+			days[i] = d.String()[:3]
+		}
+		s += " on " + strings.Join(days, ", ")
+	}
+	return s
 }
 
 func notBalancedWhy(s *hcl.Server, alive map[string]bool) string {

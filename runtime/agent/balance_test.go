@@ -1,0 +1,126 @@
+package agent_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+// A two-server site with unequal recorded bytes: when the balancing window
+// opens (a fake clock), the master moves the camera that evens the servers,
+// the move is make-before-break, and the report explains it beforehand.
+func TestBalancingMovesCameraInWindow(t *testing.T) {
+	s := newSite(t, []string{"a", "b"}, 4)
+	wall := time.Now().UTC()
+	// The window opens three hours after the wall time of day, so the
+	// agents' own balancing loops (wall clock) never move anything; the
+	// test's loop runs 20 hours in the past, inside the window.
+	fake := func() time.Time { return time.Now().Add(-20 * time.Hour) }
+	m := wall.Hour()*60 + wall.Minute()
+	spec := s.Spec(s.CameraSpec(1, "a", "b"), s.CameraSpec(2, "a", "b"), s.CameraSpec(3, "a", "b"), s.CameraSpec(4, "b", "a"))
+	spec.Balancing = &hcl.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 10,
+		Window: hcl.HourWindow{StartMinute: (m + 180) % 1440, EndMinute: (m + 300) % 1440}}
+	if _, err := s.Apply(ctxFor(t, 10*time.Second), spec); err != nil {
+		t.Fatal(err)
+	}
+	st := waitRecorded(t, s, "a", map[string][]string{"cam1": {"a"}, "cam2": {"a"}, "cam3": {"a"}, "cam4": {"b"}}, 20*time.Second)
+
+	// Five past days of statistics: a records 13+10+10 GB/day, b 5.
+	master := ""
+	for _, srv := range st.Servers {
+		if srv.Role == "master" {
+			master = srv.Name
+		}
+	}
+	if master == "" {
+		t.Fatalf("no master in %s", describe(st))
+	}
+	rates := map[string]int64{"cam1": 13e9, "cam2": 10e9, "cam3": 10e9, "cam4": 5e9}
+	on := map[string]string{"cam1": "a", "cam2": "a", "cam3": "a", "cam4": "b"}
+	var stats []api.DailyStat
+	for d := 1; d <= 5; d++ {
+		date := wall.AddDate(0, 0, -d).Format(time.DateOnly)
+		for cam, r := range rates {
+			stats = append(stats, api.DailyStat{Server: on[cam], Camera: cam, Date: date, Bytes: r})
+		}
+	}
+	if err := s.Server(master).Agent().RecordStats(ctxFor(t, 5*time.Second), stats); err != nil {
+		t.Fatal(err)
+	}
+
+	// The report, window closed: one move, cam1 from a to b, and why.
+	rep, err := s.Client(master).BalanceReport(ctxFor(t, 5*time.Second), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.InWindow || rep.NextWindow.IsZero() || len(rep.Moves) != 1 {
+		t.Fatalf("report before the window: in window %v, next %v, moves %+v", rep.InWindow, rep.NextWindow, rep.Moves)
+	}
+	mv := rep.Moves[0]
+	if mv.Camera != "cam1" || mv.From != "a" || mv.To != "b" || !strings.Contains(mv.Reason, "a 33.0 GB/day → 20.0 GB/day") {
+		t.Fatalf("move %+v; want cam1 a→b with the loads in its reason", mv)
+	}
+	for _, srv := range rep.Servers {
+		if want := map[string]float64{"a": 20e9, "b": 18e9}[srv.Name]; srv.BytesPerDayAfter != want {
+			t.Errorf("server %s after moves %v, want %v", srv.Name, srv.BytesPerDayAfter, want)
+		}
+	}
+
+	// Open the window: every agent runs the loop on the fake clock; only
+	// the master's runs.
+	opened := time.Now()
+	for _, n := range []string{"a", "b"} {
+		ag := s.Server(n).Agent()
+		ag.LeaderLoop(ag.BalanceLoop(fake, 100*time.Millisecond))
+	}
+	st = waitRecorded(t, s, "a", map[string][]string{"cam1": {"b"}, "cam2": {"a"}, "cam3": {"a"}, "cam4": {"b"}}, 20*time.Second)
+	if len(st.Overrides) != 1 || st.Overrides[0].Camera != "cam1" || st.Overrides[0].Server != "b" || st.Overrides[0].Reason == "" {
+		t.Fatalf("overrides in force: %+v", st.Overrides)
+	}
+	if r := camera(st, "cam1").Recorders; len(r) != 1 || r[0].Role != "balance" {
+		t.Fatalf("cam1 recorders %+v, want b with role balance", r)
+	}
+
+	// Make-before-break: b recorded before a stopped, so the files of cam1
+	// on a and b have no hole around the move.
+	time.Sleep(4 * time.Second) // two segments after the move reach the disk
+	spans := recorded(t, s, "cam1", "a", "b")
+	until := time.Now().Add(-1500 * time.Millisecond)
+	if len(spans) == 0 || !spans[0].start.Before(opened) {
+		t.Fatalf("cam1 has no recording from before the window opened: %+v", spans)
+	}
+	var aEnd, bStart time.Time
+	for _, sp := range spans {
+		if sp.server == "a" && sp.end.After(aEnd) {
+			aEnd = sp.end
+		}
+		if sp.server == "b" && (bStart.IsZero() || sp.start.Before(bStart)) {
+			bStart = sp.start
+		}
+	}
+	if bStart.IsZero() || !bStart.Before(aEnd) {
+		t.Errorf("cam1: b started recording at %s, a stopped at %s; want an overlap", bStart.Format("15:04:05.000"), aEnd.Format("15:04:05.000"))
+	}
+	for _, h := range holes(spans, spans[0].start, until) {
+		if h.end.Sub(h.start) > 100*time.Millisecond {
+			t.Errorf("cam1: hole of %v at %s around the balancing move", h.end.Sub(h.start), h.start.Format("15:04:05.000"))
+		}
+	}
+
+	// The site stays still: the report now proposes nothing.
+	rep, err = s.Client("b").BalanceReport(ctxFor(t, 5*time.Second), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Moves) != 0 {
+		t.Fatalf("moves after balancing: %+v", rep.Moves)
+	}
+	for _, c := range rep.Cameras {
+		if c.Name == "cam1" && (c.Server != "b" || c.Movable || c.LastMove.IsZero()) {
+			t.Fatalf("cam1 in the report: %+v; want on b, moved, not movable for 7 days", c)
+		}
+	}
+}
