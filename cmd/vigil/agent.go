@@ -40,7 +40,11 @@ The configuration file names the server and how it reaches its peers:
   join          = ["10.0.0.12", "10.0.0.13"]
   token_file    = "/etc/vigil/token"    # or token = "..."
   site_key_file = "/etc/vigil/site.key" # or site_key = "..." (32 bytes, base64)
+  config_dir    = "/etc/vigil/site"     # optional: watched *.hcl, applied on change
   log_level     = "info"
+
+With config_dir, saved changes are validated by every server and planned and
+applied by the master; SIGHUP reloads the directory even when unchanged.
 
 Flags:
 `)
@@ -73,9 +77,20 @@ Flags:
 		return 1
 	}
 	defer systemd.Supervise(a, cfg.Logger)() // sd_notify READY/STATUS/STOPPING/WATCHDOG; silent without NOTIFY_SOCKET
+	// Hot reload and the network (agent_ext.go).
+	ext, err := startExtensions(a, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		a.Close()
+		return 1
+	}
+	defer ext.stop()
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	s := <-sig
+	for ; s == syscall.SIGHUP; s = <-sig {
+		ext.reload()
+	}
 	cfg.Logger.Info("stopping: leaving the site", "signal", s.String())
 	if err := a.Close(); err != nil {
 		cfg.Logger.Warn("leaving the site", "err", err)

@@ -45,8 +45,8 @@ type Config struct {
 	// SiteKey (32 bytes) authenticates and encrypts membership and raft
 	// traffic; every server of a site has the same one.
 	SiteKey []byte
-	// ConfigDir is reserved for hot reload (a watched directory of *.hcl
-	// files); the agent accepts it but does not watch it yet.
+	// ConfigDir is a directory of *.hcl files that vigil agent watches and
+	// applies on change (hot reload, package runtime/reload).
 	ConfigDir string
 	LogLevel  slog.Level
 
@@ -226,9 +226,6 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 	}
 	if fc.ConfigDir != nil {
 		cfg.ConfigDir = abs(*fc.ConfigDir)
-		diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Subject: rng("config_dir"),
-			Summary: "config_dir is not watched yet",
-			Detail:  "Hot reload of a configuration directory is not part of this version: change the site with vigil apply."})
 	}
 	if fc.LogLevel != nil {
 		if err := cfg.LogLevel.UnmarshalText([]byte(*fc.LogLevel)); err != nil {
