@@ -130,6 +130,7 @@ var (
 
 // Skip skips t with one line when namespaces are not usable here.
 func Skip(t testing.TB) {
+	t.Helper()
 	if err := netns.Available(); err != nil {
 		t.Skip("multi-host tests need network namespaces: " + err.Error())
 	}
