@@ -60,7 +60,7 @@ func TestBalancingMovesCameraInWindow(t *testing.T) {
 		t.Fatalf("report before the window: in window %v, next %v, moves %+v", rep.InWindow, rep.NextWindow, rep.Moves)
 	}
 	mv := rep.Moves[0]
-	if mv.Camera != "cam1" || mv.From != "a" || mv.To != "b" || !strings.Contains(mv.Reason, "a 33.0 GB/day → 20.0 GB/day") {
+	if mv.Camera != "cam1" || mv.From != "a" || mv.To != "b" || !strings.Contains(mv.Reason, "a 33.0 GB → 20.0 GB/day") {
 		t.Fatalf("move %+v; want cam1 a→b with the loads in its reason", mv)
 	}
 	for _, srv := range rep.Servers {

@@ -197,6 +197,7 @@ type camera struct {
 	why     string
 	moved   bool
 	backups []string
+	before  string // main server before the moves
 }
 
 // Plan computes the loads and the moves the balancer makes at in.Now.
@@ -296,6 +297,7 @@ func Plan(in Input) Result {
 		default:
 			cm.movable = true
 		}
+		cm.before = cm.main
 		if s := servers[cm.main]; s != nil {
 			s.count++
 			if s.balanced {
@@ -369,12 +371,9 @@ func Plan(in Input) Result {
 		rep.Servers = append(rep.Servers, bs)
 	}
 	for _, c := range cams {
-		bc := api.BalanceCamera{Name: c.spec.Name, Primary: c.spec.Server, Server: c.main, BytesPerDay: c.rate, Movable: c.movable, Why: c.why}
+		bc := api.BalanceCamera{Name: c.spec.Name, Primary: c.spec.Server, Server: c.before, BytesPerDay: c.rate, Movable: c.movable, Why: c.why}
 		if o, ok := keep[c.spec.Name]; ok {
 			bc.LastMove = o.Since
-		}
-		if c.moved {
-			bc.LastMove = in.Now
 		}
 		rep.Cameras = append(rep.Cameras, bc)
 	}
@@ -389,7 +388,11 @@ func message(rep api.BalanceReport, n int, tol float64) string {
 	if len(rep.Moves) == 0 {
 		what = fmt.Sprintf("the %d live recording servers are balanced: no move improves them by more than the tolerance (%s)", n, FormatRate(tol))
 	} else {
-		what = fmt.Sprintf("%d move(s) bring the %d live recording servers within the tolerance (%s)", len(rep.Moves), n, FormatRate(tol))
+		moves := fmt.Sprintf("%d moves bring", len(rep.Moves))
+		if len(rep.Moves) == 1 {
+			moves = "1 move brings"
+		}
+		what = fmt.Sprintf("%s the %d live recording servers closest to equal (tolerance %s)", moves, n, FormatRate(tol))
 	}
 	switch {
 	case !rep.Enabled:
@@ -466,10 +469,9 @@ func greedy(cams []*camera, bal []*server, servers map[string]*server, mean, tol
 			break
 		}
 		h := servers[best.main]
-		reason := fmt.Sprintf("%s %s → %s, %s %s → %s (mean %s, tolerance %s)",
-			h.spec.Name, FormatRate(h.load), FormatRate(h.load-best.rate),
-			bestTo.spec.Name, FormatRate(bestTo.load), FormatRate(bestTo.load+best.rate),
-			FormatRate(mean), FormatRate(tol))
+		reason := fmt.Sprintf("%s %s → %s, %s %s → %s (mean %s)",
+			h.spec.Name, FormatBytes(h.load), FormatRate(h.load-best.rate),
+			bestTo.spec.Name, FormatBytes(bestTo.load), FormatRate(bestTo.load+best.rate), FormatRate(mean))
 		moves = append(moves, api.BalanceMove{Camera: best.spec.Name, From: h.spec.Name, To: bestTo.spec.Name, BytesPerDay: best.rate, Reason: reason})
 		h.load -= best.rate
 		h.count--
