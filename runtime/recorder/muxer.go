@@ -152,17 +152,23 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 	}
 	m.needKey, m.lost = false, false
 
+	cut := false
+	if key && m.cur != nil {
+		cut = m.forceCut.Swap(false) || dts-m.start >= m.segDur || m.cutNext || !m.sameParams()
+	}
 	switch {
 	case m.cur == nil:
 		m.openSegment(dts, time.Now())
-	case key && (dts-m.start >= m.segDur || m.cutNext || m.forceCut.Swap(false) || !m.sameParams()):
+	case cut:
 		m.finishPending(dts)
 		m.flush(dts, false)
-		wall := m.cur.wall.Add(ticksToDuration(dts-m.start, videoTimeScale))
-		if m.cutNext {
-			wall = time.Now() // media was lost: the clock, not the stream, says when we are
+		if !m.needKey { // else the part could not be queued: handled below
+			wall := m.cur.wall.Add(ticksToDuration(dts-m.start, videoTimeScale))
+			if m.cutNext {
+				wall = time.Now() // media was lost: the clock, not the stream, says when we are
+			}
+			m.openSegment(dts, wall)
 		}
-		m.openSegment(dts, wall)
 	default:
 		m.finishPending(dts)
 		if m.hasPendingPart() && (dts-m.base >= int64(partDuration.Seconds()*videoTimeScale) || m.partBytes >= maxPartBytes) {

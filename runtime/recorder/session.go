@@ -229,6 +229,7 @@ func (s *session) failed(err error) string {
 	repeat := kind == s.lastKind
 	s.lastKind = kind
 	s.mu.Unlock()
+	s.m.up.WithLabelValues(s.cam.Name).Set(0)
 	if !repeat {
 		sev := "warning"
 		if cause == CauseAuth || cause == CauseCodec {
