@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/runtime/agent/agenttest"
+	"vigil/runtime/api"
+)
+
+// testDomain is an in-process domain: a virtual root site "region" (one
+// virtual server) above two recording sites "north" and "south" (one
+// server each, camsim cameras) and a site "east" whose agent never runs,
+// so that it cannot be reached.
+type testDomain struct {
+	sites map[string]*agenttest.Site
+	token string
+}
+
+var domainServers = map[string]string{"region": "dir-1", "north": "n-1", "south": "s-1", "east": "e-1"}
+
+func newTestDomain(t *testing.T) *testDomain {
+	t.Helper()
+	d := &testDomain{sites: map[string]*agenttest.Site{}, token: "domain-token"}
+	for _, name := range []string{"region", "north", "south", "east"} {
+		cams := 0
+		if name == "north" || name == "south" {
+			cams = 2
+		}
+		s, err := agenttest.New(agenttest.Options{Name: name, Servers: []string{domainServers[name]}, Cameras: cams, Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		// One token for the whole domain: the commands send VIGIL_TOKEN to
+		// every site.
+		s.Token = d.token
+		s.Server(domainServers[name]).Config.Token = d.token
+		if name != "east" {
+			if err := s.Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.sites[name] = s
+	}
+	t.Setenv(api.EnvToken, d.token)
+	return d
+}
+
+// config writes the domain's configuration with the given cameras
+// (camera -> site; the camera's stream is camsim path 1 or 2 of the site
+// it was first given to, named by the camera's suffix) and returns its
+// directory.
+func (d *testDomain) config(t *testing.T, cameras map[string]string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("domain \"acme\" {}\n\n")
+	for _, name := range []string{"region", "north", "south", "east"} {
+		s := d.sites[name]
+		srv := s.Server(domainServers[name])
+		fmt.Fprintf(&b, "site %q {\n", name)
+		if name == "region" {
+			fmt.Fprintf(&b, "  virtual = true\n  server %q {\n    kind    = \"virtual\"\n    address = %q\n    port    = %d\n  }\n", srv.Name, srv.IP, srv.Port)
+		} else {
+			fmt.Fprintf(&b, "  parent = \"region\"\n  server %q {\n    address = %q\n    port    = %d\n    storage \"main\" {\n      path = \"recordings\"\n    }\n  }\n", srv.Name, srv.IP, srv.Port)
+		}
+		for _, cam := range []string{"north-1", "north-2", "south-1", "south-2"} {
+			if cameras[cam] != name {
+				continue
+			}
+			home, i, _ := strings.Cut(cam, "-")
+			fmt.Fprintf(&b, "  camera %q {\n    url    = %q\n    server = %q\n  }\n", cam, d.sites[home].Cams.URL(int(i[0]-'0')), srv.Name)
+		}
+		b.WriteString("}\n\n")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "domain.hcl"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func (d *testDomain) state(t *testing.T, site string) *api.State {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := d.sites[site].Client(domainServers[site]).State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestDomainPlanApplyStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a domain of three in-process sites")
+	}
+	d := newTestDomain(t)
+	cameras := map[string]string{"north-1": "north", "north-2": "north", "south-1": "south", "south-2": "south"}
+	dir := d.config(t, cameras)
+
+	// Plan: east is reported and skipped; the exit status says so.
+	code, out, errs := vigil(t, "plan", dir)
+	east := d.sites["east"].Server("e-1")
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("site east: unreachable (tried %s:%d)", east.IP, east.Port)) ||
+		!strings.Contains(out, "== site region > north ==") || !strings.Contains(errs, "1 site not planned: east") ||
+		!strings.Contains(out, "Domain plan: 2 of 4 sites planned (1 virtual, 1 unreachable); 8 to add, 0 to change, 0 to destroy, in 2 sites.") {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = vigil(t, "plan", "-json", "-allow-partial", dir)
+	var doc struct {
+		FormatVersion string `json:"format_version"`
+		Kind          string `json:"kind"`
+		Domain        string `json:"domain"`
+		Sites         []struct {
+			Site, Status string
+			Tried        []string
+			Plan         *struct {
+				Changes []struct{ Address string }
+			}
+		}
+		Summary struct{ Planned, Unreachable, Add int }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 || doc.Kind != "domain" || doc.Domain != "acme" ||
+		len(doc.Sites) != 4 || doc.Sites[3].Site != "east" || doc.Sites[3].Status != "unreachable" || doc.Sites[1].Plan == nil ||
+		doc.Summary.Planned != 2 || doc.Summary.Unreachable != 1 {
+		t.Fatalf("plan -json: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+
+	// Apply refuses to run partially, then applies the others with -allow-partial.
+	code, out, errs = vigil(t, "apply", "-auto-approve", dir)
+	if code != 1 || !strings.Contains(errs, "Nothing was applied: 1 site could not be planned (east)") {
+		t.Fatalf("apply without -allow-partial: exit %d\n%s%s", code, out, errs)
+	}
+	if st := d.state(t, "north"); st.Revision != 0 {
+		t.Fatalf("north is at revision %d after a refused apply", st.Revision)
+	}
+	code, out, errs = vigil(t, "apply", "-auto-approve", "-allow-partial", dir)
+	if code != 0 || !strings.Contains(out, "Domain apply complete: 2 sites applied.") || !strings.Contains(out, "Apply complete! Site north is at revision 1") {
+		t.Fatalf("apply -allow-partial: exit %d\n%s%s", code, out, errs)
+	}
+	// The virtual site's agent runs and answers; it holds no spec.
+	if region := d.state(t, "region"); region.Site != "region" || region.Revision != 0 || len(region.Cameras) != 0 {
+		t.Errorf("the virtual site: site %q, revision %d, %d cameras", region.Site, region.Revision, len(region.Cameras))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := d.sites["north"].Wait(ctx, "n-1", func(st *api.State) bool {
+		return agenttest.RecordedBy(st, map[string][]string{"north-1": {"n-1"}, "north-2": {"n-1"}})
+	}); err != nil {
+		t.Fatalf("north does not record its cameras: %v", err)
+	}
+
+	// Status: the tree, per site its master, servers and cameras.
+	code, out, errs = vigil(t, "status", "-config", dir)
+	if code != 1 || !strings.Contains(out, "Domain acme · 4 sites, 3 reached") || !strings.Contains(out, "region (virtual)") ||
+		!strings.Contains(out, "  north") || !strings.Contains(out, "2 recording") || !strings.Contains(out, "unreachable (tried") {
+		t.Errorf("status -config: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = vigil(t, "status", d.sites["south"].Server("s-1").Addr(), d.sites["region"].Server("dir-1").Addr())
+	lines := strings.Split(out, "\n")
+	if code != 0 || len(lines) < 5 || !strings.HasPrefix(lines[3], "region") || !strings.HasPrefix(lines[4], "  south") {
+		t.Errorf("status ADDRESS...: exit %d\n%s%s", code, out, errs)
+	}
+
+	// Move north-2 to south: a destroy in north and a create in south,
+	// shown as one move; planned into a file, then applied from it.
+	cameras["north-2"] = "south"
+	moved := d.config(t, cameras)
+	planFile := filepath.Join(t.TempDir(), "domain.plan")
+	code, out, errs = vigil(t, "plan", "-site", "north", "-site", "south", "-out", planFile, moved)
+	if code != 0 || !strings.Contains(out, "# site.north.camera.north-2 will be destroyed (moves to site south)") ||
+		!strings.Contains(out, "# site.south.camera.north-2 will be created (moves here from site north)") ||
+		!strings.Contains(out, `-> camera "north-2": site north -> site south`) ||
+		!strings.Contains(out, "Domain plan: 2 of 2 sites planned; 0 to add, 0 to change, 0 to destroy, 1 to move, in 2 sites.") {
+		t.Fatalf("plan of the move: exit %d\n%s%s", code, out, errs)
+	}
+	// An edited plan file is refused.
+	b, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := filepath.Join(t.TempDir(), "tampered.plan")
+	if err := os.WriteFile(tampered, []byte(strings.Replace(string(b), "north-2", "north-3", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := vigil(t, "apply", tampered); code != 1 || !strings.Contains(errs, "modified after vigil plan wrote it") {
+		t.Errorf("tampered plan file: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = vigil(t, "apply", planFile)
+	if code != 0 || !strings.Contains(out, "Domain apply complete: 2 sites applied.") {
+		t.Fatalf("apply of the move: exit %d\n%s%s", code, out, errs)
+	}
+	if st := d.state(t, "south"); st.Spec == nil || st.Spec.Camera("north-2") == nil {
+		t.Errorf("south does not have north-2 after the move")
+	}
+	if st := d.state(t, "north"); st.Spec == nil || st.Spec.Camera("north-2") != nil {
+		t.Errorf("north still has north-2 after the move")
+	}
+	// The same file again is stale for both sites.
+	if code, out, errs := vigil(t, "apply", planFile); code != 1 || !strings.Contains(errs, "site north: the site changed since this plan was made") {
+		t.Errorf("stale plan file: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = vigil(t, "plan", "-detailed-exitcode", "-allow-partial", moved)
+	if code != 0 || !strings.Contains(out, "; no site changes.") {
+		t.Errorf("plan after the move: exit %d\n%s%s", code, out, errs)
+	}
+	// -address keeps planning the one site of that server.
+	code, out, errs = vigil(t, "plan", "-detailed-exitcode", "-address", d.sites["south"].Server("s-1").Addr(), moved)
+	if code != 0 || !strings.Contains(out, "No changes.") || !strings.Contains(errs, `this plan covers site "south"`) {
+		t.Errorf("plan -address: exit %d\n%s%s", code, out, errs)
+	}
+}
