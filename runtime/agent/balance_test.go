@@ -11,7 +11,8 @@ import (
 
 // A two-server site with unequal recorded bytes: when the balancing window
 // opens (a fake clock), the master moves the camera that evens the servers,
-// the move is make-before-break, and the report explains it beforehand.
+// the move is make-before-break, the report explains it beforehand, and
+// failover and failback keep the balanced assignment.
 func TestBalancingMovesCameraInWindow(t *testing.T) {
 	s := newSite(t, []string{"a", "b"}, 4)
 	wall := time.Now().UTC()
@@ -108,6 +109,20 @@ func TestBalancingMovesCameraInWindow(t *testing.T) {
 		if h.end.Sub(h.start) > 100*time.Millisecond {
 			t.Errorf("cam1: hole of %v at %s around the balancing move", h.end.Sub(h.start), h.start.Format("15:04:05.000"))
 		}
+	}
+
+	// Failover and failback on top of the move: while b is down its
+	// cameras go to a; when it returns, cam1 goes back to b (role balance).
+	if err := s.Kill("b"); err != nil {
+		t.Fatal(err)
+	}
+	waitRecorded(t, s, "a", map[string][]string{"cam1": {"a"}, "cam4": {"a"}}, 20*time.Second)
+	if err := s.Start("b"); err != nil {
+		t.Fatal(err)
+	}
+	st = waitRecorded(t, s, "a", map[string][]string{"cam1": {"b"}, "cam2": {"a"}, "cam3": {"a"}, "cam4": {"b"}}, 30*time.Second)
+	if r := camera(st, "cam1").Recorders; len(r) != 1 || r[0].Role != "balance" {
+		t.Fatalf("cam1 recorders after failback %+v, want b with role balance", r)
 	}
 
 	// The site stays still: the report now proposes nothing.

@@ -265,6 +265,7 @@ func Plan(in Input) Result {
 	}
 	minGap := time.Duration(b.MinDaysBetweenMoves) * 24 * time.Hour
 	keep := map[string]api.Override{}
+	var returns []api.BalanceMove
 	cams := make([]*camera, 0, len(site.Cameras))
 	for _, c := range site.Cameras {
 		cm := &camera{spec: c, main: c.Server, backups: site.BackupServers(c)}
@@ -275,7 +276,13 @@ func Plan(in Input) Result {
 		if o, ok := last[c.Name]; ok {
 			switch {
 			case !sel || !canRecord(o.Server):
-				// dropped: the camera goes back to its primary
+				// Dropped. Assign already ignores overrides of locked
+				// cameras and of servers that cannot record; for the
+				// others, dropping is a move back to the primary.
+				if !c.Locked && canRecord(o.Server) && o.Server != c.Server {
+					returns = append(returns, api.BalanceMove{Camera: c.Name, From: o.Server, To: c.Server, BytesPerDay: cm.rate,
+						Reason: why + ": back to its primary"})
+				}
 			case o.Server == c.Server:
 				if in.Now.Sub(o.Since) < minGap {
 					keep[c.Name] = o // remembers the return home
@@ -340,7 +347,7 @@ func Plan(in Input) Result {
 			newOv[mv.Camera] = api.Override{Camera: mv.Camera, From: mv.From, Server: mv.To, Since: in.Now, Reason: mv.Reason}
 		}
 	}
-	rep.Moves = append(rep.Moves, moves...)
+	rep.Moves = append(append(rep.Moves, returns...), moves...)
 
 	// The override list after the moves, sorted by camera.
 	out := make([]api.Override, 0, len(keep)+len(newOv))

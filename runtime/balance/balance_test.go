@@ -340,6 +340,17 @@ func TestOverridesKeptAndDropped(t *testing.T) {
 	if cam5.Server != "c" || cam5.Movable {
 		t.Fatalf("cam5 = %+v; want on c by its override, not movable yet", cam5)
 	}
+	// balance = false sends it home: a move back to its primary.
+	spec.Cameras[4].Balance = false
+	r = Plan(Input{Spec: spec, Stats: st, Overrides: ov, Alive: alive("a", "b", "c"), Now: day0})
+	var back bool
+	for _, m := range r.Report.Moves {
+		back = back || (m.Camera == "cam5" && m.From == "c" && m.To == "b" && strings.Contains(m.Reason, "balance = false"))
+	}
+	if !back || !r.Changed {
+		t.Fatalf("moves %+v; want cam5 back from c to b", r.Report.Moves)
+	}
+	spec.Cameras[4].Balance = true
 	// Locking the camera sends it home: its override goes.
 	spec.Cameras[4].Locked = true
 	r = Plan(Input{Spec: spec, Stats: st, Overrides: ov, Alive: alive("a", "b", "c"), Now: day0})
