@@ -118,6 +118,54 @@
 // as "5s" or "14d", sizes are bytes.
 // Fields are only ever added within a format version.
 //
+// # Domains
+//
+// PlanDomain plans several sites of a configuration at once, each against
+// its own live state, concurrently (DomainOptions.Parallel at a time). A
+// site is reached through its servers' addresses in the order of its
+// servers (SiteAddresses: external_address:external_port when set, else
+// address:port) until one answers. Sites are listed depth first along the
+// domain tree (parent links), children in the order of the configuration.
+// A virtual site is not read or planned: the agents do not let virtual
+// servers vote, so a site of virtual servers only holds no spec. A camera
+// deleted from exactly one site and created in exactly one other is a move
+// between sites: each site's plan keeps its delete and its create (each
+// site's apply is one raft entry of its own), and the domain summary counts
+// it once, as a move.
+//
+// The JSON of a domain plan (vigil plan -json on a domain), format "1":
+//
+//	{
+//	  "format_version": "1",
+//	  "kind": "domain",              // absent from a single site's plan
+//	  "diagnostics": [...],
+//	  "domain": "acme",              // the domain block's name, absent without one
+//	  "sites": [{                    // depth first along the tree
+//	    "site": "plant-north",
+//	    "parent": "hq",
+//	    "virtual": false,            // present only when true
+//	    "path": ["hq", "plant-north"],
+//	    "status": "planned",         // planned, unreachable, failed, no_address, virtual
+//	    "address": "10.2.0.11:53540", // the address that answered
+//	    "tried": ["..."],            // unreachable only: the addresses tried, in order
+//	    "error": "...",              // unreachable and failed: why
+//	    "plan": {...}                // planned only: a site plan as above, without format_version
+//	  }],
+//	  "moves": [{"camera": "till", "from_site": "branch-1", "to_site": "branch-2"}],
+//	  "summary": {
+//	    "sites": 5, "planned": 3, "unreachable": 1, "failed": 0, "no_address": 0, "virtual": 1,
+//	    "with_changes": 3, "with_errors": 0,           // planned sites with changes, with errors
+//	    "add": 0, "change": 1, "destroy": 0, "move": 1 // a move between sites counts once, in move
+//	  }
+//	}
+//
+// A domain plan file is {"format_version": 1, "kind": "domain", "domain":
+// "...", "checksum": "sha256:...", "skipped": ["sites not planned"],
+// "sites": [<a site plan file, as below>...]}: each site keeps its own
+// checksum and base revision, and the domain checksum covers the domain
+// name, the site files' checksums and the skipped sites, so that a site
+// dropped from the file is detected too.
+//
 // # Plan files (vigil plan -out)
 //
 // A plan file is JSON: {"format_version": 1, "checksum": "sha256:...",

@@ -1,0 +1,118 @@
+package planner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+func twoSites() *hcl.Config {
+	site := func(name, addr, ext string, cams ...string) *hcl.Site {
+		s := &hcl.Site{Name: name, Keepalive: time.Second, Failback: true, TimeZone: "UTC",
+			Servers: []*hcl.Server{
+				{Name: name + "-1", Address: addr, Port: 53540, ExternalAddress: ext, ExternalPort: 8443, Kind: hcl.KindRecording},
+				{Name: name + "-2", Address: addr + "0", Port: 53540, Kind: hcl.KindRecording},
+			}}
+		for _, c := range cams {
+			s.Cameras = append(s.Cameras, &hcl.Camera{Name: c, URL: "rtsp://10.9.9.9/" + c, Server: name + "-1",
+				Redundancy: hcl.RedundancyNormal, Transport: "tcp", SegmentDuration: time.Minute, StallTimeout: 5 * time.Second, Balance: true})
+		}
+		return s
+	}
+	return &hcl.Config{Domain: &hcl.Domain{Name: "d"}, Sites: []*hcl.Site{site("a", "10.0.0.1", "", "x"), site("b", "10.0.0.2", "203.0.113.2", "y", "moved")}}
+}
+
+func TestSiteAddresses(t *testing.T) {
+	got := strings.Join(SiteAddresses(twoSites().Sites[1]), " ")
+	if got != "203.0.113.2:8443 10.0.0.20:53540" {
+		t.Errorf("addresses %q: want the external address and port first, then the address of the next server", got)
+	}
+}
+
+// A camera that leaves site a for site b is one move; the domain plan file
+// keeps each site's checksum, and dropping a site from it is detected.
+func TestDomainMoveAndPlanFile(t *testing.T) {
+	before := twoSites()
+	before.Sites[0].Cameras = append(before.Sites[0].Cameras, &hcl.Camera{Name: "moved", URL: "rtsp://10.9.9.9/moved", Server: "a-1",
+		Redundancy: hcl.RedundancyNormal, Transport: "tcp", SegmentDuration: time.Minute, StallTimeout: 5 * time.Second, Balance: true})
+	before.Sites[1].Cameras = before.Sites[1].Cameras[:1]
+	live := map[string]*api.State{
+		"10.0.0.1:53540":   {Site: "a", Revision: 2, Spec: before.Sites[0].Redacted()},
+		"203.0.113.2:8443": {Site: "b", Revision: 5, Spec: before.Sites[1].Redacted()},
+	}
+	var tried []string
+	state := func(_ context.Context, a string) (*api.State, error) {
+		tried = append(tried, a)
+		if st := live[a]; st != nil {
+			return st, nil
+		}
+		return nil, errors.New("refused")
+	}
+	d, err := PlanDomain(context.Background(), twoSites(), state, DomainOptions{Parallel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Moves) != 1 || d.Moves[0] != (SiteMove{Camera: "moved", FromSite: "a", ToSite: "b"}) {
+		t.Fatalf("moves %+v", d.Moves)
+	}
+	if s := d.Summary; s.Add != 0 || s.Destroy != 0 || s.Move != 1 || s.WithChanges != 2 || s.Planned != 2 {
+		t.Errorf("summary %+v: a move between sites is one move, not an add and a destroy", s)
+	}
+
+	b, err := EncodeDomainPlanFile(NewDomainPlanFile(d, nil, "test", time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsDomainPlanFile(b) {
+		t.Fatal("not recognised as a domain plan file")
+	}
+	f, err := DecodeDomainPlanFile(b)
+	if err != nil || len(f.Sites) != 2 || f.Sites[1].BaseRevision != 5 {
+		t.Fatalf("decode: %v %+v", err, f)
+	}
+	if err := f.Sites[1].CheckCurrent("b", 6); err == nil {
+		t.Error("a site that moved on is not refused")
+	}
+	// Drop site b from the file: the domain checksum no longer matches.
+	f.Sites = f.Sites[:1]
+	short, err := EncodeDomainPlanFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full, cut map[string]any
+	mustJSON(t, b, &full)
+	mustJSON(t, short, &cut)
+	full["sites"] = cut["sites"]
+	if _, err := DecodeDomainPlanFile(mustMarshal(t, full)); !errors.Is(err, ErrTampered) {
+		t.Errorf("a site dropped from the file: %v, want ErrTampered", err)
+	}
+
+	if _, err := PlanDomain(context.Background(), twoSites(), state, DomainOptions{Sites: []string{"c"}}); err == nil {
+		t.Error("an unknown -site is not refused")
+	}
+	if _, err := PlanDomain(context.Background(), twoSites(), state, DomainOptions{Options: Options{Fail: []string{"z-1"}}}); err == nil {
+		t.Error("an unknown -fail server is not refused")
+	}
+}
+
+func mustJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
