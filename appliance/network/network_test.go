@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vigil/hcl"
+	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -336,5 +337,101 @@ func TestGratuitousARP(t *testing.T) {
 	}
 	if got := addrs(t, hA, "va"); slices.Contains(got, "10.80.0.10/24") {
 		t.Errorf("virtual IP still on va: %v", got)
+	}
+}
+
+// TestVIPFailover runs a three-server site in one process, each agent's
+// network operations in its own namespace (where a link holds the server's
+// address): every server applies its network block from the committed
+// spec, the master holds the virtual IP, and when the master is killed the
+// virtual IP leaves with it and appears on the new master.
+func TestVIPFailover(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	site, err := agenttest.New(agenttest.Options{Servers: []string{"s1", "s2", "s3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer site.Close()
+	if err := site.Start(); err != nil {
+		t.Fatal(err)
+	}
+	hs := map[string]*netlink.Handle{}
+	ctrls := map[string]*Controller{}
+	for _, n := range site.Names() {
+		ns, h := newNS(t)
+		l := addLink(t, h, "eth0")
+		a, _ := netlink.ParseAddr(site.Server(n).IP + "/32")
+		if err := h.AddrAdd(l, a); err != nil {
+			t.Fatal(err)
+		}
+		h.LinkSetUp(l)
+		m, err := New(ns, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		hs[n] = h
+		ctrls[n] = Start(site.Server(n).Agent(), m, Options{Block: true, Interval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		defer ctrls[n].Close()
+	}
+	spec := site.Spec()
+	spec.VirtualIP = "10.90.0.10/24"
+	for i, s := range spec.Servers { // each server's network block
+		s.Network = &hcl.Network{Interfaces: []*hcl.Interface{{Name: "eth0", Addresses: []string{fmt.Sprintf("10.91.0.%d/24", i+1)}}}}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := site.Apply(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	holders := func() []string {
+		var out []string
+		for _, n := range site.Names() {
+			if slices.Contains(addrs(t, hs[n], "eth0"), "10.90.0.10/24") {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	waitHolder := func(not string) string {
+		for ctx.Err() == nil {
+			if h := holders(); len(h) == 1 && h[0] != not {
+				return h[0]
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("virtual IP held by %v", holders())
+		return ""
+	}
+	master := waitHolder("")
+	for i, n := range site.Names() {
+		want := fmt.Sprintf("10.91.0.%d/24", i+1)
+		for !slices.Contains(addrs(t, hs[n], "eth0"), want) {
+			if ctx.Err() != nil {
+				t.Fatalf("%s: network block not applied: %v", n, addrs(t, hs[n], "eth0"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	st, err := site.Client(master).State(ctx)
+	if err != nil || st.Master != master {
+		t.Fatalf("the virtual IP is on %s but the master is %q (%v)", master, st.Master, err)
+	}
+	killed := time.Now()
+	if err := site.Kill(master); err != nil {
+		t.Fatal(err)
+	}
+	next := waitHolder(master)
+	t.Logf("virtual IP moved from %s to %s %v after the master was killed (keepalive %v)", master, next, time.Since(killed).Round(10*time.Millisecond), site.Keepalive)
+	var survivor string
+	for _, n := range site.Names() {
+		if n != master {
+			survivor = n
+		}
+	}
+	if st, err := site.Client(survivor).State(ctx); err != nil || st.Master != next {
+		t.Errorf("the virtual IP is on %s but %s sees master %q (%v)", next, survivor, st.Master, err)
 	}
 }
