@@ -23,8 +23,9 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "agent configuration file (HCL)")
+	manageNetwork := fs.Bool("manage-network", false, "apply this server's network block of the site spec and hold the site's virtual_ip while master (netlink; needs CAP_NET_ADMIN and CAP_NET_RAW)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: vigil agent -config FILE
+		fmt.Fprintf(stderr, `Usage: vigil agent -config FILE [-manage-network]
 
 Runs this server's agent: joins the site, records the cameras the assignment
 gives this server and serves the HTTP API. A fresh site has no spec: the agents
@@ -78,7 +79,7 @@ Flags:
 	}
 	defer systemd.Supervise(a, cfg.Logger)() // sd_notify READY/STATUS/STOPPING/WATCHDOG; silent without NOTIFY_SOCKET
 	// Hot reload and the network (agent_ext.go).
-	ext, err := startExtensions(a, cfg)
+	ext, err := startExtensions(a, cfg, *manageNetwork)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		a.Close()

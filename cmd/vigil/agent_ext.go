@@ -4,23 +4,38 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/vishvananda/netns"
+
+	"vigil/appliance/network"
 	"vigil/runtime/agent"
 	"vigil/runtime/reload"
 )
 
 // agentExtensions are the parts of vigil agent that run beside the agent:
-// hot reload of config_dir.
+// hot reload of config_dir and, with -manage-network, the network block and
+// the virtual IP.
 type agentExtensions struct {
 	log     *slog.Logger
 	watcher *reload.Watcher
+	netMgr  *network.Manager
+	netCtl  *network.Controller
 }
 
-// startExtensions starts what the agent configuration asks for.
-func startExtensions(a *agent.Agent, cfg *agent.Config) (*agentExtensions, error) {
+// startExtensions starts what the agent configuration and flags ask for.
+func startExtensions(a *agent.Agent, cfg *agent.Config, manageNetwork bool) (*agentExtensions, error) {
 	ext := &agentExtensions{log: cfg.Logger}
+	if manageNetwork {
+		m, err := network.New(netns.None(), cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		ext.netMgr = m
+		ext.netCtl = network.Start(a, m, network.Options{Block: true, Logger: cfg.Logger})
+	}
 	if cfg.ConfigDir != "" {
 		w, err := reload.Start(a, reload.Options{Dir: cfg.ConfigDir, Token: cfg.Token, Logger: cfg.Logger, Registerer: a.Registry()})
 		if err != nil {
+			ext.stop()
 			return nil, fmt.Errorf("hot reload: %w", err)
 		}
 		ext.watcher = w
@@ -39,9 +54,16 @@ func (e *agentExtensions) reload() {
 	e.watcher.Trigger()
 }
 
-// stop stops the extensions.
+// stop stops the extensions. The network block stays configured; the
+// virtual IP leaves with the master role when the agent closes.
 func (e *agentExtensions) stop() {
 	if e.watcher != nil {
 		e.watcher.Close()
+	}
+	if e.netCtl != nil {
+		e.netCtl.Close()
+	}
+	if e.netMgr != nil {
+		e.netMgr.Close()
 	}
 }
