@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 
 	hhcl "github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/dynblock"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -519,7 +518,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 	d := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive}
 	var siteBlocks []*hhcl.Block
 	for _, body := range bodies {
-		content, cd := dynblock.Expand(body, l.ctx, dynblock.OptCheckForEach(l.countBlocks)).Content(rootSchema)
+		content, cd := expand(body, l.ctx, l.countBlocks).Content(rootSchema)
 		diags = append(diags, cd...)
 		for _, b := range content.Blocks {
 			switch b.Type {
@@ -636,6 +635,10 @@ func dedupe(diags hhcl.Diagnostics) hhcl.Diagnostics {
 	}
 	return out
 }
+
+// expand expands dynamic blocks: expandDynamic, a variable so that a test
+// can compare it with hcl's ext/dynblock.
+var expand = expandDynamic
 
 // maxDynamicBlocks bounds how many blocks the dynamic blocks of one
 // configuration may generate, so that nested for_each expressions cannot
