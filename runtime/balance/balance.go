@@ -35,11 +35,14 @@
 // The servers are balanced when every one is within tolerance_percent of the
 // mean load. Otherwise the balancer moves, one at a time, the camera whose
 // move most reduces the spread of loads (the sum of squared differences to
-// the mean), between any server above another, and accepts a move only when
-// it narrows the gap between its two servers by more than the tolerance. So
-// a balanced site stays still, a repeated run on its own result makes no
-// move (no flip-flopping), each camera moves at most once per run, and the
-// biggest useful moves come first, which keeps their number small.
+// the mean), from a server to one at least a tolerance below it, and stops
+// as soon as every server is within the tolerance. A move never overshoots:
+// its target may not end more than the tolerance above its source, so a
+// camera is never moved only to swap an imbalance, and every move strictly
+// reduces the spread. So a balanced site stays still, a repeated run on its
+// own result makes no move (no flip-flopping), each camera moves at most once
+// per run, and the biggest useful moves come first, which keeps their
+// number small (greedy: few moves, not a proven minimum).
 //
 // A move is an api.Override with its time (Since). A move back to the
 // camera's primary keeps an override that names the primary (assign ignores
@@ -197,7 +200,8 @@ type camera struct {
 	why     string
 	moved   bool
 	backups []string
-	before  string // main server before the moves
+	before  string  // main server before the moves
+	at      *server // main server, while balancing (movable cameras only)
 }
 
 // Plan computes the loads and the moves the balancer makes at in.Now.
@@ -303,6 +307,7 @@ func Plan(in Input) Result {
 			cm.why = fmt.Sprintf("moved %s, less than %d days ago", keep[c.Name].Since.UTC().Format("2006-01-02 15:04"), b.MinDaysBetweenMoves)
 		default:
 			cm.movable = true
+			cm.at = servers[cm.main]
 		}
 		cm.before = cm.main
 		if s := servers[cm.main]; s != nil {
@@ -342,7 +347,7 @@ func Plan(in Input) Result {
 	case len(bal) < 2:
 		rep.Message = "fewer than two live recording servers: nothing to balance"
 	default:
-		moves = greedy(cams, bal, servers, mean, tol)
+		moves = greedy(cams, bal, mean, tol)
 		for _, mv := range moves {
 			newOv[mv.Camera] = api.Override{Camera: mv.Camera, From: mv.From, Server: mv.To, Since: in.Now, Reason: mv.Reason}
 		}
@@ -438,7 +443,7 @@ func notBalancedWhy(s *hcl.Server, alive map[string]bool) string {
 
 // greedy moves cameras between balanced servers (see the package doc) and
 // updates the servers' loads, counts and the cameras' main servers.
-func greedy(cams []*camera, bal []*server, servers map[string]*server, mean, tol float64) []api.BalanceMove {
+func greedy(cams []*camera, bal []*server, mean, tol float64) []api.BalanceMove {
 	balanced := func() bool {
 		for _, s := range bal {
 			if math.Abs(s.load-mean) > tol {
@@ -448,7 +453,12 @@ func greedy(cams []*camera, bal []*server, servers map[string]*server, mean, tol
 		return true
 	}
 	var moves []api.BalanceMove
+	byLoad := slices.Clone(bal)
 	for !balanced() {
+		// For a camera, the least loaded target that takes it gives the
+		// largest drop (the drop grows with the gap), so each camera
+		// looks at its first fitting target in load order.
+		slices.SortStableFunc(byLoad, func(x, y *server) int { return cmp.Compare(x.load, y.load) })
 		var best *camera
 		var bestTo *server
 		bestGain := 0.0
@@ -456,26 +466,29 @@ func greedy(cams []*camera, bal []*server, servers map[string]*server, mean, tol
 			if !c.movable || c.moved || c.rate <= 0 {
 				continue
 			}
-			h := servers[c.main]
-			for _, t := range bal {
+			h := c.at
+			for _, t := range byLoad {
 				gap := h.load - t.load
-				if t == h || gap <= tol || !fits(c, t) {
+				if gap <= tol {
+					break // the rest are no lighter by more than the tolerance
+				}
+				if !fits(c, t) {
 					continue
 				}
-				if gap-math.Abs(gap-2*c.rate) <= tol {
-					continue // narrows the pair's gap by no more than the tolerance
+				if 2*c.rate > gap+tol {
+					break // overshoots: the target would end above the source by more than the tolerance
 				}
-				gain := 2 * c.rate * (gap - c.rate) // drop of the sum of squared deviations
-				// Ties keep the first camera by name, then server in spec order.
-				if gain > bestGain {
+				// Ties keep the first camera by name.
+				if gain := 2 * c.rate * (gap - c.rate); gain > bestGain { // the drop of the sum of squared deviations
 					best, bestTo, bestGain = c, t, gain
 				}
+				break
 			}
 		}
 		if best == nil {
 			break
 		}
-		h := servers[best.main]
+		h := best.at
 		reason := fmt.Sprintf("%s %s → %s, %s %s → %s (mean %s)",
 			h.spec.Name, FormatBytes(h.load), FormatRate(h.load-best.rate),
 			bestTo.spec.Name, FormatBytes(bestTo.load), FormatRate(bestTo.load+best.rate), FormatRate(mean))
@@ -484,7 +497,7 @@ func greedy(cams []*camera, bal []*server, servers map[string]*server, mean, tol
 		h.count--
 		bestTo.load += best.rate
 		bestTo.count++
-		best.main = bestTo.spec.Name
+		best.main, best.at = bestTo.spec.Name, bestTo
 		best.moved = true
 	}
 	return moves

@@ -380,3 +380,20 @@ func TestFormatRate(t *testing.T) {
 		}
 	}
 }
+
+// Many cameras each far smaller than the tolerance still balance: no single
+// move needs to beat the tolerance, only the site as a whole.
+func TestManySmallCameras(t *testing.T) {
+	on, rates := map[string]string{}, map[string]float64{}
+	for i := range 20 {
+		name := fmt.Sprintf("cam%02d", i)
+		on[name], rates[name] = "a", 1
+	}
+	s := site(on)
+	s.Servers = s.Servers[:2]
+	r := Plan(Input{Spec: s, Stats: stats(day0, rates, on), Alive: alive("a", "b"), Now: day0})
+	l := loads(r)
+	if len(r.Report.Moves) > 10 || l["a"] > 11 || l["b"] < 9 {
+		t.Fatalf("%d moves, loads after %v; want a and b within 10%% of 10 GB/day", len(r.Report.Moves), l)
+	}
+}
