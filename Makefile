@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover
+.PHONY: build test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
@@ -59,6 +59,16 @@ fuzz-short:
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m
+
+# The appliance disk image (out/image/vigil.img), offline from Debian's
+# packages; needs root. image-test boots it under qemu (software emulation).
+image: build
+	appliance/image/build.sh -o out/image -b bin/vigil
+
+image-test: build
+	VIGIL_IMAGE=$(CURDIR)/out/image/vigil.img VIGIL_BIN=$(CURDIR)/bin/vigil \
+		VIGIL_CONSOLE=$(CURDIR)/out/image/console.log \
+		$(GO) test -count=1 -timeout 15m -run '^TestBoot$$' -v ./appliance/image
 
 clean:
 	rm -rf bin out

@@ -1,0 +1,18 @@
+// Package image holds the appliance image's builder and its boot test.
+//
+// build.sh builds out/image/vigil.img offline from Debian's packages (see
+// its header for the layout): a GPT disk with an EFI system partition
+// (systemd-boot, kernel, initrd), a read-only squashfs root with systemd,
+// bin/vigil and appliance/overlay, and an ext4 data partition
+// ("vigil-data", mounted at /var/lib/vigil) for the agent configuration and
+// the recordings. genimage.cfg is the disk layout.
+//
+// The boot test (make image-test) boots a copy of that disk under
+// qemu-system-x86_64 with OVMF, software emulation only, and checks the
+// appliance end to end: the agent configuration preseeded on the data
+// partition is used, systemd reports the agent started after READY=1, the
+// API answers through a forwarded port, a camera served by vigil camsim on
+// the host is recorded in the guest, and the power button stops the agent
+// cleanly. It only runs when VIGIL_IMAGE names the disk image, so go test
+// ./... does not boot a virtual machine.
+package image
