@@ -3,19 +3,24 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 
 	"github.com/vishvananda/netns"
 
 	"vigil/appliance/network"
 	"vigil/runtime/agent"
+	"vigil/runtime/clock"
 	"vigil/runtime/reload"
 )
 
 // agentExtensions are the parts of vigil agent that run beside the agent:
-// hot reload of config_dir and, with -manage-network, the network block and
-// the virtual IP.
+// the clock offset to the master, hot reload of config_dir and, with
+// -manage-network, the network block and the virtual IP.
 type agentExtensions struct {
 	log     *slog.Logger
+	timeSrv *clock.Responder
+	clock   *clock.Measurer
 	watcher *reload.Watcher
 	netMgr  *network.Manager
 	netCtl  *network.Controller
@@ -24,9 +29,20 @@ type agentExtensions struct {
 // startExtensions starts what the agent configuration and flags ask for.
 func startExtensions(a *agent.Agent, cfg *agent.Config, manageNetwork bool) (*agentExtensions, error) {
 	ext := &agentExtensions{log: cfg.Logger}
+	// Time requests are UDP on the API port: any server may be the master.
+	srv, err := clock.Serve(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)), cfg.SiteKey)
+	if err != nil {
+		return nil, err
+	}
+	ext.timeSrv = srv
+	if ext.clock, err = clock.Start(a, clock.Options{Key: cfg.SiteKey, Registerer: a.Registry(), Logger: cfg.Logger}); err != nil {
+		ext.stop()
+		return nil, err
+	}
 	if manageNetwork {
 		m, err := network.New(netns.None(), cfg.DataDir)
 		if err != nil {
+			ext.stop()
 			return nil, err
 		}
 		ext.netMgr = m
@@ -57,6 +73,12 @@ func (e *agentExtensions) reload() {
 // stop stops the extensions. The network block stays configured; the
 // virtual IP leaves with the master role when the agent closes.
 func (e *agentExtensions) stop() {
+	if e.clock != nil {
+		e.clock.Close()
+	}
+	if e.timeSrv != nil {
+		e.timeSrv.Close()
+	}
 	if e.watcher != nil {
 		e.watcher.Close()
 	}
