@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test
+.PHONY: build test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
@@ -27,6 +27,14 @@ fmt-check:
 
 bench: build bench-validate
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	$(MAKE) bench-domain
+
+# Domain plan of examples/large (10,000 cameras in 40 sites) against 40
+# in-process agents, one per site (target: under 2 s). Opt-in in go test
+# (VIGIL_BENCH_DOMAIN=1) because of its 40 agents; run after the other
+# benchmarks so that they do not share the machine with it.
+bench-domain:
+	VIGIL_BENCH_DOMAIN=1 $(GO) test -run '^$$' -bench '^BenchmarkDomainLarge$$' -benchmem -count=1 -timeout 10m ./cmd/vigil
 
 # Wall time and peak memory of validating the 10,000-camera example (target:
 # under 300 ms and 150 MB), three runs; GNU time (Debian's "time") measures.
