@@ -389,3 +389,60 @@ func TestCameraOutage(t *testing.T) {
 		t.Errorf("cam3, untouched, has a %v gap", c3.Gap)
 	}
 }
+
+// A server's camera link slows below what its cameras send: the recorder
+// reports the trouble instead of hiding it, and once the link is back to
+// normal every camera is recorded again where it belongs, without a
+// restart.
+func TestSlowLink(t *testing.T) {
+	full(t)
+	s := New(t, Options{Servers: 2, Cameras: 4})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	time.Sleep(settle)
+	from := time.Now()
+	// s1 records cam1 and cam3, about 250 kbit/s each.
+	if err := s.Server("s1").CamNet.Slow("100kbit"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Wait(ctx, "s1", func(st *api.State) bool {
+		for _, c := range st.Cameras {
+			if c.Server == "s1" && c.State == api.CameraFailing {
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("s1 never reports a camera failing on a 100 kbit/s link: %v", err)
+	}
+	for _, c := range st.Cameras {
+		if c.Server == "s1" {
+			t.Logf("slow link: %s %s (%s)", c.Name, c.State, c.Reason)
+		}
+	}
+	time.Sleep(settle)
+	if err := s.Server("s1").CamNet.Slow(""); err != nil {
+		t.Fatal(err)
+	}
+	healed := time.Now()
+	if _, err := s.WaitRecording(ctx, "s1", s.Expected(nil)); err != nil {
+		t.Fatalf("cameras not recorded again after the link recovered: %v\n%s", err, s.Logs())
+	}
+	t.Logf("recording again %v after the link recovered", time.Since(healed).Round(time.Millisecond))
+	time.Sleep(settle)
+	to := time.Now()
+	time.Sleep(flushWait)
+	rec, err := s.Recordings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cam := range []string{"cam1", "cam2", "cam3", "cam4"} {
+		c := measure.Analyze(cam, rec[cam], from, to, Period)
+		t.Logf("%s: gap %v (%s to %s; window %s to %s), %d frames lost", cam, c.Gap.Round(time.Millisecond),
+			c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"), from.Format("15:04:05.000"), to.Format("15:04:05.000"), c.Lost)
+		if (cam == "cam2" || cam == "cam4") && c.Gap > 0 {
+			t.Errorf("%s of s2, on a healthy link, has a %v gap", cam, c.Gap)
+		}
+	}
+}
