@@ -9,6 +9,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"vigil/appliance/network"
+	"vigil/appliance/systemd"
 	"vigil/runtime/agent"
 	"vigil/runtime/clock"
 	"vigil/runtime/reload"
@@ -49,7 +50,15 @@ func startExtensions(a *agent.Agent, cfg *agent.Config, manageNetwork bool) (*ag
 		ext.netCtl = network.Start(a, m, network.Options{Block: true, Logger: cfg.Logger})
 	}
 	if cfg.ConfigDir != "" {
-		w, err := reload.Start(a, reload.Options{Dir: cfg.ConfigDir, Token: cfg.Token, Logger: cfg.Logger, Registerer: a.Registry()})
+		w, err := reload.Start(a, reload.Options{Dir: cfg.ConfigDir, Token: cfg.Token, Logger: cfg.Logger, Registerer: a.Registry(),
+			Reloading: systemd.Reloading,
+			Reloaded: func(err error) {
+				if err != nil {
+					systemd.Ready(err.Error())
+				} else {
+					systemd.Ready(systemd.Summary(a.State()))
+				}
+			}})
 		if err != nil {
 			ext.stop()
 			return nil, fmt.Errorf("hot reload: %w", err)

@@ -86,8 +86,10 @@ type Options struct {
 	// Registerer receives the reload metrics (nil: not registered).
 	Registerer prometheus.Registerer
 	// Reloading and Reloaded, when set, bracket every reload that loads
-	// the directory (systemd's RELOADING=1 and READY=1).
-	Reloading, Reloaded func()
+	// the directory after the first (systemd's RELOADING=1 and READY=1);
+	// Reloaded gets the refusal or apply error, nil when all went well.
+	Reloading func()
+	Reloaded  func(err error)
 
 	// results receives every reload's Result (tests).
 	results chan Result
@@ -228,7 +230,7 @@ func relevant(ev fsnotify.Event) bool {
 
 func (w *Watcher) run() {
 	defer close(w.done)
-	w.report(w.reload(false))
+	w.report(w.load()) // part of the agent's start: no reload notifications
 	var timer *time.Timer
 	var fire <-chan time.Time
 	for {
@@ -305,21 +307,28 @@ func contentHash(dir string) ([sha256.Size]byte, error) {
 	return sum, nil
 }
 
-// reload loads the directory when its content changed (or when forced) and
-// validates, plans and applies it.
+// reload loads the directory when its content changed (or when forced),
+// between the Reloading and Reloaded notifications.
 func (w *Watcher) reload(force bool) Result {
 	sum, err := contentHash(w.o.Dir)
 	if err == nil && !force && w.hashed && sum == w.hash {
 		return Result{Skipped: true}
 	}
-	w.hash, w.hashed = sum, err == nil
 	if w.o.Reloading != nil {
 		w.o.Reloading()
 	}
+	r := w.load()
 	if w.o.Reloaded != nil {
-		defer w.o.Reloaded()
+		w.o.Reloaded(r.Err)
 	}
+	return r
+}
 
+// load loads the directory, validates it, and plans and applies it when
+// this server applies.
+func (w *Watcher) load() Result {
+	sum, err := contentHash(w.o.Dir)
+	w.hash, w.hashed = sum, err == nil
 	site := w.a.State().Site
 	cfg, diags := hcl.Load([]string{w.o.Dir}, w.o.Load)
 	var files map[string][]byte

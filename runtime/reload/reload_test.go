@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,8 @@ type harness struct {
 	w       map[string]*Watcher
 	results map[string]chan Result
 	regs    map[string]*prometheus.Registry
+	// notified counts Reloading and Reloaded calls.
+	reloading, reloaded atomic.Int32
 }
 
 // newHarness starts a site whose servers each watch their own copy of the
@@ -80,6 +83,8 @@ func newHarness(tb testing.TB, servers []string, cameras, initial int) *harness 
 			Dir: dir, Token: site.Token, Debounce: 200 * time.Millisecond,
 			Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Registerer: h.regs[n], results: h.results[n],
+			Reloading: func() { h.reloading.Add(1) },
+			Reloaded:  func(error) { h.reloaded.Add(1) },
 		})
 		if err != nil {
 			tb.Fatal(err)
@@ -254,6 +259,11 @@ func TestUnchangedContentAndTrigger(t *testing.T) {
 	r := h.next(t, "s1")
 	if r.Err != nil || !r.Planned || r.Changes != 0 || r.Applied != 0 {
 		t.Fatalf("forced reload of unchanged content: %+v", r)
+	}
+	// Only the forced reload is notified: not the first load (the agent's
+	// start), nor the write that changed nothing.
+	if a, b := h.reloading.Load(), h.reloaded.Load(); a != 1 || b != 1 {
+		t.Errorf("Reloading called %d times, Reloaded %d, want 1 and 1", a, b)
 	}
 }
 
