@@ -65,6 +65,9 @@ type decoder struct {
 	incomplete bool
 	// sensitive are the values of sensitive variables.
 	sensitive []string
+	// marks is set when a variable is sensitive: only then may values
+	// carry its mark.
+	marks bool
 }
 
 func (d *decoder) errorf(r hhcl.Range, summary, format string, args ...any) {
@@ -87,8 +90,9 @@ func (d *decoder) value(a *hhcl.Attribute, ty cty.Type, sensitiveOK bool) (cty.V
 	if diags.HasErrors() {
 		return cty.NilVal, false
 	}
-	// A deep walk only for collections: it is costly across 10,000 cameras.
-	if v.IsMarked() || !v.Type().IsPrimitiveType() && v.ContainsMarked() {
+	// Only sensitive variables mark values. A deep walk, costly across
+	// 10,000 cameras, only for collections and only if there are any.
+	if v.IsMarked() || d.marks && !v.Type().IsPrimitiveType() && v.ContainsMarked() {
 		if !sensitiveOK {
 			d.errorf(a.Expr.Range(), "Sensitive value not allowed here",
 				"The value of %q comes from a sensitive variable. Only a camera's password and url may hold sensitive values: every other argument is shown in plans and status output.", a.Name)
@@ -108,16 +112,20 @@ func (d *decoder) value(a *hhcl.Attribute, ty cty.Type, sensitiveOK bool) (cty.V
 		d.errorf(a.Expr.Range(), "Incorrect value type", "Inappropriate value for %q: %s.", a.Name, err)
 		return cty.NilVal, false
 	}
-	if ty.IsListType() || ty.IsMapType() {
-		for it := cv.ElementIterator(); it.Next(); {
-			if _, e := it.Element(); e.IsNull() {
-				d.errorf(a.Expr.Range(), "Incorrect value type", "%q must not contain null elements.", a.Name)
-				return cty.NilVal, false
-			}
-		}
-	}
 	return cv, true
 }
+
+// nullElement reports a null element of list or map attribute a; list and
+// labels check while they copy the elements.
+func (d *decoder) nullElement(a *hhcl.Attribute) {
+	d.errorf(a.Expr.Range(), "Incorrect value type", "%q must not contain null elements.", a.Name)
+}
+
+// The collection types of arguments, built once.
+var (
+	listOfStrings = cty.List(cty.String)
+	mapOfStrings  = cty.Map(cty.String)
+)
 
 func (d *decoder) str(at hhcl.Attributes, name string, dst *string, rs map[string]hhcl.Range) {
 	d.strSensitive(at, name, dst, rs, false)
@@ -192,13 +200,17 @@ func (d *decoder) list(at hhcl.Attributes, name string, dst *[]string, rs map[st
 		return
 	}
 	rs[name] = a.Expr.Range()
-	v, ok := d.value(a, cty.List(cty.String), false)
+	v, ok := d.value(a, listOfStrings, false)
 	if !ok {
 		return
 	}
 	out := make([]string, 0, v.LengthInt())
 	for it := v.ElementIterator(); it.Next(); {
 		_, e := it.Element()
+		if e.IsNull() {
+			d.nullElement(a)
+			return
+		}
 		out = append(out, e.AsString())
 	}
 	*dst = out
@@ -222,13 +234,17 @@ func (d *decoder) labels(at hhcl.Attributes, name string, dst *map[string]string
 		return
 	}
 	rs[name] = a.Expr.Range()
-	v, ok := d.value(a, cty.Map(cty.String), false)
+	v, ok := d.value(a, mapOfStrings, false)
 	if !ok {
 		return
 	}
 	out := make(map[string]string, v.LengthInt())
 	for it := v.ElementIterator(); it.Next(); {
 		k, e := it.Element()
+		if e.IsNull() {
+			d.nullElement(a)
+			return
+		}
 		out[k.AsString()] = e.AsString()
 	}
 	*dst = out

@@ -515,7 +515,7 @@ func (l *loader) setLocalsCtx() {
 // the default in place, so the rules still apply, without the warnings.
 func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 	var diags hhcl.Diagnostics
-	d := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive}
+	d := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive, marks: l.anySensitive()}
 	var siteBlocks []*hhcl.Block
 	for _, body := range bodies {
 		content, cd := expand(body, l.ctx, l.countBlocks).Content(rootSchema)
@@ -552,7 +552,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				sd := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive}
+				sd := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive, marks: l.anySensitive()}
 				s := sd.site(siteBlocks[i])
 				if !sd.incomplete {
 					sd.diags = append(sd.diags, validateSite(s, !sd.diags.HasErrors())...)
@@ -572,6 +572,16 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 		diags = append(diags, r.diags...)
 	}
 	return diags
+}
+
+// anySensitive reports whether a variable is sensitive.
+func (l *loader) anySensitive() bool {
+	for _, v := range l.vars {
+		if v.sensitive {
+			return true
+		}
+	}
+	return false
 }
 
 // explainUndeclared rewrites HCL's generic "This object does not have an
