@@ -168,14 +168,23 @@ func (b *dynamicBody) wrapAttributes(raw hhcl.Attributes) hhcl.Attributes {
 		return raw
 	}
 	attrs := make(hhcl.Attributes, len(raw))
+	wrap := b.it != nil || len(b.marks) > 0
+	// One allocation each for the copies and the wrappers of a body.
+	var copies []hhcl.Attribute
+	var exprs []iterationExpr
+	if wrap {
+		copies = make([]hhcl.Attribute, 0, len(raw))
+		exprs = make([]iterationExpr, 0, len(raw))
+	}
 	for name, a := range raw {
 		if b.hiddenAttrs[name] {
 			continue
 		}
-		if b.it != nil || len(b.marks) > 0 {
-			wrapped := *a
-			wrapped.Expr = iterationExpr{Expression: a.Expr, it: b.it, marks: b.marks}
-			a = &wrapped
+		if wrap {
+			exprs = append(exprs, iterationExpr{Expression: a.Expr, it: b.it, marks: b.marks})
+			copies = append(copies, *a)
+			a = &copies[len(copies)-1]
+			a.Expr = &exprs[len(exprs)-1]
 		}
 		attrs[name] = a
 	}
