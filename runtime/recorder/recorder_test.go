@@ -161,7 +161,14 @@ func checkRecording(t *testing.T, segs []storage.Segment, wantStreams []string) 
 		t.Fatalf("want at least 2 segments, got %d", len(segs))
 	}
 	frames := 0
+	_, noFFmpeg := exec.LookPath("ffmpeg")
 	for i, seg := range segs {
+		if noFFmpeg == nil {
+			// Decode every frame: any decoder complaint fails the test.
+			if out, err := exec.Command("ffmpeg", "-v", "error", "-i", seg.Path, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
+				t.Errorf("ffmpeg decoding %s: %v %s", seg.Path, err, out)
+			}
+		}
 		streams := ffprobe(t, seg.Path)
 		if len(streams) != len(wantStreams) {
 			t.Fatalf("%s: %d streams, want %v", seg.Path, len(streams), wantStreams)
