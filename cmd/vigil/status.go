@@ -74,8 +74,10 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 			}{domain, sites})
 		}
 		views.DomainStatus(stdout, domain, sites, views.Options{Color: color})
+		// A site that did not answer fails the command; a site without
+		// any address (organisational) does not.
 		for _, s := range sites {
-			if s.State == nil {
+			if s.State == nil && len(s.Tried) > 0 {
 				return 1
 			}
 		}
