@@ -1,12 +1,14 @@
 package agent_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"vigil/hcl"
 	"vigil/runtime/api"
+	"vigil/runtime/camsim"
 )
 
 // A two-server site with unequal recorded bytes: when the balancing window
@@ -138,4 +140,77 @@ func TestBalancingMovesCameraInWindow(t *testing.T) {
 			t.Fatalf("cam1 in the report: %+v; want on b, moved, not movable for 7 days", c)
 		}
 	}
+}
+
+// Statistics from real recordings: two 1080p cameras (a second camsim) and
+// a small one on a, a small one on b. The agents gather today's bytes; a
+// clock a day ahead, inside the window, reads them as yesterday's, and the
+// master moves one 1080p camera to b, nothing else.
+func TestBalancingFromRecordedBitrates(t *testing.T) {
+	s := newSite(t, []string{"a", "b"}, 2)
+	hd, err := camsim.Start(camsim.Options{Listen: "127.0.0.1:0", Paths: 2, Profile: "1080p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hd.Close()
+	hdCam := func(i int) *hcl.Camera {
+		c := s.CameraSpec(i, "a", "b")
+		c.Name, c.URL = "hd"+strconv.Itoa(i), hd.URL(i)
+		return c
+	}
+	wall := time.Now().UTC()
+	m := wall.Hour()*60 + wall.Minute()
+	fake := func() time.Time { return time.Now().Add(28 * time.Hour) }
+	spec := s.Spec(hdCam(1), hdCam(2), s.CameraSpec(1, "a", "b"), s.CameraSpec(2, "b", "a"))
+	// A wide tolerance: statistics count whole 2 s segments, and the test
+	// records for seconds, not days.
+	spec.Balancing = &hcl.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 30,
+		Window: hcl.HourWindow{StartMinute: (m + 180) % 1440, EndMinute: (m + 300) % 1440}}
+	if _, err := s.Apply(ctxFor(t, 10*time.Second), spec); err != nil {
+		t.Fatal(err)
+	}
+	waitRecorded(t, s, "a", map[string][]string{"hd1": {"a"}, "hd2": {"a"}, "cam1": {"a"}, "cam2": {"b"}}, 20*time.Second)
+
+	// Wait for a few segments of every camera in the site's statistics.
+	ctx := ctxFor(t, 40*time.Second)
+	for {
+		stats, err := s.Client("a").Stats(ctx, wall.Format(time.DateOnly))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bytes := map[string]int64{}
+		for _, st := range stats {
+			bytes[st.Camera] += st.Bytes
+		}
+		if bytes["cam1"] > 0 && bytes["cam2"] > 0 && bytes["hd1"] > 10*bytes["cam1"]/2 && bytes["hd2"] > 10*bytes["cam1"]/2 {
+			t.Logf("recorded today: %v", bytes)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("statistics never showed every camera: %v", bytes)
+		case <-time.After(time.Second):
+		}
+	}
+	time.Sleep(6 * time.Second) // more segments: closer to the bitrates
+
+	for _, n := range []string{"a", "b"} {
+		ag := s.Server(n).Agent()
+		ag.LeaderLoop(ag.BalanceLoop(fake, 200*time.Millisecond))
+	}
+	if _, err := s.Wait(ctxFor(t, 20*time.Second), "a", func(st *api.State) bool { return len(st.Overrides) > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // later runs must not move anything else
+	st, err := s.Client("a").State(ctxFor(t, 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Overrides) != 1 || !strings.HasPrefix(st.Overrides[0].Camera, "hd") || st.Overrides[0].Server != "b" {
+		t.Fatalf("overrides %+v; want one 1080p camera moved to b", st.Overrides)
+	}
+	moved := st.Overrides[0].Camera
+	t.Logf("moved %s: %s", moved, st.Overrides[0].Reason)
+	stay := map[string]string{"hd1": "hd2", "hd2": "hd1"}[moved]
+	waitRecorded(t, s, "a", map[string][]string{moved: {"b"}, stay: {"a"}, "cam1": {"a"}, "cam2": {"b"}}, 20*time.Second)
 }

@@ -7,11 +7,11 @@
 //
 // # Load
 //
-// A camera's rate is its recorded bytes per day over the period: for each
-// UTC day of the period, the most bytes one server recorded of it that day
-// (so a constant copy is not counted twice), summed and divided by the days
-// of the period that have statistics at all (a young site is not diluted by
-// empty days). The period is the last Days complete days before Now
+// A camera's rate is its recorded bytes per day over the period: the bytes
+// every server recorded of it on the UTC days of the period (so a day split
+// by a failover or a move counts whole), halved for a constant-redundancy
+// camera (recorded twice), divided by the days of the period that have
+// statistics at all (a young site is not diluted by empty days). The period is the last Days complete days before Now
 // (default: history_days). A server's load is the sum of the rates of the
 // cameras whose main server it is: the server of a balancing move in force,
 // otherwise the camera's primary. Failover is not load: a camera covered by
@@ -230,23 +230,17 @@ func Plan(in Input) Result {
 	rep.InWindow, rep.NextWindow, rep.WindowEnds = Window(b, loc, in.Now)
 	rep.Window = windowText(b)
 
-	// Rates: per day, the most one server recorded of a camera.
-	fromS, toS := rep.From, rep.To
-	perDay := map[[2]string]int64{}
+	// Rates: every server's bytes of the period, per copy.
 	dates := map[string]bool{}
+	total := map[string]int64{}
 	for _, s := range in.Stats {
-		if s.Date < fromS || s.Date > toS {
+		if s.Date < rep.From || s.Date > rep.To {
 			continue
 		}
 		dates[s.Date] = true
-		k := [2]string{s.Camera, s.Date}
-		perDay[k] = max(perDay[k], s.Bytes)
+		total[s.Camera] += s.Bytes
 	}
 	rep.DaysWithData = len(dates)
-	total := map[string]int64{}
-	for k, v := range perDay {
-		total[k[0]] += v
-	}
 
 	servers := map[string]*server{}
 	var order []*server
@@ -275,6 +269,9 @@ func Plan(in Input) Result {
 		cm := &camera{spec: c, main: c.Server, backups: site.BackupServers(c)}
 		if rep.DaysWithData > 0 {
 			cm.rate = float64(total[c.Name]) / float64(rep.DaysWithData)
+			if c.Redundancy == hcl.RedundancyConstant {
+				cm.rate /= 2
+			}
 		}
 		sel, why := Selected(b, c)
 		if o, ok := last[c.Name]; ok {
@@ -343,7 +340,7 @@ func Plan(in Input) Result {
 	newOv := map[string]api.Override{}
 	switch {
 	case rep.DaysWithData == 0:
-		rep.Message = fmt.Sprintf("no recording statistics from %s to %s yet: nothing to balance", fromS, toS)
+		rep.Message = fmt.Sprintf("no recording statistics from %s to %s yet: nothing to balance", rep.From, rep.To)
 	case len(bal) < 2:
 		rep.Message = "fewer than two live recording servers: nothing to balance"
 	default:

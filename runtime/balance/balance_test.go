@@ -361,15 +361,23 @@ func TestOverridesKeptAndDropped(t *testing.T) {
 	}
 }
 
-func TestRateTakesMostPerDay(t *testing.T) {
-	// A constant camera recorded by two servers counts once.
-	spec := site(map[string]string{"cam1": "a"})
+func TestRatePerCopy(t *testing.T) {
+	// A constant camera recorded by two servers counts once; a camera whose
+	// day was split by a move counts whole.
+	spec := site(map[string]string{"cam1": "a", "cam2": "a"})
+	spec.Cameras[0].Redundancy = hcl.RedundancyConstant
 	d := day0.AddDate(0, 0, -1).Format(time.DateOnly)
 	st := []api.DailyStat{{Server: "a", Camera: "cam1", Date: d, Bytes: 5e9}, {Server: "b", Camera: "cam1", Date: d, Bytes: 5e9},
+		{Server: "a", Camera: "cam2", Date: d, Bytes: 3e9}, {Server: "b", Camera: "cam2", Date: d, Bytes: 2e9},
 		{Server: "a", Camera: "cam1", Date: day0.Format(time.DateOnly), Bytes: 9e9}} // today is not complete: ignored
 	r := Plan(Input{Spec: spec, Stats: st, Alive: alive("a", "b", "c"), Now: day0})
-	if got := r.Report.Cameras[0].BytesPerDay; got != 5e9 || r.Report.DaysWithData != 1 {
-		t.Fatalf("rate %v over %d days, want 5e9 over 1", got, r.Report.DaysWithData)
+	for _, c := range r.Report.Cameras {
+		if c.BytesPerDay != 5e9 {
+			t.Errorf("%s: rate %v, want 5e9", c.Name, c.BytesPerDay)
+		}
+	}
+	if r.Report.DaysWithData != 1 {
+		t.Errorf("%d days with data, want 1", r.Report.DaysWithData)
 	}
 }
 
