@@ -156,9 +156,9 @@ func Window(b hcl.Balancing, loc *time.Location, now time.Time) (inside bool, ne
 	return false, time.Time{}, time.Time{}
 }
 
-// Selected reports whether the balancing block lets camera c move, and why
+// selected reports whether the balancing block lets camera c move, and why
 // not.
-func Selected(b hcl.Balancing, c *hcl.Camera) (bool, string) {
+func selected(b hcl.Balancing, c *hcl.Camera) (bool, string) {
 	switch {
 	case c.Locked:
 		return false, "locked"
@@ -273,7 +273,7 @@ func Plan(in Input) Result {
 				cm.rate /= 2
 			}
 		}
-		sel, why := Selected(b, c)
+		sel, why := selected(b, c)
 		if o, ok := last[c.Name]; ok {
 			switch {
 			case !sel || !canRecord(o.Server):
