@@ -140,6 +140,18 @@ func ffprobe(t *testing.T, path string) map[int]*probed {
 	return streams
 }
 
+// decodeAll decodes every frame of a file with ffmpeg (when installed): any
+// decoder complaint fails the test.
+func decodeAll(t *testing.T, path string) {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		return
+	}
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("ffmpeg decoding %s: %v %s", path, err, out)
+	}
+}
+
 func recordFor(t *testing.T, srv *camsim.Server, cam Camera, d time.Duration) (*storage.Store, int64) {
 	t.Helper()
 	store := openStore(t, t.TempDir())
@@ -161,14 +173,8 @@ func checkRecording(t *testing.T, segs []storage.Segment, wantStreams []string) 
 		t.Fatalf("want at least 2 segments, got %d", len(segs))
 	}
 	frames := 0
-	_, noFFmpeg := exec.LookPath("ffmpeg")
 	for i, seg := range segs {
-		if noFFmpeg == nil {
-			// Decode every frame: any decoder complaint fails the test.
-			if out, err := exec.Command("ffmpeg", "-v", "error", "-i", seg.Path, "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
-				t.Errorf("ffmpeg decoding %s: %v %s", seg.Path, err, out)
-			}
-		}
+		decodeAll(t, seg.Path)
 		streams := ffprobe(t, seg.Path)
 		if len(streams) != len(wantStreams) {
 			t.Fatalf("%s: %d streams, want %v", seg.Path, len(streams), wantStreams)
@@ -285,6 +291,7 @@ func TestCrashRecoveryAndResume(t *testing.T) {
 	if n := len(ffprobe(t, cut)[0].dts); n < 25 {
 		t.Errorf("the cut file plays %d frames", n)
 	}
+	decodeAll(t, cut)
 	info, err := storage.Probe(cut)
 	if err != nil {
 		t.Fatal(err)
