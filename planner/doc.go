@@ -124,7 +124,8 @@
 // its own live state, concurrently (DomainOptions.Parallel at a time). A
 // site is reached through its servers' addresses in the order of its
 // servers (SiteAddresses: external_address:external_port when set, else
-// address:port) until one answers. Sites are listed depth first along the
+// address:port) until one answers; when the plan removes or re-addresses
+// the server that answered, the next server is asked. Sites are listed depth first along the
 // domain tree (parent links), children in the order of the configuration.
 // A virtual site is not read or planned: the agents do not let virtual
 // servers vote, so a site of virtual servers only holds no spec. A camera

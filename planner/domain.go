@@ -238,25 +238,6 @@ func planSite(ctx context.Context, ds *DomainSite, s *hcl.Site, state StateFunc,
 		ds.Error = "no server of the site has an address; nothing to reach"
 		return
 	}
-	var live *api.State
-	var lastErr error
-	for _, a := range addrs {
-		st, err := state(ctx, a)
-		if err == nil {
-			live, ds.Address = st, a
-			break
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	if live == nil {
-		ds.Status = SiteUnreachable
-		ds.Tried = addrs
-		ds.Error = lastErr.Error()
-		return
-	}
 	// Each site simulates the failure of its own servers among those named.
 	fail := opts.Fail
 	opts.Fail = nil
@@ -265,13 +246,46 @@ func planSite(ctx context.Context, ds *DomainSite, s *hcl.Site, state StateFunc,
 			opts.Fail = append(opts.Fail, f)
 		}
 	}
-	p, err := Plan(s, live, opts)
-	if err != nil {
-		ds.Status = SiteFailed
-		ds.Error = err.Error()
+	var lastErr error
+	for i, a := range addrs {
+		live, err := state(ctx, a)
+		if err != nil {
+			lastErr = err
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		p, err := Plan(s, live, opts)
+		if err != nil {
+			ds.Status, ds.Address, ds.Error = SiteFailed, a, err.Error()
+			return
+		}
+		ds.Status, ds.Address, ds.Plan, ds.Error = SitePlanned, a, p, ""
+		// A plan that removes or re-addresses the server that answered
+		// cannot go through it: ask the site's next server instead.
+		if i < len(addrs)-1 && removesAnswering(p) {
+			continue
+		}
 		return
 	}
-	ds.Status, ds.Plan = SitePlanned, p
+	if ds.Status != "" {
+		return
+	}
+	ds.Status = SiteUnreachable
+	ds.Tried = addrs
+	ds.Error = lastErr.Error()
+}
+
+// removesAnswering reports whether the plan has an error about the server
+// that gave the live state.
+func removesAnswering(p *SitePlan) bool {
+	for _, e := range p.Errors {
+		if p.Answering != "" && e.Address == "site."+p.Site+".server."+p.Answering {
+			return true
+		}
+	}
+	return false
 }
 
 // TreeOrder lists the sites depth first from the roots, children in the

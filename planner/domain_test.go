@@ -116,3 +116,39 @@ func mustMarshal(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// A plan that removes the server that answered goes through the site's
+// next server.
+func TestDomainPlanAvoidsRemovedServer(t *testing.T) {
+	before := twoSites()
+	desired := twoSites()
+	a := desired.Sites[0]
+	a.Servers = a.Servers[1:]
+	a.Cameras[0].Server = "a-2"
+	desired.Sites = desired.Sites[:1]
+	alive := []api.ServerState{{Name: "a-1", Health: api.HealthAlive, Role: "master"}, {Name: "a-2", Health: api.HealthAlive, Role: "member"}}
+	live := map[string]*api.State{
+		"10.0.0.1:53540":  {Site: "a", Revision: 2, Answering: "a-1", Master: "a-1", Servers: alive, Spec: before.Sites[0].Redacted()},
+		"10.0.0.10:53540": {Site: "a", Revision: 2, Answering: "a-2", Master: "a-1", Servers: alive, Spec: before.Sites[0].Redacted()},
+	}
+	state := func(_ context.Context, addr string) (*api.State, error) {
+		if st := live[addr]; st != nil {
+			return st, nil
+		}
+		return nil, errors.New("refused")
+	}
+	d, err := PlanDomain(context.Background(), before, state, DomainOptions{})
+	if err != nil || d.Sites[0].Address != "10.0.0.1:53540" {
+		t.Fatalf("unchanged site: %v, %+v", err, d.Sites[0])
+	}
+	// a-1's address now belongs to a new server, tried first: a-1 answers
+	// there, and the plan removes it.
+	a.Servers = append([]*hcl.Server{{Name: "a-1-new", Address: "10.0.0.1", Port: 53540, Kind: hcl.KindRecording}}, a.Servers...)
+	d, err = PlanDomain(context.Background(), desired, state, DomainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := d.Sites[0]; s.Address != "10.0.0.10:53540" || len(s.Plan.Errors) != 0 {
+		t.Errorf("removing the answering server: planned through %s with errors %+v; want the next server, no errors", s.Address, s.Plan.Errors)
+	}
+}
