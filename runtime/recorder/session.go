@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,7 +62,21 @@ const (
 
 // udpReadBuffer is the socket buffer of UDP cameras: about a second of a
 // 16 Mbit/s stream, so scheduling hiccups at a hundred cameras lose nothing.
+// gortsplib refuses to connect when the kernel grants less than asked, so
+// it is capped at net.core.rmem_max (raise that sysctl to get all of it).
 const udpReadBuffer = 2 << 20
+
+var udpBufferSize = sync.OnceValue(func() int {
+	b, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		return 0 // not Linux: the system default
+	}
+	limit, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || limit <= 0 {
+		return 0
+	}
+	return min(udpReadBuffer, limit)
+})
 
 // A camera's writer queue holds at most maxQueuedBytes of media (about 10 s
 // of a 3 Mbit/s stream) in at most writeQueue parts, so a disk that stalls
@@ -336,7 +352,7 @@ func (s *session) connect() error {
 	}
 	if strings.EqualFold(s.cam.Transport, "udp") {
 		proto = gortsplib.ProtocolUDP
-		c.UDPReadBufferSize = udpReadBuffer
+		c.UDPReadBufferSize = udpBufferSize()
 	}
 	if u.Scheme == "rtsps" {
 		// Cameras ship self-signed certificates that nothing can verify;
