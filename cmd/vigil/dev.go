@@ -125,6 +125,9 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
+	// From here on Ctrl-C stops the site cleanly instead of killing it.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
 
 	dir, temp := a.dataDir, a.dataDir == ""
 	if temp {
@@ -168,18 +171,12 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer ctl.Close()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
+	defer func() {
 		fmt.Fprintf(stdout, "\nStopping the agents and camsim...\n")
 		s.Close()
 		logFile.Close()
 		devFarewell(stdout, s, site, dir, temp && !a.keep)
-	}
-	defer stop()
+	}()
 
 	remote := make(chan string, 8)
 	notify := func(msg string) {
@@ -191,9 +188,6 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	ctlSrv := &http.Server{Handler: s.ControlHandler(notify), ReadHeaderTimeout: 5 * time.Second}
 	go ctlSrv.Serve(ctl)
 	defer ctlSrv.Close()
-
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
 
 	cmd := devCommandName()
 	fmt.Fprintf(stdout, "Starting site %s from %s:\n", site.Name, a.path)
