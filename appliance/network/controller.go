@@ -185,7 +185,7 @@ func (c *Controller) holdVIP(lctx, ctx context.Context) {
 			return
 		}
 		vip, _ := ParseVIP(cur.vip)
-		link, err := c.m.h.LinkByName(cur.link)
+		link, err := c.m.LinkByName(cur.link)
 		if err == nil {
 			err = c.m.DelVIP(link, vip)
 		}
@@ -215,7 +215,7 @@ func (c *Controller) holdVIP(lctx, ctx context.Context) {
 			release()
 			if want != "" {
 				vip, _ := ParseVIP(want)
-				l, err := c.m.h.LinkByName(link)
+				l, err := c.m.LinkByName(link)
 				if err == nil {
 					err = c.m.AddVIP(l, vip)
 				}

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -64,8 +65,11 @@ type RouteKey struct {
 	Link        string `json:"link,omitempty"`
 }
 
-// Manager applies network blocks in one network namespace.
+// Manager applies network blocks in one network namespace. Its methods are
+// safe for concurrent use (the Controller applies blocks and holds the
+// virtual IP at the same time).
 type Manager struct {
+	mu     sync.Mutex
 	h      *netlink.Handle
 	ns     netns.NsHandle // the namespace, or netns.None() for the current one
 	record string
@@ -106,6 +110,8 @@ func (m *Manager) Close() { m.h.Close() }
 
 // Record returns a copy of what vigil added.
 func (m *Manager) Record() Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	r := m.rec
 	r.Addresses = slices.Clone(r.Addresses)
 	r.Routes = slices.Clone(r.Routes)
@@ -132,6 +138,8 @@ func (r *Report) add(risky bool, format string, args ...any) {
 // nothing, and removes what it added). It returns what it changed; on an
 // error, the changes made so far stay and are recorded.
 func (m *Manager) Apply(n *hcl.Network) (Report, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var rep Report
 	err := m.apply(n, &rep)
 	if serr := m.save(); serr != nil && err == nil {

@@ -36,6 +36,8 @@ func ParseVIP(vip string) (*netlink.Addr, error) {
 // LinkWithAddress is the link that holds ip: the master's interface, on
 // which the virtual IP goes.
 func (m *Manager) LinkWithAddress(ip string) (netlink.Link, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	want := net.ParseIP(ip)
 	if want == nil {
 		return nil, fmt.Errorf("%q is not an IP address", ip)
@@ -62,6 +64,8 @@ func (m *Manager) LinkWithAddress(ip string) (netlink.Link, error) {
 // announces it with gratuitous ARP (IPv4), so that peers and switches send
 // its traffic here at once instead of to the previous master.
 func (m *Manager) AddVIP(link netlink.Link, vip *netlink.Addr) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	have, err := m.h.AddrList(link, netlink.FAMILY_ALL)
 	if err != nil {
 		return err
@@ -81,8 +85,17 @@ func (m *Manager) AddVIP(link netlink.Link, vip *netlink.Addr) error {
 	return nil
 }
 
+// LinkByName is the named link of the Manager's namespace.
+func (m *Manager) LinkByName(name string) (netlink.Link, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.h.LinkByName(name)
+}
+
 // DelVIP removes the virtual IP from link; an address already gone is fine.
 func (m *Manager) DelVIP(link netlink.Link, vip *netlink.Addr) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	a := *vip
 	if err := m.h.AddrDel(link, &a); err != nil && !isGone(err) {
 		return fmt.Errorf("removing virtual IP %s from %s: %w", vip.IPNet, link.Attrs().Name, err)
