@@ -163,6 +163,21 @@ func TestDomainPlanApplyStatus(t *testing.T) {
 		!strings.Contains(out, "  north") || !strings.Contains(out, "2 recording") || !strings.Contains(out, "unreachable (tried") {
 		t.Errorf("status -config: exit %d\n%s%s", code, out, errs)
 	}
+	code, out, errs = vigil(t, "status", "-json", "-config", dir)
+	var status struct {
+		Domain string
+		Sites  []struct {
+			Site  string
+			Depth int
+			Tried []string
+			State *api.State
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &status); err != nil || status.Domain != "acme" || len(status.Sites) != 4 ||
+		status.Sites[1].Site != "north" || status.Sites[1].Depth != 1 || status.Sites[1].State == nil || len(status.Sites[1].State.Cameras) != 2 ||
+		status.Sites[3].State != nil || len(status.Sites[3].Tried) != 1 {
+		t.Errorf("status -json -config: exit %d, %v\n%s%s", code, err, out, errs)
+	}
 	code, out, errs = vigil(t, "status", d.sites["south"].Server("s-1").Addr(), d.sites["region"].Server("dir-1").Addr())
 	lines := strings.Split(out, "\n")
 	if code != 0 || len(lines) < 5 || !strings.HasPrefix(lines[3], "region") || !strings.HasPrefix(lines[4], "  south") {

@@ -89,7 +89,8 @@ func DomainStatus(w io.Writer, domain string, sites []DomainSite, o Options) {
 			} else if s.Error != "" {
 				msg = s.Error
 			}
-			t.add([]string{name, p(red, msg), "", ""})
+			// In the last column, so that a long message does not widen the others.
+			t.add([]string{name, "-", "-", p(red, msg)})
 			continue
 		}
 		st := s.State
