@@ -157,6 +157,11 @@ func TestDomainPlanApplyStatus(t *testing.T) {
 		t.Fatalf("north does not record its cameras: %v", err)
 	}
 
+	code, out, errs = vigil(t, "plan", "-site", "north", "-fail", "n-1", dir)
+	if code != 0 || !strings.Contains(out, "Failure simulation: n-1 down") || strings.Contains(out, "site south") {
+		t.Errorf("plan -site north -fail n-1: exit %d\n%s%s", code, out, errs)
+	}
+
 	// Status: the tree, per site its master, servers and cameras.
 	code, out, errs = vigil(t, "status", "-config", dir)
 	if code != 1 || !strings.Contains(out, "Domain acme · 4 sites, 3 reached") || !strings.Contains(out, "region (virtual)") ||
