@@ -2,6 +2,7 @@ package hcl
 
 import (
 	"fmt"
+	"sync"
 
 	hhcl "github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -82,6 +83,9 @@ type dynamicBody struct {
 	it    *iteration     // nil outside dynamic blocks
 	marks cty.ValueMarks // of the for_each that generated this body
 	check forEachCheck
+	// shared, for a generated body, holds the content that all the blocks
+	// of its dynamic block share.
+	shared *sharedContent
 	// hiddenAttrs and hiddenBlocks were returned by the PartialContent
 	// that returned this body as the remainder.
 	hiddenAttrs  map[string]bool
@@ -97,7 +101,15 @@ func (b *dynamicBody) forEachCtx() *hhcl.EvalContext {
 }
 
 func (b *dynamicBody) Content(schema *hhcl.BodySchema) (*hhcl.BodyContent, hhcl.Diagnostics) {
-	raw, diags := b.body.Content(b.extendSchema(schema))
+	var raw *hhcl.BodyContent
+	var diags hhcl.Diagnostics
+	if b.shared != nil && len(b.hiddenAttrs) == 0 && len(b.hiddenBlocks) == 0 {
+		raw, diags = b.shared.content(schema, func() (*hhcl.BodyContent, hhcl.Diagnostics) {
+			return b.body.Content(b.extendSchema(schema))
+		})
+	} else {
+		raw, diags = b.body.Content(b.extendSchema(schema))
+	}
 	blocks, more := b.expandBlocks(schema, raw.Blocks, false)
 	return &hhcl.BodyContent{
 		Attributes:       b.wrapAttributes(raw.Attributes),
@@ -115,6 +127,7 @@ func (b *dynamicBody) PartialContent(schema *hhcl.BodySchema) (*hhcl.BodyContent
 		MissingItemRange: b.body.MissingItemRange(),
 	}
 	remain := *b
+	remain.shared = nil
 	remain.hiddenAttrs = map[string]bool{}
 	remain.hiddenBlocks = map[string]hhcl.BlockHeaderSchema{}
 	for n := range b.hiddenAttrs {
@@ -198,7 +211,7 @@ func (b *dynamicBody) expandBlocks(schema *hhcl.BodySchema, raw hhcl.Blocks, par
 		if rb.Type != "dynamic" {
 			if _, hidden := b.hiddenBlocks[rb.Type]; !hidden {
 				blk := *rb
-				blk.Body = b.child(rb.Body, b.it, nil)
+				blk.Body = &dynamicBody{body: rb.Body, root: b.root, it: b.it, check: b.check}
 				blocks = append(blocks, &blk)
 			}
 			continue
@@ -227,13 +240,14 @@ func (b *dynamicBody) expandBlocks(schema *hhcl.BodySchema, raw hhcl.Blocks, par
 			continue
 		}
 		each, marks := spec.forEach.Unmark()
+		shared := &sharedContent{}
 		if !each.IsKnown() {
 			// One placeholder block whose arguments are all unknown.
 			it := newIteration(b.it, b.root, spec.iterator, cty.DynamicVal, cty.DynamicVal)
 			blk, d := spec.newBlock(it)
 			diags = append(diags, d...)
 			if blk != nil {
-				blk.Body = unknownBody{body: b.child(blk.Body, it, marks), marks: marks}
+				blk.Body = unknownBody{body: b.generated(blk.Body, it, marks, shared), marks: marks}
 				blocks = append(blocks, blk)
 			}
 			continue
@@ -244,7 +258,7 @@ func (b *dynamicBody) expandBlocks(schema *hhcl.BodySchema, raw hhcl.Blocks, par
 			blk, d := spec.newBlock(it)
 			diags = append(diags, d...)
 			if blk != nil {
-				blk.Body = b.child(blk.Body, it, marks)
+				blk.Body = b.generated(blk.Body, it, marks, shared)
 				blocks = append(blocks, blk)
 			}
 		}
@@ -252,8 +266,43 @@ func (b *dynamicBody) expandBlocks(schema *hhcl.BodySchema, raw hhcl.Blocks, par
 	return blocks, diags
 }
 
-func (b *dynamicBody) child(body hhcl.Body, it *iteration, marks cty.ValueMarks) hhcl.Body {
-	return &dynamicBody{body: body, root: b.root, it: it, marks: marks, check: b.check}
+// generated is the body of a block that a dynamic block generated.
+func (b *dynamicBody) generated(body hhcl.Body, it *iteration, marks cty.ValueMarks, shared *sharedContent) *dynamicBody {
+	return &dynamicBody{body: body, root: b.root, it: it, marks: marks, check: b.check, shared: shared}
+}
+
+// sharedContent is the content of a dynamic block's content body, read once
+// per schema for all the blocks it generates rather than once for each:
+// only the iterators differ between them. Blocks generated at the top level
+// are decoded in parallel, hence the lock.
+type sharedContent struct {
+	mu       sync.Mutex
+	contents map[*hhcl.BodySchema]*hhcl.BodyContent
+	diags    map[*hhcl.BodySchema]hhcl.Diagnostics
+}
+
+// content returns read's result for schema, reading it the first time. The
+// content is shared and not to be modified; each caller gets its own copy
+// of the diagnostics, which later stages rewrite in place.
+func (s *sharedContent) content(schema *hhcl.BodySchema, read func() (*hhcl.BodyContent, hhcl.Diagnostics)) (*hhcl.BodyContent, hhcl.Diagnostics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.contents[schema]
+	if !ok {
+		var diags hhcl.Diagnostics
+		c, diags = read()
+		if s.contents == nil {
+			s.contents = map[*hhcl.BodySchema]*hhcl.BodyContent{}
+			s.diags = map[*hhcl.BodySchema]hhcl.Diagnostics{}
+		}
+		s.contents[schema], s.diags[schema] = c, diags
+	}
+	var diags hhcl.Diagnostics
+	for _, d := range s.diags[schema] {
+		copied := *d
+		diags = append(diags, &copied)
+	}
+	return c, diags
 }
 
 // dynamicSpec is a decoded dynamic block.
