@@ -11,8 +11,9 @@
 // every server recorded of it on the UTC days of the period (so a day split
 // by a failover or a move counts whole), halved for a constant-redundancy
 // camera (recorded twice), divided by the days of the period that have
-// statistics at all (a young site is not diluted by empty days). The period is the last Days complete days before Now
-// (default: history_days). A server's load is the sum of the rates of the
+// statistics at all (a young site is not diluted by empty days). The
+// period is the last Days complete days before Now (default: history_days),
+// so a site has no statistics to balance on its first day. A server's load is the sum of the rates of the
 // cameras whose main server it is: the server of a balancing move in force,
 // otherwise the camera's primary. Failover is not load: a camera covered by
 // a backup still counts on its main server.
