@@ -390,11 +390,11 @@ func (w *Watcher) refuse(diags hhcl.Diagnostics, files map[string][]byte) Result
 	if first.Detail != "" {
 		msg += ": " + first.Detail
 	}
-	msg = "the configuration directory has an invalid change, the last good configuration keeps running: " + scrub(msg, w.sens)
+	msg = "the configuration directory has an invalid change, the site keeps its committed configuration: " + scrub(msg, w.sens)
 	if len(errs) > 1 {
 		msg += fmt.Sprintf(" (and %d more errors)", len(errs)-1)
 	}
-	w.log.Error("configuration refused: the last good configuration keeps running\n" + w.render(diags, files))
+	w.log.Error("configuration directory refused: the site keeps its committed configuration\n" + w.render(diags, files))
 	w.valid.Set(0)
 	w.errs.Inc()
 	w.a.SetConfigError(msg)

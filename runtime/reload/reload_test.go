@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -460,4 +461,90 @@ func writeTemp(t *testing.T, content string) string {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "site.hcl"), content)
 	return dir
+}
+
+// fakeAgent is enough of an agent for changes that never reach the apply.
+type fakeAgent struct {
+	mu     sync.Mutex
+	evs    []api.Event
+	cfgErr string
+}
+
+func (f *fakeAgent) Name() string                     { return "s1" }
+func (f *fakeAgent) Addr() string                     { return "http://127.0.0.1:1" }
+func (f *fakeAgent) State() api.State                 { return api.State{Site: "test", Master: "s2"} }
+func (f *fakeAgent) LeaderLoop(func(context.Context)) {}
+func (f *fakeAgent) Emit(ev api.Event) {
+	f.mu.Lock()
+	f.evs = append(f.evs, ev)
+	f.mu.Unlock()
+}
+func (f *fakeAgent) SetConfigError(msg string) {
+	f.mu.Lock()
+	f.cfgErr = msg
+	f.mu.Unlock()
+}
+
+func TestSensitiveValuesScrubbed(t *testing.T) {
+	const secret = "hunter2-camera-password"
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "site.hcl"), `
+variable "pw" {
+  type      = string
+  sensitive = true
+  default   = "`+secret+`"
+}
+locals {
+  # The same text as the password, in a line an error points at.
+  n = "`+secret+`" * 2
+}
+site "test" {
+  server "s1" {
+    address = "127.0.0.1"
+    storage "main" { path = "rec" }
+  }
+  camera "c1" {
+    url      = "rtsp://127.0.0.1/c1"
+    password = var.pw
+    server   = "s1"
+  }
+}
+`)
+	var log strings.Builder
+	var mu sync.Mutex
+	fa := &fakeAgent{}
+	results := make(chan Result, 10)
+	w, err := Start(fa, Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &log, mu: &mu}, nil)), results: results})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r := <-results
+	if r.Err == nil {
+		t.Fatal("an invalid local was accepted")
+	}
+	mu.Lock()
+	out := log.String()
+	mu.Unlock()
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	for what, s := range map[string]string{"log": out, "config_error": fa.cfgErr, "event": fa.evs[0].Message, "result": r.Err.Error()} {
+		if strings.Contains(s, secret) {
+			t.Errorf("the %s shows the sensitive value: %s", what, s)
+		}
+	}
+	if !strings.Contains(out, "(sensitive)") {
+		t.Errorf("log without a scrubbed value:\n%s", out)
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
