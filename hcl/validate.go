@@ -92,9 +92,10 @@ func (v *validator) duplicate(kind, name, scope string, decl, prev hhcl.Range) {
 		kind, name, scope, where, strings.ToUpper(kind[:1])+kind[1:], scope)
 }
 
-func (v *validator) bounds(r *hhcl.Range, what string, d, lo, hi time.Duration) {
+// bounds checks duration attribute key of a block declared at decl.
+func (v *validator) bounds(rs map[string]hhcl.Range, key string, decl hhcl.Range, d, lo, hi time.Duration) {
 	if d < lo || d > hi {
-		v.errorf(r, "Value out of range", "%s must be between %s and %s; it is %s.", what, FormatDuration(lo), FormatDuration(hi), FormatDuration(d))
+		v.errorf(at(rs, key, decl), "Value out of range", "%s must be between %s and %s; it is %s.", key, FormatDuration(lo), FormatDuration(hi), FormatDuration(d))
 	}
 }
 
@@ -117,7 +118,7 @@ func validateSite(s *Site, advise bool) hhcl.Diagnostics {
 func (v *validator) site(s *Site, advise bool) {
 	scope := fmt.Sprintf("site %q", s.Name)
 	v.name("site", s.Name, s.Ranges, s.DeclRange)
-	v.bounds(at(s.Ranges, "keepalive", s.DeclRange), "keepalive", s.Keepalive, MinKeepalive, MaxKeepalive)
+	v.bounds(s.Ranges, "keepalive", s.DeclRange, s.Keepalive, MinKeepalive, MaxKeepalive)
 	if s.MaxConcurrentFailovers < 0 {
 		v.errorf(at(s.Ranges, "max_concurrent_failovers", s.DeclRange), "Value out of range", "max_concurrent_failovers must be 0 (no limit) or more.")
 	}
@@ -184,7 +185,7 @@ func (v *validator) site(s *Site, advise bool) {
 		}
 		cameras[c.Name] = c
 		cameraNames = append(cameraNames, c.Name)
-		v.camera(s, c, servers, serverNames, groups, groupNames)
+		v.camera(scope, c, servers, serverNames, groups, groupNames)
 		if sv := servers[c.Server]; sv != nil {
 			primaries[sv.Name] = append(primaries[sv.Name], c)
 		}
@@ -349,8 +350,8 @@ func (v *validator) portConflicts(servers []*Server, report func(a, b *Server) b
 	}
 }
 
-func (v *validator) camera(s *Site, c *Camera, servers map[string]*Server, serverNames []string, groups map[string]*Group, groupNames []string) {
-	scope := fmt.Sprintf("site %q", s.Name)
+// camera checks camera c; scope names its site in messages.
+func (v *validator) camera(scope string, c *Camera, servers map[string]*Server, serverNames []string, groups map[string]*Group, groupNames []string) {
 	v.name("camera", c.Name, c.Ranges, c.DeclRange)
 	v.cameraURL(c)
 
@@ -376,19 +377,20 @@ func (v *validator) camera(s *Site, c *Camera, servers map[string]*Server, serve
 	}
 	seen := map[string]bool{}
 	for i, b := range c.Backup {
-		r := atElem(c.Ranges, "backup", i, c.DeclRange)
+		// The range only when there is an error: building it allocates.
+		r := func() *hhcl.Range { return atElem(c.Ranges, "backup", i, c.DeclRange) }
 		sv := servers[b]
 		switch {
 		case seen[b]:
-			v.errorf(r, "Duplicate backup server", "Camera %q lists backup server %q twice.", c.Name, b)
+			v.errorf(r(), "Duplicate backup server", "Camera %q lists backup server %q twice.", c.Name, b)
 		case b == c.Server:
-			v.errorf(r, "Primary server listed as backup", "Camera %q lists its primary server %q as a backup; a backup must be another server.", c.Name, b)
+			v.errorf(r(), "Primary server listed as backup", "Camera %q lists its primary server %q as a backup; a backup must be another server.", c.Name, b)
 		case sv == nil:
-			v.errorf(r, "Reference to undeclared server",
+			v.errorf(r(), "Reference to undeclared server",
 				"Camera %q lists %q as a backup server, but %s has no server by that name; backups must be servers of the camera's own site.%s",
 				c.Name, b, scope, didYouMean(b, "servers", scope, serverNames))
 		case sv.Kind == KindWitness || sv.Kind == KindVirtual:
-			v.errorf(r, "Server cannot record", "Camera %q lists %q as a backup server, but that is a %s server. %s", c.Name, b, sv.Kind, kindRole(sv.Kind))
+			v.errorf(r(), "Server cannot record", "Camera %q lists %q as a backup server, but that is a %s server. %s", c.Name, b, sv.Kind, kindRole(sv.Kind))
 		}
 		seen[b] = true
 	}
@@ -410,8 +412,8 @@ func (v *validator) camera(s *Site, c *Camera, servers map[string]*Server, serve
 	if c.Transport != "tcp" && c.Transport != "udp" {
 		v.errorf(at(c.Ranges, "transport", c.DeclRange), "Invalid transport", "%q is not an RTSP transport: use \"tcp\" (the default) or \"udp\".", c.Transport)
 	}
-	v.bounds(at(c.Ranges, "segment_duration", c.DeclRange), "segment_duration", c.SegmentDuration, MinSegmentDuration, MaxSegmentDuration)
-	v.bounds(at(c.Ranges, "stall_timeout", c.DeclRange), "stall_timeout", c.StallTimeout, MinStallTimeout, MaxStallTimeout)
+	v.bounds(c.Ranges, "segment_duration", c.DeclRange, c.SegmentDuration, MinSegmentDuration, MaxSegmentDuration)
+	v.bounds(c.Ranges, "stall_timeout", c.DeclRange, c.StallTimeout, MinStallTimeout, MaxStallTimeout)
 	if c.Retention < 0 || c.Retention > 0 && c.Retention < c.SegmentDuration {
 		v.errorf(at(c.Ranges, "retention", c.DeclRange), "Value out of range", "retention must be at least one segment (%s); it is %s.", FormatDuration(c.SegmentDuration), FormatDuration(c.Retention))
 	}
@@ -430,12 +432,12 @@ func kindRole(kind string) string {
 }
 
 func (v *validator) cameraURL(c *Camera) {
-	r := at(c.Ranges, "url", c.DeclRange)
+	r := func() *hhcl.Range { return at(c.Ranges, "url", c.DeclRange) }
 	if c.URL == "" && given(c.Ranges, "url") {
 		return
 	}
 	if c.URL == "" {
-		v.errorf(r, "Missing camera URL", "Camera %q needs a url, such as \"rtsp://192.0.2.10:554/stream1\".", c.Name)
+		v.errorf(r(), "Missing camera URL", "Camera %q needs a url, such as \"rtsp://192.0.2.10:554/stream1\".", c.Name)
 		return
 	}
 	u, err := url.Parse(c.URL)
@@ -445,15 +447,15 @@ func (v *validator) cameraURL(c *Camera) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		v.errorf(r, "Invalid camera URL", "The url of camera %q is not a valid URL: %s.", c.Name, err)
+		v.errorf(r(), "Invalid camera URL", "The url of camera %q is not a valid URL: %s.", c.Name, err)
 		return
 	}
 	if s := strings.ToLower(u.Scheme); s != "rtsp" && s != "rtsps" {
-		v.errorf(r, "Invalid camera URL", "The url of camera %q must start with rtsp:// or rtsps://; it is %q.", c.Name, u.Redacted())
+		v.errorf(r(), "Invalid camera URL", "The url of camera %q must start with rtsp:// or rtsps://; it is %q.", c.Name, u.Redacted())
 		return
 	}
 	if u.Hostname() == "" {
-		v.errorf(r, "Invalid camera URL", "The url of camera %q has no host: %q.", c.Name, u.Redacted())
+		v.errorf(r(), "Invalid camera URL", "The url of camera %q has no host: %q.", c.Name, u.Redacted())
 	}
 }
 
