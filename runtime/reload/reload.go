@@ -29,6 +29,9 @@
 //     an identical spec plans to "no changes", and an apply planned against
 //     a revision that moved meanwhile (two masters in quick succession) is
 //     refused as stale, planned again, and then has nothing left to do.
+//   - A valid change that the master could not apply (no quorum, ...) is
+//     tried again, after 2 s and then twice as long each time up to a
+//     minute, until it is applied or a newer change replaces it.
 //   - A valid change seen while a follower is remembered; when the server
 //     becomes the master it plans that change again, so a change is not lost
 //     when the master died between the git update and its apply. The first
@@ -93,6 +96,8 @@ type Options struct {
 
 	// results receives every reload's Result (tests).
 	results chan Result
+	// retryMin replaces the first retry delay (tests).
+	retryMin time.Duration
 }
 
 // Result is what one reload did, for tests and the log.
@@ -133,7 +138,9 @@ type Watcher struct {
 	hash    [sha256.Size]byte
 	hashed  bool
 	pending *hcl.Site // valid change not yet seen committed
-	sens    []string
+	// lastApplyErr is the last apply failure, "" after a success.
+	lastApplyErr string
+	sens         []string
 
 	mu      sync.Mutex
 	lastErr string
@@ -228,11 +235,40 @@ func relevant(ev fsnotify.Event) bool {
 	return strings.HasSuffix(ev.Name, ".hcl") && ev.Op != fsnotify.Chmod
 }
 
+// Retry backoff of a change that was valid but could not be applied (no
+// quorum, the master unreachable, ...).
+const (
+	retryMin = 2 * time.Second
+	retryMax = time.Minute
+)
+
 func (w *Watcher) run() {
 	defer close(w.done)
-	w.report(w.load()) // part of the agent's start: no reload notifications
 	var timer *time.Timer
 	var fire <-chan time.Time
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	backoff := w.o.retryMin
+	if backoff <= 0 {
+		backoff = retryMin
+	}
+	first := backoff
+	// done reports a result and schedules a retry when a valid change
+	// failed to apply.
+	done := func(r Result) {
+		w.report(r)
+		switch {
+		case r.Planned && r.Err != nil && w.pending != nil:
+			w.log.Info("will try to apply the change again", "in", backoff)
+			retry.Reset(backoff)
+			backoff = min(2*backoff, retryMax)
+		case !r.Skipped:
+			retry.Stop()
+			backoff = first
+		}
+	}
+	done(w.load()) // part of the agent's start: no reload notifications
 	for {
 		select {
 		case <-w.ctx.Done():
@@ -259,16 +295,20 @@ func (w *Watcher) run() {
 			}
 			// An overflow loses events: reload to be sure.
 			w.log.Warn("watching the configuration directory", "err", err)
-			w.report(w.reload(true))
+			done(w.reload(true))
 		case <-fire:
 			fire = nil
-			w.report(w.reload(false))
+			done(w.reload(false))
 		case force := <-w.trigger:
-			w.report(w.reload(force))
+			done(w.reload(force))
 		case <-w.master:
 			if w.pending != nil {
 				w.log.Info("this server became the master: planning the configuration directory's last change")
-				w.report(w.plan(w.pending))
+				done(w.plan(w.pending))
+			}
+		case <-retry.C:
+			if w.pending != nil {
+				done(w.plan(w.pending))
 			}
 		}
 	}
@@ -482,7 +522,7 @@ func (w *Watcher) plan(site *hcl.Site) Result {
 		}
 		if !p.HasChanges() {
 			w.log.Info("configuration directory changed; no changes to the site", "revision", st.Revision)
-			w.pending = nil
+			w.pending, w.lastApplyErr = nil, ""
 			return res
 		}
 		var buf bytes.Buffer
@@ -497,7 +537,7 @@ func (w *Watcher) plan(site *hcl.Site) Result {
 		if err != nil {
 			return w.applyFailed(err)
 		}
-		w.pending = nil
+		w.pending, w.lastApplyErr = nil, ""
 		w.applied.Inc()
 		w.a.Emit(api.Event{Severity: "info", Kind: "config.reloaded", Server: w.a.Name(),
 			Message: fmt.Sprintf("applied the configuration directory's change as revision %d (%d changes)", rev, len(p.Changes))})
@@ -527,6 +567,9 @@ func (w *Watcher) applyFailed(err error) Result {
 	msg := scrub("applying the configuration directory's change: "+err.Error(), w.sens)
 	w.log.Error(msg)
 	w.errs.Inc()
-	w.a.Emit(api.Event{Severity: "error", Kind: "config.apply_failed", Server: w.a.Name(), Message: msg})
+	if msg != w.lastApplyErr { // a retry failing the same way is not news
+		w.a.Emit(api.Event{Severity: "error", Kind: "config.apply_failed", Server: w.a.Name(), Message: msg})
+	}
+	w.lastApplyErr = msg
 	return Result{Err: errors.New(msg), Planned: true}
 }

@@ -548,3 +548,35 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestApplyFailureRetried(t *testing.T) {
+	site, err := agenttest.New(agenttest.Options{Servers: []string{"s1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer site.Close()
+	if err := site.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "site.hcl"), siteHCL(site, 0, ""))
+	results := make(chan Result, 10)
+	// A wrong token: every apply is refused, as an unreachable master
+	// would be.
+	w, err := Start(site.Server("s1").Agent(), Options{Dir: dir, Token: "wrong",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), results: results, retryMin: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := range 3 {
+		select {
+		case r := <-results:
+			if r.Err == nil || !r.Planned || !strings.Contains(r.Err.Error(), "token") {
+				t.Fatalf("attempt %d: %+v", i+1, r)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no attempt %d", i+1)
+		}
+	}
+}
