@@ -435,6 +435,7 @@ func (w *Watcher) refuse(diags hhcl.Diagnostics, files map[string][]byte) Result
 		msg += fmt.Sprintf(" (and %d more errors)", len(errs)-1)
 	}
 	w.log.Error("configuration directory refused: the site keeps its committed configuration\n" + w.render(diags, files))
+	w.pending = nil // an earlier valid change not applied yet is not what the directory says any more
 	w.valid.Set(0)
 	w.errs.Inc()
 	w.a.SetConfigError(msg)
