@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,6 +79,7 @@ func TestBoot(t *testing.T) {
 	camPort, fwdPort := freePort(t), freePort(t)
 	camsim := exec.Command(vigil, "camsim", "-listen", "127.0.0.1:"+strconv.Itoa(camPort), "-paths", "1")
 	camsim.Stdout, camsim.Stderr = io.Discard, io.Discard
+	camsim.SysProcAttr = diesWithTest
 	if err := camsim.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -106,19 +108,18 @@ func TestBoot(t *testing.T) {
 	}
 	defer logf.Close()
 	qemu.Stdout, qemu.Stderr = logf, logf
+	qemu.SysProcAttr = diesWithTest
 	t0 := time.Now()
 	if err := qemu.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- qemu.Wait() }()
+	// exited is closed when qemu exits; qemuErr is its exit status then.
+	exited := make(chan struct{})
+	var qemuErr error
+	go func() { qemuErr = qemu.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			qemu.Process.Kill()
-			<-exited
-		}
+		qemu.Process.Kill() // fails harmlessly once qemu has exited
+		<-exited
 	})
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -206,6 +207,9 @@ func TestBoot(t *testing.T) {
 	}
 	select {
 	case <-exited:
+		if qemuErr != nil {
+			fail("qemu: %v", qemuErr)
+		}
 	case <-time.After(poweroffBound):
 		fail("guest did not power off within %v", poweroffBound)
 	}
@@ -346,7 +350,7 @@ func metric(url, series string) (float64, error) {
 
 // poll calls f every second until it succeeds, the bound passes or qemu
 // exits.
-func poll(bound time.Duration, exited <-chan error, f func() error) error {
+func poll(bound time.Duration, exited <-chan struct{}, f func() error) error {
 	deadline := time.Now().Add(bound)
 	for {
 		err := f()
@@ -357,14 +361,18 @@ func poll(bound time.Duration, exited <-chan error, f func() error) error {
 			return err
 		}
 		select {
-		case e := <-exited:
-			return fmt.Errorf("qemu exited (%v); last error: %v", e, err)
+		case <-exited:
+			return fmt.Errorf("qemu exited; last error: %v", err)
 		case <-time.After(time.Second):
 		}
 	}
 }
 
 var client = &http.Client{Timeout: 5 * time.Second}
+
+// diesWithTest kills a child when the test binary dies (go test -timeout),
+// so that no guest keeps running after it.
+var diesWithTest = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 func getJSON(url string, v any) error {
 	resp, err := client.Get(url)

@@ -35,7 +35,9 @@ for tool in mmdebstrap genimage mkfs.vfat mcopy mmd mkfs.ext4 mksquashfs; do
 	command -v "$tool" >/dev/null || die "$tool not found: apt-get install mmdebstrap genimage dosfstools mtools e2fsprogs squashfs-tools"
 done
 [ -x "$vigil" ] || die "$vigil not found: run make build first"
-if file "$vigil" 2>/dev/null | grep -q "dynamically linked"; then
+# A dynamically linked binary names its interpreter; the root has no Go
+# runtime dependencies to satisfy one.
+if LC_ALL=C grep -qa '/lib64/ld-linux' "$vigil"; then
 	die "$vigil is dynamically linked: build it with CGO_ENABLED=0 (make build)"
 fi
 
@@ -49,9 +51,10 @@ packages=(
 	linux-image-amd64 initramfs-tools zstd systemd-boot-efi
 )
 # Kernel modules kept in the image (with their dependencies): virtual and
-# common server disks and NICs, the filesystems we mount, and what the
-# agent's network management uses. Everything else (GPU, sound, wireless,
-# ...) is removed: it is most of the kernel package's size.
+# common server disks and NICs, the filesystems we mount, the power button
+# (logind), and what the agent's network management uses. Everything else
+# (GPU, sound, wireless, ...) is removed: it is most of the kernel
+# package's size.
 modules=(
 	virtio_pci virtio_blk virtio_scsi virtio_net virtio_rng virtio_balloon
 	nvme ahci ata_piix sd_mod sr_mod usb_storage uas xhci_pci ehci_pci

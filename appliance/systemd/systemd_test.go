@@ -278,3 +278,17 @@ func TestSummary(t *testing.T) {
 		}
 	}
 }
+
+func TestSupervise(t *testing.T) {
+	c := socket(t)
+	f := newFakeAgent(t, api.State{Site: "hq", Answering: "rec-1", Master: "rec-1"})
+	stop := Supervise(f, nil)
+	expect(t, c, "READY=1", 5*time.Second)
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the function Supervise returned did not stop it")
+	}
+}
