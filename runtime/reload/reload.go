@@ -4,7 +4,9 @@
 //
 // Behaviour:
 //   - The directory is watched, not the files: editors and git replace files
-//     by rename, which a watch on the file itself would lose.
+//     by rename, which a watch on the file itself would lose. A directory
+//     replaced as a whole (renamed over, a symlink switched) is noticed
+//     within dirRecheck (2 s) and watched anew.
 //   - Events are debounced (Options.Debounce, 200 ms by default) and a change
 //     is acted on only when the content of the *.hcl files changed (SHA-256
 //     over names and contents), so touching a file or a burst of writes
@@ -242,6 +244,10 @@ const (
 	retryMax = time.Minute
 )
 
+// dirRecheck is how often the watcher checks that the directory it watches
+// is still the one at the configured path.
+const dirRecheck = 2 * time.Second
+
 func (w *Watcher) run() {
 	defer close(w.done)
 	var timer *time.Timer
@@ -269,8 +275,26 @@ func (w *Watcher) run() {
 		}
 	}
 	done(w.load()) // part of the agent's start: no reload notifications
+	// A directory replaced as a whole (renamed over, or a symlink switched)
+	// is a new inode that the watch does not see: look for it now and then.
+	dirInfo, _ := os.Stat(w.o.Dir)
+	recheck := time.NewTicker(dirRecheck)
+	defer recheck.Stop()
 	for {
 		select {
+		case <-recheck.C:
+			st, err := os.Stat(w.o.Dir)
+			if err != nil || (dirInfo != nil && os.SameFile(st, dirInfo)) {
+				continue
+			}
+			dirInfo = st
+			w.fw.Remove(w.o.Dir)
+			if err := w.fw.Add(w.o.Dir); err != nil {
+				w.log.Error("watching the replaced configuration directory", "err", err)
+				continue
+			}
+			w.log.Info("the configuration directory was replaced; watching the new one")
+			done(w.reload(false))
 		case <-w.ctx.Done():
 			if timer != nil {
 				timer.Stop()

@@ -580,3 +580,32 @@ func TestApplyFailureRetried(t *testing.T) {
 		}
 	}
 }
+
+func TestDirectoryReplaced(t *testing.T) {
+	h := newHarness(t, []string{"s1"}, 2, 1)
+	if r := h.next(t, "s1"); r.Applied != 1 {
+		t.Fatalf("first load: %+v", r)
+	}
+	// Deploy tools swap a whole new directory in by rename.
+	dir := h.dirs["s1"]
+	next := dir + ".new"
+	if err := os.Mkdir(next, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(next, "site.hcl"), siteHCL(h.site, 2, ""))
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir + ".old") })
+	if err := os.Rename(next, dir); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.next(t, "s1"); r.Err != nil || r.Applied != 2 {
+		t.Fatalf("after replacing the directory: %+v", r)
+	}
+	// The new directory is watched.
+	writeFile(t, filepath.Join(dir, "site.hcl"), siteHCL(h.site, 1, ""))
+	if r := h.next(t, "s1"); r.Err != nil || r.Applied != 3 {
+		t.Fatalf("a change in the new directory: %+v", r)
+	}
+}
