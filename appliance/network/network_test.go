@@ -6,9 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -433,5 +436,32 @@ func TestVIPFailover(t *testing.T) {
 	}
 	if st, err := site.Client(survivor).State(ctx); err != nil || st.Master != next {
 		t.Errorf("the virtual IP is on %s but %s sees master %q (%v)", next, survivor, st.Master, err)
+	}
+}
+
+func TestPeersAnswer(t *testing.T) {
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer peer.Close()
+	host, port, _ := net.SplitHostPort(peer.Listener.Addr().String())
+	p, _ := strconv.Atoi(port)
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadPort := dead.Addr().(*net.TCPAddr).Port
+	dead.Close()
+	spec := func(ports ...int) *api.State {
+		s := &hcl.Site{Servers: []*hcl.Server{{Name: "self", Address: "127.0.0.1", Port: 1}}}
+		for i, p := range ports {
+			s.Servers = append(s.Servers, &hcl.Server{Name: fmt.Sprintf("peer%d", i), Address: host, Port: p})
+		}
+		return &api.State{Spec: s}
+	}
+	check := peersAnswer("self")
+	if err := check(t.Context(), spec(deadPort, p)); err != nil {
+		t.Errorf("one live peer: %v", err)
+	}
+	if err := check(t.Context(), spec(deadPort)); err == nil {
+		t.Error("no live peer, but reachable")
+	}
+	if err := check(t.Context(), spec()); err != nil {
+		t.Errorf("a site of one server: %v", err)
 	}
 }
