@@ -77,8 +77,6 @@ type Options struct {
 	// Disk gives a server a tmpfs of this many bytes as its storage (the
 	// disk-full scenario); other servers record under their data directory.
 	Disk map[string]int64
-	// MinFree is the free-space floor of every storage (0: none).
-	MinFree int64
 	// SegmentDuration of every camera (default 4s).
 	SegmentDuration time.Duration
 }
@@ -401,7 +399,7 @@ func (s *Site) Spec() hcl.Site {
 	spec := hcl.Site{Name: "proving", Keepalive: o.Keepalive, Failback: true, TimeZone: "UTC",
 		MaxConcurrentFailovers: o.MaxConcurrentFailovers}
 	for _, srv := range s.Servers {
-		st := &hcl.Storage{Name: "main", Path: srv.Storage, MinFree: o.MinFree}
+		st := &hcl.Storage{Name: "main", Path: srv.Storage}
 		spec.Servers = append(spec.Servers, &hcl.Server{Name: srv.Name, Address: srv.IP, Port: hcl.DefaultAPIPort,
 			Kind: hcl.KindRecording, Storage: []*hcl.Storage{st}})
 	}

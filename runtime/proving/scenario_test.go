@@ -222,9 +222,9 @@ func TestTwoServerSite(t *testing.T) {
 	}
 }
 
-// Scenario 8: a server's disk fills. Retention makes room (a free-space
-// floor is set), or the server reports its storage full with an event; the
-// agent never crashes.
+// Scenario 8: a server's disk (a 2 MB tmpfs, no retention limits set)
+// fills. Retention makes room, or the server reports its storage full with
+// an event; the agent never crashes.
 func TestDiskFull(t *testing.T) {
 	full(t)
 	const disk = 2 << 20
