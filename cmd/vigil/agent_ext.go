@@ -31,9 +31,10 @@ type agentExtensions struct {
 func startExtensions(a *agent.Agent, cfg *agent.Config, manageNetwork bool) (*agentExtensions, error) {
 	ext := &agentExtensions{log: cfg.Logger}
 	// Time requests are UDP on the API port: any server may be the master.
+	// Recording does not depend on them, so a failure is only logged.
 	srv, err := clock.Serve(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)), cfg.SiteKey)
 	if err != nil {
-		return nil, err
+		cfg.Logger.Warn("peers cannot measure their clock offset to this server", "err", err)
 	}
 	ext.timeSrv = srv
 	if ext.clock, err = clock.Start(a, clock.Options{Key: cfg.SiteKey, Registerer: a.Registry(), Logger: cfg.Logger}); err != nil {
