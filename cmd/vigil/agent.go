@@ -78,7 +78,7 @@ Flags:
 		return 1
 	}
 	defer systemd.Supervise(a, cfg.Logger)() // sd_notify READY/STATUS/STOPPING/WATCHDOG; silent without NOTIFY_SOCKET
-	// Hot reload and the network (agent_ext.go).
+	// Clock offset, hot reload and the network (agent_ext.go).
 	ext, err := startExtensions(a, cfg, *manageNetwork)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
