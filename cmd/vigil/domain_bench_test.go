@@ -37,6 +37,7 @@ const largeDomain = "../../examples/large"
 //   - state: GET /v1/state from the 40 agents at once, alone.
 //   - plan: the domain plan as vigil plan makes it: read the 40 live states
 //     concurrently through the HTTP API and plan each site (no changes).
+//   - planner: the plan alone, on live states read beforehand.
 //   - command: hcl.Load of the directory, relocation, the plan, and the
 //     text rendering: what `vigil plan` spends, minus process start.
 func BenchmarkDomainLarge(b *testing.B) {
@@ -142,6 +143,28 @@ func BenchmarkDomainLarge(b *testing.B) {
 			}
 			if d.Summary.Planned != 40 || d.HasChanges() {
 				b.Fatalf("domain plan of examples/large: %+v", d.Summary)
+			}
+		}
+	})
+	b.Run("planner", func(b *testing.B) {
+		// The live states read once: planning alone, no HTTP.
+		read := map[string]*api.State{}
+		var mu sync.Mutex
+		recorded := func(ctx context.Context, a string) (*api.State, error) {
+			st, err := state(ctx, a)
+			mu.Lock()
+			read[a] = st
+			mu.Unlock()
+			return st, err
+		}
+		if _, err := planner.PlanDomain(ctx, cfg, recorded, opts); err != nil {
+			b.Fatal(err)
+		}
+		cached := func(_ context.Context, a string) (*api.State, error) { return read[a], nil }
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := planner.PlanDomain(ctx, cfg, cached, opts); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})
