@@ -128,7 +128,7 @@ type Watcher struct {
 	errs    prometheus.Counter
 	applied prometheus.Counter
 
-	trigger chan bool // true: forced
+	trigger chan struct{} // SIGHUP
 	master  chan struct{}
 	results chan Result // nil unless a test listens
 
@@ -148,9 +148,9 @@ type Watcher struct {
 	lastErr string
 }
 
-// Start loads the directory once (refusing an invalid one exactly like a
-// later change), starts watching it and registers with the agent's leader
-// loop. Close stops it.
+// Start watches the directory and registers with the agent's leader loop.
+// The directory is loaded at once, in the background, and handled like any
+// later change (an invalid one is refused). Close stops it.
 func Start(a Agent, o Options) (*Watcher, error) {
 	if o.Debounce <= 0 {
 		o.Debounce = 200 * time.Millisecond
@@ -179,7 +179,7 @@ func Start(a Agent, o Options) (*Watcher, error) {
 		log:     o.Logger.With("component", "reload", "dir", o.Dir),
 		client:  api.NewClient(a.Addr(), o.Token),
 		fw:      fw,
-		trigger: make(chan bool, 1),
+		trigger: make(chan struct{}, 1),
 		results: o.results,
 		master:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
@@ -212,7 +212,7 @@ func Start(a Agent, o Options) (*Watcher, error) {
 // Trigger reloads the directory even when its content did not change (SIGHUP).
 func (w *Watcher) Trigger() {
 	select {
-	case w.trigger <- true:
+	case w.trigger <- struct{}{}:
 	default:
 	}
 }
@@ -323,8 +323,8 @@ func (w *Watcher) run() {
 		case <-fire:
 			fire = nil
 			done(w.reload(false))
-		case force := <-w.trigger:
-			done(w.reload(force))
+		case <-w.trigger:
+			done(w.reload(true))
 		case <-w.master:
 			if w.pending != nil {
 				w.log.Info("this server became the master: planning the configuration directory's last change")
