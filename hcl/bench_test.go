@@ -12,3 +12,15 @@ func BenchmarkLoadLarge(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadPlanLarge loads the planner's benchmark site: one site of
+// 2,500 cameras, so no parallelism across sites, and expressions (lists,
+// objects, index and function calls) in every camera.
+func BenchmarkLoadPlanLarge(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, diags := Load([]string{"../testdata/plan/bench/large.hcl"}, LoadOptions{Env: []string{}}); diags.HasErrors() {
+			b.Fatal(diags)
+		}
+	}
+}
