@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"vigil/hcl"
@@ -51,10 +52,14 @@ type Controller struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+	// holding is true while holdVIP runs (this server is the master).
+	holding atomic.Bool
 }
 
 // Start starts following the agent. Close stops it; it removes the virtual
-// IP if held, and leaves the network block's configuration in place.
+// IP if held, and leaves the network block's configuration in place. A
+// virtual IP found on this server while another server is the master (left
+// by a crash) is removed.
 func Start(a Agent, m *Manager, o Options) *Controller {
 	if o.TryTimeout <= 0 {
 		o.TryTimeout = 30 * time.Second
@@ -71,11 +76,7 @@ func Start(a Agent, m *Manager, o Options) *Controller {
 	c := &Controller{a: a, m: m, o: o, log: o.Logger.With("component", "network"), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
-	if o.Block {
-		go c.follow(ctx)
-	} else {
-		close(c.done)
-	}
+	go c.follow(ctx)
 	a.LeaderLoop(func(lctx context.Context) { c.holdVIP(lctx, ctx) })
 	return c
 }
@@ -86,7 +87,8 @@ func (c *Controller) Close() {
 	<-c.done
 }
 
-// follow applies the block each time the committed one changes.
+// follow applies the block each time the committed one changes (with
+// Options.Block), and removes a stale virtual IP.
 func (c *Controller) follow(ctx context.Context) {
 	defer close(c.done)
 	var applied []byte // JSON of the block last applied; nil: none yet
@@ -95,7 +97,8 @@ func (c *Controller) follow(ctx context.Context) {
 	defer t.Stop()
 	for {
 		st := c.a.State()
-		if st.Spec != nil {
+		c.dropStaleVIP(&st)
+		if st.Spec != nil && c.o.Block {
 			var block *hcl.Network
 			if s := st.Spec.Server(c.a.Name()); s != nil {
 				block = s.Network
@@ -176,6 +179,8 @@ func (c *Controller) change(ctx context.Context, st *api.State, prev, block *hcl
 // virtual_ip on the interface holding the server's address, following
 // changes of the spec, and removes it when the role is lost.
 func (c *Controller) holdVIP(lctx, ctx context.Context) {
+	c.holding.Store(true)
+	defer c.holding.Store(false)
 	type held struct {
 		vip, link string
 	}
@@ -210,7 +215,7 @@ func (c *Controller) holdVIP(lctx, ctx context.Context) {
 				c.a.Emit(api.Event{Severity: "error", Kind: "vip.failed", Server: c.a.Name(), Message: err.Error()})
 			}
 			lastErr = err.Error()
-		case cur != nil && cur.vip == want && cur.link == link:
+		case cur != nil && cur.vip == want && cur.link == link && c.present(want):
 		default:
 			release()
 			if want != "" {
@@ -240,6 +245,40 @@ func (c *Controller) holdVIP(lctx, ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// present reports whether the virtual IP is on one of this server's links.
+func (c *Controller) present(vip string) bool {
+	a, err := ParseVIP(vip)
+	if err != nil {
+		return false
+	}
+	_, err = c.m.LinkWithAddress(a.IP.String())
+	return err == nil
+}
+
+// dropStaleVIP removes the site's virtual IP from this server when it is
+// not the master: after the agent crashed while master, the kernel kept the
+// address, and two servers holding it would split the site's clients.
+func (c *Controller) dropStaleVIP(st *api.State) {
+	if c.holding.Load() || st.Spec == nil || st.Spec.VirtualIP == "" || st.Master == "" || st.Master == c.a.Name() {
+		return
+	}
+	vip, err := ParseVIP(st.Spec.VirtualIP)
+	if err != nil {
+		return
+	}
+	l, err := c.m.LinkWithAddress(vip.IP.String())
+	if err != nil {
+		return // not here
+	}
+	if err := c.m.DelVIP(l, vip); err != nil {
+		c.log.Error("removing a stale virtual IP", "err", err)
+		return
+	}
+	msg := fmt.Sprintf("virtual IP %s removed from %s: %s is the master", st.Spec.VirtualIP, l.Attrs().Name, st.Master)
+	c.log.Warn(msg)
+	c.a.Emit(api.Event{Severity: "warning", Kind: "vip.released", Server: c.a.Name(), Message: msg})
 }
 
 // wantVIP is the site's virtual_ip and the link it goes on ("" when the

@@ -437,6 +437,23 @@ func TestVIPFailover(t *testing.T) {
 	if st, err := site.Client(survivor).State(ctx); err != nil || st.Master != next {
 		t.Errorf("the virtual IP is on %s but %s sees master %q (%v)", next, survivor, st.Master, err)
 	}
+
+	// A virtual IP left on a server that is not the master (the agent
+	// crashed while master; the kernel kept the address) is removed.
+	var other string
+	for _, n := range site.Names() {
+		if n != master && n != next {
+			other = n
+		}
+	}
+	l, _ := hs[other].LinkByName("eth0")
+	stale, _ := netlink.ParseAddr("10.90.0.10/24")
+	if err := hs[other].AddrAdd(l, stale); err != nil {
+		t.Fatal(err)
+	}
+	if h := waitHolder(other); h != next {
+		t.Errorf("virtual IP on %s, want %s", h, next)
+	}
 }
 
 func TestPeersAnswer(t *testing.T) {
