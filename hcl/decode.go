@@ -68,6 +68,9 @@ type decoder struct {
 	// marks is set when a variable is sensitive: only then may values
 	// carry its mark.
 	marks bool
+	// unknowns is set when a variable or local value is not wholly known:
+	// only then may values be partly unknown.
+	unknowns bool
 }
 
 func (d *decoder) errorf(r hhcl.Range, summary, format string, args ...any) {
@@ -100,7 +103,8 @@ func (d *decoder) value(a *hhcl.Attribute, ty cty.Type, sensitiveOK bool) (cty.V
 		}
 		v, _ = v.UnmarkDeep()
 	}
-	if !v.IsWhollyKnown() {
+	// The deep check walks collections, allocating at each element.
+	if !v.IsKnown() || d.unknowns && !v.IsWhollyKnown() {
 		d.incomplete = true
 		return cty.NilVal, false
 	}

@@ -515,7 +515,7 @@ func (l *loader) setLocalsCtx() {
 // the default in place, so the rules still apply, without the warnings.
 func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 	var diags hhcl.Diagnostics
-	d := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive, marks: l.anySensitive()}
+	d := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive, marks: l.anySensitive(), unknowns: l.anyUnknown()}
 	var siteBlocks []*hhcl.Block
 	for _, body := range bodies {
 		content, cd := expand(body, l.ctx, l.countBlocks).Content(rootSchema)
@@ -552,7 +552,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				sd := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive, marks: l.anySensitive()}
+				sd := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive, marks: d.marks, unknowns: d.unknowns}
 				s := sd.site(siteBlocks[i])
 				if !sd.incomplete {
 					sd.diags = append(sd.diags, validateSite(s, !sd.diags.HasErrors())...)
@@ -578,6 +578,19 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 func (l *loader) anySensitive() bool {
 	for _, v := range l.vars {
 		if v.sensitive {
+			return true
+		}
+	}
+	return false
+}
+
+// anyUnknown reports whether a variable or local value is not wholly known
+// (a variable without a value, a local that failed to evaluate). Values are
+// computed from these and from literals by functions that return known
+// results for known arguments, so otherwise every value is known.
+func (l *loader) anyUnknown() bool {
+	for _, v := range l.ctx.Variables {
+		if !v.IsWhollyKnown() {
 			return true
 		}
 	}

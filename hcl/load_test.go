@@ -377,3 +377,24 @@ func TestUnifiedDiff(t *testing.T) {
 		t.Errorf("UnifiedDiff:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// A list or map partly unknown, because a variable has no value, leaves its
+// site incomplete: only the missing variable is reported.
+func TestPartlyUnknownCollection(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"main.hcl": `
+variable "missing" { type = string }
+site "s" {
+  server "a" { address = "10.0.0.1" }
+  server "b" { address = "10.0.0.2" }
+  camera "c" {
+    url    = "rtsp://10.0.0.3/"
+    server = "a"
+    backup = ["b", var.missing]
+    labels = { x = var.missing }
+  }
+}`})
+	cfg, diags := Load([]string{dir}, LoadOptions{Env: []string{}})
+	if len(diags) != 1 || diags[0].Summary != "No value for required variable" {
+		t.Errorf("want only the missing variable, got:\n%s", render(t, cfg, diags))
+	}
+}
