@@ -153,10 +153,10 @@ img=$out/build
 rm -rf "$img"
 mkdir -p "$img/in" "$img/tmp" "$img/data"
 mksquashfs "$root" "$img/in/root.squashfs" -comp zstd -b 1M -noappend -quiet -no-progress
-esp_kib=$((40 * 1024))
+esp_kib=$((32 * 1024))
 mkfs.vfat -n VIGIL-ESP -C "$img/in/esp.vfat" "$esp_kib" >/dev/null
 (cd "$esp" && mcopy -s -i "$img/in/esp.vfat" EFI loader vmlinuz initrd.img ::/)
-mkfs.ext4 -q -L vigil-data -E root_owner=0:0 -d "$img/data" "$img/in/data.ext4" 64M >/dev/null
+mkfs.ext4 -q -L vigil-data -E root_owner=0:0 -d "$img/data" "$img/in/data.ext4" 32M >/dev/null
 
 sed "s/@ROOT_PARTUUID@/$root_partuuid/" "$here/genimage.cfg" > "$img/genimage.cfg"
 genimage --config "$img/genimage.cfg" --inputpath "$img/in" --outputpath "$out" \
