@@ -3,9 +3,11 @@
 //
 // What the service manager hears (sd_notify(3)):
 //   - READY=1 once the API answers /v1/health and the agent has joined its
-//     site (a master is known). A server whose peers are all unreachable
-//     must still record from its last committed spec, so after JoinGrace it
-//     reports ready anyway, with a STATUS saying no master is reachable.
+//     site (a master is known). A site nobody applied a spec to yet has no
+//     master to join (it waits for vigil apply), so there the API suffices.
+//     A server whose peers are all unreachable must still record from its
+//     last committed spec, so after JoinGrace it reports ready anyway, with
+//     a STATUS saying no master is reachable.
 //   - STATUS= a one-line summary, refreshed every few seconds:
 //     "master of hq, 48 cameras recording".
 //   - RELOADING=1 and READY=1 around a configuration reload (Reloading and
@@ -157,7 +159,7 @@ func Run(ctx context.Context, a Agent, o Options) {
 			if !ready {
 				st, healthy := s.state(), s.healthy(2*time.Second) == nil
 				switch {
-				case healthy && st.Master != "":
+				case healthy && (st.Master != "" || st.Revision == 0):
 					ready = true
 					s.notify("READY=1\nSTATUS=" + Summary(st))
 				case healthy && now.Sub(started) >= o.JoinGrace:

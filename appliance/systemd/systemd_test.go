@@ -146,20 +146,30 @@ func TestSilentWithoutNotifySocket(t *testing.T) {
 
 func TestReadyOnceMasterKnown(t *testing.T) {
 	c := socket(t)
-	f := newFakeAgent(t, api.State{Site: "hq", Answering: "rec-1"})
+	f := newFakeAgent(t, api.State{Site: "hq", Answering: "rec-1", Revision: 4}) // restarted, peers not found yet
 	defer start(t, f, Options{JoinGrace: time.Hour})()
 
 	quiet(t, c, "READY=1", 600*time.Millisecond)
-	f.setMaster("rec-1")
+	f.setMaster("rec-2")
 	m := expect(t, c, "READY=1", 5*time.Second)
-	if want := "STATUS=master of hq, waiting for vigil apply"; !strings.Contains(m, want) {
+	if want := "STATUS=server of hq, 0 cameras recording"; !strings.Contains(m, want) {
+		t.Errorf("ready notification %q lacks %q", m, want)
+	}
+}
+
+func TestReadyOnFreshSite(t *testing.T) {
+	c := socket(t)
+	f := newFakeAgent(t, api.State{Site: "hq", Answering: "rec-1"}) // no spec, no master: nothing to join
+	defer start(t, f, Options{JoinGrace: time.Hour})()
+	m := expect(t, c, "READY=1", 5*time.Second)
+	if want := "STATUS=server (no master) of hq, waiting for vigil apply"; !strings.Contains(m, want) {
 		t.Errorf("ready notification %q lacks %q", m, want)
 	}
 }
 
 func TestReadyAfterJoinGraceWithoutMaster(t *testing.T) {
 	c := socket(t)
-	f := newFakeAgent(t, api.State{Site: "hq", Answering: "rec-2"})
+	f := newFakeAgent(t, api.State{Site: "hq", Answering: "rec-2", Revision: 4})
 	defer start(t, f, Options{JoinGrace: 500 * time.Millisecond})()
 	m := expect(t, c, "READY=1", 5*time.Second)
 	if !strings.Contains(m, "no master reachable yet") {
