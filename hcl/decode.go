@@ -8,6 +8,7 @@ import (
 	"time"
 
 	hhcl "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -219,7 +220,11 @@ func (d *decoder) list(at hhcl.Attributes, name string, dst *[]string, rs map[st
 	}
 	*dst = out
 	// Ranges of the elements of a literal list, so that a diagnostic can
-	// point at the one element that is wrong.
+	// point at the one element that is wrong. (ExprList of anything else
+	// builds an error to discard: not worth it for every camera.)
+	if _, literal := hhcl.UnwrapExpression(a.Expr).(*hclsyntax.TupleConsExpr); !literal {
+		return
+	}
 	if exprs, diags := hhcl.ExprList(a.Expr); !diags.HasErrors() && len(exprs) == len(out) {
 		for i, e := range exprs {
 			rs[elemKey(name, i)] = e.Range()
