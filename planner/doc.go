@@ -127,8 +127,10 @@
 // address:port) until one answers; when the plan removes or re-addresses
 // the server that answered, the next server is asked. Sites are listed depth first along the
 // domain tree (parent links), children in the order of the configuration.
-// A virtual site is not read or planned: the agents do not let virtual
-// servers vote, so a site of virtual servers only holds no spec. A camera
+// A virtual site is planned and applied like the others: its virtual
+// servers are the voters of its quorum (runtime/cluster) and hold its
+// committed spec, and their agents record nothing (runtime/assign gives
+// virtual servers no cameras). A camera
 // deleted from exactly one site and created in exactly one other is a move
 // between sites: each site's plan keeps its delete and its create (each
 // site's apply is one raft entry of its own), and the domain summary counts
@@ -146,7 +148,7 @@
 //	    "parent": "hq",
 //	    "virtual": false,            // present only when true
 //	    "path": ["hq", "plant-north"],
-//	    "status": "planned",         // planned, unreachable, failed, no_address, virtual
+//	    "status": "planned",         // planned, unreachable, failed, no_address
 //	    "address": "10.2.0.11:53540", // the address that answered
 //	    "tried": ["..."],            // unreachable only: the addresses tried, in order
 //	    "error": "...",              // unreachable and failed: why
@@ -154,7 +156,7 @@
 //	  }],
 //	  "moves": [{"camera": "till", "from_site": "branch-1", "to_site": "branch-2"}],
 //	  "summary": {
-//	    "sites": 5, "planned": 3, "unreachable": 1, "failed": 0, "no_address": 0, "virtual": 1,
+//	    "sites": 5, "planned": 4, "unreachable": 1, "failed": 0, "no_address": 0,
 //	    "with_changes": 3, "with_errors": 0,           // planned sites with changes, with errors
 //	    "add": 0, "change": 1, "destroy": 0, "move": 1 // a move between sites counts once, in move
 //	  }

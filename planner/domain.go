@@ -27,11 +27,6 @@ const (
 	// SiteNoAddress: no server of the site has an address; there is
 	// nothing to reach or plan.
 	SiteNoAddress = "no_address"
-	// SiteVirtual: a virtual site organises the tree. Its servers record
-	// nothing and hold no configuration: the agents do not let virtual
-	// servers vote (runtime/cluster), so a site of virtual servers only
-	// cannot commit a spec, and there is nothing to plan or apply.
-	SiteVirtual = "virtual"
 )
 
 // DomainPlan is a plan of several sites of a domain, each made against
@@ -56,7 +51,7 @@ type DomainSite struct {
 	// then the site itself.
 	Path []string `json:"path"`
 	// Status is one of SitePlanned, SiteUnreachable, SiteFailed,
-	// SiteNoAddress, SiteVirtual.
+	// SiteNoAddress.
 	Status string `json:"status"`
 	// Address is the API address that answered (apply goes through it).
 	Address string `json:"address,omitempty"`
@@ -82,7 +77,6 @@ type DomainSummary struct {
 	Unreachable int `json:"unreachable"`
 	Failed      int `json:"failed"`
 	NoAddress   int `json:"no_address"`
-	Virtual     int `json:"virtual"`
 	// WithChanges and WithErrors count the planned sites whose plan has
 	// changes, and errors (which make the domain plan unappliable).
 	WithChanges int `json:"with_changes"`
@@ -228,10 +222,6 @@ func PlanDomain(ctx context.Context, cfg *hcl.Config, state StateFunc, opts Doma
 }
 
 func planSite(ctx context.Context, ds *DomainSite, s *hcl.Site, state StateFunc, opts Options) {
-	if s.Virtual {
-		ds.Status = SiteVirtual
-		return
-	}
 	addrs := SiteAddresses(s)
 	if len(addrs) == 0 {
 		ds.Status = SiteNoAddress
@@ -393,8 +383,6 @@ func summarizeDomain(sites []DomainSite, moves []SiteMove) DomainSummary {
 			sum.Failed++
 		case SiteNoAddress:
 			sum.NoAddress++
-		case SiteVirtual:
-			sum.Virtual++
 		}
 	}
 	sum.Add -= len(moves)

@@ -15,7 +15,7 @@ import (
 )
 
 // testDomain is an in-process domain: a virtual root site "region" (one
-// virtual server) above two recording sites "north" and "south" (one
+// virtual server, planned and applied like the others) above two recording sites "north" and "south" (one
 // server each, camsim cameras) and a site "east" whose agent never runs,
 // so that it cannot be reached.
 type testDomain struct {
@@ -110,7 +110,7 @@ func TestDomainPlanApplyStatus(t *testing.T) {
 	east := d.sites["east"].Server("e-1")
 	if code != 1 || !strings.Contains(out, fmt.Sprintf("site east: unreachable (tried %s:%d)", east.IP, east.Port)) ||
 		!strings.Contains(out, "== site region > north ==") || !strings.Contains(errs, "1 site not planned: east") ||
-		!strings.Contains(out, "Domain plan: 2 of 4 sites planned (1 virtual, 1 unreachable); 8 to add, 0 to change, 0 to destroy, in 2 sites.") {
+		!strings.Contains(out, "Domain plan: 3 of 4 sites planned (1 unreachable); 10 to add, 0 to change, 0 to destroy, in 3 sites.") {
 		t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs = vigil(t, "plan", "-json", "-allow-partial", dir)
@@ -129,7 +129,7 @@ func TestDomainPlanApplyStatus(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != 0 || doc.Kind != "domain" || doc.Domain != "acme" ||
 		len(doc.Sites) != 4 || doc.Sites[3].Site != "east" || doc.Sites[3].Status != "unreachable" || doc.Sites[1].Plan == nil ||
-		doc.Summary.Planned != 2 || doc.Summary.Unreachable != 1 {
+		doc.Sites[0].Status != "planned" || doc.Sites[0].Plan == nil || doc.Summary.Planned != 3 || doc.Summary.Unreachable != 1 {
 		t.Fatalf("plan -json: exit %d, %v\n%s%s", code, err, out, errs)
 	}
 
@@ -142,11 +142,11 @@ func TestDomainPlanApplyStatus(t *testing.T) {
 		t.Fatalf("north is at revision %d after a refused apply", st.Revision)
 	}
 	code, out, errs = vigil(t, "apply", "-auto-approve", "-allow-partial", dir)
-	if code != 0 || !strings.Contains(out, "Domain apply complete: 2 sites applied.") || !strings.Contains(out, "Apply complete! Site north is at revision 1") {
+	if code != 0 || !strings.Contains(out, "Domain apply complete: 3 sites applied.") || !strings.Contains(out, "Apply complete! Site north is at revision 1") {
 		t.Fatalf("apply -allow-partial: exit %d\n%s%s", code, out, errs)
 	}
-	// The virtual site's agent runs and answers; it holds no spec.
-	if region := d.state(t, "region"); region.Site != "region" || region.Revision != 0 || len(region.Cameras) != 0 {
+	// The virtual site holds its committed spec and records nothing.
+	if region := d.state(t, "region"); region.Site != "region" || region.Revision != 1 || len(region.Cameras) != 0 {
 		t.Errorf("the virtual site: site %q, revision %d, %d cameras", region.Site, region.Revision, len(region.Cameras))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -34,8 +34,6 @@ func DomainText(w io.Writer, d *planner.DomainPlan, color bool) error {
 			t.printf("%s (tried %s)\n  last error: %s\n", t.paint(bold+red, "site "+s.Site+": unreachable"), strings.Join(s.Tried, ", "), s.Error)
 		case planner.SiteFailed:
 			t.printf("%s %s\n", t.paint(bold+red, "site "+s.Site+": not planned:"), s.Error)
-		case planner.SiteVirtual:
-			t.printf("site %s is virtual: it organises the tree; its servers record nothing and hold no configuration, so there is nothing to plan.\n", s.Site)
 		case planner.SiteNoAddress:
 			t.printf("site %s: no server has an address, so there is nothing to reach or plan.\n", s.Site)
 		}
@@ -52,9 +50,6 @@ func DomainText(w io.Writer, d *planner.DomainPlan, color bool) error {
 
 func (t *text) domainSummary(s planner.DomainSummary) {
 	var skipped []string
-	if s.Virtual > 0 {
-		skipped = append(skipped, fmt.Sprintf("%d virtual", s.Virtual))
-	}
 	if s.Unreachable > 0 {
 		skipped = append(skipped, fmt.Sprintf("%d unreachable", s.Unreachable))
 	}

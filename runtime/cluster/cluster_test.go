@@ -886,3 +886,31 @@ func TestSpecServerStartedLater(t *testing.T) {
 		return len(voters(t, leader)) == 3 && late.State().Revision == 1
 	})
 }
+
+// A virtual site (only virtual servers) has its virtual servers vote, so it
+// can commit a spec; in a mixed site they stay out (TestMembershipChangesFollowSpec).
+func TestVirtualSiteApplies(t *testing.T) {
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d virtual servers", n), func(t *testing.T) {
+			s := newSite(t, n, 200*time.Millisecond)
+			s.waitFormed()
+			spec := s.spec()
+			spec.Cameras = nil
+			for _, srv := range spec.Servers {
+				srv.Kind = hcl.KindVirtual
+			}
+			rev, err := s.nodes[0].Apply(ctx(t), spec, 0)
+			if err != nil || rev != 1 {
+				t.Fatalf("first apply on a virtual site: revision %d, %v", rev, err)
+			}
+			s.waitRevision(1, all(n)...)
+			_, leader := s.leader(all(n)...)
+			waitFor(t, 5*time.Second, "every virtual server to be a voter", func() bool { return len(voters(t, leader)) == n })
+			spec.Description = "second"
+			if rev, err := leader.Apply(ctx(t), spec, 1); err != nil || rev != 2 {
+				t.Fatalf("second apply on a virtual site: revision %d, %v", rev, err)
+			}
+			s.waitRevision(2, all(n)...)
+		})
+	}
+}

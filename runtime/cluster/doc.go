@@ -54,7 +54,9 @@
 // after a raft barrier has applied every earlier entry, and is cancelled
 // when the role is lost. The master also keeps the raft configuration in
 // line with the committed spec: recording, standby and witness servers are
-// voters (virtual servers are left out); a server of the spec becomes a
+// voters; virtual servers are left out of a site that has any of those, and
+// are the voters of a virtual site (one made only of virtual servers), which
+// would otherwise have no quorum to hold its spec; a server of the spec becomes a
 // voter once membership sees it alive; servers removed from the spec are
 // removed from raft; a master removed from the spec hands its role over
 // first. Dead servers that are still in the spec stay voters.

@@ -159,9 +159,25 @@ func (c *Cluster) LeaderLoop(fn func(ctx context.Context)) {
 	}
 }
 
-// voterKinds: recording, standby and witness servers vote; virtual servers
-// run no agent that matters to the quorum and are left out.
-func isVoterKind(kind string) bool { return kind != hcl.KindVirtual }
+// isVoterKind reports whether a server of this kind votes in the raft
+// quorum of spec. Recording, standby and witness servers vote. Virtual
+// servers record nothing and are left out of a site that has any other
+// server, but a virtual site (a spec with no recording, standby or witness
+// server) has no one else to hold its committed spec, so there its virtual
+// servers vote.
+func isVoterKind(spec *hcl.Site, kind string) bool {
+	return kind != hcl.KindVirtual || virtualOnly(spec)
+}
+
+// virtualOnly reports whether every server of spec is virtual.
+func virtualOnly(spec *hcl.Site) bool {
+	for _, s := range spec.Servers {
+		if s.Kind != hcl.KindVirtual {
+			return false
+		}
+	}
+	return true
+}
 
 // reconcile makes the raft configuration follow the committed spec: servers
 // of the spec that membership sees alive become voters (or get their new
@@ -188,7 +204,7 @@ func (c *Cluster) reconcile() {
 	}
 	wanted := map[string]bool{}
 	for _, s := range spec.Servers {
-		if !isVoterKind(s.Kind) {
+		if !isVoterKind(spec, s.Kind) {
 			continue
 		}
 		wanted[s.Name] = true
@@ -386,13 +402,13 @@ func (c *Cluster) quorumReport() string {
 // included. Called with applyMu held.
 func (c *Cluster) bootstrap(spec *hcl.Site) error {
 	self := spec.Server(c.cfg.Name)
-	if self == nil || !isVoterKind(self.Kind) {
-		return fmt.Errorf("this server (%s) is not a voting server of the spec; send the first apply to one of its recording, standby or witness servers", c.cfg.Name)
+	if self == nil || !isVoterKind(spec, self.Kind) {
+		return fmt.Errorf("this server (%s) is not a voting server of the spec; send the first apply to one of its recording, standby or witness servers (to a virtual server only when the site has no other kind)", c.cfg.Name)
 	}
 	var servers []raft.Server
 	var left []string
 	for _, s := range spec.Servers {
-		if !isVoterKind(s.Kind) {
+		if !isVoterKind(spec, s.Kind) {
 			continue
 		}
 		if s.Name == c.cfg.Name {

@@ -495,7 +495,7 @@ func (c *Cluster) joinLoop() {
 		}
 		if spec := c.fsm.current().Spec; spec != nil {
 			for _, s := range spec.Servers {
-				if alive[s.Name] || s.Name == c.cfg.Name || s.Kind == hcl.KindVirtual || s.Address == "" {
+				if alive[s.Name] || s.Name == c.cfg.Name || !isVoterKind(spec, s.Kind) || s.Address == "" {
 					continue
 				}
 				port := s.Port

@@ -41,7 +41,8 @@ site "emea" {
   virtual = true
 
   server "emea-directory" {
-    kind = "virtual"
+    kind    = "virtual"
+    address = "10.9.0.11"
   }
 }
 

@@ -1,5 +1,5 @@
-# The specs committed to the sites that answer (emea, virtual, holds none;
-# it is here because the branches name it as their parent).
+# The specs committed to the sites that answer (emea, a virtual site, holds
+# its spec on its virtual server like any other site).
 
 site "hq" {
   server "hq-1" {
@@ -36,7 +36,8 @@ site "emea" {
   virtual = true
 
   server "emea-directory" {
-    kind = "virtual"
+    kind    = "virtual"
+    address = "10.9.0.11"
   }
 }
 
