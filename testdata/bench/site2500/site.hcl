@@ -7,10 +7,10 @@
 # per server leaves room for the cameras of any one failed server.
 #
 # The benchmark sets camera_addr to a listener that accepts connections and
-# never answers, like a camera that hangs: with stall_timeout = 60s every
-# recorder waits a minute before it fails, so 2,500 recorders stay quiet
-# while plan and apply are measured. The default, a closed port, makes every
-# recorder fail at once and retry with backoff.
+# never answers, like a camera that hangs: with stall_timeout = 10m (the
+# longest allowed) every recorder waits ten minutes before it fails, so the
+# 2,500 recorders stay quiet while plan and apply are measured. The default,
+# a closed port, makes every recorder fail at once and retry with backoff.
 #
 # -var cam0_transport=udp changes one camera, for the one-camera benchmarks.
 
@@ -54,7 +54,7 @@ site "bench" {
     content {
       url           = "rtsp://${var.camera_addr}/stream${camera.value}"
       transport     = camera.value == 0 ? var.cam0_transport : "tcp"
-      stall_timeout = "60s"
+      stall_timeout = "10m"
       server        = local.servers[camera.value % 10]
       backup        = [local.servers[(camera.value + 1) % 10], local.servers[(camera.value + 2) % 10]]
       labels = {
