@@ -679,6 +679,26 @@ func (s *Site) Close() {
 	if err := s.Lab.Close(); err != nil {
 		s.T.Errorf("removing namespaces: %v", err)
 	}
+	if s.T.Failed() {
+		s.keepLogs()
+	}
+}
+
+// keepLogs copies the agents' and camsim's logs of a failed test out of its
+// temporary directory, which the test framework removes.
+func (s *Site) keepLogs() {
+	dir, err := os.MkdirTemp("", "vigil-proving-logs-")
+	if err != nil {
+		s.T.Logf("keeping logs: %v", err)
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(s.Dir, "*.log"))
+	for _, l := range logs {
+		if data, err := os.ReadFile(l); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, filepath.Base(l)), data, 0o644)
+		}
+	}
+	s.T.Logf("logs of the agents and camsim kept in %s", dir)
 }
 
 // closeAll tears down every live site (signal handler).
