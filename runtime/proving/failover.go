@@ -41,6 +41,9 @@ type Row struct {
 	// SkippedBy the same per camera.
 	Skipped   int64
 	SkippedBy map[string]int64
+	// WriteErrors is the RTP packets camsim could not queue for a reader
+	// (a reader too slow to keep up).
+	WriteErrors int64
 }
 
 // WriteTable prints rows as the benchmark table. "camsim skipped" is the
@@ -81,6 +84,7 @@ func analyze(rec measure.Site, w window, scenario, redundancy string, detection 
 		c := measure.Analyze(cam, rec[cam], w.from, w.to, Period)
 		skipped := w.stats1[cam].Skipped - w.stats0[cam].Skipped
 		row.Skipped += skipped
+		row.WriteErrors += w.stats1[cam].WriteErrors - w.stats0[cam].WriteErrors
 		if skipped > 0 {
 			row.SkippedBy[cam] = skipped
 		}
@@ -337,6 +341,9 @@ func (s *Site) RunFailover(fo FailoverOptions) (failure, failback Row) {
 		}
 		if row.Skipped > 0 {
 			t.Logf("%s: camsim fell behind and skipped %d frames (not counted as lost)", row.Scenario, row.Skipped)
+		}
+		if row.WriteErrors > 0 {
+			t.Logf("%s: camsim could not queue %d RTP packets for slow readers", row.Scenario, row.WriteErrors)
 		}
 	}
 	return failure, failback
