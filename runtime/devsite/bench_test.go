@@ -2,6 +2,7 @@ package devsite
 
 import (
 	"context"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -38,6 +39,18 @@ func BenchmarkSite2500(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer hang.Close()
+	go func() {
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(io.Discard, c) // until the recorder gives up or the site stops
+			}()
+		}
+	}()
 	camera := hang.Addr().String()
 	vars := func(transport string) map[string]string {
 		return map[string]string{"camera_addr": camera, "cam0_transport": transport}
