@@ -41,6 +41,7 @@ func startExtensions(a *agent.Agent, cfg *agent.Config, manageNetwork bool) (*ag
 		ext.stop()
 		return nil, err
 	}
+	a.SetClockOffset(ext.clock.Offset)
 	if manageNetwork {
 		m, err := network.New(netns.None(), cfg.DataDir)
 		if err != nil {

@@ -98,6 +98,9 @@ type Agent struct {
 	usageAt   time.Time
 	cpu       float64
 	rss       int64
+	// clockOffset measures this server's clock offset to the master (see
+	// SetClockOffset); nil when nothing measures it.
+	clockOffset func() (time.Duration, bool)
 }
 
 // view is the result of the last reconcile pass, read by the API.
@@ -534,9 +537,30 @@ func (a *Agent) gossip(ms *memberStatus) {
 	}
 }
 
-// fillUsage adds CPU, memory and storage, sampled every few seconds so that
-// the gossiped status does not change on every pass.
+// SetClockOffset gives the agent what measures this server's clock offset
+// to the master (the master's clock minus this server's; ok false while
+// unknown), e.g. runtime/clock's Measurer.Offset. The agent gossips it in
+// its status, and /v1/state shows it for every server.
+func (a *Agent) SetClockOffset(offset func() (time.Duration, bool)) {
+	a.mu.Lock()
+	a.clockOffset = offset
+	a.mu.Unlock()
+}
+
+// fillUsage adds CPU, memory, storage and the clock offset; CPU and memory
+// are sampled every few seconds so that the gossiped status does not change
+// on every pass.
 func (a *Agent) fillUsage(ms *memberStatus, now time.Time) {
+	a.mu.Lock()
+	offset := a.clockOffset
+	a.mu.Unlock()
+	// Called without a.mu: the measurer reads the agent's state.
+	if offset != nil {
+		if d, ok := offset(); ok {
+			v := d.Round(time.Millisecond).Milliseconds()
+			ms.ClockMS = &v
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if now.Sub(a.usageAt) >= 5*time.Second {

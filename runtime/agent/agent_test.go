@@ -375,3 +375,25 @@ func TestWitnessRecordsNothing(t *testing.T) {
 		t.Errorf("the witness made a recordings directory (%v)", err)
 	}
 }
+
+// Each agent gossips the clock offset its measurer gives (SetClockOffset),
+// and /v1/state shows it for every server; a server without one shows none.
+func TestStateCarriesClockOffset(t *testing.T) {
+	s := newSite(t, []string{"rec-1", "rec-2"}, 0)
+	s.Server("rec-2").Agent().SetClockOffset(func() (time.Duration, bool) { return -612400 * time.Microsecond, true })
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Wait(ctxFor(t, 20*time.Second), "rec-1", func(st *api.State) bool {
+		return server(st, "rec-2").ClockOffsetKnown
+	})
+	if err != nil {
+		t.Fatalf("rec-1 never shows rec-2's clock offset: %v", err)
+	}
+	if got := server(st, "rec-2").ClockOffsetMS; got != -612 {
+		t.Errorf("rec-2's clock offset as seen by rec-1: %v ms, want -612", got)
+	}
+	if r1 := server(st, "rec-1"); r1.ClockOffsetKnown || r1.ClockOffsetMS != 0 {
+		t.Errorf("rec-1 measures nothing but shows an offset: %+v", r1)
+	}
+}

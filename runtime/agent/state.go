@@ -27,6 +27,10 @@ type memberStatus struct {
 	CPU      float64            `json:"cpu,omitempty"`
 	Memory   int64              `json:"mem,omitempty"`
 	Storage  []api.StorageState `json:"st,omitempty"`
+	// ClockMS is the clock offset to the master (the master's clock minus
+	// this server's) in whole milliseconds, so that jitter below a
+	// millisecond does not change the gossiped status; nil when unknown.
+	ClockMS *int64 `json:"clk,omitempty"`
 }
 
 // session is one recorder session of a server.
@@ -325,6 +329,9 @@ func fillServer(ss *api.ServerState, ms *memberStatus) {
 	ss.CPUPercent = ms.CPU
 	ss.MemoryBytes = ms.Memory
 	ss.Storage = ms.Storage
+	if ms.ClockMS != nil {
+		ss.ClockOffsetMS, ss.ClockOffsetKnown = float64(*ms.ClockMS), true
+	}
 	if ss.Version == "" {
 		ss.Version = ms.Version
 	}

@@ -61,10 +61,13 @@ type ServerState struct {
 	Version   string `json:"version,omitempty"`
 	Recording int    `json:"recording"`
 	// CPUPercent is the agent process's CPU use in % of one core.
-	CPUPercent    float64        `json:"cpu_percent"`
-	MemoryBytes   int64          `json:"memory_bytes"`
-	Storage       []StorageState `json:"storage,omitempty"`
-	ClockOffsetMS float64        `json:"clock_offset_ms,omitempty"`
+	CPUPercent  float64        `json:"cpu_percent"`
+	MemoryBytes int64          `json:"memory_bytes"`
+	Storage     []StorageState `json:"storage,omitempty"`
+	// ClockOffsetMS is the master's clock minus this server's, in
+	// milliseconds, when ClockOffsetKnown (0 on the master itself).
+	ClockOffsetMS    float64 `json:"clock_offset_ms,omitempty"`
+	ClockOffsetKnown bool    `json:"clock_offset_known,omitempty"`
 	// Since is when the server entered its current health.
 	Since time.Time `json:"since,omitempty"`
 	// Message explains a problem with the server, e.g. why membership

@@ -6,6 +6,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"vigil/runtime/api"
+	"vigil/runtime/clock"
 )
 
 // Options control rendering.
@@ -88,10 +90,10 @@ func Status(w io.Writer, st *api.State, o Options) {
 		}
 	}
 	fmt.Fprintln(w)
-	t := &table{header: []string{"SERVER", "KIND", "ROLE", "HEALTH", "RECORDING", "CPU", "MEMORY", "STORAGE"}}
+	t := &table{header: []string{"SERVER", "KIND", "ROLE", "HEALTH", "RECORDING", "CPU", "MEMORY", "CLOCK", "STORAGE"}}
 	for _, s := range st.Servers {
 		up := s.Health == api.HealthAlive || s.Health == api.HealthSuspect
-		rec, cpu, mem, stor := "-", "-", "-", "-"
+		rec, cpu, mem, clk, stor := "-", "-", "-", "-", "-"
 		if up && s.Kind != "witness" && s.Kind != "virtual" {
 			rec = fmt.Sprint(s.Recording)
 			if m := maxCams[s.Name]; m > 0 {
@@ -101,6 +103,7 @@ func Status(w io.Writer, st *api.State, o Options) {
 		if up {
 			cpu = fmt.Sprintf("%.1f%%", s.CPUPercent)
 			mem = Bytes(s.MemoryBytes)
+			clk = clockOffset(s, p)
 			stor = storage(s.Storage)
 		}
 		health := s.Health
@@ -111,7 +114,7 @@ func Status(w io.Writer, st *api.State, o Options) {
 		if role == "master" {
 			role = p(bold, role)
 		}
-		t.add([]string{s.Name, s.Kind, role, p(healthColor(s.Health), health), rec, cpu, mem, stor})
+		t.add([]string{s.Name, s.Kind, role, p(healthColor(s.Health), health), rec, cpu, mem, clk, stor})
 	}
 	t.write(w)
 	for _, s := range st.Servers {
@@ -193,6 +196,23 @@ func stateColor(s string) string {
 		return yellow
 	}
 	return red
+}
+
+// clockOffset shows a server's clock offset to the master ("+3 ms",
+// "-612 ms"; "-" while unknown), in red beyond clock.MaxOffset.
+func clockOffset(s api.ServerState, p func(color, s string) string) string {
+	if !s.ClockOffsetKnown {
+		return "-"
+	}
+	ms := int64(math.Round(s.ClockOffsetMS))
+	out := fmt.Sprintf("%+d ms", ms)
+	if ms == 0 {
+		out = "0 ms"
+	}
+	if d := time.Duration(ms) * time.Millisecond; d > clock.MaxOffset || -d > clock.MaxOffset {
+		return p(red, out)
+	}
+	return out
 }
 
 func healthColor(h string) string {

@@ -17,10 +17,10 @@ func site(cameras int) *api.State {
 		Site: "hq", Revision: 7, Master: "rec-1", Version: "v1.0", Answering: "rec-2",
 		Spec: &hcl.Site{Name: "hq", Servers: []*hcl.Server{{Name: "rec-1", MaxCameras: 100}, {Name: "rec-2"}, {Name: "wit"}}},
 		Servers: []api.ServerState{
-			{Name: "rec-1", Kind: "recording", Role: "master", Health: api.HealthAlive, Recording: cameras - 2, CPUPercent: 3.25, MemoryBytes: 64 << 20,
+			{Name: "rec-1", Kind: "recording", Role: "master", Health: api.HealthAlive, Recording: cameras - 2, CPUPercent: 3.25, MemoryBytes: 64 << 20, ClockOffsetKnown: true,
 				Storage: []api.StorageState{{Path: "/rec", UsedBytes: 3 << 30, FreeBytes: 100 << 30}}},
 			{Name: "rec-2", Kind: "recording", Role: "member", Health: api.HealthDead, Since: now.Add(-90 * time.Second)},
-			{Name: "wit", Kind: "witness", Role: "member", Health: api.HealthAlive, MemoryBytes: 20 << 20},
+			{Name: "wit", Kind: "witness", Role: "member", Health: api.HealthAlive, MemoryBytes: 20 << 20, ClockOffsetMS: -612, ClockOffsetKnown: true},
 		},
 	}
 	st.Cameras = append(st.Cameras,
@@ -48,8 +48,9 @@ func TestStatusSmallSite(t *testing.T) {
 	out := render(site(4), Options{})
 	for _, want := range []string{
 		"Site hq · revision 7 · master rec-1 · vigil v1.0",
-		"rec-1   recording  master  alive    2/100      3.2%  64.0 MiB  3.0 GiB used, 100.0 GiB free",
-		"rec-2   recording  member  dead 1m  -          -     -         -",
+		"rec-1   recording  master  alive    2/100      3.2%  64.0 MiB  0 ms     3.0 GiB used, 100.0 GiB free",
+		"rec-2   recording  member  dead 1m  -          -     -         -        -",
+		"wit     witness    member  alive    -          0.0%  20.0 MiB  -612 ms  -",
 		"Cameras (4): 1 dark, 1 covered, 2 recording",
 		"door     dark       -                locked to rec-2 (dead)",
 		"open for 1m (server failure)",
@@ -114,5 +115,24 @@ func TestEvent(t *testing.T) {
 	want := now.Local().Format("2006-01-02 15:04:05.000") + " WARN  rec-2/cam1       server.suspect server rec-1 is suspect\n"
 	if b.String() != want {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
+	}
+}
+
+func TestClockOffset(t *testing.T) {
+	paint := painter(true)
+	for _, c := range []struct {
+		s    api.ServerState
+		want string
+	}{
+		{api.ServerState{}, "-"},
+		{api.ServerState{ClockOffsetKnown: true}, "0 ms"},
+		{api.ServerState{ClockOffsetMS: 3.4, ClockOffsetKnown: true}, "+3 ms"},
+		{api.ServerState{ClockOffsetMS: -500, ClockOffsetKnown: true}, "-500 ms"},
+		{api.ServerState{ClockOffsetMS: -612, ClockOffsetKnown: true}, paint(red, "-612 ms")},
+		{api.ServerState{ClockOffsetMS: 501, ClockOffsetKnown: true}, paint(red, "+501 ms")},
+	} {
+		if got := clockOffset(c.s, paint); got != c.want {
+			t.Errorf("offset %v (known %v): %q, want %q", c.s.ClockOffsetMS, c.s.ClockOffsetKnown, got, c.want)
+		}
 	}
 }
