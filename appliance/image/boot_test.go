@@ -72,7 +72,12 @@ func TestBoot(t *testing.T) {
 	if err := os.Truncate(disk, diskSize); err != nil {
 		t.Fatal(err)
 	}
-	preseed(t, disk, filepath.Join(dir, "data"))
+	site := filepath.Join(dir, "site")
+	if err := os.MkdirAll(site, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(site, "main.hcl"), siteSpec)
+	preseed(t, disk, filepath.Join(dir, "data"), site)
 	vars := filepath.Join(dir, "vars.fd")
 	run(t, "cp", ovmfVars, vars)
 
@@ -147,29 +152,26 @@ func TestBoot(t *testing.T) {
 		fail("systemd did not report vigil.service started (READY=1): %v", err)
 	}
 
-	// 3. Apply a one-server site whose camera is camsim on the host.
-	site := filepath.Join(dir, "site")
-	os.MkdirAll(site, 0o755)
-	writeFile(t, filepath.Join(site, "main.hcl"), fmt.Sprintf(`site "lab" {
-  server "box" {
-    address = %q
-    storage "main" {
-      path     = "recordings"
-      max_size = "300MB"
-    }
-  }
-  camera "cam1" {
-    url    = "rtsp://%s:8554/cam1"
-    server = "box"
-  }
-}
-`, guestAddr, guestCamsim))
-	apply := exec.Command(vigil, "apply", "-auto-approve", "-address", base, site)
-	apply.Env = append(os.Environ(), "VIGIL_TOKEN="+testToken)
-	if out, err := apply.CombinedOutput(); err != nil {
-		fail("vigil apply: %v\n%s", err, out)
+	// 3. The site spec on the config partition is what the site runs: the
+	// master's hot reload applied it, and planning the same files through
+	// the forwarded API port finds nothing to change.
+	var st api.State
+	if err := poll(recordBound, exited, func() error {
+		if err := getJSON(base+"/v1/state", &st); err != nil {
+			return err
+		}
+		if st.Revision == 0 {
+			return fmt.Errorf("no spec committed yet (%s)", st.ConfigError)
+		}
+		return nil
+	}); err != nil {
+		fail("the site spec of the config partition was not applied within %v: %v", recordBound, err)
 	}
 	tApply := time.Since(t0)
+	plan := exec.Command(vigil, "plan", "-detailed-exitcode", "-address", base, site)
+	if out, err := plan.CombinedOutput(); err != nil {
+		fail("vigil plan of the config partition's site against the guest: %v (exit 2: it differs)\n%s", err, out)
+	}
 
 	// 4. The camera records in the guest and its segments grow: the state
 	// shows it recording here and the recorder's byte counter rises.
@@ -196,7 +198,7 @@ func TestBoot(t *testing.T) {
 		fail("camera not recorded in the guest within %v: %v", recordBound, err)
 	}
 	tRecording := time.Since(t0)
-	t.Logf("recording %.0fs after power-on (%.0fs after apply; %.0f bytes written)",
+	t.Logf("recording %.0fs after power-on (%.0fs after the spec was committed; %.0f bytes written)",
 		tRecording.Seconds(), (tRecording - tApply).Seconds(), written)
 
 	// 5. The power button shuts down cleanly: the agent stops on SIGTERM
@@ -230,9 +232,27 @@ func TestBoot(t *testing.T) {
 		tRecording.Seconds(), tHealth.Seconds(), time.Since(t0).Seconds())
 }
 
-// preseed writes the agent configuration onto the disk's data partition:
-// a fresh ext4 of the partition's size replaces the blank one.
-func preseed(t *testing.T, disk, root string) {
+// siteSpec is the site the guest runs: one server, the guest, recording
+// one camera served by camsim on the host.
+var siteSpec = fmt.Sprintf(`site "lab" {
+  server "box" {
+    address = %q
+    storage "main" {
+      path     = "recordings"
+      max_size = "300MB"
+    }
+  }
+  camera "cam1" {
+    url    = "rtsp://%s:8554/cam1"
+    server = "box"
+  }
+}
+`, guestAddr, guestCamsim)
+
+// preseed writes the agent configuration and the site's configuration
+// directory (a copy of site) onto the disk's data partition: a fresh ext4 of
+// the partition's size replaces the blank one.
+func preseed(t *testing.T, disk, root, site string) {
 	start, size, err := partition(disk, linuxDataGUID)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +267,9 @@ bind          = "0.0.0.0"
 advertise     = %q
 token_file    = "token"
 site_key_file = "site.key"
+config_dir    = "site"
 `, guestAddr))
+	run(t, "cp", "-r", site, filepath.Join(cfg, "site"))
 	writeFile(t, filepath.Join(cfg, "token"), testToken+"\n")
 	writeFile(t, filepath.Join(cfg, "site.key"), "aW1hZ2UtdGVzdC1zaXRlLWtleS0zMi1ieXRlcyEhISE=\n")
 	fs := filepath.Join(t.TempDir(), "data.ext4")

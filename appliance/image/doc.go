@@ -9,10 +9,11 @@
 //
 // The boot test (make image-test) boots a copy of that disk under
 // qemu-system-x86_64 with OVMF, software emulation only, and checks the
-// appliance end to end: the agent configuration preseeded on the data
-// partition is used, systemd reports the agent started after READY=1, the
-// API answers through a forwarded port, a camera served by vigil camsim on
-// the host is recorded in the guest, and the power button stops the agent
-// cleanly. It only runs when VIGIL_IMAGE names the disk image, so go test
+// appliance end to end: the agent configuration and the site's configuration
+// directory preseeded on the data partition are used (the master's hot
+// reload applies the site spec, and vigil plan through the forwarded API
+// port finds nothing to change), systemd reports the agent started after
+// READY=1, a camera served by vigil camsim on the host is recorded in the
+// guest, and the power button stops the agent cleanly. It only runs when VIGIL_IMAGE names the disk image, so go test
 // ./... does not boot a virtual machine.
 package image
