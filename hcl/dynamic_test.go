@@ -2,12 +2,16 @@ package hcl
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	hhcl "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/dynblock"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // dynamicCases exercise dynamic blocks: nesting, iterators, marks, unknown
@@ -214,5 +218,69 @@ func TestExpandDynamicMatchesDynblock(t *testing.T) {
 				t.Errorf("expandDynamic and dynblock differ (-dynblock +expandDynamic):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestExpandDynamicPartialContent reads a body in two steps, as a decoder
+// of several schemas would, and wants what dynblock gives: the first step's
+// attributes and blocks, and the rest without them.
+func TestExpandDynamicPartialContent(t *testing.T) {
+	f, diags := hclsyntax.ParseConfig([]byte(`
+a = 1
+b = "two"
+dynamic "x" {
+  for_each = ["p", "q"]
+  labels   = [x.value]
+  content { v = x.key }
+}
+y "static" { w = 3 }
+dynamic "y" {
+  for_each = [1]
+  labels   = ["generated"]
+  content { w = y.value }
+}
+dynamic "z" {
+  for_each = [1]
+  content {}
+}
+`), "partial.hcl", hhcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	first := &hhcl.BodySchema{Attributes: []hhcl.AttributeSchema{{Name: "a"}}, Blocks: []hhcl.BlockHeaderSchema{{Type: "x", LabelNames: []string{"n"}}}}
+	rest := &hhcl.BodySchema{Attributes: []hhcl.AttributeSchema{{Name: "b"}}, Blocks: []hhcl.BlockHeaderSchema{{Type: "y", LabelNames: []string{"n"}}}}
+	ctx := &hhcl.EvalContext{}
+	summary := func(body hhcl.Body) string {
+		c1, remain, d1 := body.PartialContent(first)
+		c2, d2 := remain.Content(rest)
+		var out []string
+		for _, c := range []*hhcl.BodyContent{c1, c2} {
+			var attrs []string
+			for name, a := range c.Attributes {
+				v, d := a.Expr.Value(ctx)
+				attrs = append(attrs, name+"="+v.GoString()+d.Error())
+			}
+			sort.Strings(attrs)
+			out = append(out, attrs...)
+			for _, b := range c.Blocks {
+				inner, d := b.Body.Content(&hhcl.BodySchema{Attributes: []hhcl.AttributeSchema{{Name: "v"}, {Name: "w"}}})
+				var vals []string
+				for name, a := range inner.Attributes {
+					v, vd := a.Expr.Value(ctx)
+					vals = append(vals, name+"="+v.GoString()+vd.Error())
+				}
+				sort.Strings(vals)
+				out = append(out, fmt.Sprintf("%s %v %v %s", b.Type, b.Labels, vals, d.Error()))
+			}
+		}
+		return strings.Join(append(out, d1.Error(), d2.Error()), "\n")
+	}
+	got := summary(expandDynamic(f.Body, ctx, nil))
+	want := summary(dynblock.Expand(f.Body, ctx))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("expandDynamic and dynblock differ (-dynblock +expandDynamic):\n%s", diff)
+	}
+	if !strings.Contains(got, `x [p]`) || !strings.Contains(got, `y [generated]`) || !strings.Contains(got, `Unsupported block type`) {
+		t.Errorf("unexpected content:\n%s", got)
 	}
 }
