@@ -40,23 +40,9 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			"own; when a site cannot be reached or planned, nothing is applied unless -allow-partial.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 1
-	}
-	if err := src.parsed(fs); err != nil {
-		fmt.Fprintf(stderr, "vigil apply: %v\n", err)
-		return 1
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "vigil apply: one plan file or configuration path at most, got %d\n", fs.NArg())
-		return 1
-	}
-	path := "."
-	if fs.NArg() == 1 {
-		path = fs.Arg(0)
+	path, code, ok := src.parseArgs(fs, args, "plan file or configuration path", stderr)
+	if !ok {
+		return code
 	}
 
 	ctx, cancel := signalContext()

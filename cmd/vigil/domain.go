@@ -68,22 +68,9 @@ type domainPlanFlags struct {
 
 func runDomainPlan(ctx context.Context, src *planSource, cfg *hcl.Config, diags hhcl.Diagnostics, f domainPlanFlags, stdout, stderr io.Writer) int {
 	d, err := src.planDomain(ctx, cfg, f.fail)
-	if f.json {
-		if err != nil {
-			views.JSONError(stdout, err.Error(), hcl.DiagnosticsJSON(diags))
-			return 1
-		}
-		err = views.DomainJSON(stdout, d, hcl.DiagnosticsJSON(diags))
-	} else {
-		if err != nil {
-			reportFailure(stderr, cfg, diags, err)
-			return 1
-		}
-		printDiagnostics(stderr, diags, cfg)
-		err = views.DomainText(stdout, d, isTerminal(stdout))
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+	if !showPlan(stdout, stderr, cfg, diags, err, f.json,
+		func(w io.Writer, diags []hcl.Diagnostic) error { return views.DomainJSON(w, d, diags) },
+		func(w io.Writer) error { return views.DomainText(w, d, isTerminal(w)) }) {
 		return 1
 	}
 	if d.Summary.WithErrors > 0 {

@@ -59,6 +59,58 @@ func (s *planSource) parsed(fs *flag.FlagSet) error {
 	return nil
 }
 
+// parseArgs parses the flags and arguments of plan or apply, which take
+// one optional PATH (default "."): what names it in the error for more.
+// When ok is false the command exits with code (0 after -h).
+func (s *planSource) parseArgs(fs *flag.FlagSet, args []string, what string, stderr io.Writer) (path string, code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return "", 0, false
+		}
+		return "", 1, false
+	}
+	if err := s.parsed(fs); err != nil {
+		fmt.Fprintf(stderr, "vigil %s: %v\n", fs.Name(), err)
+		return "", 1, false
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "vigil %s: one %s at most, got %d\n", fs.Name(), what, fs.NArg())
+		return "", 1, false
+	}
+	if fs.NArg() == 1 {
+		return fs.Arg(0), 0, true
+	}
+	return ".", 0, true
+}
+
+// showPlan prints a plan of a site or of a domain, or why there is none
+// (planErr): as JSON on stdout with the diagnostics inside, or the
+// diagnostics on stderr and the text on stdout. It reports whether the
+// command may go on.
+func showPlan(stdout, stderr io.Writer, cfg *hcl.Config, diags hhcl.Diagnostics, planErr error, asJSON bool,
+	writeJSON func(io.Writer, []hcl.Diagnostic) error, writeText func(io.Writer) error) bool {
+	var err error
+	if asJSON {
+		if planErr != nil {
+			views.JSONError(stdout, planErr.Error(), hcl.DiagnosticsJSON(diags))
+			return false
+		}
+		err = writeJSON(stdout, hcl.DiagnosticsJSON(diags))
+	} else {
+		if planErr != nil {
+			reportFailure(stderr, cfg, diags, planErr)
+			return false
+		}
+		printDiagnostics(stderr, diags, cfg)
+		err = writeText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return false
+	}
+	return true
+}
+
 // load loads the configuration at path with the variables of the flags.
 func (s *planSource) load(path string) (*hcl.Config, hhcl.Diagnostics) {
 	return hcl.Load([]string{path}, hcl.LoadOptions{Vars: s.vars, VarFiles: s.varFiles})
@@ -168,23 +220,9 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 			"unless -allow-partial is given. -address plans only the site of that server.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 1
-	}
-	if err := src.parsed(fs); err != nil {
-		fmt.Fprintf(stderr, "vigil plan: %v\n", err)
-		return 1
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "vigil plan: one configuration path at most, got %d\n", fs.NArg())
-		return 1
-	}
-	path := "."
-	if fs.NArg() == 1 {
-		path = fs.Arg(0)
+	path, code, ok := src.parseArgs(fs, args, "configuration path", stderr)
+	if !ok {
+		return code
 	}
 	var failed []string
 	for _, s := range strings.Split(*fail, ",") {
@@ -201,23 +239,12 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	client := api.NewClient(src.address, api.TokenFromEnv())
 	p, cfg, diags, err := src.planConfig(ctx, client, cfg, diags, failed)
-	if *asJSON {
-		if err != nil {
-			views.JSONError(stdout, err.Error(), hcl.DiagnosticsJSON(diags))
-			return 1
-		}
-		err = views.JSON(stdout, p, hcl.DiagnosticsJSON(diags))
-	} else {
-		if err != nil {
-			reportFailure(stderr, cfg, diags, err)
-			return 1
-		}
-		printDiagnostics(stderr, diags, cfg)
-		otherSites(stderr, cfg, p, client.Address())
-		err = views.Text(stdout, p, isTerminal(stdout))
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+	if !showPlan(stdout, stderr, cfg, diags, err, *asJSON,
+		func(w io.Writer, d []hcl.Diagnostic) error { return views.JSON(w, p, d) },
+		func(w io.Writer) error {
+			otherSites(stderr, cfg, p, client.Address())
+			return views.Text(w, p, isTerminal(w))
+		}) {
 		return 1
 	}
 	if len(p.Errors) > 0 {
