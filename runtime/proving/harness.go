@@ -420,9 +420,6 @@ func (s *Site) Spec() hcl.Site {
 	return spec
 }
 
-// Primary returns camera i's primary server name.
-func (s *Site) Primary(i int) string { return s.Servers[(i-1)%len(s.Servers)].Name }
-
 // Expected returns, for every camera, the servers that should record it
 // when the servers in down are down and everything else is up (normal and
 // fast: the primary or the first live backup; constant: that plus the
