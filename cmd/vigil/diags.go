@@ -9,6 +9,7 @@ import (
 
 	hhcl "github.com/hashicorp/hcl/v2"
 
+	"vigil/cmd/vigil/internal/views"
 	"vigil/hcl"
 )
 
@@ -50,15 +51,11 @@ func tuneGC() {
 	}
 }
 
-// isTerminal reports whether w is a terminal that should get colours; the
-// NO_COLOR convention turns them off.
+// isTerminal reports whether w is a terminal that should get colours (see
+// views.ColorFor; the NO_COLOR convention turns them off).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && views.ColorFor(f)
 }
 
 // printDiagnostics renders diagnostics Terraform-style on w, coloured when

@@ -41,10 +41,7 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
-	color := false
-	if f, ok := stdout.(*os.File); ok {
-		color = views.ColorFor(f)
-	}
+	color := isTerminal(stdout)
 	enc := json.NewEncoder(stdout)
 	for ev := range events {
 		if *asJSON {

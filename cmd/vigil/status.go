@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 
 	"vigil/cmd/vigil/internal/views"
@@ -41,10 +40,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	color := false
-	if f, ok := stdout.(*os.File); ok {
-		color = views.ColorFor(f)
-	}
+	color := isTerminal(stdout)
 	ctx := context.Background()
 	if *config != "" || fs.NArg() > 0 {
 		if *config != "" && fs.NArg() > 0 {
