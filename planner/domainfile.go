@@ -2,12 +2,9 @@ package planner
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -80,20 +77,12 @@ func domainChecksum(domain string, sums, skipped []string) string {
 		Sites   []string `json:"sites"`
 		Skipped []string `json:"skipped"`
 	}{domain, sums, skipped})
-	h := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(h[:])
+	return checksum(b)
 }
 
 // WriteDomainPlanFile saves f at path, readable by its owner only.
 func WriteDomainPlanFile(path string, f *DomainPlanFile) error {
-	b, err := EncodeDomainPlanFile(f)
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o600)
+	return writeFile(path, f, EncodeDomainPlanFile)
 }
 
 // IsDomainPlanFile reports whether b is a domain plan file (rather than a
@@ -148,13 +137,5 @@ func DecodeDomainPlanFile(b []byte) (*DomainPlanFile, error) {
 
 // ReadDomainPlanFile reads and checks the domain plan file at path.
 func ReadDomainPlanFile(path string) (*DomainPlanFile, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	f, err := DecodeDomainPlanFile(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return f, nil
+	return readFile(path, DecodeDomainPlanFile)
 }

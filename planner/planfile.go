@@ -69,17 +69,26 @@ func EncodePlanFile(f *PlanFile) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(body)
 	return json.MarshalIndent(envelope{
 		FormatVersion: PlanFileFormat,
-		Checksum:      "sha256:" + hex.EncodeToString(sum[:]),
+		Checksum:      checksum(body),
 		Plan:          body,
 	}, "", "  ")
 }
 
+// checksum is the "sha256:<hex>" form the plan files use.
+func checksum(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // WritePlanFile saves f at path, readable by its owner only.
-func WritePlanFile(path string, f *PlanFile) error {
-	b, err := EncodePlanFile(f)
+func WritePlanFile(path string, f *PlanFile) error { return writeFile(path, f, EncodePlanFile) }
+
+// writeFile encodes f and saves it at path, readable by its owner only: a
+// site's or a domain's plan file.
+func writeFile[F any](path string, f F, encode func(F) ([]byte, error)) error {
+	b, err := encode(f)
 	if err != nil {
 		return err
 	}
@@ -88,6 +97,21 @@ func WritePlanFile(path string, f *PlanFile) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+// readFile reads the plan file at path and decodes it, naming path in the
+// decoding errors.
+func readFile[F any](path string, decode func([]byte) (F, error)) (F, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var zero F
+		return zero, err
+	}
+	f, err := decode(b)
+	if err != nil {
+		return f, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
 }
 
 // DecodePlanFile parses a plan file and checks its format and checksum.
@@ -107,8 +131,7 @@ func DecodePlanFile(b []byte) (*PlanFile, error) {
 	if err := json.Compact(&compact, env.Plan); err != nil {
 		return nil, fmt.Errorf("not a vigil plan file: %v", err)
 	}
-	sum := sha256.Sum256(compact.Bytes())
-	if env.Checksum != "sha256:"+hex.EncodeToString(sum[:]) {
+	if env.Checksum != checksum(compact.Bytes()) {
 		return nil, ErrTampered
 	}
 	var f PlanFile
@@ -124,17 +147,7 @@ func DecodePlanFile(b []byte) (*PlanFile, error) {
 }
 
 // ReadPlanFile reads and checks the plan file at path.
-func ReadPlanFile(path string) (*PlanFile, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	f, err := DecodePlanFile(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return f, nil
-}
+func ReadPlanFile(path string) (*PlanFile, error) { return readFile(path, DecodePlanFile) }
 
 // StalePlanError is a saved plan made against an older revision.
 type StalePlanError struct {
