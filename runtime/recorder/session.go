@@ -447,58 +447,57 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decodeEr
 		}
 	}
 
-	var mx *muxer
+	// The video depacketizer, its format, and which of its errors only mean
+	// that it waits for more packets.
+	var (
+		mx  *muxer
+		dec interface {
+			Decode(*rtp.Packet) ([][]byte, error)
+		}
+		videoForma format.Format
+		incomplete func(error) bool
+	)
 	if h265f != nil {
 		vps, sps, pps := h265f.SafeParams()
 		mx = newMuxer(s.cam.SegmentDuration, true, vps, sps, pps, audio, s.jobs, s.stats)
-		dec, err := h265f.CreateDecoder()
+		d, err := h265f.CreateDecoder()
 		if err != nil {
 			return nil, failure(CauseMalformed, "H.265 depacketizer: %v", err)
 		}
-		c.OnPacketRTP(video, h265f, func(pkt *rtp.Packet) {
-			// The time decoder must see every packet; the depacketizer
-			// too, even before timestamps are known, so that garbage is
-			// seen as such.
-			pts, ok := c.PacketPTS(video, pkt)
-			au, err := dec.Decode(pkt)
-			if err != nil {
-				if !errors.Is(err, rtph265.ErrMorePacketsNeeded) && !errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious) {
-					decErr(err)
-				}
-				return
-			}
-			if !ok {
-				return
-			}
-			s.lastSeen.Store(time.Now().UnixNano())
-			mx.writeVideo(pts, au)
-		})
+		dec, videoForma = d, h265f
+		incomplete = func(err error) bool {
+			return errors.Is(err, rtph265.ErrMorePacketsNeeded) || errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious)
+		}
 	} else {
 		sps, pps := h264f.SafeParams()
 		mx = newMuxer(s.cam.SegmentDuration, false, nil, sps, pps, audio, s.jobs, s.stats)
-		dec, err := h264f.CreateDecoder()
+		d, err := h264f.CreateDecoder()
 		if err != nil {
 			return nil, failure(CauseMalformed, "H.264 depacketizer: %v", err)
 		}
-		c.OnPacketRTP(video, h264f, func(pkt *rtp.Packet) {
-			// The time decoder must see every packet; the depacketizer
-			// too, even before timestamps are known, so that garbage is
-			// seen as such.
-			pts, ok := c.PacketPTS(video, pkt)
-			au, err := dec.Decode(pkt)
-			if err != nil {
-				if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
-					decErr(err)
-				}
-				return
-			}
-			if !ok {
-				return
-			}
-			s.lastSeen.Store(time.Now().UnixNano())
-			mx.writeVideo(pts, au)
-		})
+		dec, videoForma = d, h264f
+		incomplete = func(err error) bool {
+			return errors.Is(err, rtph264.ErrMorePacketsNeeded) || errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious)
+		}
 	}
+	c.OnPacketRTP(video, videoForma, func(pkt *rtp.Packet) {
+		// The time decoder must see every packet; the depacketizer too,
+		// even before timestamps are known, so that garbage is seen as
+		// such.
+		pts, ok := c.PacketPTS(video, pkt)
+		au, err := dec.Decode(pkt)
+		if err != nil {
+			if !incomplete(err) {
+				decErr(err)
+			}
+			return
+		}
+		if !ok {
+			return
+		}
+		s.lastSeen.Store(time.Now().UnixNano())
+		mx.writeVideo(pts, au)
+	})
 	if audioMedia != nil {
 		c.OnPacketRTP(audioMedia, audioForma, func(pkt *rtp.Packet) {
 			if pts, ok := c.PacketPTS(audioMedia, pkt); ok {
