@@ -88,6 +88,22 @@ func newSite(t *testing.T, n int, keepalive time.Duration) *testSite {
 	return s
 }
 
+// newFormedSite starts a site of n servers, commits the first spec through
+// the first one, and waits until every server holds it and is a voter. It
+// returns the site and its master.
+func newFormedSite(t *testing.T, n int, keepalive time.Duration) (*testSite, int, *Cluster) {
+	t.Helper()
+	s := newSite(t, n, keepalive)
+	s.waitFormed()
+	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
+		t.Fatalf("first apply: %v", err)
+	}
+	s.waitRevision(1, all(n)...)
+	li, leader := s.leader(all(n)...)
+	waitFor(t, 5*time.Second, fmt.Sprintf("%d voters", n), func() bool { return len(voters(t, leader)) == n })
+	return s, li, leader
+}
+
 func (s *testSite) name(i int) string { return fmt.Sprintf("rec-%d", i+1) }
 func (s *testSite) ip(i int) string   { return s.prefix + strconv.Itoa(i+1) }
 
@@ -341,14 +357,7 @@ func TestFormApplyAndRefusals(t *testing.T) {
 }
 
 func TestMasterFailover(t *testing.T) {
-	s := newSite(t, 3, 200*time.Millisecond)
-	s.waitFormed()
-	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
-		t.Fatal(err)
-	}
-	s.waitRevision(1, 0, 1, 2)
-	li, leader := s.leader(0, 1, 2)
-	waitFor(t, 5*time.Second, "3 voters", func() bool { return len(voters(t, leader)) == 3 })
+	s, li, leader := newFormedSite(t, 3, 200*time.Millisecond)
 
 	start := time.Now()
 	leader.Kill()
@@ -368,13 +377,7 @@ func TestMasterFailover(t *testing.T) {
 }
 
 func TestTwoServersOneDead(t *testing.T) {
-	s := newSite(t, 2, 200*time.Millisecond)
-	s.waitFormed()
-	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
-		t.Fatal(err)
-	}
-	s.waitRevision(1, 0, 1)
-	waitFor(t, 5*time.Second, "2 voters", func() bool { return len(voters(t, s.nodes[0])) == 2 })
+	s, _, _ := newFormedSite(t, 2, 200*time.Millisecond)
 
 	s.nodes[1].Kill()
 	c := s.nodes[0]
@@ -522,11 +525,7 @@ func TestVersionMismatchRefused(t *testing.T) {
 }
 
 func TestWrongSiteKeyRefused(t *testing.T) {
-	s := newSite(t, 2, 200*time.Millisecond)
-	s.waitFormed()
-	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
-		t.Fatal(err)
-	}
+	s, _, _ := newFormedSite(t, 2, 200*time.Millisecond)
 	wrong := make([]byte, SiteKeySize)
 	rand.Read(wrong)
 	intruder, err := s.add(func(c *Config) { c.SiteKey = wrong })
@@ -565,14 +564,7 @@ func TestWrongSiteKeyRefused(t *testing.T) {
 }
 
 func TestRestartKeepsState(t *testing.T) {
-	s := newSite(t, 3, 200*time.Millisecond)
-	s.waitFormed()
-	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
-		t.Fatal(err)
-	}
-	s.waitRevision(1, 0, 1, 2)
-	_, leader := s.leader(0, 1, 2)
-	waitFor(t, 5*time.Second, "3 voters", func() bool { return len(voters(t, leader)) == 3 })
+	s, _, leader := newFormedSite(t, 3, 200*time.Millisecond)
 	// Snapshot on one server, then one more revision in its log.
 	if err := s.nodes[2].raft.Snapshot().Error(); err != nil {
 		t.Fatal(err)
@@ -670,13 +662,7 @@ func TestTransferAndLeaderLoop(t *testing.T) {
 }
 
 func TestMembershipChangesFollowSpec(t *testing.T) {
-	s := newSite(t, 2, 200*time.Millisecond)
-	s.waitFormed()
-	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
-		t.Fatal(err)
-	}
-	s.waitRevision(1, 0, 1)
-	_, leader := s.leader(0, 1)
+	s, _, leader := newFormedSite(t, 2, 200*time.Millisecond)
 
 	// A fresh server joins membership; it is not a voter until it is in the spec.
 	late, err := s.add(nil)
@@ -761,14 +747,7 @@ func TestDetectionTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes several keepalives of 1 s")
 	}
-	s := newSite(t, 3, time.Second)
-	s.waitFormed()
-	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
-		t.Fatal(err)
-	}
-	s.waitRevision(1, 0, 1, 2)
-	li, leader := s.leader(0, 1, 2)
-	waitFor(t, 5*time.Second, "3 voters", func() bool { return len(voters(t, leader)) == 3 })
+	s, li, leader := newFormedSite(t, 3, time.Second)
 	var live []int
 	for i := range s.nodes {
 		if i != li {
@@ -808,14 +787,7 @@ func TestDetectionTime(t *testing.T) {
 }
 
 func TestGracefulShutdownOfMaster(t *testing.T) {
-	s := newSite(t, 3, 200*time.Millisecond)
-	s.waitFormed()
-	if _, err := s.nodes[0].Apply(ctx(t), s.spec(), 0); err != nil {
-		t.Fatal(err)
-	}
-	s.waitRevision(1, 0, 1, 2)
-	li, leader := s.leader(0, 1, 2)
-	waitFor(t, 5*time.Second, "3 voters", func() bool { return len(voters(t, leader)) == 3 })
+	s, li, leader := newFormedSite(t, 3, 200*time.Millisecond)
 	var live []int
 	for i := range s.nodes {
 		if i != li {
