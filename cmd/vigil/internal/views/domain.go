@@ -95,14 +95,7 @@ func DomainStatus(w io.Writer, domain string, sites []DomainSite, o Options) {
 		}
 		st := s.State
 		c := Counts(st)
-		master := st.Master
-		switch {
-		case master != "":
-		case st.Revision == 0:
-			master = "none yet"
-		default:
-			master = p(red, "none (no quorum)")
-		}
+		master := masterName(st, p)
 		servers := fmt.Sprintf("%d up", c.ServersUp)
 		if c.ServersDown > 0 {
 			servers += ", " + p(red, fmt.Sprintf("%d down", c.ServersDown))

@@ -65,14 +65,7 @@ func Status(w io.Writer, st *api.State, o Options) {
 	} else {
 		head += fmt.Sprintf(" · revision %d", st.Revision)
 	}
-	master := st.Master
-	switch {
-	case master != "":
-	case st.Revision == 0:
-		master = "none yet"
-	default:
-		master = p(red, "none (no quorum)")
-	}
+	master := masterName(st, p)
 	head += " · master " + master + " · vigil " + st.Version
 	fmt.Fprintln(w, p(bold, head))
 	fmt.Fprintf(w, "%s\n", p(dim, "answered by "+st.Answering))
@@ -196,6 +189,18 @@ func stateColor(s string) string {
 		return yellow
 	}
 	return red
+}
+
+// masterName is the site's master, or why there is none: no spec committed
+// yet, or no quorum (in red).
+func masterName(st *api.State, p func(color, s string) string) string {
+	switch {
+	case st.Master != "":
+		return st.Master
+	case st.Revision == 0:
+		return "none yet"
+	}
+	return p(red, "none (no quorum)")
 }
 
 // clockOffset shows a server's clock offset to the master ("+3 ms",
