@@ -33,7 +33,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: vigil status [-address URL] [-json] [-all]\n"+
 			"       vigil status -config PATH [-json]     (a domain: the sites of a configuration)\n"+
 			"       vigil status [-json] ADDRESS...       (a domain: one server of each site)\n\n"+
-			"Shows the site as the agent at -address sees it: servers (role, health, cameras\nrecording, CPU, memory, storage) and cameras (state, where recorded, last gap),\ncameras that need attention first.\n\n"+
+			"Shows the site as the agent at -address sees it: servers (role, health, cameras\nrecording, CPU, memory, clock offset to the master, storage) and cameras (state, where recorded, last gap),\ncameras that need attention first.\n\n"+
 			"On a domain, shows the tree of sites, each indented under its parent: its master,\nservers up and down, and cameras recording, covered by a backup and dark.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
