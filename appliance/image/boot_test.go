@@ -47,7 +47,7 @@ func TestBoot(t *testing.T) {
 	if img == "" {
 		t.Skip("VIGIL_IMAGE not set: make image-test boots the appliance image")
 	}
-	for _, tool := range []string{"qemu-system-x86_64", "socat", "mkfs.ext4"} {
+	for _, tool := range []string{"qemu-system-x86_64", "socat", "mkfs.ext4", "mkfs.vfat", "mcopy"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed", tool)
 		}
@@ -82,7 +82,7 @@ func TestBoot(t *testing.T) {
 	run(t, "cp", ovmfVars, vars)
 
 	camPort, fwdPort := freePort(t), freePort(t)
-	camsim := exec.Command(vigil, "camsim", "-listen", "127.0.0.1:"+strconv.Itoa(camPort), "-paths", "1")
+	camsim := exec.Command(vigil, "camsim", "-listen", "127.0.0.1:"+strconv.Itoa(camPort), "-paths", "2")
 	camsim.Stdout, camsim.Stderr = io.Discard, io.Discard
 	camsim.SysProcAttr = diesWithTest
 	if err := camsim.Start(); err != nil {
@@ -105,6 +105,8 @@ func TestBoot(t *testing.T) {
 		"-drive", "if=pflash,format=raw,unit=1,file="+vars,
 		"-drive", "file="+disk+",format=raw,if=virtio",
 		"-netdev", netdev, "-device", "virtio-net-pci,netdev=n0",
+		// A USB controller to plug the configuration stick into.
+		"-device", "qemu-xhci,id=xhci",
 		"-monitor", "unix:"+monitor+",server,nowait",
 	)
 	logf, err := os.Create(console)
@@ -201,10 +203,58 @@ func TestBoot(t *testing.T) {
 	t.Logf("recording %.0fs after power-on (%.0fs after the spec was committed; %.0f bytes written)",
 		tRecording.Seconds(), (tRecording - tApply).Seconds(), written)
 
-	// 5. The power button shuts down cleanly: the agent stops on SIGTERM
+	// 5. A configuration stick plugged into the running guest: its main.hcl
+	// adds cam2; vigil-config-import copies it into the config directory,
+	// the hot reload commits it (the revision increments) and cam2 records
+	// while cam1 keeps recording.
+	rev := st.Revision
+	changed := strings.TrimSuffix(siteSpec, "}\n") + fmt.Sprintf(`  camera "cam2" {
+    url    = "rtsp://%s:8554/cam2"
+    server = "box"
+  }
+}
+`, guestCamsim)
+	writeFile(t, filepath.Join(site, "main.hcl"), changed)
+	stick := filepath.Join(dir, "stick.img")
+	run(t, "mkfs.vfat", "-n", "VIGIL-CFG", "-C", stick, "1024")
+	run(t, "mcopy", "-i", stick, filepath.Join(site, "main.hcl"), "::/main.hcl")
+	tPlug := time.Now()
+	for _, cmd := range []string{
+		"drive_add 0 if=none,id=stick,format=raw,readonly=on,file=" + stick,
+		"device_add usb-storage,bus=xhci.0,drive=stick,id=stick0",
+	} {
+		if out, err := monitorCommand(monitor, cmd); err != nil || strings.Contains(out, "rror") {
+			fail("qemu monitor %q: %v %s", cmd, err, out)
+		}
+	}
+	if err := poll(recordBound, exited, func() error {
+		var st api.State
+		if err := getJSON(base+"/v1/state", &st); err != nil {
+			return err
+		}
+		if st.Revision <= rev {
+			return fmt.Errorf("revision %d: the stick's change is not committed (%s)", st.Revision, st.ConfigError)
+		}
+		if err := recording(st, "cam2", "box"); err != nil {
+			return err
+		}
+		return recording(st, "cam1", "box")
+	}); err != nil {
+		fail("the configuration stick's change was not hot-reloaded within %v: %v", recordBound, err)
+	}
+	if err := consoleMatches(console, `vigil config import: /dev/sd[a-z]+1?: main\.hcl -> /var/lib/vigil/config/site`); err != nil {
+		fail("configuration stick: %v", err)
+	}
+	plan = exec.Command(vigil, "plan", "-detailed-exitcode", "-address", base, site)
+	if out, err := plan.CombinedOutput(); err != nil {
+		fail("vigil plan of the stick's site against the guest: %v (exit 2: it differs)\n%s", err, out)
+	}
+	t.Logf("configuration stick: cam2 recording %.0fs after it was plugged in", time.Since(tPlug).Seconds())
+
+	// 6. The power button shuts down cleanly: the agent stops on SIGTERM
 	// and exits 0 (recorders closed) instead of being killed at the stop
 	// timeout.
-	if err := monitorCommand(monitor, "system_powerdown"); err != nil {
+	if _, err := monitorCommand(monitor, "system_powerdown"); err != nil {
 		fail("qemu monitor: %v", err)
 	}
 	select {
@@ -408,29 +458,42 @@ func getJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-func monitorCommand(sock, cmd string) error {
+// monitorCommand runs one command on qemu's human monitor and returns its
+// output (between the command's echo and the next prompt).
+func monitorCommand(sock, cmd string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
-		return err
-	}
-	// Read the echo so the command is processed before the socket closes.
-	buf := make([]byte, 4096)
+	const prompt = "(qemu) "
 	var got []byte
-	for !bytes.Contains(got, []byte(cmd)) {
-		n, err := c.Read(buf)
-		if err != nil {
-			return err
+	buf := make([]byte, 4096)
+	readUntil := func(n int) error {
+		for bytes.Count(got, []byte(prompt)) < n {
+			k, err := c.Read(buf)
+			if err != nil {
+				return fmt.Errorf("%s: %w (read %q)", cmd, err, got)
+			}
+			got = append(got, buf[:k]...)
 		}
-		got = append(got, buf[:n]...)
+		return nil
 	}
-	return nil
+	if err := readUntil(1); err != nil {
+		return "", err
+	}
+	if _, err := io.WriteString(c, cmd+"\n"); err != nil {
+		return "", err
+	}
+	// The second prompt follows the command's output: it has been processed.
+	if err := readUntil(2); err != nil {
+		return "", err
+	}
+	out := string(got[bytes.Index(got, []byte(prompt))+len(prompt):])
+	return strings.TrimSuffix(out, prompt), nil
 }
 
 func consoleHas(path, s string) error {

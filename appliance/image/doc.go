@@ -14,6 +14,8 @@
 // reload applies the site spec, and vigil plan through the forwarded API
 // port finds nothing to change), systemd reports the agent started after
 // READY=1, a camera served by vigil camsim on the host is recorded in the
-// guest, and the power button stops the agent cleanly. It only runs when VIGIL_IMAGE names the disk image, so go test
+// guest, a configuration stick (a FAT image labelled VIGIL-CFG plugged in
+// through qemu's monitor) adds a second camera through the hot reload, and the
+// power button stops the agent cleanly. It only runs when VIGIL_IMAGE names the disk image, so go test
 // ./... does not boot a virtual machine.
 package image
