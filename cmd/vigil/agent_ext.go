@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 
 	"github.com/vishvananda/netns"
@@ -16,11 +18,13 @@ import (
 )
 
 // agentExtensions are the parts of vigil agent that run beside the agent:
-// the clock offset to the master, hot reload of config_dir and, with
+// the clock offset to the master, time_sync (SNTP on the master, the NTP
+// client pointed at it), hot reload of config_dir and, with
 // -manage-network, the network block and the virtual IP.
 type agentExtensions struct {
 	log     *slog.Logger
 	timeSrv *clock.Responder
+	sntp    *clock.SNTPServer
 	clock   *clock.Measurer
 	watcher *reload.Watcher
 	netMgr  *network.Manager
@@ -37,7 +41,22 @@ func startExtensions(a *agent.Agent, cfg *agent.Config, manageNetwork bool) (*ag
 		cfg.Logger.Warn("peers cannot measure their clock offset to this server", "err", err)
 	}
 	ext.timeSrv = srv
-	if ext.clock, err = clock.Start(a, clock.Options{Key: cfg.SiteKey, Registerer: a.Registry(), Logger: cfg.Logger}); err != nil {
+	// time_sync: the master answers SNTP on the NTP port (which needs root;
+	// only one agent per host can have it).
+	serveSNTP := func() bool {
+		st := a.State()
+		return st.Spec != nil && st.Spec.TimeSync && st.Master == a.Name()
+	}
+	if ext.sntp, err = clock.ServeSNTP(net.JoinHostPort(cfg.Bind, "123"), serveSNTP); err != nil {
+		cfg.Logger.Info("time_sync: this server cannot answer NTP clients as the master", "err", err)
+	}
+	opts := clock.Options{Key: cfg.SiteKey, Registerer: a.Registry(), Logger: cfg.Logger}
+	// Under systemd (a service has INVOCATION_ID) the other servers'
+	// systemd-timesyncd follows the master.
+	if os.Getenv("INVOCATION_ID") != "" {
+		opts.Timesyncd = &clock.Timesyncd{Path: clock.TimesyncdConf, Log: cfg.Logger, Restart: restartTimesyncd}
+	}
+	if ext.clock, err = clock.Start(a, opts); err != nil {
 		ext.stop()
 		return nil, err
 	}
@@ -90,6 +109,9 @@ func (e *agentExtensions) stop() {
 	if e.timeSrv != nil {
 		e.timeSrv.Close()
 	}
+	if e.sntp != nil {
+		e.sntp.Close()
+	}
 	if e.watcher != nil {
 		e.watcher.Close()
 	}
@@ -99,4 +121,14 @@ func (e *agentExtensions) stop() {
 	if e.netMgr != nil {
 		e.netMgr.Close()
 	}
+}
+
+// restartTimesyncd makes systemd-timesyncd read its changed drop-in; it is
+// left alone when it is not running.
+func restartTimesyncd() error {
+	out, err := exec.Command("systemctl", "try-restart", "systemd-timesyncd.service").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("systemctl try-restart systemd-timesyncd: %v: %s", err, out)
+	}
+	return nil
 }

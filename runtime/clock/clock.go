@@ -186,6 +186,8 @@ type Options struct {
 	// Registerer receives vigil_clock_offset_seconds (nil: not registered).
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// Timesyncd, when set, is updated every Interval (time_sync).
+	Timesyncd *Timesyncd
 }
 
 // Measurer measures this server's offset to the master periodically.
@@ -249,6 +251,9 @@ func (m *Measurer) run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		m.measure(ctx)
+		if m.o.Timesyncd != nil {
+			m.o.Timesyncd.Update(m.a)
+		}
 		select {
 		case <-ctx.Done():
 			return
