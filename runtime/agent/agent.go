@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -58,6 +59,7 @@ import (
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 	"vigil/runtime/cluster"
+	"vigil/runtime/recorder"
 	"vigil/runtime/storage"
 )
 
@@ -88,6 +90,8 @@ type Agent struct {
 	openErr   error
 	openErrAt time.Time
 	decoded   map[string]decodedStatus
+	idx       *specIndex   // of the committed revision
+	assigned  assignInputs // of the last assign.Assign
 
 	mu        sync.Mutex
 	view      view
@@ -115,6 +119,9 @@ type view struct {
 	master   string
 	err      string
 	refused  map[string]string // server → why membership refused it
+
+	idx       *specIndex // of spec
+	overrides []api.Override
 }
 
 // Start starts an agent: it joins the cluster, opens the API and starts the
@@ -348,6 +355,22 @@ func (a *Agent) loop(ctx context.Context) {
 	}
 }
 
+// assignInputs are what assign.Assign depended on in the last pass: while
+// they do not change, its result and the recorder's set stand.
+type assignInputs struct {
+	idx       *specIndex
+	rec       *recorderSet
+	health    map[string]assign.Member
+	running   map[string]map[string]bool
+	overrides []api.Override
+}
+
+func (x assignInputs) same(y assignInputs) bool {
+	return x.idx == y.idx && x.rec == y.rec && slices.Equal(x.overrides, y.overrides) &&
+		maps.EqualFunc(x.health, y.health, func(m, n assign.Member) bool { return m.Health == n.Health && m.Since.Equal(n.Since) }) &&
+		maps.EqualFunc(x.running, y.running, maps.Equal)
+}
+
 // reconcile is one pass: spec and membership in, recorder set and gossip out.
 func (a *Agent) reconcile() {
 	t0 := time.Now()
@@ -370,7 +393,7 @@ func (a *Agent) reconcile() {
 	master, _ := a.cl.Leader()
 	now := time.Now()
 
-	v := view{revision: st.Revision, spec: st.Spec, members: members, statuses: statuses, master: master, refused: map[string]string{}}
+	v := view{revision: st.Revision, spec: st.Spec, members: members, statuses: statuses, master: master, overrides: st.Overrides, refused: map[string]string{}}
 	for _, r := range a.cl.Refused() {
 		v.refused[r.Name] = r.Reason
 	}
@@ -386,6 +409,7 @@ func (a *Agent) reconcile() {
 	a.mu.Unlock()
 
 	var own *memberStatus
+	changed := false // the assignment's result
 	if st.Spec == nil {
 		own = &memberStatus{Waiting: true}
 	} else {
@@ -393,6 +417,10 @@ func (a *Agent) reconcile() {
 			a.emit(api.Event{Severity: "info", Kind: "config.committed", Message: fmt.Sprintf("site spec revision %d is in force", st.Revision)})
 			a.keepaliveChanged(st.Spec.Keepalive)
 		}
+		if a.idx == nil || a.idx.revision != st.Revision || a.idx.spec != st.Spec {
+			a.idx = newSpecIndex(st.Revision, st.Spec)
+		}
+		v.idx = a.idx
 		v.health = a.healthOf(st.Spec, members, now)
 		running := map[string]map[string]bool{}
 		for name, ms := range statuses {
@@ -405,24 +433,47 @@ func (a *Agent) reconcile() {
 		if st.Spec.Server(a.cfg.Server) == nil {
 			v.err = fmt.Sprintf("server %s is not in the committed spec of site %s", a.cfg.Server, st.Spec.Name)
 		}
+		var sessions []recorder.CameraStatus
 		if rec != nil {
-			running[a.cfg.Server] = rec.running()
+			sessions = rec.mgr.Status()
+			running[a.cfg.Server] = runningOf(sessions)
 		}
-		v.result = assign.Assign(assign.Input{
-			Spec:      st.Spec,
-			Members:   v.health,
-			Running:   running,
-			Overrides: st.Overrides,
-			Now:       now,
-		})
-		v.mine = v.result.For(a.cfg.Server)
+		in := assignInputs{idx: a.idx, rec: rec, health: v.health, running: running, overrides: st.Overrides}
+		changed = !in.same(a.assigned)
+		if changed {
+			v.result = assign.Assign(assign.Input{
+				Spec:      st.Spec,
+				Members:   v.health,
+				Running:   running,
+				Overrides: st.Overrides,
+				Now:       now,
+			})
+			v.mine = v.result.For(a.cfg.Server)
+			if rec != nil {
+				rec.set(a.idx, v.mine)
+			}
+			a.assigned = in
+		} else {
+			v.result, v.mine = prev.result, prev.mine
+		}
 		if rec != nil {
-			rec.set(st.Spec, v.mine)
-			own = rec.status(st.Revision, v.result, a.cfg.Server)
+			own = rec.status(sessions, st.Revision, v.result, a.cfg.Server)
 		} else {
 			own = &memberStatus{Revision: st.Revision, Error: v.err}
 		}
-		a.diffEvents(prev, v)
+		if changed {
+			a.diffEvents(prev, v)
+			a.updateMetrics(v)
+		}
+	}
+	a.fillUsage(own, now)
+	if !a.gossip(own) && prev.statuses[a.cfg.Server] != nil {
+		own = prev.statuses[a.cfg.Server]
+	}
+	statuses[a.cfg.Server] = own
+	same := !changed && v.sameAs(prev)
+	// Gaps depend on the sessions and the assignment only.
+	if st.Spec != nil && !same {
 		opened, closed := a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, false), now)
 		for _, g := range opened {
 			a.emit(api.Event{Severity: "warning", Kind: "gap.open", Camera: g.Camera,
@@ -432,14 +483,23 @@ func (a *Agent) reconcile() {
 			a.emit(api.Event{Severity: "info", Kind: "gap.closed", Camera: g.Camera,
 				Message: fmt.Sprintf("%s is recorded again after a gap of %s (%s)", g.Camera, g.End.Sub(g.Start).Round(10*time.Millisecond), g.Cause)})
 		}
-		a.updateMetrics(v)
 	}
-	a.fillUsage(own, now)
-	a.gossip(own)
-	statuses[a.cfg.Server] = own
 	a.mu.Lock()
 	a.view = v
 	a.mu.Unlock()
+}
+
+// sameAs tells whether v shows what prev showed, given the same assignment
+// result: statuses are compared by pointer (decodeStatus and reconcile keep
+// the pointer of an unchanged status).
+func (v view) sameAs(prev view) bool {
+	return v.revision == prev.revision && v.idx == prev.idx && v.master == prev.master && v.err == prev.err &&
+		slices.Equal(v.overrides, prev.overrides) && maps.Equal(v.refused, prev.refused) &&
+		maps.Equal(v.statuses, prev.statuses) &&
+		maps.EqualFunc(v.members, prev.members, func(m, n cluster.Member) bool {
+			return m.Name == n.Name && m.Addr == n.Addr && m.APIPort == n.APIPort && m.Health == n.Health &&
+				m.Since.Equal(n.Since) && m.Left == n.Left && m.Version == n.Version && bytes.Equal(m.Status, n.Status)
+		})
 }
 
 // decodeStatus decodes a peer's gossiped status, reusing the previous
@@ -520,11 +580,12 @@ func (a *Agent) healthOf(spec *hcl.Site, members map[string]cluster.Member, now 
 	return out
 }
 
-// gossip publishes this agent's status when it changed.
-func (a *Agent) gossip(ms *memberStatus) {
+// gossip publishes this agent's status when it changed, and tells whether
+// it did.
+func (a *Agent) gossip(ms *memberStatus) bool {
 	b, err := json.Marshal(ms)
 	if err != nil {
-		return
+		return false
 	}
 	a.mu.Lock()
 	same := slices.Equal(b, a.lastSent)
@@ -535,6 +596,7 @@ func (a *Agent) gossip(ms *memberStatus) {
 	if !same {
 		a.cl.SetStatus(b)
 	}
+	return !same
 }
 
 // SetClockOffset gives the agent what measures this server's clock offset

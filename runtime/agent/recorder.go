@@ -5,7 +5,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"vigil/hcl"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 	"vigil/runtime/recorder"
@@ -44,31 +43,20 @@ func openRecorder(a *Agent, vols []storage.Volume) (*recorderSet, error) {
 }
 
 // set hands the recorder the cameras the assignment gives this server.
-func (r *recorderSet) set(spec *hcl.Site, mine []string) {
+func (r *recorderSet) set(idx *specIndex, mine []string) {
 	cams := make([]recorder.Camera, 0, len(mine))
 	for _, name := range mine {
-		c := spec.Camera(name)
-		if c == nil {
-			continue
+		if c, ok := idx.cameras[name]; ok {
+			cams = append(cams, c)
 		}
-		cams = append(cams, recorder.Camera{
-			Name:            c.Name,
-			URL:             c.URL,
-			Username:        c.Username,
-			Password:        c.Password,
-			Transport:       c.Transport,
-			SegmentDuration: c.SegmentDuration,
-			StallTimeout:    c.StallTimeout,
-			Retention:       c.Retention,
-		})
 	}
 	r.mgr.Set(cams)
 }
 
-// running is the set of cameras whose session is recording.
-func (r *recorderSet) running() map[string]bool {
+// runningOf is the set of cameras whose session is recording.
+func runningOf(sessions []recorder.CameraStatus) map[string]bool {
 	out := map[string]bool{}
-	for _, s := range r.mgr.Status() {
+	for _, s := range sessions {
 		if sessionState(s) == sessionRecording {
 			out[s.Name] = true
 		}
@@ -77,9 +65,9 @@ func (r *recorderSet) running() map[string]bool {
 }
 
 // status is this server's gossip payload: its sessions and storage.
-func (r *recorderSet) status(rev uint64, res assign.Result, self string) *memberStatus {
+func (r *recorderSet) status(sessions []recorder.CameraStatus, rev uint64, res assign.Result, self string) *memberStatus {
 	ms := &memberStatus{Revision: rev}
-	for _, s := range r.mgr.Status() {
+	for _, s := range sessions {
 		sess := session{Camera: s.Name, Role: roleOf(res, s.Name, self), State: sessionState(s)}
 		if !s.Since.IsZero() {
 			sess.Since = s.Since.Unix()

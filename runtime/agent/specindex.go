@@ -1,0 +1,33 @@
+package agent
+
+import (
+	"vigil/hcl"
+	"vigil/runtime/recorder"
+)
+
+// specIndex is what the reconcile pass and the API look up in one committed
+// revision of the spec, computed once per revision: the spec's lists are
+// searched linearly, and a site has thousands of cameras.
+type specIndex struct {
+	revision uint64
+	spec     *hcl.Site
+	// cameras is the recorder's configuration of every camera, by name.
+	cameras map[string]recorder.Camera
+}
+
+func newSpecIndex(rev uint64, spec *hcl.Site) *specIndex {
+	idx := &specIndex{revision: rev, spec: spec, cameras: make(map[string]recorder.Camera, len(spec.Cameras))}
+	for _, c := range spec.Cameras {
+		idx.cameras[c.Name] = recorder.Camera{
+			Name:            c.Name,
+			URL:             c.URL,
+			Username:        c.Username,
+			Password:        c.Password,
+			Transport:       c.Transport,
+			SegmentDuration: c.SegmentDuration,
+			StallTimeout:    c.StallTimeout,
+			Retention:       c.Retention,
+		}
+	}
+	return idx
+}
