@@ -343,8 +343,19 @@ func (a *Agent) loop(ctx context.Context) {
 	defer close(a.loopExit)
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
+	pending := false
 	for {
 		a.reconcile()
+		// Coalesce triggers: a storm of recorder events or gossip (thousands
+		// of cameras failing at once) costs one pass per minPass, not one
+		// per event. A new committed revision or master is acted on at once.
+		if !a.pause(ctx, &pending) {
+			return
+		}
+		if pending {
+			pending = false
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -354,6 +365,33 @@ func (a *Agent) loop(ctx context.Context) {
 		}
 	}
 }
+
+// pause waits minPass after a pass, or less when the committed revision or
+// the master changes; it notes in pending a cluster change that arrived
+// meanwhile. It returns false when ctx ends.
+func (a *Agent) pause(ctx context.Context, pending *bool) bool {
+	a.mu.Lock()
+	rev, master := a.view.revision, a.view.master
+	a.mu.Unlock()
+	t := time.NewTimer(minPass)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-a.cl.Changes():
+			*pending = true
+			if m, _ := a.cl.Leader(); a.cl.State().Revision != rev || m != master {
+				return true
+			}
+		}
+	}
+}
+
+// minPass is the least time between the starts of two reconcile passes.
+const minPass = 150 * time.Millisecond
 
 // assignInputs are what assign.Assign depended on in the last pass: while
 // they do not change, its result and the recorder's set stand.
