@@ -105,6 +105,9 @@ type Agent struct {
 	// clockOffset measures this server's clock offset to the master (see
 	// SetClockOffset); nil when nothing measures it.
 	clockOffset func() (time.Duration, bool)
+
+	// stateCache is the last answer of GET /v1/state.
+	stateCache stateCache
 }
 
 // view is the result of the last reconcile pass, read by the API.
@@ -122,6 +125,9 @@ type view struct {
 
 	idx       *specIndex // of spec
 	overrides []api.Override
+	// gen numbers the views that differ from the one before; /v1/state
+	// caches its answer per generation.
+	gen uint64
 }
 
 // Start starts an agent: it joins the cluster, opens the API and starts the
@@ -510,6 +516,10 @@ func (a *Agent) reconcile() {
 	}
 	statuses[a.cfg.Server] = own
 	same := !changed && v.sameAs(prev)
+	v.gen = prev.gen
+	if !same {
+		v.gen++
+	}
 	// Gaps depend on the sessions and the assignment only.
 	if st.Spec != nil && !same {
 		opened, closed := a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, false), now)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,8 +98,41 @@ func (a *Agent) requireToken(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// handleState answers GET /v1/state from the encoding of the last view,
+// which is encoded again only when a reconcile pass changed the view (or
+// the config error changed): a site of thousands of cameras makes a state
+// of megabytes, and planners and status pollers ask for it often.
 func (a *Agent) handleState(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, a.State())
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(a.encodedState())
+}
+
+// stateCache is the last encoded answer of GET /v1/state.
+type stateCache struct {
+	mu        sync.Mutex // held while encoding: concurrent requests wait for one encoding
+	gen       uint64
+	configErr string
+	body      []byte
+}
+
+func (a *Agent) encodedState() []byte {
+	a.mu.Lock()
+	gen, configErr := a.view.gen, a.configErr
+	a.mu.Unlock()
+	c := &a.stateCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.body != nil && c.gen == gen && c.configErr == configErr {
+		return c.body
+	}
+	// State reads the view again: it may be newer than gen, never older,
+	// so the cache can at worst hold a newer answer under an older key.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.Encode(a.State())
+	c.gen, c.configErr, c.body = gen, configErr, buf.Bytes()
+	return c.body
 }
 
 func (a *Agent) handleHealth(w http.ResponseWriter, r *http.Request) {

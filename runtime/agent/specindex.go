@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"sync"
+
 	"vigil/hcl"
 	"vigil/runtime/recorder"
 )
@@ -13,6 +15,9 @@ type specIndex struct {
 	spec     *hcl.Site
 	// cameras is the recorder's configuration of every camera, by name.
 	cameras map[string]recorder.Camera
+
+	redactOnce sync.Once
+	redacted   *hcl.Site
 }
 
 func newSpecIndex(rev uint64, spec *hcl.Site) *specIndex {
@@ -30,4 +35,10 @@ func newSpecIndex(rev uint64, spec *hcl.Site) *specIndex {
 		}
 	}
 	return idx
+}
+
+// redactedSpec is the spec as /v1/state shows it, redacted once.
+func (idx *specIndex) redactedSpec() *hcl.Site {
+	idx.redactOnce.Do(func() { idx.redacted = idx.spec.Redacted() })
+	return idx.redacted
 }

@@ -199,7 +199,7 @@ func (a *Agent) State() api.State {
 		Master:      v.master,
 		Version:     a.cfg.Version,
 		Answering:   a.cfg.Server,
-		Overrides:   a.cl.State().Overrides,
+		Overrides:   v.overrides,
 	}
 	own := v.statuses[a.cfg.Server]
 	if own == nil {
@@ -231,7 +231,7 @@ func (a *Agent) State() api.State {
 		return st
 	}
 
-	st.Spec = v.spec.Redacted()
+	st.Spec = v.idx.redactedSpec()
 	if v.err != "" {
 		st.Message = fmt.Sprintf("%s cannot record: %s", a.cfg.Server, v.err)
 	}
