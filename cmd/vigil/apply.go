@@ -85,12 +85,13 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	} else {
+		fetch := fetchState(ctx, client)
 		cfg, diags := src.load(path)
 		if !diags.HasErrors() && src.domainMode(cfg) {
 			return runDomainApply(ctx, &src, cfg, diags, *autoApprove, stdout, stderr)
 		}
 		var err error
-		p, cfg, diags, err = src.planConfig(ctx, client, cfg, diags, nil)
+		p, cfg, diags, err = src.planConfig(client, fetch, cfg, diags, nil)
 		if err != nil {
 			reportFailure(stderr, cfg, diags, err)
 			return 1

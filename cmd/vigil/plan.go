@@ -116,6 +116,30 @@ func (s *planSource) load(path string) (*hcl.Config, hhcl.Diagnostics) {
 	return hcl.Load([]string{path}, hcl.LoadOptions{Vars: s.vars, VarFiles: s.varFiles})
 }
 
+// liveState is a GET /v1/state started before its answer is needed: the
+// commands fetch the live state while the configuration loads, since the two
+// are independent and on a large site each is a good part of a plan's time.
+// In domain mode the answer is simply not used.
+type liveState struct {
+	done  chan struct{}
+	state *api.State
+	err   error
+}
+
+func fetchState(ctx context.Context, client *api.Client) *liveState {
+	l := &liveState{done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.state, l.err = client.State(ctx)
+	}()
+	return l
+}
+
+func (l *liveState) wait() (*api.State, error) {
+	<-l.done
+	return l.state, l.err
+}
+
 // errInvalidConfig means the configuration has errors; its diagnostics
 // say which.
 var errInvalidConfig = errors.New("the configuration has errors; nothing was planned")
@@ -157,14 +181,14 @@ func quoteList(names []string) string {
 	return "sites " + strings.Join(q, ", ")
 }
 
-// planConfig reads the live state and plans the loaded configuration. It
-// returns the configuration and its diagnostics (warnings, or the errors
-// behind errInvalidConfig) whatever happens.
-func (s *planSource) planConfig(ctx context.Context, client *api.Client, cfg *hcl.Config, diags hhcl.Diagnostics, fail []string) (*planner.SitePlan, *hcl.Config, hhcl.Diagnostics, error) {
+// planConfig plans the loaded configuration against the live state that
+// fetch is reading. It returns the configuration and its diagnostics
+// (warnings, or the errors behind errInvalidConfig) whatever happens.
+func (s *planSource) planConfig(client *api.Client, fetch *liveState, cfg *hcl.Config, diags hhcl.Diagnostics, fail []string) (*planner.SitePlan, *hcl.Config, hhcl.Diagnostics, error) {
 	if diags.HasErrors() {
 		return nil, cfg, diags, errInvalidConfig
 	}
-	live, err := client.State(ctx)
+	live, err := fetch.wait()
 	if err != nil {
 		return nil, cfg, diags, err
 	}
@@ -233,12 +257,13 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := signalContext()
 	defer cancel()
+	client := api.NewClient(src.address, api.TokenFromEnv())
+	fetch := fetchState(ctx, client)
 	cfg, diags := src.load(path)
 	if !diags.HasErrors() && src.domainMode(cfg) {
 		return runDomainPlan(ctx, &src, cfg, diags, domainPlanFlags{fail: failed, out: *out, json: *asJSON, detailed: *detailed}, stdout, stderr)
 	}
-	client := api.NewClient(src.address, api.TokenFromEnv())
-	p, cfg, diags, err := src.planConfig(ctx, client, cfg, diags, failed)
+	p, cfg, diags, err := src.planConfig(client, fetch, cfg, diags, failed)
 	if !showPlan(stdout, stderr, cfg, diags, err, *asJSON,
 		func(w io.Writer, d []hcl.Diagnostic) error { return views.JSON(w, p, d) },
 		func(w io.Writer) error {
