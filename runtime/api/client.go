@@ -92,6 +92,34 @@ func (c *Client) State(ctx context.Context) (*State, error) {
 	return &st, nil
 }
 
+// WaitState polls the agent's state every interval until cond holds, and
+// returns that state. When ctx ends first it returns the last state it read
+// (nil if none) and an error naming ctx's error and, without a state, the
+// last request's error.
+func (c *Client) WaitState(ctx context.Context, interval time.Duration, cond func(*State) bool) (*State, error) {
+	var last *State
+	var lastErr error
+	for {
+		st, err := c.State(ctx)
+		if err == nil {
+			last = st
+			if cond(st) {
+				return st, nil
+			}
+		} else {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			if last == nil {
+				return nil, fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
+			}
+			return last, ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}
+
 // Health returns the agent's health summary.
 func (c *Client) Health(ctx context.Context) (*Health, error) {
 	var h Health

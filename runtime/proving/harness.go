@@ -485,27 +485,14 @@ func (s *Site) Apply(ctx context.Context, spec hcl.Site) error {
 
 // Wait polls a server's /v1/state until cond holds.
 func (s *Site) Wait(ctx context.Context, name string, cond func(*api.State) bool) (*api.State, error) {
-	c := s.Client(name)
-	var last *api.State
-	var lastErr error
-	for {
-		st, err := c.State(ctx)
-		if err == nil {
-			last = st
-			if cond(st) {
-				return st, nil
-			}
-		} else {
-			lastErr = err
-		}
-		select {
-		case <-ctx.Done():
-			if last == nil {
-				return nil, fmt.Errorf("waiting on %s: %w (last error: %v)", name, ctx.Err(), lastErr)
-			}
-			return last, fmt.Errorf("waiting on %s: %w; %s", name, ctx.Err(), Mismatch(last, nil))
-		case <-time.After(100 * time.Millisecond):
-		}
+	st, err := s.Client(name).WaitState(ctx, 100*time.Millisecond, cond)
+	switch {
+	case err == nil:
+		return st, nil
+	case st != nil:
+		return st, fmt.Errorf("waiting on %s: %w; %s", name, err, Mismatch(st, nil))
+	default:
+		return nil, fmt.Errorf("waiting on %s: %w", name, err)
 	}
 }
 

@@ -353,28 +353,11 @@ func (s *Site) Apply(ctx context.Context, spec hcl.Site) (uint64, error) {
 // Wait polls the named server's /v1/state until cond holds, and returns
 // that state. It fails when ctx ends, with the last state in the error.
 func (s *Site) Wait(ctx context.Context, name string, cond func(*api.State) bool) (*api.State, error) {
-	c := s.Client(name)
-	var last *api.State
-	var lastErr error
-	for {
-		st, err := c.State(ctx)
-		if err == nil {
-			last = st
-			if cond(st) {
-				return st, nil
-			}
-		} else {
-			lastErr = err
-		}
-		select {
-		case <-ctx.Done():
-			if last == nil {
-				return nil, fmt.Errorf("waiting on %s: %w (last error: %v)", name, ctx.Err(), lastErr)
-			}
-			return last, fmt.Errorf("waiting on %s: %w", name, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	st, err := s.Client(name).WaitState(ctx, 50*time.Millisecond, cond)
+	if err != nil {
+		return st, fmt.Errorf("waiting on %s: %w", name, err)
 	}
+	return st, nil
 }
 
 // Close stops every agent (hard), the simulator, and removes a temporary
