@@ -208,7 +208,7 @@ func probe(r io.ReaderAt, size int64) (ProbeInfo, error) {
 	var initEnd int64
 	byID := map[int]*ProbeTrack{}
 	ticks := map[int]uint64{}
-	var pending map[int]partEnd // parsed moof waiting for its mdat
+	var pending []TrackRun // parsed moof waiting for its mdat
 	for off+8 <= size {
 		if _, err := r.ReadAt(hdr[:8], off); err != nil {
 			return info, err
@@ -251,17 +251,17 @@ func probe(r io.ReaderAt, size int64) (ProbeInfo, error) {
 			if _, err := r.ReadAt(buf, off+hlen); err != nil {
 				return info, err
 			}
-			p, err := parseMoof(buf)
+			p, err := ParseMoof(buf)
 			if err != nil {
 				return info, fmt.Errorf("moof at %d: %w", off, err)
 			}
 			pending = p
 		case "mdat":
 			if pending != nil {
-				for id, pe := range pending {
-					if t := byID[id]; t != nil {
-						t.Samples += pe.samples
-						ticks[id] = pe.end
+				for _, tr := range pending {
+					if t := byID[tr.ID]; t != nil {
+						t.Samples += len(tr.Times)
+						ticks[tr.ID] = tr.End
 					}
 				}
 				info.Parts++
@@ -284,55 +284,56 @@ func probe(r io.ReaderAt, size int64) (ProbeInfo, error) {
 	return info, nil
 }
 
-type partEnd struct {
-	samples int
-	end     uint64 // base time + durations, in ticks
+// TrackRun is what one traf of a moof says about its track: the decoding
+// time of every sample, and the time at the end of the last one, in the
+// track's time scale.
+type TrackRun struct {
+	ID    int
+	Times []uint64
+	End   uint64
 }
 
-// parseMoof reads the trafs of a moof body: per track the sample count and
-// the decoding time at the end of its last sample.
-func parseMoof(b []byte) (map[int]partEnd, error) {
-	out := map[int]partEnd{}
-	errShort := errors.New("truncated box")
+var errTruncated = errors.New("truncated box")
+
+// ParseMoof reads the trafs of a moof body (the box's content after its
+// header) as written by this package or any fragmented MP4 writer: tfhd
+// (track and default duration), tfdt (base time) and truns.
+func ParseMoof(b []byte) ([]TrackRun, error) {
+	var out []TrackRun
 	for len(b) >= 8 {
 		size := int(binary.BigEndian.Uint32(b))
 		if size < 8 || size > len(b) {
-			return nil, errShort
+			return nil, errTruncated
 		}
 		if string(b[4:8]) == "traf" {
-			id, pe, err := parseTraf(b[8:size])
+			tr, err := parseTraf(b[8:size])
 			if err != nil {
 				return nil, err
 			}
-			out[id] = pe
+			out = append(out, tr)
 		}
 		b = b[size:]
 	}
 	return out, nil
 }
 
-func parseTraf(b []byte) (int, partEnd, error) {
-	var id int
+func parseTraf(b []byte) (TrackRun, error) {
+	var tr TrackRun
 	var defDur uint32
-	var pe partEnd
-	var base uint64
-	var durs uint64
-	errShort := errors.New("truncated traf")
 	for len(b) >= 8 {
 		size := int(binary.BigEndian.Uint32(b))
 		if size < 12 || size > len(b) {
-			return 0, pe, errShort
+			return tr, errTruncated
 		}
-		box := b[8:size]
-		vf := binary.BigEndian.Uint32(box)
+		vf := binary.BigEndian.Uint32(b[8:])
 		version, flags := vf>>24, vf&0xffffff
-		body := box[4:]
+		body := b[12:size]
 		switch string(b[4:8]) {
 		case "tfhd":
 			if len(body) < 4 {
-				return 0, pe, errShort
+				return tr, errTruncated
 			}
-			id = int(binary.BigEndian.Uint32(body))
+			tr.ID = int(binary.BigEndian.Uint32(body))
 			p := 4
 			if flags&0x01 != 0 {
 				p += 8
@@ -342,25 +343,25 @@ func parseTraf(b []byte) (int, partEnd, error) {
 			}
 			if flags&0x08 != 0 {
 				if len(body) < p+4 {
-					return 0, pe, errShort
+					return tr, errTruncated
 				}
 				defDur = binary.BigEndian.Uint32(body[p:])
 			}
 		case "tfdt":
 			if version == 1 {
 				if len(body) < 8 {
-					return 0, pe, errShort
+					return tr, errTruncated
 				}
-				base = binary.BigEndian.Uint64(body)
+				tr.End = binary.BigEndian.Uint64(body)
 			} else {
 				if len(body) < 4 {
-					return 0, pe, errShort
+					return tr, errTruncated
 				}
-				base = uint64(binary.BigEndian.Uint32(body))
+				tr.End = uint64(binary.BigEndian.Uint32(body))
 			}
 		case "trun":
 			if len(body) < 4 {
-				return 0, pe, errShort
+				return tr, errTruncated
 			}
 			n := int(binary.BigEndian.Uint32(body))
 			p := 4
@@ -377,20 +378,18 @@ func parseTraf(b []byte) (int, partEnd, error) {
 				}
 			}
 			if len(body) < p+n*per {
-				return 0, pe, errShort
+				return tr, errTruncated
 			}
-			for i := 0; i < n; i++ {
+			for i := range n {
+				tr.Times = append(tr.Times, tr.End)
+				d := defDur
 				if flags&0x100 != 0 {
-					durs += uint64(binary.BigEndian.Uint32(body[p:]))
-				} else {
-					durs += uint64(defDur)
+					d = binary.BigEndian.Uint32(body[p+i*per:])
 				}
-				p += per
+				tr.End += uint64(d)
 			}
-			pe.samples += n
 		}
 		b = b[size:]
 	}
-	pe.end = base + durs
-	return id, pe, nil
+	return tr, nil
 }

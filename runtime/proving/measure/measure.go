@@ -169,112 +169,18 @@ func hasInit(path string) (bool, error) {
 	return false, nil
 }
 
-var errShort = errors.New("truncated box")
-
 // sampleTimes returns the decoding times (in the track's ticks) of the
 // samples of track id in one moof body.
 func sampleTimes(moof []byte, id int) ([]uint64, error) {
-	var out []uint64
-	for b := moof; len(b) >= 8; {
-		size := int(binary.BigEndian.Uint32(b))
-		if size < 8 || size > len(b) {
-			return nil, errShort
-		}
-		if string(b[4:8]) == "traf" {
-			times, err := trafTimes(b[8:size], id)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, times...)
-		}
-		b = b[size:]
+	runs, err := storage.ParseMoof(moof)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
-}
-
-func trafTimes(b []byte, want int) ([]uint64, error) {
-	var id int
-	var defDur uint32
-	var base uint64
 	var out []uint64
-	for len(b) >= 12 {
-		size := int(binary.BigEndian.Uint32(b))
-		if size < 12 || size > len(b) {
-			return nil, errShort
+	for _, tr := range runs {
+		if tr.ID == id {
+			out = append(out, tr.Times...)
 		}
-		vf := binary.BigEndian.Uint32(b[8:])
-		version, flags := vf>>24, vf&0xffffff
-		body := b[12:size]
-		switch string(b[4:8]) {
-		case "tfhd":
-			if len(body) < 4 {
-				return nil, errShort
-			}
-			id = int(binary.BigEndian.Uint32(body))
-			if id != want {
-				return nil, nil
-			}
-			p := 4
-			if flags&0x01 != 0 {
-				p += 8
-			}
-			if flags&0x02 != 0 {
-				p += 4
-			}
-			if flags&0x08 != 0 {
-				if len(body) < p+4 {
-					return nil, errShort
-				}
-				defDur = binary.BigEndian.Uint32(body[p:])
-			}
-		case "tfdt":
-			if version == 1 {
-				if len(body) < 8 {
-					return nil, errShort
-				}
-				base = binary.BigEndian.Uint64(body)
-			} else {
-				if len(body) < 4 {
-					return nil, errShort
-				}
-				base = uint64(binary.BigEndian.Uint32(body))
-			}
-		case "trun":
-			if len(body) < 4 {
-				return nil, errShort
-			}
-			n := int(binary.BigEndian.Uint32(body))
-			p := 4
-			if flags&0x01 != 0 {
-				p += 4
-			}
-			if flags&0x04 != 0 {
-				p += 4
-			}
-			per := 0
-			for _, f := range []uint32{0x100, 0x200, 0x400, 0x800} {
-				if flags&f != 0 {
-					per += 4
-				}
-			}
-			if len(body) < p+n*per {
-				return nil, errShort
-			}
-			t := base
-			for i := range n {
-				out = append(out, t)
-				d := defDur
-				if flags&0x100 != 0 {
-					d = binary.BigEndian.Uint32(body[p+i*per:])
-				}
-				t += uint64(d)
-			}
-			base = t
-		}
-		b = b[size:]
-	}
-	if id != want {
-		return nil, nil
 	}
 	return out, nil
 }
