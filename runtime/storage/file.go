@@ -192,30 +192,42 @@ func (f *File) Close(end time.Time, codec, server string) (Segment, error) {
 	return seg, err
 }
 
-// writeErr marks a volume full on ENOSPC (event, immediate retention run)
-// and wraps the error with ErrFull.
+// okAfter is how long a full volume must take every write before
+// storage.ok is announced. A disk that retention keeps just full fails a
+// write every second or two; without this hysteresis it would raise a
+// storage.full and a storage.ok each time.
+const okAfter = 30 * time.Second
+
+// writeErr marks a volume full on ENOSPC (an event unless one stands
+// already, an immediate retention run) and wraps the error with ErrFull.
 func (s *Store) writeErr(v *volume, err error) error {
 	if !errors.Is(err, syscall.ENOSPC) {
 		return err
 	}
 	s.mu.Lock()
-	was := v.full
 	v.full = true
+	v.lastFull = s.now()
+	announce := !v.announced
+	v.announced = true
 	s.mu.Unlock()
-	if !was {
+	if announce {
 		s.emit("error", "storage.full", "", fmt.Sprintf("storage %s is full; deleting the oldest recordings to make room", v.Path))
 	}
 	s.Kick()
 	return fmt.Errorf("%w: %w", ErrFull, err)
 }
 
-// writeOK clears the full mark of a volume after a successful write.
+// writeOK clears the full mark of a volume after a successful write, and
+// announces storage.ok once no write has failed for okAfter.
 func (s *Store) writeOK(v *volume) {
 	s.mu.Lock()
-	was := v.full
 	v.full = false
+	announce := v.announced && s.now().Sub(v.lastFull) >= okAfter
+	if announce {
+		v.announced = false
+	}
 	s.mu.Unlock()
-	if was {
-		s.emit("info", "storage.ok", "", fmt.Sprintf("storage %s has room again; recording resumed", v.Path))
+	if announce {
+		s.emit("info", "storage.ok", "", fmt.Sprintf("storage %s has room again: no write failed for %s; recording resumed", v.Path, okAfter))
 	}
 }

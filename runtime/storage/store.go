@@ -112,6 +112,10 @@ type volume struct {
 	used atomic.Int64 // bytes of closed segments and open files
 	open map[*File]struct{}
 	full bool
+	// announced is set while a storage.full event stands without its
+	// storage.ok; lastFull is the last write refused for lack of space.
+	announced bool
+	lastFull  time.Time
 
 	floorMissed, floorWasMissed bool
 }

@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -302,5 +305,39 @@ func TestVolumes(t *testing.T) {
 	}
 	if got := s.Cameras(); len(got) != 2 || got[0] != "a" || got[1] != "c" {
 		t.Errorf("cameras %v", got)
+	}
+}
+
+// TestFullHysteresis: a volume that retention keeps just full fails a write
+// every few seconds; it raises one storage.full, and storage.ok only once no
+// write has failed for okAfter.
+func TestFullHysteresis(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	s := open(t, []Volume{{Path: t.TempDir()}}, WithClock(func() time.Time { return now }))
+	var kinds []string
+	s.SetEvents(func(e api.Event) { kinds = append(kinds, e.Kind) })
+	v := s.vols[0]
+	for range 5 { // full, room after retention, full again two seconds later...
+		if err := s.writeErr(v, syscall.ENOSPC); !errors.Is(err, ErrFull) {
+			t.Fatalf("writeErr: %v", err)
+		}
+		now = now.Add(time.Second)
+		s.writeOK(v)
+		now = now.Add(time.Second)
+	}
+	if want := []string{"storage.full"}; !slices.Equal(kinds, want) {
+		t.Fatalf("events while flapping: %v, want %v", kinds, want)
+	}
+	if st := s.Usage(); st[0].Full {
+		t.Errorf("after a successful write the volume is still reported full: %+v", st)
+	}
+	now = now.Add(okAfter)
+	s.writeOK(v)
+	s.writeOK(v)
+	if want := []string{"storage.full", "storage.ok"}; !slices.Equal(kinds, want) {
+		t.Fatalf("events after %s without failure: %v, want %v", okAfter, kinds, want)
+	}
+	if err := s.writeErr(v, syscall.EIO); errors.Is(err, ErrFull) {
+		t.Errorf("an I/O error is not a full disk: %v", err)
 	}
 }
