@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,19 +51,15 @@ func EncodeDomainPlanFile(f *DomainPlanFile) ([]byte, error) {
 	env := domainEnvelope{FormatVersion: PlanFileFormat, Kind: domainKind, Domain: f.Domain, Skipped: f.Skipped, Sites: []json.RawMessage{}}
 	var sums []string
 	for _, s := range f.Sites {
-		b, err := EncodePlanFile(s)
+		e, err := planEnvelope(s)
 		if err != nil {
 			return nil, err
 		}
-		var c bytes.Buffer
-		if err := json.Compact(&c, b); err != nil {
+		b, err := json.Marshal(e)
+		if err != nil {
 			return nil, err
 		}
-		env.Sites = append(env.Sites, c.Bytes())
-		var e envelope
-		if err := json.Unmarshal(b, &e); err != nil {
-			return nil, err
-		}
+		env.Sites = append(env.Sites, b)
 		sums = append(sums, e.Checksum)
 	}
 	env.Checksum = domainChecksum(f.Domain, sums, f.Skipped)
@@ -111,7 +106,7 @@ func DecodeDomainPlanFile(b []byte) (*DomainPlanFile, error) {
 	var sums []string
 	seen := map[string]bool{}
 	for i, raw := range env.Sites {
-		pf, err := DecodePlanFile(raw)
+		pf, sum, err := decodePlanFile(raw)
 		if err != nil {
 			if errors.Is(err, ErrTampered) {
 				return nil, err
@@ -122,11 +117,7 @@ func DecodeDomainPlanFile(b []byte) (*DomainPlanFile, error) {
 			return nil, fmt.Errorf("the plan file holds site %q twice; run vigil plan -out again", pf.Site)
 		}
 		seen[pf.Site] = true
-		var e envelope
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, err
-		}
-		sums = append(sums, e.Checksum)
+		sums = append(sums, sum)
 		f.Sites = append(f.Sites, pf)
 	}
 	if env.Checksum != domainChecksum(env.Domain, sums, env.Skipped) {

@@ -65,15 +65,20 @@ func NewPlanFile(p *SitePlan, sensitive []string, version string, now time.Time)
 
 // EncodePlanFile returns the file's bytes.
 func EncodePlanFile(f *PlanFile) ([]byte, error) {
-	body, err := json.Marshal(f)
+	env, err := planEnvelope(f)
 	if err != nil {
 		return nil, err
 	}
-	return json.MarshalIndent(envelope{
-		FormatVersion: PlanFileFormat,
-		Checksum:      checksum(body),
-		Plan:          body,
-	}, "", "  ")
+	return json.MarshalIndent(env, "", "  ")
+}
+
+// planEnvelope is f as it is saved, with its checksum.
+func planEnvelope(f *PlanFile) (envelope, error) {
+	body, err := json.Marshal(f)
+	if err != nil {
+		return envelope{}, err
+	}
+	return envelope{FormatVersion: PlanFileFormat, Checksum: checksum(body), Plan: body}, nil
 }
 
 // checksum is the "sha256:<hex>" form the plan files use.
@@ -116,34 +121,41 @@ func readFile[F any](path string, decode func([]byte) (F, error)) (F, error) {
 
 // DecodePlanFile parses a plan file and checks its format and checksum.
 func DecodePlanFile(b []byte) (*PlanFile, error) {
+	f, _, err := decodePlanFile(b)
+	return f, err
+}
+
+// decodePlanFile is DecodePlanFile that also returns the file's checksum,
+// which a domain plan file's own checksum covers.
+func decodePlanFile(b []byte) (*PlanFile, string, error) {
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
-		return nil, fmt.Errorf("not a vigil plan file: %v", err)
+		return nil, "", fmt.Errorf("not a vigil plan file: %v", err)
 	}
 	if env.FormatVersion == 0 || env.Checksum == "" || len(env.Plan) == 0 {
-		return nil, errors.New("not a vigil plan file: format_version, checksum or plan missing")
+		return nil, "", errors.New("not a vigil plan file: format_version, checksum or plan missing")
 	}
 	if env.FormatVersion != PlanFileFormat {
-		return nil, fmt.Errorf("plan file format %d is not supported by this vigil (it reads format %d); run vigil plan -out again", env.FormatVersion, PlanFileFormat)
+		return nil, "", fmt.Errorf("plan file format %d is not supported by this vigil (it reads format %d); run vigil plan -out again", env.FormatVersion, PlanFileFormat)
 	}
 	// Whitespace does not count: the checksum covers the compact form.
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, env.Plan); err != nil {
-		return nil, fmt.Errorf("not a vigil plan file: %v", err)
+		return nil, "", fmt.Errorf("not a vigil plan file: %v", err)
 	}
 	if env.Checksum != checksum(compact.Bytes()) {
-		return nil, ErrTampered
+		return nil, "", ErrTampered
 	}
 	var f PlanFile
 	dec := json.NewDecoder(bytes.NewReader(compact.Bytes()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("reading plan file: %v", err)
+		return nil, "", fmt.Errorf("reading plan file: %v", err)
 	}
 	if f.Spec == nil || f.Site == "" || f.Spec.Name != f.Site {
-		return nil, errors.New("the plan file holds no spec for its site; run vigil plan -out again")
+		return nil, "", errors.New("the plan file holds no spec for its site; run vigil plan -out again")
 	}
-	return &f, nil
+	return &f, env.Checksum, nil
 }
 
 // ReadPlanFile reads and checks the plan file at path.
