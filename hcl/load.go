@@ -377,11 +377,16 @@ func (l *loader) loadVarFile(name string) hhcl.Diagnostics {
 	if err != nil {
 		return hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Cannot read variables file", Detail: err.Error()}}
 	}
-	l.cfg.Files[name] = src
 	f, diags := hclsyntax.ParseConfig(src, name, hhcl.InitialPos)
 	if diags.HasErrors() {
+		// A broken line may hold a sensitive value that cannot be told
+		// apart from the rest of it: then the errors show no source lines.
+		if !l.anySensitive() {
+			l.cfg.Files[name] = src
+		}
 		return diags
 	}
+	l.cfg.Files[name] = src
 	attrs, d := f.Body.JustAttributes()
 	diags = append(diags, d...)
 	names := make([]string, 0, len(attrs))
@@ -397,6 +402,11 @@ func (l *loader) loadVarFile(name string) hhcl.Diagnostics {
 				Detail:  fmt.Sprintf("The variables file sets %q, but the configuration declares no variable by that name; the value is ignored.%s", n, l.varSuggestion(n)),
 				Subject: a.NameRange.Ptr()})
 			continue
+		}
+		if v.sensitive {
+			// Before evaluating: an error in the expression must not show
+			// them, in its text or in the source line.
+			l.collectLiterals(a.Expr)
 		}
 		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: functions()})
 		if d.HasErrors() {
@@ -436,6 +446,21 @@ func (l *loader) collectSensitive(v cty.Value) {
 			}
 		}
 		return true, nil
+	})
+}
+
+// collectLiterals records the string literals of the expression that sets a
+// sensitive variable, so that renderers scrub them from text.
+func (l *loader) collectLiterals(expr hhcl.Expression) {
+	n, ok := expr.(hclsyntax.Node)
+	if !ok {
+		return
+	}
+	hclsyntax.VisitAll(n, func(n hclsyntax.Node) hhcl.Diagnostics {
+		if lit, ok := n.(*hclsyntax.LiteralValueExpr); ok {
+			l.collectSensitive(lit.Val)
+		}
+		return nil
 	})
 }
 

@@ -398,3 +398,33 @@ site "s" {
 		t.Errorf("want only the missing variable, got:\n%s", render(t, cfg, diags))
 	}
 }
+
+// TestBrokenSensitiveVarFile: a variables file whose line for a sensitive
+// variable fails to parse or evaluate does not show the value.
+func TestBrokenSensitiveVarFile(t *testing.T) {
+	const secret = "Broken-Line-Secret"
+	for _, line := range []string{
+		`pw = "` + secret,                          // unterminated string
+		`pw = "` + secret + `" + 1`,                // evaluation error
+		`pw = parseint("` + secret + `", 10)`,      // the error quotes the argument
+		`pw = upper("` + secret + `", 3)`,          // wrong number of arguments
+		`pw = ["` + secret + `"]`,                  // wrong type
+		`pw = "${upper("` + secret + `")}${nope}"`, // template with an unknown reference
+	} {
+		dir := writeFiles(t, map[string]string{
+			"main.hcl":    "variable \"pw\" {\n  type      = string\n  sensitive = true\n}\n",
+			"values.vars": line + "\n",
+		})
+		cfg, diags := Load([]string{filepath.Join(dir, "main.hcl")}, LoadOptions{Env: []string{}, VarFiles: []string{filepath.Join(dir, "values.vars")}})
+		if !diags.HasErrors() {
+			t.Fatalf("%s: want an error", line)
+		}
+		out := render(t, cfg, diags)
+		if strings.Contains(out, secret) {
+			t.Errorf("%s: the error shows the secret:\n%s", line, out)
+		}
+		if !strings.Contains(out, "values.vars line 1") {
+			t.Errorf("%s: the error should still name the place:\n%s", line, out)
+		}
+	}
+}
