@@ -89,8 +89,10 @@ func (f *File) WriteInit(init []byte) error {
 // (a full disk) never leaves a broken part in the middle of a segment.
 func (f *File) WritePart(tracks []PartTrack) error {
 	f.seq++
-	f.moof, f.chunks = appendPart(f.moof[:0], f.seq, tracks, f.chunks[:0])
-	f.chunks = slices.Insert(f.chunks, 0, f.moof)
+	// Slot 0 is kept for the moof, which is only known once the payload
+	// chunks are listed.
+	f.moof, f.chunks = appendPart(f.moof[:0], f.seq, tracks, append(f.chunks[:0], nil))
+	f.chunks[0] = f.moof
 	err := f.writev(f.chunks)
 	clear(f.chunks) // do not keep the payloads alive until the next part
 	if err == nil {
@@ -209,6 +211,7 @@ func (s *Store) writeErr(v *volume, err error) error {
 	v.lastFull = s.now()
 	announce := !v.announced
 	v.announced = true
+	v.troubled.Store(true)
 	s.mu.Unlock()
 	if announce {
 		s.emit("error", "storage.full", "", fmt.Sprintf("storage %s is full; deleting the oldest recordings to make room", v.Path))
@@ -218,14 +221,20 @@ func (s *Store) writeErr(v *volume, err error) error {
 }
 
 // writeOK clears the full mark of a volume after a successful write, and
-// announces storage.ok once no write has failed for okAfter.
+// announces storage.ok once no write has failed for okAfter. It runs after
+// every part: on a healthy volume it returns without taking s.mu, which
+// retention and index writes hold across file system calls.
 func (s *Store) writeOK(v *volume) {
+	if !v.troubled.Load() {
+		return
+	}
 	s.mu.Lock()
 	v.full = false
 	announce := v.announced && s.now().Sub(v.lastFull) >= okAfter
 	if announce {
 		v.announced = false
 	}
+	v.troubled.Store(v.announced)
 	s.mu.Unlock()
 	if announce {
 		s.emit("info", "storage.ok", "", fmt.Sprintf("storage %s has room again: no write failed for %s; recording resumed", v.Path, okAfter))

@@ -116,6 +116,9 @@ type volume struct {
 	// storage.ok; lastFull is the last write refused for lack of space.
 	announced bool
 	lastFull  time.Time
+	// troubled is full || announced, kept under s.mu but read without it
+	// by writeOK, so that writes to a healthy volume take no lock.
+	troubled atomic.Bool
 
 	floorMissed, floorWasMissed bool
 }
