@@ -191,6 +191,9 @@ type server struct {
 	balanced bool
 	load     float64
 	count    int
+	// load and count before the moves, for the report.
+	loadBefore  float64
+	countBefore int
 }
 
 type camera struct {
@@ -317,18 +320,22 @@ func Plan(in Input) Result {
 		cams = append(cams, cm)
 	}
 	slices.SortFunc(cams, func(x, y *camera) int { return cmp.Compare(x.spec.Name, y.spec.Name) })
+	// Loads of servers outside balancing still show their cameras' rates;
+	// moves never touch them, so before and after are the same.
+	for _, c := range cams {
+		if s := servers[c.main]; s != nil && !s.balanced {
+			s.load += c.rate
+		}
+	}
 
 	var bal []*server
 	sum := 0.0
 	for _, s := range order {
+		s.loadBefore, s.countBefore = s.load, s.count
 		if s.balanced {
 			bal = append(bal, s)
 			sum += s.load
 		}
-	}
-	before := make(map[string][2]float64, len(order))
-	for _, s := range order {
-		before[s.spec.Name] = [2]float64{s.load, float64(s.count)}
 	}
 	mean := 0.0
 	if len(bal) > 0 {
@@ -366,17 +373,10 @@ func Plan(in Input) Result {
 
 	for _, s := range order {
 		bs := api.BalanceServer{Name: s.spec.Name, Kind: s.spec.Kind, Balanced: s.balanced, MaxCameras: s.spec.MaxCameras,
-			BytesPerDay: before[s.spec.Name][0], Cameras: int(before[s.spec.Name][1]),
+			BytesPerDay: s.loadBefore, Cameras: s.countBefore,
 			BytesPerDayAfter: s.load, CamerasAfter: s.count}
 		if !s.balanced {
 			bs.Why = notBalancedWhy(s.spec, in.Alive)
-			// Loads of servers outside balancing still show their cameras' rates.
-			for _, c := range cams {
-				if c.main == s.spec.Name {
-					bs.BytesPerDay += c.rate
-					bs.BytesPerDayAfter += c.rate
-				}
-			}
 		}
 		rep.Servers = append(rep.Servers, bs)
 	}
