@@ -132,38 +132,45 @@ var (
 	mapOfStrings  = cty.Map(cty.String)
 )
 
+// lookup returns attribute name, or nil if it is not set, and records its
+// range in rs.
+func lookup(at hhcl.Attributes, name string, rs map[string]hhcl.Range) *hhcl.Attribute {
+	a := at[name]
+	if a != nil {
+		rs[name] = a.Expr.Range()
+	}
+	return a
+}
+
 func (d *decoder) str(at hhcl.Attributes, name string, dst *string, rs map[string]hhcl.Range) {
 	d.strSensitive(at, name, dst, rs, false)
 }
 
 func (d *decoder) strSensitive(at hhcl.Attributes, name string, dst *string, rs map[string]hhcl.Range, sensitiveOK bool) {
-	a := at[name]
+	a := lookup(at, name, rs)
 	if a == nil {
 		return
 	}
-	rs[name] = a.Expr.Range()
 	if v, ok := d.value(a, cty.String, sensitiveOK); ok {
 		*dst = v.AsString()
 	}
 }
 
 func (d *decoder) boolean(at hhcl.Attributes, name string, dst *bool, rs map[string]hhcl.Range) {
-	a := at[name]
+	a := lookup(at, name, rs)
 	if a == nil {
 		return
 	}
-	rs[name] = a.Expr.Range()
 	if v, ok := d.value(a, cty.Bool, false); ok {
 		*dst = v.True()
 	}
 }
 
 func (d *decoder) integer(at hhcl.Attributes, name string, dst *int, rs map[string]hhcl.Range) {
-	a := at[name]
+	a := lookup(at, name, rs)
 	if a == nil {
 		return
 	}
-	rs[name] = a.Expr.Range()
 	v, ok := d.value(a, cty.Number, false)
 	if !ok {
 		return
@@ -182,11 +189,10 @@ func (d *decoder) integer(at hhcl.Attributes, name string, dst *int, rs map[stri
 }
 
 func (d *decoder) float(at hhcl.Attributes, name string, dst *float64, rs map[string]hhcl.Range) {
-	a := at[name]
+	a := lookup(at, name, rs)
 	if a == nil {
 		return
 	}
-	rs[name] = a.Expr.Range()
 	v, ok := d.value(a, cty.Number, false)
 	if !ok {
 		return
@@ -200,11 +206,10 @@ func (d *decoder) float(at hhcl.Attributes, name string, dst *float64, rs map[st
 }
 
 func (d *decoder) list(at hhcl.Attributes, name string, dst *[]string, rs map[string]hhcl.Range) {
-	a := at[name]
+	a := lookup(at, name, rs)
 	if a == nil {
 		return
 	}
-	rs[name] = a.Expr.Range()
 	v, ok := d.value(a, listOfStrings, false)
 	if !ok {
 		return
@@ -238,11 +243,10 @@ func elemKey(name string, i int) string {
 }
 
 func (d *decoder) labels(at hhcl.Attributes, name string, dst *map[string]string, rs map[string]hhcl.Range) {
-	a := at[name]
+	a := lookup(at, name, rs)
 	if a == nil {
 		return
 	}
-	rs[name] = a.Expr.Range()
 	v, ok := d.value(a, mapOfStrings, false)
 	if !ok {
 		return
