@@ -221,6 +221,19 @@ func (r Result) For(server string) []string {
 	return out
 }
 
+// LatestOverrides keeps one override per camera, whatever the order of the
+// slice: the latest Since wins, then the greatest server name. The balancer
+// uses it too, so that it sees the same moves in force as Assign.
+func LatestOverrides(overrides []api.Override) map[string]api.Override {
+	last := make(map[string]api.Override, len(overrides))
+	for _, o := range overrides {
+		if p, ok := last[o.Camera]; !ok || o.Since.After(p.Since) || (o.Since.Equal(p.Since) && o.Server > p.Server) {
+			last[o.Camera] = o
+		}
+	}
+	return last
+}
+
 // server is a server of the spec with its health and the load placed so far.
 type server struct {
 	name      string
@@ -354,13 +367,7 @@ func Assign(in Input) Result {
 		}
 	}
 
-	overrides := make(map[string]api.Override, len(in.Overrides))
-	for _, o := range in.Overrides {
-		old, ok := overrides[o.Camera]
-		if !ok || o.Since.After(old.Since) || (o.Since.Equal(old.Since) && o.Server > old.Server) {
-			overrides[o.Camera] = o
-		}
-	}
+	overrides := LatestOverrides(in.Overrides)
 
 	// Who runs what, inverted: camera -> servers, sorted by name so that map
 	// order never shows.

@@ -73,6 +73,7 @@ import (
 
 	"vigil/hcl"
 	"vigil/runtime/api"
+	"vigil/runtime/assign"
 )
 
 // Input is everything a balancing decision depends on.
@@ -258,13 +259,7 @@ func Plan(in Input) Result {
 		return s != nil && (s.spec.Kind == hcl.KindRecording || s.spec.Kind == hcl.KindStandby)
 	}
 
-	// One override per camera: the latest wins, as in assign.
-	last := map[string]api.Override{}
-	for _, o := range in.Overrides {
-		if p, ok := last[o.Camera]; !ok || o.Since.After(p.Since) || (o.Since.Equal(p.Since) && o.Server > p.Server) {
-			last[o.Camera] = o
-		}
-	}
+	last := assign.LatestOverrides(in.Overrides)
 	minGap := time.Duration(b.MinDaysBetweenMoves) * 24 * time.Hour
 	keep := map[string]api.Override{}
 	var returns []api.BalanceMove
