@@ -59,15 +59,10 @@ type recordStatsBody struct {
 	Stats []DailyStat `json:"stats"`
 }
 
-// DailyStat is the number of bytes a server recorded of a camera on one day
-// (in the site's time zone, "2006-01-02"). Recording the same key again
+// DailyStat is the number of bytes a server recorded of a camera on one UTC
+// day, the API's type. Recording the same key (server, camera, date) again
 // replaces the value, so agents may report running totals for the day.
-type DailyStat struct {
-	Server string `json:"server"`
-	Camera string `json:"camera"`
-	Date   string `json:"date"`
-	Bytes  int64  `json:"bytes"`
-}
+type DailyStat = api.DailyStat
 
 type statKey struct{ Server, Camera, Date string }
 
