@@ -65,9 +65,6 @@ func newStreamLayer(bind string, advertise net.Addr, key []byte, log *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("raft transport: %w", err)
 	}
-	if advertise == nil {
-		advertise = ln.Addr()
-	}
 	s := &streamLayer{
 		ln:        ln,
 		advertise: advertise,
@@ -117,9 +114,7 @@ func (s *streamLayer) acceptLoop() {
 			conn, err := s.handshake(raw, false)
 			if err != nil {
 				raw.Close()
-				if s.onRefuse != nil {
-					s.onRefuse(raw.RemoteAddr().String(), err)
-				}
+				s.onRefuse(raw.RemoteAddr().String(), err)
 				return
 			}
 			select {
