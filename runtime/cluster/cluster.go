@@ -25,12 +25,8 @@ import (
 	"vigil/runtime/api"
 )
 
-// Defaults.
-const (
-	DefaultKeepalive = time.Second
-	// SiteKeySize is the required length of Config.SiteKey.
-	SiteKeySize = 32
-)
+// SiteKeySize is the required length of Config.SiteKey.
+const SiteKeySize = 32
 
 // Config configures one cluster member.
 type Config struct {
@@ -168,6 +164,11 @@ type memberRec struct {
 	revision       uint64
 }
 
+// raftAddr is the member's raft address: its raft port is its API port + 2.
+func (r memberRec) raftAddr() raft.ServerAddress {
+	return raft.ServerAddress(net.JoinHostPort(r.addr, strconv.Itoa(r.apiPort+2)))
+}
+
 func deriveKey(siteKey []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, siteKey)
 	m.Write([]byte("vigil " + purpose + " key v1"))
@@ -195,7 +196,7 @@ func Start(cfg Config) (*Cluster, error) {
 		cfg.Port = hcl.DefaultAPIPort
 	}
 	if cfg.Keepalive <= 0 {
-		cfg.Keepalive = DefaultKeepalive
+		cfg.Keepalive = hcl.DefaultKeepalive
 	}
 	if cfg.BindAddr == "" {
 		cfg.BindAddr = "0.0.0.0"

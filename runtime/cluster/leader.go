@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -215,7 +213,7 @@ func (c *Cluster) reconcile() {
 		if !ok || m.health == api.HealthDead {
 			continue
 		}
-		addr := raft.ServerAddress(net.JoinHostPort(m.addr, strconv.Itoa(m.apiPort+2)))
+		addr := m.raftAddr()
 		cur, ok := inRaft[s.Name]
 		if ok && cur.Address == addr && cur.Suffrage == raft.Voter {
 			continue
@@ -425,7 +423,7 @@ func (c *Cluster) bootstrap(spec *hcl.Site) error {
 		}
 		servers = append(servers, raft.Server{
 			ID:       raft.ServerID(s.Name),
-			Address:  raft.ServerAddress(net.JoinHostPort(m.addr, strconv.Itoa(m.apiPort+2))),
+			Address:  m.raftAddr(),
 			Suffrage: raft.Voter,
 		})
 	}

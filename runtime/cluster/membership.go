@@ -260,14 +260,9 @@ func (c *Cluster) checkPeer(n *memberlist.Node) error {
 // refuse logs and reports a refused member, at most once a minute per
 // member and reason (alive messages repeat every few probes).
 func (c *Cluster) refuse(name, reason string) error {
-	key := name + "\x00" + reason
 	c.mu.Lock()
 	c.refusals[name] = Refusal{Name: name, Reason: reason, Seen: time.Now()}
-	last, seen := c.refused[key]
-	report := !seen || time.Since(last) > time.Minute
-	if report {
-		c.refused[key] = time.Now()
-	}
+	report := c.firstInMinute(name + "\x00" + reason)
 	c.mu.Unlock()
 	if report {
 		c.log.Warn("member refused: "+reason, "server", name)
@@ -280,19 +275,24 @@ func (c *Cluster) refuse(name, reason string) error {
 // most once a minute per remote host.
 func (c *Cluster) onRaftRefused(remote string, err error) {
 	host, _, _ := net.SplitHostPort(remote)
-	key := "raft\x00" + host
 	c.mu.Lock()
-	last, seen := c.refused[key]
-	report := !seen || time.Since(last) > time.Minute
-	if report {
-		c.refused[key] = time.Now()
-	}
+	report := c.firstInMinute("raft\x00" + host)
 	c.mu.Unlock()
 	if report {
 		msg := fmt.Sprintf("raft connection from %s refused: %v", remote, err)
 		c.log.Warn(msg)
 		c.emit("error", "raft.refused", "", msg)
 	}
+}
+
+// firstInMinute reports whether a refusal keyed key was not reported in the
+// last minute, and if so records it as reported now. Called with c.mu held.
+func (c *Cluster) firstInMinute(key string) bool {
+	if last, ok := c.refused[key]; ok && time.Since(last) <= time.Minute {
+		return false
+	}
+	c.refused[key] = time.Now()
+	return true
 }
 
 // NotifyAlive implements memberlist.AliveDelegate.
@@ -418,30 +418,18 @@ func (c *Cluster) healthLoop() {
 			c.raftConfigured.Store(true)
 			c.signal(c.metaCh)
 		}
-		type target struct {
-			name string
-			addr *net.UDPAddr
-		}
-		var targets []target
-		c.mu.Lock()
-		for name, r := range c.members {
-			if r.health != api.HealthDead && r.mlPort != 0 {
-				targets = append(targets, target{name, &net.UDPAddr{IP: net.ParseIP(r.addr), Port: r.mlPort}})
-			}
-		}
-		c.mu.Unlock()
 		var wg sync.WaitGroup
-		for _, tg := range targets {
+		for _, n := range c.liveNodes() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := c.ml.Ping(tg.name, tg.addr)
+				_, err := c.ml.Ping(n.Name, &net.UDPAddr{IP: n.Addr, Port: int(n.Port)})
 				want := api.HealthAlive
 				if err != nil {
 					want = api.HealthSuspect
 				}
 				c.mu.Lock()
-				r, ok := c.members[tg.name]
+				r, ok := c.members[n.Name]
 				// Dead and back are memberlist's to decide.
 				moved := ok && r.health != api.HealthDead && r.health != want
 				if moved {
@@ -453,7 +441,7 @@ func (c *Cluster) healthLoop() {
 				}
 				c.mu.Unlock()
 				if moved {
-					c.healthEvent(tg.name, addr, want, false)
+					c.healthEvent(n.Name, addr, want, false)
 					c.notify()
 				}
 			}()
