@@ -286,7 +286,6 @@ type work struct {
 	cam        *hcl.Camera
 	redundancy string
 	primary    *server // nil when the primary is not a server of the spec
-	balanced   *server // override server, when the override is valid
 	main       *server // where the camera belongs now; nil when none is up
 	mainRole   string
 	list       []*server // cover list: backups (or group), then standbys
@@ -409,7 +408,7 @@ func Assign(in Input) Result {
 			w.redundancy = hcl.RedundancyNormal
 		}
 		works[i] = w
-		decide(w, site, in, byName, standbys, overrides)
+		decide(w, site, byName, standbys, overrides)
 		if w.cover && w.main == nil && w.primary != nil && w.primary.canRecord {
 			failed[w.primary] = true
 		}
@@ -559,7 +558,7 @@ func Assign(in Input) Result {
 
 // decide fills the camera's main server, cover list and the step that places
 // it (steps 1 and 2 of the package documentation).
-func decide(w *work, site *hcl.Site, in Input, byName map[string]*server, standbys []*server, overrides map[string]api.Override) {
+func decide(w *work, site *hcl.Site, byName map[string]*server, standbys []*server, overrides map[string]api.Override) {
 	c, p := w.cam, w.primary
 	if c.Locked {
 		// A suspect server keeps its locked cameras: nobody else may record them.
@@ -598,12 +597,13 @@ func decide(w *work, site *hcl.Site, in Input, byName map[string]*server, standb
 		}
 	}
 
+	var balanced *server // the override's server, when the override is valid
 	if o, ok := overrides[c.Name]; ok {
 		if s := byName[o.Server]; s != nil && s.canRecord && s != p {
-			w.balanced = s
+			balanced = s
 		}
 	}
-	if b := w.balanced; b != nil {
+	if b := balanced; b != nil {
 		if b.upFor(w.redundancy) {
 			w.main, w.mainRole, w.home = b, RoleBalance, true
 			return
@@ -622,7 +622,7 @@ func decide(w *work, site *hcl.Site, in Input, byName map[string]*server, standb
 		return
 	}
 	w.main, w.mainRole = p, RolePrimary
-	if w.balanced != nil {
+	if balanced != nil {
 		// Back on the primary in step 4, after the primary's own cameras.
 		w.cover = true
 		return
