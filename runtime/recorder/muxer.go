@@ -65,6 +65,10 @@ type muxer struct {
 	// keyframe starts a new file.
 	forceCut atomic.Bool
 
+	// onDecodeErr, when set, is told of frames the muxer cannot use
+	// (undecodable timing, parameter sets it cannot describe).
+	onDecodeErr func(error)
+
 	// current codec parameters (in-band updates included) and the ones of
 	// the open segment
 	vps, sps, pps []byte
@@ -144,7 +148,7 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 		dts, err = m.dtsH264.Extract(au, pts)
 	}
 	if err != nil {
-		m.stats.decodeErr(err)
+		m.decodeErr(err)
 		m.stats.drop(1, "undecodable frame timing")
 		m.dropPending()
 		m.needKey, m.cutNext, m.lost = true, true, true
@@ -281,6 +285,12 @@ func avccSample(au [][]byte, ptsOffset int32, nonSync bool) storage.Sample {
 	return storage.Sample{PTSOffset: ptsOffset, NonSync: nonSync, Data: data, Size: uint32(size)}
 }
 
+func (m *muxer) decodeErr(err error) {
+	if m.onDecodeErr != nil {
+		m.onDecodeErr(err)
+	}
+}
+
 func (m *muxer) hasPendingPart() bool { return len(m.samples) > 0 }
 
 // finishPending completes the held-back sample now that the next DTS gives
@@ -330,7 +340,7 @@ func (m *muxer) openSegment(dts int64, wall time.Time) {
 	init, err := storage.EncodeInit(tracks)
 	if err != nil {
 		// Parameter sets the muxer cannot describe: a malformed stream.
-		m.stats.decodeErr(err)
+		m.decodeErr(err)
 		m.cur = nil
 		m.needKey = true
 		return

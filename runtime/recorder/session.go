@@ -308,7 +308,10 @@ func (s *session) onWriteErr(err error) {
 	if s.gap == nil {
 		s.gap = &api.Gap{Camera: s.cam.Name, Server: s.m.cfg.ServerName, Start: time.Now(), Cause: cause}
 	}
-	s.state, s.since, s.errMsg = "failing", time.Now(), err.Error()
+	if s.state != "failing" {
+		s.since = time.Now()
+	}
+	s.state, s.errMsg = "failing", err.Error()
 	repeat := s.lastKind == causeKind[cause]
 	s.lastKind = causeKind[cause]
 	s.mu.Unlock()
@@ -359,12 +362,15 @@ func (s *session) connect() error {
 		// rtsps gives confidentiality on the wire, not camera identity.
 		c.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec
 	}
+	// Decode errors of the connection (gortsplib's, the depacketizers' and
+	// the muxer's) tell a malformed stream from a silent one.
 	var decodeErrs atomic.Int64
 	var lastDecode atomic.Value
-	c.OnDecodeError = func(err error) {
+	decErr := func(err error) {
 		decodeErrs.Add(1)
 		lastDecode.Store(err.Error())
 	}
+	c.OnDecodeError = decErr
 	if err := c.Start(); err != nil {
 		return classify(err)
 	}
@@ -385,7 +391,7 @@ func (s *session) connect() error {
 	if err != nil {
 		return classify(err)
 	}
-	mx, err = s.setup(c, desc, &decodeErrs, &lastDecode)
+	mx, err = s.setup(c, desc, decErr)
 	if err != nil {
 		return err
 	}
@@ -421,7 +427,7 @@ func (s *session) connect() error {
 
 // setup picks the tracks to record, sets them up and wires the
 // depacketizers to a new muxer.
-func (s *session) setup(c *gortsplib.Client, desc *description.Session, decodeErrs *atomic.Int64, lastDecode *atomic.Value) (*muxer, error) {
+func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr func(error)) (*muxer, error) {
 	var h264f *format.H264
 	var h265f *format.H265
 	video := desc.FindFormat(&h265f)
@@ -430,10 +436,6 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decodeEr
 	}
 	if video == nil {
 		return nil, failure(CauseCodec, "no H.264 or H.265 video track (the camera offers %s)", offered(desc))
-	}
-	decErr := func(err error) {
-		decodeErrs.Add(1)
-		lastDecode.Store(err.Error())
 	}
 
 	audioMedia, audioForma, audio, writeAudio := s.pickAudio(desc, decErr)
@@ -480,6 +482,7 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decodeEr
 			return errors.Is(err, rtph264.ErrMorePacketsNeeded) || errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious)
 		}
 	}
+	mx.onDecodeErr = decErr
 	c.OnPacketRTP(video, videoForma, func(pkt *rtp.Packet) {
 		// The time decoder must see every packet; the depacketizer too,
 		// even before timestamps are known, so that garbage is seen as

@@ -3,7 +3,6 @@ package recorder
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,12 +19,9 @@ type camStats struct {
 	skipped atomic.Int64 // frames before the first keyframe of a connection
 	queued  atomic.Int64 // media bytes waiting for the writer
 
-	mu          sync.Mutex
-	lastDecode  string
-	framesC     prometheus.Counter
-	bytesC      prometheus.Counter
-	onDrop      func(n int64, reason string)
-	onDecodeErr func(err error)
+	framesC prometheus.Counter
+	bytesC  prometheus.Counter
+	onDrop  func(n int64, reason string)
 }
 
 func (s *camStats) written(frames, bytes int64) {
@@ -47,15 +43,6 @@ func (s *camStats) drop(n int, reason string) {
 	}
 }
 
-func (s *camStats) decodeErr(err error) {
-	s.mu.Lock()
-	s.lastDecode = err.Error()
-	s.mu.Unlock()
-	if s.onDecodeErr != nil {
-		s.onDecodeErr(err)
-	}
-}
-
 // writer owns a camera's open segment file: it writes the parts the muxer
 // queues, fsyncs at least every fsyncEvery and closes segments into the
 // index. One writer per camera, so a slow or failing write only ever holds
@@ -70,7 +57,6 @@ type writer struct {
 	forceCut   func() // ask the muxer to start a new segment at the next keyframe
 	onOpen     func(wall time.Time, codec string)
 	onWriteErr func(err error)
-	onClose    func(seg storage.Segment)
 
 	meta     *segMeta
 	file     *storage.File
@@ -152,12 +138,8 @@ func (w *writer) closeFile() {
 	}
 	f := w.file
 	w.file = nil
-	seg, err := f.Close(w.meta.wall.Add(w.lastEnd), w.meta.codec, w.server)
-	if err != nil {
+	if _, err := f.Close(w.meta.wall.Add(w.lastEnd), w.meta.codec, w.server); err != nil {
 		w.fail(fmt.Errorf("close segment: %w", err))
-	}
-	if seg.Bytes > 0 && w.onClose != nil {
-		w.onClose(seg)
 	}
 }
 
