@@ -232,10 +232,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	}()
 
 	live := liveTerminal(stdout)
-	color := false
-	if f, ok := stdout.(*os.File); ok {
-		color = statusviews.ColorFor(f)
-	}
+	color := isTerminal(stdout)
 	interval := 2 * time.Second
 	if live {
 		interval = time.Second
