@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -44,13 +43,7 @@ func runBalanceReport(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "Error: %v\n", err)
-			return 1
-		}
-		return 0
+		return writeJSON(stdout, stderr, rep)
 	}
 	renderBalanceReport(stdout, rep)
 	return 0
@@ -92,7 +85,7 @@ func renderBalanceReport(w io.Writer, r *api.BalanceReport) {
 			note = joinNote(note, fmt.Sprintf("max %d cameras", s.MaxCameras))
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s, %s\t%s\n", s.Name, s.Kind, s.Cameras,
-			balance.FormatRate(s.BytesPerDay), balance.FormatRate(s.BytesPerDayAfter), cameras(s.CamerasAfter), note)
+			balance.FormatRate(s.BytesPerDay), balance.FormatRate(s.BytesPerDayAfter), plural(s.CamerasAfter, "camera", "cameras"), note)
 	}
 	tw.Flush()
 
@@ -123,13 +116,6 @@ func renderBalanceReport(w io.Writer, r *api.BalanceReport) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Server, c.Primary, balance.FormatRate(c.BytesPerDay), may, last)
 	}
 	tw.Flush()
-}
-
-func cameras(n int) string {
-	if n == 1 {
-		return "1 camera"
-	}
-	return fmt.Sprintf("%d cameras", n)
 }
 
 func joinNote(a, b string) string {

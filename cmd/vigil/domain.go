@@ -95,23 +95,16 @@ func runDomainPlan(ctx context.Context, src *planSource, cfg *hcl.Config, diags 
 			partial = " -allow-partial"
 		}
 		fmt.Fprintf(msg, "\nSaved the plan of %s to %s. It contains camera passwords: keep it private.\nTo apply exactly this plan, run: vigil apply%s %s\n",
-			siteCount(len(pf.Sites)), f.out, partial, f.out)
+			plural(len(pf.Sites), "site", "sites"), f.out, partial, f.out)
 	}
 	if len(skipped) > 0 && !src.allowPartial {
-		fmt.Fprintf(stderr, "\n%s not planned: %s. The exit status is 1; -allow-partial accepts a partial plan.\n", siteCount(len(skipped)), strings.Join(skipped, ", "))
+		fmt.Fprintf(stderr, "\n%s not planned: %s. The exit status is 1; -allow-partial accepts a partial plan.\n", plural(len(skipped), "site", "sites"), strings.Join(skipped, ", "))
 		return 1
 	}
 	if f.detailed && d.HasChanges() {
 		return 2
 	}
 	return 0
-}
-
-func siteCount(n int) string {
-	if n == 1 {
-		return "1 site"
-	}
-	return fmt.Sprintf("%d sites", n)
 }
 
 func runDomainApply(ctx context.Context, src *planSource, cfg *hcl.Config, diags hhcl.Diagnostics, autoApprove bool, stdout, stderr io.Writer) int {
@@ -139,7 +132,7 @@ func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdou
 	}
 	if len(f.Skipped) > 0 && !src.allowPartial {
 		fmt.Fprintf(stderr, "Error: this plan leaves out %s that could not be planned (%s); nothing was applied. Apply it with -allow-partial, or run vigil plan -out again.\n",
-			siteCount(len(f.Skipped)), strings.Join(f.Skipped, ", "))
+			plural(len(f.Skipped), "site", "sites"), strings.Join(f.Skipped, ", "))
 		return 1
 	}
 	// The saved specs, planned again against the live sites, give the plan
@@ -196,7 +189,7 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 	}
 	if skipped := d.Skipped(); len(skipped) > 0 && !src.allowPartial {
 		fmt.Fprintf(stderr, "\nNothing was applied: %s could not be planned (%s). Apply the other sites with -allow-partial, or name sites with -site.\n",
-			siteCount(len(skipped)), strings.Join(skipped, ", "))
+			plural(len(skipped), "site", "sites"), strings.Join(skipped, ", "))
 		return 1
 	}
 	var first, then []*planner.DomainSite
@@ -241,10 +234,10 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 	}
 	if failed > 0 {
 		fmt.Fprintf(stderr, "\nDomain apply: %d of %s applied, %d failed (see above); every site's apply is atomic: a failed site is unchanged.\n",
-			len(names)-failed, siteCount(len(names)), failed)
+			len(names)-failed, plural(len(names), "site", "sites"), failed)
 		return 1
 	}
-	fmt.Fprintf(stdout, "\nDomain apply complete: %s applied.\n", siteCount(len(names)))
+	fmt.Fprintf(stdout, "\nDomain apply complete: %s applied.\n", plural(len(names), "site", "sites"))
 	return 0
 }
 
