@@ -51,7 +51,8 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	color := isTerminal(stdout)
 
 	var p *planner.SitePlan
-	if isPlanFile(path) {
+	fromFile := isPlanFile(path)
+	if fromFile {
 		if len(src.vars) > 0 || len(src.varFiles) > 0 {
 			fmt.Fprintf(stderr, "Error: -var and -var-file do not apply to a saved plan: its values were fixed by vigil plan\n")
 			return 1
@@ -110,7 +111,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if !p.HasChanges() {
 		return 0
 	}
-	if !isPlanFile(path) && !*autoApprove {
+	if !fromFile && !*autoApprove {
 		ok, err := confirm(stdout, applyStdin, "site "+p.Site)
 		if err != nil {
 			fmt.Fprintf(stderr, "Error: %v\n", err)
