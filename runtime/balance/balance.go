@@ -292,21 +292,23 @@ func Plan(in Input) Result {
 				cm.main = o.Server
 			}
 		}
+		s := servers[cm.main]
+		moved := keep[c.Name].Since
 		switch {
 		case !sel:
 			cm.why = why
-		case servers[cm.main] == nil:
+		case s == nil:
 			cm.why = fmt.Sprintf("its server %s is not a server of this site", cm.main)
-		case !servers[cm.main].balanced:
-			cm.why = fmt.Sprintf("its server %s is not balanced (%s)", cm.main, notBalancedWhy(servers[cm.main].spec, in.Alive))
-		case keep[c.Name].Since.After(in.Now.Add(-minGap)) && !keep[c.Name].Since.IsZero():
-			cm.why = fmt.Sprintf("moved %s, less than %d days ago", keep[c.Name].Since.UTC().Format("2006-01-02 15:04"), b.MinDaysBetweenMoves)
+		case !s.balanced:
+			cm.why = fmt.Sprintf("its server %s is not balanced (%s)", cm.main, notBalancedWhy(s.spec, in.Alive))
+		case moved.After(in.Now.Add(-minGap)) && !moved.IsZero():
+			cm.why = fmt.Sprintf("moved %s, less than %d days ago", moved.UTC().Format("2006-01-02 15:04"), b.MinDaysBetweenMoves)
 		default:
 			cm.movable = true
-			cm.at = servers[cm.main]
+			cm.at = s
 		}
 		cm.before = cm.main
-		if s := servers[cm.main]; s != nil {
+		if s != nil {
 			s.count++
 			if s.balanced {
 				s.load += cm.rate
