@@ -122,10 +122,41 @@ func hclFiles(paths []string, recursive bool) ([]string, error) {
 	return out, nil
 }
 
+// writeFileKeepMode replaces the file name, or the file a symbolic link
+// name points to, with data, keeping its permissions. It writes a temporary
+// file beside it and renames that over it, so that a full disk or a crash
+// leaves the old file whole rather than truncated.
 func writeFileKeepMode(name string, data []byte) error {
-	st, err := os.Stat(name)
+	target, err := filepath.EvalSymlinks(name)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(name, data, st.Mode().Perm())
+	st, err := os.Stat(target)
+	if err != nil {
+		return err
+	}
+	// The temporary name does not end in .hcl, so that a leftover is not
+	// loaded as configuration.
+	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(st.Mode().Perm())
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), target)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }

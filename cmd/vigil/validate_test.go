@@ -129,3 +129,32 @@ func TestFmt(t *testing.T) {
 		t.Errorf("syntax error: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestFmtReplacesFile: fmt writes through a symbolic link, keeps the
+// file's permissions and leaves no temporary file behind.
+func TestFmtReplacesFile(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "real.hcl")
+	if err := os.WriteFile(target, []byte("site \"a\" {\nkeepalive=\"1s\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.hcl")
+	if err := os.Symlink("real.hcl", link); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCmd("fmt", link); code != fmtOK {
+		t.Fatalf("fmt: exit %d, stderr %q", code, errOut)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v %v", fi.Mode(), err)
+	}
+	if src, _ := os.ReadFile(target); string(src) != "site \"a\" {\n  keepalive = \"1s\"\n}\n" {
+		t.Errorf("target after fmt:\n%s", src)
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode after fmt: %v %v", fi.Mode(), err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("files left in the directory: %v", entries)
+	}
+}
