@@ -29,7 +29,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -119,7 +118,7 @@ func Run(ctx context.Context, a Agent, o Options) {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
 
-	s := &supervisor{a: a, log: o.Logger, client: &http.Client{}}
+	s := &supervisor{a: a, log: o.Logger, client: api.NewClient(a.Addr(), "")}
 	started := time.Now()
 	poll := time.NewTicker(250 * time.Millisecond)
 	defer poll.Stop()
@@ -157,7 +156,7 @@ func Run(ctx context.Context, a Agent, o Options) {
 			s.notify("WATCHDOG=1")
 		case now := <-poll.C:
 			if !ready {
-				st, healthy := s.state(), s.healthy(2*time.Second) == nil
+				st, healthy := s.a.State(), s.healthy(2*time.Second) == nil
 				switch {
 				case healthy && (st.Master != "" || st.Revision == 0):
 					ready = true
@@ -173,7 +172,7 @@ func Run(ctx context.Context, a Agent, o Options) {
 			}
 			if now.Sub(lastStatus) >= o.StatusEvery {
 				lastStatus = now
-				s.notify("STATUS=" + Summary(s.state()))
+				s.notify("STATUS=" + Summary(s.a.State()))
 			}
 		}
 	}
@@ -224,7 +223,7 @@ func Summary(st api.State) string {
 type supervisor struct {
 	a          Agent
 	log        *slog.Logger
-	client     *http.Client
+	client     *api.Client
 	lastPasses uint64
 }
 
@@ -237,9 +236,6 @@ func notify(log *slog.Logger, state string) {
 		log.Warn("cannot notify systemd", "err", err)
 	}
 }
-
-// state reads the agent's state.
-func (s *supervisor) state() api.State { return s.a.State() }
 
 // alive is the watchdog's check: the reconcile loop has passed since the last
 // successful check and the API answers. Each probe is bounded by timeout so
@@ -292,17 +288,8 @@ func (s *supervisor) passes() uint64 {
 func (s *supervisor) healthy(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.a.Addr()+"/v1/health", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
+	if _, err := s.client.Health(ctx); err != nil {
 		return fmt.Errorf("API health check: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("API health check: %s", resp.Status)
 	}
 	return nil
 }
