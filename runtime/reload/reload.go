@@ -52,7 +52,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -142,10 +141,9 @@ type Watcher struct {
 	pending *hcl.Site // valid change not yet seen committed
 	// lastApplyErr is the last apply failure, "" after a success.
 	lastApplyErr string
-	sens         []string
-
-	mu      sync.Mutex
+	// lastErr is the refused change's message, "" while the directory is valid.
 	lastErr string
+	sens    []string
 }
 
 // Start watches the directory and registers with the agent's leader loop.
@@ -222,14 +220,6 @@ func (w *Watcher) Close() error {
 	w.cancel()
 	<-w.done
 	return w.fw.Close()
-}
-
-// LastError is the refused change's message, or "" when the last reload
-// was good.
-func (w *Watcher) LastError() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.lastErr
 }
 
 // relevant reports whether a directory event can change the configuration.
@@ -464,9 +454,7 @@ func (w *Watcher) refuse(diags hhcl.Diagnostics, files map[string][]byte) Result
 	w.errs.Inc()
 	w.a.SetConfigError(msg)
 	w.a.Emit(api.Event{Severity: "error", Kind: "config.invalid", Server: w.a.Name(), Message: msg})
-	w.mu.Lock()
 	w.lastErr = msg
-	w.mu.Unlock()
 	return Result{Err: errors.New(msg)}
 }
 
@@ -483,11 +471,8 @@ func scrub(s string, sensitive []string) string {
 // the master; a follower remembers it for when it becomes the master.
 func (w *Watcher) accept(site *hcl.Site) Result {
 	w.valid.Set(1)
-	w.mu.Lock()
-	hadErr := w.lastErr != ""
-	w.lastErr = ""
-	w.mu.Unlock()
-	if hadErr {
+	if w.lastErr != "" {
+		w.lastErr = ""
 		w.a.SetConfigError("")
 		w.a.Emit(api.Event{Severity: "info", Kind: "config.valid", Server: w.a.Name(), Message: "the configuration directory is valid again"})
 	}
