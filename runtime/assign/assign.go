@@ -328,10 +328,9 @@ func (w *work) runs(s *server) bool {
 // Assign computes who records every camera of the site. See the package
 // documentation for the policies and the order of decisions.
 func Assign(in Input) Result {
-	res := Result{Cameras: map[string]Camera{}, Load: map[string]int{}}
 	site := in.Spec
 	if site == nil {
-		return res
+		return Result{Cameras: map[string]Camera{}, Load: map[string]int{}}
 	}
 
 	servers := make([]*server, 0, len(site.Servers))
@@ -397,7 +396,7 @@ func Assign(in Input) Result {
 	}
 	slices.SortFunc(cams, func(a, b *hcl.Camera) int { return strings.Compare(a.Name, b.Name) })
 
-	res.Cameras = make(map[string]Camera, len(cams))
+	res := Result{Cameras: make(map[string]Camera, len(cams)), Load: make(map[string]int, len(servers))}
 	works := make([]*work, len(cams))
 	pool := make([]work, len(cams))
 	failed := map[*server]bool{}
@@ -525,18 +524,8 @@ func Assign(in Input) Result {
 
 	// Step 7: make-before-break handovers.
 	for _, w := range works {
-		if len(w.recs) == 0 || w.cam.Locked {
-			continue
-		}
-		started := false
-		for _, r := range w.recs {
-			if w.runs(byName[r.Server]) {
-				started = true
-				break
-			}
-		}
-		if started {
-			continue
+		if len(w.recs) == 0 || w.cam.Locked || slices.ContainsFunc(w.running, w.has) {
+			continue // nothing to hand over, or a new recorder already runs it
 		}
 		for _, s := range w.running {
 			if s.alive() && s.hasRoom() && !w.has(s) {
