@@ -157,27 +157,41 @@ func (m *Manager) packetSocket() (int, error) {
 	if !m.ns.IsOpen() {
 		return open()
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return -1, err
+	// On a goroutine of its own: if the thread cannot return to its
+	// namespace it stays locked and ends with that goroutine, so no other
+	// goroutine ever runs in the wrong namespace.
+	type result struct {
+		fd  int
+		err error
 	}
-	defer orig.Close()
-	if err := netns.Set(m.ns); err != nil {
-		return -1, err
-	}
-	fd, err := open()
-	if serr := netns.Set(orig); serr != nil {
-		// This thread is stuck in the other namespace: keep it locked so
-		// that it ends with the goroutine instead of serving others.
+	ch := make(chan result, 1)
+	go func() {
 		runtime.LockOSThread()
-		if err == nil {
-			unix.Close(fd)
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{-1, err}
+			return
 		}
-		return -1, fmt.Errorf("returning to the agent's namespace: %w", serr)
-	}
-	return fd, err
+		defer orig.Close()
+		if err := netns.Set(m.ns); err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{-1, err}
+			return
+		}
+		fd, err := open()
+		if serr := netns.Set(orig); serr != nil {
+			if err == nil {
+				unix.Close(fd)
+			}
+			ch <- result{-1, fmt.Errorf("returning to the agent's namespace: %w", serr)}
+			return
+		}
+		runtime.UnlockOSThread()
+		ch <- result{fd, err}
+	}()
+	r := <-ch
+	return r.fd, r.err
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
