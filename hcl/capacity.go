@@ -65,15 +65,7 @@ func capacityWarnings(s *Site) hhcl.Diagnostics {
 			if c.Redundancy == RedundancyConstant && len(backups) > 0 && backups[0] != failed.Name {
 				continue
 			}
-			placed := false
-			for _, cand := range append(append([]string(nil), backups...), standbys...) {
-				if cand != failed.Name && free[cand] > 0 {
-					free[cand]--
-					placed = true
-					break
-				}
-			}
-			if !placed {
+			if !take(free, backups, failed.Name) && !take(free, standbys, failed.Name) {
 				uncovered = append(uncovered, c.Name)
 			}
 		}
@@ -85,12 +77,26 @@ func capacityWarnings(s *Site) hhcl.Diagnostics {
 		if len(list) > 10 {
 			list, more = list[:10], fmt.Sprintf(" and %d more", len(uncovered)-10)
 		}
+		cams, would, them := fmt.Sprintf("%d of its cameras have", len(uncovered)), "they would", "them"
+		if len(uncovered) == 1 {
+			cams, would, them = "1 of its cameras has", "it would", "it"
+		}
 		diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Summary: "Not enough failover capacity",
 			Detail: fmt.Sprintf("If server %q fails, %s no live backup, group member or standby server with free capacity, so %s not be recorded: %s%s. Give %s backups, add a standby server, or raise max_cameras.",
-				failed.Name, map[bool]string{true: "1 of its cameras has", false: fmt.Sprintf("%d of its cameras have", len(uncovered))}[len(uncovered) == 1],
-				map[bool]string{true: "it would", false: "they would"}[len(uncovered) == 1], strings.Join(list, ", "), more,
-				map[bool]string{true: "it", false: "them"}[len(uncovered) == 1]),
+				failed.Name, cams, would, strings.Join(list, ", "), more, them),
 			Subject: at(nil, "", failed.DeclRange)})
 	}
 	return diags
+}
+
+// take uses one unit of free capacity on the first server of cands, other
+// than failed, that has any, and reports whether there was one.
+func take(free map[string]int, cands []string, failed string) bool {
+	for _, cand := range cands {
+		if cand != failed && free[cand] > 0 {
+			free[cand]--
+			return true
+		}
+	}
+	return false
 }
