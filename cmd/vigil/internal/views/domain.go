@@ -113,9 +113,6 @@ func DomainStatus(w io.Writer, domain string, sites []DomainSite, o Options) {
 		if c.Cameras == 0 {
 			cams = "none"
 		}
-		if s.Error != "" {
-			cams += " " + p(red, s.Error)
-		}
 		t.add([]string{name, master, servers, cams})
 	}
 	t.write(w)
