@@ -218,32 +218,19 @@ func commit(ctx context.Context, client *api.Client, p *planner.SitePlan, stdout
 func waitMaster(ctx context.Context, client *api.Client, limit time.Duration) *api.State {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	for {
-		if st, err := client.State(ctx); err == nil && st.Master != "" {
-			return st
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(100 * time.Millisecond):
-		}
+	st, err := client.WaitState(ctx, 100*time.Millisecond, func(st *api.State) bool { return st.Master != "" })
+	if err != nil {
+		return nil
 	}
+	return st
 }
 
 // waitRevision polls the agent until it reports at least revision rev.
 func waitRevision(ctx context.Context, client *api.Client, rev uint64, limit time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	for {
-		if st, err := client.State(ctx); err == nil && st.Revision >= rev {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	_, err := client.WaitState(ctx, 50*time.Millisecond, func(st *api.State) bool { return st.Revision >= rev })
+	return err == nil
 }
 
 // applyError words a refused apply; every case leaves the site as it was.

@@ -482,17 +482,10 @@ func (s *Site) applyOnce(ctx context.Context, c *api.Client, site *hcl.Site, opt
 }
 
 func waitRevision(ctx context.Context, c *api.Client, rev uint64) error {
-	for {
-		st, err := c.State(ctx)
-		if err == nil && st.Revision >= rev {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to reach revision %d: %w", c.Address(), rev, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
+	if _, err := c.WaitState(ctx, 20*time.Millisecond, func(st *api.State) bool { return st.Revision >= rev }); err != nil {
+		return fmt.Errorf("waiting for %s to reach revision %d: %w", c.Address(), rev, err)
 	}
+	return nil
 }
 
 // Close stops every agent (closing their segments) and camsim, and removes
