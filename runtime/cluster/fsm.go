@@ -126,11 +126,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 func (f *fsm) apply(env envelope) any {
 	switch env.Type {
 	case cmdApplySpec:
-		if env.V > cmdApplySpecV {
-			return tooNew(env)
-		}
-		var b applySpecBody
-		if err := json.Unmarshal(env.Body, &b); err != nil {
+		b, err := decodeBody[applySpecBody](env, cmdApplySpecV)
+		if err != nil {
 			return err
 		}
 		f.mu.Lock()
@@ -145,11 +142,8 @@ func (f *fsm) apply(env envelope) any {
 		f.state.Committed = b.Time
 		return f.state.Revision
 	case cmdSetOverrides:
-		if env.V > cmdSetOverridesV {
-			return tooNew(env)
-		}
-		var b setOverridesBody
-		if err := json.Unmarshal(env.Body, &b); err != nil {
+		b, err := decodeBody[setOverridesBody](env, cmdSetOverridesV)
+		if err != nil {
 			return err
 		}
 		f.mu.Lock()
@@ -157,11 +151,8 @@ func (f *fsm) apply(env envelope) any {
 		f.state.Overrides = b.Overrides
 		return nil
 	case cmdRecordStats:
-		if env.V > cmdRecordStatsV {
-			return tooNew(env)
-		}
-		var b recordStatsBody
-		if err := json.Unmarshal(env.Body, &b); err != nil {
+		b, err := decodeBody[recordStatsBody](env, cmdRecordStatsV)
+		if err != nil {
 			return err
 		}
 		f.mu.Lock()
@@ -204,8 +195,13 @@ func keepOverrides(prev, next *hcl.Site, o []api.Override) []api.Override {
 	return out
 }
 
-func tooNew(env envelope) error {
-	return fmt.Errorf("raft entry %q has version %d, newer than this binary understands: all servers of a site must run the same vigil version", env.Type, env.V)
+// decodeBody decodes env's body, refusing a version newer than known.
+func decodeBody[T any](env envelope, known int) (T, error) {
+	var b T
+	if env.V > known {
+		return b, fmt.Errorf("raft entry %q has version %d, newer than this binary understands: all servers of a site must run the same vigil version", env.Type, env.V)
+	}
+	return b, json.Unmarshal(env.Body, &b)
 }
 
 // prune drops statistics older than StatsRetentionDays before newest.
