@@ -98,6 +98,15 @@ func stdlogFor(l *slog.Logger) *log.Logger {
 	return log.New(&stdlogWriter{l: l}, "", 0)
 }
 
+// stdlogLevels maps memberlist's level prefixes to slog levels.
+var stdlogLevels = []struct {
+	prefix string
+	level  slog.Level
+}{
+	{"[DEBUG]", slog.LevelDebug}, {"[INFO]", slog.LevelInfo},
+	{"[WARN]", slog.LevelWarn}, {"[ERR]", slog.LevelError}, {"[ERROR]", slog.LevelError},
+}
+
 type stdlogWriter struct {
 	l *slog.Logger
 	r repeats
@@ -106,13 +115,10 @@ type stdlogWriter struct {
 func (w *stdlogWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))
 	level := slog.LevelInfo
-	for prefix, lv := range map[string]slog.Level{
-		"[DEBUG]": slog.LevelDebug, "[INFO]": slog.LevelInfo,
-		"[WARN]": slog.LevelWarn, "[ERR]": slog.LevelError, "[ERROR]": slog.LevelError,
-	} {
-		if strings.HasPrefix(line, prefix) {
-			level = lv
-			line = strings.TrimSpace(strings.TrimPrefix(line, prefix))
+	for _, p := range stdlogLevels {
+		if rest, ok := strings.CutPrefix(line, p.prefix); ok {
+			level = p.level
+			line = strings.TrimSpace(rest)
 			break
 		}
 	}
