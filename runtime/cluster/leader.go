@@ -472,5 +472,8 @@ func (c *Cluster) TransferLeadership(to string) error {
 		}
 		names = append(names, string(s.ID))
 	}
+	if len(names) == 0 {
+		return fmt.Errorf("server %s is not a voting member of the site: %s is its only voting server", to, c.cfg.Name)
+	}
 	return fmt.Errorf("server %s is not a voting member of the site (voters besides %s: %s)", to, c.cfg.Name, strings.Join(names, ", "))
 }
