@@ -206,15 +206,19 @@ func (c *Controller) holdVIP(lctx, ctx context.Context) {
 	t := time.NewTicker(c.o.Interval)
 	defer t.Stop()
 	var lastErr string
+	// fail reports err once, not on every tick while it lasts.
+	fail := func(err error) {
+		if err.Error() != lastErr {
+			c.log.Error("virtual IP", "err", err)
+			c.a.Emit(api.Event{Severity: "error", Kind: "vip.failed", Server: c.a.Name(), Message: err.Error()})
+		}
+		lastErr = err.Error()
+	}
 	for {
 		want, link, err := c.wantVIP()
 		switch {
 		case err != nil:
-			if err.Error() != lastErr {
-				c.log.Error("virtual IP", "err", err)
-				c.a.Emit(api.Event{Severity: "error", Kind: "vip.failed", Server: c.a.Name(), Message: err.Error()})
-			}
-			lastErr = err.Error()
+			fail(err)
 		case cur != nil && cur.vip == want && cur.link == link && c.present(want):
 		default:
 			release()
@@ -225,11 +229,7 @@ func (c *Controller) holdVIP(lctx, ctx context.Context) {
 					err = c.m.AddVIP(l, vip)
 				}
 				if err != nil {
-					if err.Error() != lastErr {
-						c.log.Error("virtual IP", "err", err)
-						c.a.Emit(api.Event{Severity: "error", Kind: "vip.failed", Server: c.a.Name(), Message: err.Error()})
-					}
-					lastErr = err.Error()
+					fail(err)
 					break
 				}
 				cur, lastErr = &held{want, link}, ""
