@@ -147,8 +147,8 @@ func newSession(m *Manager, cam Camera) *session {
 	s.stats.framesC = m.frames.WithLabelValues(cam.Name)
 	s.stats.bytesC = m.bytes.WithLabelValues(cam.Name)
 	s.gap = &api.Gap{Camera: cam.Name, Server: m.cfg.ServerName, Start: s.since}
-	if segs := m.cfg.Store.Segments(cam.Name); len(segs) > 0 {
-		if end := segs[len(segs)-1].End; end.Before(s.since) && s.since.Sub(end) < restartWindow {
+	if last, ok := m.cfg.Store.LastSegment(cam.Name); ok {
+		if end := last.End; end.Before(s.since) && s.since.Sub(end) < restartWindow {
 			s.gap.Start, s.gap.Cause = end, CauseRestart
 		}
 	}

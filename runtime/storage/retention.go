@@ -177,6 +177,23 @@ func (s *Store) Segments(camera string) []Segment {
 	return out
 }
 
+// LastSegment returns the camera's closed segment that started last, on
+// any volume, without copying the others.
+func (s *Store) LastSegment(camera string) (Segment, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var last Segment
+	found := false
+	for _, v := range s.vols {
+		if c := v.cams[camera]; c != nil && len(c.segs) > 0 {
+			if seg := c.segs[len(c.segs)-1]; !found || seg.Start.After(last.Start) {
+				last, found = seg, true
+			}
+		}
+	}
+	return last, found
+}
+
 // Cameras returns the names of the cameras with recordings or gaps.
 func (s *Store) Cameras() []string {
 	s.mu.Lock()

@@ -306,6 +306,12 @@ func TestVolumes(t *testing.T) {
 	if got := s.Cameras(); len(got) != 2 || got[0] != "a" || got[1] != "c" {
 		t.Errorf("cameras %v", got)
 	}
+	if last, ok := s.LastSegment("a"); !ok || last.Path != b.Path {
+		t.Errorf("last segment of a: %v %v, want %v", last, ok, b)
+	}
+	if last, ok := s.LastSegment("nobody"); ok {
+		t.Errorf("last segment of an unknown camera: %v", last)
+	}
 }
 
 // TestFullHysteresis: a volume that retention keeps just full fails a write
