@@ -26,8 +26,10 @@ package recorder
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,7 +115,7 @@ type Manager struct {
 // store report its events to cfg.Events.
 func NewManager(cfg ManagerConfig) (*Manager, error) {
 	if cfg.Store == nil {
-		return nil, errorString("recorder: no storage")
+		return nil, errors.New("recorder: no storage")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -151,10 +153,6 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	})
 	return m, nil
 }
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 func (m *Manager) emit(severity, kind, camera, msg string) {
 	m.log.Log(context.Background(), levelOf(severity), msg, "kind", kind, "camera", camera)
@@ -255,15 +253,7 @@ func (m *Manager) Status() []CameraStatus {
 	for _, s := range ss {
 		out = append(out, s.status())
 	}
-	slices.SortFunc(out, func(a, b CameraStatus) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b CameraStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
