@@ -264,28 +264,24 @@ func (d *decoder) labels(at hhcl.Attributes, name string, dst *map[string]string
 }
 
 func (d *decoder) duration(at hhcl.Attributes, name string, dst *time.Duration, rs map[string]hhcl.Range) {
-	var s string
-	d.str(at, name, &s, rs)
-	if s == "" {
-		return
-	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		d.errorf(rs[name], "Invalid duration", "%s.", err)
-		return
-	}
-	*dst = v
+	parsed(d, at, name, dst, rs, "Invalid duration", ParseDuration)
 }
 
 func (d *decoder) size(at hhcl.Attributes, name string, dst *int64, rs map[string]hhcl.Range) {
+	parsed(d, at, name, dst, rs, "Invalid size", ParseSize)
+}
+
+// parsed decodes string attribute name with parse, whose error is reported
+// under summary. An empty string leaves dst alone.
+func parsed[T any](d *decoder, at hhcl.Attributes, name string, dst *T, rs map[string]hhcl.Range, summary string, parse func(string) (T, error)) {
 	var s string
 	d.str(at, name, &s, rs)
 	if s == "" {
 		return
 	}
-	v, err := ParseSize(s)
+	v, err := parse(s)
 	if err != nil {
-		d.errorf(rs[name], "Invalid size", "%s.", err)
+		d.errorf(rs[name], summary, "%s.", err)
 		return
 	}
 	*dst = v
@@ -451,16 +447,7 @@ func (d *decoder) balancing(b *hhcl.Block) *Balancing {
 	d.boolean(at, "enabled", &bl.Enabled, bl.Ranges)
 	d.integer(at, "history_days", &bl.HistoryDays, bl.Ranges)
 	d.integer(at, "min_days_between_moves", &bl.MinDaysBetweenMoves, bl.Ranges)
-	var window string
-	d.str(at, "window", &window, bl.Ranges)
-	if window != "" {
-		w, err := ParseHourWindow(window)
-		if err != nil {
-			d.errorf(bl.Ranges["window"], "Invalid hour window", "%s.", err)
-		} else {
-			bl.Window = w
-		}
-	}
+	parsed(d, at, "window", &bl.Window, bl.Ranges, "Invalid hour window", ParseHourWindow)
 	var days []string
 	d.list(at, "weekdays", &days, bl.Ranges)
 	seen := map[time.Weekday]bool{}
