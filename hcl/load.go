@@ -398,6 +398,11 @@ func (l *loader) loadVarFile(name string) hhcl.Diagnostics {
 		a := attrs[n]
 		v, ok := l.vars[n]
 		if !ok {
+			if s := suggest(n, l.order); s != "" && l.vars[s].sensitive {
+				// Most likely a misspelt sensitive variable: its line,
+				// shown with the warning, holds a secret.
+				l.collectLiterals(a.Expr)
+			}
 			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Summary: "Value for undeclared variable",
 				Detail:  fmt.Sprintf("The variables file sets %q, but the configuration declares no variable by that name; the value is ignored.%s", n, l.varSuggestion(n)),
 				Subject: a.NameRange.Ptr()})
