@@ -177,7 +177,7 @@ func (v *validator) site(s *Site, advise bool) {
 
 	cameras := map[string]*Camera{}
 	var cameraNames []string
-	primaries := map[string][]*Camera{}
+	primaries := map[string]int{} // cameras per primary server
 	for _, c := range s.Cameras {
 		if prev, ok := cameras[c.Name]; ok {
 			v.duplicate("camera", c.Name, scope, c.DeclRange, prev.DeclRange)
@@ -187,11 +187,11 @@ func (v *validator) site(s *Site, advise bool) {
 		cameraNames = append(cameraNames, c.Name)
 		v.camera(scope, c, servers, serverNames, groups, groupNames)
 		if sv := servers[c.Server]; sv != nil {
-			primaries[sv.Name] = append(primaries[sv.Name], c)
+			primaries[sv.Name]++
 		}
 	}
 	for _, sv := range s.Servers {
-		if n := len(primaries[sv.Name]); sv.MaxCameras > 0 && n > sv.MaxCameras && servers[sv.Name] == sv {
+		if n := primaries[sv.Name]; sv.MaxCameras > 0 && n > sv.MaxCameras && servers[sv.Name] == sv {
 			v.errorf(at(sv.Ranges, "max_cameras", sv.DeclRange), "Too many cameras for server",
 				"Server %q is the primary server of %d cameras, but its max_cameras is %d. Move %d of them to another server or raise max_cameras.",
 				sv.Name, n, sv.MaxCameras, n-sv.MaxCameras)
