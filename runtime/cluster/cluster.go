@@ -124,7 +124,7 @@ type Cluster struct {
 	mu       sync.Mutex
 	members  map[string]*memberRec // other members, by name
 	statuses map[string]statusRec  // by member name, self included
-	refused  map[string]time.Time  // "name\x00reason" -> last logged
+	refused  map[string]time.Time  // "name\x00reason" or "raft\x00host" -> last reported
 	leaving  map[string]bool       // members that announced a shutdown
 	refusals map[string]Refusal    // by name, see Refused
 	selfSeq  uint64
