@@ -57,6 +57,11 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "Error: -var and -var-file do not apply to a saved plan: its values were fixed by vigil plan\n")
 			return 1
 		}
+		if len(src.sites) > 0 {
+			// Ignoring -site would apply every site of the file, more than asked.
+			fmt.Fprintf(stderr, "Error: -site does not apply to a saved plan: it applies every site the plan holds. Nothing was applied; to apply fewer sites, run vigil plan -site NAME -out FILE\n")
+			return 1
+		}
 		if isDomainPlanFile(path) {
 			return runDomainApplyFile(ctx, &src, path, stdout, stderr)
 		}

@@ -213,6 +213,10 @@ func TestDomainPlanApplyStatus(t *testing.T) {
 	if code, out, errs := vigil(t, "apply", tampered); code != 1 || !strings.Contains(errs, "modified after vigil plan wrote it") {
 		t.Errorf("tampered plan file: exit %d\n%s%s", code, out, errs)
 	}
+	// -site cannot narrow a saved plan: refused rather than ignored.
+	if code, out, errs := vigil(t, "apply", "-site", "north", planFile); code != 1 || !strings.Contains(errs, "-site does not apply to a saved plan") {
+		t.Errorf("apply -site of a plan file: exit %d\n%s%s", code, out, errs)
+	}
 	code, out, errs = vigil(t, "apply", planFile)
 	if code != 0 || !strings.Contains(out, "Domain apply complete: 2 sites applied.") {
 		t.Fatalf("apply of the move: exit %d\n%s%s", code, out, errs)
