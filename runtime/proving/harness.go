@@ -297,8 +297,10 @@ func New(t testing.TB, opts Options) *Site {
 	return s
 }
 
+// startLogged starts cmd with its output appended to the file log (a
+// restarted agent keeps its earlier lines).
 func startLogged(cmd *exec.Cmd, log string) error {
-	f, err := os.Create(log)
+	f, err := os.OpenFile(log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -354,14 +356,7 @@ func (s *Site) Start(name string) error {
 		return err
 	}
 	cmd := srv.Host.Command(bin, "agent", "-config", filepath.Join(s.Dir, name+".hcl"))
-	f, err := os.OpenFile(srv.Log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startLogged(cmd, srv.Log); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	srv.cmd = cmd
