@@ -113,7 +113,6 @@ type Agent struct {
 // view is the result of the last reconcile pass, read by the API.
 type view struct {
 	revision uint64
-	spec     *hcl.Site
 	members  map[string]cluster.Member
 	statuses map[string]*memberStatus
 	health   map[string]assign.Member
@@ -123,7 +122,7 @@ type view struct {
 	err      string
 	refused  map[string]string // server → why membership refused it
 
-	idx       *specIndex // of spec
+	idx       *specIndex // of the committed spec; nil before the first
 	overrides []api.Override
 	// gen numbers the views that differ from the one before; /v1/state
 	// caches its answer per generation.
@@ -437,7 +436,7 @@ func (a *Agent) reconcile() {
 	master, _ := a.cl.Leader()
 	now := time.Now()
 
-	v := view{revision: st.Revision, spec: st.Spec, members: members, statuses: statuses, master: master, overrides: st.Overrides, refused: map[string]string{}}
+	v := view{revision: st.Revision, members: members, statuses: statuses, master: master, overrides: st.Overrides, refused: map[string]string{}}
 	for _, r := range a.cl.Refused() {
 		v.refused[r.Name] = r.Reason
 	}
@@ -535,6 +534,14 @@ func (a *Agent) reconcile() {
 	a.mu.Lock()
 	a.view = v
 	a.mu.Unlock()
+}
+
+// spec is the committed spec the view was built from, nil when none is.
+func (v view) spec() *hcl.Site {
+	if v.idx == nil {
+		return nil
+	}
+	return v.idx.spec
 }
 
 // sameAs tells whether v shows what prev showed, given the same assignment

@@ -141,7 +141,7 @@ func (a *Agent) handleHealth(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 	h := api.Health{Status: "ok", Server: a.cfg.Server, Site: a.cfg.Site, Version: a.cfg.Version, Revision: v.revision, Master: v.master}
 	switch {
-	case v.spec == nil:
+	case v.spec() == nil:
 		h.Status, h.Message = "waiting", WaitingMessage
 	case v.err != "":
 		h.Status, h.Message = "degraded", v.err
@@ -243,9 +243,9 @@ func (a *Agent) noQuorumMessage(err error) string {
 			alive++
 		}
 	}
-	if v.spec != nil {
+	if v.spec() != nil {
 		total = 0
-		for _, s := range v.spec.Servers {
+		for _, s := range v.spec().Servers {
 			if s.Kind != hcl.KindVirtual {
 				total++
 			}

@@ -203,9 +203,9 @@ func (a *Agent) State() api.State {
 	}
 	own := v.statuses[a.cfg.Server]
 	if own == nil {
-		own = &memberStatus{Waiting: v.spec == nil}
+		own = &memberStatus{Waiting: v.spec() == nil}
 	}
-	if v.spec == nil {
+	if v.spec() == nil {
 		st.Message = WaitingMessage
 		names := []string{a.cfg.Server}
 		for n := range v.members {
@@ -223,7 +223,7 @@ func (a *Agent) State() api.State {
 			if n == a.cfg.Server {
 				ss.Health, ss.Version, ss.Address = api.HealthAlive, a.cfg.Version, net.JoinHostPort(a.cfg.advertiseAddr(), strconv.Itoa(a.cfg.Port))
 			}
-			if ms := statusOf(v, n); ms != nil {
+			if ms := v.statuses[n]; ms != nil {
 				fillServer(&ss, ms)
 			}
 			st.Servers = append(st.Servers, ss)
@@ -235,7 +235,7 @@ func (a *Agent) State() api.State {
 	if v.err != "" {
 		st.Message = fmt.Sprintf("%s cannot record: %s", a.cfg.Server, v.err)
 	}
-	for _, s := range v.spec.Servers {
+	for _, s := range v.spec().Servers {
 		ss := api.ServerState{
 			Name:    s.Name,
 			Address: net.JoinHostPort(s.Address, strconv.Itoa(s.Port)),
@@ -256,7 +256,7 @@ func (a *Agent) State() api.State {
 			}
 		}
 		if ss.Health == api.HealthAlive || ss.Health == api.HealthSuspect {
-			if ms := statusOf(v, s.Name); ms != nil {
+			if ms := v.statuses[s.Name]; ms != nil {
 				fillServer(&ss, ms)
 			}
 		}
@@ -267,14 +267,14 @@ func (a *Agent) State() api.State {
 			}
 		} else if why, ok := v.refused[s.Name]; ok {
 			ss.Message = "refused by membership: " + why
-		} else if ms := statusOf(v, s.Name); ms != nil && ms.Error != "" && ss.Health == api.HealthAlive {
+		} else if ms := v.statuses[s.Name]; ms != nil && ms.Error != "" && ss.Health == api.HealthAlive {
 			ss.Message = "cannot record: " + ms.Error
 		}
 		st.Servers = append(st.Servers, ss)
 	}
 
 	sessions := a.sessionsByCamera(own, v.statuses, v.health, true)
-	for _, c := range v.spec.Cameras {
+	for _, c := range v.spec().Cameras {
 		d := v.result.Cameras[c.Name]
 		cs := api.CameraState{Name: c.Name, Server: c.Server, State: d.State, Reason: d.Reason, Recorders: sessions[c.Name]}
 		cs.State, cs.Reason = cameraState(d, cs.Recorders)
@@ -314,8 +314,6 @@ func cameraState(d assign.Camera, recs []api.Recorder) (string, string) {
 	}
 	return d.State, d.Reason + " (connecting)"
 }
-
-func statusOf(v view, server string) *memberStatus { return v.statuses[server] }
 
 func roleName(server, master string) string {
 	if server == master {

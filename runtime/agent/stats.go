@@ -54,14 +54,14 @@ func (a *Agent) collectStats(ctx context.Context) []cluster.DailyStat {
 	a.mu.Lock()
 	v := a.view
 	a.mu.Unlock()
-	if v.spec == nil {
+	if v.spec() == nil {
 		return nil
 	}
 	var out []cluster.DailyStat
 	for _, s := range a.localStats(since) {
 		out = append(out, cluster.DailyStat(s))
 	}
-	for _, s := range v.spec.Servers {
+	for _, s := range v.spec().Servers {
 		m, ok := v.members[s.Name]
 		if s.Name == a.cfg.Server || !ok || m.Health != api.HealthAlive {
 			continue
