@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -181,7 +183,8 @@ func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdou
 // refuses to start when a site plan has errors, or when a site was skipped
 // and -allow-partial was not given. Sites that receive a camera moving
 // between sites are applied first, so that the camera is recorded by its
-// new site before its old site lets it go.
+// new site before its old site lets it go; when the new site's apply
+// fails, the old site is not applied.
 func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, ask bool, stdout, stderr io.Writer) int {
 	if d.Summary.WithErrors > 0 {
 		fmt.Fprintf(stderr, "\nNothing was applied: %s the errors above.\n", plural(d.Summary.WithErrors, "site plan has", "site plans have"))
@@ -228,13 +231,27 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 			return 1
 		}
 	}
-	failed := 0
-	for _, wave := range [][]*planner.DomainSite{first, then} {
-		failed += applyWave(ctx, wave, stdout, stderr)
-	}
-	if failed > 0 {
-		fmt.Fprintf(stderr, "\nDomain apply: %d of %s applied, %d failed (see above); every site's apply is atomic: a failed site is unchanged.\n",
-			len(names)-failed, plural(len(names), "site", "sites"), failed)
+	failed := applyWave(ctx, first, stdout, stderr)
+	// A site that gives a camera to a site whose apply failed keeps it:
+	// applied, it would let the camera go with nobody recording it.
+	var held []string
+	then = slices.DeleteFunc(then, func(s *planner.DomainSite) bool {
+		for _, m := range d.Moves {
+			if m.FromSite == s.Site && failed[m.ToSite] {
+				fmt.Fprintf(stderr, "site %s: not applied: it gives camera %q to site %s, whose apply failed; applied alone, the camera would be recorded by neither site.\n", s.Site, m.Camera, m.ToSite)
+				held = append(held, s.Site)
+				return true
+			}
+		}
+		return false
+	})
+	maps.Copy(failed, applyWave(ctx, then, stdout, stderr))
+	if bad := len(failed) + len(held); bad > 0 {
+		line := fmt.Sprintf("%d of %s applied, %d failed", len(names)-bad, plural(len(names), "site", "sites"), len(failed))
+		if len(held) > 0 {
+			line += fmt.Sprintf(", %d held back", len(held))
+		}
+		fmt.Fprintf(stderr, "\nDomain apply: %s (see above); every site's apply is atomic: a failed site is unchanged.\n", line)
 		return 1
 	}
 	fmt.Fprintf(stdout, "\nDomain apply complete: %s applied.\n", plural(len(names), "site", "sites"))
@@ -242,8 +259,8 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 }
 
 // applyWave applies the sites concurrently and prints each site's output
-// as one block, in the order of the plan. It returns how many failed.
-func applyWave(ctx context.Context, sites []*planner.DomainSite, stdout, stderr io.Writer) int {
+// as one block, in the order of the plan. It returns the sites that failed.
+func applyWave(ctx context.Context, sites []*planner.DomainSite, stdout, stderr io.Writer) map[string]bool {
 	type result struct {
 		out, errs bytes.Buffer
 		code      int
@@ -263,7 +280,7 @@ func applyWave(ctx context.Context, sites []*planner.DomainSite, stdout, stderr 
 		}()
 	}
 	wg.Wait()
-	failed := 0
+	failed := map[string]bool{}
 	for i := range results {
 		r := &results[i]
 		stdout.Write(r.out.Bytes())
@@ -271,7 +288,7 @@ func applyWave(ctx context.Context, sites []*planner.DomainSite, stdout, stderr 
 			fmt.Fprintf(stderr, "site %s: %s", sites[i].Site, r.errs.String())
 		}
 		if r.code != 0 {
-			failed++
+			failed[sites[i].Site] = true
 		}
 	}
 	return failed

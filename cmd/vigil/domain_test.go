@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"vigil/hcl"
+	"vigil/planner"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
@@ -239,5 +244,41 @@ func TestDomainPlanApplyStatus(t *testing.T) {
 	code, out, errs = vigil(t, "plan", "-detailed-exitcode", "-address", d.sites["south"].Server("s-1").Addr(), moved)
 	if code != 0 || !strings.Contains(out, "No changes.") || !strings.Contains(errs, `this plan covers site "south"`) {
 		t.Errorf("plan -address: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// When the site receiving a camera fails to apply, the site giving it away
+// is not applied: the camera stays recorded where it was.
+func TestDomainApplyHoldsBackTheGiverOfAFailedMove(t *testing.T) {
+	var northApplied atomic.Bool
+	north := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		northApplied.Store(true)
+		http.Error(w, "unexpected", http.StatusInternalServerError)
+	}))
+	defer north.Close()
+	south := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "disk on fire", http.StatusInternalServerError)
+	}))
+	defer south.Close()
+	site := func(name, addr string, action planner.Action) planner.DomainSite {
+		return planner.DomainSite{Site: name, Status: planner.SitePlanned, Address: addr, Plan: &planner.SitePlan{
+			Site: name, Desired: &hcl.Site{Name: name},
+			Changes: []planner.Change{{Address: "site." + name + ".camera.c", Type: planner.TypeCamera, Name: "c", Action: action}},
+		}}
+	}
+	d := &planner.DomainPlan{
+		Sites: []planner.DomainSite{site("north", north.URL, planner.Delete), site("south", south.URL, planner.Create)},
+		Moves: []planner.SiteMove{{Camera: "c", FromSite: "north", ToSite: "south"}},
+	}
+	var out, errs strings.Builder
+	if code := applyDomain(context.Background(), &planSource{}, d, false, &out, &errs); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if northApplied.Load() {
+		t.Errorf("north was applied although south, which receives its camera, failed")
+	}
+	if !strings.Contains(errs.String(), `site north: not applied: it gives camera "c" to site south, whose apply failed`) ||
+		!strings.Contains(errs.String(), "0 of 2 sites applied, 1 failed, 1 held back") {
+		t.Errorf("stderr:\n%s", errs.String())
 	}
 }
