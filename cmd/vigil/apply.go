@@ -152,6 +152,7 @@ func confirm(stdout io.Writer, stdin io.Reader, what string) (bool, error) {
 // applyPlan moves the master role when the plan says so, then commits the
 // desired spec against the plan's base revision.
 func applyPlan(ctx context.Context, client *api.Client, p *planner.SitePlan, stdout, stderr io.Writer) int {
+	var moved string // the new master, when the role moved
 	for _, c := range p.Changes {
 		if c.Action != planner.TransferMaster {
 			continue
@@ -163,10 +164,15 @@ func applyPlan(ctx context.Context, client *api.Client, p *planner.SitePlan, std
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s is the master.\n", master)
+		moved = master
 	}
 	rev, err := commit(ctx, client, p, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %s\n", applyError(err))
+		if moved != "" {
+			// Not part of the configuration, the transfer is not undone.
+			fmt.Fprintf(stderr, "Note: the master role had already moved to %s; it stays there.\n", moved)
+		}
 		return 1
 	}
 	// The master answered; the server this command talks to may follow a

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"vigil/hcl"
+	"vigil/planner"
 	"vigil/runtime/api"
 )
 
@@ -367,5 +370,31 @@ func TestPlanPicksTheLiveSite(t *testing.T) {
 	code, out, errs := vigil(t, "plan", "-detailed-exitcode", "-address", f.srv.URL, dir)
 	if code != 0 || !strings.Contains(out, "No changes.") || !strings.Contains(errs, `the configuration describes 2 sites; this plan covers site "hq"`) {
 		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// A refused commit after the master role moved says that the role stays
+// moved, since "Nothing was applied" alone would not be true.
+func TestApplyRefusedAfterMasterTransferSaysSo(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/master/transfer" {
+			json.NewEncoder(w).Encode(api.TransferResponse{Master: "b"})
+			return
+		}
+		http.Error(w, "no quorum", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	p := &planner.SitePlan{Site: "s", Desired: &hcl.Site{Name: "s"}, Changes: []planner.Change{
+		{Address: "site.s.master", Type: planner.TypeMaster, Action: planner.TransferMaster, From: "a", To: "b"},
+		{Address: "site.s.server.a", Type: planner.TypeServer, Name: "a", Action: planner.Delete},
+	}}
+	var out, errs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if code := applyPlan(ctx, api.NewClient(srv.URL, ""), p, &out, &errs); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if !strings.Contains(errs.String(), "Note: the master role had already moved to b; it stays there.") {
+		t.Errorf("stderr:\n%s", errs.String())
 	}
 }
