@@ -2,7 +2,9 @@ package planner
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -477,26 +479,10 @@ func equal(a, b any) bool {
 		return ok && x == y
 	case []string:
 		y, ok := b.([]string)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if x[i] != y[i] {
-				return false
-			}
-		}
-		return true
+		return ok && slices.Equal(x, y)
 	case map[string]string:
 		y, ok := b.(map[string]string)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			if w, ok := y[k]; !ok || w != v {
-				return false
-			}
-		}
-		return true
+		return ok && maps.Equal(x, y)
 	}
 	panic(fmt.Sprintf("planner: no comparison for %T", a))
 }
