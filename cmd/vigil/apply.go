@@ -97,7 +97,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			return runDomainApply(ctx, &src, cfg, diags, *autoApprove, stdout, stderr)
 		}
 		var err error
-		p, cfg, diags, err = src.planConfig(client, fetch, cfg, diags, nil)
+		p, err = planConfig(client, fetch, cfg, diags, nil)
 		if err != nil {
 			reportFailure(stderr, cfg, diags, err)
 			return 1

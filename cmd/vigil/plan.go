@@ -182,22 +182,20 @@ func quoteList(names []string) string {
 }
 
 // planConfig plans the loaded configuration against the live state that
-// fetch is reading. It returns the configuration and its diagnostics
-// (warnings, or the errors behind errInvalidConfig) whatever happens.
-func (s *planSource) planConfig(client *api.Client, fetch *liveState, cfg *hcl.Config, diags hhcl.Diagnostics, fail []string) (*planner.SitePlan, *hcl.Config, hhcl.Diagnostics, error) {
+// fetch is reading; errInvalidConfig when diags has errors.
+func planConfig(client *api.Client, fetch *liveState, cfg *hcl.Config, diags hhcl.Diagnostics, fail []string) (*planner.SitePlan, error) {
 	if diags.HasErrors() {
-		return nil, cfg, diags, errInvalidConfig
+		return nil, errInvalidConfig
 	}
 	live, err := fetch.wait()
 	if err != nil {
-		return nil, cfg, diags, err
+		return nil, err
 	}
 	site, err := siteFor(cfg, live, client.Address())
 	if err != nil {
-		return nil, cfg, diags, err
+		return nil, err
 	}
-	p, err := planner.Plan(site, live, planner.Options{Fail: fail, Sensitive: cfg.Sensitive})
-	return p, cfg, diags, err
+	return planner.Plan(site, live, planner.Options{Fail: fail, Sensitive: cfg.Sensitive})
 }
 
 // otherSites tells, on stderr, that a configuration of several sites is
@@ -263,7 +261,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	if !diags.HasErrors() && src.domainMode(cfg) {
 		return runDomainPlan(ctx, &src, cfg, diags, domainPlanFlags{fail: failed, out: *out, json: *asJSON, detailed: *detailed}, stdout, stderr)
 	}
-	p, cfg, diags, err := src.planConfig(client, fetch, cfg, diags, failed)
+	p, err := planConfig(client, fetch, cfg, diags, failed)
 	if !showPlan(stdout, stderr, cfg, diags, err, *asJSON,
 		func(w io.Writer, d []hcl.Diagnostic) error { return views.JSON(w, p, d) },
 		func(w io.Writer) error {
