@@ -207,17 +207,24 @@ func (m *Manager) apply(n *hcl.Network, rep *Report) error {
 		}
 	}
 
-	wantRoute := map[RouteKey]*netlink.Route{}
+	type wanted struct {
+		r   *hcl.Route
+		nr  *netlink.Route
+		key RouteKey
+	}
+	routes := make([]wanted, 0, len(n.Routes)) // in the block's order
+	wantRoute := map[RouteKey]bool{}
 	for _, r := range n.Routes {
 		nr, key, err := m.route(r)
 		if err != nil {
 			return err
 		}
-		wantRoute[key] = nr
+		routes = append(routes, wanted{r, nr, key})
+		wantRoute[key] = true
 	}
 	var keepRoutes []RouteKey
 	for _, k := range m.rec.Routes {
-		if _, ok := wantRoute[k]; ok {
+		if wantRoute[k] {
 			keepRoutes = append(keepRoutes, k)
 			continue
 		}
@@ -254,11 +261,11 @@ func (m *Manager) apply(n *hcl.Network, rep *Report) error {
 	}
 	m.rec.Addresses = keepAddrs
 
-	for _, r := range n.Routes {
-		nr, key, _ := m.route(r)
+	for _, w := range routes {
+		nr, key := w.nr, w.key
 		existing, err := m.h.RouteListFiltered(familyOf(nr), &netlink.Route{Dst: nr.Dst, Table: nr.Table}, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
 		if err != nil {
-			return fmt.Errorf("route %s: %w", r.Destination, err)
+			return fmt.Errorf("route %s: %w", w.r.Destination, err)
 		}
 		same, replaced := false, len(existing) > 0
 		for _, e := range existing {
