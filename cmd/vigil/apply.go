@@ -98,14 +98,10 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		}
 		var err error
 		p, err = planConfig(client, fetch, cfg, diags, nil)
-		if err != nil {
-			reportFailure(stderr, cfg, diags, err)
-			return 1
-		}
-		printDiagnostics(stderr, diags, cfg)
-		otherSites(stderr, cfg, p, client.Address())
-		if err := views.Text(stdout, p, color); err != nil {
-			fmt.Fprintf(stderr, "Error: %v\n", err)
+		if !showPlan(stdout, stderr, cfg, diags, err, false, nil, func(w io.Writer) error {
+			otherSites(stderr, cfg, p, client.Address())
+			return views.Text(w, p, color)
+		}) {
 			return 1
 		}
 	}

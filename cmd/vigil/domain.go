@@ -111,13 +111,8 @@ func runDomainPlan(ctx context.Context, src *planSource, cfg *hcl.Config, diags 
 
 func runDomainApply(ctx context.Context, src *planSource, cfg *hcl.Config, diags hhcl.Diagnostics, autoApprove bool, stdout, stderr io.Writer) int {
 	d, err := src.planDomain(ctx, cfg, nil)
-	if err != nil {
-		reportFailure(stderr, cfg, diags, err)
-		return 1
-	}
-	printDiagnostics(stderr, diags, cfg)
-	if err := views.DomainText(stdout, d, isTerminal(stdout)); err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+	if !showPlan(stdout, stderr, cfg, diags, err, false, nil,
+		func(w io.Writer) error { return views.DomainText(w, d, isTerminal(w)) }) {
 		return 1
 	}
 	return applyDomain(ctx, src, d, !autoApprove, stdout, stderr)

@@ -85,8 +85,8 @@ func (s *planSource) parseArgs(fs *flag.FlagSet, args []string, what string, std
 
 // showPlan prints a plan of a site or of a domain, or why there is none
 // (planErr): as JSON on stdout with the diagnostics inside, or the
-// diagnostics on stderr and the text on stdout. It reports whether the
-// command may go on.
+// diagnostics on stderr and the text on stdout (apply: asJSON false,
+// writeJSON nil). It reports whether the command may go on.
 func showPlan(stdout, stderr io.Writer, cfg *hcl.Config, diags hhcl.Diagnostics, planErr error, asJSON bool,
 	writeJSON func(io.Writer, []hcl.Diagnostic) error, writeText func(io.Writer) error) bool {
 	var err error
