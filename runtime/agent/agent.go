@@ -73,7 +73,6 @@ type Agent struct {
 	reg     *prometheus.Registry
 	metrics *metrics
 	events  *hub
-	usage   processUsage
 	started time.Time
 
 	cl   *cluster.Cluster
@@ -92,16 +91,17 @@ type Agent struct {
 	decoded   map[string]decodedStatus
 	idx       *specIndex   // of the committed revision
 	assigned  assignInputs // of the last assign.Assign
+	lastSent  []byte       // the last gossiped status
+	usage     processUsage
+	usageAt   time.Time // of the last usage sample
+	cpu       float64
+	rss       int64
 
 	mu        sync.Mutex
 	view      view
 	configErr string
 	rec       *recorderSet
 	gaps      *gapTracker
-	lastSent  []byte
-	usageAt   time.Time
-	cpu       float64
-	rss       int64
 	// clockOffset measures this server's clock offset to the master (see
 	// SetClockOffset); nil when nothing measures it.
 	clockOffset func() (time.Duration, bool)
@@ -642,16 +642,12 @@ func (a *Agent) gossip(ms *memberStatus) bool {
 	if err != nil {
 		return false
 	}
-	a.mu.Lock()
-	same := slices.Equal(b, a.lastSent)
-	if !same {
-		a.lastSent = b
+	if slices.Equal(b, a.lastSent) {
+		return false
 	}
-	a.mu.Unlock()
-	if !same {
-		a.cl.SetStatus(b)
-	}
-	return !same
+	a.lastSent = b
+	a.cl.SetStatus(b)
+	return true
 }
 
 // SetClockOffset gives the agent what measures this server's clock offset
@@ -664,7 +660,7 @@ func (a *Agent) SetClockOffset(offset func() (time.Duration, bool)) {
 	a.mu.Unlock()
 }
 
-// fillUsage adds CPU, memory, storage and the clock offset; CPU and memory
+// fillUsage adds CPU, memory, the version and the clock offset; CPU and memory
 // are sampled every few seconds so that the gossiped status does not change
 // on every pass.
 func (a *Agent) fillUsage(ms *memberStatus, now time.Time) {
@@ -678,8 +674,6 @@ func (a *Agent) fillUsage(ms *memberStatus, now time.Time) {
 			ms.ClockMS = &v
 		}
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	if now.Sub(a.usageAt) >= 5*time.Second {
 		a.usageAt = now
 		a.cpu, a.rss = a.usage.sample()

@@ -4,7 +4,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -16,17 +15,15 @@ import (
 const clockTicks = 100
 
 // processUsage samples the process's CPU use (in % of one core, averaged
-// since the previous sample) and resident memory from /proc/self.
+// since the previous sample) and resident memory from /proc/self. The
+// reconcile loop is its only user.
 type processUsage struct {
-	mu       sync.Mutex
 	lastCPU  float64 // seconds of CPU used
 	lastWall time.Time
 	percent  float64
 }
 
 func (u *processUsage) sample() (cpuPercent float64, rssBytes int64) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
 	now := time.Now()
 	if cpu, ok := readProcCPU(); ok {
 		if !u.lastWall.IsZero() {
