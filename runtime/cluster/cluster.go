@@ -160,6 +160,8 @@ type memberRec struct {
 	health         string
 	since          time.Time
 	left           bool
+	gone           bool      // memberlist counts it dead or left (it no longer probes it)
+	lastAck        time.Time // the last answer to one of our pings (or the join)
 	raftConfigured bool
 	revision       uint64
 }

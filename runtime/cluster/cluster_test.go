@@ -756,7 +756,9 @@ func TestDetectionTime(t *testing.T) {
 	}
 	victim := s.name(li)
 	stopped := time.Now()
-	leader.Kill()
+	killed := make(chan struct{})
+	go func() { leader.Kill(); close(killed) }() // watch while raft shuts down
+	defer func() { <-killed }()
 	suspect := make([]time.Time, len(live))
 	dead := make([]time.Time, len(live))
 	var elected time.Time

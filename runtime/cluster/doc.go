@@ -13,21 +13,24 @@
 //
 // # Health and detection times
 //
-// Config.Keepalive (K, the site's keepalive) is memberlist's probe interval;
-// the probe timeout is K/2 and a suspected member is declared dead after
-// 3·K (SuspicionMult 3 and SuspicionMaxTimeoutMult 1: no longer wait for
-// confirmations from other servers; scaled by log10(servers) from 10
-// servers on). memberlist does not report suspicion
-// to its delegates, so each server also pings every live member directly
-// once per keepalive: a ping unanswered within K/2 makes the member suspect
-// (as seen by this server), an answer makes it alive again. Dead is
-// memberlist's verdict, shared by every server.
+// Config.Keepalive (K, the site's keepalive) is memberlist's probe interval,
+// with a probe timeout of K/2 and a suspicion timeout of 3·K (SuspicionMult
+// 3, SuspicionMaxTimeoutMult 1), so memberlist alone would declare a member
+// dead after 4 to 7·K. memberlist does not report suspicion to its
+// delegates, so each server also pings every member directly every K/2, with
+// a timeout of K/2: a member that answered none of its pings for one
+// keepalive is suspect, for two keepalives (three pings in a row, and at
+// least one second) dead, as seen by this server; an answer makes it alive
+// again. memberlist's verdicts still apply: a member it declares dead stays
+// dead until it rejoins. Each server acts on its own view (recording never
+// waits for agreement), so a server that only some peers cannot reach may be
+// recorded twice for a while, never not at all.
 //
-// Measured on loopback (go test -v -run TestDetectionTime, 3 servers, K =
-// 1 s, the master stopped hard, three runs): suspect after 0.6 to 1.3 s,
-// dead after 4.1 to 6.7 s, a new master elected after 1.9 to 2.5 s (raft's
+// Measured on loopback (go test -count=3 -v -run TestDetectionTime, 3
+// servers, K = 1 s, the master stopped hard): suspect after 0.56 to 0.81 s,
+// dead after 1.56 to 1.81 s, a new master elected after 1.6 to 2.1 s (raft's
 // heartbeat and election timeouts are K, clamped to 0.5 to 5 s). In general:
-// suspect within 0.5 to 1.5·K, dead within 4 to 7·K. A server that shuts
+// suspect within 0.5 to 1·K, dead within 1.5 to 2·K. A server that shuts
 // down gracefully (Shutdown) is marked dead at once with Member.Left set,
 // and a master hands its role over first.
 //

@@ -353,8 +353,14 @@ func (c *Cluster) setHealth(n *memberlist.Node, health string, left bool) {
 	c.mu.Lock()
 	r, ok := c.members[n.Name]
 	if !ok {
-		r = &memberRec{health: api.HealthAlive, since: time.Now()}
+		r = &memberRec{health: api.HealthAlive, since: time.Now(), lastAck: time.Now()}
 		c.members[n.Name] = r
+	}
+	if health != "" {
+		r.gone = health == api.HealthDead // memberlist's verdict
+	}
+	if health == api.HealthAlive {
+		r.lastAck = time.Now()
 	}
 	r.addr = n.Addr.String()
 	r.mlPort = int(n.Port)
@@ -396,15 +402,18 @@ func (c *Cluster) healthEvent(name, addr, health string, left bool) {
 	}
 }
 
-// healthLoop decides suspect. memberlist keeps its own suspicion to
-// itself (no delegate reports it), so every keepalive this server pings
-// each live member directly: a ping unanswered within half a keepalive makes
-// the member suspect, an answer makes it alive again. Dead (and back from
-// dead) comes from memberlist's failure detector through NotifyLeave and
-// NotifyJoin.
+// healthLoop decides suspect and dead as this server sees them.
+// memberlist keeps its own suspicion to itself (no delegate reports it) and
+// its dead verdict takes 4 to 7 keepalives, so every half keepalive this
+// server pings each member memberlist still probes, with a timeout of half a
+// keepalive: a member that has not answered for one keepalive (one ping) is
+// suspect, for two keepalives (three pings; at least deadAfterMin) dead; an
+// answer makes it alive again. memberlist's own verdicts still apply: NotifyLeave (dead or left)
+// and NotifyJoin (back).
 func (c *Cluster) healthLoop() {
 	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.Keepalive)
+	k := c.cfg.Keepalive
+	t := time.NewTicker(k / 2)
 	defer t.Stop()
 	for {
 		select {
@@ -419,34 +428,53 @@ func (c *Cluster) healthLoop() {
 			c.signal(c.metaCh)
 		}
 		var wg sync.WaitGroup
-		for _, n := range c.liveNodes() {
+		for _, n := range c.probedNodes() {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				_, err := c.ml.Ping(n.Name, &net.UDPAddr{IP: n.Addr, Port: int(n.Port)})
-				want := api.HealthAlive
-				if err != nil {
-					want = api.HealthSuspect
-				}
-				c.mu.Lock()
-				r, ok := c.members[n.Name]
-				// Dead and back are memberlist's to decide.
-				moved := ok && r.health != api.HealthDead && r.health != want
-				if moved {
-					r.health, r.since = want, time.Now()
-				}
-				addr := ""
-				if ok {
-					addr = r.addr
-				}
-				c.mu.Unlock()
-				if moved {
-					c.healthEvent(n.Name, addr, want, false)
-					c.notify()
-				}
+				c.pinged(n.Name, err == nil, k)
 			}()
 		}
 		wg.Wait()
+	}
+}
+
+// deadAfterMin is the least silence that makes a member dead, so that a
+// short test keepalive does not turn a busy moment into a takeover.
+const deadAfterMin = time.Second
+
+// pinged records the outcome of a ping of name and moves its health.
+func (c *Cluster) pinged(name string, answered bool, k time.Duration) {
+	now := time.Now()
+	c.mu.Lock()
+	r, ok := c.members[name]
+	if !ok || r.gone {
+		c.mu.Unlock()
+		return // memberlist's verdict stands until NotifyJoin
+	}
+	if answered {
+		r.lastAck = now
+	}
+	// Pings go out every k/2 and time out after k/2, so one unanswered
+	// ping means about k of silence, three about 2·k; the thresholds sit a
+	// quarter keepalive below, clear of scheduling jitter.
+	want := api.HealthAlive
+	switch silent := now.Sub(r.lastAck); {
+	case silent >= max(2*k-k/4, deadAfterMin):
+		want = api.HealthDead
+	case silent >= k-k/4:
+		want = api.HealthSuspect
+	}
+	moved := r.health != want
+	if moved {
+		r.health, r.left, r.since = want, false, now
+	}
+	addr := r.addr
+	c.mu.Unlock()
+	if moved {
+		c.healthEvent(name, addr, want, false)
+		c.notify()
 	}
 }
 
@@ -506,11 +534,21 @@ func (c *Cluster) joinLoop() {
 // nodes built from our records: the *Node values memberlist returns are
 // updated by it concurrently, so they are not handed back to it.
 func (c *Cluster) liveNodes() []*memberlist.Node {
+	return c.nodes(func(r *memberRec) bool { return r.health != api.HealthDead })
+}
+
+// probedNodes lists the other members that memberlist has not given up on,
+// dead to us or not: healthLoop keeps pinging them.
+func (c *Cluster) probedNodes() []*memberlist.Node {
+	return c.nodes(func(r *memberRec) bool { return !r.gone })
+}
+
+func (c *Cluster) nodes(keep func(*memberRec) bool) []*memberlist.Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []*memberlist.Node
 	for name, r := range c.members {
-		if r.health != api.HealthDead && r.mlPort != 0 {
+		if keep(r) && r.mlPort != 0 {
 			out = append(out, &memberlist.Node{Name: name, Addr: net.ParseIP(r.addr), Port: uint16(r.mlPort)})
 		}
 	}
