@@ -52,7 +52,16 @@ type Camera struct {
 	// Retention is the camera's own maximum age of recordings (0: the
 	// storage's limits only).
 	Retention time.Duration
+	// Warm asks for a session that connects and keeps the last WarmHold of
+	// media in memory but writes nothing, until Set names the camera again
+	// without Warm: then what it holds is written first and recording goes
+	// on, without waiting for a connection or a keyframe. A warm session
+	// records no gap.
+	Warm bool
 }
+
+// WarmHold is the most media a warm session keeps, in whole GOPs.
+const WarmHold = 10 * time.Second
 
 // Defaults applied to zero Camera fields.
 const (
@@ -78,7 +87,8 @@ type ManagerConfig struct {
 // CameraStatus is the recorder's view of one camera.
 type CameraStatus struct {
 	Name string
-	// State is "connecting", "recording" or "failing".
+	// State is "connecting", "recording" or "failing"; "warm" for a warm
+	// session (Camera.Warm) that is not failing.
 	State string
 	Since time.Time
 	// Error is the last failure while State is "failing".
@@ -202,8 +212,12 @@ func (m *Manager) Set(cams []Camera) {
 		want[c.Name] = withDefaults(c)
 	}
 	for name, s := range m.sessions {
-		if c, ok := want[name]; !ok || c != s.cam {
+		c, ok := want[name]
+		switch warm := s.warm.Load(); {
+		case !ok || !sameSource(c, s.cam) || (c.Warm && !warm):
 			m.stopLocked(name, s)
+		case warm && !c.Warm:
+			s.promote()
 		}
 	}
 	for name, c := range want {
@@ -215,6 +229,12 @@ func (m *Manager) Set(cams []Camera) {
 		m.sessions[name] = s
 		go s.run()
 	}
+}
+
+// sameSource tells whether a and b record the same way, warm or not.
+func sameSource(a, b Camera) bool {
+	a.Warm = b.Warm
+	return a == b
 }
 
 func (m *Manager) stopLocked(name string, s *session) {

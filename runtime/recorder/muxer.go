@@ -107,6 +107,13 @@ func newMuxer(segDur time.Duration, h265 bool, vps, sps, pps []byte, audio *audi
 	}
 }
 
+// setSegDur changes the segment duration from the next keyframe on.
+func (m *muxer) setSegDur(d time.Duration) {
+	m.mu.Lock()
+	m.segDur = int64(d.Seconds() * videoTimeScale)
+	m.mu.Unlock()
+}
+
 func ticksToDuration(t int64, scale uint32) time.Duration {
 	return time.Duration(float64(t) * float64(time.Second) / float64(scale))
 }

@@ -120,6 +120,11 @@ type session struct {
 	mux      atomic.Pointer[muxer]
 	lastSeen atomic.Int64 // unix nanos of the last video frame
 
+	// warm is set while the session holds its media (Camera.Warm);
+	// promote clears it and closes release.
+	warm    atomic.Bool
+	release chan struct{}
+
 	lastDropEvent atomic.Int64
 
 	mu       sync.Mutex
@@ -136,18 +141,22 @@ func newSession(m *Manager, cam Camera) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
 		m: m, cam: cam, ctx: ctx, cancel: cancel,
-		done:  make(chan struct{}),
-		jobs:  make(chan job, writeQueue),
-		wdone: make(chan struct{}),
-		state: "connecting",
-		since: time.Now(),
-		stats: &camStats{},
+		done:    make(chan struct{}),
+		jobs:    make(chan job, writeQueue),
+		wdone:   make(chan struct{}),
+		state:   "connecting",
+		since:   time.Now(),
+		stats:   &camStats{},
+		release: make(chan struct{}),
 	}
+	s.warm.Store(cam.Warm)
 	s.stats.onDrop = s.onDrop
 	s.stats.framesC = m.frames.WithLabelValues(cam.Name)
 	s.stats.bytesC = m.bytes.WithLabelValues(cam.Name)
 	s.gap = &api.Gap{Camera: cam.Name, Server: m.cfg.ServerName, Start: s.since}
-	if last, ok := m.cfg.Store.LastSegment(cam.Name); ok {
+	// A warm session is a backup getting ready, not this server coming
+	// back: no restart gap.
+	if last, ok := m.cfg.Store.LastSegment(cam.Name); ok && !cam.Warm {
 		if end := last.End; end.Before(s.since) && s.since.Sub(end) < restartWindow {
 			s.gap.Start, s.gap.Cause = end, CauseRestart
 		}
@@ -162,9 +171,33 @@ func newSession(m *Manager, cam Camera) *session {
 		},
 		onOpen:     s.onRecording,
 		onWriteErr: s.onWriteErr,
+		holding:    cam.Warm,
+		holdFor:    WarmHold,
+		release:    s.release,
 	}
 	go w.run(s.wdone)
 	return s
+}
+
+// promote turns a warm session into a recording one: the writer writes
+// what it held, and segments get their full length again.
+func (s *session) promote() {
+	if !s.warm.Swap(false) {
+		return
+	}
+	if mx := s.mux.Load(); mx != nil {
+		mx.setSegDur(s.cam.SegmentDuration)
+	}
+	close(s.release)
+}
+
+// segmentDuration is the muxer's segment length: every GOP its own segment
+// while warm, so that the writer can drop the oldest ones.
+func (s *session) segmentDuration() time.Duration {
+	if s.warm.Load() {
+		return 0
+	}
+	return s.cam.SegmentDuration
 }
 
 func (s *session) stop() {
@@ -288,8 +321,8 @@ func (s *session) closeGap(end time.Time, stopping bool) *api.Gap {
 	if stopping {
 		s.m.up.WithLabelValues(s.cam.Name).Set(0)
 	}
-	if g == nil || g.Cause == "" || !end.After(g.Start) {
-		return nil
+	if g == nil || g.Cause == "" || !end.After(g.Start) || s.warm.Load() {
+		return nil // a warm session was never asked to record
 	}
 	g.End = end
 	if err := s.m.cfg.Store.AddGap(*g); err != nil {
@@ -461,7 +494,7 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 	)
 	if h265f != nil {
 		vps, sps, pps := h265f.SafeParams()
-		mx = newMuxer(s.cam.SegmentDuration, true, vps, sps, pps, audio, s.jobs, s.stats)
+		mx = newMuxer(s.segmentDuration(), true, vps, sps, pps, audio, s.jobs, s.stats)
 		d, err := h265f.CreateDecoder()
 		if err != nil {
 			return nil, failure(CauseMalformed, "H.265 depacketizer: %v", err)
@@ -472,7 +505,7 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 		}
 	} else {
 		sps, pps := h264f.SafeParams()
-		mx = newMuxer(s.cam.SegmentDuration, false, nil, sps, pps, audio, s.jobs, s.stats)
+		mx = newMuxer(s.segmentDuration(), false, nil, sps, pps, audio, s.jobs, s.stats)
 		d, err := h264f.CreateDecoder()
 		if err != nil {
 			return nil, failure(CauseMalformed, "H.264 depacketizer: %v", err)
@@ -509,6 +542,9 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 		})
 	}
 	s.mux.Store(mx)
+	if !s.warm.Load() {
+		mx.setSegDur(s.cam.SegmentDuration) // promoted meanwhile
+	}
 	return mx, nil
 }
 
@@ -644,6 +680,9 @@ func (s *session) status() CameraStatus {
 		Name: s.cam.Name, State: s.state, Since: s.since, Error: s.errMsg, Codec: s.codec,
 		Frames: s.stats.frames.Load(), Bytes: s.stats.bytes.Load(), Dropped: s.stats.dropped.Load(),
 		Skipped: s.stats.skipped.Load(),
+	}
+	if s.warm.Load() && st.State != "failing" {
+		st.State = "warm"
 	}
 	if s.gap != nil && s.gap.Cause != "" {
 		g := *s.gap

@@ -58,6 +58,14 @@ type writer struct {
 	onOpen     func(wall time.Time, codec string)
 	onWriteErr func(err error)
 
+	// A warm session's writer starts holding: it keeps the parts in held
+	// (at most holdFor of media, in whole segments) until release closes,
+	// then writes them and goes on as usual.
+	holding bool
+	holdFor time.Duration
+	held    []job
+	release <-chan struct{}
+
 	meta     *segMeta
 	file     *storage.File
 	failed   bool // the current segment could not be written: drop its parts
@@ -67,14 +75,50 @@ type writer struct {
 
 func (w *writer) run(done chan<- struct{}) {
 	defer close(done)
-	for j := range w.in {
-		w.handle(j)
+	for {
+		select {
+		case j, ok := <-w.in:
+			if !ok {
+				w.closeFile() // what a warm session held is dropped
+				return
+			}
+			w.stats.queued.Add(-j.bytes)
+			if w.holding {
+				w.hold(j)
+			} else {
+				w.handle(j)
+			}
+		case <-w.release:
+			w.release = nil // a nil channel never fires again
+			w.holding = false
+			for _, j := range w.held {
+				w.handle(j)
+			}
+			w.held = nil
+		}
 	}
-	w.closeFile()
+}
+
+// hold keeps j and drops the oldest held segment while the rest still
+// spans holdFor. The muxer of a warm session starts a segment at every
+// keyframe, so what is left always starts with one.
+func (w *writer) hold(j job) {
+	w.held = append(w.held, j)
+	newest := j.seg.wall.Add(j.end)
+	for {
+		i := 0 // the first part of the second oldest segment
+		for i < len(w.held) && w.held[i].seg == w.held[0].seg {
+			i++
+		}
+		if i == len(w.held) || newest.Sub(w.held[i].seg.wall) < w.holdFor {
+			return
+		}
+		clear(w.held[:i]) // let the media go
+		w.held = w.held[i:]
+	}
 }
 
 func (w *writer) handle(j job) {
-	defer w.stats.queued.Add(-j.bytes)
 	if j.seg != w.meta {
 		w.closeFile()
 		w.meta = j.seg

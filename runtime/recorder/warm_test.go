@@ -1,0 +1,83 @@
+package recorder
+
+import (
+	"testing"
+	"time"
+
+	"vigil/runtime/camsim"
+)
+
+// A warm session writes nothing and records no gap; promoted, it writes
+// what it held first, so the files start before the promotion, joined and
+// with every frame camsim sent from the first keyframe on.
+func TestWarmSessionHoldsThenRecords(t *testing.T) {
+	t.Parallel()
+	needFFprobe(t)
+	srv := startCamsim(t, camsim.Options{Paths: 2})
+	store := openStore(t, t.TempDir())
+	m, events := newManager(t, store)
+	door := Camera{Name: "door", URL: srv.URL(1), SegmentDuration: 2 * time.Second}
+	gate := Camera{Name: "gate", URL: srv.URL(2), SegmentDuration: 2 * time.Second, Warm: true}
+	warmDoor := door
+	warmDoor.Warm = true
+	m.Set([]Camera{warmDoor, gate})
+	waitFor(t, 5*time.Second, "both warm", func() bool {
+		st := m.Status()
+		return st[0].State == "warm" && st[1].State == "warm"
+	})
+	time.Sleep(3 * time.Second)
+	if segs := store.Segments("door"); len(segs) != 0 {
+		t.Fatalf("a warm session wrote %d segments", len(segs))
+	}
+
+	promoted := time.Now()
+	m.Set([]Camera{door}) // door records, gate is dropped
+	waitFor(t, 5*time.Second, "door recording", func() bool {
+		st := m.Status()
+		return len(st) == 1 && st[0].State == "recording"
+	})
+	time.Sleep(2 * time.Second)
+	sent := srv.Stats()["cam1"].Sessions[0].FramesFromKeyframe
+	m.Close()
+
+	segs := store.Segments("door")
+	frames := checkRecording(t, segs, []string{"h264"})
+	if held := promoted.Sub(segs[0].Start); held < 1500*time.Millisecond {
+		t.Errorf("the recording starts %v before the promotion, want about the 3 s held (less the wait for a keyframe)", held)
+	}
+	// The small clip has a 1 s GOP; the session's last part may be cut.
+	if d := sent - int64(frames); d < 0 || d > 25 {
+		t.Errorf("camsim sent %d frames from the first keyframe, files hold %d", sent, frames)
+	}
+	for _, cam := range []string{"door", "gate"} {
+		if g := store.Gaps(cam); len(g) != 0 {
+			t.Errorf("%s: gaps %+v, want none", cam, g)
+		}
+	}
+	if n := len(store.Segments("gate")); n != 0 {
+		t.Errorf("gate was never promoted but has %d segments", n)
+	}
+	if n := events.count("camera.recording"); n != 1 {
+		t.Errorf("%d camera.recording events, want 1 (door)", n)
+	}
+}
+
+// hold keeps whole segments, the newest always, and drops the oldest while
+// the rest still spans holdFor (here 3 s of ten 1 s segments: the last 3).
+func TestWriterHoldBound(t *testing.T) {
+	w := &writer{holding: true, holdFor: 3 * time.Second}
+	t0 := time.Now()
+	var segs []*segMeta
+	for i := range 10 { // ten 1 s GOPs in two parts each
+		seg := &segMeta{wall: t0.Add(time.Duration(i) * time.Second)}
+		segs = append(segs, seg)
+		w.hold(job{seg: seg, end: 500 * time.Millisecond})
+		w.hold(job{seg: seg, end: time.Second, close: true})
+	}
+	if got := w.held[0].seg; got != segs[7] {
+		t.Fatalf("oldest held segment starts at %v, want %v", got.wall.Sub(t0), segs[7].wall.Sub(t0))
+	}
+	if len(w.held) != 6 {
+		t.Errorf("%d parts held, want 6 (the last 3 segments)", len(w.held))
+	}
+}
