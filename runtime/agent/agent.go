@@ -50,6 +50,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,6 +119,7 @@ type view struct {
 	health   map[string]assign.Member
 	result   assign.Result
 	mine     []string
+	warm     []string // cameras held warm here in case a suspect server is declared dead
 	master   string
 	err      string
 	refused  map[string]string // server → why membership refused it
@@ -484,20 +486,22 @@ func (a *Agent) reconcile() {
 		in := assignInputs{idx: a.idx, rec: rec, health: v.health, running: running, overrides: st.Overrides}
 		changed = !in.same(a.assigned)
 		if changed {
-			v.result = assign.Assign(assign.Input{
+			ain := assign.Input{
 				Spec:      st.Spec,
 				Members:   v.health,
 				Running:   running,
 				Overrides: st.Overrides,
 				Now:       now,
-			})
+			}
+			v.result = assign.Assign(ain)
 			v.mine = v.result.For(a.cfg.Server)
+			v.warm = warmFor(ain, v.mine, a.cfg.Server)
 			if rec != nil {
-				rec.set(a.idx, v.mine)
+				rec.set(a.idx, v.mine, v.warm)
 			}
 			a.assigned = in
 		} else {
-			v.result, v.mine = prev.result, prev.mine
+			v.result, v.mine, v.warm = prev.result, prev.mine, prev.warm
 		}
 		if rec != nil {
 			own = rec.status(sessions, st.Revision, v.result, a.cfg.Server)
@@ -534,6 +538,34 @@ func (a *Agent) reconcile() {
 	a.mu.Lock()
 	a.view = v
 	a.mu.Unlock()
+}
+
+// warmFor lists the cameras this server would record if every server now
+// suspect were declared dead, and does not record now. Their sessions
+// connect and hold the last seconds in memory (recorder.Camera.Warm), so
+// that a takeover on dead starts with media from before it, instead of
+// connecting and waiting for a keyframe then.
+func warmFor(in assign.Input, mine []string, self string) []string {
+	dead := maps.Clone(in.Members)
+	suspect := false
+	for name, m := range dead {
+		if m.Health == api.HealthSuspect {
+			m.Health = api.HealthDead
+			dead[name] = m
+			suspect = true
+		}
+	}
+	if !suspect {
+		return nil
+	}
+	in.Members = dead
+	var out []string
+	for _, c := range assign.Assign(in).For(self) {
+		if !slices.Contains(mine, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // spec is the committed spec the view was built from, nil when none is.
@@ -770,6 +802,18 @@ func (a *Agent) diffEvents(prev, cur view) {
 	}
 	for c := range was {
 		a.emit(api.Event{Severity: "info", Kind: "camera.released", Camera: c, Message: fmt.Sprintf("no longer recording %s", c)})
+	}
+	if len(cur.warm) > 0 && len(prev.warm) == 0 {
+		var suspect []string
+		for name, m := range cur.health {
+			if m.Health == api.HealthSuspect {
+				suspect = append(suspect, name)
+			}
+		}
+		slices.Sort(suspect)
+		a.emit(api.Event{Severity: "info", Kind: "takeover.ready",
+			Message: fmt.Sprintf("%s suspect: %d of its cameras are connected here and held in memory, to be recorded at once if it is declared dead",
+				strings.Join(suspect, ", "), len(cur.warm))})
 	}
 	for name, c := range cur.result.Cameras {
 		old, ok := prev.result.Cameras[name]

@@ -42,11 +42,18 @@ func openRecorder(a *Agent, vols []storage.Volume) (*recorderSet, error) {
 	return &recorderSet{volumes: slices.Clone(vols), store: store, mgr: mgr, reg: reg}, nil
 }
 
-// set hands the recorder the cameras the assignment gives this server.
-func (r *recorderSet) set(idx *specIndex, mine []string) {
-	cams := make([]recorder.Camera, 0, len(mine))
+// set hands the recorder the cameras the assignment gives this server, and
+// those to hold warm.
+func (r *recorderSet) set(idx *specIndex, mine, warm []string) {
+	cams := make([]recorder.Camera, 0, len(mine)+len(warm))
 	for _, name := range mine {
 		if c, ok := idx.cameras[name]; ok {
+			cams = append(cams, c)
+		}
+	}
+	for _, name := range warm {
+		if c, ok := idx.cameras[name]; ok {
+			c.Warm = true
 			cams = append(cams, c)
 		}
 	}
@@ -68,6 +75,9 @@ func runningOf(sessions []recorder.CameraStatus) map[string]bool {
 func (r *recorderSet) status(sessions []recorder.CameraStatus, rev uint64, res assign.Result, self string) *memberStatus {
 	ms := &memberStatus{Revision: rev}
 	for _, s := range sessions {
+		if s.State == "warm" {
+			continue // not recording, nor trying to
+		}
 		sess := session{Camera: s.Name, Role: roleOf(res, s.Name, self), State: sessionState(s)}
 		if !s.Since.IsZero() {
 			sess.Since = s.Since.Unix()
