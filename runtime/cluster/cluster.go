@@ -73,6 +73,10 @@ type Member struct {
 	Health string
 	// Since is when the member entered Health, by the local clock.
 	Since time.Time
+	// Late is set while an alive member has not answered this server's
+	// pings for half a keepalive: not suspect yet, but its backups get
+	// ready.
+	Late bool
 	// Left is set when a dead member announced its departure (graceful
 	// shutdown) instead of failing.
 	Left    bool
@@ -162,6 +166,7 @@ type memberRec struct {
 	left           bool
 	gone           bool      // memberlist counts it dead or left (it no longer probes it)
 	lastAck        time.Time // the last answer to one of our pings (or the join)
+	late           bool
 	raftConfigured bool
 	revision       uint64
 }
@@ -404,7 +409,7 @@ func (c *Cluster) Members() []Member {
 	for name, r := range c.members {
 		out = append(out, Member{
 			Name: name, Addr: r.addr, APIPort: r.apiPort, Health: r.health, Since: r.since,
-			Left: r.left, Version: r.version, Status: c.statuses[name].Payload,
+			Late: r.late, Left: r.left, Version: r.version, Status: c.statuses[name].Payload,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

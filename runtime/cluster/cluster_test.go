@@ -741,8 +741,8 @@ func TestOverridesAndStats(t *testing.T) {
 }
 
 // TestDetectionTime measures, with the production keepalive of 1 s, the
-// time from the master's hard stop until the others mark it suspect and
-// dead, and until a new master is elected. Run with -v to see the figures.
+// time from the master's hard stop until the others mark it late, suspect
+// and dead, and until a new master is elected. Run with -v to see the figures.
 func TestDetectionTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes several keepalives of 1 s")
@@ -759,12 +759,16 @@ func TestDetectionTime(t *testing.T) {
 	killed := make(chan struct{})
 	go func() { leader.Kill(); close(killed) }() // watch while raft shuts down
 	defer func() { <-killed }()
+	late := make([]time.Time, len(live))
 	suspect := make([]time.Time, len(live))
 	dead := make([]time.Time, len(live))
 	var elected time.Time
 	waitFor(t, 20*time.Second, victim+" dead everywhere", func() bool {
 		for k, i := range live {
 			m, _ := health(s.nodes[i], victim)
+			if (m.Late || m.Health != api.HealthAlive) && late[k].IsZero() {
+				late[k] = time.Now()
+			}
 			if m.Health == api.HealthSuspect && suspect[k].IsZero() {
 				suspect[k] = m.Since
 			}
@@ -782,8 +786,8 @@ func TestDetectionTime(t *testing.T) {
 		if !suspect[k].IsZero() {
 			sus = suspect[k].Sub(stopped).Round(time.Millisecond).String()
 		}
-		t.Logf("keepalive 1s, 3 servers: %s sees the master %s suspect after %s, dead after %s",
-			s.name(i), victim, sus, dead[k].Sub(stopped).Round(time.Millisecond))
+		t.Logf("keepalive 1s, 3 servers: %s sees the master %s late after %s, suspect after %s, dead after %s",
+			s.name(i), victim, late[k].Sub(stopped).Round(time.Millisecond), sus, dead[k].Sub(stopped).Round(time.Millisecond))
 	}
 	t.Logf("keepalive 1s, 3 servers: new master elected %s after the master stopped", elected.Sub(stopped).Round(10*time.Millisecond))
 }

@@ -17,20 +17,22 @@
 // with a probe timeout of K/2 and a suspicion timeout of 3·K (SuspicionMult
 // 3, SuspicionMaxTimeoutMult 1), so memberlist alone would declare a member
 // dead after 4 to 7·K. memberlist does not report suspicion to its
-// delegates, so each server also pings every member directly every K/2, with
-// a timeout of K/2: a member that answered none of its pings for one
-// keepalive is suspect, for two keepalives (three pings in a row, and at
-// least one second) dead, as seen by this server; an answer makes it alive
-// again. memberlist's verdicts still apply: a member it declares dead stays
-// dead until it rejoins. Each server acts on its own view (recording never
-// waits for agreement), so a server that only some peers cannot reach may be
-// recorded twice for a while, never not at all.
+// delegates, so each server also pings every member directly every K/8 and
+// judges the silence since its last answer: 3/8·K of silence makes a member
+// late (Member.Late: the backups of its cameras get ready), one keepalive
+// suspect, two keepalives (and at least one second) dead, as seen by this
+// server; an answer makes it alive again. memberlist's verdicts still apply:
+// a member it declares dead stays dead until it rejoins. Each server acts on
+// its own view (recording never waits for agreement), so a server that only
+// some peers cannot reach may be recorded twice for a while, never not at
+// all.
 //
 // Measured on loopback (go test -count=3 -v -run TestDetectionTime, 3
-// servers, K = 1 s, the master stopped hard): suspect after 0.56 to 0.81 s,
-// dead after 1.56 to 1.81 s, a new master elected after 1.6 to 2.1 s (raft's
-// heartbeat and election timeouts are K, clamped to 0.5 to 5 s). In general:
-// suspect within 0.5 to 1·K, dead within 1.5 to 2·K. A server that shuts
+// servers, K = 1 s, the master stopped hard): late after 0.33 to 0.46 s,
+// suspect after 0.80 to 0.83 s, dead after 1.70 to 1.83 s, a new master
+// elected after 1.4 to 2.7 s (raft's heartbeat and election timeouts are K,
+// clamped to 0.5 to 5 s). In general: late within 3/8 to 1/2·K, suspect
+// within 3/4 to 7/8·K, dead within 1.75 to 1.9·K. A server that shuts
 // down gracefully (Shutdown) is marked dead at once with Member.Left set,
 // and a master hands its role over first.
 //

@@ -402,23 +402,36 @@ func (c *Cluster) healthEvent(name, addr, health string, left bool) {
 	}
 }
 
-// healthLoop decides suspect and dead as this server sees them.
+// healthLoop decides late, suspect and dead as this server sees them.
 // memberlist keeps its own suspicion to itself (no delegate reports it) and
-// its dead verdict takes 4 to 7 keepalives, so every half keepalive this
-// server pings each member memberlist still probes, with a timeout of half a
-// keepalive: a member that has not answered for one keepalive (one ping) is
-// suspect, for two keepalives (three pings; at least deadAfterMin) dead; an
-// answer makes it alive again. memberlist's own verdicts still apply: NotifyLeave (dead or left)
+// its dead verdict takes 4 to 7 keepalives, so this server pings each member
+// memberlist still probes every eighth of a keepalive (one ping in flight per
+// member) and judges the silence since the last answer: three eighths of a
+// keepalive (two pings missed) make a member late (Member.Late), one
+// keepalive suspect, two keepalives (at least deadAfterMin) dead; an answer
+// makes it alive at once. Pings are small (a site of 40 servers sends about
+// 300 a second per server), and the early late verdict is what lets backups
+// get ready before a failure is declared. memberlist's own verdicts still apply: NotifyLeave (dead or left)
 // and NotifyJoin (back).
 func (c *Cluster) healthLoop() {
 	defer c.wg.Done()
 	k := c.cfg.Keepalive
-	t := time.NewTicker(k / 2)
+	t := time.NewTicker(k / 8)
 	defer t.Stop()
+	inFlight := map[string]bool{}
+	answers := make(chan pingResult)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
 		select {
 		case <-c.shutdownCh:
 			return
+		case r := <-answers:
+			delete(inFlight, r.name)
+			if r.ok {
+				c.judge(r.name, k, true)
+			}
+			continue
 		case <-t.C:
 		}
 		// A server added to a raft configuration by the master announces
@@ -427,25 +440,39 @@ func (c *Cluster) healthLoop() {
 			c.raftConfigured.Store(true)
 			c.signal(c.metaCh)
 		}
-		var wg sync.WaitGroup
 		for _, n := range c.probedNodes() {
+			c.judge(n.Name, k, false)
+			if inFlight[n.Name] {
+				continue
+			}
+			inFlight[n.Name] = true
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				_, err := c.ml.Ping(n.Name, &net.UDPAddr{IP: n.Addr, Port: int(n.Port)})
-				c.pinged(n.Name, err == nil, k)
+				select {
+				case answers <- pingResult{n.Name, err == nil}:
+				case <-c.shutdownCh:
+				}
 			}()
 		}
-		wg.Wait()
 	}
+}
+
+type pingResult struct {
+	name string
+	ok   bool
 }
 
 // deadAfterMin is the least silence that makes a member dead, so that a
 // short test keepalive does not turn a busy moment into a takeover.
 const deadAfterMin = time.Second
 
-// pinged records the outcome of a ping of name and moves its health.
-func (c *Cluster) pinged(name string, answered bool, k time.Duration) {
+// judge moves name's health by the silence since its last answer (now, when
+// answered). Silence is judged every eighth of a keepalive; the suspect and
+// dead thresholds sit a quarter below their targets, so that a member is
+// suspect within one keepalive of silence and dead within two.
+func (c *Cluster) judge(name string, k time.Duration, answered bool) {
 	now := time.Now()
 	c.mu.Lock()
 	r, ok := c.members[name]
@@ -456,24 +483,27 @@ func (c *Cluster) pinged(name string, answered bool, k time.Duration) {
 	if answered {
 		r.lastAck = now
 	}
-	// Pings go out every k/2 and time out after k/2, so one unanswered
-	// ping means about k of silence, three about 2·k; the thresholds sit a
-	// quarter keepalive below, clear of scheduling jitter.
+	silent := now.Sub(r.lastAck)
 	want := api.HealthAlive
-	switch silent := now.Sub(r.lastAck); {
+	switch {
 	case silent >= max(2*k-k/4, deadAfterMin):
 		want = api.HealthDead
 	case silent >= k-k/4:
 		want = api.HealthSuspect
 	}
+	late := want == api.HealthAlive && silent >= 3*k/8
 	moved := r.health != want
+	changed := moved || r.late != late
 	if moved {
 		r.health, r.left, r.since = want, false, now
 	}
+	r.late = late
 	addr := r.addr
 	c.mu.Unlock()
 	if moved {
 		c.healthEvent(name, addr, want, false)
+	}
+	if changed {
 		c.notify()
 	}
 }
