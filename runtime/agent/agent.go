@@ -408,10 +408,11 @@ type assignInputs struct {
 	health    map[string]assign.Member
 	running   map[string]map[string]bool
 	overrides []api.Override
+	late      []string // alive servers late to answer (cluster.Member.Late), sorted
 }
 
 func (x assignInputs) same(y assignInputs) bool {
-	return x.idx == y.idx && x.rec == y.rec && slices.Equal(x.overrides, y.overrides) &&
+	return x.idx == y.idx && x.rec == y.rec && slices.Equal(x.overrides, y.overrides) && slices.Equal(x.late, y.late) &&
 		maps.EqualFunc(x.health, y.health, func(m, n assign.Member) bool { return m.Health == n.Health && m.Since.Equal(n.Since) }) &&
 		maps.EqualFunc(x.running, y.running, maps.Equal)
 }
@@ -483,7 +484,7 @@ func (a *Agent) reconcile() {
 			sessions = rec.mgr.Status()
 			running[a.cfg.Server] = runningOf(sessions)
 		}
-		in := assignInputs{idx: a.idx, rec: rec, health: v.health, running: running, overrides: st.Overrides}
+		in := assignInputs{idx: a.idx, rec: rec, health: v.health, running: running, overrides: st.Overrides, late: lateOf(members)}
 		changed = !in.same(a.assigned)
 		if changed {
 			ain := assign.Input{
@@ -495,7 +496,7 @@ func (a *Agent) reconcile() {
 			}
 			v.result = assign.Assign(ain)
 			v.mine = v.result.For(a.cfg.Server)
-			v.warm = warmFor(ain, v.mine, a.cfg.Server)
+			v.warm = warmFor(ain, v.mine, a.cfg.Server, in.late)
 			if rec != nil {
 				rec.set(a.idx, v.mine, v.warm)
 			}
@@ -541,21 +542,21 @@ func (a *Agent) reconcile() {
 }
 
 // warmFor lists the cameras this server would record if every server now
-// suspect were declared dead, and does not record now. Their sessions
-// connect and hold the last seconds in memory (recorder.Camera.Warm), so
-// that a takeover on dead starts with media from before it, instead of
-// connecting and waiting for a keyframe then.
-func warmFor(in assign.Input, mine []string, self string) []string {
+// suspect or late were declared dead, and does not record now. Their
+// sessions connect and hold the last seconds in memory (recorder.Camera.Warm),
+// so that a takeover starts with media from before it, instead of connecting
+// and waiting for a keyframe then.
+func warmFor(in assign.Input, mine []string, self string, late []string) []string {
 	dead := maps.Clone(in.Members)
-	suspect := false
+	failing := false
 	for name, m := range dead {
-		if m.Health == api.HealthSuspect {
+		if m.Health == api.HealthSuspect || (m.Health == api.HealthAlive && slices.Contains(late, name)) {
 			m.Health = api.HealthDead
 			dead[name] = m
-			suspect = true
+			failing = true
 		}
 	}
-	if !suspect {
+	if !failing {
 		return nil
 	}
 	in.Members = dead
@@ -565,6 +566,18 @@ func warmFor(in assign.Input, mine []string, self string) []string {
 			out = append(out, c)
 		}
 	}
+	return out
+}
+
+// lateOf names the members late to answer, sorted.
+func lateOf(members map[string]cluster.Member) []string {
+	var out []string
+	for name, m := range members {
+		if m.Late {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -584,7 +597,7 @@ func (v view) sameAs(prev view) bool {
 		slices.Equal(v.overrides, prev.overrides) && maps.Equal(v.refused, prev.refused) &&
 		maps.Equal(v.statuses, prev.statuses) &&
 		maps.EqualFunc(v.members, prev.members, func(m, n cluster.Member) bool {
-			return m.Name == n.Name && m.Addr == n.Addr && m.APIPort == n.APIPort && m.Health == n.Health &&
+			return m.Name == n.Name && m.Addr == n.Addr && m.APIPort == n.APIPort && m.Health == n.Health && m.Late == n.Late &&
 				m.Since.Equal(n.Since) && m.Left == n.Left && m.Version == n.Version && bytes.Equal(m.Status, n.Status)
 		})
 }
@@ -804,16 +817,16 @@ func (a *Agent) diffEvents(prev, cur view) {
 		a.emit(api.Event{Severity: "info", Kind: "camera.released", Camera: c, Message: fmt.Sprintf("no longer recording %s", c)})
 	}
 	if len(cur.warm) > 0 && len(prev.warm) == 0 {
-		var suspect []string
+		failing := lateOf(cur.members)
 		for name, m := range cur.health {
 			if m.Health == api.HealthSuspect {
-				suspect = append(suspect, name)
+				failing = append(failing, name)
 			}
 		}
-		slices.Sort(suspect)
+		slices.Sort(failing)
 		a.emit(api.Event{Severity: "info", Kind: "takeover.ready",
-			Message: fmt.Sprintf("%s suspect: %d of its cameras are connected here and held in memory, to be recorded at once if it is declared dead",
-				strings.Join(suspect, ", "), len(cur.warm))})
+			Message: fmt.Sprintf("%s not answering: %d cameras are connected here and held in memory, to be recorded at once if it fails",
+				strings.Join(failing, ", "), len(cur.warm))})
 	}
 	for name, c := range cur.result.Cameras {
 		old, ok := prev.result.Cameras[name]

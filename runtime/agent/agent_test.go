@@ -97,8 +97,9 @@ func TestSingleServerRecordsItsCameras(t *testing.T) {
 
 // TestTwoServersTakeOverAndFailBack kills the server of two cameras (one
 // normal, one fast) on a 2-server site: the other server takes them over
-// although the site has no quorum left, refuses changes with 503, and hands
-// them back without a gap when the server returns. The takeover times are
+// although the site has no quorum left (with what it held warm since the
+// server went quiet), refuses changes with 503, and hands them back without
+// a gap when the server returns. The takeover times are
 // logged (go test -v -run TestTwoServers ./runtime/agent).
 func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "rec-2"}, 3)
@@ -195,13 +196,36 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	var kinds []string
+	var ready, dead time.Time
 	for ev := range events {
 		if ev.Camera == "cam1" && (ev.Kind == "gap.open" || ev.Kind == "gap.closed" || ev.Kind == "camera.assigned") {
 			kinds = append(kinds, ev.Kind)
 		}
+		if ev.Time.After(killed) && ev.Time.Before(returned) {
+			switch {
+			case ev.Kind == "takeover.ready" && ready.IsZero():
+				ready = ev.Time
+			case ev.Kind == "server.dead" && ev.Server == "rec-1":
+				dead = ev.Time
+			}
+		}
 	}
 	if !slices.Contains(kinds, "gap.open") || !slices.Contains(kinds, "gap.closed") || !slices.Contains(kinds, "camera.assigned") {
 		t.Errorf("rec-2's events about cam1: %v", kinds)
+	}
+	// rec-2 held cam1 warm while rec-1 was late or suspect, so its
+	// recording of cam1 starts before it declared rec-1 dead.
+	if ready.IsZero() || dead.IsZero() {
+		t.Fatalf("rec-2's events: takeover.ready at %v, rec-1 dead at %v; want both", ready, dead)
+	}
+	for _, sp := range recorded(t, s, "cam1", "rec-2") {
+		if sp.start.After(killed) {
+			if !sp.start.Before(dead) {
+				t.Errorf("rec-2's recording of cam1 starts at %s, after rec-1 was declared dead at %s: nothing held warm",
+					sp.start.Format("15:04:05.000"), dead.Format("15:04:05.000"))
+			}
+			break
+		}
 	}
 }
 
