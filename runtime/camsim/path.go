@@ -48,6 +48,7 @@ type trackState struct {
 	t      *track
 	media  *description.Media
 	next   int64  // index of the next unit by the clock
+	first  int64  // the clip's unit sent as unit 0
 	tsBase uint32 // RTP timestamp of unit 0
 	pkt    rtp.Packet
 }
@@ -144,7 +145,7 @@ func (p *path) sendDue(ts *trackState, elapsed time.Duration, stalled, isVideo b
 		return
 	}
 	for ; ts.next < n; ts.next++ {
-		u := &ts.t.units[ts.next%int64(len(ts.t.units))]
+		u := &ts.t.units[(ts.first+ts.next)%int64(len(ts.t.units))]
 		if isVideo {
 			p.countFrame(u.key)
 		}
