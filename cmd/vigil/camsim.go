@@ -28,7 +28,7 @@ func runCamsim(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opts.Paths, "paths", 1, "number of cameras, served as /cam1 ... /camN")
 	fs.StringVar(&opts.Codec, "codec", "h264", "video codec: h264 or h265")
 	fs.BoolVar(&opts.Audio, "audio", false, "add an AAC track (48 kHz mono)")
-	fs.StringVar(&opts.Profile, "profile", "small", "clip: small (320x240, ~250 kbit/s) or 1080p (~3 Mbit/s, 2 s GOP)")
+	fs.StringVar(&opts.Profile, "profile", "small", "clip: small (320x240, ~250 kbit/s), 1080p (~3 Mbit/s, 2 s GOP) or 1080p-gop1 (the same, 1 s GOP, H.264 only)")
 	fs.StringVar(&opts.Username, "user", "", "require this user name (basic or digest auth)")
 	fs.StringVar(&opts.Password, "pass", "", "password for -user")
 	fs.BoolVar(&opts.UDP, "udp", false, "also offer the UDP transport (TCP always works)")

@@ -72,8 +72,9 @@ type Options struct {
 	// Audio adds an AAC-LC track (48 kHz mono) to every path.
 	Audio bool
 	// Profile chooses the clip: "small" (default: 320x240, 1 s GOP, about
-	// 250 kbit/s, for tests) or "1080p" (1920x1080, 2 s GOP, about 3 Mbit/s
-	// with H.264 and 2 Mbit/s with H.265). Both run at 25 fps.
+	// 250 kbit/s, for tests), "1080p" (1920x1080, 2 s GOP, about 3 Mbit/s
+	// with H.264 and 2 Mbit/s with H.265) or "1080p-gop1" (the same with a
+	// 1 s GOP, as VMS vendors advise; H.264 only). All run at 25 fps.
 	Profile string
 	// Username and Password, when Username is set, are required from clients
 	// (basic or digest MD5 authentication) on DESCRIBE, SETUP and PLAY.
@@ -156,8 +157,8 @@ func Start(opts Options) (*Server, error) {
 	if opts.Codec != "h264" && opts.Codec != "h265" {
 		return nil, fmt.Errorf("camsim: codec %q not supported (use h264 or h265)", opts.Codec)
 	}
-	if opts.Profile != "small" && opts.Profile != "1080p" {
-		return nil, fmt.Errorf("camsim: profile %q not supported (use small or 1080p)", opts.Profile)
+	if opts.Profile != "small" && opts.Profile != "1080p" && opts.Profile != "1080p-gop1" {
+		return nil, fmt.Errorf("camsim: profile %q not supported (use small, 1080p or 1080p-gop1)", opts.Profile)
 	}
 	if opts.Paths < 1 {
 		return nil, fmt.Errorf("camsim: need at least one path, got %d", opts.Paths)

@@ -171,6 +171,7 @@ func TestClipsParse(t *testing.T) {
 		{"h265", "small", 50, 25},
 		{"h264", "1080p", 100, 50},
 		{"h265", "1080p", 100, 50},
+		{"h264", "1080p-gop1", 100, 25},
 	} {
 		c, err := loadClip(tc.codec, tc.profile)
 		if err != nil {

@@ -64,7 +64,7 @@ type Options struct {
 	// over the servers; camera i's primary is s((i-1)%N+1) and its backups
 	// the other servers in order after it.
 	Cameras int
-	// Profile is camsim's clip: "small" (default) or "1080p".
+	// Profile is camsim's clip: "small" (default), "1080p" or "1080p-gop1".
 	Profile string
 	// Keepalive is the site's keepalive (default 1s).
 	Keepalive time.Duration

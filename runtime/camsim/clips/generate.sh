@@ -25,6 +25,11 @@ ff -f lavfi -i testsrc2=size=1920x1080:rate=25 -t 4 -pix_fmt yuv420p \
 	-c:v libx264 -preset medium -profile:v high -bf 0 -g 50 -keyint_min 50 -sc_threshold 0 \
 	-b:v 3M -maxrate 3M -bufsize 3M -x264-params repeat-headers=1:sliced-threads=0 \
 	-f h264 1080p.h264
+# 1080p-gop1: the same with a 1 s GOP, the key frame interval VMS vendors advise.
+ff -f lavfi -i testsrc2=size=1920x1080:rate=25 -t 4 -pix_fmt yuv420p \
+	-c:v libx264 -preset medium -profile:v high -bf 0 -g 25 -keyint_min 25 -sc_threshold 0 \
+	-b:v 3M -maxrate 3M -bufsize 3M -x264-params repeat-headers=1:sliced-threads=0 \
+	-f h264 1080p-gop1.h264
 ff -f lavfi -i testsrc2=size=1920x1080:rate=25 -t 4 -pix_fmt yuv420p \
 	-c:v libx265 -preset fast -b:v 2M \
 	-x265-params log-level=error:bframes=0:keyint=50:min-keyint=50:scenecut=0:open-gop=0:repeat-headers=1:vbv-maxrate=2000:vbv-bufsize=2000 \
