@@ -129,10 +129,10 @@ func TestBadCamerasDoNotAffectOthers(t *testing.T) {
 	})
 }
 
-// startSyntheticCamera serves synthetic H.264 (25 fps, a keyframe every 25
-// frames, parameter sets only in the SDP) with an optional audio track
-// (audio nil: none), over rtsps when tlsConf is set.
-func startSyntheticCamera(t *testing.T, tlsConf *tls.Config, audio format.Format, packet func(i int) *rtp.Packet) string {
+// startSyntheticCamera serves synthetic H.264 (25 fps, a keyframe every
+// idrEvery frames (0: never), parameter sets only in the SDP) with an
+// optional audio track (audio nil: none), over rtsps when tlsConf is set.
+func startSyntheticCamera(t *testing.T, tlsConf *tls.Config, audio format.Format, packet func(i int) *rtp.Packet, idrEvery int) string {
 	t.Helper()
 	b := &fakeCamera{}
 	b.srv = &gortsplib.Server{Handler: b, RTSPAddress: "127.0.0.1:0", TLSConfig: tlsConf}
@@ -169,7 +169,7 @@ func startSyntheticCamera(t *testing.T, tlsConf *tls.Config, audio format.Format
 			if i%2 == 0 {
 				n := i / 2
 				nalu := []byte{byte(h264.NALUTypeNonIDR) | 0x40, 0x9a, 0x00}
-				if n%25 == 0 {
+				if idrEvery > 0 && n%idrEvery == 0 {
 					nalu = []byte{byte(h264.NALUTypeIDR) | 0x60, 0x88, 0x80}
 				}
 				b.stream.WritePacketRTP(video, &rtp.Packet{
@@ -196,13 +196,13 @@ func TestRecordG711AndOpus(t *testing.T) {
 			Header:  rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160)},
 			Payload: make([]byte, 160), // 20 ms
 		}
-	})
+	}, 25)
 	opus := startSyntheticCamera(t, nil, &format.Opus{PayloadTyp: 97, ChannelCount: 1}, func(i int) *rtp.Packet {
 		return &rtp.Packet{
 			Header:  rtp.Header{Version: 2, PayloadType: 97, SequenceNumber: uint16(i), Timestamp: uint32(i * 960)},
 			Payload: []byte{31 << 3, 0xff, 0xfe}, // CELT fullband, one 20 ms frame
 		}
-	})
+	}, 25)
 	store := openStore(t, t.TempDir())
 	m, _ := newManager(t, store)
 	m.Set([]Camera{{Name: "pcmu", URL: pcmu}, {Name: "opus", URL: opus}})
@@ -243,7 +243,7 @@ func TestRecordG711AndOpus(t *testing.T) {
 
 func TestRecordRTSPS(t *testing.T) {
 	t.Parallel()
-	url := startSyntheticCamera(t, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, nil, nil)
+	url := startSyntheticCamera(t, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, nil, nil, 25)
 	store := openStore(t, t.TempDir())
 	m, _ := newManager(t, store)
 	m.Set([]Camera{{Name: "secure", URL: url}})
@@ -269,4 +269,30 @@ func selfSigned(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// A stream that never offers a keyframe fails as malformed after
+// NoKeyframe, with one event and no file, instead of "connecting" for ever.
+func TestNoKeyframeFails(t *testing.T) {
+	t.Parallel()
+	url := startSyntheticCamera(t, nil, nil, nil, 0)
+	store := openStore(t, t.TempDir())
+	events := &eventLog{}
+	m, err := NewManager(ManagerConfig{ServerName: "rec-1", Store: store, Events: events.add, NoKeyframe: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	m.Set([]Camera{{Name: "p", URL: url}})
+	waitFor(t, 10*time.Second, "failing", func() bool { return m.Status()[0].State == "failing" })
+	st := m.Status()[0]
+	if !strings.Contains(st.Error, "no keyframe") {
+		t.Errorf("error %q, want it to name the missing keyframe", st.Error)
+	}
+	if n := events.count("camera.malformed"); n != 1 {
+		t.Errorf("%d camera.malformed events, want 1", n)
+	}
+	if n := len(store.Segments("p")); n != 0 {
+		t.Errorf("%d segments of a stream without a keyframe", n)
+	}
 }

@@ -11,8 +11,9 @@
 // frames (counted, with an event) and recording restarts at the next
 // keyframe in a new file; no camera ever waits for another one's disk.
 //
-// A connection that fails, or delivers no frame for StallTimeout, is
-// retried with a jittered backoff from 1 s to 30 s (straight to 30 s for
+// A connection that fails, delivers no frame for StallTimeout, or
+// delivers for NoKeyframe only frames that cannot start a recording (no
+// keyframe, no parameter sets), is retried with a jittered backoff from 1 s to 30 s (straight to 30 s for
 // wrong credentials or an unsupported codec). Every interruption becomes a
 // gap (api.Gap) stored with the recordings, and an event. A camera that
 // last recorded less than 10 minutes before its session starts gets a
@@ -68,6 +69,10 @@ const (
 	DefaultSegmentDuration = 60 * time.Second
 	DefaultStallTimeout    = 5 * time.Second
 	DefaultFsyncInterval   = 5 * time.Second
+	// DefaultNoKeyframe: a connection whose frames give nothing to record
+	// for this long (no keyframe, no parameter sets) fails as malformed.
+	// Long, because "smart" encoders stretch the GOP to 40 s and more.
+	DefaultNoKeyframe = time.Minute
 )
 
 // ManagerConfig configures a Manager.
@@ -82,6 +87,9 @@ type ManagerConfig struct {
 	// FsyncInterval bounds how long written media may stay in the page
 	// cache (default 5 s).
 	FsyncInterval time.Duration
+	// NoKeyframe bounds how long a connection may deliver frames of which
+	// none can start a recording (default DefaultNoKeyframe).
+	NoKeyframe time.Duration
 }
 
 // CameraStatus is the recorder's view of one camera.
@@ -132,6 +140,9 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	}
 	if cfg.FsyncInterval <= 0 {
 		cfg.FsyncInterval = DefaultFsyncInterval
+	}
+	if cfg.NoKeyframe <= 0 {
+		cfg.NoKeyframe = DefaultNoKeyframe
 	}
 	m := &Manager{
 		cfg:      cfg,

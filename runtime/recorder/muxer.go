@@ -66,6 +66,10 @@ type muxer struct {
 	// forceCut is set by the writer after a failed write: the next
 	// keyframe starts a new file.
 	forceCut atomic.Bool
+	// opened is set once a segment was opened: the stream can be recorded.
+	opened atomic.Bool
+	// noParams is set while frames are skipped for want of parameter sets.
+	noParams atomic.Bool
 
 	// onDecodeErr, when set, is told of frames the muxer cannot use
 	// (undecodable timing, parameter sets it cannot describe).
@@ -143,6 +147,7 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 	}
 	if m.sps == nil || m.pps == nil || (m.h265 && m.vps == nil) {
 		m.stats.skipped.Add(1) // no parameter sets yet: nothing decodable
+		m.noParams.Store(true)
 		return
 	}
 	if m.needKey {
@@ -355,6 +360,7 @@ func (m *muxer) openSegment(dts int64, wall time.Time) {
 		return
 	}
 	m.cur = &segMeta{wall: wall, init: init, codec: codec, tracks: tracks}
+	m.opened.Store(true)
 	m.segParams = [][]byte{m.vps, m.sps, m.pps}
 	m.start = dts
 	m.base = dts

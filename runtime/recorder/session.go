@@ -454,6 +454,12 @@ func (s *session) connect() error {
 				}
 				return failure(CauseStall, "no frame for %s", s.cam.StallTimeout)
 			}
+			if wait := s.m.cfg.NoKeyframe; !mx.opened.Load() && now.Sub(started) >= wait {
+				if mx.noParams.Load() {
+					return failure(CauseMalformed, "frames for %s but no parameter sets (SPS/PPS), in the stream description or in band: nothing can be decoded", wait)
+				}
+				return failure(CauseMalformed, "frames for %s but no keyframe to start a recording from: check the camera's keyframe (I-frame) interval", wait)
+			}
 		}
 	}
 }
