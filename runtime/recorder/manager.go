@@ -17,7 +17,9 @@
 // wrong credentials or an unsupported codec). Every interruption becomes a
 // gap (api.Gap) stored with the recordings, and an event. A camera that
 // last recorded less than 10 minutes before its session starts gets a
-// "restart" gap for that span (the recorder itself was down).
+// "restart" gap for that span (the recorder itself was down), if it is among
+// the cameras of the Manager's first Set; a camera whose settings change
+// gets a "restart" gap until its new session records.
 //
 // Times: a segment starts at the recorder's clock when its first keyframe
 // arrives; the following segments of the same connection are placed by the
@@ -118,6 +120,7 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	first    bool // no Set yet: the cameras of the first are resumed after a restart
 	stopping sync.WaitGroup
 	closed   bool
 
@@ -148,6 +151,7 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		sessions: map[string]*session{},
+		first:    true,
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_recorder_frames_total", Help: "Video frames written to disk."}, []string{"camera"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -222,10 +226,12 @@ func (m *Manager) Set(cams []Camera) {
 	for _, c := range cams {
 		want[c.Name] = withDefaults(c)
 	}
+	restarted := map[string]bool{} // recording cameras whose settings changed
 	for name, s := range m.sessions {
 		c, ok := want[name]
 		switch warm := s.warm.Load(); {
 		case !ok || !sameSource(c, s.cam) || (c.Warm && !warm):
+			restarted[name] = ok && !warm && !c.Warm
 			m.stopLocked(name, s)
 		case warm && !c.Warm:
 			s.promote()
@@ -236,10 +242,11 @@ func (m *Manager) Set(cams []Camera) {
 			continue
 		}
 		m.cfg.Store.SetRetention(name, c.Retention)
-		s := newSession(m, c)
+		s := newSession(m, c, m.first, restarted[name])
 		m.sessions[name] = s
 		go s.run()
 	}
+	m.first = false
 }
 
 // sameSource tells whether a and b record the same way, warm or not.

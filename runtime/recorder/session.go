@@ -137,7 +137,10 @@ type session struct {
 	lastKind string // event kind of the last failure, to avoid repeating it
 }
 
-func newSession(m *Manager, cam Camera) *session {
+// newSession starts a session. resumed: the recorder has just started, so a
+// recent end of this camera's recordings is a restart gap; changed: the
+// camera's settings changed, a restart gap until this session records.
+func newSession(m *Manager, cam Camera, resumed, changed bool) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
 		m: m, cam: cam, ctx: ctx, cancel: cancel,
@@ -154,12 +157,13 @@ func newSession(m *Manager, cam Camera) *session {
 	s.stats.framesC = m.frames.WithLabelValues(cam.Name)
 	s.stats.bytesC = m.bytes.WithLabelValues(cam.Name)
 	s.gap = &api.Gap{Camera: cam.Name, Server: m.cfg.ServerName, Start: s.since}
-	// A warm session is a backup getting ready, not this server coming
-	// back: no restart gap.
-	if last, ok := m.cfg.Store.LastSegment(cam.Name); ok && !cam.Warm {
-		if end := last.End; end.Before(s.since) && s.since.Sub(end) < restartWindow {
-			s.gap.Start, s.gap.Cause = end, CauseRestart
-		}
+	// A camera that starts later (a takeover, a warm backup) was recorded
+	// elsewhere meanwhile, as far as this server knows: no restart gap.
+	switch last, ok := m.cfg.Store.LastSegment(cam.Name); {
+	case changed:
+		s.gap.Cause = CauseRestart
+	case resumed && !cam.Warm && ok && last.End.Before(s.since) && s.since.Sub(last.End) < restartWindow:
+		s.gap.Start, s.gap.Cause = last.End, CauseRestart
 	}
 	w := &writer{
 		store: m.cfg.Store, camera: cam.Name, server: m.cfg.ServerName,

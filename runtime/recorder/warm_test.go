@@ -81,3 +81,41 @@ func TestWriterHoldBound(t *testing.T) {
 		t.Errorf("%d parts held, want 6 (the last 3 segments)", len(w.held))
 	}
 }
+
+// A camera whose settings change gets one short "restart" gap; a camera
+// that leaves and comes back later (a failback, then another takeover) gets
+// none: it was recorded elsewhere meanwhile, as far as this server knows.
+func TestRestartGapsOnlyWhereRecordingStopped(t *testing.T) {
+	t.Parallel()
+	srv := startCamsim(t, camsim.Options{})
+	store := openStore(t, t.TempDir())
+	m, _ := newManager(t, store)
+	door := Camera{Name: "door", URL: srv.URL(1), SegmentDuration: 2 * time.Second}
+	recording := func(what string) {
+		waitFor(t, 5*time.Second, what, func() bool {
+			st := m.Status()
+			return len(st) == 1 && st[0].State == "recording"
+		})
+	}
+	m.Set([]Camera{door})
+	recording("recording")
+	time.Sleep(time.Second)
+
+	changed := time.Now()
+	door.StallTimeout = 3 * time.Second
+	m.Set([]Camera{door})
+	recording("recording with the new settings")
+	gaps := store.Gaps("door")
+	if len(gaps) != 1 || gaps[0].Cause != CauseRestart || gaps[0].Start.Before(changed) || gaps[0].End.Sub(gaps[0].Start) > 2*time.Second {
+		t.Fatalf("gaps after a settings change: %+v, want one short restart gap from %s", gaps, changed.Format("15:04:05.000"))
+	}
+
+	m.Set(nil)
+	waitFor(t, 5*time.Second, "stopped", func() bool { return len(m.Status()) == 0 })
+	time.Sleep(time.Second)
+	m.Set([]Camera{door})
+	recording("recording again")
+	if n := len(store.Gaps("door")); n != 1 {
+		t.Errorf("%d gaps after the camera came back, want still 1: %+v", n, store.Gaps("door"))
+	}
+}
