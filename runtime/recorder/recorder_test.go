@@ -463,6 +463,12 @@ func TestFullDiskResumes(t *testing.T) {
 	if st.Dropped == 0 {
 		t.Errorf("no frames counted as dropped: %+v", st)
 	}
+	// The disk stays just full: writes fail after each round of retention,
+	// but the camera's event is raised once a minute, not every round.
+	time.Sleep(5 * time.Second)
+	if n := events.count("camera.storage"); n != 1 {
+		t.Errorf("%d camera.storage events, want 1", n)
+	}
 	m.Close()
 	gaps := store.Gaps("full")
 	if len(gaps) == 0 || gaps[0].Cause != CauseStorage {

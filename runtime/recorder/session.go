@@ -135,6 +135,8 @@ type session struct {
 	gap      *api.Gap // open gap, nil while recording
 	lastGap  *api.Gap
 	lastKind string // event kind of the last failure, to avoid repeating it
+
+	lastStorageEvent time.Time
 }
 
 // newSession starts a session. resumed: the recorder has just started, so a
@@ -349,8 +351,14 @@ func (s *session) onWriteErr(err error) {
 		s.since = time.Now()
 	}
 	s.state, s.errMsg = "failing", err.Error()
-	repeat := s.lastKind == causeKind[cause]
+	// On a disk kept just full, writes fail again after every round of
+	// retention: one event a minute, as for dropped frames.
+	now := time.Now()
+	repeat := s.lastKind == causeKind[cause] || now.Sub(s.lastStorageEvent) < time.Minute
 	s.lastKind = causeKind[cause]
+	if !repeat {
+		s.lastStorageEvent = now
+	}
 	s.mu.Unlock()
 	s.m.up.WithLabelValues(s.cam.Name).Set(0)
 	if !repeat {
