@@ -2,6 +2,7 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -248,6 +249,9 @@ func planSite(ctx context.Context, ds *DomainSite, s *hcl.Site, state StateFunc,
 		}
 		p, err := Plan(s, live, opts)
 		if err != nil {
+			if mm, ok := errors.AsType[*SiteMismatchError](err); ok {
+				mm.Address = a // the configuration's address, not -address
+			}
 			ds.Status, ds.Address, ds.Error = SiteFailed, a, err.Error()
 			return
 		}

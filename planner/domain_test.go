@@ -152,3 +152,21 @@ func TestDomainPlanAvoidsRemovedServer(t *testing.T) {
 		t.Errorf("removing the answering server: planned through %s with errors %+v; want the next server, no errors", s.Address, s.Plan.Errors)
 	}
 }
+
+// A site whose configured address reaches a server of another site is
+// reported with that address and advice about the configuration, not about
+// -address (which a domain plan does not use).
+func TestDomainSiteMismatchNamesTheConfiguredAddress(t *testing.T) {
+	cfg := twoSites()
+	other := &api.State{Site: "elsewhere", Answering: "x-1"}
+	state := func(_ context.Context, addr string) (*api.State, error) { return other, nil }
+	d, err := PlanDomain(context.Background(), cfg, state, DomainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := d.Sites[0]
+	if ds.Status != SiteFailed || !strings.Contains(ds.Error, "server at 10.0.0.1:53540 (x-1) belongs to site \"elsewhere\"") ||
+		!strings.Contains(ds.Error, "addresses of site \"a\"'s servers in the configuration") || strings.Contains(ds.Error, "-address") {
+		t.Errorf("site a: %s: %s", ds.Status, ds.Error)
+	}
+}

@@ -154,9 +154,16 @@ type Options struct {
 // than the one the command talks to.
 type SiteMismatchError struct {
 	Desired, Live, Answering string
+	// Address is set when the address asked came from the configuration
+	// (a domain plan), not from -address.
+	Address string
 }
 
 func (e *SiteMismatchError) Error() string {
+	if e.Address != "" {
+		return fmt.Sprintf("the configuration describes site %q, but the server at %s (%s) belongs to site %q; check the addresses of site %q's servers in the configuration",
+			e.Desired, e.Address, e.Answering, e.Live, e.Desired)
+	}
 	return fmt.Sprintf("the configuration describes site %q, but the server that answered (%s) belongs to site %q; point -address (or VIGIL_ADDR) at a server of site %q",
 		e.Desired, e.Answering, e.Live, e.Desired)
 }
