@@ -328,6 +328,11 @@ func TestUnits(t *testing.T) {
 			t.Errorf("ParseSize(%q) succeeded", in)
 		}
 	}
+	for in, want := range map[float64]string{0: "0 B", 999: "999 B", 64 << 20: "67.1 MB", 2e12: "2.0 TB"} {
+		if got := FormatSize(in); got != want {
+			t.Errorf("FormatSize(%v) = %q, want %q", in, got, want)
+		}
+	}
 	w, err := ParseHourWindow("22:00-04:00")
 	if err != nil || !w.Contains(23*60) || !w.Contains(60) || w.Contains(12*60) || FormatHourWindow(w) != "22:00-04:00" {
 		t.Errorf("window across midnight: %+v %v", w, err)

@@ -189,3 +189,18 @@ func ParseWeekday(s string) (time.Weekday, error) {
 	}
 	return d, nil
 }
+
+// FormatSize writes a byte count for people, in the decimal units that
+// sizes are written in: "512 B", "67.1 MB", "31.2 GB".
+func FormatSize(b float64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	i := 0
+	for math.Abs(b) >= 1000 && i < len(units)-1 {
+		b /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f %s", b, units[i])
+	}
+	return fmt.Sprintf("%.1f %s", b, units[i])
+}

@@ -485,8 +485,8 @@ func greedy(cams []*camera, bal []*server, mean, tol float64) []api.BalanceMove 
 		}
 		h := best.at
 		reason := fmt.Sprintf("%s %s → %s, %s %s → %s (mean %s)",
-			h.spec.Name, FormatBytes(h.load), FormatRate(h.load-best.rate),
-			bestTo.spec.Name, FormatBytes(bestTo.load), FormatRate(bestTo.load+best.rate), FormatRate(mean))
+			h.spec.Name, hcl.FormatSize(h.load), FormatRate(h.load-best.rate),
+			bestTo.spec.Name, hcl.FormatSize(bestTo.load), FormatRate(bestTo.load+best.rate), FormatRate(mean))
 		moves = append(moves, api.BalanceMove{Camera: best.spec.Name, From: h.spec.Name, To: bestTo.spec.Name, BytesPerDay: best.rate, Reason: reason})
 		h.load -= best.rate
 		h.count--
@@ -525,19 +525,5 @@ func sameOverrides(a, b []api.Override) bool {
 
 // FormatRate writes bytes per day for people: "31.2 GB/day" (decimal units).
 func FormatRate(bytesPerDay float64) string {
-	return FormatBytes(bytesPerDay) + "/day"
-}
-
-// FormatBytes writes a byte count with a decimal unit: "512 B", "31.2 GB".
-func FormatBytes(b float64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
-	i := 0
-	for math.Abs(b) >= 1000 && i < len(units)-1 {
-		b /= 1000
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f %s", b, units[i])
-	}
-	return fmt.Sprintf("%.1f %s", b, units[i])
+	return hcl.FormatSize(bytesPerDay) + "/day"
 }

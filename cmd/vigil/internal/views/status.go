@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"vigil/hcl"
 	"vigil/runtime/api"
 	"vigil/runtime/clock"
 )
@@ -95,7 +96,7 @@ func Status(w io.Writer, st *api.State, o Options) {
 		}
 		if up {
 			cpu = fmt.Sprintf("%.1f%%", s.CPUPercent)
-			mem = Bytes(s.MemoryBytes)
+			mem = hcl.FormatSize(float64(s.MemoryBytes))
 			clk = clockOffset(s, p)
 			stor = storage(s.Storage)
 		}
@@ -284,7 +285,7 @@ func storage(vols []api.StorageState) string {
 		free += v.FreeBytes
 		full = full || v.Full
 	}
-	s := fmt.Sprintf("%s used, %s free", Bytes(used), Bytes(free))
+	s := fmt.Sprintf("%s used, %s free", hcl.FormatSize(float64(used)), hcl.FormatSize(float64(free)))
 	if full {
 		s += " FULL"
 	}
@@ -297,20 +298,6 @@ func names(ns []string) string {
 		return strings.Join(ns, " ")
 	}
 	return strings.Join(ns[:3], " ") + " … " + strings.Join(ns[len(ns)-2:], " ")
-}
-
-// Bytes formats a size in binary units.
-func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // Ago formats a duration for people: "45s", "3m", "2h05m", "3d".

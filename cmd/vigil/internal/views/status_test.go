@@ -48,9 +48,9 @@ func TestStatusSmallSite(t *testing.T) {
 	out := render(site(4), Options{})
 	for _, want := range []string{
 		"Site hq · revision 7 · master rec-1 · vigil v1.0",
-		"rec-1   recording  master  alive    2/100      3.2%  64.0 MiB  0 ms     3.0 GiB used, 100.0 GiB free",
-		"rec-2   recording  member  dead 1m  -          -     -         -        -",
-		"wit     witness    member  alive    -          0.0%  20.0 MiB  -612 ms  -",
+		"rec-1   recording  master  alive    2/100      3.2%  67.1 MB  0 ms     3.2 GB used, 107.4 GB free",
+		"rec-2   recording  member  dead 1m  -          -     -        -        -",
+		"wit     witness    member  alive    -          0.0%  21.0 MB  -612 ms  -",
 		"Cameras (4): 1 dark, 1 covered, 2 recording",
 		"door     dark       -                locked to rec-2 (dead)",
 		"open for 1m (server failure)",
