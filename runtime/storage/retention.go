@@ -48,16 +48,16 @@ func (s *Store) retentionLoop() {
 // floor. A volume marked full by a failed write loses its oldest segment on
 // every run until a write succeeds again. Open segments are never deleted.
 // It returns the number of segments deleted.
+//
+// Each deletion is chosen and taken out of the index under the store lock,
+// and its file removed after, outside it: removing a large file can take a
+// while, and writers must not wait for that.
 func (s *Store) Enforce() int {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return 0
-	}
 	n := 0
 	var missed, reached []string
 	for _, v := range s.vols {
 		n += s.enforceVolume(v)
+		s.mu.Lock()
 		if v.floorMissed != v.floorWasMissed {
 			v.floorWasMissed = v.floorMissed
 			if v.floorMissed {
@@ -66,8 +66,8 @@ func (s *Store) Enforce() int {
 				reached = append(reached, v.Path)
 			}
 		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	for _, p := range missed {
 		s.emit("warning", "storage.floor", "", fmt.Sprintf("storage %s: the free-space floor cannot be reached: only segments being written are left", p))
 	}
@@ -79,49 +79,65 @@ func (s *Store) Enforce() int {
 
 func (s *Store) enforceVolume(v *volume) int {
 	now := s.now()
-	type cand struct {
-		c   *camIndex
-		seg Segment
-	}
-	var all []cand
-	for _, c := range v.cams {
-		for _, seg := range c.segs {
-			all = append(all, cand{c, seg})
-		}
-	}
-	slices.SortFunc(all, func(a, b cand) int { return a.seg.Start.Compare(b.seg.Start) })
 	deleted := 0
-	del := func(x cand, why string) {
-		if err := s.deleteSegment(v, x.c, x.seg); err != nil {
-			s.log.Error("retention cannot delete segment", "file", x.seg.Path, "error", err)
-			return
+	// take unindexes the segment pick chooses (under the store lock) and
+	// removes its file; it reports false when pick chose none or the store
+	// is closed.
+	take := func(pick func() *camIndex, why string) (Segment, bool) {
+		s.mu.Lock()
+		c := (*camIndex)(nil)
+		if !s.closed {
+			c = pick()
 		}
-		s.log.Debug("retention deleted segment", "file", x.seg.Path, "reason", why)
+		if c == nil {
+			s.mu.Unlock()
+			return Segment{}, false
+		}
+		seg := s.unindexOldest(v, c)
+		s.mu.Unlock()
+		if err := os.Remove(seg.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Error("retention cannot delete segment", "file", seg.Path, "reason", why, "error", err)
+		} else {
+			_ = os.Remove(filepath.Dir(seg.Path)) // the date directory, once empty
+			s.log.Debug("retention deleted segment", "file", seg.Path, "reason", why)
+		}
 		deleted++
+		return seg, true
 	}
-
-	// By age.
-	rest := all[:0]
-	for _, x := range all {
-		maxAge := v.MaxAge
-		if r := s.retention[x.c.camera]; r > 0 && (maxAge == 0 || r < maxAge) {
-			maxAge = r
+	// By age: each camera's segments are sorted, so the expired ones are
+	// at the front.
+	expired := func() *camIndex {
+		for _, c := range v.cams {
+			maxAge := v.MaxAge
+			if r := s.retention[c.camera]; r > 0 && (maxAge == 0 || r < maxAge) {
+				maxAge = r
+			}
+			if maxAge > 0 && len(c.segs) > 0 && now.Sub(c.segs[0].End) > maxAge {
+				return c
+			}
 		}
-		if maxAge > 0 && now.Sub(x.seg.End) > maxAge {
-			del(x, "age")
-			continue
-		}
-		rest = append(rest, x)
+		return nil
 	}
-	all = rest
-
+	for _, ok := take(expired, "age"); ok; _, ok = take(expired, "age") {
+	}
+	// The oldest segment of the volume: the oldest of the cameras' first.
+	oldest := func() *camIndex {
+		var o *camIndex
+		for _, c := range v.cams {
+			if len(c.segs) > 0 && (o == nil || c.segs[0].Start.Before(o.segs[0].Start)) {
+				o = c
+			}
+		}
+		return o
+	}
 	// By size.
-	for v.MaxSize > 0 && v.used.Load() > v.MaxSize && len(all) > 0 {
-		del(all[0], "size")
-		all = all[1:]
+	for v.MaxSize > 0 && v.used.Load() > v.MaxSize {
+		if _, ok := take(oldest, "size"); !ok {
+			break
+		}
 	}
-
-	// Free-space floor.
+	// Free-space floor. The filesystem may free blocks late, so the space
+	// freed is counted from the sizes deleted.
 	free, total, err := s.freeSpace(v.Path)
 	if err != nil {
 		s.log.Warn("cannot read free space", "volume", v.Path, "error", err)
@@ -131,36 +147,40 @@ func (s *Store) enforceVolume(v *volume) int {
 	if v.MinFreePercent > 0 {
 		floor = max(floor, uint64(v.MinFreePercent/100*float64(total)))
 	}
-	for free < floor && len(all) > 0 {
-		free += uint64(all[0].seg.Bytes)
-		del(all[0], "free space floor")
-		all = all[1:]
+	left := true // segments left to delete
+	for free < floor {
+		seg, ok := take(oldest, "free space floor")
+		if !ok {
+			left = false
+			break
+		}
+		free += uint64(seg.Bytes)
 	}
-	if v.full && len(all) > 0 {
-		del(all[0], "disk full")
+	s.mu.Lock()
+	full := v.full
+	s.mu.Unlock()
+	if full {
+		take(oldest, "disk full")
 	}
 	// Below the floor with nothing left to delete: only open segments remain.
-	v.floorMissed = free < floor && len(all) == 0
+	s.mu.Lock()
+	v.floorMissed = free < floor && !left
+	s.mu.Unlock()
 	return deleted
 }
 
-// deleteSegment removes a segment file and records the deletion. Called
-// with s.mu held.
-func (s *Store) deleteSegment(v *volume, c *camIndex, seg Segment) error {
-	if err := os.Remove(seg.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	// Remove the date directory once it is empty; failure just means it is not.
-	_ = os.Remove(filepath.Dir(seg.Path))
-	i := slices.IndexFunc(c.segs, func(x Segment) bool { return x.Path == seg.Path })
-	if i >= 0 {
-		c.segs = slices.Delete(c.segs, i, i+1)
-	}
+// unindexOldest takes the camera's oldest segment out of the index, keeping
+// its bytes in the daily statistics. Called with s.mu held.
+func (s *Store) unindexOldest(v *volume, c *camIndex) Segment {
+	seg := c.segs[0]
+	c.segs = c.segs[1:]
 	c.days[seg.Start.UTC().Format(time.DateOnly)] += seg.Bytes
 	v.used.Add(-seg.Bytes)
 	s.deleted.Add(1)
-	rec := c.record(seg)
-	return c.appendRecord(indexRecord{Del: rec.Path}, false)
+	if err := c.appendRecord(indexRecord{Del: c.record(seg).Path}, false); err != nil {
+		s.log.Error("cannot record a deletion in the index", "camera", c.camera, "error", err)
+	}
+	return seg
 }
 
 // Segments returns a camera's closed segments on every volume, oldest first.
