@@ -35,9 +35,11 @@ import (
 
 	"vigil/hcl"
 	"vigil/planner"
+	"vigil/runtime/agent"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 	"vigil/runtime/camsim"
+	"vigil/runtime/clock"
 )
 
 // Options tune a dev site.
@@ -170,7 +172,8 @@ func Start(site *hcl.Site, opts Options) (*Site, error) {
 	if keepalive <= 0 {
 		keepalive = time.Second
 	}
-	ao := agenttest.Options{Name: site.Name, Servers: s.names, Keepalive: keepalive, Dir: s.Dir, Logger: logger, Version: opts.Version}
+	ao := agenttest.Options{Name: site.Name, Servers: s.names, Keepalive: keepalive, Dir: s.Dir, Logger: logger, Version: opts.Version,
+		Extend: measureClock(logger)}
 	if !opts.Relocate {
 		ao.Addrs = addrs
 	}
@@ -192,6 +195,25 @@ func Start(site *hcl.Site, opts Options) (*Site, error) {
 		return fail(err)
 	}
 	return s, nil
+}
+
+// measureClock runs what vigil agent runs to measure each server's clock
+// offset to the master (the servers share this machine's clock, so the
+// figures show the measurement's own error).
+func measureClock(logger *slog.Logger) func(*agent.Agent, agent.Config) (func(), error) {
+	return func(a *agent.Agent, cfg agent.Config) (func(), error) {
+		srv, err := clock.Serve(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)), cfg.SiteKey)
+		if err != nil {
+			return nil, err
+		}
+		m, err := clock.Start(a, clock.Options{Key: cfg.SiteKey, Registerer: a.Registry(), Logger: logger})
+		if err != nil {
+			srv.Close()
+			return nil, err
+		}
+		a.SetClockOffset(m.Offset)
+		return func() { m.Close(); srv.Close() }, nil
+	}
 }
 
 func apiPort(srv *hcl.Server) int {

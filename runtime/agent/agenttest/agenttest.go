@@ -58,6 +58,10 @@ type Options struct {
 	// addresses of a configuration); servers not listed get a random free
 	// loopback address. Fixed addresses are not checked for being free.
 	Addrs map[string]string
+	// Extend, when set, runs after each agent starts (vigil dev measures
+	// clock offsets with it); the function it returns runs when the agent
+	// stops.
+	Extend func(a *agent.Agent, cfg agent.Config) (stop func(), err error)
 }
 
 // Site is a running in-process site.
@@ -85,8 +89,9 @@ type Server struct {
 	// Config is the agent configuration Start uses.
 	Config agent.Config
 
-	mu    sync.Mutex
-	agent *agent.Agent
+	mu     sync.Mutex
+	agent  *agent.Agent
+	unwind func() // what Options.Extend started
 }
 
 // Agent is the running agent, or nil.
@@ -256,6 +261,11 @@ func (s *Site) Start(names ...string) error {
 			continue
 		}
 		a, err := agent.Start(srv.Config)
+		if err == nil && s.opts.Extend != nil {
+			if srv.unwind, err = s.opts.Extend(a, srv.Config); err != nil {
+				a.Kill()
+			}
+		}
 		if err == nil {
 			srv.agent = a
 		}
@@ -276,11 +286,14 @@ func (s *Site) Stop(name string) error { return s.stop(name, false) }
 func (s *Site) stop(name string, hard bool) error {
 	srv := s.Server(name)
 	srv.mu.Lock()
-	a := srv.agent
-	srv.agent = nil
+	a, unwind := srv.agent, srv.unwind
+	srv.agent, srv.unwind = nil, nil
 	srv.mu.Unlock()
 	if a == nil {
 		return nil
+	}
+	if unwind != nil {
+		unwind()
 	}
 	if hard {
 		return a.Kill()
