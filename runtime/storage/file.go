@@ -169,10 +169,10 @@ func (f *File) Close(end time.Time, codec, server string) (Segment, error) {
 		err = cerr
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(f.vol.open, f)
 	if f.parts == 0 {
 		f.vol.used.Add(-f.size)
+		s.mu.Unlock()
 		if rerr := os.Remove(f.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			s.log.Warn("cannot remove empty segment", "file", f.path, "error", rerr)
 		}
@@ -184,11 +184,24 @@ func (f *File) Close(end time.Time, codec, server string) (Segment, error) {
 	}
 	c, cerr := s.camera(f.vol, f.camera)
 	if cerr != nil {
+		s.mu.Unlock()
 		return seg, cerr
 	}
 	i, _ := slices.BinarySearchFunc(c.segs, seg.Start, func(a Segment, t time.Time) int { return a.Start.Compare(t) })
 	c.segs = slices.Insert(c.segs, i, seg)
-	if ierr := c.appendRecord(indexRecord{Seg: c.record(seg)}, true); ierr != nil && err == nil {
+	ierr := c.appendRecord(indexRecord{Seg: c.record(seg)}, false)
+	idx := c.idx
+	s.mu.Unlock()
+	// The index line is made durable outside the store lock: every camera
+	// closes a segment every minute, and other cameras must not wait on
+	// this one's fsync. A compaction that replaced the index file meanwhile
+	// wrote and synced the line itself.
+	if ierr == nil && idx != nil {
+		if serr := idx.Sync(); serr != nil && !errors.Is(serr, os.ErrClosed) {
+			ierr = serr
+		}
+	}
+	if ierr != nil && err == nil {
 		err = fmt.Errorf("index %s: %w", f.camera, ierr)
 	}
 	return seg, err

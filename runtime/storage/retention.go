@@ -78,7 +78,9 @@ func (s *Store) Enforce() int {
 }
 
 func (s *Store) enforceVolume(v *volume) int {
-	now := s.now()
+	s.mu.Lock()
+	now := s.now() // under the lock, like every other reading of the clock
+	s.mu.Unlock()
 	deleted := 0
 	// take unindexes the segment pick chooses (under the store lock) and
 	// removes its file; it reports false when pick chose none or the store

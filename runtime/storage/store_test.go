@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -318,8 +319,11 @@ func TestVolumes(t *testing.T) {
 // every few seconds; it raises one storage.full, and storage.ok only once no
 // write has failed for okAfter.
 func TestFullHysteresis(t *testing.T) {
-	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	s := open(t, []Volume{{Path: t.TempDir()}}, WithClock(func() time.Time { return now }))
+	// The clock is read by the retention goroutine too (writeErr kicks it).
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC).UnixNano())
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
+	s := open(t, []Volume{{Path: t.TempDir()}}, WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
 	var kinds []string
 	s.SetEvents(func(e api.Event) { kinds = append(kinds, e.Kind) })
 	v := s.vols[0]
@@ -327,9 +331,9 @@ func TestFullHysteresis(t *testing.T) {
 		if err := s.writeErr(v, syscall.ENOSPC); !errors.Is(err, ErrFull) {
 			t.Fatalf("writeErr: %v", err)
 		}
-		now = now.Add(time.Second)
+		advance(time.Second)
 		s.writeOK(v)
-		now = now.Add(time.Second)
+		advance(time.Second)
 	}
 	if want := []string{"storage.full"}; !slices.Equal(kinds, want) {
 		t.Fatalf("events while flapping: %v, want %v", kinds, want)
@@ -337,7 +341,7 @@ func TestFullHysteresis(t *testing.T) {
 	if st := s.Usage(); st[0].Full {
 		t.Errorf("after a successful write the volume is still reported full: %+v", st)
 	}
-	now = now.Add(okAfter)
+	advance(okAfter)
 	s.writeOK(v)
 	s.writeOK(v)
 	if want := []string{"storage.full", "storage.ok"}; !slices.Equal(kinds, want) {
