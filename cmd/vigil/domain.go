@@ -176,10 +176,10 @@ func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdou
 // applyDomain applies every planned site with changes, each as one apply of
 // its own (one raft entry per site), at most domainParallel at a time. It
 // refuses to start when a site plan has errors, or when a site was skipped
-// and -allow-partial was not given. Sites that receive a camera moving
-// between sites are applied first, so that the camera is recorded by its
-// new site before its old site lets it go; when the new site's apply
-// fails, the old site is not applied.
+// and -allow-partial was not given. A site that gives a camera to another
+// site is applied after that site, so that the camera is recorded by its
+// new site before its old site lets it go; when the new site's apply fails
+// or is held back, the old site is held back too.
 func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, ask bool, stdout, stderr io.Writer) int {
 	if d.Summary.WithErrors > 0 {
 		fmt.Fprintf(stderr, "\nNothing was applied: %s the errors above.\n", plural(d.Summary.WithErrors, "site plan has", "site plans have"))
@@ -190,11 +190,7 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 			plural(len(skipped), "site", "sites"), strings.Join(skipped, ", "))
 		return 1
 	}
-	var first, then []*planner.DomainSite
-	receives := map[string]bool{}
-	for _, m := range d.Moves {
-		receives[m.ToSite] = true
-	}
+	var pending []*planner.DomainSite
 	var names []string
 	for i := range d.Sites {
 		s := &d.Sites[i]
@@ -202,11 +198,7 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 			continue
 		}
 		names = append(names, s.Site)
-		if receives[s.Site] {
-			first = append(first, s)
-		} else {
-			then = append(then, s)
-		}
+		pending = append(pending, s)
 	}
 	if len(names) == 0 {
 		return 0
@@ -226,21 +218,66 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 			return 1
 		}
 	}
-	failed := applyWave(ctx, first, stdout, stderr)
-	// A site that gives a camera to a site whose apply failed keeps it:
-	// applied, it would let the camera go with nobody recording it.
+	gives := map[string][]planner.SiteMove{}
+	for _, m := range d.Moves {
+		if m.FromSite != m.ToSite {
+			gives[m.FromSite] = append(gives[m.FromSite], m)
+		}
+	}
+	failed := map[string]bool{}
 	var held []string
-	then = slices.DeleteFunc(then, func(s *planner.DomainSite) bool {
-		for _, m := range d.Moves {
-			if m.FromSite == s.Site && failed[m.ToSite] {
-				fmt.Fprintf(stderr, "site %s: not applied: it gives camera %q to site %s, whose apply failed; applied alone, the camera would be recorded by neither site.\n", s.Site, m.Camera, m.ToSite)
-				held = append(held, s.Site)
-				return true
+	isPending := func(site string) bool {
+		return slices.ContainsFunc(pending, func(s *planner.DomainSite) bool { return s.Site == site })
+	}
+	// holdBack drops, until none is left, the pending sites that give a
+	// camera to a site that failed or was held back: applied, they would
+	// let the camera go with nobody recording it (A gives to B, B to C, C
+	// fails: B and A are held back).
+	holdBack := func() {
+		for again := true; again; {
+			again = false
+			pending = slices.DeleteFunc(pending, func(s *planner.DomainSite) bool {
+				for _, m := range gives[s.Site] {
+					why := ""
+					switch {
+					case failed[m.ToSite]:
+						why = "whose apply failed"
+					case slices.Contains(held, m.ToSite):
+						why = "which is held back"
+					default:
+						continue
+					}
+					fmt.Fprintf(stderr, "site %s: not applied: it gives camera %q to site %s, %s; applied alone, the camera would be recorded by neither site.\n", s.Site, m.Camera, m.ToSite, why)
+					held = append(held, s.Site)
+					again = true
+					return true
+				}
+				return false
+			})
+		}
+	}
+	// Waves: a site that gives a camera away is applied after the site
+	// that receives it, so that the camera is recorded by its new site
+	// before its old site lets it go. Sites that give to each other cannot
+	// be ordered: they are applied together.
+	for len(pending) > 0 {
+		holdBack()
+		var wave []*planner.DomainSite
+		for _, s := range pending {
+			if !slices.ContainsFunc(gives[s.Site], func(m planner.SiteMove) bool { return isPending(m.ToSite) }) {
+				wave = append(wave, s)
 			}
 		}
-		return false
-	})
-	maps.Copy(failed, applyWave(ctx, then, stdout, stderr))
+		if len(wave) == 0 { // sites that give to each other, in a cycle
+			for _, s := range pending {
+				if onCycle(s.Site, gives, isPending) {
+					wave = append(wave, s)
+				}
+			}
+		}
+		maps.Copy(failed, applyWave(ctx, wave, stdout, stderr))
+		pending = slices.DeleteFunc(pending, func(s *planner.DomainSite) bool { return slices.Contains(wave, s) })
+	}
 	if bad := len(failed) + len(held); bad > 0 {
 		line := fmt.Sprintf("%d of %s applied, %d failed", len(names)-bad, plural(len(names), "site", "sites"), len(failed))
 		if len(held) > 0 {
@@ -251,6 +288,27 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 	}
 	fmt.Fprintf(stdout, "\nDomain apply complete: %s applied.\n", plural(len(names), "site", "sites"))
 	return 0
+}
+
+// onCycle tells whether site gives, through pending sites, a camera to a
+// site that gives one back to it.
+func onCycle(site string, gives map[string][]planner.SiteMove, pending func(string) bool) bool {
+	seen := map[string]bool{}
+	next := []string{site}
+	for len(next) > 0 {
+		s := next[0]
+		next = next[1:]
+		for _, m := range gives[s] {
+			if m.ToSite == site {
+				return true
+			}
+			if pending(m.ToSite) && !seen[m.ToSite] {
+				seen[m.ToSite] = true
+				next = append(next, m.ToSite)
+			}
+		}
+	}
+	return false
 }
 
 // applyWave applies the sites concurrently and prints each site's output

@@ -282,3 +282,45 @@ func TestDomainApplyHoldsBackTheGiverOfAFailedMove(t *testing.T) {
 		t.Errorf("stderr:\n%s", errs.String())
 	}
 }
+
+// A chain of moves (east gives a camera to north, north one to south) whose
+// last receiver fails holds back every giver along it: north would let its
+// camera go unrecorded, and so would east.
+func TestDomainApplyHoldsBackAChainOfGivers(t *testing.T) {
+	var applied atomic.Int32
+	giver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		applied.Add(1)
+		http.Error(w, "unexpected", http.StatusInternalServerError)
+	}))
+	defer giver.Close()
+	south := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "disk on fire", http.StatusInternalServerError)
+	}))
+	defer south.Close()
+	site := func(name, addr string) planner.DomainSite {
+		return planner.DomainSite{Site: name, Status: planner.SitePlanned, Address: addr, Plan: &planner.SitePlan{
+			Site: name, Desired: &hcl.Site{Name: name},
+			Changes: []planner.Change{{Address: "site." + name + ".camera.x", Type: planner.TypeCamera, Name: "x", Action: planner.Update}},
+		}}
+	}
+	d := &planner.DomainPlan{
+		Sites: []planner.DomainSite{site("east", giver.URL), site("north", giver.URL), site("south", south.URL)},
+		Moves: []planner.SiteMove{{Camera: "e", FromSite: "east", ToSite: "north"}, {Camera: "c", FromSite: "north", ToSite: "south"}},
+	}
+	var out, errs strings.Builder
+	if code := applyDomain(context.Background(), &planSource{}, d, false, &out, &errs); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if n := applied.Load(); n != 0 {
+		t.Errorf("%d givers applied although the end of their chain failed", n)
+	}
+	for _, want := range []string{
+		`site north: not applied: it gives camera "c" to site south, whose apply failed`,
+		`site east: not applied: it gives camera "e" to site north, which is held back`,
+		"0 of 3 sites applied, 1 failed, 2 held back",
+	} {
+		if !strings.Contains(errs.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs.String())
+		}
+	}
+}
