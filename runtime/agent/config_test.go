@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var testKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
@@ -79,5 +80,17 @@ site_key = "` + testKey + `"
 				}
 			}
 		})
+	}
+}
+
+// A warm session holds from the late verdict to the dead one and a GOP,
+// within 10 to 20 s.
+func TestWarmHold(t *testing.T) {
+	for k, want := range map[time.Duration]time.Duration{
+		time.Second: 10 * time.Second, 5 * time.Second: 15 * time.Second, time.Minute: 20 * time.Second,
+	} {
+		if got := warmHold(k); got != want {
+			t.Errorf("keepalive %v: hold %v, want %v", k, got, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,12 +35,21 @@ func openRecorder(a *Agent, vols []storage.Volume) (*recorderSet, error) {
 		Registry:      reg,
 		Logger:        a.log,
 		FsyncInterval: a.cfg.FsyncInterval,
+		WarmHold:      warmHold(a.cfg.Keepalive),
 	})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	return &recorderSet{volumes: slices.Clone(vols), store: store, mgr: mgr, reg: reg}, nil
+}
+
+// warmHold is how much a warm session keeps: from a server's late verdict
+// to its dead one (under two keepalives) and a GOP, at least 10 s and at
+// most 20 s, which bounds the memory of long keepalives (20 s of a 3 Mbit/s
+// camera is 7.5 MB): with those, a takeover may start after the failure.
+func warmHold(keepalive time.Duration) time.Duration {
+	return min(max(2*keepalive+5*time.Second, 10*time.Second), 20*time.Second)
 }
 
 // set hands the recorder the cameras the assignment gives this server, and

@@ -55,16 +55,17 @@ type Camera struct {
 	// Retention is the camera's own maximum age of recordings (0: the
 	// storage's limits only).
 	Retention time.Duration
-	// Warm asks for a session that connects and keeps the last WarmHold of
-	// media in memory but writes nothing, until Set names the camera again
-	// without Warm: then what it holds is written first and recording goes
-	// on, without waiting for a connection or a keyframe. A warm session
-	// records no gap.
+	// Warm asks for a session that connects and keeps the last
+	// ManagerConfig.WarmHold of media in memory but writes nothing, until
+	// Set names the camera again without Warm: then what it holds is
+	// written first and recording goes on, without waiting for a
+	// connection or a keyframe. A warm session records no gap.
 	Warm bool
 }
 
-// WarmHold is the most media a warm session keeps, in whole GOPs.
-const WarmHold = 10 * time.Second
+// DefaultWarmHold is the most media a warm session keeps, in whole GOPs,
+// unless ManagerConfig.WarmHold says otherwise.
+const DefaultWarmHold = 10 * time.Second
 
 // Defaults applied to zero Camera fields.
 const (
@@ -92,6 +93,10 @@ type ManagerConfig struct {
 	// NoKeyframe bounds how long a connection may deliver frames of which
 	// none can start a recording (default DefaultNoKeyframe).
 	NoKeyframe time.Duration
+	// WarmHold is the most media a warm session keeps (default
+	// DefaultWarmHold): it should span the time from a server's first
+	// missed keepalive to its dead verdict, plus a GOP.
+	WarmHold time.Duration
 }
 
 // CameraStatus is the recorder's view of one camera.
@@ -146,6 +151,9 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	}
 	if cfg.NoKeyframe <= 0 {
 		cfg.NoKeyframe = DefaultNoKeyframe
+	}
+	if cfg.WarmHold <= 0 {
+		cfg.WarmHold = DefaultWarmHold
 	}
 	m := &Manager{
 		cfg:      cfg,

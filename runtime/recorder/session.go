@@ -178,7 +178,7 @@ func newSession(m *Manager, cam Camera, resumed, changed bool) *session {
 		onOpen:     s.onRecording,
 		onWriteErr: s.onWriteErr,
 		holding:    cam.Warm,
-		holdFor:    WarmHold,
+		holdFor:    m.cfg.WarmHold,
 		release:    s.release,
 	}
 	go w.run(s.wdone)
