@@ -411,8 +411,8 @@ func (c *Cluster) healthEvent(name, addr, health string, left bool) {
 // keepalive suspect, two keepalives (at least deadAfterMin) dead; an answer
 // makes it alive at once. Pings are small (a site of 40 servers sends about
 // 300 a second per server), and the early late verdict is what lets backups
-// get ready before a failure is declared. memberlist's own verdicts still apply: NotifyLeave (dead or left)
-// and NotifyJoin (back).
+// get ready before a failure is declared. memberlist's own verdicts still
+// apply: NotifyLeave (dead or left) and NotifyJoin (back).
 func (c *Cluster) healthLoop() {
 	defer c.wg.Done()
 	k := c.cfg.Keepalive
