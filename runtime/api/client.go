@@ -56,7 +56,13 @@ type Client struct {
 // "host:port" or "host"; the port defaults to 53540). token authorises
 // state-changing calls and may be empty for read-only use.
 func NewClient(address, token string) *Client {
-	return &Client{base: NormalizeAddress(address), token: token, http: &http.Client{}}
+	return NewClientHTTP(address, token, &http.Client{})
+}
+
+// NewClientHTTP is NewClient with the HTTP client to use: its transport
+// decides how connections are made (from inside a network namespace, say).
+func NewClientHTTP(address, token string, h *http.Client) *Client {
+	return &Client{base: NormalizeAddress(address), token: token, http: h}
 }
 
 // NormalizeAddress turns "host", "host:port" or a URL into a base URL without

@@ -20,8 +20,8 @@
 // off the site network leaves it its cameras: both sides of a partition can
 // record. The harness never adds an address or a route to the root
 // namespace; the test process reaches the namespaces by opening its sockets
-// inside the ctl namespace (netns.Host.Dial), installed as the dialer of
-// http.DefaultTransport by TestMain.
+// inside the ctl namespace (netns.Host.Dial), the dialer of the site's own
+// HTTP client.
 package proving
 
 import (
@@ -95,6 +95,7 @@ type Site struct {
 
 	camsim *exec.Cmd
 	key    string
+	http   *http.Client // dials from the ctl namespace
 }
 
 // Server is one server: its namespace, files and agent process.
@@ -227,7 +228,7 @@ func New(t testing.TB, opts Options) *Site {
 			t.Fatal(err)
 		}
 	}
-	setClientHost(s.Ctl)
+	s.http = &http.Client{Transport: &http.Transport{DialContext: s.Ctl.Dial}}
 	for i := 1; i <= opts.Servers; i++ {
 		name := "s" + strconv.Itoa(i)
 		h, err := lab.AddHost(name)
@@ -446,7 +447,7 @@ func (s *Site) Expected(down map[string]bool) map[string][]string {
 // Client is an API client for a server (its calls leave from the ctl
 // namespace).
 func (s *Site) Client(name string) *api.Client {
-	return api.NewClient("http://"+net.JoinHostPort(s.Server(name).IP, strconv.Itoa(hcl.DefaultAPIPort)), s.Token)
+	return api.NewClientHTTP("http://"+net.JoinHostPort(s.Server(name).IP, strconv.Itoa(hcl.DefaultAPIPort)), s.Token, s.http)
 }
 
 // Apply commits spec through the first running server, retrying while the
@@ -593,7 +594,7 @@ func (s *Site) camControl(ctx context.Context, method, path string, out any) err
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.http.Do(req)
 	if err != nil {
 		return err
 	}
@@ -720,33 +721,4 @@ func sweep() error {
 		}
 	}
 	return nil
-}
-
-var (
-	clientMu   sync.Mutex
-	clientHost *netns.Host
-)
-
-// setClientHost makes the test process's HTTP calls leave from h.
-func setClientHost(h *netns.Host) {
-	clientMu.Lock()
-	clientHost = h
-	clientMu.Unlock()
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-}
-
-// installDialer makes http.DefaultTransport (which api.Client uses) dial
-// from inside the current client namespace.
-func installDialer() {
-	tr := http.DefaultTransport.(*http.Transport)
-	tr.Proxy = nil
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		clientMu.Lock()
-		h := clientHost
-		clientMu.Unlock()
-		if h == nil {
-			return nil, errors.New("proving: no namespace to dial from")
-		}
-		return h.Dial(ctx, network, addr)
-	}
 }

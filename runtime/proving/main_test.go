@@ -15,7 +15,6 @@ func TestMain(m *testing.M) {
 		if err := sweep(); err != nil {
 			fmt.Fprintln(os.Stderr, "proving: removing leftovers of earlier runs:", err)
 		}
-		installDialer()
 		// An interrupted run still stops its agents and removes its
 		// namespaces.
 		sig := make(chan os.Signal, 1)
