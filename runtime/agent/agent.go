@@ -119,7 +119,8 @@ type view struct {
 	health   map[string]assign.Member
 	result   assign.Result
 	mine     []string
-	warm     []string // cameras held warm here in case a suspect server is declared dead
+	warm     []string // cameras held warm here in case a failing server is declared dead
+	failing  []string // servers late or suspect, sorted: why warm is not empty
 	master   string
 	err      string
 	refused  map[string]string // server → why membership refused it
@@ -496,13 +497,14 @@ func (a *Agent) reconcile() {
 			}
 			v.result = assign.Assign(ain)
 			v.mine = v.result.For(a.cfg.Server)
-			v.warm = warmFor(ain, v.mine, a.cfg.Server, in.late)
+			v.failing = failingOf(v.health, in.late)
+			v.warm = warmFor(ain, v.mine, a.cfg.Server, v.failing)
 			if rec != nil {
 				rec.set(a.idx, v.mine, v.warm)
 			}
 			a.assigned = in
 		} else {
-			v.result, v.mine, v.warm = prev.result, prev.mine, prev.warm
+			v.result, v.mine, v.warm, v.failing = prev.result, prev.mine, prev.warm, prev.failing
 		}
 		if rec != nil {
 			own = rec.status(sessions, st.Revision, v.result, a.cfg.Server)
@@ -541,31 +543,45 @@ func (a *Agent) reconcile() {
 	a.mu.Unlock()
 }
 
-// warmFor lists the cameras this server would record if every server now
-// suspect or late were declared dead, and does not record now. Their
-// sessions connect and hold the last seconds in memory (recorder.Camera.Warm),
-// so that a takeover starts with media from before it, instead of connecting
+// warmFor lists the cameras this server would record if the failing
+// servers were declared dead, and does not record now. Their sessions
+// connect and hold the last seconds in memory (recorder.Camera.Warm), so
+// that a takeover starts with media from before it, instead of connecting
 // and waiting for a keyframe then.
-func warmFor(in assign.Input, mine []string, self string, late []string) []string {
-	dead := maps.Clone(in.Members)
-	failing := false
-	for name, m := range dead {
-		if m.Health == api.HealthSuspect || (m.Health == api.HealthAlive && slices.Contains(late, name)) {
-			m.Health = api.HealthDead
-			dead[name] = m
-			failing = true
-		}
-	}
-	if !failing {
+func warmFor(in assign.Input, mine []string, self string, failing []string) []string {
+	if len(failing) == 0 {
 		return nil
 	}
+	dead := maps.Clone(in.Members)
+	for _, name := range failing {
+		m := dead[name]
+		m.Health = api.HealthDead
+		dead[name] = m
+	}
 	in.Members = dead
+	now := make(map[string]bool, len(mine))
+	for _, c := range mine {
+		now[c] = true
+	}
 	var out []string
 	for _, c := range assign.Assign(in).For(self) {
-		if !slices.Contains(mine, c) {
+		if !now[c] {
 			out = append(out, c)
 		}
 	}
+	return out
+}
+
+// failingOf names the servers that are suspect, or alive but late to
+// answer, sorted.
+func failingOf(health map[string]assign.Member, late []string) []string {
+	var out []string
+	for name, m := range health {
+		if m.Health == api.HealthSuspect || m.Health == api.HealthAlive && slices.Contains(late, name) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 
@@ -817,16 +833,9 @@ func (a *Agent) diffEvents(prev, cur view) {
 		a.emit(api.Event{Severity: "info", Kind: "camera.released", Camera: c, Message: fmt.Sprintf("no longer recording %s", c)})
 	}
 	if len(cur.warm) > 0 && len(prev.warm) == 0 {
-		failing := lateOf(cur.members)
-		for name, m := range cur.health {
-			if m.Health == api.HealthSuspect {
-				failing = append(failing, name)
-			}
-		}
-		slices.Sort(failing)
 		a.emit(api.Event{Severity: "info", Kind: "takeover.ready",
 			Message: fmt.Sprintf("%s not answering: %d cameras are connected here and held in memory, to be recorded at once if it fails",
-				strings.Join(failing, ", "), len(cur.warm))})
+				strings.Join(cur.failing, ", "), len(cur.warm))})
 	}
 	for name, c := range cur.result.Cameras {
 		old, ok := prev.result.Cameras[name]

@@ -11,15 +11,15 @@
 // frames (counted, with an event) and recording restarts at the next
 // keyframe in a new file; no camera ever waits for another one's disk.
 //
-// A connection that fails, delivers no frame for StallTimeout, or
-// delivers for NoKeyframe only frames that cannot start a recording (no
-// keyframe, no parameter sets), is retried with a jittered backoff from 1 s to 30 s (straight to 30 s for
-// wrong credentials or an unsupported codec). Every interruption becomes a
-// gap (api.Gap) stored with the recordings, and an event. A camera that
-// last recorded less than 10 minutes before its session starts gets a
-// "restart" gap for that span (the recorder itself was down), if it is among
-// the cameras of the Manager's first Set; a camera whose settings change
-// gets a "restart" gap until its new session records.
+// A connection that fails, delivers no frame for StallTimeout, or delivers
+// for NoKeyframe only frames that cannot start a recording (no keyframe, no
+// parameter sets), is retried with a jittered backoff from 1 s to 30 s
+// (straight to 30 s for wrong credentials or an unsupported codec). Every
+// interruption becomes a gap (api.Gap) stored with the recordings, and an
+// event. A camera of the Manager's first Set that last recorded less than
+// 10 minutes before gets a "restart" gap for that span (the recorder itself
+// was down); a camera whose settings change gets a "restart" gap until its
+// new session records.
 //
 // Times: a segment starts at the recorder's clock when its first keyframe
 // arrives; the following segments of the same connection are placed by the

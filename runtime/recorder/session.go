@@ -125,18 +125,25 @@ type session struct {
 	warm    atomic.Bool
 	release chan struct{}
 
-	lastDropEvent atomic.Int64
+	dropEvents eventGate // camera.dropped
 
-	mu       sync.Mutex
-	state    string
-	since    time.Time
-	errMsg   string
-	codec    string
-	gap      *api.Gap // open gap, nil while recording
-	lastGap  *api.Gap
-	lastKind string // event kind of the last failure, to avoid repeating it
+	mu            sync.Mutex
+	state         string
+	since         time.Time
+	errMsg        string
+	codec         string
+	gap           *api.Gap // open gap, nil while recording
+	lastGap       *api.Gap
+	lastKind      string    // event kind of the last failure, to avoid repeating it
+	storageEvents eventGate // camera.storage
+}
 
-	lastStorageEvent time.Time
+// eventGate lets an event through at most once a minute.
+type eventGate struct{ last atomic.Int64 }
+
+func (g *eventGate) open() bool {
+	now, last := time.Now().UnixNano(), g.last.Load()
+	return now-last >= int64(time.Minute) && g.last.CompareAndSwap(last, now)
 }
 
 // newSession starts a session. resumed: the recorder has just started, so a
@@ -353,12 +360,8 @@ func (s *session) onWriteErr(err error) {
 	s.state, s.errMsg = "failing", err.Error()
 	// On a disk kept just full, writes fail again after every round of
 	// retention: one event a minute, as for dropped frames.
-	now := time.Now()
-	repeat := s.lastKind == causeKind[cause] || now.Sub(s.lastStorageEvent) < time.Minute
+	repeat := s.lastKind == causeKind[cause] || !s.storageEvents.open()
 	s.lastKind = causeKind[cause]
-	if !repeat {
-		s.lastStorageEvent = now
-	}
 	s.mu.Unlock()
 	s.m.up.WithLabelValues(s.cam.Name).Set(0)
 	if !repeat {
@@ -373,9 +376,7 @@ func (s *session) onWriteErr(err error) {
 // onDrop is rate limited to one event per camera per minute.
 func (s *session) onDrop(n int64, reason string) {
 	s.m.dropped.WithLabelValues(s.cam.Name).Add(float64(n))
-	now := time.Now().UnixNano()
-	last := s.lastDropEvent.Load()
-	if now-last < int64(time.Minute) || !s.lastDropEvent.CompareAndSwap(last, now) {
+	if !s.dropEvents.open() {
 		return
 	}
 	s.m.emit("warning", "camera.dropped", s.cam.Name, fmt.Sprintf("camera %s: %d frames dropped: %s", s.cam.Name, n, reason))
