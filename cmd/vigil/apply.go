@@ -240,7 +240,9 @@ func waitRevision(ctx context.Context, client *api.Client, rev uint64, limit tim
 	return err == nil
 }
 
-// applyError words a refused apply; every case leaves the site as it was.
+// applyError words a failed apply and says whether the site may have
+// changed: refusals leave it as it was; a timeout after the request left may
+// not.
 func applyError(err error) string {
 	var stale *api.StaleError
 	var invalid *api.ValidationError

@@ -283,11 +283,28 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 		if len(held) > 0 {
 			line += fmt.Sprintf(", %d held back", len(held))
 		}
-		fmt.Fprintf(stderr, "\nDomain apply: %s (see above); every site's apply is atomic: a failed site is unchanged.\n", line)
+		var ok, bad []string
+		for _, n := range names {
+			if failed[n] {
+				bad = append(bad, n)
+			} else if !slices.Contains(held, n) {
+				ok = append(ok, n)
+			}
+		}
+		fmt.Fprintf(stderr, "\nDomain apply: %s. Applied: %s. Failed: %s (each site's message above says whether it changed). Held back, unchanged: %s.\n",
+			line, listOrNone(ok), listOrNone(bad), listOrNone(held))
 		return 1
 	}
 	fmt.Fprintf(stdout, "\nDomain apply complete: %s applied.\n", plural(len(names), "site", "sites"))
 	return 0
+}
+
+// listOrNone joins names, or says "none".
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }
 
 // onCycle tells whether site gives, through pending sites, a camera to a
@@ -338,7 +355,9 @@ func applyWave(ctx context.Context, sites []*planner.DomainSite, stdout, stderr 
 		r := &results[i]
 		stdout.Write(r.out.Bytes())
 		if r.errs.Len() > 0 {
-			fmt.Fprintf(stderr, "site %s: %s", sites[i].Site, r.errs.String())
+			// Every line names its site: sites of one wave run together.
+			prefix := "site " + sites[i].Site + ": "
+			fmt.Fprintf(stderr, "%s%s\n", prefix, strings.ReplaceAll(strings.TrimRight(r.errs.String(), "\n"), "\n", "\n"+prefix))
 		}
 		if r.code != 0 {
 			failed[sites[i].Site] = true

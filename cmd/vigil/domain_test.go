@@ -317,7 +317,8 @@ func TestDomainApplyHoldsBackAChainOfGivers(t *testing.T) {
 	for _, want := range []string{
 		`site north: not applied: it gives camera "c" to site south, whose apply failed`,
 		`site east: not applied: it gives camera "e" to site north, which is held back`,
-		"0 of 3 sites applied, 1 failed, 2 held back",
+		"0 of 3 sites applied, 1 failed, 2 held back. Applied: none. Failed: south",
+		"Held back, unchanged: north, east.",
 	} {
 		if !strings.Contains(errs.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs.String())
