@@ -402,11 +402,7 @@ func orNone(s string) string {
 // liveTerminal reports whether w is a terminal that can be redrawn.
 func liveTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && statusviews.Terminal(f)
 }
 
 // devFarewell says where the recordings are, or that they were removed.

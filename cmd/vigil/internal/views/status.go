@@ -32,7 +32,13 @@ type Options struct {
 // ColorFor reports whether output to f should be coloured: f is a terminal
 // and NO_COLOR is not set.
 func ColorFor(f *os.File) bool {
-	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+	return os.Getenv("NO_COLOR") == "" && Terminal(f)
+}
+
+// Terminal reports whether f is a terminal that understands escape
+// sequences (not TERM=dumb).
+func Terminal(f *os.File) bool {
+	if os.Getenv("TERM") == "dumb" {
 		return false
 	}
 	fi, err := f.Stat()
