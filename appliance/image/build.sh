@@ -11,8 +11,10 @@
 #
 # Needs root (mmdebstrap, chroot), the Debian mirror through apt, and
 # mmdebstrap, genimage, mtools, dosfstools, e2fsprogs and squashfs-tools.
-# The Debian base root filesystem is cached under OUTDIR/cache by the hash of
-# its package list, so rebuilding after a change to vigil takes seconds.
+# The Debian base root filesystem is cached by the hash of its package list,
+# under $VIGIL_IMAGE_CACHE (default OUTDIR/cache), so rebuilding after a change
+# to vigil takes seconds; CI keeps it outside the clone, so a fresh clone on
+# the same machine does not fetch Debian again.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,7 +75,8 @@ root_partuuid=8f5a3b27-6b2e-4d7e-9a31-0c5e2f1d7a10
 
 kernel_cmdline="root=PARTUUID=$root_partuuid rootfstype=squashfs ro console=tty0 console=ttyS0,115200 panic=10"
 
-mkdir -p "$out/cache"
+cache=${VIGIL_IMAGE_CACHE:-$out/cache}
+mkdir -p "$cache"
 t0=$(date +%s)
 
 # 1. Debian base, cached.
@@ -82,10 +85,10 @@ key=$( (
 	echo "${initrd_modules[*]}"
 	sed -n '/^# 1\./,/^# 2\./p' "$0"
 ) | sha256sum | cut -c1-16)
-base=$out/cache/base-$key.tar
+base=$cache/base-$key.tar
 if [ ! -s "$base" ]; then
 	step "bootstrapping Debian $suite (${#packages[@]} packages, cached as $(basename "$base"))"
-	rm -f "$out"/cache/base-*.tar
+	rm -f "$cache"/base-*.tar
 	initrd_list=$(printf '%s\n' "${initrd_modules[@]}")
 	mmdebstrap --variant=essential --mode=root --format=tar --quiet \
 		--include="$(IFS=,; echo "${packages[*]}")" \
