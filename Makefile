@@ -4,10 +4,19 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain
+.PHONY: build static test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain
 
+# One compile serves `go run ./cmd/vigil`, `go test` and `make build`: they
+# share Go's build cache only when built with the same settings, so build
+# uses Go's defaults (no -trimpath; cgo as the environment has it). -ldflags
+# only changes the link, which is not cached anyway.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
+
+# The appliance's binary is static (CGO_ENABLED=0), the one build with other
+# settings, made only for the image: bin/vigil-static.
+static:
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/vigil-static ./cmd/vigil
 
 # The README's test command: formatting, vet, every unit and integration
 # test, and a short run of each fuzz target.
@@ -70,8 +79,8 @@ fuzz:
 
 # The appliance disk image (out/image/vigil.img), offline from Debian's
 # packages; needs root. image-test boots it under qemu (software emulation).
-image: build
-	appliance/image/build.sh -o out/image -b bin/vigil
+image: static
+	appliance/image/build.sh -o out/image -b bin/vigil-static
 
 image-test: build
 	VIGIL_IMAGE=$(CURDIR)/out/image/vigil.img VIGIL_BIN=$(CURDIR)/bin/vigil \

@@ -163,7 +163,7 @@ func TestVigilPackageMatchesModule(t *testing.T) {
 		t.Errorf("VIGIL_SITE_METHOD = %q: the package builds the checkout it lives in", vars["VIGIL_SITE_METHOD"])
 	}
 	if !strings.Contains(vars["VIGIL_GO_ENV"], "CGO_ENABLED=0") {
-		t.Errorf("VIGIL_GO_ENV = %q: vigil is linked statically (CGO_ENABLED=0), as make build does", vars["VIGIL_GO_ENV"])
+		t.Errorf("VIGIL_GO_ENV = %q: vigil is linked statically (CGO_ENABLED=0), as make static does", vars["VIGIL_GO_ENV"])
 	}
 
 	targets := strings.Fields(vars["VIGIL_BUILD_TARGETS"])

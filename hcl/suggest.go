@@ -59,3 +59,10 @@ func didYouMean(missing, what, scope string, existing []string) string {
 	}
 	return b.String()
 }
+
+// Suggest returns the name among candidates that a mistyped name most
+// plausibly meant, or "": the rule of the loader's "did you mean", for the
+// command line too.
+func Suggest(name string, candidates []string) string {
+	return suggest(name, candidates)
+}

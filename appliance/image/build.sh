@@ -3,7 +3,7 @@
 #
 #   GPT disk (genimage)
 #   ├─ esp   FAT    systemd-boot, the kernel of linux-image-amd64 and its initrd
-#   ├─ root  squashfs, mounted read-only: systemd, bin/vigil, appliance/overlay
+#   ├─ root  squashfs, mounted read-only: systemd, bin/vigil-static, appliance/overlay
 #   └─ data  ext4 "vigil-data" at /var/lib/vigil: agent config and recordings;
 #            grown to fill the disk at boot; an image update never touches it
 #
@@ -20,7 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out=$repo/out/image
-vigil=$repo/bin/vigil
+vigil=$repo/bin/vigil-static
 while getopts "o:b:" opt; do
 	case $opt in
 	o) out=$(realpath -m "$OPTARG") ;;
@@ -36,11 +36,11 @@ step() { echo "image: $*"; }
 for tool in mmdebstrap genimage mkfs.vfat mcopy mmd mkfs.ext4 mksquashfs; do
 	command -v "$tool" >/dev/null || die "$tool not found: apt-get install mmdebstrap genimage dosfstools mtools e2fsprogs squashfs-tools"
 done
-[ -x "$vigil" ] || die "$vigil not found: run make build first"
+[ -x "$vigil" ] || die "$vigil not found: run make static first"
 # A dynamically linked binary names its interpreter; the root has no Go
 # runtime dependencies to satisfy one.
 if LC_ALL=C grep -qa '/lib64/ld-linux' "$vigil"; then
-	die "$vigil is dynamically linked: build it with CGO_ENABLED=0 (make build)"
+	die "$vigil is dynamically linked: build it with CGO_ENABLED=0 (make static)"
 fi
 
 suite=bookworm

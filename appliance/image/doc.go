@@ -3,7 +3,7 @@
 // build.sh builds out/image/vigil.img offline from Debian's packages (see
 // its header for the layout): a GPT disk with an EFI system partition
 // (systemd-boot, kernel, initrd), a read-only squashfs root with systemd,
-// bin/vigil and appliance/overlay, and an ext4 data partition
+// bin/vigil-static (make static) and appliance/overlay, and an ext4 data partition
 // ("vigil-data", mounted at /var/lib/vigil) for the agent configuration and
 // the recordings. genimage.cfg is the disk layout.
 //

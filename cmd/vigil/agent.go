@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,12 +19,11 @@ func init() {
 }
 
 func runAgent(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("agent", stderr)
 	config := fs.String("config", "", "agent configuration file (HCL)")
 	manageNetwork := fs.Bool("manage-network", false, "apply this server's network block of the site spec and hold the site's virtual_ip while master (netlink; needs CAP_NET_ADMIN and CAP_NET_RAW)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: vigil agent -config FILE [-manage-network]
+		fmt.Fprintf(fs.Output(), `Usage: vigil agent -config FILE [-manage-network]
 
 Runs this server's agent: joins the site, records the cameras the assignment
 gives this server and serves the HTTP API. A fresh site has no spec: the agents
@@ -51,8 +49,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *config == "" || fs.NArg() > 0 {
 		fs.Usage()

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,13 +23,12 @@ func init() {
 var applyStdin io.Reader = os.Stdin
 
 func runApply(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("apply", stderr)
 	var src planSource
 	src.flags(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil apply [-address URL | -site NAME...] [-auto-approve] [-allow-partial] [-var name=value]... [-var-file FILE]... [PLANFILE | PATH]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil apply [-address URL | -site NAME...] [-auto-approve] [-allow-partial] [-var name=value]... [-var-file FILE]... [PLANFILE | PATH]\n\n"+
 			"With a configuration PATH (default \".\"): plans, shows the plan, asks for confirmation\n"+
 			"(unless -auto-approve) and commits the whole configuration as one change.\n"+
 			"With a PLANFILE saved by vigil plan -out: applies exactly that plan, without asking,\n"+

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -17,17 +16,16 @@ func init() {
 }
 
 func runBalanceReport(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("balance report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("balance report", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
 	days := fs.Int("days", 0, "statistics period in days (default: the site's balancing history_days)")
 	asJSON := fs.Bool("json", false, "print the report as JSON (the answer of GET /v1/balance/report)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil balance report [-address URL] [-days N] [-json]\n\nShows, per server and per camera, the recorded bytes per day over the last\ndays, the moves storage balancing would make now with the reason of each, and\neach server's load after them. It works whether balancing is enabled or not.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: vigil balance report [-address URL] [-days N] [-json]\n\nShows, per server and per camera, the recorded bytes per day over the last\ndays, the moves storage balancing would make now with the reason of each, and\neach server's load after them. It works whether balancing is enabled or not.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vigil balance report: unexpected argument %q\n", fs.Arg(0))

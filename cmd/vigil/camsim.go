@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -21,8 +19,7 @@ func init() {
 }
 
 func runCamsim(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("camsim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("camsim", stderr)
 	var opts camsim.Options
 	fs.StringVar(&opts.Listen, "listen", "127.0.0.1:8554", "RTSP listen address (port 0 picks a free port)")
 	fs.IntVar(&opts.Paths, "paths", 1, "number of cameras, served as /cam1 ... /camN")
@@ -34,7 +31,7 @@ func runCamsim(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.UDP, "udp", false, "also offer the UDP transport (TCP always works)")
 	control := fs.String("control", "", "serve the HTTP fault-injection endpoint on this address")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: vigil camsim [flags]
+		fmt.Fprintf(fs.Output(), `Usage: vigil camsim [flags]
 
 Serves simulated IP cameras over RTSP until SIGINT or SIGTERM. Each path is a
 live source at 25 fps looping a synthetic clip; timestamps stay continuous.
@@ -49,11 +46,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vigil camsim: unexpected argument %q\n", fs.Arg(0))

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,8 +52,7 @@ type devArgs struct {
 
 func parseDevArgs(args []string, stderr io.Writer) (devArgs, int, bool) {
 	a := devArgs{vars: varFlags{}}
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("dev", stderr)
 	fs.StringVar(&a.site, "site", "", "the `NAME` of the site to run when the configuration declares several")
 	fs.StringVar(&a.dataDir, "data", "", "keep the servers' data and recordings in `DIR` (default: a new temporary directory)")
 	fs.BoolVar(&a.keep, "keep", false, "keep the temporary data directory on exit")
@@ -62,7 +60,7 @@ func parseDevArgs(args []string, stderr io.Writer) (devArgs, int, bool) {
 	fs.Var(a.vars, "var", "set a variable: -var name=value (repeatable)")
 	fs.Var(&a.varFiles, "var-file", "read variables from an HCL file of name = value lines (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: vigil dev [-data DIR | -keep] [-site NAME] [-control ADDR] [-var name=value]... [PATH]
+		fmt.Fprintf(fs.Output(), `Usage: vigil dev [-data DIR | -keep] [-site NAME] [-control ADDR] [-var name=value]... [PATH]
 
 Runs the site of the configuration at PATH (default examples/quickstart) in this
 process: vigil camsim serving its cameras, and every server as an agent on the
@@ -80,11 +78,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return a, 0, false
-		}
-		return a, 2, false
+	if code, ok := parseFlags(fs, args); !ok {
+		return a, code, false
 	}
 	switch fs.NArg() {
 	case 0:
@@ -437,18 +432,14 @@ func devFarewell(w io.Writer, s *devsite.Site, site *hcl.Site, dir string, remov
 // runDevControl is `vigil dev stop|kill|start SERVER`: it asks the running
 // vigil dev to act on one of its servers.
 func runDevControl(verb string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("dev "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("dev "+verb, stderr)
 	control := fs.String("control", defaultDevControl, "the control `ADDR` of the running vigil dev")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil dev %s [-control ADDR] SERVER\n\nAsks the vigil dev running in another terminal to %s one of its servers.\nThe token comes from VIGIL_TOKEN, as vigil dev printed it.\n\nFlags:\n", verb, verb)
+		fmt.Fprintf(fs.Output(), "Usage: vigil dev %s [-control ADDR] SERVER\n\nAsks the vigil dev running in another terminal to %s one of its servers.\nThe token comes from VIGIL_TOKEN, as vigil dev printed it.\n\nFlags:\n", verb, verb)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

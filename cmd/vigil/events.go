@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,16 +18,15 @@ func init() {
 }
 
 func runEvents(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("events", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("events", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (env VIGIL_ADDR)")
 	asJSON := fs.Bool("json", false, "print events as JSON lines (the stream of GET /v1/events)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil events [-address URL] [-json]\n\nPrints the agent's recent events, then follows new ones until interrupted.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: vigil events [-address URL] [-json]\n\nPrints the agent's recent events, then follows new ones until interrupted.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "vigil events: unexpected argument %q\n", fs.Arg(0))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -25,23 +24,19 @@ const (
 )
 
 func runFmt(args []string, stdout, stderr io.Writer) int {
-	fset := flag.NewFlagSet("fmt", flag.ContinueOnError)
-	fset.SetOutput(stderr)
+	fset := newFlags("fmt", stderr)
 	check := fset.Bool("check", false, "change nothing; list the files that are not formatted and exit 3 if there are any")
 	diff := fset.Bool("diff", false, "print the changes as a unified diff")
 	recursive := fset.Bool("recursive", false, "also format the *.hcl files of subdirectories")
 	fset.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil fmt [-check] [-diff] [-recursive] [PATH...]\n\n"+
+		fmt.Fprintf(fset.Output(), "Usage: vigil fmt [-check] [-diff] [-recursive] [PATH...]\n\n"+
 			"Rewrites the *.hcl files of each PATH (default \".\") in canonical layout and lists the\n"+
 			"files it changed. Exit status: 0 done, 1 error (such as a syntax error), 3 with -check\n"+
 			"when some file is not formatted.\n\n")
 		fset.PrintDefaults()
 	}
-	if err := fset.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return fmtOK
-		}
-		return fmtError
+	if code, ok := parseFlags(fset, args); !ok {
+		return code
 	}
 	paths := fset.Args()
 	if len(paths) == 0 {

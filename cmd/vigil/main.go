@@ -3,14 +3,18 @@
 // single-process demo. Each subcommand lives in its own file, parses its flags
 // into typed arguments, calls into the packages that hold the logic, and
 // renders the result.
+//
+// The conventions every command shares live here and in cli.go, and read
+// the command registry, so that a command gets them by calling register:
+// `vigil help CMD` and `vigil CMD -h` print the same text on stdout and exit
+// 0; a group such as `vigil balance` lists its subcommands; a mistyped
+// command gets "did you mean"; -no-color turns colours off like NO_COLOR;
+// `vigil completion bash|zsh` completes commands and flags.
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -24,7 +28,8 @@ type command struct {
 }
 
 // commands is filled by each subcommand's file in its init function, so that
-// adding a command touches only its own file.
+// adding a command touches only its own file. A name of two words ("balance
+// report") is a subcommand of the group named by its first word.
 var commands = map[string]command{}
 
 func register(name, synopsis string, run func(args []string, stdout, stderr io.Writer) int) {
@@ -33,41 +38,4 @@ func register(name, synopsis string, run func(args []string, stdout, stderr io.W
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		return 0
-	}
-	if args[0] == "version" || args[0] == "-version" || args[0] == "--version" {
-		fmt.Fprintf(stdout, "vigil %s\n", version)
-		return 0
-	}
-	// Two-word commands such as "master transfer" and "balance report".
-	if len(args) > 1 {
-		if c, ok := commands[args[0]+" "+args[1]]; ok {
-			return c.run(args[2:], stdout, stderr)
-		}
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "vigil: unknown command %q\n\n", strings.Join(args[:1], " "))
-		usage(stderr)
-		return 1
-	}
-	return c.run(args[1:], stdout, stderr)
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: vigil <command> [flags] [args]\n\nCommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-18s %s\n", n, commands[n].synopsis)
-	}
-	fmt.Fprintf(w, "\nRun 'vigil <command> -h' for a command's flags.\n")
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -15,15 +14,14 @@ func init() {
 }
 
 func runMasterTransfer(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("master transfer", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("master transfer", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil master transfer [-address URL] SERVER\n\nMakes SERVER the site's master (raft leadership transfer). Needs the API token\nin VIGIL_TOKEN. Recording is not interrupted.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: vigil master transfer [-address URL] SERVER\n\nMakes SERVER the site's master (raft leadership transfer). Needs the API token\nin VIGIL_TOKEN. Recording is not interrupted.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

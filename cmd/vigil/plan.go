@@ -63,19 +63,16 @@ func (s *planSource) parsed(fs *flag.FlagSet) error {
 // one optional PATH (default "."): what names it in the error for more.
 // When ok is false the command exits with code (0 after -h).
 func (s *planSource) parseArgs(fs *flag.FlagSet, args []string, what string, stderr io.Writer) (path string, code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return "", 0, false
-		}
-		return "", 1, false
+	if code, ok := parseFlags(fs, args); !ok {
+		return "", code, false
 	}
 	if err := s.parsed(fs); err != nil {
 		fmt.Fprintf(stderr, "vigil %s: %v\n", fs.Name(), err)
-		return "", 1, false
+		return "", exitUsage, false
 	}
 	if fs.NArg() > 1 {
 		fmt.Fprintf(stderr, "vigil %s: one %s at most, got %d\n", fs.Name(), what, fs.NArg())
-		return "", 1, false
+		return "", exitUsage, false
 	}
 	if fs.NArg() == 1 {
 		return fs.Arg(0), 0, true
@@ -222,8 +219,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 func runPlan(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("plan", stderr)
 	var src planSource
 	src.flags(fs)
 	out := fs.String("out", "", "save the plan to `FILE` for vigil apply (the file holds camera passwords; mode 0600)")
@@ -231,7 +227,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 1 on error, 2 when there are changes")
 	fail := fs.String("fail", "", "simulate `SERVER,...` dead (comma-separated) and show where every camera lands")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil plan [-address URL | -site NAME...] [-out FILE] [-json] [-detailed-exitcode] [-fail SERVER,...] [-allow-partial] [-var name=value]... [-var-file FILE]... [PATH]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil plan [-address URL | -site NAME...] [-out FILE] [-json] [-detailed-exitcode] [-fail SERVER,...] [-allow-partial] [-var name=value]... [-var-file FILE]... [PATH]\n\n"+
 			"Compares the configuration at PATH (default \".\") with the live site at -address and shows\n"+
 			"what vigil apply would change, notes about the live site, the N+1 check and, with -fail,\n"+
 			"where cameras land when those servers die. Changes nothing.\n\n"+

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"sync"
@@ -19,8 +18,7 @@ func init() {
 }
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("status", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
 	asJSON := fs.Bool("json", false, "print the state as JSON (the answer of GET /v1/state; for a domain, a list of sites with theirs)")
 	all := fs.Bool("all", false, "list every camera, even cameras recording normally on a large site")
@@ -30,15 +28,15 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs.Var(vars, "var", "with -config: set a variable: -var name=value (repeatable)")
 	fs.Var(&varFiles, "var-file", "with -config: read variables from an HCL file (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil status [-address URL] [-json] [-all]\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil status [-address URL] [-json] [-all]\n"+
 			"       vigil status -config PATH [-json]     (a domain: the sites of a configuration)\n"+
 			"       vigil status [-json] ADDRESS...       (a domain: one server of each site)\n\n"+
 			"Shows the site as the agent at -address sees it: servers (role, health, cameras\nrecording, CPU, memory, clock offset to the master, storage) and cameras (state, where recorded, last gap),\ncameras that need attention first.\n\n"+
 			"On a domain, shows the tree of sites, each indented under its parent: its master,\nservers up and down, and cameras recording, covered by a backup and dark.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	color := isTerminal(stdout)
 	ctx := context.Background()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 
@@ -22,25 +21,21 @@ type validateResult struct {
 }
 
 func runValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("validate", stderr)
 	jsonOut := fs.Bool("json", false, "print the result as JSON on stdout")
 	vars := varFlags{}
 	var varFiles listFlags
 	fs.Var(vars, "var", "set a variable: -var name=value (repeatable)")
 	fs.Var(&varFiles, "var-file", "read variables from an HCL file of name = value lines (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil validate [-json] [-var name=value]... [-var-file FILE]... [PATH...]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil validate [-json] [-var name=value]... [-var-file FILE]... [PATH...]\n\n"+
 			"Loads every *.hcl file of each PATH (default \".\") as one configuration and checks it.\n"+
 			"Variables also come from VIGIL_VAR_<name> environment variables.\n"+
 			"Exit status: 0 valid (warnings allowed), 1 invalid.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 1
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {

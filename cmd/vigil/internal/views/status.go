@@ -29,10 +29,13 @@ type Options struct {
 	All bool
 }
 
+// NoColor is set by the -no-color flag: no colours, as with NO_COLOR.
+var NoColor bool
+
 // ColorFor reports whether output to f should be coloured: f is a terminal
 // and NO_COLOR is not set.
 func ColorFor(f *os.File) bool {
-	return os.Getenv("NO_COLOR") == "" && Terminal(f)
+	return !NoColor && os.Getenv("NO_COLOR") == "" && Terminal(f)
 }
 
 // Terminal reports whether f is a terminal that understands escape

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func runArgs(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func registered() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestEveryCommandHelp: for every command of the registry, -h, -help and
+// --help print its usage on stdout and exit 0, `vigil help CMD` prints the
+// same, and a flag it does not know exits 2 with the usage on stderr.
+func TestEveryCommandHelp(t *testing.T) {
+	for _, name := range registered() {
+		t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+			words := strings.Fields(name)
+			code, help, errs := runArgs(append(words, "-h")...)
+			if code != 0 || errs != "" {
+				t.Fatalf("vigil %s -h: exit %d, stderr %q; want 0 and nothing", name, code, errs)
+			}
+			if !strings.HasPrefix(help, "Usage: vigil "+name) {
+				t.Errorf("vigil %s -h does not start with its usage line:\n%s", name, help)
+			}
+			if !strings.Contains(help, "-no-color") {
+				t.Errorf("vigil %s -h does not list the global -no-color", name)
+			}
+			for _, h := range []string{"-help", "--help"} {
+				if code, out, _ := runArgs(append(words, h)...); code != 0 || out != help {
+					t.Errorf("vigil %s %s: exit %d, and its text differs from -h", name, h, code)
+				}
+			}
+			if code, out, _ := runArgs(append([]string{"help"}, words...)...); code != 0 || out != help {
+				t.Errorf("vigil help %s: exit %d; want 0 and the text of -h:\n%s", name, code, out)
+			}
+			// After a positional argument, -h still asks for help.
+			if code, out, _ := runArgs(append(words, "some-arg", "-h")...); code != 0 || out != help {
+				t.Errorf("vigil %s some-arg -h: exit %d; want its help", name, code)
+			}
+			code, out, errs := runArgs(append(words, "-no-such-flag")...)
+			if code != exitUsage || out != "" || !strings.Contains(errs, "-no-such-flag") || !strings.Contains(errs, "Usage: vigil "+name) {
+				t.Errorf("vigil %s -no-such-flag: exit %d, stdout %q, stderr %q; want 2, the error and the usage on stderr", name, code, out, errs)
+			}
+		})
+	}
+}
+
+func TestTopLevel(t *testing.T) {
+	tests := []struct {
+		args       []string
+		code       int
+		stdout     string // a substring of stdout; "" for empty
+		stderr     string // a substring of stderr; "" for empty
+		wantStdout bool
+	}{
+		{args: nil, code: 0, stdout: "Commands:"},
+		{args: []string{"-h"}, code: 0, stdout: "Commands:"},
+		{args: []string{"--help"}, code: 0, stdout: "Commands:"},
+		{args: []string{"help"}, code: 0, stdout: "Commands:"},
+		{args: []string{"stauts"}, code: 2, stderr: `unknown command "stauts". Did you mean "status"?`},
+		{args: []string{"aply", "-auto-approve"}, code: 2, stderr: `Did you mean "apply"?`},
+		{args: []string{"zzzzzz"}, code: 2, stderr: `unknown command "zzzzzz".` + "\n"},
+		{args: []string{"help", "stauts"}, code: 2, stderr: `Did you mean "status"?`},
+		{args: []string{"balance"}, code: 0, stdout: "balance report "},
+		{args: []string{"balance", "-h"}, code: 0, stdout: "balance report "},
+		{args: []string{"help", "balance"}, code: 0, stdout: "balance report "},
+		{args: []string{"master"}, code: 0, stdout: "master transfer "},
+		{args: []string{"master", "trasnfer", "srv-1"}, code: 2, stderr: `unknown subcommand "trasnfer". Did you mean "transfer"?`},
+		{args: []string{"balance", "-days", "3"}, code: 2, stderr: "give a subcommand before flags"},
+		{args: []string{"version"}, code: 0, stdout: "vigil dev ("},
+		{args: []string{"-version"}, code: 0, stdout: "vigil dev ("},
+		{args: []string{"--version"}, code: 0, stdout: "vigil dev ("},
+		{args: []string{"version", "extra"}, code: 2, stderr: "unexpected argument"},
+		{args: []string{"completion"}, code: 2, stderr: "name a shell"},
+		{args: []string{"completion", "fish"}, code: 2, stderr: "name a shell"},
+		{args: []string{"completion", "bash"}, code: 0, stdout: "complete -o default -F _vigil vigil"},
+		{args: []string{"completion", "zsh"}, code: 0, stdout: "#compdef vigil"},
+		{args: []string{"help", "dev"}, code: 0, stdout: "Subcommands:\n  dev kill"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {
+			code, out, errs := runArgs(tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errs)
+			}
+			if tt.stdout == "" && out != "" || !strings.Contains(out, tt.stdout) {
+				t.Errorf("stdout %q, want it to hold %q", out, tt.stdout)
+			}
+			if tt.stderr == "" && errs != "" || !strings.Contains(errs, tt.stderr) {
+				t.Errorf("stderr %q, want it to hold %q", errs, tt.stderr)
+			}
+		})
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	code, out, _ := runArgs("version", "-json")
+	var v map[string]string
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["version"] != "dev" || v["go"] == "" || v["platform"] == "" {
+		t.Fatalf("vigil version -json: exit %d, %s", code, out)
+	}
+}
+
+func TestComplete(t *testing.T) {
+	tests := []struct {
+		words []string
+		want  []string
+	}{
+		{[]string{"sta"}, []string{"status"}},
+		{[]string{"ba"}, []string{"balance"}},
+		{[]string{"balance", ""}, []string{"report"}},
+		{[]string{"dev", "st"}, []string{"start", "stop"}},
+		{[]string{"plan", "-de"}, []string{"-detailed-exitcode"}},
+		{[]string{"balance", "report", "-j"}, []string{"-json"}},
+		{[]string{"status", "-no-"}, []string{"-no-color"}},
+		{[]string{"completion", ""}, []string{"bash", "zsh"}},
+		{[]string{"help", "ver"}, []string{"version"}},
+		{[]string{"help", "master", ""}, []string{"transfer"}},
+		{[]string{"validate", "exam"}, nil}, // a path: the shell completes files
+	}
+	for _, tt := range tests {
+		var out bytes.Buffer
+		runComplete(tt.words, &out)
+		got := strings.Fields(out.String())
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("__complete %q = %q, want %q", tt.words, got, tt.want)
+		}
+	}
+}
+
+// TestCompletionSeesEveryCommand: the completion of the first word offers
+// every command of the registry, so that a new command is completed without
+// touching the completion code.
+func TestCompletionSeesEveryCommand(t *testing.T) {
+	var out bytes.Buffer
+	runComplete([]string{""}, &out)
+	offered := map[string]bool{}
+	for _, w := range strings.Fields(out.String()) {
+		offered[w] = true
+	}
+	for _, n := range registered() {
+		if w, _, _ := strings.Cut(n, " "); !offered[w] {
+			t.Errorf("the completion does not offer %q", w)
+		}
+	}
+}
