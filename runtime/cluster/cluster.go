@@ -124,6 +124,7 @@ type Cluster struct {
 	trans  *raft.NetworkTransport
 	stream *streamLayer
 	ml     *memberlist.Memberlist
+	drops  *dropReporter // membership traffic dropped by the transport
 
 	mu       sync.Mutex
 	members  map[string]*memberRec // other members, by name

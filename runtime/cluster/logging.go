@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,14 @@ import (
 // debug level. Raft without quorum logs the same election lines every
 // second, forever; the first occurrence is enough for an operator.
 const repeatWindow = time.Minute
+
+// addrPattern matches the IP addresses (with ports) that library messages
+// carry. They are left out of the repeat key: otherwise a sender defeats
+// the filter by changing its source port or address with every packet.
+var addrPattern = regexp.MustCompile(`\[?[0-9a-fA-F]*[:.][0-9a-fA-F:.]*[0-9a-fA-F]\]?(:[0-9]+)?`)
+
+// repeatKey is msg without its addresses.
+func repeatKey(msg string) string { return addrPattern.ReplaceAllString(msg, "ADDR") }
 
 type repeats struct {
 	mu   sync.Mutex
@@ -35,10 +44,11 @@ func (r *repeats) level(msg string, lv slog.Level) slog.Level {
 	if r.last == nil || len(r.last) > 1000 {
 		r.last = map[string]time.Time{}
 	}
-	if t, ok := r.last[msg]; ok && now.Sub(t) < repeatWindow {
+	key := repeatKey(msg)
+	if t, ok := r.last[key]; ok && now.Sub(t) < repeatWindow {
 		return slog.LevelDebug
 	}
-	r.last[msg] = now
+	r.last[key] = now
 	return lv
 }
 

@@ -69,7 +69,8 @@ func (c *Cluster) startMembership() error {
 	mc.DeadNodeReclaimTime = clamp(10*k, 5*time.Second, time.Minute)
 	// Encryption and authentication with a key derived from the site key;
 	// the label keeps other sites' traffic out even before decryption.
-	kr, err := memberlist.NewKeyring(nil, deriveKey(c.cfg.SiteKey, "memberlist"))
+	key := deriveKey(c.cfg.SiteKey, "memberlist")
+	kr, err := memberlist.NewKeyring(nil, key)
 	if err != nil {
 		return fmt.Errorf("cluster: membership keyring: %w", err)
 	}
@@ -77,6 +78,12 @@ func (c *Cluster) startMembership() error {
 	mc.GossipVerifyIncoming = true
 	mc.GossipVerifyOutgoing = true
 	mc.Label = "vigil/" + c.cfg.Site
+	// Forged and foreign packets are dropped before memberlist sees them.
+	tr, err := c.membershipTransport(mc.Label, key)
+	if err != nil {
+		return err
+	}
+	mc.Transport = tr
 	d := &delegate{c: c}
 	mc.Delegate = d
 	mc.Events = d
@@ -87,6 +94,7 @@ func (c *Cluster) startMembership() error {
 
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		tr.Shutdown()
 		return fmt.Errorf("cluster: starting membership on %s:%d: %w", c.cfg.BindAddr, c.cfg.Port+1, err)
 	}
 	c.ml = ml
