@@ -55,6 +55,9 @@ type Site struct {
 	TimeSync               bool   `json:"time_sync,omitempty"`
 	// TimeZone is an IANA zone name for balancing windows; default "UTC".
 	TimeZone string `json:"time_zone"`
+	// EventRetention is how long every agent keeps its events on disk;
+	// 0 means the default, 10 days.
+	EventRetention time.Duration `json:"event_retention,omitempty"`
 
 	Servers   []*Server  `json:"servers"`
 	Groups    []*Group   `json:"groups,omitempty"`

@@ -25,6 +25,8 @@ const (
 	MaxSegmentDuration = time.Hour
 	MinStallTimeout    = 500 * time.Millisecond
 	MaxStallTimeout    = 10 * time.Minute
+	MinEventRetention  = time.Hour
+	MaxEventRetention  = 366 * 24 * time.Hour
 	// PortsPerServer: the API port, membership (port+1) and raft (port+2).
 	PortsPerServer = 3
 )
@@ -119,6 +121,9 @@ func (v *validator) site(s *Site, advise bool) {
 	scope := fmt.Sprintf("site %q", s.Name)
 	v.name("site", s.Name, s.Ranges, s.DeclRange)
 	v.bounds(s.Ranges, "keepalive", s.DeclRange, s.Keepalive, MinKeepalive, MaxKeepalive)
+	if s.EventRetention != 0 {
+		v.bounds(s.Ranges, "event_retention", s.DeclRange, s.EventRetention, MinEventRetention, MaxEventRetention)
+	}
 	if s.MaxConcurrentFailovers < 0 {
 		v.errorf(at(s.Ranges, "max_concurrent_failovers", s.DeclRange), "Value out of range", "max_concurrent_failovers must be 0 (no limit) or more.")
 	}

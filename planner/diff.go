@@ -355,6 +355,7 @@ func siteAttrs(s *hcl.Site) []attr {
 		{name: "virtual_ip", val: s.VirtualIP},
 		{name: "time_sync", val: s.TimeSync},
 		{name: "time_zone", val: s.TimeZone},
+		{name: "event_retention", val: duration(s.EventRetention)},
 	}
 }
 

@@ -7,22 +7,31 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"vigil/cmd/vigil/internal/views"
 	"vigil/runtime/api"
 )
 
 func init() {
-	register("events", "Follow the events of an agent (takeovers, failures, applies)", runEvents)
+	register("events", "The site's event history (takeovers, failures, applies), then new events", runEvents)
 }
 
 func runEvents(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("events", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (env VIGIL_ADDR)")
 	asJSON := fs.Bool("json", false, "print events as JSON lines (the stream of GET /v1/events)")
+	since := fs.String("since", "1h", "events since this long ago (2h, 10d) or this time (RFC 3339)")
+	until := fs.String("until", "", "events until this time (RFC 3339) or this long ago; implies -follow=false")
+	kind := fs.String("kind", "", "kinds to show: glob patterns, comma-separated (camera.*,server.dead)")
+	camera := fs.String("camera", "", "only this camera's events")
+	server := fs.String("server", "", "only events of this server")
+	follow := fs.Bool("follow", true, "after the history, print new events until interrupted")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil events [-address URL] [-json]\n\nPrints the agent's recent events, then follows new ones until interrupted.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: vigil events [-address URL] [-since 2h] [-kind camera.*] [-camera NAME] [-server NAME] [-follow=false] [-json]\n\n"+
+			"Prints the events of the whole site (every server the agent reaches, merged by time),\nthen follows new ones until interrupted.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
@@ -32,23 +41,42 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil events: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	now := time.Now()
+	f := api.EventFilter{Kind: *kind, Camera: *camera, Server: *server}
+	var err error
+	if f.Since, err = api.ParseTime(*since, now); err != nil {
+		fmt.Fprintf(stderr, "vigil events: -since: %v\n", err)
+		return 2
+	}
+	if f.Until, err = api.ParseTime(*until, now); err != nil {
+		fmt.Fprintf(stderr, "vigil events: -until: %v\n", err)
+		return 2
+	}
+	if !api.ValidKindPattern(f.Kind) {
+		fmt.Fprintf(stderr, "vigil events: -kind %q is not a valid pattern (e.g. camera.*)\n", f.Kind)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	events, err := api.NewClient(*address, api.TokenFromEnv()).Events(ctx)
+	followOn := *follow && f.Until.IsZero()
+	s, err := api.NewClient(*address, api.TokenFromEnv()).EventHistory(ctx, f, api.EventOptions{Follow: followOn})
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
+	if len(s.Unanswered) > 0 {
+		fmt.Fprintf(stderr, "Warning: no answer from %s: their events are missing\n", strings.Join(s.Unanswered, ", "))
+	}
 	color := isTerminal(stdout)
 	enc := json.NewEncoder(stdout)
-	for ev := range events {
+	for ev := range s.Events {
 		if *asJSON {
 			enc.Encode(ev)
 			continue
 		}
 		views.Event(stdout, ev, color)
 	}
-	if ctx.Err() == nil {
+	if followOn && ctx.Err() == nil {
 		fmt.Fprintf(stderr, "Error: the agent at %s closed the event stream\n", *address)
 		return 1
 	}

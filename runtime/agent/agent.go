@@ -60,6 +60,7 @@ import (
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 	"vigil/runtime/cluster"
+	"vigil/runtime/eventlog"
 	"vigil/runtime/recorder"
 	"vigil/runtime/storage"
 )
@@ -74,6 +75,7 @@ type Agent struct {
 	reg     *prometheus.Registry
 	metrics *metrics
 	events  *hub
+	history *eventlog.Log
 	started time.Time
 
 	cl   *cluster.Cluster
@@ -173,9 +175,21 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.metrics = newMetrics(a.reg, &a.cfg)
 	a.events = newHub(a.metrics.eventsDropped.Inc)
+	var err error
+	a.history, err = eventlog.Open(filepath.Join(cfg.DataDir, "events"), eventlog.Options{
+		Retention: savedEventRetention(cfg.DataDir),
+		Corrupt: func(file string, bad int) {
+			a.emit(api.Event{Severity: "warning", Kind: "events.corrupt",
+				Message: fmt.Sprintf("event history file %s has %d unreadable lines (cut by a crash or damaged): skipped", file, bad)})
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
 	if err != nil {
+		a.history.Close()
 		return nil, fmt.Errorf("agent: API listener: %w", err)
 	}
 
@@ -184,6 +198,7 @@ func Start(cfg Config) (*Agent, error) {
 		addr, err := JoinAddress(j)
 		if err != nil {
 			ln.Close()
+			a.history.Close()
 			return nil, err
 		}
 		join = append(join, addr)
@@ -204,6 +219,7 @@ func Start(cfg Config) (*Agent, error) {
 	})
 	if err != nil {
 		ln.Close()
+		a.history.Close()
 		return nil, fmt.Errorf("agent: cluster: %w", err)
 	}
 	a.cl = cl
@@ -292,6 +308,7 @@ func (a *Agent) stop(hard bool) error {
 		if rec != nil {
 			rec.close()
 		}
+		a.history.Close()
 		close(a.done)
 	})
 	return err
@@ -307,6 +324,9 @@ func (a *Agent) publish(ev api.Event) {
 		ev.Time = time.Now()
 	}
 	a.metrics.events.WithLabelValues(ev.Kind).Inc()
+	if err := a.history.Append(ev); err != nil {
+		a.log.Error("cannot keep events on disk: vigil events will miss them", "err", err)
+	}
 	a.events.publish(ev)
 }
 
@@ -463,6 +483,7 @@ func (a *Agent) reconcile() {
 		if prev.revision != st.Revision {
 			a.emit(api.Event{Severity: "info", Kind: "config.committed", Message: fmt.Sprintf("site spec revision %d is in force", st.Revision)})
 			a.keepaliveChanged(st.Spec.Keepalive)
+			a.eventRetentionChanged(st.Spec.EventRetention)
 		}
 		if a.idx == nil || a.idx.revision != st.Revision || a.idx.spec != st.Spec {
 			a.idx = newSpecIndex(st.Revision, st.Spec)

@@ -318,7 +318,13 @@ func (a *Agent) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	io.Copy(w, resp.Body)
 }
 
+// handleEvents streams this agent's recent events and the new ones; with
+// query parameters it answers for the whole site (handleEventHistory).
 func (a *Agent) handleEvents(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" {
+		a.handleEventHistory(w, r)
+		return
+	}
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, api.Error{Error: "streaming unsupported"})

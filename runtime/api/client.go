@@ -169,7 +169,49 @@ func (c *Client) Stats(ctx context.Context, since string) ([]DailyStat, error) {
 // Events streams the agent's events, starting with its recent backlog. The
 // channel is closed when ctx ends or the connection drops.
 func (c *Client) Events(ctx context.Context) (<-chan Event, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, "/v1/events", nil)
+	s, err := c.stream(ctx, "/v1/events")
+	if err != nil {
+		return nil, err
+	}
+	return s.Events, nil
+}
+
+// EventOptions are the modes of EventHistory.
+type EventOptions struct {
+	// Follow keeps the stream open with the new events after the history.
+	Follow bool
+	// Local asks the agent for its own events only, not the site's.
+	Local bool
+}
+
+// EventStream is an answer of EventHistory.
+type EventStream struct {
+	// Events are the matching events, oldest first, then (with Follow)
+	// the new ones; closed at the end, or when ctx ends or the connection
+	// drops.
+	Events <-chan Event
+	// Unanswered names the servers of the site whose events are missing
+	// because they did not answer in time.
+	Unanswered []string
+}
+
+// EventHistory returns the site's events that match f, merged by time
+// from every server the agent reached.
+func (c *Client) EventHistory(ctx context.Context, f EventFilter, opts EventOptions) (*EventStream, error) {
+	q := f.Query()
+	q.Set("history", "1")
+	if opts.Follow {
+		q.Set("follow", "1")
+	}
+	if opts.Local {
+		q.Set("local", "1")
+	}
+	return c.stream(ctx, "/v1/events?"+q.Encode())
+}
+
+// stream reads an NDJSON stream of events.
+func (c *Client) stream(ctx context.Context, path string) (*EventStream, error) {
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +223,12 @@ func (c *Client) Events(ctx context.Context) (<-chan Event, error) {
 		defer resp.Body.Close()
 		return nil, decodeError(resp)
 	}
+	out := &EventStream{}
+	if h := resp.Header.Get(UnansweredHeader); h != "" {
+		out.Unanswered = strings.Split(h, ",")
+	}
 	ch := make(chan Event, 64)
+	out.Events = ch
 	go func() {
 		defer close(ch)
 		defer resp.Body.Close()
@@ -199,7 +246,7 @@ func (c *Client) Events(ctx context.Context) (<-chan Event, error) {
 			}
 		}
 	}()
-	return ch, nil
+	return out, nil
 }
 
 func (c *Client) newRequest(ctx context.Context, method, path string, body any) (*http.Request, error) {
