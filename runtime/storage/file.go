@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,8 +28,12 @@ type File struct {
 	parts  int
 	seq    uint32
 
+	// sum hashes the complete sections written so far, in file order.
+	sum hash.Hash
+
 	moof   []byte   // reused moof buffer
 	chunks [][]byte // reused iovec list
+	iov    [][]byte // writeAll's copy of a write's buffers, which it advances
 }
 
 // Create opens a new segment file for camera starting at start, on the
@@ -63,7 +70,7 @@ func (s *Store) Create(camera string, start time.Time) (*File, error) {
 		os.Remove(path)
 		return nil, s.writeErr(v, err)
 	}
-	sf := &File{s: s, vol: v, camera: camera, path: path, start: start, f: f}
+	sf := &File{s: s, vol: v, camera: camera, path: path, start: start, f: f, sum: sha256.New()}
 	s.mu.Lock()
 	v.open[sf] = struct{}{}
 	s.mu.Unlock()
@@ -106,7 +113,11 @@ func (f *File) writev(bufs [][]byte) error {
 	for _, b := range bufs {
 		total += int64(len(b))
 	}
-	err := writeAll(int(f.f.Fd()), bufs)
+	// writeAll advances the slices it is given; bufs stays whole for the
+	// hash, which takes only what reached the file.
+	f.iov = append(f.iov[:0], bufs...)
+	err := writeAll(int(f.f.Fd()), f.iov)
+	clear(f.iov)
 	if err != nil {
 		if terr := f.f.Truncate(f.size); terr != nil {
 			f.s.log.Error("cannot cut back a failed write", "file", f.path, "error", terr)
@@ -115,6 +126,9 @@ func (f *File) writev(bufs [][]byte) error {
 			f.s.log.Error("cannot seek after a failed write", "file", f.path, "error", serr)
 		}
 		return f.s.writeErr(f.vol, fmt.Errorf("write %s: %w", f.path, err))
+	}
+	for _, b := range bufs {
+		f.sum.Write(b)
 	}
 	f.size += total
 	f.vol.used.Add(total)
@@ -181,6 +195,7 @@ func (f *File) Close(end time.Time, codec, server string) (Segment, error) {
 	seg := Segment{
 		Camera: f.camera, Path: f.path, Volume: f.vol.Path,
 		Start: f.start, End: end, Bytes: f.size, Codec: codec, Server: server,
+		SHA256: hex.EncodeToString(f.sum.Sum(nil)),
 	}
 	c, cerr := s.camera(f.vol, f.camera)
 	if cerr != nil {

@@ -20,9 +20,12 @@ package storage
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -63,6 +66,11 @@ type Segment struct {
 	Bytes  int64
 	Codec  string // e.g. "h264+aac"
 	Server string // the server that recorded it
+	// SHA256 is the hex SHA-256 of the whole file, computed while it was
+	// written (or when a crash recovery cut it back), so that an export can
+	// be traced to what was recorded at the time. Empty for segments indexed
+	// before vigil kept it.
+	SHA256 string
 }
 
 // ErrFull is wrapped by write errors caused by a full filesystem.
@@ -284,6 +292,7 @@ type segRecord struct {
 	Bytes  int64     `json:"bytes"`
 	Codec  string    `json:"codec,omitempty"`
 	Server string    `json:"server,omitempty"`
+	SHA256 string    `json:"sha256,omitempty"`
 }
 
 // load reads every camera directory of a volume.
@@ -343,7 +352,7 @@ func (s *Store) loadCamera(v *volume, camera string) (*camIndex, error) {
 		}
 		c.segs = append(c.segs, Segment{
 			Camera: camera, Path: filepath.Join(dir, r.Path), Volume: v.Path,
-			Start: r.Start, End: r.End, Bytes: r.Bytes, Codec: r.Codec, Server: r.Server,
+			Start: r.Start, End: r.End, Bytes: r.Bytes, Codec: r.Codec, Server: r.Server, SHA256: r.SHA256,
 		})
 		v.used.Add(r.Bytes)
 	}
@@ -443,10 +452,30 @@ func (s *Store) recoverFile(dir, rel string) (segRecord, bool) {
 			s.log.Error("cannot cut segment back to its last complete part", "file", path, "error", err)
 		}
 	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		s.log.Error("cannot hash recovered segment", "file", path, "error", err)
+	}
 	s.log.Info("recovered segment", "file", path, "duration", info.Duration, "bytes", info.ValidSize)
 	return segRecord{
-		Path: rel, Start: start, End: start.Add(info.Duration), Bytes: info.ValidSize, Codec: info.Codec(),
+		Path: rel, Start: start, End: start.Add(info.Duration), Bytes: info.ValidSize, Codec: info.Codec(), SHA256: sum,
 	}, true
+}
+
+// fileSHA256 is the hex SHA-256 of a whole file. Only recovery reads a
+// segment back for it; a segment written by this process is hashed as it is
+// written.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // rewrite replaces index.jsonl with the compacted current state and opens
@@ -500,7 +529,7 @@ func (c *camIndex) record(seg Segment) *segRecord {
 	if err != nil {
 		rel = seg.Path
 	}
-	return &segRecord{Path: rel, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Codec: seg.Codec, Server: seg.Server}
+	return &segRecord{Path: rel, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Codec: seg.Codec, Server: seg.Server, SHA256: seg.SHA256}
 }
 
 // compactEvery bounds the lines appended to an index before it is rewritten
