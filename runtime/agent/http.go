@@ -46,6 +46,7 @@ func (a *Agent) routes() http.Handler {
 	handle("GET /v1/stats", "stats", a.handleStats)
 	handle("GET /v1/stats/local", "stats_local", a.handleLocalStats)
 	handle("GET /v1/balance/report", "balance_report", a.handleBalanceReport)
+	handle("GET /v1/export/public-key", "export_public_key", a.handleExportPublicKey)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})

@@ -166,6 +166,15 @@ func (c *Client) Stats(ctx context.Context, since string) ([]DailyStat, error) {
 	return out, nil
 }
 
+// ExportPublicKey returns the public half of the site's export key.
+func (c *Client) ExportPublicKey(ctx context.Context) (*ExportPublicKey, error) {
+	var k ExportPublicKey
+	if err := c.do(ctx, http.MethodGet, "/v1/export/public-key", nil, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
 // Events streams the agent's events, starting with its recent backlog. The
 // channel is closed when ctx ends or the connection drops.
 func (c *Client) Events(ctx context.Context) (<-chan Event, error) {

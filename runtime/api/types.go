@@ -193,3 +193,11 @@ type DailyStat struct {
 	Date   string `json:"date"`
 	Bytes  int64  `json:"bytes"`
 }
+
+// ExportPublicKey is the answer of GET /v1/export/public-key: the public
+// half of the site's export key, which signs exported footage (64 hex
+// digits).
+type ExportPublicKey struct {
+	Site      string `json:"site"`
+	PublicKey string `json:"public_key"`
+}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -391,6 +392,13 @@ func (c *Cluster) Changes() <-chan struct{} { return c.changes }
 // State is the last committed state applied on this node. It needs no
 // quorum, so it stays readable when the site has none.
 func (c *Cluster) State() State { return c.fsm.current() }
+
+// ExportKey returns the site's export key (see runtime/evidence), made by
+// the first apply and replicated with the state; false before it exists.
+func (c *Cluster) ExportKey() (ed25519.PrivateKey, bool) {
+	k := c.fsm.siteExportKey()
+	return k, k != nil
+}
 
 // Stats returns the daily recorded-bytes statistics dated on or after since
 // ("2006-01-02"; "" for all), sorted by date, camera and server.

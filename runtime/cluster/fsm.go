@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,6 +50,9 @@ type applySpecBody struct {
 	// Time is the leader's clock when it proposed the entry, so that every
 	// replica records the same commit time.
 	Time time.Time `json:"time"`
+	// ExportKey is the seed of a new site export key, proposed by a master
+	// that found none; the first one committed stays the site's key.
+	ExportKey []byte `json:"export_key,omitempty"`
 }
 
 type setOverridesBody struct {
@@ -82,9 +86,12 @@ type State struct {
 // fsm is the raft state machine. Readers take a copy under the lock; raft
 // calls Apply, Snapshot and Restore from one goroutine.
 type fsm struct {
-	mu        sync.RWMutex
-	state     State
-	stats     map[statKey]int64
+	mu    sync.RWMutex
+	state State
+	stats map[statKey]int64
+	// exportKey signs the site's exports. It is kept apart from State,
+	// which is shown, so that it never reaches the API or the logs.
+	exportKey ed25519.PrivateKey
 	log       *slog.Logger
 	onApplied func(kind string)
 }
@@ -140,6 +147,9 @@ func (f *fsm) apply(env envelope) any {
 		f.state.Spec = &spec
 		f.state.Revision++
 		f.state.Committed = b.Time
+		if f.exportKey == nil && len(b.ExportKey) == ed25519.SeedSize {
+			f.exportKey = ed25519.NewKeyFromSeed(b.ExportKey)
+		}
 		return f.state.Revision
 	case cmdSetOverrides:
 		b, err := decodeBody[setOverridesBody](env, cmdSetOverridesV)
@@ -227,6 +237,13 @@ func (f *fsm) current() State {
 	return s
 }
 
+// siteExportKey returns the site's export key, nil before it is made.
+func (f *fsm) siteExportKey() ed25519.PrivateKey {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.exportKey
+}
+
 // statsSince returns the statistics dated on or after since (any if ""),
 // sorted by date, camera and server.
 func (f *fsm) statsSince(since string) []DailyStat {
@@ -263,6 +280,8 @@ type snapshotData struct {
 	Committed time.Time      `json:"committed"`
 	Overrides []api.Override `json:"overrides,omitempty"`
 	Stats     []DailyStat    `json:"stats,omitempty"`
+	// ExportKey is the seed of the site's export key.
+	ExportKey []byte `json:"export_key,omitempty"`
 }
 
 // Snapshot implements raft.FSM.
@@ -271,6 +290,9 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	data := snapshotData{
 		V: snapshotV, Spec: st.Spec, Revision: st.Revision, Committed: st.Committed,
 		Overrides: st.Overrides, Stats: f.statsSince(""),
+	}
+	if k := f.siteExportKey(); k != nil {
+		data.ExportKey = k.Seed()
 	}
 	b, err := json.Marshal(data)
 	if err != nil {
@@ -296,6 +318,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.state = State{Spec: data.Spec, Revision: data.Revision, Committed: data.Committed, Overrides: data.Overrides}
 	f.stats = stats
+	f.exportKey = nil
+	if len(data.ExportKey) == ed25519.SeedSize {
+		f.exportKey = ed25519.NewKeyFromSeed(data.ExportKey)
+	}
 	f.mu.Unlock()
 	if f.onApplied != nil {
 		f.onApplied("restore")

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sort"
@@ -265,7 +267,16 @@ func (c *Cluster) Apply(ctx context.Context, spec hcl.Site, base uint64) (uint64
 			return 0, err
 		}
 	}
-	resp, err := c.applyCmd(ctx, cmdApplySpec, cmdApplySpecV, applySpecBody{Spec: spec, Base: base, Time: time.Now().UTC()})
+	body := applySpecBody{Spec: spec, Base: base, Time: time.Now().UTC()}
+	if c.fsm.siteExportKey() == nil {
+		// The site forms (or formed before export keys existed): the
+		// master makes the key, and raft gives every server the same one.
+		body.ExportKey = make([]byte, ed25519.SeedSize)
+		if _, err := rand.Read(body.ExportKey); err != nil {
+			return 0, fmt.Errorf("making the site's export key: %w", err)
+		}
+	}
+	resp, err := c.applyCmd(ctx, cmdApplySpec, cmdApplySpecV, body)
 	if err != nil {
 		return 0, err
 	}
