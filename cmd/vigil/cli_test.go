@@ -129,7 +129,7 @@ func TestComplete(t *testing.T) {
 		{[]string{"balance", "report", "-j"}, []string{"-json"}},
 		{[]string{"status", "-no-"}, []string{"-no-color"}},
 		{[]string{"completion", ""}, []string{"bash", "zsh"}},
-		{[]string{"help", "ver"}, []string{"version"}},
+		{[]string{"help", "vers"}, []string{"version"}},
 		{[]string{"help", "master", ""}, []string{"transfer"}},
 		{[]string{"validate", "exam"}, nil}, // a path: the shell completes files
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -14,19 +13,18 @@ func init() {
 }
 
 func runExport(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("export", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
 	publicKey := fs.Bool("public-key", false, "print the public half of the site's export key (64 hex digits) and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil export -public-key [-address URL]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil export -public-key [-address URL]\n\n"+
 			"-public-key prints the public half of the site's export key, which signs every\n"+
 			"export. Keep it apart from exported files and give it to whoever checks them:\n"+
 			"vigil verify -public-key KEY FILE proves that the site made FILE.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if !*publicKey || fs.NArg() != 0 {
 		fs.Usage()

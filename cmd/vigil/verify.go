@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/ed25519"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -15,11 +14,10 @@ func init() {
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("verify", stderr)
 	trusted := fs.String("public-key", "", "the site's public export key (from vigil export -public-key); the export must be signed with it")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil verify [-public-key KEY] FILE\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil verify [-public-key KEY] FILE\n\n"+
 			"Checks FILE (an exported MP4) against FILE.json: the manifest must be exactly as\n"+
 			"signed, its signature valid, and the MP4's SHA-256 the one it names. Exit 0 with\n"+
 			"a one-line summary, or 1 naming what does not match.\n\n"+
@@ -28,8 +26,8 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			"from the file, to prove the export came from that site.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
