@@ -45,10 +45,10 @@ type SimulatedCamera struct {
 type ServerLoad struct {
 	Server string `json:"server"`
 	// MaxCameras is the server's limit; 0 means none.
-	MaxCameras int  `json:"max_cameras,omitempty"`
+	MaxCameras int  `json:"max_cameras"`
 	Before     int  `json:"before"`
 	After      int  `json:"after"`
-	Failed     bool `json:"failed,omitempty"`
+	Failed     bool `json:"failed"`
 }
 
 // NPlusOne is the answer to: can the site lose any one server without a

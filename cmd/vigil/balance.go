@@ -37,8 +37,7 @@ func runBalanceReport(args []string, stdout, stderr io.Writer) int {
 	}
 	rep, err := api.NewClient(*address, api.TokenFromEnv()).BalanceReport(context.Background(), *days)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+		return fail(stdout, stderr, *asJSON, err)
 	}
 	if *asJSON {
 		return writeJSON(stdout, stderr, rep)

@@ -12,6 +12,7 @@ import (
 
 	"vigil/cmd/vigil/internal/views"
 	"vigil/hcl"
+	pviews "vigil/planner/views"
 )
 
 // Exit codes shared by every command (plan -detailed-exitcode and fmt -check
@@ -255,4 +256,17 @@ func commandFlags(name string) []string {
 		out = append(out, "-"+m[1])
 	}
 	return out
+}
+
+// fail reports why a command failed and returns exitError: with -json, as
+// the error document on stdout, the one shape of every -json command
+// ({"format_version", "error", "diagnostics"}; planner/views owns it); else
+// "Error: ..." on stderr.
+func fail(stdout, stderr io.Writer, asJSON bool, err error, diags ...hcl.Diagnostic) int {
+	if asJSON {
+		pviews.JSONError(stdout, err.Error(), diags)
+	} else {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+	}
+	return exitError
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"vigil/cmd/vigil/internal/views"
+	pviews "vigil/planner/views"
 	"vigil/runtime/api"
 )
 
@@ -61,8 +63,7 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	followOn := *follow && f.Until.IsZero()
 	s, err := api.NewClient(*address, api.TokenFromEnv()).EventHistory(ctx, f, api.EventOptions{Follow: followOn})
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+		return fail(stdout, stderr, *asJSON, err)
 	}
 	if len(s.Unanswered) > 0 {
 		fmt.Fprintf(stderr, "Warning: no answer from %s: their events are missing\n", strings.Join(s.Unanswered, ", "))
@@ -77,8 +78,16 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 		views.Event(stdout, ev, color)
 	}
 	if followOn && ctx.Err() == nil {
-		fmt.Fprintf(stderr, "Error: the agent at %s closed the event stream\n", *address)
-		return 1
+		err := fmt.Errorf("the agent at %s closed the event stream", *address)
+		if *asJSON {
+			// One more JSON line, so that the stream stays JSON lines.
+			var doc, line bytes.Buffer
+			pviews.JSONError(&doc, err.Error(), nil)
+			json.Compact(&line, doc.Bytes())
+			fmt.Fprintf(stdout, "%s\n", line.Bytes())
+			return exitError
+		}
+		return fail(stdout, stderr, false, err)
 	}
 	return 0
 }

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"slices"
+	"strings"
 	"sync"
 
 	"vigil/cmd/vigil/internal/views"
@@ -28,11 +31,16 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs.Var(vars, "var", "with -config: set a variable: -var name=value (repeatable)")
 	fs.Var(&varFiles, "var-file", "with -config: read variables from an HCL file (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil status [-address URL] [-json] [-all]\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil status [-address URL] [-json] [-all] [NAME...]\n"+
 			"       vigil status -config PATH [-json]     (a domain: the sites of a configuration)\n"+
 			"       vigil status [-json] ADDRESS...       (a domain: one server of each site)\n\n"+
-			"Shows the site as the agent at -address sees it: servers (role, health, cameras\nrecording, CPU, memory, clock offset to the master, storage) and cameras (state, where recorded, last gap),\ncameras that need attention first.\n\n"+
-			"On a domain, shows the tree of sites, each indented under its parent: its master,\nservers up and down, and cameras recording, covered by a backup and dark.\n\nFlags:\n")
+			"Shows the site as the agent at -address sees it: servers (role, health, cameras\n"+
+			"recording, CPU, memory, clock offset to the master, storage) and cameras (state, where\n"+
+			"recorded, last gap), cameras that need attention first. NAMEs of servers, cameras or the\n"+
+			"site narrow it: a server with the cameras it records, a camera with its servers.\n\n"+
+			"On a domain, shows the tree of sites, each indented under its parent: its master,\n"+
+			"servers up and down, and cameras recording, covered by a backup and dark. An ADDRESS is\n"+
+			"an IP address, HOST:PORT or a URL; a bare word is a NAME.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
@@ -40,19 +48,23 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	color := isTerminal(stdout)
 	ctx := context.Background()
+	if *config == "" && fs.NArg() > 0 && !anyAddress(fs.Args()) {
+		return statusOf(ctx, *address, fs.Args(), *asJSON, views.Options{Color: color, All: true}, stdout, stderr)
+	}
 	if *config != "" || fs.NArg() > 0 {
 		if *config != "" && fs.NArg() > 0 {
 			fmt.Fprintf(stderr, "vigil status: give -config or addresses, not both\n")
-			return 2
+			return exitUsage
 		}
 		var domain string
 		var sites []views.DomainSite
 		if *config != "" {
 			cfg, diags := hcl.Load([]string{*config}, hcl.LoadOptions{Vars: vars, VarFiles: varFiles})
 			if diags.HasErrors() {
-				printDiagnostics(stderr, diags, cfg)
-				fmt.Fprintf(stderr, "Error: the configuration has errors\n")
-				return 1
+				if !*asJSON {
+					printDiagnostics(stderr, diags, cfg)
+				}
+				return fail(stdout, stderr, *asJSON, errInvalidConfig, hcl.DiagnosticsJSON(diags)...)
 			}
 			if cfg.Domain != nil {
 				domain = cfg.Domain.Name
@@ -62,32 +74,72 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 			sites = addressSites(ctx, fs.Args())
 		}
 		if *asJSON {
-			return writeJSON(stdout, stderr, struct {
+			if code := writeJSON(stdout, stderr, struct {
 				Domain string             `json:"domain,omitempty"`
 				Sites  []views.DomainSite `json:"sites"`
-			}{domain, sites})
+			}{domain, sites}); code != exitOK {
+				return code
+			}
+		} else {
+			views.DomainStatus(stdout, domain, sites, views.Options{Color: color})
 		}
-		views.DomainStatus(stdout, domain, sites, views.Options{Color: color})
 		// A site that did not answer fails the command; a site without
 		// any address (organisational) does not.
 		for _, s := range sites {
 			if s.State == nil && len(s.Tried) > 0 {
-				return 1
+				return exitError
 			}
 		}
-		return 0
+		return exitOK
 	}
-	c := api.NewClient(*address, api.TokenFromEnv())
-	st, err := c.State(ctx)
+	st, err := api.NewClient(*address, api.TokenFromEnv()).State(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+		return fail(stdout, stderr, *asJSON, err)
 	}
 	if *asJSON {
 		return writeJSON(stdout, stderr, st)
 	}
 	views.Status(stdout, st, views.Options{Color: color, All: *all})
-	return 0
+	return exitOK
+}
+
+// anyAddress reports whether one of args is written as an address (a URL,
+// host:port or an IP address) rather than a bare name.
+func anyAddress(args []string) bool {
+	for _, a := range args {
+		if strings.ContainsAny(a, ":/") || net.ParseIP(a) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// statusOf is `vigil status NAME...`: the servers, cameras or site that the
+// names give, from the state of the site at address.
+func statusOf(ctx context.Context, address string, names []string, asJSON bool, o views.Options, stdout, stderr io.Writer) int {
+	st, err := api.NewClient(address, api.TokenFromEnv()).State(ctx)
+	if err != nil {
+		return fail(stdout, stderr, asJSON, err)
+	}
+	known := []string{st.Site}
+	for _, s := range st.Servers {
+		known = append(known, s.Name)
+	}
+	for _, c := range st.Cameras {
+		known = append(known, c.Name)
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return fail(stdout, stderr, asJSON, fmt.Errorf("%q is not a server, camera or site of site %s (at %s).%s To name a server by its address, give its port or URL (%s:53540)",
+				n, st.Site, address, didYouMean(n, known), n))
+		}
+	}
+	st = views.Only(st, names)
+	if asJSON {
+		return writeJSON(stdout, stderr, st)
+	}
+	views.Status(stdout, st, o)
+	return exitOK
 }
 
 func writeJSON(stdout, stderr io.Writer, v any) int {

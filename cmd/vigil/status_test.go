@@ -56,6 +56,24 @@ func TestStatusAndMasterTransfer(t *testing.T) {
 		}
 	}
 
+	// A bare word names a camera, a server or the site.
+	out.Reset()
+	if code := run([]string{"status", "-address", addr, "cam1"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "cam1    recording  rec-1 (primary)") {
+		t.Errorf("status cam1: exit %d:\n%s%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"status", "-address", addr, "cam2"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), `"cam2" is not a server, camera or site of site test`) ||
+		!strings.Contains(errb.String(), `Did you mean "cam1"?`) {
+		t.Errorf("status cam2: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"status", "-address", addr, "-json", "rec-1"}, &out, &errb); code != 0 {
+		t.Errorf("status -json rec-1: exit %d", code)
+	} else if err := json.Unmarshal([]byte(out.String()), &st); err != nil || len(st.Servers) != 1 || len(st.Cameras) != 1 {
+		t.Errorf("status -json rec-1: %v: %s", err, out.String())
+	}
+
 	t.Setenv(api.EnvToken, "")
 	errb.Reset()
 	if code := run([]string{"master", "transfer", "-address", addr, "rec-1"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "VIGIL_TOKEN is not set") {
@@ -70,5 +88,29 @@ func TestStatusAndMasterTransfer(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"status", "-address", "127.0.0.1:1"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "is it running?") {
 		t.Errorf("status of nothing: exit %d, %s", code, errb.String())
+	}
+}
+
+// TestJSONErrors: with -json, a command that fails prints the one error
+// document on stdout, exit 1, and nothing on stderr.
+func TestJSONErrors(t *testing.T) {
+	down := "http://127.0.0.1:1"
+	for _, args := range [][]string{
+		{"status", "-json", "-address", down},
+		{"status", "-json", "-address", down, "cam5"},
+		{"status", "-json", "-config", "testdata/no-such-dir"},
+		{"events", "-json", "-address", down},
+		{"balance", "report", "-json", "-address", down},
+		{"plan", "-json", "-address", down, "../../examples/quickstart"},
+	} {
+		code, out, errs := runArgs(args...)
+		var doc struct {
+			FormatVersion *string           `json:"format_version"`
+			Error         string            `json:"error"`
+			Diagnostics   []json.RawMessage `json:"diagnostics"`
+		}
+		if err := json.Unmarshal([]byte(out), &doc); code != 1 || err != nil || doc.Error == "" || doc.FormatVersion == nil || doc.Diagnostics == nil || errs != "" {
+			t.Errorf("vigil %s: exit %d, stderr %q, stdout (%v):\n%s", strings.Join(args, " "), code, errs, err, out)
+		}
 	}
 }

@@ -25,7 +25,7 @@ type jsonPlan struct {
 type jsonFailure struct {
 	FormatVersion string           `json:"format_version"`
 	Error         string           `json:"error"`
-	Diagnostics   []hcl.Diagnostic `json:"diagnostics,omitempty"`
+	Diagnostics   []hcl.Diagnostic `json:"diagnostics"`
 }
 
 // JSON writes the plan as one indented JSON document, with the
@@ -37,6 +37,9 @@ func JSON(w io.Writer, p *planner.SitePlan, warnings []hcl.Diagnostic) error {
 // JSONError writes, in place of a plan, why there is none: an error and the
 // configuration's diagnostics.
 func JSONError(w io.Writer, msg string, diags []hcl.Diagnostic) error {
+	if diags == nil {
+		diags = []hcl.Diagnostic{}
+	}
 	return encode(w, jsonFailure{FormatVersion: JSONFormatVersion, Error: msg, Diagnostics: diags})
 }
 

@@ -54,7 +54,7 @@ type BalanceServer struct {
 	Balanced bool `json:"balanced"`
 	// Why explains a server that does not take part.
 	Why        string `json:"why,omitempty"`
-	MaxCameras int    `json:"max_cameras,omitempty"`
+	MaxCameras int    `json:"max_cameras"`
 	// Cameras and BytesPerDay are the cameras whose main server it is now
 	// and their recorded bytes per day; CamerasAfter and BytesPerDayAfter
 	// are the same after the moves.

@@ -66,8 +66,8 @@ type ServerState struct {
 	Storage     []StorageState `json:"storage,omitempty"`
 	// ClockOffsetMS is the master's clock minus this server's, in
 	// milliseconds, when ClockOffsetKnown (0 on the master itself).
-	ClockOffsetMS    float64 `json:"clock_offset_ms,omitempty"`
-	ClockOffsetKnown bool    `json:"clock_offset_known,omitempty"`
+	ClockOffsetMS    float64 `json:"clock_offset_ms"`
+	ClockOffsetKnown bool    `json:"clock_offset_known"`
 	// Since is when the server entered its current health.
 	Since time.Time `json:"since,omitempty"`
 	// Message explains a problem with the server, e.g. why membership
@@ -81,7 +81,7 @@ type StorageState struct {
 	UsedBytes  int64  `json:"used_bytes"`
 	FreeBytes  int64  `json:"free_bytes"`
 	TotalBytes int64  `json:"total_bytes"`
-	Full       bool   `json:"full,omitempty"`
+	Full       bool   `json:"full"`
 }
 
 // CameraState is one camera, site-wide.

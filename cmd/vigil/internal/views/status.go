@@ -264,11 +264,20 @@ func recorders(rs []api.Recorder) string {
 	}
 	var parts []string
 	for _, r := range rs {
-		s := r.Server + " (" + r.Role
-		if r.State != "" && r.State != "recording" {
-			s += ", " + r.State
+		// Role and state in brackets, where known: a recorder being
+		// handed over may have neither yet.
+		var about []string
+		if r.Role != "" {
+			about = append(about, r.Role)
 		}
-		parts = append(parts, s+")")
+		if r.State != "" && r.State != "recording" {
+			about = append(about, r.State)
+		}
+		s := r.Server
+		if len(about) > 0 {
+			s += " (" + strings.Join(about, ", ") + ")"
+		}
+		parts = append(parts, s)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -373,4 +382,34 @@ func visible(s string) int {
 		n++
 	}
 	return n
+}
+
+// Only narrows a site's state to names (servers, cameras or the site):
+// a named server with the cameras it records or is primary for, a named
+// camera with the servers that record it or are its primary. The site's
+// own name keeps everything.
+func Only(st *api.State, names []string) *api.State {
+	if slices.Contains(names, st.Site) {
+		return st
+	}
+	named := func(n string) bool { return slices.Contains(names, n) }
+	servers, cameras := map[string]bool{}, map[string]bool{}
+	for _, c := range st.Cameras {
+		if named(c.Server) || slices.ContainsFunc(c.Recorders, func(r api.Recorder) bool { return named(r.Server) }) {
+			cameras[c.Name] = true
+		}
+		if named(c.Name) {
+			cameras[c.Name], servers[c.Server] = true, true
+			for _, r := range c.Recorders {
+				servers[r.Server] = true
+			}
+		}
+	}
+	for _, n := range names {
+		servers[n] = true
+	}
+	out := *st
+	out.Servers = slices.DeleteFunc(slices.Clone(st.Servers), func(s api.ServerState) bool { return !servers[s.Name] })
+	out.Cameras = slices.DeleteFunc(slices.Clone(st.Cameras), func(c api.CameraState) bool { return !cameras[c.Name] })
+	return &out
 }

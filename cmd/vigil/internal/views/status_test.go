@@ -136,3 +136,48 @@ func TestClockOffset(t *testing.T) {
 		}
 	}
 }
+
+func TestOnly(t *testing.T) {
+	names := func(st *api.State) string {
+		var s []string
+		for _, v := range st.Servers {
+			s = append(s, v.Name)
+		}
+		s = append(s, "|")
+		for _, c := range st.Cameras {
+			s = append(s, c.Name)
+		}
+		return strings.Join(s, " ")
+	}
+	for _, tt := range []struct {
+		only []string
+		want string
+	}{
+		{[]string{"yard"}, "rec-1 rec-2 | yard"},                        // its primary and its recorder
+		{[]string{"rec-2"}, "rec-2 | door yard"},                        // the cameras it is primary for
+		{[]string{"rec-1"}, "rec-1 | yard cam-000 cam-001"},             // and those it records
+		{[]string{"door", "wit"}, "rec-2 wit | door"},                   // several names
+		{[]string{"hq"}, "rec-1 rec-2 wit | door yard cam-000 cam-001"}, // the site: all
+	} {
+		if got := names(Only(site(4), tt.only)); got != tt.want {
+			t.Errorf("Only(%q) = %q, want %q", tt.only, got, tt.want)
+		}
+	}
+}
+
+// TestRecorderWithoutRole: a recorder being handed over (failback) may have
+// no role yet; it shows as its server alone, not "srv-1 ()".
+func TestRecorderWithoutRole(t *testing.T) {
+	for _, tt := range []struct {
+		r    api.Recorder
+		want string
+	}{
+		{api.Recorder{Server: "srv-1"}, "srv-1"},
+		{api.Recorder{Server: "srv-1", State: "connecting"}, "srv-1 (connecting)"},
+		{api.Recorder{Server: "srv-1", Role: "failback", State: "connecting"}, "srv-1 (failback, connecting)"},
+	} {
+		if got := recorders([]api.Recorder{tt.r}); got != tt.want {
+			t.Errorf("recorders(%+v) = %q, want %q", tt.r, got, tt.want)
+		}
+	}
+}
