@@ -132,6 +132,24 @@ func ParseSize(s string) (int64, error) {
 	return int64(v), nil
 }
 
+// sizeUnitsDown are the units FormatSizeExact writes, largest first.
+var sizeUnitsDown = []string{"PiB", "PB", "TiB", "TB", "GiB", "GB", "MiB", "MB", "KiB", "KB"}
+
+// FormatSizeExact writes a byte count as a size is written in HCL, in the
+// largest unit that divides it exactly ("1GB", "64GiB", "1500MB", "7B"), so
+// that ParseSize reads it back to the same count and a size written with a
+// whole number of its unit reads as it was written.
+func FormatSizeExact(b int64) string {
+	if b != 0 {
+		for _, u := range sizeUnitsDown {
+			if n := sizeUnits[strings.ToUpper(u)]; b%n == 0 {
+				return fmt.Sprintf("%d%s", b/n, u)
+			}
+		}
+	}
+	return fmt.Sprintf("%dB", b)
+}
+
 // ParseHourWindow parses a daily window "HH:MM-HH:MM"; the end may be
 // "24:00", and an end before the start crosses midnight.
 func ParseHourWindow(s string) (HourWindow, error) {

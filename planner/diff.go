@@ -372,9 +372,9 @@ func serverAttrs(s *hcl.Server) []attr {
 		p := fmt.Sprintf("storage[%q].", st.Name)
 		a = append(a,
 			attr{name: p + "path", val: st.Path},
-			attr{name: p + "max_size", val: st.MaxSize},
+			attr{name: p + "max_size", val: size(st.MaxSize)},
 			attr{name: p + "max_age", val: duration(st.MaxAge)},
-			attr{name: p + "min_free", val: st.MinFree},
+			attr{name: p + "min_free", val: size(st.MinFree)},
 			attr{name: p + "min_free_percent", val: st.MinFreePercent},
 		)
 	}
@@ -453,6 +453,15 @@ func balancingAttrs(b *hcl.Balancing) []attr {
 
 // duration writes d the way configurations do ("90s", "14d"); zero is "",
 // which listings leave out.
+// size writes a byte count as the configuration writes sizes ("1GB"); ""
+// when unset.
+func size(b int64) string {
+	if b == 0 {
+		return ""
+	}
+	return hcl.FormatSizeExact(b)
+}
+
 func duration(d time.Duration) string {
 	if d == 0 {
 		return ""

@@ -65,10 +65,10 @@
 //
 // # JSON (vigil plan -json)
 //
-// The document is a SitePlan with a format_version. Format "1":
+// The document is a SitePlan with a format_version. Format "2" (planner.Format; plan files share it):
 //
 //	{
-//	  "format_version": "1",
+//	  "format_version": "2",
 //	  "diagnostics": [...],          // the configuration's warnings, as vigil validate -json
 //	  "site": "hq",
 //	  "base_revision": 4,            // live revision planned against; 0: nothing applied yet
@@ -108,14 +108,15 @@
 //	}
 //
 // When there is no plan (an invalid configuration, an unreachable agent),
-// the document is {"format_version": "1", "error": "...", "diagnostics":
+// the document is {"format_version": "2", "error": "...", "diagnostics":
 // [...]} and the exit status is 1.
 //
 // Note kinds: server_down, camera_covered, camera_dark, camera_uncovered,
 // camera_failing, balancing_override, config_error, site_message,
 // new_server, server_replaced. Attribute values are strings, numbers,
 // booleans, lists of strings or maps of strings; durations are strings such
-// as "5s" or "14d", sizes are bytes.
+// as "5s" or "14d", sizes are strings such as "1GB" or "64GiB" (the largest
+// unit that divides the size exactly, so a size reads as it was written).
 // Fields are only ever added within a format version.
 //
 // # Domains
@@ -139,7 +140,7 @@
 // The JSON of a domain plan (vigil plan -json on a domain), format "1":
 //
 //	{
-//	  "format_version": "1",
+//	  "format_version": "2",
 //	  "kind": "domain",              // absent from a single site's plan
 //	  "diagnostics": [...],
 //	  "domain": "acme",              // the domain block's name, absent without one
@@ -162,7 +163,7 @@
 //	  }
 //	}
 //
-// A domain plan file is {"format_version": 1, "kind": "domain", "domain":
+// A domain plan file is {"format_version": "2", "kind": "domain", "domain":
 // "...", "checksum": "sha256:...", "skipped": ["sites not planned"],
 // "sites": [<a site plan file, as below>...]}: each site keeps its own
 // checksum and base revision, and the domain checksum covers the domain
@@ -171,7 +172,7 @@
 //
 // # Plan files (vigil plan -out)
 //
-// A plan file is JSON: {"format_version": 1, "checksum": "sha256:...",
+// A plan file is JSON: {"format_version": "2", "checksum": "sha256:...",
 // "plan": {...}} where plan holds the site, the base revision, the summary,
 // the master transfer, the values of sensitive variables and the desired
 // spec with real passwords. Plan files are secrets: they are written with

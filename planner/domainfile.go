@@ -24,7 +24,7 @@ type DomainPlanFile struct {
 // site files' checksums and the skipped sites, so that a site dropped from
 // the file or a skipped site removed is detected as well.
 type domainEnvelope struct {
-	FormatVersion int               `json:"format_version"`
+	FormatVersion FormatVersion     `json:"format_version"`
 	Kind          string            `json:"kind"`
 	Domain        string            `json:"domain,omitempty"`
 	Checksum      string            `json:"checksum"`
@@ -48,7 +48,7 @@ func NewDomainPlanFile(d *DomainPlan, sensitive []string, version string, now ti
 
 // EncodeDomainPlanFile returns the file's bytes.
 func EncodeDomainPlanFile(f *DomainPlanFile) ([]byte, error) {
-	env := domainEnvelope{FormatVersion: PlanFileFormat, Kind: domainKind, Domain: f.Domain, Skipped: f.Skipped, Sites: []json.RawMessage{}}
+	env := domainEnvelope{FormatVersion: Format, Kind: domainKind, Domain: f.Domain, Skipped: f.Skipped, Sites: []json.RawMessage{}}
 	var sums []string
 	for _, s := range f.Sites {
 		e, err := planEnvelope(s)
@@ -99,8 +99,8 @@ func DecodeDomainPlanFile(b []byte) (*DomainPlanFile, error) {
 	if env.Kind != domainKind || env.Checksum == "" {
 		return nil, errors.New("not a vigil domain plan file: kind or checksum missing")
 	}
-	if env.FormatVersion != PlanFileFormat {
-		return nil, fmt.Errorf("plan file format %d is not supported by this vigil (it reads format %d); run vigil plan -out again", env.FormatVersion, PlanFileFormat)
+	if err := checkFormat(env.FormatVersion); err != nil {
+		return nil, err
 	}
 	f := &DomainPlanFile{Domain: env.Domain, Skipped: env.Skipped}
 	var sums []string

@@ -13,9 +13,6 @@ import (
 	"vigil/hcl"
 )
 
-// PlanFileFormat is the format version of plan files written by WritePlanFile.
-const PlanFileFormat = 1
-
 // PlanFile is what `vigil plan -out FILE` saves and `vigil apply FILE` reads.
 // It holds the desired spec with real camera passwords: plan files are
 // secrets, written with mode 0600.
@@ -39,7 +36,7 @@ type PlanFile struct {
 
 // envelope is the file on disk: the checksum covers the compact JSON of Plan.
 type envelope struct {
-	FormatVersion int             `json:"format_version"`
+	FormatVersion FormatVersion   `json:"format_version"`
 	Checksum      string          `json:"checksum"`
 	Plan          json.RawMessage `json:"plan"`
 }
@@ -78,7 +75,7 @@ func planEnvelope(f *PlanFile) (envelope, error) {
 	if err != nil {
 		return envelope{}, err
 	}
-	return envelope{FormatVersion: PlanFileFormat, Checksum: checksum(body), Plan: body}, nil
+	return envelope{FormatVersion: Format, Checksum: checksum(body), Plan: body}, nil
 }
 
 // checksum is the "sha256:<hex>" form the plan files use.
@@ -132,11 +129,11 @@ func decodePlanFile(b []byte) (*PlanFile, string, error) {
 	if err := json.Unmarshal(b, &env); err != nil {
 		return nil, "", fmt.Errorf("not a vigil plan file: %v", err)
 	}
-	if env.FormatVersion == 0 || env.Checksum == "" || len(env.Plan) == 0 {
+	if env.FormatVersion == "" || env.Checksum == "" || len(env.Plan) == 0 {
 		return nil, "", errors.New("not a vigil plan file: format_version, checksum or plan missing")
 	}
-	if env.FormatVersion != PlanFileFormat {
-		return nil, "", fmt.Errorf("plan file format %d is not supported by this vigil (it reads format %d); run vigil plan -out again", env.FormatVersion, PlanFileFormat)
+	if err := checkFormat(env.FormatVersion); err != nil {
+		return nil, "", err
 	}
 	// Whitespace does not count: the checksum covers the compact form.
 	var compact bytes.Buffer

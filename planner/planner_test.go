@@ -240,9 +240,14 @@ func TestPlanFileChecks(t *testing.T) {
 			t.Errorf("%s edited: %v, want ErrTampered", name, err)
 		}
 	}
-	future := bytes.Replace(good, []byte(`"format_version": 1`), []byte(`"format_version": 2`), 1)
-	if _, err := DecodePlanFile(future); err == nil || !strings.Contains(err.Error(), "format 2 is not supported") {
+	future := bytes.Replace(good, []byte(`"format_version": "2"`), []byte(`"format_version": "3"`), 1)
+	if _, err := DecodePlanFile(future); err == nil || !strings.Contains(err.Error(), "format 3 is not supported") {
 		t.Errorf("future format: %v", err)
+	}
+	// Format 1 wrote format_version as a number: refused for its version.
+	old := bytes.Replace(good, []byte(`"format_version": "2"`), []byte(`"format_version": 1`), 1)
+	if _, err := DecodePlanFile(old); err == nil || !strings.Contains(err.Error(), "format 1 is not supported") {
+		t.Errorf("format 1: %v", err)
 	}
 	if _, err := DecodePlanFile([]byte(`site "hq" {}`)); err == nil || !strings.Contains(err.Error(), "not a vigil plan file") {
 		t.Errorf("HCL given as a plan file: %v", err)

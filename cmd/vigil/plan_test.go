@@ -149,7 +149,7 @@ func TestPlanJSONIsOneDocument(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout)
 	}
-	if doc.FormatVersion != "1" || doc.Summary.Move != 1 {
+	if doc.FormatVersion != "2" || doc.Summary.Move != 1 {
 		t.Errorf("format_version %q, moves %d", doc.FormatVersion, doc.Summary.Move)
 	}
 	if !strings.Contains(errs, "Saved the plan") {

@@ -81,14 +81,14 @@ func (t *text) domainSummary(s planner.DomainSummary) {
 // jsonDomainPlan is the document `vigil plan -json` prints for a domain;
 // planner's package documentation describes its fields.
 type jsonDomainPlan struct {
-	FormatVersion string           `json:"format_version"`
-	Kind          string           `json:"kind"`
-	Diagnostics   []hcl.Diagnostic `json:"diagnostics,omitempty"`
+	FormatVersion planner.FormatVersion `json:"format_version"`
+	Kind          string                `json:"kind"`
+	Diagnostics   []hcl.Diagnostic      `json:"diagnostics,omitempty"`
 	*planner.DomainPlan
 }
 
 // DomainJSON writes the domain plan as one indented JSON document, with the
 // configuration's warnings.
 func DomainJSON(w io.Writer, d *planner.DomainPlan, warnings []hcl.Diagnostic) error {
-	return encode(w, jsonDomainPlan{FormatVersion: JSONFormatVersion, Kind: "domain", Diagnostics: warnings, DomainPlan: d})
+	return encode(w, jsonDomainPlan{FormatVersion: planner.Format, Kind: "domain", Diagnostics: warnings, DomainPlan: d})
 }

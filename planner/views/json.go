@@ -8,14 +8,10 @@ import (
 	"vigil/planner"
 )
 
-// JSONFormatVersion is the format_version of the JSON plan; it changes only
-// when a field changes meaning or goes away (fields may be added).
-const JSONFormatVersion = "1"
-
 // jsonPlan is the document `vigil plan -json` prints; planner's package
 // documentation describes its fields.
 type jsonPlan struct {
-	FormatVersion string `json:"format_version"`
+	FormatVersion planner.FormatVersion `json:"format_version"`
 	// Diagnostics are the configuration's warnings.
 	Diagnostics []hcl.Diagnostic `json:"diagnostics,omitempty"`
 	*planner.SitePlan
@@ -23,15 +19,15 @@ type jsonPlan struct {
 
 // jsonFailure is the document printed instead when there is no plan.
 type jsonFailure struct {
-	FormatVersion string           `json:"format_version"`
-	Error         string           `json:"error"`
-	Diagnostics   []hcl.Diagnostic `json:"diagnostics"`
+	FormatVersion planner.FormatVersion `json:"format_version"`
+	Error         string                `json:"error"`
+	Diagnostics   []hcl.Diagnostic      `json:"diagnostics"`
 }
 
 // JSON writes the plan as one indented JSON document, with the
 // configuration's warnings.
 func JSON(w io.Writer, p *planner.SitePlan, warnings []hcl.Diagnostic) error {
-	return encode(w, jsonPlan{FormatVersion: JSONFormatVersion, Diagnostics: warnings, SitePlan: p})
+	return encode(w, jsonPlan{FormatVersion: planner.Format, Diagnostics: warnings, SitePlan: p})
 }
 
 // JSONError writes, in place of a plan, why there is none: an error and the
@@ -40,7 +36,7 @@ func JSONError(w io.Writer, msg string, diags []hcl.Diagnostic) error {
 	if diags == nil {
 		diags = []hcl.Diagnostic{}
 	}
-	return encode(w, jsonFailure{FormatVersion: JSONFormatVersion, Error: msg, Diagnostics: diags})
+	return encode(w, jsonFailure{FormatVersion: planner.Format, Error: msg, Diagnostics: diags})
 }
 
 func encode(w io.Writer, v any) error {
