@@ -33,6 +33,8 @@ var (
 			{Type: "group", LabelNames: []string{"name"}},
 			{Type: "camera", LabelNames: []string{"name"}},
 			{Type: "balancing"},
+			{Type: "notifier", LabelNames: []string{"name"}},
+			{Type: "alert", LabelNames: []string{"name"}},
 		},
 	}
 	serverSchema = &hhcl.BodySchema{
@@ -99,7 +101,7 @@ func (d *decoder) value(a *hhcl.Attribute, ty cty.Type, sensitiveOK bool) (cty.V
 	if v.IsMarked() || d.marks && !v.Type().IsPrimitiveType() && v.ContainsMarked() {
 		if !sensitiveOK {
 			d.errorf(a.Expr.Range(), "Sensitive value not allowed here",
-				"The value of %q comes from a sensitive variable. Only a camera's password and url may hold sensitive values: every other argument is shown in plans and status output.", a.Name)
+				"The value of %q comes from a sensitive variable. Only secrets may hold sensitive values (a camera's password and url, a notifier's password and webhook secret): every other argument is shown in plans and status output.", a.Name)
 			return cty.NilVal, false
 		}
 		v, _ = v.UnmarkDeep()
@@ -333,6 +335,10 @@ func (d *decoder) site(b *hhcl.Block) *Site {
 				continue
 			}
 			s.Balancing = d.balancing(blk)
+		case "notifier":
+			s.Notifiers = append(s.Notifiers, d.notifier(blk))
+		case "alert":
+			s.Alerts = append(s.Alerts, d.alert(blk))
 		}
 	}
 	return s

@@ -42,6 +42,9 @@ var rootSchema = &hhcl.BodySchema{Blocks: []hhcl.BlockHeaderSchema{
 	{Type: "locals"},
 	{Type: "domain", LabelNames: []string{"name"}},
 	{Type: "site", LabelNames: []string{"name"}},
+	// Top-level notifiers and alerts belong to every site.
+	{Type: "notifier", LabelNames: []string{"name"}},
+	{Type: "alert", LabelNames: []string{"name"}},
 }}
 
 // The first pass reads only what the evaluation context is made of.
@@ -546,7 +549,7 @@ func (l *loader) setLocalsCtx() {
 func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 	var diags hhcl.Diagnostics
 	d := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive, marks: l.anySensitive(), unknowns: l.anyUnknown()}
-	var siteBlocks []*hhcl.Block
+	var siteBlocks, shared []*hhcl.Block
 	for _, body := range bodies {
 		content, cd := expand(body, l.ctx, l.countBlocks).Content(rootSchema)
 		diags = append(diags, cd...)
@@ -562,6 +565,8 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 				l.cfg.Domain = dom
 			case "site":
 				siteBlocks = append(siteBlocks, b)
+			case "notifier", "alert":
+				shared = append(shared, b)
 			}
 		}
 	}
@@ -584,6 +589,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 			for i := range next {
 				sd := &decoder{ctx: l.ctx, sensitive: l.cfg.Sensitive, marks: d.marks, unknowns: d.unknowns}
 				s := sd.site(siteBlocks[i])
+				sd.shared(s, shared)
 				if !sd.incomplete {
 					sd.diags = append(sd.diags, validateSite(s, !sd.diags.HasErrors())...)
 				}

@@ -63,6 +63,9 @@ type Site struct {
 	Groups    []*Group   `json:"groups,omitempty"`
 	Cameras   []*Camera  `json:"cameras"`
 	Balancing *Balancing `json:"balancing,omitempty"`
+	// Notifiers and Alerts: see alerts.go.
+	Notifiers []*Notifier `json:"notifiers,omitempty"`
+	Alerts    []*Alert    `json:"alerts,omitempty"`
 
 	DeclRange hhcl.Range            `json:"-"`
 	Ranges    map[string]hhcl.Range `json:"-"`

@@ -52,6 +52,7 @@ func (s *Site) Redacted() *Site {
 		c.Password = Fingerprint(c.Password)
 		c.URL = redactURL(c.URL)
 	}
+	redactAlerting(out)
 	return out
 }
 
@@ -110,4 +111,5 @@ func copyRanges(from, to *Site) {
 	if from.Balancing != nil {
 		to.Balancing.DeclRange, to.Balancing.Ranges = from.Balancing.DeclRange, from.Balancing.Ranges
 	}
+	copyAlertRanges(from, to)
 }

@@ -90,7 +90,11 @@ func (v *validator) duplicate(kind, name, scope string, decl, prev hhcl.Range) {
 	if prev.Filename != "" {
 		where = " at " + rangeString(prev)
 	}
-	v.errorf(at(nil, "", decl), "Duplicate "+kind+" name", "A %s named %q is already declared in %s%s. %s names must be unique within %s.",
+	article := "A"
+	if strings.ContainsRune("aeiou", rune(kind[0])) {
+		article = "An"
+	}
+	v.errorf(at(nil, "", decl), "Duplicate "+kind+" name", article+" %s named %q is already declared in %s%s. %s names must be unique within %s.",
 		kind, name, scope, where, strings.ToUpper(kind[:1])+kind[1:], scope)
 }
 
@@ -121,6 +125,7 @@ func (v *validator) site(s *Site, advise bool) {
 	scope := fmt.Sprintf("site %q", s.Name)
 	v.name("site", s.Name, s.Ranges, s.DeclRange)
 	v.bounds(s.Ranges, "keepalive", s.DeclRange, s.Keepalive, MinKeepalive, MaxKeepalive)
+	v.alerting(s, scope)
 	if s.EventRetention != 0 {
 		v.bounds(s.Ranges, "event_retention", s.DeclRange, s.EventRetention, MinEventRetention, MaxEventRetention)
 	}

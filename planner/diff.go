@@ -155,7 +155,72 @@ func (d *differ) site(want, have *hcl.Site) []Change {
 	if c, ok := d.resource(base+".balancing", TypeBalancing, "", na, oa, haveBalancing != nil, want.Balancing != nil); ok {
 		out = append(out, c)
 	}
+	var haveNotifiers []*hcl.Notifier
+	var haveAlerts []*hcl.Alert
+	if have != nil {
+		haveNotifiers, haveAlerts = have.Notifiers, have.Alerts
+	}
+	out = append(out, diffNamed(d, base, TypeNotifier, want.Notifiers, haveNotifiers, func(n *hcl.Notifier) string { return n.Name }, notifierAttrs)...)
+	out = append(out, diffNamed(d, base, TypeAlert, want.Alerts, haveAlerts, func(a *hcl.Alert) string { return a.Name }, alertAttrs)...)
 	return out
+}
+
+// diffNamed diffs a list of named resources of one type: creates and
+// updates in configuration order, then deletes in live order.
+func diffNamed[T any](d *differ, base, typ string, want, have []T, name func(T) string, attrs func(T) []attr) []Change {
+	old := make(map[string]T, len(have))
+	for _, h := range have {
+		old[name(h)] = h
+	}
+	wanted := make(map[string]bool, len(want))
+	var out []Change
+	for _, w := range want {
+		wanted[name(w)] = true
+		h, ok := old[name(w)]
+		var oa []attr
+		if ok {
+			oa = attrs(h)
+		}
+		if c, changed := d.resource(base+"."+typ+"."+name(w), typ, name(w), attrs(w), oa, ok, true); changed {
+			out = append(out, c)
+		}
+	}
+	for _, h := range have {
+		if !wanted[name(h)] {
+			c, _ := d.resource(base+"."+typ+"."+name(h), typ, name(h), nil, attrs(h), true, false)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// notifierAttrs flattens a notifier; secrets compare by fingerprint (the
+// live spec holds fingerprints) and show as (sensitive).
+func notifierAttrs(n *hcl.Notifier) []attr {
+	secret := func(name, v string) attr { return attr{name: name, val: hcl.Fingerprint(v), sensitive: true} }
+	switch {
+	case n.SMTP != nil:
+		m := n.SMTP
+		return []attr{{name: "smtp.server", val: m.Server}, {name: "smtp.from", val: m.From}, {name: "smtp.to", val: m.To},
+			{name: "smtp.username", val: m.Username}, secret("smtp.password", m.Password)}
+	case n.Webhook != nil:
+		return []attr{{name: "webhook.url", val: n.Webhook.URL}, secret("webhook.secret", n.Webhook.Secret)}
+	case n.MQTT != nil:
+		m := n.MQTT
+		return []attr{{name: "mqtt.broker", val: m.Broker}, {name: "mqtt.topic", val: m.Topic},
+			{name: "mqtt.username", val: m.Username}, secret("mqtt.password", m.Password)}
+	}
+	return nil
+}
+
+func alertAttrs(a *hcl.Alert) []attr {
+	return []attr{
+		{name: "when", val: a.When},
+		{name: "for", val: duration(a.For)},
+		{name: "cameras", val: a.Cameras},
+		{name: "servers", val: a.Servers},
+		{name: "notify", val: a.Notify},
+	}
 }
 
 // redacted is s with camera secrets replaced by fingerprints by

@@ -31,8 +31,13 @@ func phase(c Change) int {
 			return 6
 		}
 		return 4
-	case TypeBalancing:
+	case TypeBalancing, TypeAlert:
 		return 5
+	case TypeNotifier:
+		if c.Action == Delete {
+			return 7 // after the alerts that named it
+		}
+		return 3 // before the alerts that name it
 	}
 	return 9
 }

@@ -33,6 +33,8 @@ const (
 	TypeCamera    = "camera"
 	TypeBalancing = "balancing"
 	TypeMaster    = "master"
+	TypeNotifier  = "notifier"
+	TypeAlert     = "alert"
 )
 
 // Change is one action on one resource.

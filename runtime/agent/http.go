@@ -231,6 +231,24 @@ func (a *Agent) keepPasswords(spec *hcl.Site) []hcl.Diagnostic {
 			c.URL = old.URL
 		}
 	}
+	for _, n := range spec.Notifiers {
+		var old *hcl.Notifier
+		if cur != nil {
+			old = cur.Notifier(n.Name)
+		}
+		for i, p := range n.Secrets() {
+			if !hcl.IsFingerprint(*p) {
+				continue
+			}
+			if old == nil || old.Channel() != n.Channel() || hcl.Fingerprint(*old.Secrets()[i]) != *p {
+				diags = append(diags, hcl.Diagnostic{Severity: "error",
+					Summary: fmt.Sprintf("Notifier %q: secret is a fingerprint", n.Name),
+					Detail:  "The spec carries a secret fingerprint, as shown by vigil status, that matches no committed secret: send the real secret."})
+				continue
+			}
+			*p = *old.Secrets()[i]
+		}
+	}
 	return diags
 }
 

@@ -1,0 +1,376 @@
+package hcl
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+)
+
+// Notifier is where alert notifications go: exactly one of SMTP, Webhook
+// and MQTT. A notifier block may sit in a site or at the top level, where
+// it belongs to every site of the configuration.
+type Notifier struct {
+	Name    string           `json:"name"`
+	SMTP    *SMTPNotifier    `json:"smtp,omitempty"`
+	Webhook *WebhookNotifier `json:"webhook,omitempty"`
+	MQTT    *MQTTNotifier    `json:"mqtt,omitempty"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// SMTPNotifier sends mail. STARTTLS is used when the server offers it and
+// required when a username is set (except on loopback).
+type SMTPNotifier struct {
+	Server   string   `json:"server"` // host:port
+	From     string   `json:"from"`
+	To       []string `json:"to"`
+	Username string   `json:"username,omitempty"`
+	// Password is sensitive (see Camera.Password).
+	Password string `json:"password,omitempty"`
+
+	Ranges map[string]hhcl.Range `json:"-"`
+}
+
+// WebhookNotifier POSTs the notification as JSON.
+type WebhookNotifier struct {
+	URL string `json:"url"`
+	// Secret is sensitive: the body's HMAC-SHA256 with it is sent in the
+	// X-Vigil-Signature header.
+	Secret string `json:"secret,omitempty"`
+
+	Ranges map[string]hhcl.Range `json:"-"`
+}
+
+// MQTTNotifier publishes the notification as JSON, retained.
+type MQTTNotifier struct {
+	Broker   string `json:"broker"` // tcp://host:port, ssl://, ws://, wss://
+	Topic    string `json:"topic"`
+	Username string `json:"username,omitempty"`
+	// Password is sensitive.
+	Password string `json:"password,omitempty"`
+
+	Ranges map[string]hhcl.Range `json:"-"`
+}
+
+// Channel names the kind of notifier: "smtp", "webhook" or "mqtt".
+func (n *Notifier) Channel() string {
+	switch {
+	case n.SMTP != nil:
+		return "smtp"
+	case n.Webhook != nil:
+		return "webhook"
+	case n.MQTT != nil:
+		return "mqtt"
+	}
+	return ""
+}
+
+// Alert says which conditions, lasting how long, notify whom.
+type Alert struct {
+	Name string `json:"name"`
+	// When lists conditions (AlertConditions).
+	When []string `json:"when"`
+	// For: a condition must last this long before it notifies; 0 notifies at once.
+	For time.Duration `json:"for,omitempty"`
+	// Cameras and Servers select the subjects by name or glob pattern;
+	// empty means all.
+	Cameras []string `json:"cameras,omitempty"`
+	Servers []string `json:"servers,omitempty"`
+	// Notify names notifiers of the site.
+	Notify []string `json:"notify"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// AlertConditions are the values of an alert's `when`, with what they mean.
+// Lasting conditions send a message when they start (after `for`) and a
+// resolved message when they end; the others are one-off.
+var AlertConditions = map[string]string{
+	"server.dead":        "a server of the site is dead (lasting; resolved when it is back)",
+	"server.back":        "a dead server is back (one-off)",
+	"takeover":           "takeover.started and takeover.finished",
+	"takeover.started":   "a dead server's cameras are recorded by others, listing them (lasting; resolved when they are back on their server)",
+	"takeover.finished":  "a server's cameras went back to it after a takeover (one-off)",
+	"camera.unreachable": "a camera's stream cannot be received by the server that should record it (lasting)",
+	"camera.stalled":     "a camera's stream stopped delivering frames (lasting)",
+	"gap.open":           "a camera is not recorded anywhere in the site (lasting)",
+	"storage.full":       "a server's storage is full (lasting)",
+	"storage.floor":      "a server's storage is under its free-space floor (lasting)",
+	"storage.retention":  "a server's storage cannot keep its max_age of recordings (lasting)",
+	"clock.skew":         "a server's clock is off the master's by more than 1s (lasting)",
+	"config.invalid":     "a changed configuration (hot reload) is invalid (one-off)",
+	"config.applied":     "a configuration change was committed (one-off)",
+}
+
+// Notifier returns the named notifier of the site, or nil.
+func (s *Site) Notifier(name string) *Notifier {
+	for _, n := range s.Notifiers {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Matches tells whether the alert covers a condition (server, camera).
+func (a *Alert) Matches(condition, server, camera string) bool {
+	ok := slices.Contains(a.When, condition) ||
+		strings.HasPrefix(condition, "takeover.") && slices.Contains(a.When, "takeover")
+	return ok && globsMatch(a.Servers, server) && globsMatch(a.Cameras, camera)
+}
+
+// globsMatch: an empty list or an empty name matches.
+func globsMatch(patterns []string, name string) bool {
+	if len(patterns) == 0 || name == "" {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxAlertFor bounds an alert's `for`.
+const MaxAlertFor = 24 * time.Hour
+
+var (
+	notifierSchema = &hhcl.BodySchema{Blocks: []hhcl.BlockHeaderSchema{{Type: "smtp"}, {Type: "webhook"}, {Type: "mqtt"}}}
+	smtpSchema     = &hhcl.BodySchema{Attributes: attrs("server", "from", "to", "username", "password")}
+	webhookSchema  = &hhcl.BodySchema{Attributes: attrs("url", "secret")}
+	mqttSchema     = &hhcl.BodySchema{Attributes: attrs("broker", "topic", "username", "password")}
+	alertSchema    = &hhcl.BodySchema{Attributes: attrs("when", "for", "cameras", "servers", "notify")}
+)
+
+func (d *decoder) notifier(b *hhcl.Block) *Notifier {
+	n := &Notifier{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	for _, blk := range d.content(b, notifierSchema).Blocks {
+		if n.Channel() != "" {
+			d.errorf(blk.DefRange, "Duplicate channel", "Notifier %q already has a %s block; a notifier has exactly one channel (smtp, webhook or mqtt): declare another notifier.", n.Name, n.Channel())
+			continue
+		}
+		rs := map[string]hhcl.Range{}
+		switch blk.Type {
+		case "smtp":
+			at := d.content(blk, smtpSchema).Attributes
+			m := &SMTPNotifier{Ranges: rs}
+			d.str(at, "server", &m.Server, rs)
+			d.str(at, "from", &m.From, rs)
+			d.list(at, "to", &m.To, rs)
+			d.str(at, "username", &m.Username, rs)
+			d.strSensitive(at, "password", &m.Password, rs, true)
+			n.SMTP = m
+		case "webhook":
+			at := d.content(blk, webhookSchema).Attributes
+			w := &WebhookNotifier{Ranges: rs}
+			d.str(at, "url", &w.URL, rs)
+			d.strSensitive(at, "secret", &w.Secret, rs, true)
+			n.Webhook = w
+		case "mqtt":
+			at := d.content(blk, mqttSchema).Attributes
+			m := &MQTTNotifier{Ranges: rs}
+			d.str(at, "broker", &m.Broker, rs)
+			d.str(at, "topic", &m.Topic, rs)
+			d.str(at, "username", &m.Username, rs)
+			d.strSensitive(at, "password", &m.Password, rs, true)
+			n.MQTT = m
+		}
+	}
+	return n
+}
+
+func (d *decoder) alert(b *hhcl.Block) *Alert {
+	a := &Alert{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	at := d.content(b, alertSchema).Attributes
+	d.list(at, "when", &a.When, a.Ranges)
+	d.duration(at, "for", &a.For, a.Ranges)
+	d.list(at, "cameras", &a.Cameras, a.Ranges)
+	d.list(at, "servers", &a.Servers, a.Ranges)
+	d.list(at, "notify", &a.Notify, a.Ranges)
+	return a
+}
+
+// alerting validates a site's notifiers and alerts.
+func (v *validator) alerting(s *Site, scope string) {
+	var names []string
+	seen := map[string]*Notifier{}
+	for _, n := range s.Notifiers {
+		v.name("notifier", n.Name, n.Ranges, n.DeclRange)
+		if prev, ok := seen[n.Name]; ok {
+			v.duplicate("notifier", n.Name, scope, n.DeclRange, prev.DeclRange)
+			continue
+		}
+		seen[n.Name] = n
+		names = append(names, n.Name)
+		v.notifier(n)
+	}
+	alerts := map[string]*Alert{}
+	var conditions []string
+	for c := range AlertConditions {
+		conditions = append(conditions, c)
+	}
+	slices.Sort(conditions)
+	for _, a := range s.Alerts {
+		v.name("alert", a.Name, a.Ranges, a.DeclRange)
+		if prev, ok := alerts[a.Name]; ok {
+			v.duplicate("alert", a.Name, scope, a.DeclRange, prev.DeclRange)
+			continue
+		}
+		alerts[a.Name] = a
+		if len(a.When) == 0 && !given(a.Ranges, "when") {
+			v.errorf(at(nil, "", a.DeclRange), "Missing conditions", "Alert %q needs when: the conditions that send it, such as [\"server.dead\", \"takeover\"].", a.Name)
+		}
+		for i, c := range a.When {
+			if _, ok := AlertConditions[c]; !ok {
+				v.errorf(atElem(a.Ranges, "when", i, a.DeclRange), "Unknown condition", "Alert %q: %q is not a condition.%s",
+					a.Name, c, didYouMean(c, "conditions", "an alert", conditions))
+			}
+		}
+		if a.For < 0 || a.For > MaxAlertFor {
+			v.errorf(at(a.Ranges, "for", a.DeclRange), "Value out of range", "for must be between 0s and %s; it is %s.", FormatDuration(MaxAlertFor), FormatDuration(a.For))
+		}
+		for _, list := range []struct {
+			key      string
+			patterns []string
+		}{{"cameras", a.Cameras}, {"servers", a.Servers}} {
+			for i, p := range list.patterns {
+				if _, err := path.Match(p, ""); err != nil || p == "" {
+					v.errorf(atElem(a.Ranges, list.key, i, a.DeclRange), "Invalid pattern", "Alert %q: %q is not a name or glob pattern such as \"door-*\".", a.Name, p)
+				}
+			}
+		}
+		if len(a.Notify) == 0 && !given(a.Ranges, "notify") {
+			v.errorf(at(nil, "", a.DeclRange), "Missing notifiers", "Alert %q needs notify: the notifiers it sends to.%s", a.Name, didYouMean("", "notifiers", scope, names))
+		}
+		for i, n := range a.Notify {
+			if seen[n] == nil {
+				v.errorf(atElem(a.Ranges, "notify", i, a.DeclRange), "Unknown notifier", "Alert %q notifies %q, but %s has no notifier by that name.%s",
+					a.Name, n, scope, didYouMean(n, "notifiers", scope, names))
+			}
+		}
+	}
+}
+
+func (v *validator) notifier(n *Notifier) {
+	switch {
+	case n.SMTP != nil:
+		m, rs := n.SMTP, n.SMTP.Ranges
+		if _, port, err := net.SplitHostPort(m.Server); err != nil || port == "" {
+			v.errorf(at(rs, "server", n.DeclRange), "Invalid mail server", "Notifier %q: server must be host:port, such as \"mail.example.com:587\"; it is %q.", n.Name, m.Server)
+		}
+		if _, err := mail.ParseAddress(m.From); err != nil {
+			v.errorf(at(rs, "from", n.DeclRange), "Invalid address", "Notifier %q: from %q is not a mail address.", n.Name, m.From)
+		}
+		if len(m.To) == 0 {
+			v.errorf(at(rs, "to", n.DeclRange), "Missing recipients", "Notifier %q: to must list at least one mail address.", n.Name)
+		}
+		for i, to := range m.To {
+			if _, err := mail.ParseAddress(to); err != nil {
+				v.errorf(atElem(rs, "to", i, n.DeclRange), "Invalid address", "Notifier %q: %q is not a mail address.", n.Name, to)
+			}
+		}
+		if m.Password != "" && m.Username == "" {
+			v.errorf(at(rs, "password", n.DeclRange), "Password without username", "Notifier %q: set username too, or no password.", n.Name)
+		}
+	case n.Webhook != nil:
+		u, err := url.Parse(n.Webhook.URL)
+		if n.Webhook.URL == "" && given(n.Webhook.Ranges, "url") {
+			break // it failed to decode, as reported
+		}
+		if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			v.errorf(at(n.Webhook.Ranges, "url", n.DeclRange), "Invalid webhook URL", "Notifier %q: url must be an http:// or https:// URL; it is %q.", n.Name, n.Webhook.URL)
+		}
+	case n.MQTT != nil:
+		m := n.MQTT
+		u, err := url.Parse(m.Broker)
+		if err != nil || !slices.Contains([]string{"tcp", "ssl", "tls", "ws", "wss", "mqtt", "mqtts"}, u.Scheme) || u.Port() == "" {
+			v.errorf(at(m.Ranges, "broker", n.DeclRange), "Invalid broker", "Notifier %q: broker must be a URL with a port, such as \"tcp://10.0.0.5:1883\"; it is %q.", n.Name, m.Broker)
+		}
+		if m.Topic == "" || strings.ContainsAny(m.Topic, "+#\x00") {
+			v.errorf(at(m.Ranges, "topic", n.DeclRange), "Invalid topic", "Notifier %q: topic must be a topic name without wildcards (+, #), such as \"vigil/hq\"; it is %q.", n.Name, m.Topic)
+		}
+		if m.Password != "" && m.Username == "" {
+			v.errorf(at(m.Ranges, "password", n.DeclRange), "Password without username", "Notifier %q: set username too, or no password.", n.Name)
+		}
+	default:
+		v.errorf(at(nil, "", n.DeclRange), "Missing channel", "Notifier %q needs one channel block: smtp, webhook or mqtt.", n.Name)
+	}
+}
+
+// redactAlerting fingerprints the notifiers' secrets (see Site.Redacted).
+func redactAlerting(s *Site) {
+	for _, n := range s.Notifiers {
+		for _, p := range n.Secrets() {
+			*p = Fingerprint(*p)
+		}
+	}
+}
+
+// Secrets returns pointers to the notifier's secret fields, for code that
+// must keep or hide them (the agent puts committed secrets back where a
+// spec carries fingerprints).
+func (n *Notifier) Secrets() []*string {
+	switch {
+	case n.SMTP != nil:
+		return []*string{&n.SMTP.Password}
+	case n.Webhook != nil:
+		return []*string{&n.Webhook.Secret}
+	case n.MQTT != nil:
+		return []*string{&n.MQTT.Password}
+	}
+	return nil
+}
+
+func copyAlertRanges(from, to *Site) {
+	for i, n := range from.Notifiers {
+		t := to.Notifiers[i]
+		t.DeclRange, t.Ranges = n.DeclRange, n.Ranges
+		switch {
+		case n.SMTP != nil:
+			t.SMTP.Ranges = n.SMTP.Ranges
+		case n.Webhook != nil:
+			t.Webhook.Ranges = n.Webhook.Ranges
+		case n.MQTT != nil:
+			t.MQTT.Ranges = n.MQTT.Ranges
+		}
+	}
+	for i, a := range from.Alerts {
+		to.Alerts[i].DeclRange, to.Alerts[i].Ranges = a.DeclRange, a.Ranges
+	}
+}
+
+// String is the notifier's destination for people: no secrets.
+func (n *Notifier) String() string {
+	switch {
+	case n.SMTP != nil:
+		return fmt.Sprintf("mail to %s via %s", strings.Join(n.SMTP.To, ", "), n.SMTP.Server)
+	case n.Webhook != nil:
+		return "webhook " + n.Webhook.URL
+	case n.MQTT != nil:
+		return fmt.Sprintf("MQTT %s topic %s", n.MQTT.Broker, n.MQTT.Topic)
+	}
+	return "nothing"
+}
+
+// shared decodes the top-level notifier and alert blocks into site s, after
+// its own: each site gets its own copy.
+func (d *decoder) shared(s *Site, blocks []*hhcl.Block) {
+	for _, b := range blocks {
+		switch b.Type {
+		case "notifier":
+			s.Notifiers = append(s.Notifiers, d.notifier(b))
+		case "alert":
+			s.Alerts = append(s.Alerts, d.alert(b))
+		}
+	}
+}

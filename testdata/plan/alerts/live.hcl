@@ -1,0 +1,85 @@
+variable "camera_password" {
+  type      = string
+  sensitive = true
+  default   = "same-Secr3t!"
+}
+
+variable "webhook_secret" {
+  type      = string
+  sensitive = true
+  default   = "OLD_WEBHOOK_SECRET"
+}
+
+site "hq" {
+  description = "Head office"
+
+  server "rec-1" {
+    address = "10.0.0.11"
+
+    storage "main" {
+      path = "/var/lib/vigil"
+    }
+  }
+
+  server "rec-2" {
+    address = "10.0.0.12"
+
+    storage "main" {
+      path = "/var/lib/vigil"
+    }
+  }
+
+  server "rec-3" {
+    address = "10.0.0.13"
+
+    storage "main" {
+      path = "/var/lib/vigil"
+    }
+  }
+
+  group "north" {
+    servers = ["rec-2", "rec-3"]
+  }
+
+  camera "entrance" {
+    url      = "rtsp://10.1.0.1/stream1"
+    server   = "rec-1"
+    backup   = ["rec-2"]
+    username = "admin"
+    password = var.camera_password
+  }
+
+  camera "lobby" {
+    url    = "rtsp://viewer:${var.camera_password}@10.1.0.2/stream1"
+    server = "rec-1"
+    group  = "north"
+  }
+
+  camera "yard" {
+    url    = "rtsp://10.1.0.3/stream1"
+    server = "rec-2"
+    backup = ["rec-3", "rec-1"]
+  }
+
+  camera "dock" {
+    url    = "rtsp://10.1.0.4/stream1"
+    server = "rec-3"
+    backup = ["rec-1"]
+  }
+}
+
+notifier "pager" {
+  webhook {
+    url    = "https://hooks.example.com/vigil"
+    secret = var.webhook_secret
+  }
+}
+notifier "legacy" {
+  webhook {
+    url = "http://10.0.0.7/hook"
+  }
+}
+alert "failover" {
+  when   = ["server.dead"]
+  notify = ["pager", "legacy"]
+}
