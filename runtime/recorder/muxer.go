@@ -74,6 +74,8 @@ type muxer struct {
 	// onDecodeErr, when set, is told of frames the muxer cannot use
 	// (undecodable timing, parameter sets it cannot describe).
 	onDecodeErr func(error)
+	// live, when set, gets every video frame for live viewers.
+	live *liveTap
 
 	// current codec parameters (in-band updates included) and the ones of
 	// the open segment
@@ -323,6 +325,9 @@ func (m *muxer) finishPending(next int64) {
 		m.base = m.pendDTS
 	}
 	m.samples = append(m.samples, m.pend)
+	if m.live != nil && m.cur != nil {
+		m.live.frame(m.cur.tracks[0].Codec, m.cur.wall.Add(ticksToDuration(m.pendDTS-m.start, videoTimeScale)), m.pend)
+	}
 	m.partBytes += int(m.pend.Size)
 	m.hasPend = false
 	m.pend = storage.Sample{}

@@ -126,6 +126,7 @@ type session struct {
 	release chan struct{}
 
 	dropEvents eventGate // camera.dropped
+	live       liveTap   // live viewers (Manager.Live)
 
 	mu            sync.Mutex
 	state         string
@@ -214,6 +215,7 @@ func (s *session) segmentDuration() time.Duration {
 }
 
 func (s *session) stop() {
+	s.live.close() // viewers move on now, not after the files are closed
 	s.cancel()
 	<-s.done
 }
@@ -535,6 +537,7 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 		}
 	}
 	mx.onDecodeErr = decErr
+	mx.live = &s.live
 	c.OnPacketRTP(video, videoForma, func(pkt *rtp.Packet) {
 		// The time decoder must see every packet; the depacketizer too,
 		// even before timestamps are known, so that garbage is seen as

@@ -393,3 +393,19 @@ func parseTraf(b []byte) (TrackRun, error) {
 	}
 	return tr, nil
 }
+
+// EncodePart returns one part (moof + mdat) numbered seq in one buffer: for
+// live streaming, where a part goes to a network connection, not a file.
+func EncodePart(seq uint32, tracks []PartTrack) []byte {
+	head, chunks := appendPart(make([]byte, 0, 256), seq, tracks, nil)
+	n := len(head)
+	for _, c := range chunks {
+		n += len(c)
+	}
+	out := make([]byte, 0, n)
+	out = append(out, head...)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out
+}
