@@ -330,6 +330,7 @@ func devHelp(s *devsite.Site, a devArgs, cmd, dir string) string {
 	other := servers[min(1, len(servers)-1)] // srv-2 in the quickstart, as in the README
 	var b strings.Builder
 	fmt.Fprintf(&b, "vigil dev: site %s from %s · data in %s\n\n", s.Name, a.path, dir)
+	fmt.Fprintf(&b, "Console: open %s/ in a browser (any server's address serves it)\n\n", s.Addr(servers[0]))
 	fmt.Fprintf(&b, "In another terminal, from this directory:\n")
 	fmt.Fprintf(&b, "  export VIGIL_ADDR=%s VIGIL_TOKEN=%s\n", s.Addr(servers[0]), s.Token)
 	ctl := ""

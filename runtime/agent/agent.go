@@ -111,6 +111,8 @@ type Agent struct {
 
 	// stateCache is the last answer of GET /v1/state.
 	stateCache stateCache
+	// console feeds the web console's push channel and live views.
+	console *consoleFeed
 }
 
 // view is the result of the last reconcile pass, read by the API.
@@ -186,6 +188,7 @@ func Start(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	a.console = newConsoleFeed(a.reg)
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -538,6 +541,7 @@ func (a *Agent) reconcile() {
 		}
 	}
 	a.fillUsage(own, now)
+	own.Viewers = int(a.console.viewers.Load())
 	if !a.gossip(own) && prev.statuses[a.cfg.Server] != nil {
 		own = prev.statuses[a.cfg.Server]
 	}
@@ -561,6 +565,10 @@ func (a *Agent) reconcile() {
 	}
 	a.mu.Lock()
 	a.view = v
+	if !same {
+		close(a.console.changed) // wakes the console's push channels
+		a.console.changed = make(chan struct{})
+	}
 	a.mu.Unlock()
 }
 

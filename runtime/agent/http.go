@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"vigil/hcl"
 	"vigil/runtime/api"
 	"vigil/runtime/cluster"
+	"vigil/runtime/console"
 )
 
 // forwardedHeader marks a request an agent forwarded to the master, so that
@@ -47,6 +50,10 @@ func (a *Agent) routes() http.Handler {
 	handle("GET /v1/stats/local", "stats_local", a.handleLocalStats)
 	handle("GET /v1/balance/report", "balance_report", a.handleBalanceReport)
 	handle("GET /v1/export/public-key", "export_public_key", a.handleExportPublicKey)
+	handle("GET /v1/console/stream", "console_stream", a.handleConsoleStream)
+	handle("GET /v1/live/{camera}", "live", a.handleLive)
+	mux.Handle("GET /{$}", console.Handler())
+	mux.Handle("GET /ui/", console.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
@@ -75,6 +82,11 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// Hijack lets a live view take the connection over (a WebSocket).
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
 func (w *statusWriter) Flush() {

@@ -31,6 +31,8 @@ type memberStatus struct {
 	// this server's) in whole milliseconds, so that jitter below a
 	// millisecond does not change the gossiped status; nil when unknown.
 	ClockMS *int64 `json:"clk,omitempty"`
+	// Viewers is the number of live views served from this server.
+	Viewers int `json:"lv,omitempty"`
 }
 
 // session is one recorder session of a server.
@@ -327,6 +329,7 @@ func fillServer(ss *api.ServerState, ms *memberStatus) {
 	ss.CPUPercent = ms.CPU
 	ss.MemoryBytes = ms.Memory
 	ss.Storage = ms.Storage
+	ss.LiveViewers = ms.Viewers
 	if ms.ClockMS != nil {
 		ss.ClockOffsetMS, ss.ClockOffsetKnown = float64(*ms.ClockMS), true
 	}

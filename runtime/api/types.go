@@ -64,6 +64,9 @@ type ServerState struct {
 	CPUPercent  float64        `json:"cpu_percent"`
 	MemoryBytes int64          `json:"memory_bytes"`
 	Storage     []StorageState `json:"storage,omitempty"`
+	// LiveViewers is the number of live views (console tiles) that this
+	// server's recorder serves.
+	LiveViewers int `json:"live_viewers,omitempty"`
 	// ClockOffsetMS is the master's clock minus this server's, in
 	// milliseconds, when ClockOffsetKnown (0 on the master itself).
 	ClockOffsetMS    float64 `json:"clock_offset_ms"`

@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/runtime/api"
+	"vigil/runtime/console"
+)
+
+// consoleFeed is what the web console (runtime/console) needs of the agent:
+// a signal when the view changes, for the push channel, and the live
+// viewers' metrics.
+type consoleFeed struct {
+	viewers atomic.Int64 // live views served from this server's recorder
+	// changed is closed (and replaced) when the view changes; guarded
+	// by Agent.mu.
+	changed chan struct{}
+
+	viewersG prometheus.Gauge
+	lost     prometheus.Counter
+}
+
+func newConsoleFeed(reg prometheus.Registerer) *consoleFeed {
+	f := &consoleFeed{
+		changed: make(chan struct{}),
+		viewersG: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "vigil_console_live_viewers", Help: "Live views served from this server's recorder (relayed ones not counted).",
+		}),
+		lost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_console_live_frames_lost_total", Help: "Live frames that viewers lost because they did not keep up (never recording frames).",
+		}),
+	}
+	reg.MustRegister(f.viewersG, f.lost)
+	return f
+}
+
+// viewChanged returns a channel closed at the next change of the view.
+func (a *Agent) viewChanged() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.console.changed
+}
+
+// stateEvery is the least time between two states pushed to a page: a
+// site of thousands of cameras changes many times a second.
+const stateEvery = 500 * time.Millisecond
+
+// handleConsoleStream is the console's push channel (server-sent events):
+// "state" with the answer of GET /v1/state whenever it changes, and
+// "event" with each event of this server (the recent ones first).
+func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, api.Error{Error: "streaming unsupported"})
+		return
+	}
+	backlog, events, cancel := a.events.subscribe()
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	sendEvent := func(ev api.Event) {
+		b, _ := json.Marshal(ev)
+		fmt.Fprintf(w, "event: event\ndata: %s\n\n", b)
+	}
+	for _, ev := range backlog {
+		sendEvent(ev)
+	}
+	var last []byte
+	sendState := func() {
+		body := a.encodedState()
+		if bytes.Equal(body, last) {
+			return
+		}
+		last = body
+		w.Write([]byte("event: state\ndata: "))
+		w.Write(bytes.ReplaceAll(bytes.TrimSpace(body), []byte("\n"), []byte("\ndata: ")))
+		w.Write([]byte("\n\n"))
+	}
+	changed := a.viewChanged()
+	sendState()
+	flusher.Flush()
+	var due <-chan time.Time // a state to send once stateEvery has passed
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-a.ctx.Done():
+			return
+		case ev := <-events:
+			sendEvent(ev)
+		case <-changed:
+			changed = a.viewChanged()
+			if due == nil {
+				due = time.After(stateEvery)
+			}
+			continue
+		case <-due:
+			due = nil
+			sendState()
+		case <-ping.C:
+			w.Write([]byte(": ping\n\n")) // finds browsers that went away
+		}
+		flusher.Flush()
+	}
+}
+
+// handleLive streams a camera's live video to a page (a WebSocket; see
+// console.ServeLive) from this server's recording session, or through the
+// server that records it.
+func (a *Agent) handleLive(w http.ResponseWriter, r *http.Request) {
+	cam := r.PathValue("camera")
+	a.mu.Lock()
+	v, rec := a.view, a.rec
+	a.mu.Unlock()
+	if v.spec() == nil || v.spec().Camera(cam) == nil {
+		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no camera %q in the committed spec", cam)})
+		return
+	}
+	conn, ctx, cancel, err := console.Upgrade(w, r)
+	if err != nil {
+		return // the upgrader answered
+	}
+	defer cancel()
+	defer console.Close(conn)
+	if rec != nil {
+		if view, err := rec.mgr.Live(cam, console.LiveQueue); err == nil {
+			a.console.viewers.Add(1)
+			a.console.viewersG.Inc()
+			a.poke() // gossip the viewer count
+			defer func() {
+				a.console.viewers.Add(-1)
+				a.console.viewersG.Dec()
+				a.console.lost.Add(float64(view.Lost()))
+				a.poke()
+			}()
+			console.ServeLive(ctx, conn, a.cfg.Server, cam, view)
+			return
+		}
+	}
+	if by := r.Header.Get(forwardedHeader); by != "" {
+		console.SendHello(conn, console.Hello{Camera: cam, Error: fmt.Sprintf("%s sent the view of %s here, but %s does not record it", by, cam, a.cfg.Server)})
+		return
+	}
+	name, addr := liveSource(v, cam, a.cfg.Server)
+	if name == "" {
+		console.SendHello(conn, console.Hello{Camera: cam, Error: fmt.Sprintf("%s is not recorded anywhere now", cam)})
+		return
+	}
+	up := "ws://" + addr + "/v1/live/" + url.PathEscape(cam)
+	if err := console.Relay(ctx, conn, up, http.Header{forwardedHeader: {a.cfg.Server}}); err != nil {
+		console.SendHello(conn, console.Hello{Camera: cam, Error: fmt.Sprintf("cannot reach %s, which records %s: %v", name, cam, err)})
+	}
+}
+
+// liveSource picks the peer whose recording of a camera a live view comes
+// from: an alive server whose session is recording, its primary first.
+func liveSource(v view, cam, self string) (name, addr string) {
+	type cand struct {
+		name string
+		pos  int
+	}
+	var cands []cand
+	for n, ms := range v.statuses {
+		if n == self || v.members[n].Health != api.HealthAlive {
+			continue
+		}
+		for _, s := range ms.Sessions {
+			if s.Camera == cam && s.State == sessionRecording {
+				cands = append(cands, cand{n, rolePos(s.Role)})
+			}
+		}
+	}
+	if len(cands) == 0 {
+		return "", ""
+	}
+	slices.SortFunc(cands, func(x, y cand) int {
+		if x.pos != y.pos {
+			return x.pos - y.pos
+		}
+		if x.name < y.name {
+			return -1
+		}
+		return 1
+	})
+	m := v.members[cands[0].name]
+	return m.Name, net.JoinHostPort(m.Addr, strconv.Itoa(m.APIPort))
+}

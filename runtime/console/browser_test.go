@@ -1,0 +1,182 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"vigil/runtime/agent/agenttest"
+	"vigil/runtime/api"
+)
+
+// browser starts Debian's chromium, headless, for the test; it skips the
+// test when chromium is missing.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	var path string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		t.Skip("chromium is not installed (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // tests run as root in CI
+		chromedp.WindowSize(1280, 900),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshot saves the page as NAME.png in VIGIL_SCREENSHOTS (default: a
+// vigil-console directory in the temporary directory) and logs where.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("VIGIL_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "vigil-console")
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// until polls a JavaScript condition in the page until it is true.
+func until(t *testing.T, ctx context.Context, what, expr string, d time.Duration) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		t.Fatalf("waiting for %s: %v\npage:\n%s", what, err, text)
+	}
+}
+
+// tileJS is a tile's element in the page.
+func tileJS(camera string) string {
+	return fmt.Sprintf(`document.querySelector('.tile[data-camera=%q]')`, camera)
+}
+
+// plays holds when a tile's video is playing: its time advances by a
+// second from when it first played, and a sampled frame is not blank
+// (camsim's picture has light and dark areas).
+func plays(t *testing.T, ctx context.Context, camera string, d time.Duration) {
+	t.Helper()
+	tile := tileJS(camera)
+	until(t, ctx, camera+" playing", fmt.Sprintf(`(() => { const t = %s; return !!t && t.dataset.state === 'playing'; })()`, tile), d)
+	t0, err := chromedp.Run(ctx, chromedp.Evaluate[float64](tile+`.querySelector('video').currentTime`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, camera+"'s video time advancing", fmt.Sprintf(`%s.querySelector('video').currentTime > %f + 1`, tile, t0), d)
+	until(t, ctx, camera+"'s frame not blank", fmt.Sprintf(`(() => {
+		const v = %s.querySelector('video');
+		if (v.readyState < 2 || !v.videoWidth) return false;
+		const c = document.createElement('canvas');
+		c.width = 64; c.height = 36;
+		const g = c.getContext('2d');
+		g.drawImage(v, 0, 0, c.width, c.height);
+		const px = g.getImageData(0, 0, c.width, c.height).data;
+		let lo = 255, hi = 0;
+		for (let i = 0; i < px.length; i += 4) {
+			const y = (px[i] + px[i+1] + px[i+2]) / 3;
+			lo = Math.min(lo, y); hi = Math.max(hi, y);
+		}
+		return hi - lo > 40;
+	})()`, tile), d)
+}
+
+// TestConsole runs a three-server site with a camera on each server and
+// opens srv-1's console: the site page lists every server; a live tile of
+// a camera recorded by another server plays through srv-1; when that
+// server stops, the banner says so and the tile plays from the backup.
+func TestConsole(t *testing.T) {
+	ctx := browser(t)
+	servers := []string{"srv-1", "srv-2", "srv-3"}
+	site, err := agenttest.New(agenttest.Options{Servers: servers, Cameras: 3, Keepalive: time.Second, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(site.Close)
+	if err := site.Start(); err != nil {
+		t.Fatal(err)
+	}
+	actx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	spec := site.Spec(site.CameraSpec(1, "srv-1", "srv-2"), site.CameraSpec(2, "srv-2", "srv-3"), site.CameraSpec(3, "srv-3", "srv-1"))
+	if _, err := site.Apply(actx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := site.Wait(actx, "srv-1", func(st *api.State) bool {
+		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"srv-1"}, "cam2": {"srv-2"}, "cam3": {"srv-3"}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	url := site.Server("srv-1").Addr() + "/"
+
+	t.Run("site page lists every server", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range servers {
+			until(t, ctx, s+" in the server table", fmt.Sprintf(`!!document.querySelector('table.servers tr[data-server=%q] .badge.alive')`, s), 20*time.Second)
+		}
+		until(t, ctx, "every camera listed recording", `document.querySelectorAll('table.cameras .badge.recording').length === 3`, 20*time.Second)
+		if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('banner').hidden`)); !hidden {
+			t.Error("the banner shows while every server is alive and every camera recorded")
+		}
+		screenshot(t, ctx, "site")
+	})
+
+	t.Run("live tile plays through another server", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(url+"#/cameras"), chromedp.Click(chromedp.CSS(`button[data-size="4"]`))); err != nil {
+			t.Fatal(err)
+		}
+		plays(t, ctx, "cam2", 30*time.Second)
+		if from, _ := chromedp.Run(ctx, chromedp.Evaluate[string](tileJS("cam2")+`.dataset.server`)); from != "srv-2" {
+			t.Errorf("cam2's tile shows %q's recording, want srv-2's", from)
+		}
+		screenshot(t, ctx, "live")
+	})
+
+	t.Run("a stopped server raises the banner and the tile follows its camera", func(t *testing.T) {
+		if err := site.Kill("srv-2"); err != nil {
+			t.Fatal(err)
+		}
+		until(t, ctx, "the banner naming srv-2", `(() => { const b = document.getElementById('banner'); return !b.hidden && b.innerText.includes('srv-2 is'); })()`, 15*time.Second)
+		until(t, ctx, "cam2's tile on srv-3", tileJS("cam2")+`.dataset.server === 'srv-3'`, 30*time.Second)
+		plays(t, ctx, "cam2", 30*time.Second)
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('banner').innerText`))
+		if !strings.Contains(text, "srv-2 is dead") && !strings.Contains(text, "srv-2 is suspect") {
+			t.Errorf("banner: %q", text)
+		}
+		screenshot(t, ctx, "failover")
+	})
+}

@@ -1,0 +1,39 @@
+// A camera's page: its live view, what records it and why, and its
+// timeline of recordings across the site (timeline.js).
+import { h, dateTime, isSet, recordingServers } from './util.js';
+import { liveTile } from './cameras.js';
+
+export function cameraView(store, name) {
+  const tile = liveTile(name);
+  tile.el.classList.add('large');
+  const facts = h('dl', {class: 'facts'});
+  const el = h('section', {class: 'camera-page'},
+    h('h2', null, h('a', {href: '#/cameras'}, 'Cameras'), ' / ', name),
+    h('div', {class: 'camera-top'}, tile.el, facts));
+
+  function update(what) {
+    if (what !== 'state') return;
+    const cam = store.state?.cameras?.find(c => c.name === name);
+    if (!cam) {
+      facts.replaceChildren(h('dt', null, 'Camera'), h('dd', null, `${name} is not in the committed spec`));
+      return;
+    }
+    tile.update(cam);
+    const gap = cam.last_gap;
+    const row = (k, v) => [h('dt', null, k), h('dd', null, v)];
+    facts.replaceChildren(
+      ...row('State', h('span', {class: `badge ${recordingServers(cam).length ? cam.state : 'nowhere'}`}, cam.state)),
+      ...row('Why', cam.reason || '—'),
+      ...row('Primary server', cam.server),
+      ...row('Recorded by', (cam.recorders || []).map(r => `${r.server} (${r.role}, ${r.state}${r.error ? `: ${r.error}` : ''})`).join('; ') || 'nobody'),
+      ...row('Last gap', gap ? `${dateTime(gap.start)} – ${isSet(gap.end) ? dateTime(gap.end) : 'now'} (${gap.cause})` : 'none seen'));
+  }
+  store.listeners.add(update);
+  return {
+    el, update,
+    destroy() {
+      store.listeners.delete(update);
+      tile.destroy();
+    },
+  };
+}
