@@ -2,11 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	statusviews "vigil/cmd/vigil/internal/views"
 	"vigil/hcl"
@@ -54,7 +56,7 @@ func parseDevArgs(args []string, stderr io.Writer) (devArgs, int, bool) {
 	a := devArgs{vars: varFlags{}}
 	fs := newFlags("dev", stderr)
 	fs.StringVar(&a.site, "site", "", "the `NAME` of the site to run when the configuration declares several")
-	fs.StringVar(&a.dataDir, "data", "", "keep the servers' data and recordings in `DIR` (default: a new temporary directory)")
+	fs.StringVar(&a.dataDir, "data", "", "keep the servers' data, recordings and token in `DIR` (default: a new temporary directory); run again with the same DIR to continue the site as it was left, without applying PATH over it")
 	fs.BoolVar(&a.keep, "keep", false, "keep the temporary data directory on exit")
 	fs.StringVar(&a.control, "control", defaultDevControl, "listen on `ADDR` for vigil dev stop|kill|start SERVER")
 	fs.Var(a.vars, "var", "set a variable: -var name=value (repeatable)")
@@ -86,6 +88,13 @@ Flags:
 		a.path = filepath.Join("examples", "quickstart")
 	case 1:
 		a.path = fs.Arg(0)
+		// A bare word that names no file is a mistyped subcommand, not a
+		// missing configuration.
+		if _, err := os.Stat(a.path); err != nil && !strings.ContainsAny(a.path, "/.") {
+			fmt.Fprintf(stderr, "vigil dev: unknown subcommand %q.%s The subcommands are %s; a configuration PATH must exist.\n",
+				a.path, didYouMean(a.path, devsite.Verbs), strings.Join(devsite.Verbs, ", "))
+			return a, exitUsage, false
+		}
 	default:
 		fmt.Fprintf(stderr, "vigil dev: one configuration path at most, got %d\n", fs.NArg())
 		return a, 2, false
@@ -125,53 +134,62 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 
 	dir, temp := a.dataDir, a.dataDir == ""
+	// A directory this run creates is removed again when the start fails,
+	// so that a failed start leaves nothing behind.
+	created := temp
 	if temp {
 		d, err := os.MkdirTemp("", "vigil-dev-")
 		if err != nil {
 			fmt.Fprintf(stderr, "Error: %v\n", err)
-			return 1
+			return exitError
 		}
 		dir = d
-	} else if err := os.MkdirAll(dir, 0o750); err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+	} else {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			created = true
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			fmt.Fprintf(stderr, "Error: %v\n", err)
+			return exitError
+		}
 	}
+	var s *devsite.Site
+	var logFile *os.File
+	started := false
+	defer func() {
+		if !started {
+			if s != nil {
+				s.Close()
+			}
+			if logFile != nil {
+				logFile.Close()
+			}
+			if created {
+				os.RemoveAll(dir)
+			}
+		}
+	}()
 	// The agents' log goes to a file next to their data: the terminal
 	// belongs to the status table.
 	logPath := filepath.Join(dir, "agents.log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	logFile, err = os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+		return exitError
 	}
-	s, err := devsite.Start(site, devsite.Options{Dir: dir, Version: version, Logger: slog.New(slog.NewTextHandler(logFile, nil))})
+	s, err = devsite.Start(site, devsite.Options{Dir: dir, Version: version, Logger: slog.New(slog.NewTextHandler(logFile, nil))})
 	if err != nil {
-		logFile.Close()
-		if temp {
-			os.RemoveAll(dir)
-		}
 		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+		return exitError
 	}
 	// Listened on once the site's own addresses are known to be free, so
 	// that a second vigil dev names the site's ports first.
 	ctl, err := net.Listen("tcp", a.control)
 	if err != nil {
-		s.Close()
-		logFile.Close()
-		if temp {
-			os.RemoveAll(dir)
-		}
 		fmt.Fprintf(stderr, "Error: the control endpoint cannot listen on %s: %v\nIs another vigil dev running? (-control ADDR picks another address)\n", a.control, err)
-		return 1
+		return exitError
 	}
 	defer ctl.Close()
-	defer func() {
-		fmt.Fprintf(stdout, "\nStopping the agents and camsim...\n")
-		s.Close()
-		logFile.Close()
-		devFarewell(stdout, s, site, dir, temp && !a.keep)
-	}()
 
 	remote := make(chan string, 8)
 	notify := func(msg string) {
@@ -200,23 +218,20 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	for _, n := range s.Servers() {
 		fmt.Fprintf(stdout, "  %-10s %s\n", n, s.Addr(n))
 	}
-	fmt.Fprintf(stdout, "  data       %s\n  agent log  %s\n\nApplying %s...\n", s.Dir, logPath, a.path)
-
-	actx, acancel := context.WithTimeout(ctx, time.Minute)
-	p, rev, err := s.Apply(actx, site, planner.Options{Sensitive: cfg.Sensitive})
-	acancel()
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: applying the configuration: %v\n", err)
-		return 1
+	fmt.Fprintf(stdout, "  data       %s\n  agent log  %s\n\n", s.Dir, logPath)
+	if err := devBringUp(ctx, s, site, cfg.Sensitive, a.path, stdout); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
 	}
-	if p.HasChanges() {
-		sum := p.Summary
-		fmt.Fprintf(stdout, "Site %s is at revision %d: %d added, %d changed, %d destroyed.\n", site.Name, rev, sum.Add, sum.Change, sum.Destroy)
-	} else {
-		fmt.Fprintf(stdout, "Site %s is already at revision %d with this configuration.\n", site.Name, rev)
-	}
-	help := devHelp(s, a, cmd, dir)
-	fmt.Fprintf(stdout, "\n%s\n", help)
+	started = true
+	defer func() {
+		fmt.Fprintf(stdout, "\nStopping the agents and camsim...\n")
+		s.Close()
+		logFile.Close()
+		devFarewell(stdout, s, site, dir, temp && !a.keep)
+	}()
+	screen := devScreen(s, a, cmd)
+	fmt.Fprintf(stdout, "\n%s\n", strings.Join(append([]string{screen.Export}, screen.Hints...), "\n"))
 
 	lines := make(chan string)
 	go func() {
@@ -232,27 +247,20 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	if live {
 		interval = time.Second
 		time.Sleep(2 * time.Second) // time to read the addresses before the table takes the screen
+		fmt.Fprint(stdout, "\x1b[2J")
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	var lastLine, msg string
+	var lastLine string
 	var lastAt time.Time
+	typed := true // a line was typed: the prompt row is drawn again
 	for {
 		st, err := s.State(ctx)
 		if live {
-			var b bytes.Buffer
-			fmt.Fprintf(&b, "%s\n", help)
-			if msg != "" {
-				fmt.Fprintf(&b, "\n> %s\n", msg)
-			}
-			fmt.Fprintln(&b)
-			if err != nil {
-				fmt.Fprintf(&b, "%v\n", err)
-			} else {
-				statusviews.Status(&b, st, statusviews.Options{Color: color})
-			}
-			frame := strings.ReplaceAll(strings.TrimRight(b.String(), "\n"), "\n", "\x1b[K\n")
-			fmt.Fprintf(stdout, "\x1b[H%s\x1b[K\n\x1b[J", frame)
+			screen.State, screen.Err = st, err
+			w, h := termSize(stdout)
+			drawDevScreen(stdout, screen.Lines(w, h, statusviews.Options{Color: color}), h, typed)
+			typed = false
 		} else {
 			line := devSummary(st, err)
 			if line != lastLine || time.Since(lastAt) > 30*time.Second {
@@ -260,28 +268,101 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 				lastLine, lastAt = line, time.Now()
 			}
 		}
+		var out string
 		select {
 		case <-ctx.Done():
-			return 0
+			return exitOK
 		case l := <-lines:
-			out, quit := devCommand(s, l)
+			var quit bool
+			out, quit = devCommand(s, l)
 			if quit {
-				return 0
+				return exitOK
 			}
-			if out != "" {
-				msg = out
-				if !live {
-					fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), out)
-				}
+			if out != "" && strings.TrimSpace(l) != "" {
+				out = strings.TrimSpace(l) + ": " + out // the command typed, echoed with its answer
 			}
-		case out := <-remote:
-			msg = out
+			typed = true
+		case out = <-remote:
+		case <-tick.C:
+		}
+		if out != "" {
+			screen.Last = out
 			if !live {
 				fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), out)
 			}
-		case <-tick.C:
 		}
 	}
+}
+
+// devBringUp applies the configuration to a new site. A site continued
+// from its data directory (vigil dev -data DIR, run again) keeps its state,
+// with whatever the operator applied since: the configuration is not
+// applied over it, and the difference is only reported.
+func devBringUp(ctx context.Context, s *devsite.Site, site *hcl.Site, sensitive []string, path string, stdout io.Writer) error {
+	actx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if !s.Applied {
+		fmt.Fprintf(stdout, "Applying %s...\n", path)
+		p, rev, err := s.Apply(actx, site, planner.Options{Sensitive: sensitive})
+		if err != nil {
+			return fmt.Errorf("applying the configuration: %w", err)
+		}
+		if err := s.MarkApplied(); err != nil {
+			return err
+		}
+		sum := p.Summary
+		fmt.Fprintf(stdout, "Site %s is at revision %d: %d added, %d changed, %d destroyed.\n", site.Name, rev, sum.Add, sum.Change, sum.Destroy)
+		return nil
+	}
+	// Raft replays the site's log once a master is elected.
+	st, err := s.WaitState(actx, func(st *api.State) bool { return st.Master != "" && st.Revision > 0 })
+	if err != nil {
+		return fmt.Errorf("the site in %s did not come back with its configuration: %w", s.Dir, err)
+	}
+	fmt.Fprintf(stdout, "Continuing site %s from %s at revision %d, as last applied, with the same token.\n", site.Name, s.Dir, st.Revision)
+	p, err := planner.Plan(s.Desired(site), st, planner.Options{Sensitive: sensitive})
+	switch {
+	case err != nil:
+		fmt.Fprintf(stdout, "%s was not applied; planning it against the site failed: %v\n", path, err)
+	case p.HasChanges():
+		sum := p.Summary
+		fmt.Fprintf(stdout, "%s was not applied over it: it differs from the site (%d to add, %d to change, %d to destroy); vigil plan %s shows how, vigil apply %s applies it.\n",
+			path, sum.Add, sum.Change, sum.Destroy, path, path)
+	default:
+		fmt.Fprintf(stdout, "%s matches the site.\n", path)
+	}
+	return nil
+}
+
+// drawDevScreen redraws the screen above the prompt row without moving the
+// cursor, so that what the operator is typing on the prompt row stays as
+// it is; after a line was typed (the terminal moved the cursor down and may
+// have scrolled) the prompt row is drawn again, empty.
+func drawDevScreen(w io.Writer, lines []string, height int, typed bool) {
+	var b strings.Builder
+	if !typed {
+		b.WriteString("\x1b7") // save the cursor
+	}
+	b.WriteString("\x1b[H")
+	for _, l := range lines {
+		b.WriteString(l + "\x1b[K\r\n")
+	}
+	if typed {
+		fmt.Fprintf(&b, "\x1b[%d;1H\x1b[Jvigil dev> ", height)
+	} else {
+		b.WriteString("\x1b8") // back to where the operator is typing
+	}
+	io.WriteString(w, b.String())
+}
+
+// termSize is the terminal's size in cells, 80×24 when unknown.
+func termSize(w io.Writer) (width, height int) {
+	if f, ok := w.(*os.File); ok {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 && ws.Row > 0 {
+			return int(ws.Col), int(ws.Row)
+		}
+	}
+	return 80, 24
 }
 
 // pickDevSite chooses the site to run.
@@ -324,34 +405,24 @@ func devCommand(s *devsite.Site, line string) (out string, quit bool) {
 	return msg, false
 }
 
-// devHelp is how to use the running site, shown above the status table.
-func devHelp(s *devsite.Site, a devArgs, cmd, dir string) string {
+// devScreen is the screen of the running site without its state: the
+// export line and how to use the site.
+func devScreen(s *devsite.Site, a devArgs, cmd string) statusviews.DevScreen {
 	servers := s.Servers()
 	other := servers[min(1, len(servers)-1)] // srv-2 in the quickstart, as in the README
-	var b strings.Builder
-	fmt.Fprintf(&b, "vigil dev: site %s from %s · data in %s\n\n", s.Name, a.path, dir)
-	fmt.Fprintf(&b, "Console: open %s/ in a browser (any server's address serves it)\n\n", s.Addr(servers[0]))
-	fmt.Fprintf(&b, "In another terminal, from this directory:\n")
-	fmt.Fprintf(&b, "  export VIGIL_ADDR=%s VIGIL_TOKEN=%s\n", s.Addr(servers[0]), s.Token)
 	ctl := ""
 	if a.control != defaultDevControl {
 		ctl = " -control " + a.control
 	}
-	rows := [][2]string{
-		{cmd + " status", "the servers and cameras, as below"},
-		{cmd + " plan " + a.path, "after editing it: what would change"},
-		{cmd + " apply " + a.path, "make it so"},
-		{cmd + " dev stop" + ctl + " " + other, "watch its cameras move (kill: as a crash; start: back)"},
+	return statusviews.DevScreen{
+		Export: fmt.Sprintf("export VIGIL_ADDR=%s VIGIL_TOKEN=%s", s.Addr(servers[0]), s.Token),
+		Hints: []string{
+			fmt.Sprintf("In another terminal: %s status · %s plan|apply %s", cmd, cmd, a.path),
+			fmt.Sprintf("Console: %s/ in a browser (any server's address serves it)", s.Addr(servers[0])),
+			fmt.Sprintf("%s dev stop|kill|start%s %s · or type here: stop %s, help, quit", cmd, ctl, other, other),
+			fmt.Sprintf("Data in %s · Ctrl-C stops everything", s.Dir),
+		},
 	}
-	width := 0
-	for _, r := range rows {
-		width = max(width, len(r[0]))
-	}
-	for _, r := range rows {
-		fmt.Fprintf(&b, "  %-*s   %s\n", width, r[0], r[1])
-	}
-	fmt.Fprintf(&b, "Or type here: stop %s, start %s, help, quit. Ctrl-C stops everything.", other, other)
-	return b.String()
 }
 
 // devCommandName is how the user runs vigil: under `go run` the binary is a

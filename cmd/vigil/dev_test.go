@@ -24,11 +24,13 @@ func TestDevArgs(t *testing.T) {
 		stderrOK string
 	}{
 		{args: nil, ok: true, path: filepath.Join("examples", "quickstart")},
-		{args: []string{"-data", "d", "-site", "hq", "cfg"}, ok: true, path: "cfg"},
+		{args: []string{"-data", "d", "-site", "hq", "./cfg"}, ok: true, path: "./cfg"},
 		{args: []string{"a", "b"}, code: 2, stderrOK: "one configuration path at most, got 2"},
 		{args: []string{"-keep", "-data", "d"}, code: 2, stderrOK: "-data DIR is always kept"},
 		{args: []string{"-nope"}, code: 2, stderrOK: "flag provided but not defined"},
 		{args: []string{"-h"}, code: 0, stderrOK: "Usage: vigil dev"},
+		{args: []string{"frobnicate"}, code: 2, stderrOK: `unknown subcommand "frobnicate"`},
+		{args: []string{"stpo"}, code: 2, stderrOK: `Did you mean "stop"?`},
 	} {
 		var stderr bytes.Buffer
 		a, code, ok := parseDevArgs(tc.args, &stderr)
@@ -126,6 +128,22 @@ func TestDevRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "site.hcl"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	data := filepath.Join(dir, "data")
+
+	// A start that fails (srv a's port is taken) leaves no data directory.
+	busy, err := net.Listen("tcp", net.JoinHostPort(ipA, strconv.Itoa(portA)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failOut bytes.Buffer
+	if code := runDev([]string{"-data", data, "-control", "127.0.0.1:0", dir}, io.Discard, &failOut); code != 1 || !strings.Contains(failOut.String(), "in use") {
+		t.Errorf("a start on a busy port: exit %d, %s", code, failOut.String())
+	}
+	busy.Close()
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("the failed start left %s behind (%v)", data, err)
+	}
+
 	in, typed := io.Pipe()
 	devStdin = in
 	defer func() { devStdin = os.Stdin }()
@@ -133,7 +151,7 @@ func TestDevRun(t *testing.T) {
 	var stdout, stderr lockedBuffer
 	done := make(chan int)
 	go func() {
-		done <- runDev([]string{"-data", filepath.Join(dir, "data"), "-control", "127.0.0.1:0", dir}, &stdout, &stderr)
+		done <- runDev([]string{"-data", data, "-control", "127.0.0.1:0", dir}, &stdout, &stderr)
 	}()
 	waitFor := func(what string) {
 		t.Helper()
@@ -154,8 +172,23 @@ func TestDevRun(t *testing.T) {
 	waitFor("Site t is at revision 1: 5 added")
 	waitFor("a alive 1 · b alive 1 · cameras: 2 recording")
 	fmt.Fprintln(typed, "stop b")
-	waitFor("stopped b")
+	waitFor("stop b: stopped b") // the command, echoed with its answer
 	waitFor("cameras: 1 recording, 1 covered")
+	fmt.Fprintln(typed, "start b")
+	waitFor("a alive 1 · b alive 1 · cameras: 2 recording")
+
+	// The operator applies a change of their own: camera two goes.
+	token := stdout.String()[strings.Index(stdout.String(), "VIGIL_TOKEN=")+len("VIGIL_TOKEN="):]
+	token = token[:strings.IndexByte(token, '\n')]
+	edited := filepath.Join(t.TempDir(), "site.hcl")
+	if err := os.WriteFile(edited, []byte(cfg[:strings.Index(cfg, `  camera "two"`)]+"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIGIL_TOKEN", token)
+	var applyOut, applyErr bytes.Buffer
+	if code := run([]string{"apply", "-auto-approve", "-address", "http://" + net.JoinHostPort(ipA, strconv.Itoa(portA)), edited}, &applyOut, &applyErr); code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, applyOut.String(), applyErr.String())
+	}
 	fmt.Fprintln(typed, "quit")
 	select {
 	case code := <-done:
@@ -165,5 +198,27 @@ func TestDevRun(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("vigil dev did not stop on quit")
 	}
-	waitFor("The recordings are kept:\n  a          " + filepath.Join(dir, "data", "a", "recordings"))
+	waitFor("The recordings are kept:\n  a          " + filepath.Join(data, "a", "recordings"))
+
+	// Run again from the same directory: the same token, the site as the
+	// operator left it (revision 2, without camera two), and the
+	// configuration not applied over it.
+	typed.Close()
+	in, typed = io.Pipe()
+	devStdin = in
+	stdout = lockedBuffer{}
+	go func() {
+		done <- runDev([]string{"-data", data, "-control", "127.0.0.1:0", dir}, &stdout, &stderr)
+	}()
+	waitFor("Continuing site t from " + data + " at revision 2, as last applied, with the same token.")
+	waitFor(dir + " was not applied over it: it differs from the site (1 to add, 0 to change, 0 to destroy)")
+	waitFor("VIGIL_TOKEN=" + token + "\n")
+	waitFor("a alive 1 · b alive 0 · cameras: 1 recording")
+	if strings.Contains(stdout.String(), "Applying") {
+		t.Errorf("the second run applied the configuration again:\n%s", stdout.String())
+	}
+	fmt.Fprintln(typed, "quit")
+	if code := <-done; code != 0 {
+		t.Errorf("second run: exit %d; stderr: %s", code, stderr.String())
+	}
 }

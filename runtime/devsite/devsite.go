@@ -78,8 +78,13 @@ type Site struct {
 	// created it.
 	Dir     string
 	TempDir bool
-	// Token authorises changes (VIGIL_TOKEN).
+	// Token authorises changes (VIGIL_TOKEN); the same on every run from
+	// one kept data directory.
 	Token string
+	// Applied says that a configuration was applied to the site in an
+	// earlier run from the same data directory: the site's state, with
+	// whatever the operator applied since, is what runs now.
+	Applied bool
 	// Cams is the camera simulator; nil when no camera can be served.
 	Cams *camsim.Server
 	// CamsimAddr is the address camsim serves (host:port) as the
@@ -96,6 +101,7 @@ type Site struct {
 	camFrom string
 	camTo   string
 	closed  sync.Once
+	kept    kept
 }
 
 type serverAddr struct {
@@ -143,7 +149,10 @@ func Start(site *hcl.Site, opts Options) (*Site, error) {
 		s.Dir, s.TempDir = d, true
 	} else if err := os.MkdirAll(s.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
+	} else if s.kept, err = keep(s.Dir, site.Name); err != nil {
+		return nil, err
 	}
+	s.Applied = s.kept.Applied
 	fail := func(err error) (*Site, error) {
 		s.Close()
 		return nil, err
@@ -173,7 +182,7 @@ func Start(site *hcl.Site, opts Options) (*Site, error) {
 		keepalive = time.Second
 	}
 	ao := agenttest.Options{Name: site.Name, Servers: s.names, Keepalive: keepalive, Dir: s.Dir, Logger: logger, Version: opts.Version,
-		Extend: measureClock(logger)}
+		Extend: measureClock(logger), Token: s.kept.Token, Key: s.kept.SiteKey}
 	if !opts.Relocate {
 		ao.Addrs = addrs
 	}
@@ -378,6 +387,15 @@ func (s *Site) State(ctx context.Context) (*api.State, error) {
 		return nil, err
 	}
 	return c.State(ctx)
+}
+
+// WaitState polls the site's state until cond holds, and returns it.
+func (s *Site) WaitState(ctx context.Context, cond func(*api.State) bool) (*api.State, error) {
+	c, err := s.client()
+	if err != nil {
+		return nil, err
+	}
+	return c.WaitState(ctx, 100*time.Millisecond, cond)
 }
 
 // Desired maps a site of the configuration onto the running site: with

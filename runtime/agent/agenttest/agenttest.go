@@ -58,6 +58,10 @@ type Options struct {
 	// addresses of a configuration); servers not listed get a random free
 	// loopback address. Fixed addresses are not checked for being free.
 	Addrs map[string]string
+	// Token and Key, when set, are the site's API token and site key
+	// instead of new random ones (vigil dev -data keeps them across runs).
+	Token string
+	Key   []byte
 	// Extend, when set, runs after each agent starts (vigil dev measures
 	// clock offsets with it); the function it returns runs when the agent
 	// stops.
@@ -127,11 +131,16 @@ func New(opts Options) (*Site, error) {
 		}
 		s.dir, s.tempDir = d, true
 	}
-	s.Key = make([]byte, 32)
-	rand.Read(s.Key)
-	tok := make([]byte, 18)
-	rand.Read(tok)
-	s.Token = base64.RawURLEncoding.EncodeToString(tok)
+	s.Key, s.Token = opts.Key, opts.Token
+	if s.Key == nil {
+		s.Key = make([]byte, 32)
+		rand.Read(s.Key)
+	}
+	if s.Token == "" {
+		tok := make([]byte, 18)
+		rand.Read(tok)
+		s.Token = base64.RawURLEncoding.EncodeToString(tok)
+	}
 
 	if opts.Cameras > 0 {
 		co := opts.Camsim
