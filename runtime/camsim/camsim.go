@@ -14,8 +14,9 @@
 // (no RTCP receiver report, no keepalive request); the gortsplib client and
 // ffmpeg send both.
 //
-// Faults can be injected per path (Drop, Stall) or for the whole server
-// (Refuse), from Go or over HTTP with ControlHandler.
+// Faults can be injected per path (Drop, Stall, and the timestamp faults
+// Jump, Drift, Restart and SharedSteps) or for the whole server (Refuse),
+// from Go or over HTTP with ControlHandler.
 //
 // Frame accounting, for "frames lost = frames sent - frames recorded":
 //
@@ -213,6 +214,7 @@ func Start(opts Options) (*Server, error) {
 	period := time.Second / clipFPS
 	for i, p := range s.order {
 		p.epoch = start.Add(period * time.Duration(i) / time.Duration(len(s.order)))
+		p.stepFrom = p.epoch
 		n := float64(len(p.video.t.units))
 		p.video.first = int64(math.Mod(float64(i)*0.6180339887*n, n))
 		s.wg.Add(1)
@@ -360,6 +362,41 @@ func (s *Server) Drop(name string) {
 func (s *Server) Stall(name string, d time.Duration) {
 	if p := s.lookup(name); p != nil {
 		p.stallUntil.Store(time.Now().Add(d).UnixNano())
+	}
+}
+
+// Jump moves path's RTP timestamps by by (negative: back) from the next
+// frame on, as a camera's clock step (NTP) does; frames keep coming.
+func (s *Server) Jump(name string, by time.Duration) {
+	if p := s.lookup(name); p != nil {
+		p.jump.Add(int64(by))
+	}
+}
+
+// Drift makes path's RTP clock run ppm parts per million fast (negative:
+// slow) from now on, as a camera's crystal does; frames still come at the
+// real rate.
+func (s *Server) Drift(name string, ppm float64) {
+	if p := s.lookup(name); p != nil {
+		p.driftMilli.Store(int64(ppm * 1000))
+	}
+}
+
+// Restart restarts path's encoder without closing its sessions: no frame
+// for pause, then timestamps from a new origin, starting with a key frame.
+func (s *Server) Restart(name string, pause time.Duration) {
+	if p := s.lookup(name); p != nil {
+		p.stallUntil.Store(time.Now().Add(pause).UnixNano())
+		p.restart.Store(true)
+	}
+}
+
+// SharedSteps makes path behave as GStreamer's shared media: every reader
+// that starts playing steps the timestamps of the readers already playing
+// back by the time since the last step (or since the path started).
+func (s *Server) SharedSteps(name string, on bool) {
+	if p := s.lookup(name); p != nil {
+		p.sharedStep.Store(on)
 	}
 }
 

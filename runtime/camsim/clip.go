@@ -329,3 +329,29 @@ func newAACFormat(conf *mpeg4audio.AudioSpecificConfig) *format.MPEG4Audio {
 		IndexDeltaLength: 3,
 	}
 }
+
+// Clip is a video clip as access units, for tests that feed a recorder
+// frame by frame on their own clock instead of over RTSP.
+type Clip struct {
+	// Units are the access units (NAL units without start codes), Keys
+	// tells which are key frames; they play at FPS frames a second.
+	Units         [][][]byte
+	Keys          []bool
+	VPS, SPS, PPS []byte
+	FPS           int
+}
+
+// LoadClip returns the embedded clip of codec ("h264" or "h265") and
+// profile (see Options.Profile).
+func LoadClip(codec, profile string) (*Clip, error) {
+	buf, err := clipFS.ReadFile("clips/" + profile + "." + codec)
+	if err != nil {
+		return nil, fmt.Errorf("camsim: no clip for codec %q and profile %q", codec, profile)
+	}
+	c, err := parseVideoClip(codec, buf)
+	if err != nil {
+		return nil, err
+	}
+	aus, keys := groupAccessUnits(codec, splitAnnexB(buf))
+	return &Clip{Units: aus, Keys: keys, VPS: c.vps, SPS: c.sps, PPS: c.pps, FPS: clipFPS}, nil
+}

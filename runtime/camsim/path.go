@@ -26,7 +26,16 @@ type path struct {
 	audio  *trackState // nil without audio
 	epoch  time.Time   // time at which frame 0 (and audio frame 0) was due
 
-	stallUntil  atomic.Int64 // unix nanoseconds
+	stallUntil atomic.Int64 // unix nanoseconds
+	// Timestamp faults, applied by the path's goroutine at its next tick:
+	// a pending jump (nanoseconds), the clock's rate error (ppm x 1000), a
+	// pending encoder restart, and whether new readers step the stream
+	// back (shared media).
+	jump        atomic.Int64
+	driftMilli  atomic.Int64
+	restart     atomic.Bool
+	sharedStep  atomic.Bool
+	stepFrom    time.Time    // when the timestamps last started over (path goroutine and addReader, under mu)
 	attached    atomic.Int64 // sessions that set up this path, playing or not
 	produced    atomic.Int64
 	sent        atomic.Int64
@@ -50,7 +59,11 @@ type trackState struct {
 	next   int64  // index of the next unit by the clock
 	first  int64  // the clip's unit sent as unit 0
 	tsBase uint32 // RTP timestamp of unit 0
-	pkt    rtp.Packet
+	// The clock error in ppm since unit ppmFrom; the error accumulated
+	// before is folded into tsBase.
+	ppm     float64
+	ppmFrom int64
+	pkt     rtp.Packet
 }
 
 func newPath(s *Server, name string, c *clip, audio *track, audioFormat func() format.Format) (*path, error) {
@@ -126,6 +139,7 @@ func unitTime(t *track, n int64) time.Duration {
 func (p *path) tick(now time.Time) {
 	elapsed := now.Sub(p.epoch)
 	stalled := now.UnixNano() < p.stallUntil.Load()
+	p.applyFaults(stalled, now)
 	p.sendDue(p.video, elapsed, stalled, true)
 	if p.audio != nil {
 		p.sendDue(p.audio, elapsed, stalled, false)
@@ -154,7 +168,7 @@ func (p *path) sendDue(ts *trackState, elapsed time.Duration, stalled, isVideo b
 		if p.attached.Load() == 0 {
 			continue
 		}
-		ts.pkt.Timestamp = ts.tsBase + uint32(ts.next*ts.t.ticks)
+		ts.pkt.Timestamp = ts.timestamp(ts.next)
 		ntp := p.epoch.Add(unitTime(ts.t, ts.next))
 		for i := range u.packets {
 			ts.pkt.Payload = u.packets[i].payload
@@ -163,6 +177,44 @@ func (p *path) sendDue(ts *trackState, elapsed time.Duration, stalled, isVideo b
 			_ = p.stream.WritePacketRTPWithNTP(ts.media, &ts.pkt, ntp)
 			ts.pkt.SequenceNumber++
 		}
+	}
+}
+
+// timestamp is the RTP timestamp of unit n, with the clock's error.
+func (ts *trackState) timestamp(n int64) uint32 {
+	ticks := n * ts.t.ticks
+	return ts.tsBase + uint32(ticks) + uint32(int64(float64((n-ts.ppmFrom)*ts.t.ticks)*ts.ppm/1e6))
+}
+
+// applyFaults applies the timestamp faults asked for since the last tick.
+func (p *path) applyFaults(stalled bool, now time.Time) {
+	tracks := []*trackState{p.video}
+	if p.audio != nil {
+		tracks = append(tracks, p.audio)
+	}
+	if by := p.jump.Swap(0); by != 0 {
+		for _, ts := range tracks {
+			ts.tsBase += uint32(int64(time.Duration(by).Seconds() * float64(ts.t.clockRate)))
+		}
+	}
+	if ppm := float64(p.driftMilli.Load()) / 1000; ppm != p.video.ppm {
+		for _, ts := range tracks {
+			ts.tsBase = ts.timestamp(ts.next) - uint32(ts.next*ts.t.ticks)
+			ts.ppm, ts.ppmFrom = ppm, ts.next
+		}
+	}
+	if !stalled && p.restart.Swap(false) {
+		// The encoder starts over: timestamps from a new origin, the clip
+		// from its first (key) frame.
+		for _, ts := range tracks {
+			ts.tsBase = randUint32() - uint32(ts.next*ts.t.ticks)
+			ts.ppmFrom = ts.next
+			n := int64(len(ts.t.units))
+			ts.first = (n - ts.next%n) % n
+		}
+		p.mu.Lock()
+		p.stepFrom = now
+		p.mu.Unlock()
 	}
 }
 
@@ -190,6 +242,12 @@ func (p *path) addReader(se *session) {
 	if !se.playing {
 		se.playing = true
 		se.since = time.Now()
+		if p.sharedStep.Load() && len(p.readers) > 0 {
+			// Shared media starting over for the newcomer: the readers
+			// already playing see the timestamps step back.
+			p.jump.Add(-int64(se.since.Sub(p.stepFrom)))
+			p.stepFrom = se.since
+		}
 		p.readers = append(p.readers, se)
 	}
 	p.mu.Unlock()
