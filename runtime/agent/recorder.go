@@ -94,6 +94,9 @@ func (r *recorderSet) status(sessions []recorder.CameraStatus, rev uint64, res a
 		}
 		if sess.State == sessionFailing {
 			sess.Error = truncate(s.Error, 120)
+			if s.Gap != nil && s.Gap.End.IsZero() {
+				sess.Cause = s.Gap.Cause
+			}
 		}
 		ms.Sessions = append(ms.Sessions, sess)
 	}

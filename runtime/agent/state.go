@@ -44,6 +44,8 @@ type session struct {
 	// Since is a Unix time in seconds.
 	Since int64  `json:"t,omitempty"`
 	Error string `json:"e,omitempty"`
+	// Cause is the gap cause of a failing session.
+	Cause api.GapCause `json:"g,omitempty"`
 }
 
 // Recorder session states, as gossiped and shown in api.Recorder.State.
@@ -74,7 +76,7 @@ func (a *Agent) sessionsByCamera(own *memberStatus, statuses map[string]*memberS
 	add := func(server string, ms *memberStatus) {
 		for _, s := range ms.Sessions {
 			out[s.Camera] = append(out[s.Camera], api.Recorder{
-				Server: server, Role: s.Role, State: s.State, Since: time.Unix(s.Since, 0), Error: s.Error,
+				Server: server, Role: s.Role, State: s.State, Since: time.Unix(s.Since, 0), Error: s.Error, Cause: s.Cause,
 			})
 		}
 	}
@@ -126,13 +128,15 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 	names := map[string]bool{}
 	for _, c := range spec.Cameras {
 		names[c.Name] = true
-		recorded, failing := false, false
+		recorded, failing := false, api.GapCause("")
 		for _, r := range sessions[c.Name] {
 			switch r.State {
 			case sessionRecording:
 				recorded = true
 			case sessionFailing:
-				failing = true
+				if failing = r.Cause; failing == "" {
+					failing = api.CauseUnreachable // a peer that does not say why
+				}
 			}
 		}
 		switch {
@@ -145,16 +149,16 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 				delete(g.open, c.Name)
 			}
 		case g.seen[c.Name] && g.open[c.Name] == nil:
-			cause := "not recorded"
+			cause := api.CauseNotRecorded
 			switch d := res.Cameras[c.Name]; {
-			case failing:
-				cause = "camera unreachable"
+			case failing != "":
+				cause = failing // the recorder's own cause
 			case d.State == api.CameraDark || d.State == api.CameraUncovered || d.State == api.CameraCovered:
-				cause = "server failure"
+				cause = api.CauseServerFailure
 			default:
 				for _, r := range d.Recorders {
 					if health[r.Server].Health != api.HealthAlive {
-						cause = "server failure"
+						cause = api.CauseServerFailure
 					}
 				}
 			}

@@ -108,6 +108,8 @@ type Recorder struct {
 	State string    `json:"state"`
 	Since time.Time `json:"since"`
 	Error string    `json:"error,omitempty"`
+	// Cause is the gap cause of a failing session.
+	Cause GapCause `json:"cause,omitempty"`
 }
 
 // Gap is a span with no recording of a camera, with its cause.
@@ -117,8 +119,32 @@ type Gap struct {
 	Start  time.Time `json:"start"`
 	// End is zero while the gap is open.
 	End   time.Time `json:"end,omitempty"`
-	Cause string    `json:"cause"` // "server failure", "camera unreachable", "storage", "restart", ...
+	Cause GapCause  `json:"cause"`
 }
+
+// GapCause is why a camera was not recorded. The recorder, the site's
+// gap.open and gap.closed events, vigil status and the footage listing all
+// use these values and no others.
+type GapCause string
+
+// Gap causes.
+const (
+	// CauseServerFailure: the servers that should record the camera are
+	// down (site view).
+	CauseServerFailure GapCause = "server failure"
+	// CauseNotRecorded: no server records the camera and none says why
+	// (site view: not assigned, or its server has not reported yet).
+	CauseNotRecorded   GapCause = "not recorded"
+	CauseUnreachable   GapCause = "camera unreachable"
+	CauseAuth          GapCause = "wrong credentials"
+	CauseCodec         GapCause = "unsupported codec"
+	CauseMalformed     GapCause = "malformed stream"
+	CauseStall         GapCause = "stream stalled"
+	CauseDisconnect    GapCause = "camera disconnected"
+	CauseStorage       GapCause = "storage"
+	CauseRestart       GapCause = "restart"
+	CauseTimestampJump GapCause = "timestamp jump"
+)
 
 // Override is a balancing move in force: the camera's primary is Server
 // instead of the one in the spec.

@@ -21,10 +21,48 @@
 // was down); a camera whose settings change gets a "restart" gap until its
 // new session records.
 //
-// Times: a segment starts at the recorder's clock when its first keyframe
-// arrives; the following segments of the same connection are placed by the
-// stream's own timestamps, so they join without a gap. Camera clocks (RTCP)
-// are not trusted: many cameras are never set.
+// # Time model
+//
+// Two clocks meet in a recording. The recorder's clock (ManagerConfig.Now:
+// the agent's clock, kept by the site's time sync) names the files and
+// gives every time in the index, the gaps, the states and the events. The
+// camera's clock, its RTP timestamps, fills the fMP4 media time (tfdt,
+// sample durations) inside a file, so that motion plays smoothly. A reader
+// may rely on this: the wall-clock time of a frame is its segment's start
+// (file name and index) plus its decode time in the file, and it is within
+// 1 s of when the frame reached the recorder. Camera clocks (RTCP sender
+// reports) are not trusted: many cameras are never set.
+//
+// The first segment of a connection starts at the recorder's clock when its
+// first keyframe arrives; the next ones follow on from the previous end, by
+// the stream's timestamps, so they join without a hole. Two things break
+// that chain:
+//
+//   - A discontinuity of the camera's timestamps (a step back, a jump
+//     forward beyond the time that passed, a wrap, an encoder restart, a
+//     second client joining a shared stream) is rebased: the stream goes on
+//     one frame after the previous one, so no frame is lost, and a
+//     camera.timestamps event says so. If the camera also paused (sent
+//     nothing for over 500 ms), the next keyframe starts a new segment at
+//     the recorder's clock and the pause is a gap with cause "timestamp
+//     jump". Frames the DTS extractor still cannot time are dropped up to
+//     the next keyframe (a fresh extractor) and are a gap of that cause.
+//   - Drift: the lateness of the least delayed frame over the last 2 to 4 s
+//     (network delay only ever adds to a frame's lateness) is how far the
+//     camera's clock drifted from ours. Past 500 ms, the next keyframe
+//     starts a new segment placed by the recorder's clock, with a
+//     camera.drift event; a camera running fast ends its previous segment
+//     there in the index rather than overlapping it.
+//
+// # Recording means written
+//
+// A session is "recording" from the moment a segment file opens and only
+// while media reaches it: frames that arrive but reach no file for
+// StallTimeout (lost until a keyframe, a disk that refuses them) make it
+// "failing", with an open gap and an event naming the cause and the count of
+// frames; after NoKeyframe of that the connection starts over. Dropped
+// frames are counted exactly in camera.dropped events (the first at once,
+// the rest once a minute).
 package recorder
 
 import (
@@ -97,6 +135,9 @@ type ManagerConfig struct {
 	// DefaultWarmHold): it should span the time from a server's first
 	// missed keepalive to its dead verdict, plus a GOP.
 	WarmHold time.Duration
+	// Now is the recorder's wall clock (default time.Now): it names the
+	// files and dates segments, gaps and states. Tests run it fast.
+	Now func() time.Time
 }
 
 // CameraStatus is the recorder's view of one camera.
@@ -155,6 +196,9 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	if cfg.WarmHold <= 0 {
 		cfg.WarmHold = DefaultWarmHold
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	m := &Manager{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -187,9 +231,11 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 	return m, nil
 }
 
+func (m *Manager) now() time.Time { return m.cfg.Now() }
+
 func (m *Manager) emit(severity, kind, camera, msg string) {
 	m.log.Log(context.Background(), levelOf(severity), msg, "kind", kind, "camera", camera)
-	m.send(api.Event{Time: time.Now(), Severity: severity, Kind: kind, Server: m.cfg.ServerName, Camera: camera, Message: msg})
+	m.send(api.Event{Time: m.now(), Severity: severity, Kind: kind, Server: m.cfg.ServerName, Camera: camera, Message: msg})
 }
 
 func (m *Manager) send(e api.Event) {

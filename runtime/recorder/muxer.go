@@ -10,6 +10,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
+	"vigil/runtime/api"
 	"vigil/runtime/storage"
 )
 
@@ -27,12 +28,44 @@ const (
 // videoTimeScale is the RTP clock rate of H.264 and H.265.
 const videoTimeScale = 90000
 
+// The time model's bounds (see the package documentation).
+const (
+	// maxDrift is how far the wall-clock time the files give a frame may
+	// be from the time it arrived (least delayed frames) before the next
+	// keyframe starts a new segment placed by the clock. Arrival jitter
+	// comes on top, so files stay within 1 s of the recorder's clock.
+	maxDrift = 500 * time.Millisecond
+	// driftWindow: the drift is the smallest lateness over the last one
+	// to two windows, so that network delay does not count as drift.
+	driftWindow = 2 * time.Second
+	// maxReorder is how far a frame's timestamp may go back (B-frames)
+	// before it is a step back.
+	maxReorder = 500 * time.Millisecond
+	// maxLead is how much further a frame's timestamp may advance than the
+	// clock did since the previous frame before it is a jump forward.
+	maxLead = time.Second
+)
+
+// A jump is a discontinuity of a camera's timestamps: by is how far they
+// moved from where the next frame was due (negative: back).
+type jump struct {
+	track string // "video" or "audio"
+	by    time.Duration
+}
+
 // segMeta identifies one segment while its parts travel to the writer.
 type segMeta struct {
 	wall   time.Time // wall-clock time of the first video frame
 	init   []byte
 	codec  string
 	tracks []storage.Track
+	// loss is the gap that ends where this segment starts: frames the
+	// muxer lost before it (nil when it follows on without a hole).
+	loss *api.Gap
+	// endAt, when set (unix nanoseconds), is the wall-clock end of the
+	// segment if earlier than its media's: the next segment re-anchored on
+	// a stream running ahead of the clock.
+	endAt atomic.Int64
 }
 
 // job is one part for the writer goroutine.
@@ -76,13 +109,39 @@ type muxer struct {
 	onDecodeErr func(error)
 	// live, when set, gets every video frame for live viewers.
 	live *liveTap
+	// onJump, when set, is told of every timestamp discontinuity;
+	// onReanchor of every segment placed by the clock because the stream's
+	// clock drifted from it by drift.
+	onJump     func(jump)
+	onReanchor func(drift time.Duration)
+
+	// The time model. now is the recorder's clock. The camera's timestamps
+	// are shifted by ptsOffset, which changes at each discontinuity so that
+	// the stream goes on where it was due (no frame lost); lastPTS and
+	// lastArrival are the raw timestamp and arrival of the previous frame.
+	now         func() time.Time
+	ptsOffset   int64
+	lastPTS     int64
+	lastArrival time.Time
+	hasLast     bool
+	drift       driftEstimate
+	reanchor    bool // the next keyframe starts a segment placed by the drift estimate
+	resync      bool // the next keyframe starts a segment at the clock's time: the camera paused across a discontinuity
+	// loss is the gap opened by frames lost since the last frame kept,
+	// closed by the next segment.
+	loss    *api.Gap
+	lossWhy string
+	kept    int64 // video DTS where the last frame kept ends
 
 	// current codec parameters (in-band updates included) and the ones of
 	// the open segment
 	vps, sps, pps []byte
 	segParams     [][]byte
-	dtsH264       h264.DTSExtractor
-	dtsH265       h265.DTSExtractor
+	// A fresh extractor after a loss: Initialize does not clear the
+	// previous DTS (and does nothing for H.265), which would reject every
+	// frame until the timestamps climb back above it.
+	dtsH264 *h264.DTSExtractor
+	dtsH265 *h265.DTSExtractor
 
 	samples   []storage.Sample
 	base      int64 // DTS of samples[0]
@@ -98,10 +157,20 @@ type audioTrack struct {
 	timeScale uint32
 	samples   []storage.Sample
 	base      int64
+	// offset shifts the camera's audio timestamps across discontinuities;
+	// next is where the next frame is due (shifted), once hasNext.
+	offset  int64
+	next    int64
+	arrival time.Time
+	hasNext bool
 }
 
-func newMuxer(segDur time.Duration, h265 bool, vps, sps, pps []byte, audio *audioTrack, out chan<- job, stats *camStats) *muxer {
+func newMuxer(segDur time.Duration, h265 bool, vps, sps, pps []byte, audio *audioTrack, out chan<- job, stats *camStats, now func() time.Time) *muxer {
+	if now == nil {
+		now = time.Now
+	}
 	return &muxer{
+		now:     now,
 		segDur:  int64(segDur.Seconds() * videoTimeScale),
 		out:     out,
 		stats:   stats,
@@ -126,8 +195,10 @@ func ticksToDuration(t int64, scale uint32) time.Duration {
 	return time.Duration(float64(t) * float64(time.Second) / float64(scale))
 }
 
-// writeVideo adds one access unit with its presentation time (90 kHz).
+// writeVideo adds one access unit with its presentation time (90 kHz),
+// as the RTSP client decoded it from the camera's RTP timestamps.
 func (m *muxer) writeVideo(pts int64, au [][]byte) {
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -139,9 +210,10 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 	if len(au) == 0 {
 		return
 	}
+	pts = m.rebase(pts, now)
 	if m.needKey && !key {
 		if m.lost {
-			m.stats.drop(1, "frames were lost, waiting for the next keyframe")
+			m.stats.drop(1, m.lossCause(), m.lossReason())
 		} else {
 			m.stats.skipped.Add(1)
 		}
@@ -153,6 +225,7 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 		return
 	}
 	if m.needKey {
+		m.dtsH264, m.dtsH265 = &h264.DTSExtractor{}, &h265.DTSExtractor{}
 		m.dtsH264.Initialize()
 		m.dtsH265.Initialize()
 	}
@@ -165,27 +238,54 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 	}
 	if err != nil {
 		m.decodeErr(err)
-		m.stats.drop(1, "undecodable frame timing")
-		m.dropPending()
-		m.needKey, m.cutNext, m.lost = true, true, true
+		m.lose(1, api.CauseTimestampJump, "undecodable frame timing", now)
 		return
 	}
 	m.needKey, m.lost = false, false
 
+	if m.cur != nil {
+		m.drift.observe(now.Sub(m.wallAt(dts)), now)
+		if d := m.drift.estimate(); d > maxDrift || d < -maxDrift {
+			m.reanchor = true
+		}
+	}
 	cut := false
 	if key && m.cur != nil {
-		cut = m.forceCut.Swap(false) || dts-m.start >= m.segDur || m.cutNext || !m.sameParams()
+		cut = m.forceCut.Swap(false) || dts-m.start >= m.segDur || m.cutNext || m.reanchor || m.resync || !m.sameParams()
 	}
 	switch {
 	case m.cur == nil:
-		m.openSegment(dts, time.Now())
+		m.openSegment(dts, now)
 	case cut:
 		m.finishPending(dts)
-		m.flush(dts, false)
+		if m.cutNext {
+			m.flush(m.kept, false) // the segment ends with its last frame, not at the loss
+		} else {
+			m.flush(dts, false)
+		}
 		if !m.needKey { // else the part could not be queued: handled below
-			wall := m.cur.wall.Add(ticksToDuration(dts-m.start, videoTimeScale))
-			if m.cutNext {
-				wall = time.Now() // media was lost: the clock, not the stream, says when we are
+			wall := m.wallAt(dts)
+			switch {
+			case m.cutNext:
+				wall = now // media was lost: the clock, not the stream, says when we are
+			case m.resync:
+				// The camera paused across a discontinuity (an encoder
+				// restart): the time it sent nothing is a gap.
+				m.loss = &api.Gap{Start: wall, Cause: api.CauseTimestampJump}
+				wall = now
+			case m.reanchor:
+				// The stream's clock drifted from ours: place the new
+				// segment by the least delayed frames. A stream ahead of
+				// the clock ends the previous segment there instead of
+				// overlapping it.
+				contiguous := wall
+				wall = wall.Add(m.drift.estimate())
+				if m.onReanchor != nil {
+					m.onReanchor(m.drift.estimate())
+				}
+				if wall.Before(contiguous) {
+					m.cur.endAt.Store(wall.UnixNano())
+				}
 			}
 			m.openSegment(dts, wall)
 		}
@@ -199,10 +299,10 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 		// The part just finished could not be queued: restart here if
 		// this is a keyframe, else wait for one.
 		if !key {
-			m.stats.drop(1, "frames were lost, waiting for the next keyframe")
+			m.stats.drop(1, m.lossCause(), m.lossReason())
 			return
 		}
-		m.openSegment(dts, time.Now())
+		m.openSegment(dts, now)
 		m.needKey, m.lost = false, false
 	}
 	if m.cur == nil {
@@ -215,6 +315,103 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 	if len(m.samples) == 0 {
 		m.base = dts
 	}
+}
+
+// rebase returns the frame's timestamp in the muxer's continuous media
+// time. A step back, or a jump forward further than the clock moved since
+// the previous frame (a wrap, an NTP step, an encoder restart, a second
+// client joining a shared stream), is a discontinuity: the stream goes on
+// one frame after the previous one, so no frame is lost, and if the camera
+// paused meanwhile the drift estimate makes the next keyframe re-anchor.
+func (m *muxer) rebase(pts int64, now time.Time) int64 {
+	defer func() { m.lastPTS, m.lastArrival, m.hasLast = pts, now, true }()
+	if !m.hasLast {
+		return pts + m.ptsOffset
+	}
+	if !discontinuous(ticksToDuration(pts-m.lastPTS, videoTimeScale), now.Sub(m.lastArrival)) {
+		return pts + m.ptsOffset
+	}
+	due := m.lastPTS + int64(m.lastDur)
+	m.ptsOffset += due - pts
+	if now.Sub(m.lastArrival) > maxDrift {
+		m.resync = true
+	}
+	if m.onJump != nil {
+		m.onJump(jump{track: "video", by: ticksToDuration(pts-due, videoTimeScale)})
+	}
+	return pts + m.ptsOffset
+}
+
+// discontinuous tells whether timestamps that moved by moved while the
+// clock moved by elapsed are a step back or a jump forward.
+func discontinuous(moved, elapsed time.Duration) bool {
+	return moved < -maxReorder || moved-elapsed > maxLead
+}
+
+// wallAt is the wall-clock time of video DTS dts in the open segment.
+func (m *muxer) wallAt(dts int64) time.Time {
+	return m.cur.wall.Add(ticksToDuration(dts-m.start, videoTimeScale))
+}
+
+// lose drops n frames for reason and restarts recording at the next
+// keyframe, in a new segment placed by the clock; the gap from the last
+// frame kept is recorded with cause when recording resumes.
+func (m *muxer) lose(n int, cause api.GapCause, reason string, now time.Time) {
+	if m.loss == nil {
+		from := now
+		if m.cur != nil {
+			from = m.wallAt(m.kept)
+		}
+		m.loss = &api.Gap{Start: from, Cause: cause}
+		m.lossWhy = reason
+	}
+	m.stats.drop(n, cause, reason)
+	m.dropPending()
+	m.needKey, m.cutNext, m.lost = true, true, true
+}
+
+// lossCause is the gap cause of the frames lost now.
+func (m *muxer) lossCause() api.GapCause {
+	if m.loss != nil {
+		return m.loss.Cause
+	}
+	return api.CauseMalformed
+}
+
+// lossReason is what the frames dropped while waiting for a keyframe after
+// a loss are counted as.
+func (m *muxer) lossReason() string {
+	if m.lossWhy != "" {
+		return m.lossWhy + ", waiting for the next keyframe"
+	}
+	return "frames were lost, waiting for the next keyframe"
+}
+
+// driftEstimate is the lateness of the least delayed frame over the last
+// one to two windows: network and scheduling delay only ever add to a
+// frame's lateness, so the minimum is the drift of the stream's clock
+// against ours.
+type driftEstimate struct {
+	cur, prev    time.Duration
+	since        time.Time
+	hasCur, full bool
+}
+
+func (d *driftEstimate) observe(late time.Duration, now time.Time) {
+	if !d.hasCur || now.Sub(d.since) >= driftWindow {
+		d.prev, d.full = d.cur, d.hasCur
+		d.cur, d.since, d.hasCur = late, now, true
+		return
+	}
+	d.cur = min(d.cur, late)
+}
+
+// estimate is 0 until one full window was seen.
+func (d *driftEstimate) estimate() time.Duration {
+	if !d.full {
+		return 0
+	}
+	return min(d.cur, d.prev)
 }
 
 // filter drops access unit delimiters, picks up in-band parameter sets and
@@ -321,6 +518,7 @@ func (m *muxer) finishPending(next int64) {
 	}
 	m.lastDur = uint32(d)
 	m.pend.Duration = uint32(d)
+	m.kept = m.pendDTS + d
 	if len(m.samples) == 0 {
 		m.base = m.pendDTS
 	}
@@ -365,6 +563,17 @@ func (m *muxer) openSegment(dts int64, wall time.Time) {
 		return
 	}
 	m.cur = &segMeta{wall: wall, init: init, codec: codec, tracks: tracks}
+	if m.loss != nil {
+		if wall.After(m.loss.Start) {
+			m.loss.End = wall
+			m.cur.loss = m.loss
+		}
+		m.loss, m.lossWhy = nil, ""
+	}
+	if m.reanchor || m.resync || m.cutNext {
+		m.drift = driftEstimate{}
+	}
+	m.reanchor, m.resync = false, false
 	m.opened.Store(true)
 	m.segParams = [][]byte{m.vps, m.sps, m.pps}
 	m.start = dts
@@ -376,10 +585,24 @@ func (m *muxer) openSegment(dts int64, wall time.Time) {
 // writeAudio adds audio frames starting at pts (in the track's time scale),
 // each lasting dur ticks.
 func (m *muxer) writeAudio(pts int64, frames [][]byte, dur uint32) {
+	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a := m.audio
-	if m.closed || m.cur == nil || m.needKey || a == nil {
+	if m.closed || a == nil {
+		return
+	}
+	// Audio timestamps are made continuous on their own, as video's are.
+	pts += a.offset
+	if a.hasNext && discontinuous(ticksToDuration(pts-a.next, a.timeScale), now.Sub(a.arrival)) {
+		if m.onJump != nil {
+			m.onJump(jump{track: "audio", by: ticksToDuration(pts-a.next, a.timeScale)})
+		}
+		a.offset += a.next - pts
+		pts = a.next
+	}
+	a.next, a.arrival, a.hasNext = pts+int64(len(frames))*int64(dur), now, true
+	if m.cur == nil || m.needKey {
 		return
 	}
 	segStart := m.start * int64(a.timeScale) / videoTimeScale
@@ -402,6 +625,7 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 		return
 	}
 	j := job{seg: m.cur, close: closeSeg, end: ticksToDuration(end-m.start, videoTimeScale), frames: len(m.samples), bytes: int64(m.partBytes)}
+	partStart := m.base
 	if len(m.samples) > 0 {
 		j.tracks = append(j.tracks, storage.PartTrack{ID: 1, BaseTime: uint64(m.base - m.start), Samples: m.samples})
 	}
@@ -421,7 +645,7 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 		return
 	}
 	if m.stats.queued.Load()+j.bytes > maxQueuedBytes {
-		m.dropPart(j)
+		m.dropPart(j, partStart)
 		return
 	}
 	m.stats.queued.Add(j.bytes)
@@ -429,17 +653,16 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 	case m.out <- j:
 	default:
 		m.stats.queued.Add(-j.bytes)
-		m.dropPart(j)
+		m.dropPart(j, partStart)
 	}
 }
 
 // dropPart gives up a part the writer has no room for: the disk is slower
 // than the camera. Rather than hold up the RTSP reader, recording starts
 // over at the next keyframe, in a new segment.
-func (m *muxer) dropPart(j job) {
-	m.stats.drop(j.frames, "the write queue is full (disk too slow)")
-	m.dropPending()
-	m.needKey, m.cutNext, m.lost = true, true, true
+func (m *muxer) dropPart(j job, start int64) {
+	m.kept = start
+	m.lose(j.frames, api.CauseStorage, "the write queue is full (disk too slow)", m.now())
 }
 
 // close flushes what is buffered and closes the open segment; later frames

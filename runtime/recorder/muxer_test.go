@@ -32,9 +32,13 @@ func feed(m *muxer, from, to, gop int, extra ...[]byte) {
 		} else {
 			au = append(au, []byte{byte(h264.NALUTypeNonIDR) | 0x40, 0x9a, 0x00})
 		}
+		at := testEpoch.Add(time.Duration(i) * time.Second / 25)
+		m.now = func() time.Time { return at } // frames arrive in real time
 		m.writeVideo(int64(i*frameTicks), au)
 	}
 }
+
+var testEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // drain collects the queued jobs by segment.
 func drain(out chan job) (segs []*segMeta, frames map[*segMeta]int, closed int) {
@@ -59,7 +63,7 @@ func TestMuxerSegmentsAndParameterSets(t *testing.T) {
 	out := make(chan job, 100)
 	stats := &camStats{}
 	// Parameter sets from the SDP only: keyframes must get them in front.
-	m := newMuxer(2*time.Second, false, nil, sps1080, pps, nil, out, stats)
+	m := newMuxer(2*time.Second, false, nil, sps1080, pps, nil, out, stats, nil)
 	feed(m, 1, 4, 25)             // no keyframe yet: skipped
 	feed(m, 25, 100, 25)          // 3 s of 1 s GOPs: cut at 2 s (frame 75)
 	feed(m, 100, 125, 25, sps540) // new SPS in band: new segment at once
@@ -85,7 +89,7 @@ func TestMuxerSegmentsAndParameterSets(t *testing.T) {
 }
 
 func TestMuxerPrependsParameterSets(t *testing.T) {
-	m := newMuxer(time.Minute, false, nil, sps1080, pps, nil, make(chan job, 1), &camStats{})
+	m := newMuxer(time.Minute, false, nil, sps1080, pps, nil, make(chan job, 1), &camStats{}, nil)
 	au, key := m.filter([][]byte{{0x09, 0xf0}, {byte(h264.NALUTypeIDR) | 0x60, 0x88}})
 	if !key || len(au) != 3 || !bytes.Equal(au[0], sps1080) || !bytes.Equal(au[1], pps) {
 		t.Errorf("filtered keyframe: %x (key %v)", au, key)
@@ -95,7 +99,7 @@ func TestMuxerPrependsParameterSets(t *testing.T) {
 func TestMuxerFullQueueDropsUntilKeyframe(t *testing.T) {
 	out := make(chan job, 1)
 	stats := &camStats{}
-	m := newMuxer(time.Minute, false, nil, sps1080, pps, nil, out, stats)
+	m := newMuxer(time.Minute, false, nil, sps1080, pps, nil, out, stats, nil)
 	// Frames 0-24 are queued at frame 25; at the keyframe of frame 50 the
 	// part of frames 25-49 finds the queue full and is dropped; recording
 	// restarts at once in a new segment (B).
@@ -120,7 +124,7 @@ func TestMuxerQueueBoundedInBytes(t *testing.T) {
 	out := make(chan job, 100)
 	stats := &camStats{}
 	stats.queued.Store(maxQueuedBytes) // the writer is behind by the whole budget
-	m := newMuxer(time.Minute, false, nil, sps1080, pps, nil, out, stats)
+	m := newMuxer(time.Minute, false, nil, sps1080, pps, nil, out, stats, nil)
 	feed(m, 0, 30, 50)
 	if len(out) != 0 || stats.dropped.Load() != 30 {
 		t.Errorf("queued %d parts, dropped %d frames; want 0 and 30", len(out), stats.dropped.Load())

@@ -321,7 +321,7 @@ func TestCrashRecoveryAndResume(t *testing.T) {
 		t.Errorf("segments after resume: %d", n)
 	}
 	gaps := store.Gaps("gate")
-	if len(gaps) != 1 || gaps[0].Cause != CauseRestart || !gaps[0].Start.Equal(segs[0].End) {
+	if len(gaps) != 1 || gaps[0].Cause != api.CauseRestart || !gaps[0].Start.Equal(segs[0].End) {
 		t.Errorf("gaps after restart: %+v", gaps)
 	}
 }
@@ -341,7 +341,7 @@ func TestDropAndStallMakeGaps(t *testing.T) {
 	srv.Drop("cam1")
 	waitFor(t, 5*time.Second, "a gap", func() bool { return len(store.Gaps("hall")) >= 1 })
 	waitFor(t, 5*time.Second, "recording again", recording)
-	if c := store.Gaps("hall")[0].Cause; c != CauseDisconnect && c != CauseStall {
+	if c := store.Gaps("hall")[0].Cause; c != api.CauseDisconnect && c != api.CauseStall {
 		t.Errorf("gap cause after a drop: %q", c)
 	}
 
@@ -349,7 +349,7 @@ func TestDropAndStallMakeGaps(t *testing.T) {
 	srv.Stall("cam1", 2500*time.Millisecond)
 	stallGap := func() *api.Gap {
 		for _, g := range store.Gaps("hall") {
-			if g.Cause == CauseStall && g.End.After(stalled) {
+			if g.Cause == api.CauseStall && g.End.After(stalled) {
 				return &g
 			}
 		}
@@ -471,7 +471,7 @@ func TestFullDiskResumes(t *testing.T) {
 	}
 	m.Close()
 	gaps := store.Gaps("full")
-	if len(gaps) == 0 || gaps[0].Cause != CauseStorage {
+	if len(gaps) == 0 || gaps[0].Cause != api.CauseStorage {
 		t.Errorf("gaps: %+v", gaps)
 	}
 	// Retention made the room: the day's statistics count more bytes than

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -32,26 +33,16 @@ import (
 	"vigil/runtime/api"
 )
 
-// Gap causes and camera event kinds.
-const (
-	CauseUnreachable = "camera unreachable"
-	CauseAuth        = "wrong credentials"
-	CauseCodec       = "unsupported codec"
-	CauseMalformed   = "malformed stream"
-	CauseStall       = "stream stalled"
-	CauseDisconnect  = "camera disconnected"
-	CauseStorage     = "storage"
-	CauseRestart     = "restart"
-)
-
-var causeKind = map[string]string{
-	CauseUnreachable: "camera.unreachable",
-	CauseAuth:        "camera.auth",
-	CauseCodec:       "camera.codec",
-	CauseMalformed:   "camera.malformed",
-	CauseStall:       "camera.stalled",
-	CauseDisconnect:  "camera.disconnected",
-	CauseStorage:     "camera.storage",
+// causeKind is the event kind of each gap cause the recorder reports.
+var causeKind = map[api.GapCause]string{
+	api.CauseUnreachable:   "camera.unreachable",
+	api.CauseAuth:          "camera.auth",
+	api.CauseCodec:         "camera.codec",
+	api.CauseMalformed:     "camera.malformed",
+	api.CauseStall:         "camera.stalled",
+	api.CauseDisconnect:    "camera.disconnected",
+	api.CauseStorage:       "camera.storage",
+	api.CauseTimestampJump: "camera.timestamps",
 }
 
 // Backoff bounds between connection attempts.
@@ -94,14 +85,14 @@ const restartWindow = 10 * time.Minute
 
 // sessionError is a classified connection failure.
 type sessionError struct {
-	cause string
+	cause api.GapCause
 	err   error
 }
 
 func (e *sessionError) Error() string { return e.err.Error() }
 func (e *sessionError) Unwrap() error { return e.err }
 
-func failure(cause string, format string, args ...any) error {
+func failure(cause api.GapCause, format string, args ...any) error {
 	return &sessionError{cause: cause, err: fmt.Errorf(format, args...)}
 }
 
@@ -125,8 +116,10 @@ type session struct {
 	warm    atomic.Bool
 	release chan struct{}
 
-	dropEvents eventGate // camera.dropped
-	live       liveTap   // live viewers (Manager.Live)
+	live  liveTap    // live viewers (Manager.Live)
+	drops eventTally // camera.dropped
+	jumps eventTally // camera.timestamps
+	drift eventTally // camera.drift
 
 	mu            sync.Mutex
 	state         string
@@ -137,6 +130,46 @@ type session struct {
 	lastGap       *api.Gap
 	lastKind      string    // event kind of the last failure, to avoid repeating it
 	storageEvents eventGate // camera.storage
+}
+
+// eventTally counts what an event reports: the first occurrence is
+// reported at once, the following ones together at most once a minute,
+// with their true count.
+type eventTally struct {
+	mu   sync.Mutex
+	n    int64
+	from time.Time // the first occurrence not reported yet
+	what string    // the last occurrence's reason
+	last time.Time // the last report
+}
+
+// add counts n occurrences; it returns what to report now (n == 0: nothing).
+func (t *eventTally) add(n int64, what string, now time.Time) (int64, time.Time, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		t.from = now
+	}
+	t.n += n
+	t.what = what
+	return t.takeLocked(now, false)
+}
+
+// take returns what is left to report once a minute has passed since the
+// last report (or at once when all).
+func (t *eventTally) take(now time.Time, all bool) (int64, time.Time, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.takeLocked(now, all)
+}
+
+func (t *eventTally) takeLocked(now time.Time, all bool) (int64, time.Time, string) {
+	if t.n == 0 || !all && now.Sub(t.last) < time.Minute {
+		return 0, time.Time{}, ""
+	}
+	n, from, what := t.n, t.from, t.what
+	t.n, t.last = 0, now
+	return n, from, what
 }
 
 // eventGate lets an event through at most once a minute.
@@ -158,7 +191,7 @@ func newSession(m *Manager, cam Camera, resumed, changed bool) *session {
 		jobs:    make(chan job, writeQueue),
 		wdone:   make(chan struct{}),
 		state:   "connecting",
-		since:   time.Now(),
+		since:   m.now(),
 		stats:   &camStats{},
 		release: make(chan struct{}),
 	}
@@ -171,13 +204,13 @@ func newSession(m *Manager, cam Camera, resumed, changed bool) *session {
 	// elsewhere meanwhile, as far as this server knows: no restart gap.
 	switch last, ok := m.cfg.Store.LastSegment(cam.Name); {
 	case changed:
-		s.gap.Cause = CauseRestart
+		s.gap.Cause = api.CauseRestart
 	case resumed && !cam.Warm && ok && last.End.Before(s.since) && s.since.Sub(last.End) < restartWindow:
-		s.gap.Start, s.gap.Cause = last.End, CauseRestart
+		s.gap.Start, s.gap.Cause = last.End, api.CauseRestart
 	}
 	w := &writer{
 		store: m.cfg.Store, camera: cam.Name, server: m.cfg.ServerName,
-		fsyncEvery: m.cfg.FsyncInterval, stats: s.stats, in: s.jobs,
+		fsyncEvery: m.cfg.FsyncInterval, now: m.now, stats: s.stats, in: s.jobs,
 		forceCut: func() {
 			if mx := s.mux.Load(); mx != nil {
 				mx.forceCut.Store(true)
@@ -225,7 +258,7 @@ func (s *session) run() {
 	defer func() {
 		close(s.jobs)
 		<-s.wdone
-		s.closeGap(time.Now(), true)
+		s.closeGap(s.m.now(), true)
 	}()
 	attempt := 0
 	for {
@@ -239,8 +272,9 @@ func (s *session) run() {
 		}
 		s.m.reconnects.WithLabelValues(s.cam.Name).Inc()
 		cause := s.failed(err)
+		s.reportTallies(true)
 		wait := backoff(attempt)
-		if cause == CauseAuth || cause == CauseCodec {
+		if cause == api.CauseAuth || cause == api.CauseCodec {
 			wait = maxBackoff // retrying sooner cannot help
 		}
 		attempt++
@@ -266,13 +300,13 @@ func backoff(n int) time.Duration {
 // failed records a failure: state, open gap, and an event when the cause
 // differs from the previous failure (no event storm while a camera stays
 // down).
-func (s *session) failed(err error) string {
-	cause := CauseDisconnect
+func (s *session) failed(err error) api.GapCause {
+	cause := api.CauseDisconnect
 	var se *sessionError
 	if errors.As(err, &se) {
 		cause = se.cause
 	}
-	now := time.Now()
+	now := s.m.now()
 	s.mu.Lock()
 	if s.state != "failing" {
 		s.since = now
@@ -282,7 +316,7 @@ func (s *session) failed(err error) string {
 	if s.gap == nil {
 		start := now
 		if last := s.lastSeen.Load(); last > 0 {
-			start = time.Unix(0, last)
+			start = now.Add(-time.Since(time.Unix(0, last))) // lastSeen is on the real clock
 		}
 		s.gap = &api.Gap{Camera: s.cam.Name, Server: s.m.cfg.ServerName, Start: start}
 	}
@@ -296,7 +330,7 @@ func (s *session) failed(err error) string {
 	s.m.up.WithLabelValues(s.cam.Name).Set(0)
 	if !repeat {
 		sev := "warning"
-		if cause == CauseAuth || cause == CauseCodec {
+		if cause == api.CauseAuth || cause == api.CauseCodec {
 			sev = "error"
 		}
 		s.m.emit(sev, kind, s.cam.Name, fmt.Sprintf("camera %s: %s: %v", s.cam.Name, cause, err))
@@ -304,13 +338,28 @@ func (s *session) failed(err error) string {
 	return cause
 }
 
-// onRecording is called by the writer when a segment file opens.
-func (s *session) onRecording(wall time.Time, codec string) {
+// onRecording is called by the writer when a segment file opens; loss is
+// the gap the muxer left before it, if any.
+func (s *session) onRecording(wall time.Time, codec string, loss *api.Gap) {
+	s.stats.lastWrite.Store(s.m.now().UnixNano())
 	s.mu.Lock()
 	s.codec = codec
 	was := s.state
 	if s.state != "recording" {
-		s.state, s.since, s.errMsg = "recording", time.Now(), ""
+		s.state, s.since, s.errMsg = "recording", s.m.now(), ""
+	}
+	if loss != nil {
+		switch {
+		case s.gap == nil:
+			g := *loss
+			g.Camera, g.Server = s.cam.Name, s.m.cfg.ServerName
+			s.gap = &g
+		case loss.Start.Before(s.gap.Start):
+			s.gap.Start = loss.Start
+		}
+		if s.gap.Cause == "" {
+			s.gap.Cause = loss.Cause
+		}
 	}
 	s.lastKind = ""
 	s.mu.Unlock()
@@ -343,7 +392,7 @@ func (s *session) closeGap(end time.Time, stopping bool) *api.Gap {
 	if err := s.m.cfg.Store.AddGap(*g); err != nil {
 		s.m.log.Error("cannot record gap", "camera", s.cam.Name, "error", err)
 	}
-	s.m.gaps.WithLabelValues(s.cam.Name, g.Cause).Inc()
+	s.m.gaps.WithLabelValues(s.cam.Name, string(g.Cause)).Inc()
 	s.mu.Lock()
 	s.lastGap = g
 	s.mu.Unlock()
@@ -351,13 +400,14 @@ func (s *session) closeGap(end time.Time, stopping bool) *api.Gap {
 }
 
 func (s *session) onWriteErr(err error) {
-	cause := CauseStorage
+	cause := api.CauseStorage
+	now := s.m.now()
 	s.mu.Lock()
 	if s.gap == nil {
-		s.gap = &api.Gap{Camera: s.cam.Name, Server: s.m.cfg.ServerName, Start: time.Now(), Cause: cause}
+		s.gap = &api.Gap{Camera: s.cam.Name, Server: s.m.cfg.ServerName, Start: now, Cause: cause}
 	}
 	if s.state != "failing" {
-		s.since = time.Now()
+		s.since = now
 	}
 	s.state, s.errMsg = "failing", err.Error()
 	// On a disk kept just full, writes fail again after every round of
@@ -375,20 +425,123 @@ func (s *session) onWriteErr(err error) {
 	}
 }
 
-// onDrop is rate limited to one event per camera per minute.
+// onDrop counts dropped frames; the camera.dropped event reports the true
+// count, at most once a minute.
 func (s *session) onDrop(n int64, reason string) {
 	s.m.dropped.WithLabelValues(s.cam.Name).Add(float64(n))
-	if !s.dropEvents.open() {
+	s.report(&s.drops, n, reason)
+}
+
+// onJump reports a discontinuity of the camera's timestamps.
+func (s *session) onJump(j jump) {
+	dir := "jumped forward"
+	by := j.by
+	if by < 0 {
+		dir, by = "stepped back", -by
+	}
+	s.report(&s.jumps, 1, fmt.Sprintf("%s timestamps %s by %s", j.track, dir, by.Round(time.Millisecond)))
+}
+
+// onReanchor reports that the camera's clock drifted from the recorder's.
+func (s *session) onReanchor(drift time.Duration) {
+	s.report(&s.drift, 1, fmt.Sprintf("the camera's clock was %s off the recorder's", drift.Round(time.Millisecond)))
+}
+
+func (s *session) report(t *eventTally, n int64, what string) {
+	c, from, why := t.add(n, what, time.Now())
+	s.emitTally(t, c, from, why)
+}
+
+// reportTallies sends the counts held back by the once-a-minute limit;
+// all: whatever the limit (the connection ended).
+func (s *session) reportTallies(all bool) {
+	now := time.Now()
+	for _, t := range []*eventTally{&s.drops, &s.jumps, &s.drift} {
+		n, from, what := t.take(now, all)
+		s.emitTally(t, n, from, what)
+	}
+}
+
+func (s *session) emitTally(t *eventTally, n int64, from time.Time, what string) {
+	if n == 0 {
 		return
 	}
-	s.m.emit("warning", "camera.dropped", s.cam.Name, fmt.Sprintf("camera %s: %d frames dropped: %s", s.cam.Name, n, reason))
+	name := s.cam.Name
+	switch t {
+	case &s.drops:
+		s.m.emit("warning", "camera.dropped", name, fmt.Sprintf("camera %s: %d frames dropped since %s: %s", name, n, from.Format(time.TimeOnly), what))
+	case &s.jumps:
+		msg := fmt.Sprintf("camera %s: %s; recording goes on without a hole", name, what)
+		if n > 1 {
+			msg = fmt.Sprintf("camera %s: %d timestamp discontinuities since %s, the last: %s; recording goes on without a hole", name, n, from.Format(time.TimeOnly), what)
+		}
+		s.m.emit("warning", causeKind[api.CauseTimestampJump], name, msg)
+	case &s.drift:
+		msg := fmt.Sprintf("camera %s: %s: a new segment starts at the recorder's time", name, what)
+		if n > 1 {
+			msg = fmt.Sprintf("camera %s: %d new segments since %s placed by the recorder's clock, the last because %s", name, n, from.Format(time.TimeOnly), what)
+		}
+		s.m.emit("info", "camera.drift", name, msg)
+	}
+}
+
+// notWriting is the watchdog of "recording means written": frames arrive
+// but none reached the files for idle. The session fails with the cause of
+// the last drop, and recovers when a segment opens again.
+func (s *session) notWriting(idle time.Duration) {
+	cause, reason := s.stats.lastDrop()
+	if cause == "" {
+		cause, reason = api.CauseMalformed, "no frame could be recorded"
+	}
+	n := s.stats.received.Load() - s.stats.receivedAtWrite.Load()
+	last := time.Unix(0, s.stats.lastWrite.Load())
+	s.mu.Lock()
+	s.state, s.since = "failing", s.m.now()
+	s.errMsg = fmt.Sprintf("%d frames received, none written for %s: %s", n, idle.Round(time.Second), reason)
+	if s.gap == nil {
+		s.gap = &api.Gap{Camera: s.cam.Name, Server: s.m.cfg.ServerName, Start: last, Cause: cause}
+	}
+	msg := s.errMsg
+	s.lastKind = causeKind[cause]
+	s.mu.Unlock()
+	s.m.up.WithLabelValues(s.cam.Name).Set(0)
+	s.m.emit("error", causeKind[cause], s.cam.Name, fmt.Sprintf("camera %s: not recording: %s", s.cam.Name, msg))
+}
+
+// checkWritten runs the watchdog once a second: a recording session whose
+// frames arrive but reach no file for StallTimeout is failing; after
+// NoKeyframe of that the connection is started over.
+func (s *session) checkWritten(real time.Time) error {
+	lw := s.stats.lastWrite.Load()
+	seen := s.lastSeen.Load()
+	if lw == 0 || s.warm.Load() || seen == 0 || real.Sub(time.Unix(0, seen)) >= s.cam.StallTimeout {
+		return nil // nothing written yet, holding, or nothing arriving: not this watchdog's business
+	}
+	idle := s.m.now().Sub(time.Unix(0, lw))
+	if idle < s.cam.StallTimeout {
+		return nil
+	}
+	s.mu.Lock()
+	state := s.state
+	s.mu.Unlock()
+	if state == "recording" {
+		s.notWriting(idle)
+	}
+	if idle >= s.m.cfg.NoKeyframe {
+		cause, reason := s.stats.lastDrop()
+		if cause == "" {
+			cause, reason = api.CauseMalformed, "no frame could be recorded"
+		}
+		return failure(cause, "frames for %s but none written: %s", idle.Round(time.Second), reason)
+	}
+	return nil
 }
 
 // connect runs one connection until it fails or the session stops.
 func (s *session) connect() error {
 	u, err := base.ParseURL(s.cam.URL)
 	if err != nil {
-		return failure(CauseUnreachable, "invalid camera URL: %v", err)
+		return failure(api.CauseUnreachable, "invalid camera URL: %v", err)
 	}
 	if s.cam.Username != "" {
 		u.User = url.UserPassword(s.cam.Username, s.cam.Password)
@@ -437,6 +590,9 @@ func (s *session) connect() error {
 
 	desc, _, err := c.Describe(u)
 	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return failure(api.CauseUnreachable, "not an RTSP server: it closed the connection without answering")
+		}
 		return classify(err)
 	}
 	mx, err = s.setup(c, desc, decErr)
@@ -459,21 +615,25 @@ func (s *session) connect() error {
 		case err := <-waitErr:
 			return classify(err)
 		case now := <-tick.C:
+			s.reportTallies(false)
+			if err := s.checkWritten(now); err != nil {
+				return err
+			}
 			last := started
 			if ns := s.lastSeen.Load(); ns > 0 {
 				last = time.Unix(0, ns)
 			}
 			if now.Sub(last) >= s.cam.StallTimeout {
 				if n := decodeErrs.Load(); n > 0 {
-					return failure(CauseMalformed, "no playable frame for %s, %d decode errors, last: %v", s.cam.StallTimeout, n, lastDecode.Load())
+					return failure(api.CauseMalformed, "no playable frame for %s, %d decode errors, last: %v", s.cam.StallTimeout, n, lastDecode.Load())
 				}
-				return failure(CauseStall, "no frame for %s", s.cam.StallTimeout)
+				return failure(api.CauseStall, "no frame for %s", s.cam.StallTimeout)
 			}
 			if wait := s.m.cfg.NoKeyframe; !mx.opened.Load() && now.Sub(started) >= wait {
 				if mx.noParams.Load() {
-					return failure(CauseMalformed, "frames for %s but no parameter sets (SPS/PPS), in the stream description or in band: nothing can be decoded", wait)
+					return failure(api.CauseMalformed, "frames for %s but no parameter sets (SPS/PPS), in the stream description or in band: nothing can be decoded", wait)
 				}
-				return failure(CauseMalformed, "frames for %s but no keyframe to start a recording from: check the camera's keyframe (I-frame) interval", wait)
+				return failure(api.CauseMalformed, "frames for %s but no keyframe to start a recording from: check the camera's keyframe (I-frame) interval", wait)
 			}
 		}
 	}
@@ -489,7 +649,7 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 		video = desc.FindFormat(&h264f)
 	}
 	if video == nil {
-		return nil, failure(CauseCodec, "no H.264 or H.265 video track (the camera offers %s)", offered(desc))
+		return nil, failure(api.CauseCodec, "no H.264 or H.265 video track (the camera offers %s)", offered(desc))
 	}
 
 	audioMedia, audioForma, audio, writeAudio := s.pickAudio(desc, decErr)
@@ -515,10 +675,10 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 	)
 	if h265f != nil {
 		vps, sps, pps := h265f.SafeParams()
-		mx = newMuxer(s.segmentDuration(), true, vps, sps, pps, audio, s.jobs, s.stats)
+		mx = newMuxer(s.segmentDuration(), true, vps, sps, pps, audio, s.jobs, s.stats, s.m.now)
 		d, err := h265f.CreateDecoder()
 		if err != nil {
-			return nil, failure(CauseMalformed, "H.265 depacketizer: %v", err)
+			return nil, failure(api.CauseMalformed, "H.265 depacketizer: %v", err)
 		}
 		dec, videoForma = d, h265f
 		incomplete = func(err error) bool {
@@ -526,10 +686,10 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 		}
 	} else {
 		sps, pps := h264f.SafeParams()
-		mx = newMuxer(s.segmentDuration(), false, nil, sps, pps, audio, s.jobs, s.stats)
+		mx = newMuxer(s.segmentDuration(), false, nil, sps, pps, audio, s.jobs, s.stats, s.m.now)
 		d, err := h264f.CreateDecoder()
 		if err != nil {
-			return nil, failure(CauseMalformed, "H.264 depacketizer: %v", err)
+			return nil, failure(api.CauseMalformed, "H.264 depacketizer: %v", err)
 		}
 		dec, videoForma = d, h264f
 		incomplete = func(err error) bool {
@@ -538,6 +698,8 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 	}
 	mx.onDecodeErr = decErr
 	mx.live = &s.live
+	mx.onJump = s.onJump
+	mx.onReanchor = s.onReanchor
 	c.OnPacketRTP(video, videoForma, func(pkt *rtp.Packet) {
 		// The time decoder must see every packet; the depacketizer too,
 		// even before timestamps are known, so that garbage is seen as
@@ -554,6 +716,7 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 			return
 		}
 		s.lastSeen.Store(time.Now().UnixNano())
+		s.stats.received.Add(1)
 		mx.writeVideo(pts, au)
 	})
 	if audioMedia != nil {
@@ -656,7 +819,7 @@ func offered(desc *description.Session) string {
 // classify maps a gortsplib or network error to a gap cause.
 func classify(err error) error {
 	if err == nil {
-		return failure(CauseDisconnect, "connection closed")
+		return failure(api.CauseDisconnect, "connection closed")
 	}
 	var se *sessionError
 	if errors.As(err, &se) {
@@ -666,32 +829,59 @@ func classify(err error) error {
 	if errors.As(err, &bad) {
 		switch bad.Code {
 		case base.StatusUnauthorized, base.StatusForbidden:
-			return failure(CauseAuth, "the camera refused the username or password (%d %s)", bad.Code, bad.Message)
+			return failure(api.CauseAuth, "the camera refused the username or password (%d %s)", bad.Code, bad.Message)
 		case base.StatusNotFound:
-			return failure(CauseUnreachable, "the camera has no such stream (404): check the URL path")
+			return failure(api.CauseUnreachable, "the camera has no such stream (404): check the URL path")
 		}
-		return failure(CauseUnreachable, "the camera answered %d %s", bad.Code, bad.Message)
+		return failure(api.CauseUnreachable, "the camera answered %d %s", bad.Code, bad.Message)
 	}
 	var authErr liberrors.ErrClientAuthSetup
 	if errors.As(err, &authErr) {
-		return failure(CauseAuth, "authentication: %v", err)
+		return failure(api.CauseAuth, "authentication: %v", err)
 	}
 	var sdpErr liberrors.ErrClientSDPInvalid
 	if errors.As(err, &sdpErr) {
-		return failure(CauseMalformed, "invalid stream description: %v", err)
+		return failure(api.CauseMalformed, "invalid stream description: %v", err)
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		return failure(CauseUnreachable, "cannot connect: %v", err)
+		return failure(api.CauseUnreachable, "cannot connect: %v", err)
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return failure(CauseUnreachable, "cannot resolve the camera host: %v", err)
+		return failure(api.CauseUnreachable, "cannot resolve the camera host: %v", err)
 	}
 	if ne, ok := err.(net.Error); ok && ne.Timeout() {
-		return failure(CauseUnreachable, "the camera does not answer: %v", err)
+		return failure(api.CauseUnreachable, "the camera does not answer: %v", err)
 	}
-	return failure(CauseDisconnect, "%v", err)
+	if answer, ok := notRTSP(err); ok {
+		return failure(api.CauseUnreachable, "%s", answer)
+	}
+	return failure(api.CauseDisconnect, "%v", err)
+}
+
+// notRTSP recognises gortsplib's complaint about a peer whose answer does
+// not start with "RTSP/1.0" ("expected 'RTSP/1.0', got [72 84 84 80]") and
+// says what the peer is in words.
+func notRTSP(err error) (string, bool) {
+	msg := err.Error()
+	i := strings.Index(msg, "expected 'RTSP/1.0', got [")
+	if i < 0 {
+		return "", false
+	}
+	list, _, _ := strings.Cut(msg[i+len("expected 'RTSP/1.0', got ["):], "]")
+	var got []byte
+	for _, f := range strings.Fields(list) {
+		b, err := strconv.Atoi(f)
+		if err != nil || b < 0 || b > 255 {
+			return "", false
+		}
+		got = append(got, byte(b))
+	}
+	if strings.HasPrefix(string(got), "HTTP") {
+		return "not an RTSP server: it answered HTTP (a web port? RTSP is usually port 554)", true
+	}
+	return fmt.Sprintf("not an RTSP server: it answered %q", got), true
 }
 
 // status returns the session's CameraStatus.

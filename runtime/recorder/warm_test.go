@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/runtime/api"
 	"vigil/runtime/camsim"
 )
 
@@ -106,7 +107,7 @@ func TestRestartGapsOnlyWhereRecordingStopped(t *testing.T) {
 	m.Set([]Camera{door})
 	recording("recording with the new settings")
 	gaps := store.Gaps("door")
-	if len(gaps) != 1 || gaps[0].Cause != CauseRestart || gaps[0].Start.Before(changed) || gaps[0].End.Sub(gaps[0].Start) > 2*time.Second {
+	if len(gaps) != 1 || gaps[0].Cause != api.CauseRestart || gaps[0].Start.Before(changed) || gaps[0].End.Sub(gaps[0].Start) > 2*time.Second {
 		t.Fatalf("gaps after a settings change: %+v, want one short restart gap from %s", gaps, changed.Format("15:04:05.000"))
 	}
 

@@ -3,11 +3,13 @@ package recorder
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vigil/runtime/api"
 	"vigil/runtime/storage"
 )
 
@@ -18,10 +20,22 @@ type camStats struct {
 	dropped atomic.Int64 // video frames lost after recording had started
 	skipped atomic.Int64 // frames before the first keyframe of a connection
 	queued  atomic.Int64 // media bytes waiting for the writer
+	// lastWrite is when media last reached the file (unix nanoseconds of
+	// the recorder's clock), 0 before the first part.
+	lastWrite atomic.Int64
+
+	// received counts the video frames that arrived; receivedAtWrite is
+	// its value when media last reached the file.
+	received        atomic.Int64
+	receivedAtWrite atomic.Int64
 
 	framesC prometheus.Counter
 	bytesC  prometheus.Counter
 	onDrop  func(n int64, reason string)
+
+	dropMu    sync.Mutex
+	dropCause api.GapCause // of the last drop
+	dropWhy   string
 }
 
 func (s *camStats) written(frames, bytes int64) {
@@ -33,14 +47,24 @@ func (s *camStats) written(frames, bytes int64) {
 	}
 }
 
-func (s *camStats) drop(n int, reason string) {
+func (s *camStats) drop(n int, cause api.GapCause, reason string) {
 	if n <= 0 {
 		return
 	}
+	s.dropMu.Lock()
+	s.dropCause, s.dropWhy = cause, reason
+	s.dropMu.Unlock()
 	s.dropped.Add(int64(n))
 	if s.onDrop != nil {
 		s.onDrop(int64(n), reason)
 	}
+}
+
+// lastDrop is the cause and reason of the last frames dropped.
+func (s *camStats) lastDrop() (api.GapCause, string) {
+	s.dropMu.Lock()
+	defer s.dropMu.Unlock()
+	return s.dropCause, s.dropWhy
 }
 
 // writer owns a camera's open segment file: it writes the parts the muxer
@@ -52,10 +76,11 @@ type writer struct {
 	camera     string
 	server     string
 	fsyncEvery time.Duration
+	now        func() time.Time // the recorder's clock
 	stats      *camStats
 	in         chan job
 	forceCut   func() // ask the muxer to start a new segment at the next keyframe
-	onOpen     func(wall time.Time, codec string)
+	onOpen     func(wall time.Time, codec string, loss *api.Gap)
 	onWriteErr func(err error)
 
 	// A warm session's writer starts holding: it keeps the parts in held
@@ -138,22 +163,24 @@ func (w *writer) handle(j job) {
 			w.file = f
 			w.lastSync = time.Now()
 			if w.onOpen != nil {
-				w.onOpen(j.seg.wall, j.seg.codec)
+				w.onOpen(j.seg.wall, j.seg.codec, j.seg.loss)
 			}
 		}
 	}
 	if len(j.tracks) > 0 {
 		if w.failed || w.file == nil {
-			w.stats.drop(j.frames, "storage unavailable")
+			w.stats.drop(j.frames, api.CauseStorage, "storage unavailable")
 		} else {
 			prev := w.file.Size()
 			if err := w.file.WritePart(j.tracks); err != nil {
-				w.stats.drop(j.frames, "write failed")
+				w.stats.drop(j.frames, api.CauseStorage, "write failed")
 				w.failed = true
 				w.fail(err)
 			} else {
 				w.lastEnd = j.end
 				w.stats.written(int64(j.frames), w.file.Size()-prev)
+				w.stats.receivedAtWrite.Store(w.stats.received.Load())
+				w.stats.lastWrite.Store(w.now().UnixNano())
 				if now := time.Now(); now.Sub(w.lastSync) >= w.fsyncEvery {
 					if err := w.file.Sync(); err != nil {
 						w.fail(err)
@@ -182,7 +209,11 @@ func (w *writer) closeFile() {
 	}
 	f := w.file
 	w.file = nil
-	if _, err := f.Close(w.meta.wall.Add(w.lastEnd), w.meta.codec, w.server); err != nil {
+	end := w.meta.wall.Add(w.lastEnd)
+	if at := w.meta.endAt.Load(); at != 0 && at < end.UnixNano() {
+		end = time.Unix(0, at)
+	}
+	if _, err := f.Close(end, w.meta.codec, w.server); err != nil {
 		w.fail(fmt.Errorf("close segment: %w", err))
 	}
 }
