@@ -81,6 +81,8 @@ type Agent struct {
 	cl   *cluster.Cluster
 	srv  *http.Server
 	kick chan struct{}
+	// One report a minute of refused API requests and connections.
+	unauthGate, connGate minuteGate
 
 	ctx      context.Context // ends when Close starts
 	cancel   context.CancelFunc
@@ -229,9 +231,10 @@ func Start(cfg Config) (*Agent, error) {
 	cl.LeaderLoop(a.gatherStats)
 	cl.LeaderLoop(a.BalanceLoop(time.Now, DefaultBalanceInterval))
 
-	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	var limited net.Listener
+	a.srv, limited = defaultAPILimits().server(ln, a.routes(), a.refuseConn)
 	go func() {
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := a.srv.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("API server stopped", "err", err)
 		}
 	}()

@@ -188,12 +188,13 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		if err != nil {
 			bad("token_file", "Cannot read token file", err.Error())
 		}
+		diags = append(diags, secretFileMode(abs(*fc.TokenFile), rng("token_file"))...)
 		cfg.Token = strings.TrimSpace(string(b))
 	default:
 		bad("token", "Missing API token", "Set token or token_file: every API call that changes the site needs it (vigil reads it from VIGIL_TOKEN). Generate one with: head -c 24 /dev/urandom | base64")
 	}
-	if (fc.Token != nil || fc.TokenFile != nil) && cfg.Token == "" && !diags.HasErrors() {
-		bad("token", "Empty API token", "The API token must not be empty.")
+	if (fc.Token != nil || fc.TokenFile != nil) && len(cfg.Token) < MinTokenLength && !diags.HasErrors() {
+		bad("token", "API token too short", fmt.Sprintf("The API token has %d characters; it needs at least %d, or it can be guessed. Generate one with: head -c 24 /dev/urandom | base64", len(cfg.Token), MinTokenLength))
 	}
 
 	var keyText string
@@ -209,6 +210,7 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		if err != nil {
 			bad("site_key_file", "Cannot read site key file", err.Error())
 		}
+		diags = append(diags, secretFileMode(abs(*fc.SiteKeyFile), rng("site_key_file"))...)
 		keyText = string(b)
 	default:
 		bad("site_key", "Missing site key", "Set site_key or site_key_file to the site's 32-byte key in base64; every server of the site uses the same one. Generate one with: head -c 32 /dev/urandom | base64")
@@ -261,6 +263,23 @@ func (c *Config) advertiseAddr() string {
 		return c.Advertise
 	}
 	return c.Bind
+}
+
+// MinTokenLength is the shortest API token accepted.
+const MinTokenLength = 16
+
+// secretFileMode warns when a secret's file may be read by other users.
+func secretFileMode(path string, subject *hhcl.Range) hhcl.Diagnostics {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	return hhcl.Diagnostics{{
+		Severity: hhcl.DiagWarning,
+		Summary:  "Secret file readable by others",
+		Detail:   fmt.Sprintf("%s has mode %04o: users other than the agent's can read or change it. Run: chmod 600 %s", path, fi.Mode().Perm(), path),
+		Subject:  subject,
+	}}
 }
 
 // checkToken compares a presented token with the configured one in

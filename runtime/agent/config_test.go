@@ -13,7 +13,7 @@ var testKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef01234567
 
 func TestParseConfig(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "token"), []byte("tok-123\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "token"), []byte("tok-123-456-7890\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "site.key"), []byte(testKey+"\n"), 0o600)
 	src := `
 server        = "rec-1"
@@ -36,7 +36,7 @@ log_level     = "debug"
 	if cfg.DataDir != filepath.Join(dir, "data") {
 		t.Errorf("data_dir %q is not relative to the file's directory", cfg.DataDir)
 	}
-	if cfg.Token != "tok-123" || len(cfg.SiteKey) != 32 {
+	if cfg.Token != "tok-123-456-7890" || len(cfg.SiteKey) != 32 {
 		t.Errorf("token %q, key of %d bytes", cfg.Token, len(cfg.SiteKey))
 	}
 	if cfg.LogLevel.String() != "DEBUG" {
@@ -54,17 +54,18 @@ func TestParseConfigErrors(t *testing.T) {
 site = "hq"
 bind = "10.0.0.1"
 data_dir = "/d"
-token = "t"
+token = "0123456789abcdef"
 site_key = "` + testKey + `"
 `
 	for _, tc := range []struct{ name, src, want string }{
-		{"missing token", strings.Replace(base, `token = "t"`, "", 1), "Missing API token"},
+		{"missing token", strings.Replace(base, `token = "0123456789abcdef"`, "", 1), "Missing API token"},
 		{"short key", strings.Replace(base, testKey, base64.StdEncoding.EncodeToString([]byte("short")), 1), "must be 32 bytes, this one is 5"},
 		{"unknown attribute", base + "colour = 1\n", `An argument named "colour" is not expected here`},
 		{"bad port", base + "port = 70000\n", "port 70000 is out of range"},
 		{"all addresses need advertise", strings.Replace(base, `bind = "10.0.0.1"`, "", 1), "set advertise"},
 		{"bad name", strings.Replace(base, `"rec-1"`, `"rec 1"`, 1), "Invalid server name"},
 		{"both tokens", base + `token_file = "x"` + "\n", "either token or token_file"},
+		{"one-character token", strings.Replace(base, `"0123456789abcdef"`, `"t"`, 1), "API token too short"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := ParseConfig("agent.hcl", []byte(tc.src))
@@ -92,5 +93,20 @@ func TestWarmHold(t *testing.T) {
 		if got := warmHold(k); got != want {
 			t.Errorf("keepalive %v: hold %v, want %v", k, got, want)
 		}
+	}
+}
+
+// Token and key files that others may read are accepted with a warning.
+func TestLooseSecretFileModesWarned(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "token"), []byte("0123456789abcdef\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "site.key"), []byte(testKey+"\n"), 0o600)
+	src := "server = \"rec-1\"\nsite = \"hq\"\nbind = \"10.0.0.1\"\ndata_dir = \"d\"\ntoken_file = \"token\"\nsite_key_file = \"site.key\"\n"
+	_, diags := ParseConfig(filepath.Join(dir, "agent.hcl"), []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if len(diags) != 1 || !strings.Contains(diags[0].Detail, "chmod 600") || !strings.Contains(diags[0].Detail, "token") {
+		t.Errorf("diagnostics %v, want one warning about the token file", diags)
 	}
 }

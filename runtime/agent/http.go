@@ -97,18 +97,32 @@ func (w *statusWriter) Flush() {
 
 func (a *Agent) requireToken(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !a.cfg.checkToken(strings.TrimSpace(tok)) {
+		tok, ok := bearerToken(r)
+		if !ok || !a.cfg.checkToken(tok) {
 			msg := "missing API token"
 			if ok {
 				msg = "wrong API token"
 			}
-			a.emit(api.Event{Severity: "warning", Kind: "api.unauthorized", Message: fmt.Sprintf("refused %s %s from %s: %s", r.Method, r.URL.Path, r.RemoteAddr, msg)})
+			// One report a minute: a flood of refused requests must not
+			// fill the log or push the real events out of the backlog.
+			if pass, n := a.unauthGate.pass(); pass {
+				a.emit(api.Event{Severity: "warning", Kind: "api.unauthorized", Message: fmt.Sprintf("refused %s %s from %s: %s%s", r.Method, r.URL.Path, r.RemoteAddr, msg, andMore(n))})
+			}
 			writeError(w, http.StatusUnauthorized, api.Error{Error: msg})
 			return
 		}
 		h(w, r)
 	}
+}
+
+// bearerToken is the token of an "Authorization: Bearer TOKEN" header; the
+// scheme is case-insensitive (RFC 9110, section 11.1).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
 }
 
 // handleState answers GET /v1/state from the encoding of the last view,

@@ -17,6 +17,7 @@ type metrics struct {
 	events        *prometheus.CounterVec
 	eventsDropped prometheus.Counter
 	requests      *prometheus.CounterVec
+	connsRefused  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
@@ -49,6 +50,9 @@ func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_api_requests_total", Help: "HTTP API requests by endpoint and status code.",
 		}, []string{"endpoint", "code"}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_api_connections_refused_total", Help: "API connections closed at once for being over the per-source or total limit.",
+		}),
 	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "vigil_agent_info",
@@ -57,7 +61,7 @@ func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
 	})
 	info.Set(1)
 	reg.MustRegister(m.revision, m.master, m.servers, m.cameras, m.assigned, m.reconcile,
-		m.events, m.eventsDropped, m.requests, info,
+		m.events, m.eventsDropped, m.requests, m.connsRefused, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

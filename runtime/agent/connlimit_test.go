@@ -1,0 +1,130 @@
+package agent
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// get sends one keep-alive request on c and reads the answer; it fails
+// when the server closed c instead of answering.
+func get(c net.Conn) error {
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return err
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+func dialFrom(t *testing.T, src, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestAPIConnectionLimits: clients that send a request and go quiet are
+// closed after the idle time, one source cannot hold more than its share,
+// and all sources together not more than the total, so the descriptors
+// recording needs stay free.
+func TestAPIConnectionLimits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused atomic.Int64
+	limits := apiLimits{perSource: 4, total: 6, idle: 300 * time.Millisecond, header: 5 * time.Second}
+	srv, lln := limits.server(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), func(netip.Addr) { refused.Add(1) })
+	go srv.Serve(lln)
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().String()
+
+	// Four idle keep-alive connections from one source: the fifth is closed.
+	var idle []net.Conn
+	for i := 0; i < 4; i++ {
+		c := dialFrom(t, "127.0.0.1", addr)
+		if err := get(c); err != nil {
+			t.Fatalf("connection %d: %v", i+1, err)
+		}
+		idle = append(idle, c)
+	}
+	if err := get(dialFrom(t, "127.0.0.1", addr)); err == nil {
+		t.Error("a fifth connection from one source was served")
+	}
+	// Other sources are served, up to the total.
+	for _, src := range []string{"127.0.0.2", "127.0.0.3"} {
+		if err := get(dialFrom(t, src, addr)); err != nil {
+			t.Errorf("connection from %s: %v", src, err)
+		}
+	}
+	if err := get(dialFrom(t, "127.0.0.4", addr)); err == nil {
+		t.Error("a connection over the total was served")
+	}
+	if refused.Load() != 2 {
+		t.Errorf("%d connections reported refused, want 2", refused.Load())
+	}
+	// The idle ones are closed by the server, which frees their slots.
+	for i, c := range idle {
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Fatalf("idle connection %d: %v, want closed by the server", i+1, err)
+		}
+	}
+	ll := lln.(*limitListener)
+	waitUntil(t, "the slots of closed connections to be free", func() bool {
+		ll.mu.Lock()
+		defer ll.mu.Unlock()
+		return ll.open[netip.MustParseAddr("127.0.0.1")] == 0
+	})
+	if err := get(dialFrom(t, "127.0.0.1", addr)); err != nil {
+		t.Errorf("after the idle ones closed: %v", err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The API may hold at most a quarter of the descriptors.
+func TestDefaultAPILimitsLeaveMostDescriptors(t *testing.T) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Skip("no RLIMIT_NOFILE:", err)
+	}
+	l := defaultAPILimits()
+	if uint64(l.total) > max(rl.Cur/4, 16) || l.perSource > l.total || l.idle == 0 || l.header == 0 {
+		t.Errorf("limits %+v with %d descriptors", l, rl.Cur)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	for h, want := range map[string]string{"Bearer abc": "abc", "bearer abc": "abc", "BEARER  abc ": "abc", "Basic abc": "", "Bearerabc": "", "": ""} {
+		r := &http.Request{Header: http.Header{"Authorization": {h}}}
+		if got, _ := bearerToken(r); got != want {
+			t.Errorf("%q: %q, want %q", h, got, want)
+		}
+	}
+}
