@@ -2,8 +2,7 @@ package agent
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
+		"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -57,26 +56,18 @@ func (a *Agent) viewChanged() <-chan struct{} {
 const stateEvery = 500 * time.Millisecond
 
 // handleConsoleStream is the console's push channel (server-sent events):
-// "state" with the answer of GET /v1/state whenever it changes, and
-// "event" with each event of this server (the recent ones first).
+// an event "state" with the answer of GET /v1/state, again whenever it
+// changes (at most every stateEvery). The page follows the site's events
+// with GET /v1/events?follow=1.
 func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, api.Error{Error: "streaming unsupported"})
 		return
 	}
-	backlog, events, cancel := a.events.subscribe()
-	defer cancel()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	sendEvent := func(ev api.Event) {
-		b, _ := json.Marshal(ev)
-		fmt.Fprintf(w, "event: event\ndata: %s\n\n", b)
-	}
-	for _, ev := range backlog {
-		sendEvent(ev)
-	}
 	var last []byte
 	sendState := func() {
 		body := a.encodedState()
@@ -100,8 +91,6 @@ func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-a.ctx.Done():
 			return
-		case ev := <-events:
-			sendEvent(ev)
 		case <-changed:
 			changed = a.viewChanged()
 			if due == nil {

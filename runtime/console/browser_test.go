@@ -155,6 +155,16 @@ func TestConsole(t *testing.T) {
 		screenshot(t, ctx, "site")
 	})
 
+	t.Run("events of every server", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(url+"#/events"), chromedp.SendKeys(chromedp.CSS(`input[data-filter="server"]`), "srv-3")); err != nil {
+			t.Fatal(err)
+		}
+		until(t, ctx, "srv-3's camera.recording event on srv-1's page", `(() => {
+			const rows = [...document.querySelectorAll('table.events tr')];
+			return rows.length > 0 && rows.every(r => r.innerText.includes('srv-3')) && rows.some(r => r.innerText.includes('camera.recording'));
+		})()`, 20*time.Second)
+	})
+
 	t.Run("live tile plays through another server", func(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(url+"#/cameras"), chromedp.Click(chromedp.CSS(`button[data-size="4"]`))); err != nil {
 			t.Fatal(err)

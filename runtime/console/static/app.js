@@ -22,15 +22,44 @@ function connect() {
     store.state = JSON.parse(e.data);
     changed('state');
   });
-  es.addEventListener('event', e => {
-    store.events.push(JSON.parse(e.data));
-    if (store.events.length > maxEvents) store.events.splice(0, store.events.length - maxEvents);
-    changed('event');
-  });
   es.onopen = () => showConnection(true);
   es.onerror = () => showConnection(false);
 }
 
+// followEvents reads the site's events (GET /v1/events: every server's
+// history, then what happens) as a stream of JSON lines, and follows on
+// from the last one when the stream breaks.
+async function followEvents() {
+  let since = '24h';
+  for (;;) {
+    try {
+      const resp = await fetch(`/v1/events?since=${encodeURIComponent(since)}&limit=${maxEvents}&follow=1`);
+      if (!resp.ok) throw new Error(resp.statusText);
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let rest = '';
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        const lines = (rest + value).split('\n');
+        rest = lines.pop();
+        const last = store.events.at(-1);
+        for (const line of lines) {
+          if (!line.trim()) continue;
+          const ev = JSON.parse(line);
+          // After a reconnection the history repeats the last moment.
+          if (last && Date.parse(ev.time) <= Date.parse(last.time) && store.events.some(e => e.time === ev.time && e.kind === ev.kind && e.message === ev.message)) continue;
+          store.events.push(ev);
+          since = ev.time;
+        }
+        if (store.events.length > maxEvents) store.events.splice(0, store.events.length - maxEvents);
+        changed('event');
+      }
+    } catch (err) {
+      // The server went away: the state channel says so; retry.
+    }
+    await new Promise(r => setTimeout(r, 2000));
+  }
+}
 function showConnection(ok) {
   const el = document.getElementById('conn');
   el.className = ok ? 'conn ok' : 'conn lost';
@@ -108,3 +137,4 @@ store.listeners.add(what => {
 window.addEventListener('hashchange', route);
 route();
 connect();
+followEvents();

@@ -18,7 +18,7 @@ export function eventsView(store) {
   const filters = {kind: '', server: '', camera: ''};
   const list = h('div');
   const input = (key, label) => h('label', null, label, ' ',
-    h('input', {type: 'search', placeholder: 'all', oninput: e => { filters[key] = e.target.value.trim(); update('event'); }}));
+    h('input', {type: 'search', placeholder: 'all', 'data-filter': key, oninput: e => { filters[key] = e.target.value.trim(); update('event'); }}));
   const el = h('section', {class: 'events-page'},
     h('div', {class: 'filters'}, input('kind', 'Kind'), input('server', 'Server'), input('camera', 'Camera')),
     list);
