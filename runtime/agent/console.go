@@ -2,7 +2,7 @@ package agent
 
 import (
 	"bytes"
-		"fmt"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
