@@ -18,7 +18,7 @@ import (
 
 // browser starts Debian's chromium, headless, for the test; it skips the
 // test when chromium is missing.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	var path string
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -71,7 +71,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 // until polls a JavaScript condition in the page until it is true.
-func until(t *testing.T, ctx context.Context, what, expr string, d time.Duration) {
+func until(t testing.TB, ctx context.Context, what, expr string, d time.Duration) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))

@@ -42,6 +42,7 @@ export function liveTile(name) {
   const timer = setInterval(() => {
     const ms = player.latency();
     behind.textContent = ms == null ? '' : `${(ms / 1000).toFixed(1)} s`;
+    el.dataset.latency = ms == null ? '' : Math.round(ms);
   }, 1000);
   return {
     el, player,
