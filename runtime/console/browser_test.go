@@ -33,7 +33,7 @@ func browser(t testing.TB) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.NoSandbox, // tests run as root in CI
-		chromedp.WindowSize(1280, 900),
+		chromedp.WindowSize(1100, 620),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
