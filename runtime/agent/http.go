@@ -54,6 +54,9 @@ func (a *Agent) routes() http.Handler {
 	handle("GET /v1/live/{camera}", "live", a.handleLive)
 	mux.Handle("GET /{$}", console.Handler())
 	mux.Handle("GET /ui/", console.Handler())
+	handle("GET /v1/recordings", "recordings", a.handleRecordings)
+	handle("GET /v1/recordings/days", "recordings_days", a.handleRecordingDays)
+	handle("GET /v1/recordings/local", "recordings_local", a.handleLocalRecordings)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})

@@ -144,6 +144,9 @@ const (
 	CauseStorage       GapCause = "storage"
 	CauseRestart       GapCause = "restart"
 	CauseTimestampJump GapCause = "timestamp jump"
+	// CauseUnknown: the footage listing cannot tell, because a server that
+	// may hold footage of the time did not answer.
+	CauseUnknown GapCause = "unknown: a server did not answer"
 )
 
 // Override is a balancing move in force: the camera's primary is Server

@@ -34,3 +34,30 @@ func BenchmarkEnforceLargeIndex(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBetween is the index lookup of one camera's listing: a day out
+// of 30 days of 1-minute segments, and the whole 30 days.
+func BenchmarkBetween(b *testing.B) {
+	s, err := Open([]Volume{{Path: b.TempDir()}}, nil, WithRetentionInterval(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const n = 30 * 24 * 60
+	end := time.Now()
+	c := &camIndex{camera: "cam1", days: map[string]int64{}, segs: make([]Segment, n)}
+	for j := range c.segs {
+		t := end.Add(time.Duration(j-n) * time.Minute)
+		c.segs[j] = Segment{Camera: "cam1", Start: t, End: t.Add(time.Minute), Bytes: 20 << 20}
+	}
+	s.vols[0].cams["cam1"] = c
+	for _, d := range []time.Duration{24 * time.Hour, 30 * 24 * time.Hour} {
+		b.Run(d.String(), func(b *testing.B) {
+			for range b.N {
+				if got := s.Between("cam1", end.Add(-d), end); len(got) < int(d/time.Minute)-1 {
+					b.Fatalf("%d segments", len(got))
+				}
+			}
+		})
+	}
+}

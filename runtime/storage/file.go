@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,6 +35,14 @@ type File struct {
 	moof   []byte   // reused moof buffer
 	chunks [][]byte // reused iovec list
 	iov    [][]byte // writeAll's copy of a write's buffers, which it advances
+
+	// What Writing reads from other goroutines: the bytes of complete
+	// parts and the media end of the first track (nanoseconds), whose ID
+	// and time scale WriteInit reads.
+	trackID   int
+	timeScale uint32
+	published atomic.Int64
+	written   atomic.Int64
 }
 
 // Create opens a new segment file for camera starting at start, on the
@@ -88,6 +97,7 @@ func (f *File) Parts() int { return f.parts }
 
 // WriteInit writes the initialization section; call it once, first.
 func (f *File) WriteInit(init []byte) error {
+	f.trackID, f.timeScale = firstTrack(init)
 	return f.writev([][]byte{init})
 }
 
@@ -104,6 +114,7 @@ func (f *File) WritePart(tracks []PartTrack) error {
 	clear(f.chunks) // do not keep the payloads alive until the next part
 	if err == nil {
 		f.parts++
+		f.noteWritten(tracks)
 	}
 	return err
 }

@@ -1,0 +1,373 @@
+package agent
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+	"vigil/runtime/footage"
+)
+
+// Footage across the site. Any agent answers for the whole site: it reads
+// its own store's index and asks every other server that may be up for its
+// part (GET /v1/recordings/local) in parallel, each bounded by peerTimeout,
+// then merges with package footage. A server that does not answer in time,
+// answers garbage or is dead makes the answer incomplete (missing_servers)
+// when it may hold footage of the camera; the answer never waits longer.
+
+// peerTimeout bounds one peer's answer to a footage question.
+const peerTimeout = 3 * time.Second
+
+// maxListing is the longest period one listing request may cover.
+const maxListing = 31 * 24 * time.Hour
+
+// period is a validated [start, end) of a request.
+type period struct{ start, end time.Time }
+
+// parsePeriod reads start and end (RFC 3339) from a query; end defaults to
+// now and start to def before end.
+func parsePeriod(q url.Values, def time.Duration) (period, error) {
+	p := period{end: time.Now()}
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+	}{{"end", &p.end}, {"start", &p.start}} {
+		if s := q.Get(f.name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				return p, fmt.Errorf("%s=%q is not a time like 2026-12-01T21:00:00Z (RFC 3339)", f.name, s)
+			}
+			*f.t = t
+		}
+	}
+	if p.start.IsZero() {
+		p.start = p.end.Add(-def)
+	}
+	if !p.end.After(p.start) {
+		return p, fmt.Errorf("the period is empty or inverted: start %s is not before end %s", p.start.Format(time.RFC3339), p.end.Format(time.RFC3339))
+	}
+	if p.end.Sub(p.start) > maxListing {
+		return p, fmt.Errorf("the period is %s long; ask for at most 31 days at a time", p.end.Sub(p.start).Round(time.Hour))
+	}
+	return p, nil
+}
+
+// localFootage is this server's footage of a camera overlapping [start,
+// end): its segments (segments) or their runs clipped to the period, and
+// its stored gaps.
+func (a *Agent) localFootage(camera string, start, end time.Time, segments bool) api.LocalRecordings {
+	out := api.LocalRecordings{Server: a.cfg.Server, Camera: camera, Pieces: []api.Piece{}}
+	a.mu.Lock()
+	rec := a.rec
+	a.mu.Unlock()
+	if rec == nil {
+		return out
+	}
+	for _, seg := range rec.store.Between(camera, start, end) {
+		out.Pieces = append(out.Pieces, api.Piece{Server: a.cfg.Server, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Path: seg.Rel()})
+	}
+	if seg, ok := rec.store.Writing(camera); ok && seg.End.After(start) && seg.Start.Before(end) {
+		out.Pieces = append(out.Pieces, api.Piece{Server: a.cfg.Server, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Path: seg.Rel(), Open: true})
+	}
+	if !segments {
+		out.Pieces = footage.Coalesce(footage.Clip(out.Pieces, start, end))
+	}
+	for _, g := range rec.store.Gaps(camera) {
+		if g.Start.Before(end) && (g.End.IsZero() || g.End.After(start)) {
+			out.Gaps = append(out.Gaps, g)
+		}
+	}
+	return out
+}
+
+// localCameras lists the cameras this server has footage or gaps of.
+func (a *Agent) localCameras() []string {
+	a.mu.Lock()
+	rec := a.rec
+	a.mu.Unlock()
+	if rec == nil {
+		return nil
+	}
+	return rec.store.Cameras()
+}
+
+// handleLocalRecordings answers GET /v1/recordings/local?camera=&start=&end=
+// [&segments=1]: this server's own footage, for its peers. Without camera,
+// every camera's runs (the day overview).
+func (a *Agent) handleLocalRecordings(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	start, end := time.Time{}, time.Unix(1<<40, 0)
+	if q.Has("start") || q.Has("end") {
+		p, err := parsePeriod(q, maxListing)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, api.Error{Error: err.Error()})
+			return
+		}
+		start, end = p.start, p.end
+	}
+	cameras := q["camera"]
+	if len(cameras) == 0 {
+		cameras = a.localCameras()
+	}
+	out := make([]api.LocalRecordings, 0, len(cameras))
+	for _, c := range cameras {
+		out = append(out, a.localFootage(c, start, end, q.Get("segments") == "1"))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// siteFootage is what the servers of the site answered about some cameras.
+type siteFootage struct {
+	spec    *hcl.Site
+	answers []api.LocalRecordings
+	// silent are the servers that could record and did not answer, with
+	// why (dead, timeout, garbage).
+	silent map[string]string
+}
+
+// gatherFootage asks this server and every other server of the spec that
+// can record for its footage (query as for /v1/recordings/local).
+func (a *Agent) gatherFootage(ctx context.Context, query url.Values) (*siteFootage, error) {
+	a.mu.Lock()
+	v := a.view
+	a.mu.Unlock()
+	spec := v.spec()
+	if spec == nil {
+		return nil, errors.New(WaitingMessage)
+	}
+	start, end := time.Time{}, time.Unix(1<<40, 0)
+	if query.Has("start") {
+		p, err := parsePeriod(query, maxListing)
+		if err != nil {
+			return nil, err
+		}
+		start, end = p.start, p.end
+	}
+	sf := &siteFootage{spec: spec, silent: map[string]string{}}
+	cameras := query["camera"]
+	if len(cameras) == 0 {
+		cameras = a.localCameras()
+	}
+	for _, c := range cameras {
+		sf.answers = append(sf.answers, a.localFootage(c, start, end, query.Get("segments") == "1"))
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, s := range spec.Servers {
+		if s.Name == a.cfg.Server || s.Kind == hcl.KindWitness || s.Kind == hcl.KindVirtual {
+			continue
+		}
+		m, ok := v.members[s.Name]
+		if !ok || m.Health == api.HealthDead {
+			sf.silent[s.Name] = "down"
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := fetchFootage(ctx, m.APIAddr(), s.Name, query)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				a.log.Warn("no footage answer from a server", "from", s.Name, "err", err)
+				sf.silent[s.Name] = err.Error()
+				return
+			}
+			sf.answers = append(sf.answers, got...)
+		}()
+	}
+	wg.Wait()
+	return sf, nil
+}
+
+// fetchFootage asks one peer for its footage.
+func fetchFootage(ctx context.Context, addr, server string, query url.Values) ([]api.LocalRecordings, error) {
+	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/recordings/local?"+query.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s", addr, resp.Status)
+	}
+	var out []api.LocalRecordings
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("%s answered something that is not a footage list: %w", addr, err)
+	}
+	for _, l := range out {
+		for _, p := range l.Pieces {
+			if l.Server != server || p.Server != server { // a server speaks for itself only
+				return nil, fmt.Errorf("%s answered for server %q, not %s", addr, p.Server, server)
+			}
+		}
+	}
+	return out, nil
+}
+
+// mayHold reports whether a server may hold footage of camera since a
+// time: it records the camera or backs it up in the spec, is a standby,
+// or the site's statistics say it recorded the camera on or after that day.
+func (a *Agent) mayHold(spec *hcl.Site, server, camera string, since time.Time) bool {
+	if s := spec.Server(server); s != nil && s.Kind == hcl.KindStandby {
+		return true
+	}
+	if c := spec.Camera(camera); c != nil && (c.Server == server || slices.Contains(spec.BackupServers(c), server)) {
+		return true
+	}
+	for _, st := range a.cl.Stats(since.UTC().Format(time.DateOnly)) {
+		if st.Server == server && st.Camera == camera && st.Bytes > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// missing lists, sorted, the silent servers that may hold footage of camera.
+func (a *Agent) missing(sf *siteFootage, camera string, since time.Time) []string {
+	var out []string
+	for s := range sf.silent {
+		if camera == "" || a.mayHold(sf.spec, s, camera, since) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// siteLocation is the site's time zone (UTC when unset or unknown).
+func siteLocation(spec *hcl.Site) (*time.Location, string) {
+	if spec != nil && spec.TimeZone != "" {
+		if loc, err := time.LoadLocation(spec.TimeZone); err == nil {
+			return loc, spec.TimeZone
+		}
+	}
+	return time.UTC, "UTC"
+}
+
+// handleRecordings answers GET /v1/recordings?camera=&start=&end=: the
+// camera's timeline across the site.
+func (a *Agent) handleRecordings(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	camera := q.Get("camera")
+	if camera == "" {
+		writeError(w, http.StatusBadRequest, api.Error{Error: "name the camera: /v1/recordings?camera=NAME&start=RFC3339&end=RFC3339"})
+		return
+	}
+	p, err := parsePeriod(q, 24*time.Hour)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.Error{Error: err.Error()})
+		return
+	}
+	rec, err := a.recordings(r.Context(), camera, p)
+	if err != nil {
+		writeError(w, footageErrCode(err), api.Error{Error: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, rec)
+}
+
+// errNoCamera is an unknown camera: not in the spec, no footage anywhere.
+var errNoCamera = errors.New("no such camera")
+
+func footageErrCode(err error) int {
+	if errors.Is(err, errNoCamera) {
+		return http.StatusNotFound
+	}
+	return http.StatusServiceUnavailable
+}
+
+// recordings gathers and merges a camera's timeline over a period.
+func (a *Agent) recordings(ctx context.Context, camera string, p period) (*api.Recordings, error) {
+	sf, pieces, err := a.footageOf(ctx, camera, p, false)
+	if err != nil {
+		return nil, err
+	}
+	var gaps []api.Gap
+	for _, l := range sf.answers {
+		gaps = append(gaps, l.Gaps...)
+	}
+	missing := a.missing(sf, camera, p.start)
+	tl := footage.Merge(footage.Input{Start: p.start, End: p.end, Now: time.Now(), Pieces: pieces, Gaps: gaps, Missing: missing})
+	_, tz := siteLocation(sf.spec)
+	return &api.Recordings{
+		Camera: camera, TimeZone: tz, Start: p.start, End: p.end,
+		Complete: len(missing) == 0, MissingServers: missing,
+		Spans: tl.Spans, Gaps: tl.Gaps, Holds: []api.RecordingHold{},
+	}, nil
+}
+
+// footageOf gathers a camera's pieces over a period from the whole site:
+// the runs, or the segment files with segments.
+func (a *Agent) footageOf(ctx context.Context, camera string, p period, segments bool) (*siteFootage, []api.Piece, error) {
+	q := url.Values{"camera": {camera}, "start": {p.start.Format(time.RFC3339Nano)}, "end": {p.end.Format(time.RFC3339Nano)}}
+	if segments {
+		q.Set("segments", "1")
+	}
+	sf, err := a.gatherFootage(ctx, q)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pieces []api.Piece
+	known := sf.spec.Camera(camera) != nil
+	for _, l := range sf.answers {
+		pieces = append(pieces, l.Pieces...)
+		known = known || len(l.Pieces) > 0 || len(l.Gaps) > 0
+	}
+	if !known {
+		return nil, nil, fmt.Errorf("%w: the site has no camera %q and no recordings of one", errNoCamera, camera)
+	}
+	return sf, pieces, nil
+}
+
+// handleRecordingDays answers GET /v1/recordings/days[?camera=]: the days
+// with footage of a camera, or of every camera of the site.
+func (a *Agent) handleRecordingDays(w http.ResponseWriter, r *http.Request) {
+	camera := r.URL.Query().Get("camera")
+	q := url.Values{}
+	if camera != "" {
+		q.Set("camera", camera)
+	}
+	sf, err := a.gatherFootage(r.Context(), q)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, api.Error{Error: err.Error()})
+		return
+	}
+	byCamera := map[string][]api.Piece{}
+	for _, c := range sf.spec.Cameras {
+		if camera == "" || c.Name == camera {
+			byCamera[c.Name] = nil
+		}
+	}
+	for _, l := range sf.answers {
+		if len(l.Pieces) > 0 || len(l.Gaps) > 0 {
+			byCamera[l.Camera] = append(byCamera[l.Camera], l.Pieces...)
+		}
+	}
+	if _, ok := byCamera[camera]; camera != "" && !ok {
+		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("the site has no camera %q and no recordings of one", camera)})
+		return
+	}
+	loc, tz := siteLocation(sf.spec)
+	missing := a.missing(sf, camera, time.Time{})
+	out := api.RecordingDays{TimeZone: tz, Complete: len(missing) == 0, MissingServers: missing, Cameras: []api.CameraDays{}}
+	for name, pieces := range byCamera {
+		out.Cameras = append(out.Cameras, api.CameraDays{Camera: name, Days: footage.Days(pieces, loc)})
+	}
+	slices.SortFunc(out.Cameras, func(x, y api.CameraDays) int { return cmp.Compare(x.Camera, y.Camera) })
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Recordings is the answer of GET /v1/recordings: one camera's timeline
+// over a period, across every server of the site.
+type Recordings struct {
+	Camera string `json:"camera"`
+	// TimeZone is the site's IANA time zone, for showing the times.
+	TimeZone string    `json:"time_zone"`
+	Start    time.Time `json:"start"`
+	End      time.Time `json:"end"`
+	// Complete is false when a server that may hold footage of the camera
+	// did not answer (MissingServers): its footage is then missing here.
+	Complete       bool     `json:"complete"`
+	MissingServers []string `json:"missing_servers,omitempty"`
+	// Spans and Gaps tile the period up to End or now, whichever is first,
+	// in time order.
+	Spans []Span          `json:"spans"`
+	Gaps  []TimelineGap   `json:"gaps"`
+	Holds []RecordingHold `json:"holds"`
+}
+
+// Span is a contiguous run of a camera's recording on one or more servers;
+// overlapping copies (constant redundancy, a partition, a make-before-break
+// handover) are one span listing every server.
+type Span struct {
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Servers []string  `json:"servers"`
+	// Bytes is the media inside the span on all its servers, prorated for
+	// segments the period cuts.
+	Bytes int64 `json:"bytes"`
+}
+
+// TimelineGap is a stretch of a period in which no server has media of the
+// camera, with its cause.
+type TimelineGap struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Cause GapCause  `json:"cause"`
+}
+
+// RecordingHold is an evidence hold that keeps part of the period.
+type RecordingHold struct {
+	Name   string    `json:"name"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Until  time.Time `json:"until,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// RecordingDays is the answer of GET /v1/recordings/days: the days with
+// footage of one camera (or of every camera), in the site's time zone.
+type RecordingDays struct {
+	TimeZone       string       `json:"time_zone"`
+	Complete       bool         `json:"complete"`
+	MissingServers []string     `json:"missing_servers,omitempty"`
+	Cameras        []CameraDays `json:"cameras"`
+}
+
+// CameraDays is one camera's days with footage, oldest first.
+type CameraDays struct {
+	Camera string         `json:"camera"`
+	Days   []RecordingDay `json:"days"`
+}
+
+// RecordingDay is one day (in the site's time zone) with footage.
+type RecordingDay struct {
+	Date string `json:"date"` // 2006-01-02
+	// RecordedSeconds is the time with media on at least one server;
+	// Coverage is that share of the day (0..1).
+	RecordedSeconds float64  `json:"recorded_seconds"`
+	Coverage        float64  `json:"coverage"`
+	Servers         []string `json:"servers"`
+}
+
+// LocalRecordings is one server's own footage of one camera: the answer of
+// GET /v1/recordings/local, which agents ask each other.
+type LocalRecordings struct {
+	Server string `json:"server"`
+	Camera string `json:"camera"`
+	// Pieces are the segments (with ?segments=1) or the contiguous runs of
+	// segments, oldest first.
+	Pieces []Piece `json:"pieces"`
+	// Gaps are the gaps this server's recorder stored for the camera.
+	Gaps []Gap `json:"gaps,omitempty"`
+}
+
+// Piece is a stretch of one server's media of a camera: a segment file, or
+// a run of contiguous segments.
+type Piece struct {
+	Server string    `json:"server"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	Bytes  int64     `json:"bytes"`
+	// Path names a segment file relative to its volume ("cam/2006-01-02/
+	// 15-04-05.000000.mp4"), for playback; empty for a run.
+	Path string `json:"path,omitempty"`
+	// Open is set on the segment still being written: End is its last
+	// written part.
+	Open   bool   `json:"open,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Recordings asks for a camera's timeline across the site over [start, end).
+func (c *Client) Recordings(ctx context.Context, camera string, start, end time.Time) (*Recordings, error) {
+	q := url.Values{"camera": {camera}, "start": {start.Format(time.RFC3339Nano)}, "end": {end.Format(time.RFC3339Nano)}}
+	var out Recordings
+	if err := c.do(ctx, http.MethodGet, "/v1/recordings?"+q.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RecordingDays asks for the days with footage of a camera, or of every
+// camera when camera is empty.
+func (c *Client) RecordingDays(ctx context.Context, camera string) (*RecordingDays, error) {
+	path := "/v1/recordings/days"
+	if camera != "" {
+		path += "?" + url.Values{"camera": {camera}}.Encode()
+	}
+	var out RecordingDays
+	if err := c.do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
