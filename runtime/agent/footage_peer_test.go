@@ -13,10 +13,12 @@ import (
 // answer: an error, within peerTimeout, never a hang.
 func TestFetchFootageFromBadPeers(t *testing.T) {
 	for name, h := range map[string]http.HandlerFunc{
-		"garbage":  func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>oops")) },
-		"error":    func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) },
-		"impostor": func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`[{"server":"rec-9","camera":"cam1","pieces":[{"server":"rec-9"}]}]`)) },
-		"slow":     func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+		"garbage": func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>oops")) },
+		"error":   func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) },
+		"impostor": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`[{"server":"rec-9","camera":"cam1","pieces":[{"server":"rec-9"}]}]`))
+		},
+		"slow": func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
 	} {
 		srv := httptest.NewServer(h)
 		_, err := fetchFootage(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "rec-2", url.Values{"camera": {"cam1"}})
