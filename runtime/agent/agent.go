@@ -115,6 +115,8 @@ type Agent struct {
 	stateCache stateCache
 	// console feeds the web console's push channel and live views.
 	console *consoleFeed
+	// runs is what the day overview of footage walked before.
+	runs runCache
 }
 
 // view is the result of the last reconcile pass, read by the API.

@@ -15,6 +15,7 @@ import (
 	"vigil/hcl"
 	"vigil/runtime/api"
 	"vigil/runtime/footage"
+	"vigil/runtime/storage"
 )
 
 // Footage across the site. Any agent answers for the whole site: it reads
@@ -72,15 +73,22 @@ func (a *Agent) localFootage(camera string, start, end time.Time, segments bool)
 	if rec == nil {
 		return out
 	}
-	for _, seg := range rec.store.Between(camera, start, end) {
-		out.Pieces = append(out.Pieces, api.Piece{Server: a.cfg.Server, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Path: seg.Rel()})
+	// Runs are built while walking the index: a month of a camera's
+	// segments is never copied to become a handful of runs.
+	add := func(seg *storage.Segment, open bool) {
+		p := api.Piece{Server: a.cfg.Server, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Open: open}
+		if segments {
+			p.Path = seg.Rel()
+			out.Pieces = append(out.Pieces, p)
+		} else if p, ok := footage.ClipOne(p, start, end); ok {
+			out.Pieces = footage.AppendRun(out.Pieces, p)
+		}
 	}
+	rec.store.Walk(camera, start, end, func(seg *storage.Segment) { add(seg, false) })
 	if seg, ok := rec.store.Writing(camera); ok && seg.End.After(start) && seg.Start.Before(end) {
-		out.Pieces = append(out.Pieces, api.Piece{Server: a.cfg.Server, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Path: seg.Rel(), Open: true})
+		add(&seg, true)
 	}
-	if !segments {
-		out.Pieces = footage.Coalesce(footage.Clip(out.Pieces, start, end))
-	}
+	slices.SortFunc(out.Pieces, func(x, y api.Piece) int { return x.Start.Compare(y.Start) })
 	for _, g := range rec.store.Gaps(camera) {
 		if g.Start.Before(end) && (g.End.IsZero() || g.End.After(start)) {
 			out.Gaps = append(out.Gaps, g)
@@ -114,15 +122,84 @@ func (a *Agent) handleLocalRecordings(w http.ResponseWriter, r *http.Request) {
 		}
 		start, end = p.start, p.end
 	}
-	cameras := q["camera"]
+	writeJSON(w, http.StatusOK, a.localAnswer(q["camera"], start, end, q.Get("segments") == "1"))
+}
+
+// localAnswer is this server's footage of the cameras (every camera of its
+// store when none is named) over [start, end): all of it, from the run
+// cache, when the period is unbounded.
+func (a *Agent) localAnswer(cameras []string, start, end time.Time, segments bool) []api.LocalRecordings {
 	if len(cameras) == 0 {
 		cameras = a.localCameras()
 	}
 	out := make([]api.LocalRecordings, 0, len(cameras))
 	for _, c := range cameras {
-		out = append(out, a.localFootage(c, start, end, q.Get("segments") == "1"))
+		if start.IsZero() && !segments {
+			out = append(out, a.allRuns(c))
+		} else {
+			out = append(out, a.localFootage(c, start, end, segments))
+		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
+}
+
+// runCache keeps, per camera, the runs of this server's closed segments,
+// so that the day overview of thousands of cameras walks only the segments
+// closed since the last one: retention deletes a camera's oldest segments
+// first, so cutting the front of the runs to the oldest segment left keeps
+// them true. Bytes are not kept true that way; the day overview uses none.
+type runCache struct {
+	mu    sync.Mutex
+	store *storage.Store
+	cams  map[string]*camRuns
+}
+
+type camRuns struct {
+	runs []api.Piece
+	upto time.Time // end of the last segment walked
+}
+
+// allRuns is this server's footage of a camera, all of it, as runs.
+func (a *Agent) allRuns(camera string) api.LocalRecordings {
+	out := api.LocalRecordings{Server: a.cfg.Server, Camera: camera, Pieces: []api.Piece{}}
+	a.mu.Lock()
+	rec := a.rec
+	a.mu.Unlock()
+	if rec == nil {
+		return out
+	}
+	c := &a.runs
+	c.mu.Lock()
+	if c.store != rec.store {
+		c.store, c.cams = rec.store, map[string]*camRuns{}
+	}
+	cr := c.cams[camera]
+	if cr == nil {
+		cr = &camRuns{}
+		c.cams[camera] = cr
+	}
+	rec.store.Walk(camera, cr.upto, time.Unix(1<<40, 0), func(seg *storage.Segment) {
+		if seg.Start.Before(cr.upto) {
+			return
+		}
+		cr.runs = footage.AppendRun(cr.runs, api.Piece{Server: a.cfg.Server, Start: seg.Start, End: seg.End, Bytes: seg.Bytes})
+		cr.upto = seg.End
+	})
+	oldest, ok := rec.store.Oldest(camera)
+	for ok && len(cr.runs) > 0 && !cr.runs[0].End.After(oldest) {
+		cr.runs = cr.runs[1:]
+	}
+	if !ok {
+		cr.runs = nil
+	} else if len(cr.runs) > 0 && cr.runs[0].Start.Before(oldest) {
+		cr.runs[0].Start = oldest
+	}
+	out.Pieces = append(out.Pieces, cr.runs...)
+	c.mu.Unlock()
+	if seg, ok := rec.store.Writing(camera); ok {
+		out.Pieces = footage.AppendRun(out.Pieces, api.Piece{Server: a.cfg.Server, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Open: true})
+	}
+	return out
 }
 
 // siteFootage is what the servers of the site answered about some cameras.
@@ -153,13 +230,7 @@ func (a *Agent) gatherFootage(ctx context.Context, query url.Values) (*siteFoota
 		start, end = p.start, p.end
 	}
 	sf := &siteFootage{spec: spec, silent: map[string]string{}}
-	cameras := query["camera"]
-	if len(cameras) == 0 {
-		cameras = a.localCameras()
-	}
-	for _, c := range cameras {
-		sf.answers = append(sf.answers, a.localFootage(c, start, end, query.Get("segments") == "1"))
-	}
+	sf.answers = a.localAnswer(query["camera"], start, end, query.Get("segments") == "1")
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, s := range spec.Servers {

@@ -69,8 +69,8 @@ func BenchmarkDays2500(b *testing.B) {
 	var bodies [][]byte
 	for _, srv := range []string{"rec-1", "rec-2", "rec-3"} {
 		var local []api.LocalRecordings
+		runs := Coalesce(segments(srv, end, 30*24*time.Hour))
 		for i := range 2500 {
-			runs := Coalesce(segments(srv, end, 30*24*time.Hour))
 			local = append(local, api.LocalRecordings{Server: srv, Camera: fmt.Sprintf("cam%d", i), Pieces: runs})
 		}
 		body, err := json.Marshal(local)

@@ -42,18 +42,25 @@ const Join = 100 * time.Millisecond
 func Clip(pieces []api.Piece, start, end time.Time) []api.Piece {
 	out := make([]api.Piece, 0, len(pieces))
 	for _, p := range pieces {
-		if !p.End.After(start) || !p.Start.Before(end) || !p.End.After(p.Start) {
-			continue
+		if p, ok := ClipOne(p, start, end); ok {
+			out = append(out, p)
 		}
-		if p.Start.Before(start) || p.End.After(end) {
-			whole := p.End.Sub(p.Start)
-			p.Start, p.End = maxTime(p.Start, start), minTime(p.End, end)
-			p.Bytes = int64(float64(p.Bytes) * float64(p.End.Sub(p.Start)) / float64(whole))
-		}
-		out = append(out, p)
 	}
 	sortPieces(out)
 	return out
+}
+
+// ClipOne is Clip of one piece; ok is false when none of it is left.
+func ClipOne(p api.Piece, start, end time.Time) (api.Piece, bool) {
+	if !p.End.After(start) || !p.Start.Before(end) || !p.End.After(p.Start) {
+		return p, false
+	}
+	if p.Start.Before(start) || p.End.After(end) {
+		whole := p.End.Sub(p.Start)
+		p.Start, p.End = maxTime(p.Start, start), minTime(p.End, end)
+		p.Bytes = int64(float64(p.Bytes) * float64(p.End.Sub(p.Start)) / float64(whole))
+	}
+	return p, true
 }
 
 // Coalesce joins the pieces of one server into runs: pieces that overlap or
@@ -62,16 +69,22 @@ func Clip(pieces []api.Piece, start, end time.Time) []api.Piece {
 func Coalesce(pieces []api.Piece) []api.Piece {
 	var out []api.Piece
 	for _, p := range pieces {
-		if n := len(out); n > 0 && out[n-1].Server == p.Server && !p.Start.After(out[n-1].End.Add(Join)) {
-			out[n-1].End = maxTime(out[n-1].End, p.End)
-			out[n-1].Bytes += p.Bytes
-			out[n-1].Open = out[n-1].Open || p.Open
-			continue
-		}
-		p.Path, p.SHA256 = "", ""
-		out = append(out, p)
+		out = AppendRun(out, p)
 	}
 	return out
+}
+
+// AppendRun adds a piece of one server, starting no earlier than the
+// pieces before it, to runs (see Coalesce).
+func AppendRun(runs []api.Piece, p api.Piece) []api.Piece {
+	if n := len(runs); n > 0 && runs[n-1].Server == p.Server && !p.Start.After(runs[n-1].End.Add(Join)) {
+		runs[n-1].End = maxTime(runs[n-1].End, p.End)
+		runs[n-1].Bytes += p.Bytes
+		runs[n-1].Open = runs[n-1].Open || p.Open
+		return runs
+	}
+	p.Path, p.SHA256 = "", ""
+	return append(runs, p)
 }
 
 // Input is what Merge stitches.

@@ -35,8 +35,9 @@ func BenchmarkEnforceLargeIndex(b *testing.B) {
 	}
 }
 
-// BenchmarkBetween is the index lookup of one camera's listing: a day out
-// of 30 days of 1-minute segments, and the whole 30 days.
+// BenchmarkBetween is the index lookup of one camera over a day out of 30
+// days of 1-minute segments, and over the whole 30 days: copying the
+// segments (Between, for playback) and walking them (Walk, for listings).
 func BenchmarkBetween(b *testing.B) {
 	s, err := Open([]Volume{{Path: b.TempDir()}}, nil, WithRetentionInterval(0))
 	if err != nil {
@@ -56,6 +57,15 @@ func BenchmarkBetween(b *testing.B) {
 			for range b.N {
 				if got := s.Between("cam1", end.Add(-d), end); len(got) < int(d/time.Minute)-1 {
 					b.Fatalf("%d segments", len(got))
+				}
+			}
+		})
+		b.Run("walk/"+d.String(), func(b *testing.B) {
+			for range b.N {
+				var bytes int64
+				s.Walk("cam1", end.Add(-d), end, func(seg *Segment) { bytes += seg.Bytes })
+				if bytes == 0 {
+					b.Fatal("nothing walked")
 				}
 			}
 		})

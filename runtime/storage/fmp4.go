@@ -144,6 +144,18 @@ type ProbeInfo struct {
 	ValidSize int64
 	// Duration is the longest track's End.
 	Duration time.Duration
+	// InitSize is the length of the initialization section (ftyp, moov).
+	InitSize int64
+	// Fragments are the complete parts, in file order.
+	Fragments []Fragment
+}
+
+// Fragment is one part of a segment file: its moof and mdat, and what the
+// moof says of each track.
+type Fragment struct {
+	Offset int64 // of the moof
+	Size   int64 // moof and mdat
+	Runs   []TrackRun
 }
 
 // Codec returns the codec names of the tracks joined by "+", e.g. "h264+aac".
@@ -209,6 +221,7 @@ func probe(r io.ReaderAt, size int64) (ProbeInfo, error) {
 	byID := map[int]*ProbeTrack{}
 	ticks := map[int]uint64{}
 	var pending []TrackRun // parsed moof waiting for its mdat
+	var moofAt int64
 	for off+8 <= size {
 		if _, err := r.ReadAt(hdr[:8], off); err != nil {
 			return info, err
@@ -243,10 +256,12 @@ func probe(r io.ReaderAt, size int64) (ProbeInfo, error) {
 				byID[info.Tracks[i].ID] = &info.Tracks[i]
 			}
 			info.ValidSize = initEnd
+			info.InitSize = initEnd
 		case "moof":
 			if initEnd == 0 {
 				return info, errNoInit
 			}
+			moofAt = off
 			buf := make([]byte, boxSize-hlen)
 			if _, err := r.ReadAt(buf, off+hlen); err != nil {
 				return info, err
@@ -266,6 +281,7 @@ func probe(r io.ReaderAt, size int64) (ProbeInfo, error) {
 				}
 				info.Parts++
 				info.ValidSize = off + boxSize
+				info.Fragments = append(info.Fragments, Fragment{Offset: moofAt, Size: off + boxSize - moofAt, Runs: pending})
 				pending = nil
 			}
 		}
@@ -291,7 +307,19 @@ type TrackRun struct {
 	ID    int
 	Times []uint64
 	End   uint64
+	// Per sample, in Times' order: size, flags (ISO/IEC 14496-12 8.8.3.1)
+	// and presentation minus decoding time.
+	Sizes   []uint32
+	Flags   []uint32
+	Offsets []int32
+	// DataOffset is where the first sample's data starts, from the start
+	// of the moof (the trun's data_offset; this package writes tfhd
+	// default-base-is-moof).
+	DataOffset int64
 }
+
+// NonSync reports whether sample i is not a random access point.
+func (tr TrackRun) NonSync(i int) bool { return tr.Flags[i]&flagNonSync != 0 }
 
 var errTruncated = errors.New("truncated box")
 
@@ -319,7 +347,7 @@ func ParseMoof(b []byte) ([]TrackRun, error) {
 
 func parseTraf(b []byte) (TrackRun, error) {
 	var tr TrackRun
-	var defDur uint32
+	var defDur, defSize, defFlags uint32
 	for len(b) >= 8 {
 		size := int(binary.BigEndian.Uint32(b))
 		if size < 12 || size > len(b) {
@@ -341,11 +369,17 @@ func parseTraf(b []byte) (TrackRun, error) {
 			if flags&0x02 != 0 {
 				p += 4
 			}
-			if flags&0x08 != 0 {
-				if len(body) < p+4 {
-					return tr, errTruncated
+			for _, f := range []struct {
+				bit uint32
+				v   *uint32
+			}{{0x08, &defDur}, {0x10, &defSize}, {0x20, &defFlags}} {
+				if flags&f.bit != 0 {
+					if len(body) < p+4 {
+						return tr, errTruncated
+					}
+					*f.v = binary.BigEndian.Uint32(body[p:])
+					p += 4
 				}
-				defDur = binary.BigEndian.Uint32(body[p:])
 			}
 		case "tfdt":
 			if version == 1 {
@@ -366,9 +400,18 @@ func parseTraf(b []byte) (TrackRun, error) {
 			n := int(binary.BigEndian.Uint32(body))
 			p := 4
 			if flags&0x01 != 0 {
+				if len(body) < p+4 {
+					return tr, errTruncated
+				}
+				tr.DataOffset = int64(int32(binary.BigEndian.Uint32(body[p:])))
 				p += 4
 			}
-			if flags&0x04 != 0 {
+			first, hasFirst := uint32(0), flags&0x04 != 0
+			if hasFirst {
+				if len(body) < p+4 {
+					return tr, errTruncated
+				}
+				first = binary.BigEndian.Uint32(body[p:])
 				p += 4
 			}
 			per := 0
@@ -382,11 +425,29 @@ func parseTraf(b []byte) (TrackRun, error) {
 			}
 			for i := range n {
 				tr.Times = append(tr.Times, tr.End)
-				d := defDur
+				d, size, fl, cts := defDur, defSize, defFlags, int32(0)
+				q := p + i*per
 				if flags&0x100 != 0 {
-					d = binary.BigEndian.Uint32(body[p+i*per:])
+					d = binary.BigEndian.Uint32(body[q:])
+					q += 4
+				}
+				if flags&0x200 != 0 {
+					size = binary.BigEndian.Uint32(body[q:])
+					q += 4
+				}
+				if flags&0x400 != 0 {
+					fl = binary.BigEndian.Uint32(body[q:])
+					q += 4
+				} else if i == 0 && hasFirst {
+					fl = first
+				}
+				if flags&0x800 != 0 {
+					cts = int32(binary.BigEndian.Uint32(body[q:]))
 				}
 				tr.End += uint64(d)
+				tr.Sizes = append(tr.Sizes, size)
+				tr.Flags = append(tr.Flags, fl)
+				tr.Offsets = append(tr.Offsets, cts)
 			}
 		}
 		b = b[size:]

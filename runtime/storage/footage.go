@@ -26,9 +26,20 @@ func (seg Segment) Rel() string {
 // Between returns a camera's closed segments that overlap [start, end), on
 // every volume, oldest first.
 func (s *Store) Between(camera string, start, end time.Time) []Segment {
+	var out []Segment
+	s.Walk(camera, start, end, func(seg *Segment) { out = append(out, *seg) })
+	if len(s.vols) > 1 {
+		slices.SortFunc(out, func(a, b Segment) int { return a.Start.Compare(b.Start) })
+	}
+	return out
+}
+
+// Walk calls fn, under the store lock, with each of a camera's closed
+// segments that overlap [start, end): oldest first on each volume, one
+// volume after the other. fn must be quick and must not keep seg.
+func (s *Store) Walk(camera string, start, end time.Time, fn func(seg *Segment)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Segment
 	for _, v := range s.vols {
 		c := v.cams[camera]
 		if c == nil {
@@ -44,14 +55,10 @@ func (s *Store) Between(camera string, start, end time.Time) []Segment {
 		})
 		for ; i < len(c.segs) && c.segs[i].Start.Before(end); i++ {
 			if c.segs[i].End.After(start) {
-				out = append(out, c.segs[i])
+				fn(&c.segs[i])
 			}
 		}
 	}
-	if len(s.vols) > 1 {
-		slices.SortFunc(out, func(a, b Segment) int { return a.Start.Compare(b.Start) })
-	}
-	return out
 }
 
 // Writing returns the camera's segment being written, if any, as a Segment
@@ -131,4 +138,18 @@ func (f *File) noteWritten(tracks []PartTrack) {
 		}
 		f.written.Store(int64(time.Duration(float64(end) * float64(time.Second) / float64(f.timeScale))))
 	}
+}
+
+// Oldest returns the start of the camera's oldest closed segment.
+func (s *Store) Oldest(camera string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var oldest time.Time
+	found := false
+	for _, v := range s.vols {
+		if c := v.cams[camera]; c != nil && len(c.segs) > 0 && (!found || c.segs[0].Start.Before(oldest)) {
+			oldest, found = c.segs[0].Start, true
+		}
+	}
+	return oldest, found
 }
