@@ -84,13 +84,15 @@ func TestLab(t *testing.T) {
 	if err := kb.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ping(); err != nil {
+	// A link set up again forwards once its carrier is up, which a busy
+	// machine may take a while to report: wait for the condition.
+	if err := pingUntil(ping, 20*time.Second); err != nil {
 		t.Errorf("b unreachable after healing: %v", err)
 	}
 	if err := kb.Slow("1mbit"); err != nil {
 		t.Fatal(err)
 	}
-	if err := ping(); err != nil {
+	if err := pingUntil(ping, 20*time.Second); err != nil {
 		t.Errorf("b unreachable through a slow link: %v", err)
 	}
 	if err := kb.Slow(""); err != nil {
@@ -106,6 +108,18 @@ func TestLab(t *testing.T) {
 	list, _ := exec.Command("ip", "netns", "list").Output()
 	if strings.Contains(string(list), prefix) {
 		t.Errorf("namespaces left after Close:\n%s", list)
+	}
+}
+
+// pingUntil retries ping until it succeeds or within has passed, and
+// returns the last error.
+func pingUntil(ping func() error, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := ping()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
 	}
 }
 
