@@ -232,6 +232,7 @@ func Start(cfg Config) (*Agent, error) {
 	a.cl = cl
 	cl.LeaderLoop(a.gatherStats)
 	cl.LeaderLoop(a.BalanceLoop(time.Now, DefaultBalanceInterval))
+	cl.LeaderLoop(a.alertLoop)
 
 	var limited net.Listener
 	a.srv, limited = defaultAPILimits().server(ln, a.routes(), a.refuseConn)

@@ -46,6 +46,7 @@ func (a *Agent) routes() http.Handler {
 	handle("POST /v1/apply", "apply", a.requireToken(a.handleApply))
 	handle("POST /v1/master/transfer", "master_transfer", a.requireToken(a.handleTransfer))
 	handle("GET /v1/events", "events", a.handleEvents)
+	handle("POST /v1/alerts/test", "alert_test", a.requireToken(a.handleAlertTest))
 	handle("GET /v1/stats", "stats", a.handleStats)
 	handle("GET /v1/stats/local", "stats_local", a.handleLocalStats)
 	handle("GET /v1/balance/report", "balance_report", a.handleBalanceReport)

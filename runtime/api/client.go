@@ -155,6 +155,16 @@ func (c *Client) TransferMaster(ctx context.Context, server string) (string, err
 	return resp.Master, nil
 }
 
+// AlertTest sends a test notification to a notifier of the site and
+// returns what its server answered.
+func (c *Client) AlertTest(ctx context.Context, notifier string) (*AlertTestResponse, error) {
+	var resp AlertTestResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/alerts/test", AlertTestRequest{Notifier: notifier}, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // Stats returns the site's daily recorded bytes per server and camera, as
 // committed by the master, for dates on or after since ("2006-01-02"; ""
 // for all).

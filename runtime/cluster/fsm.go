@@ -92,6 +92,8 @@ type fsm struct {
 	// exportKey signs the site's exports. It is kept apart from State,
 	// which is shown, so that it never reaches the API or the logs.
 	exportKey ed25519.PrivateKey
+	// alerts is the alert state (alerts.go).
+	alerts    AlertState
 	log       *slog.Logger
 	onApplied func(kind string)
 }
@@ -173,6 +175,24 @@ func (f *fsm) apply(env envelope) any {
 			newest = max(newest, s.Date)
 		}
 		f.prune(newest)
+		return nil
+	case cmdAlertCommit:
+		b, err := decodeBody[AlertCommit](env, cmdAlertCommitV)
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.alerts.commit(b)
+		return nil
+	case cmdAlertDelivered:
+		b, err := decodeBody[alertDeliveredBody](env, cmdAlertDeliveredV)
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.alerts.delivered(b)
 		return nil
 	default:
 		return fmt.Errorf("unknown raft entry type %q (version %d): this binary is older than the one that wrote it", env.Type, env.V)
@@ -281,7 +301,8 @@ type snapshotData struct {
 	Overrides []api.Override `json:"overrides,omitempty"`
 	Stats     []DailyStat    `json:"stats,omitempty"`
 	// ExportKey is the seed of the site's export key.
-	ExportKey []byte `json:"export_key,omitempty"`
+	ExportKey []byte      `json:"export_key,omitempty"`
+	Alerts    *AlertState `json:"alerts,omitempty"`
 }
 
 // Snapshot implements raft.FSM.
@@ -294,6 +315,10 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if k := f.siteExportKey(); k != nil {
 		data.ExportKey = k.Seed()
 	}
+	f.mu.RLock()
+	alerts := f.alerts.clone()
+	f.mu.RUnlock()
+	data.Alerts = &alerts
 	b, err := json.Marshal(data)
 	if err != nil {
 		return nil, err
@@ -318,6 +343,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.state = State{Spec: data.Spec, Revision: data.Revision, Committed: data.Committed, Overrides: data.Overrides}
 	f.stats = stats
+	f.alerts = AlertState{}
+	if data.Alerts != nil {
+		f.alerts = *data.Alerts
+	}
 	f.exportKey = nil
 	if len(data.ExportKey) == ed25519.SeedSize {
 		f.exportKey = ed25519.NewKeyFromSeed(data.ExportKey)

@@ -1,0 +1,181 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"vigil/runtime/alerting"
+	"vigil/runtime/api"
+	"vigil/runtime/cluster"
+)
+
+// Alerting runs on the master (a leader loop): it evaluates the alerts of
+// the committed spec against the master's view of the site, commits what
+// starts and ends and the notifications to send to the replicated state,
+// and delivers the outbox, one worker per notifier, so that a notifier
+// that is down delays only itself and never the agent.
+const (
+	alertInterval = 250 * time.Millisecond
+	// Delivery retries back off from retryMin to retryMax.
+	retryMin = time.Second
+	retryMax = time.Minute
+)
+
+// oneOffKinds are the events on the master that are alert conditions of
+// their own (one-off).
+var oneOffKinds = []string{"config.applied", "config.invalid"}
+
+func (a *Agent) alertLoop(ctx context.Context) {
+	ev := alerting.NewEvaluator(a.cfg.Site)
+	seen := alerting.Since{}
+	_, events, cancel := a.events.subscribe()
+	defer cancel()
+	workers := map[string]chan struct{}{} // notifier → wake-up
+	tick := time.NewTicker(alertInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-events:
+			if spec := a.cl.State().Spec; spec != nil && slices.Contains(oneOffKinds, e.Kind) {
+				ev.Happened(spec, api.AlertItem{Condition: e.Kind, Server: e.Server, Camera: e.Camera, Since: e.Time, Message: e.Message})
+			}
+			continue
+		case <-tick.C:
+		}
+		cs := a.cl.State()
+		if cs.Spec == nil {
+			continue
+		}
+		st := a.State()
+		now := time.Now()
+		commit := ev.Step(cs.Spec, alerting.Conditions(&st, now, seen), a.cl.Alerts().Incidents, now)
+		if len(commit.Started)+len(commit.Ended)+len(commit.Send) > 0 {
+			if err := a.cl.CommitAlerts(ctx, commit); err != nil {
+				if ctx.Err() == nil {
+					a.log.Warn("cannot commit alert notifications; evaluated again shortly", "err", err)
+				}
+				continue
+			}
+			for _, o := range commit.Send {
+				a.emit(api.Event{Severity: "info", Kind: "alert." + o.Notification.Status,
+					Message: fmt.Sprintf("alert %s %s: %s (to %v, notification %s)", o.Notification.Alert, o.Notification.Status, o.Notification.Summary, o.Pending, o.Notification.ID)})
+			}
+		}
+		for _, o := range a.cl.Alerts().Outbox {
+			for _, name := range o.Pending {
+				w, ok := workers[name]
+				if !ok {
+					w = make(chan struct{}, 1)
+					workers[name] = w
+					go a.deliver(ctx, name, w)
+				}
+				select {
+				case w <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// deliver sends the outbox's notifications for one notifier, oldest
+// first, until ctx ends (this server stops being the master).
+func (a *Agent) deliver(ctx context.Context, notifier string, wake <-chan struct{}) {
+	attempts := 0
+	for {
+		o, ok := nextFor(a.cl.Alerts().Outbox, notifier)
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+				continue
+			}
+		}
+		n := o.Notification
+		spec := a.cl.State().Spec
+		nf := spec.Notifier(notifier)
+		if nf == nil {
+			a.emit(api.Event{Severity: "warning", Kind: "alert.dropped",
+				Message: fmt.Sprintf("notification %s of alert %s not sent to %s: the notifier is no longer configured", n.ID, n.Alert, notifier)})
+		} else {
+			answer, err := alerting.Send(ctx, nf, n)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				attempts++
+				wait := min(retryMin<<min(attempts-1, 10), retryMax)
+				a.emit(api.Event{Severity: "warning", Kind: "alert.delivery_failed",
+					Message: fmt.Sprintf("notification %s of alert %s to %s (%s) failed (attempt %d): %v; retrying in %s", n.ID, n.Alert, notifier, nf, attempts, err, wait)})
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+				continue
+			}
+			attempts = 0
+			a.emit(api.Event{Severity: "info", Kind: "alert.delivered",
+				Message: fmt.Sprintf("notification %s of alert %s delivered to %s (%s): %s", n.ID, n.Alert, notifier, nf, answer)})
+		}
+		if err := a.cl.AlertDelivered(ctx, n.ID, notifier); err != nil {
+			// The next master sends it again, with the same ID.
+			a.log.Warn("cannot record a delivered notification", "id", n.ID, "notifier", notifier, "err", err)
+			return
+		}
+	}
+}
+
+func nextFor(outbox []cluster.Outgoing, notifier string) (cluster.Outgoing, bool) {
+	for _, o := range outbox {
+		if slices.Contains(o.Pending, notifier) {
+			return o, true
+		}
+	}
+	return cluster.Outgoing{}, false
+}
+
+// handleAlertTest sends a test notification to a notifier of the committed
+// spec and answers with what its server said.
+func (a *Agent) handleAlertTest(w http.ResponseWriter, r *http.Request) {
+	var req api.AlertTestRequest
+	body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err := json.Unmarshal(body, &req); err != nil || req.Notifier == "" {
+		writeError(w, http.StatusBadRequest, api.Error{Error: `the request must name a notifier: {"notifier": "NAME"}`})
+		return
+	}
+	spec := a.cl.State().Spec
+	if spec == nil {
+		writeError(w, http.StatusNotFound, api.Error{Error: WaitingMessage})
+		return
+	}
+	nf := spec.Notifier(req.Notifier)
+	if nf == nil {
+		var names []string
+		for _, n := range spec.Notifiers {
+			names = append(names, n.Name)
+		}
+		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("site %s has no notifier %q (notifiers: %v)", spec.Name, req.Notifier, names)})
+		return
+	}
+	now := time.Now()
+	n := api.Notification{ID: alerting.NewID(), Site: spec.Name, Time: now, Status: api.AlertTest,
+		Summary: fmt.Sprintf("test message from %s: notifier %s works", a.cfg.Server, nf.Name),
+		Items:   []api.AlertItem{{Condition: "test", Server: a.cfg.Server, State: api.ItemHappened, Since: now, Message: "sent by vigil alert test"}}}
+	answer, err := alerting.Send(r.Context(), nf, n)
+	if err != nil {
+		a.emit(api.Event{Severity: "warning", Kind: "alert.test_failed", Message: fmt.Sprintf("test notification to %s (%s) failed: %v", nf.Name, nf, err)})
+		writeError(w, http.StatusBadGateway, api.Error{Error: fmt.Sprintf("%s (%s): %v", nf.Name, nf, err)})
+		return
+	}
+	a.emit(api.Event{Severity: "info", Kind: "alert.test", Message: fmt.Sprintf("test notification delivered to %s (%s): %s", nf.Name, nf, answer)})
+	writeJSON(w, http.StatusOK, api.AlertTestResponse{Notifier: nf.Name, Destination: nf.String(), Answer: answer})
+}

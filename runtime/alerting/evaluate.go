@@ -1,0 +1,236 @@
+package alerting
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+	"vigil/runtime/cluster"
+)
+
+// DefaultGroupWait is how long an alert collects what it has to tell
+// before it sends one message.
+const DefaultGroupWait = time.Second
+
+// endOf maps a lasting condition to the one-off condition that tells its end.
+var endOf = map[string]string{"server.dead": "server.back", "takeover.started": "takeover.finished"}
+
+// Evaluator decides what to notify. It runs on the master; its memory is
+// only timing (when an end or a one-off was first seen), so a new master
+// starts a fresh one and loses nothing but a GroupWait.
+type Evaluator struct {
+	Site      string
+	GroupWait time.Duration
+
+	ended   map[string]time.Time // incident key → when first seen ended
+	oneOffs map[string][]api.AlertItem
+}
+
+// NewEvaluator returns an Evaluator for a site.
+func NewEvaluator(site string) *Evaluator {
+	return &Evaluator{Site: site, GroupWait: DefaultGroupWait, ended: map[string]time.Time{}, oneOffs: map[string][]api.AlertItem{}}
+}
+
+// Happened queues a one-off item (config.applied, config.invalid) for the
+// alerts of spec that want it.
+func (e *Evaluator) Happened(spec *hcl.Site, it api.AlertItem) {
+	it.State = api.ItemHappened
+	for _, a := range spec.Alerts {
+		if a.Matches(it.Condition, it.Server, it.Camera) {
+			e.oneOffs[a.Name] = append(e.oneOffs[a.Name], it)
+		}
+	}
+}
+
+// tracks tells whether alert a follows lasting condition c: it lists it or
+// its end.
+func tracks(a *hcl.Alert, c api.AlertItem) bool {
+	return a.Matches(c.Condition, c.Server, c.Camera) || endOf[c.Condition] != "" && a.Matches(endOf[c.Condition], c.Server, c.Camera)
+}
+
+func incidentKey(alert string, c api.AlertItem) string {
+	return alert + "/" + c.Condition + "/" + c.Server + "/" + c.Camera
+}
+
+// pending is what one alert has to tell.
+type pending struct {
+	started []cluster.Incident
+	ended   []string
+	items   []api.AlertItem
+	due     time.Time // when the first of it became due
+}
+
+// Step compares the site's lasting conditions with the incidents already
+// told (the replicated state) and returns what to commit: incidents started
+// and ended, and one notification per alert whose first news is GroupWait
+// old, to each notifier of the alert. An empty commit means nothing to do.
+func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]cluster.Incident, now time.Time) cluster.AlertCommit {
+	byAlert := map[string]*pending{}
+	get := func(name string) *pending {
+		if byAlert[name] == nil {
+			byAlert[name] = &pending{}
+		}
+		return byAlert[name]
+	}
+	note := func(p *pending, due time.Time) {
+		if p.due.IsZero() || due.Before(p.due) {
+			p.due = due
+		}
+	}
+	active := map[string]bool{}
+	for _, a := range spec.Alerts {
+		for _, c := range conds {
+			if !tracks(a, c) {
+				continue
+			}
+			key := incidentKey(a.Name, c)
+			active[key] = true
+			delete(e.ended, key)
+			if _, ok := told[key]; ok || now.Sub(c.Since) < a.For {
+				continue
+			}
+			c.State = api.ItemStarted
+			p := get(a.Name)
+			p.started = append(p.started, cluster.Incident{Key: key, Alert: a.Name, Item: c})
+			if a.Matches(c.Condition, c.Server, c.Camera) {
+				p.items = append(p.items, c)
+			}
+			note(p, c.Since.Add(a.For))
+		}
+	}
+	var commit cluster.AlertCommit
+	keys := make([]string, 0, len(told))
+	for k := range told {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		in := told[key]
+		if active[key] {
+			continue
+		}
+		a := alertNamed(spec, in.Alert)
+		if a == nil {
+			commit.Ended = append(commit.Ended, key) // the alert was removed: nothing to tell
+			continue
+		}
+		first, ok := e.ended[key]
+		if !ok {
+			first = now
+			e.ended[key] = now
+		}
+		p := get(a.Name)
+		p.ended = append(p.ended, key)
+		it := in.Item
+		it.State, it.End = api.ItemEnded, first
+		it.Message = endMessage(it)
+		if end := endOf[it.Condition]; end != "" && a.Matches(end, it.Server, it.Camera) {
+			it.Condition = end
+			p.items = append(p.items, it)
+		} else if a.Matches(it.Condition, it.Server, it.Camera) {
+			p.items = append(p.items, it)
+		}
+		note(p, first)
+	}
+	for name, items := range e.oneOffs {
+		if alertNamed(spec, name) == nil {
+			delete(e.oneOffs, name)
+			continue
+		}
+		p := get(name)
+		p.items = append(p.items, items...)
+		for _, it := range items {
+			note(p, it.Since)
+		}
+	}
+	names := make([]string, 0, len(byAlert))
+	for n := range byAlert {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p := byAlert[name]
+		if now.Sub(p.due) < e.GroupWait {
+			continue
+		}
+		commit.Started = append(commit.Started, p.started...)
+		commit.Ended = append(commit.Ended, p.ended...)
+		for _, k := range p.ended {
+			delete(e.ended, k)
+		}
+		delete(e.oneOffs, name)
+		if len(p.items) == 0 {
+			continue
+		}
+		n := e.notification(name, p.items, now)
+		commit.Send = append(commit.Send, cluster.Outgoing{Notification: n, Pending: slices.Clone(alertNamed(spec, name).Notify)})
+	}
+	return commit
+}
+
+func alertNamed(spec *hcl.Site, name string) *hcl.Alert {
+	for _, a := range spec.Alerts {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+func endMessage(it api.AlertItem) string {
+	d := it.End.Sub(it.Since).Round(time.Second)
+	switch it.Condition {
+	case "server.dead":
+		return fmt.Sprintf("server %s is back after %s", it.Server, d)
+	case "takeover.started":
+		return fmt.Sprintf("the cameras of %s are back on it after %s", it.Server, d)
+	}
+	return fmt.Sprintf("ended after %s: %s", d, it.Message)
+}
+
+// notification builds one message of an alert.
+func (e *Evaluator) notification(alert string, items []api.AlertItem, now time.Time) api.Notification {
+	status := api.AlertResolved
+	for _, it := range items {
+		if it.State != api.ItemEnded {
+			status = api.AlertFiring
+		}
+	}
+	return api.Notification{ID: NewID(), Site: e.Site, Time: now, Alert: alert, Status: status, Summary: summary(items), Items: items}
+}
+
+// summary says in one line what items tell.
+func summary(items []api.AlertItem) string {
+	var parts []string
+	cameras := map[string][]string{} // condition → cameras
+	var order []string
+	for _, it := range items {
+		if it.Camera != "" && it.State != api.ItemHappened {
+			key := it.Condition + " " + it.State
+			if cameras[key] == nil {
+				order = append(order, key)
+			}
+			cameras[key] = append(cameras[key], it.Camera)
+			continue
+		}
+		parts = append(parts, it.Message)
+	}
+	for _, key := range order {
+		cams := cameras[key]
+		cond, state, _ := strings.Cut(key, " ")
+		parts = append(parts, fmt.Sprintf("%s %s: %s", cond, state, strings.Join(cams, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// NewID returns a new idempotency key.
+func NewID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
