@@ -83,6 +83,9 @@ func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]
 		}
 	}
 	active := map[string]bool{}
+	// notYet are the incidents not due yet, per alert: they join a message
+	// that tells of the same subject (one failure, one message).
+	notYet := map[string][]cluster.Incident{}
 	for _, a := range spec.Alerts {
 		for _, c := range conds {
 			if !tracks(a, c) {
@@ -91,7 +94,12 @@ func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]
 			key := incidentKey(a.Name, c)
 			active[key] = true
 			delete(e.ended, key)
-			if _, ok := told[key]; ok || now.Sub(c.Since) < a.For {
+			if _, ok := told[key]; ok {
+				continue
+			}
+			if now.Sub(c.Since) < a.For {
+				c.State = api.ItemStarted
+				notYet[a.Name] = append(notYet[a.Name], cluster.Incident{Key: key, Alert: a.Name, Item: c})
 				continue
 			}
 			c.State = api.ItemStarted
@@ -158,6 +166,7 @@ func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]
 		if now.Sub(p.due) < e.GroupWait {
 			continue
 		}
+		p.join(notYet[name], alertNamed(spec, name))
 		commit.Started = append(commit.Started, p.started...)
 		commit.Ended = append(commit.Ended, p.ended...)
 		for _, k := range p.ended {
@@ -171,6 +180,31 @@ func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]
 		commit.Send = append(commit.Send, cluster.Outgoing{Notification: n, Pending: slices.Clone(alertNamed(spec, name).Notify)})
 	}
 	return commit
+}
+
+// join adds the incidents of ins whose subject is one p tells of already.
+func (p *pending) join(ins []cluster.Incident, a *hcl.Alert) {
+	subjects := map[string]bool{}
+	for _, in := range p.started {
+		subjects[subject(in.Item)] = true
+	}
+	for _, in := range ins {
+		if !subjects[subject(in.Item)] {
+			continue
+		}
+		p.started = append(p.started, in)
+		if a.Matches(in.Item.Condition, in.Item.Server, in.Item.Camera) {
+			p.items = append(p.items, in.Item)
+		}
+	}
+}
+
+// subject is what an item is about: its camera, else its server.
+func subject(it api.AlertItem) string {
+	if it.Camera != "" {
+		return "camera/" + it.Camera
+	}
+	return "server/" + it.Server
 }
 
 func alertNamed(spec *hcl.Site, name string) *hcl.Alert {
