@@ -16,6 +16,9 @@ func Format(src []byte) []byte {
 // CheckSyntax parses src as a configuration file and returns its syntax
 // errors, if any.
 func CheckSyntax(src []byte, filename string) hhcl.Diagnostics {
+	if diags := checkNesting(src, filename); diags.HasErrors() {
+		return diags
+	}
 	_, diags := hclsyntax.ParseConfig(src, filename, hhcl.InitialPos)
 	return diags
 }

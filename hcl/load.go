@@ -74,8 +74,9 @@ type variable struct {
 func Load(paths []string, opts LoadOptions) (*Config, hhcl.Diagnostics) {
 	names, diags := collectFiles(paths)
 	var files []source
+	var total int64
 	for _, name := range names {
-		src, err := os.ReadFile(name)
+		src, err := readSource(name, &total)
 		if err != nil {
 			diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagError, Summary: "Cannot read configuration file", Detail: err.Error()})
 			continue
@@ -94,15 +95,21 @@ type source struct {
 // loadSources is Load after the files have been read.
 func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Config, hhcl.Diagnostics) {
 	cfg := &Config{Files: map[string][]byte{}}
+	b := newBudget()
 	var bodies []hhcl.Body
 	for _, file := range files {
 		name, src := file.name, file.src
 		cfg.Files[name] = src
+		if d := checkNesting(src, name); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
 		f, d := hclsyntax.ParseConfig(src, name, hhcl.InitialPos)
 		diags = append(diags, d...)
 		if f != nil && f.Body != nil {
 			if body, ok := f.Body.(*hclsyntax.Body); ok {
 				lowPrecisionInts(body)
+				b.bound(body)
 			}
 			bodies = append(bodies, f.Body)
 		}
@@ -113,7 +120,7 @@ func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Con
 		return cfg, diags
 	}
 
-	l := &loader{cfg: cfg, vars: map[string]*variable{}}
+	l := &loader{cfg: cfg, vars: map[string]*variable{}, budget: b}
 	var localAttrs []*hhcl.Attribute
 	for _, body := range bodies {
 		content, _, d := body.PartialContent(declSchema)
@@ -136,6 +143,9 @@ func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Con
 
 	diags = append(diags, l.decodeRoot(bodies)...)
 	diags = append(diags, validateConfig(cfg)...)
+	if d := b.diagnostic(); d != nil {
+		diags = append(diags, d)
+	}
 	l.explainUndeclared(diags)
 	scrubDiagnostics(diags, cfg.Sensitive)
 	sortDiagnostics(diags)
@@ -208,6 +218,7 @@ type loader struct {
 	order  []string // variable names in declaration order
 	locals map[string]cty.Value
 	ctx    *hhcl.EvalContext
+	budget *budget // what evaluation may spend (limits.go)
 }
 
 func (l *loader) declareVariable(b *hhcl.Block) hhcl.Diagnostics {
@@ -237,7 +248,7 @@ func (l *loader) declareVariable(b *hhcl.Block) hhcl.Diagnostics {
 		}
 	}
 	if a, ok := content.Attributes["sensitive"]; ok {
-		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: functions()})
+		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: l.budget.functions()})
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			if bv, err := convert.Convert(val, cty.Bool); err != nil || bv.IsNull() {
@@ -256,7 +267,7 @@ func (l *loader) declareVariable(b *hhcl.Block) hhcl.Diagnostics {
 		}
 	}
 	if a, ok := content.Attributes["default"]; ok {
-		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: functions()})
+		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: l.budget.functions()})
 		diags = append(diags, d...)
 		if !d.HasErrors() {
 			cv, err := convert.Convert(val, v.typ)
@@ -329,7 +340,7 @@ func (l *loader) assignVariables(opts LoadOptions) hhcl.Diagnostics {
 	}
 	l.ctx = &hhcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)},
-		Functions: functions(),
+		Functions: l.budget.functions(),
 	}
 	return diags
 }
@@ -344,12 +355,17 @@ func (l *loader) setRaw(v *variable, raw, source string) hhcl.Diagnostics {
 	if v.typ.IsPrimitiveType() || v.typ == cty.DynamicPseudoType {
 		val = cty.StringVal(raw)
 	} else {
-		expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hhcl.InitialPos)
+		diags := checkNesting([]byte(raw), source)
+		var expr hclsyntax.Expression
+		if !diags.HasErrors() {
+			expr, diags = hclsyntax.ParseExpression([]byte(raw), source, hhcl.InitialPos)
+		}
 		if diags.HasErrors() {
 			return l.hideIfSensitive(v, diags)
 		}
+		l.budget.bound(expr)
 		var d hhcl.Diagnostics
-		val, d = expr.Value(&hhcl.EvalContext{Functions: functions()})
+		val, d = expr.Value(&hhcl.EvalContext{Functions: l.budget.functions()})
 		if d.HasErrors() {
 			return l.hideIfSensitive(v, d)
 		}
@@ -376,9 +392,13 @@ func (l *loader) hideIfSensitive(v *variable, diags hhcl.Diagnostics) hhcl.Diagn
 }
 
 func (l *loader) loadVarFile(name string) hhcl.Diagnostics {
-	src, err := os.ReadFile(name)
+	var total int64
+	src, err := readSource(name, &total)
 	if err != nil {
 		return hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Cannot read variables file", Detail: err.Error()}}
+	}
+	if d := checkNesting(src, name); d.HasErrors() {
+		return d
 	}
 	f, diags := hclsyntax.ParseConfig(src, name, hhcl.InitialPos)
 	if diags.HasErrors() {
@@ -416,7 +436,10 @@ func (l *loader) loadVarFile(name string) hhcl.Diagnostics {
 			// them, in its text or in the source line.
 			l.collectLiterals(a.Expr)
 		}
-		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: functions()})
+		if n, ok := a.Expr.(hclsyntax.Node); ok {
+			l.budget.bound(n)
+		}
+		val, d := a.Expr.Value(&hhcl.EvalContext{Functions: l.budget.functions()})
 		if d.HasErrors() {
 			diags = append(diags, d...)
 			continue
@@ -511,6 +534,11 @@ func (l *loader) evalLocals(attrs []*hhcl.Attribute) hhcl.Diagnostics {
 				next = append(next, a)
 				continue
 			}
+			if !l.budget.check(a.Expr.Range().Ptr()) {
+				// Out of time: the rest stay unknown (the budget's error).
+				l.locals[a.Name] = cty.DynamicVal
+				continue
+			}
 			v, d := a.Expr.Value(l.ctx)
 			diags = append(diags, d...)
 			if d.HasErrors() {
@@ -533,6 +561,7 @@ func (l *loader) evalLocals(attrs []*hhcl.Attribute) hhcl.Diagnostics {
 		}
 		pending = next
 	}
+	l.setLocalsCtx()
 	return diags
 }
 

@@ -50,24 +50,29 @@ const (
 // source lines included.
 func WriteDiagnostics(w io.Writer, diags hhcl.Diagnostics, files map[string][]byte, color bool, sensitive []string) error {
 	var buf bytes.Buffer
-	for _, d := range diags {
+	shown, more := shownDiagnostics(diags)
+	for _, d := range shown {
 		label, col := "Error", ansiRed
 		if d.Severity == hhcl.DiagWarning {
 			label, col = "Warning", ansiYellow
 		}
+		summary := clip(scrub(d.Summary, sensitive), maxDiagText)
 		if color {
-			fmt.Fprintf(&buf, "%s%s%s: %s%s\n", ansiBold, col, label, scrub(d.Summary, sensitive), ansiReset)
+			fmt.Fprintf(&buf, "%s%s%s: %s%s\n", ansiBold, col, label, summary, ansiReset)
 		} else {
-			fmt.Fprintf(&buf, "%s: %s\n", label, scrub(d.Summary, sensitive))
+			fmt.Fprintf(&buf, "%s: %s\n", label, summary)
 		}
 		if r := d.Subject; r != nil {
 			fmt.Fprintf(&buf, "\n  on %s line %d, column %d:\n", r.Filename, r.Start.Line, r.Start.Column)
 			writeSnippet(&buf, *r, files[r.Filename], color, sensitive)
 		}
 		if d.Detail != "" {
-			fmt.Fprintf(&buf, "\n%s\n", wrap(scrub(d.Detail, sensitive), 78))
+			fmt.Fprintf(&buf, "\n%s\n", wrap(clip(scrub(d.Detail, sensitive), maxDiagText), 78))
 		}
 		buf.WriteByte('\n')
+	}
+	if more != "" {
+		fmt.Fprintf(&buf, "%s\n\n", more)
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
@@ -100,10 +105,17 @@ func writeSnippet(buf *bytes.Buffer, r hhcl.Range, src []byte, color bool, sensi
 		if line == r.End.Line {
 			to = min(max(r.End.Byte-pos, from), len(text))
 		}
+		// Each part is scrubbed, then a long line is cut to a window
+		// around the marked part (a cut cannot reveal a scrubbed value).
+		pre, mid, post := scrub(text[:from], sensitive), scrub(text[from:to], sensitive), scrub(text[to:], sensitive)
+		if len(pre)+len(mid)+len(post) > maxSnippetWidth {
+			pre, mid, post = clipLeft(pre, maxSnippetWidth/4), clip(mid, maxSnippetWidth/2), clip(post, maxSnippetWidth/4)
+		}
+		text, from, to = pre+mid+post, len(pre), len(pre)+len(mid)
 		if color && to > from {
-			fmt.Fprintf(buf, "  %*d: %s%s%s%s%s\n", width, line, scrub(text[:from], sensitive), ansiUnderline, scrub(text[from:to], sensitive), ansiReset, scrub(text[to:], sensitive))
+			fmt.Fprintf(buf, "  %*d: %s%s%s%s%s\n", width, line, pre, ansiUnderline, mid, ansiReset, post)
 		} else {
-			fmt.Fprintf(buf, "  %*d: %s\n", width, line, scrub(text, sensitive))
+			fmt.Fprintf(buf, "  %*d: %s\n", width, line, text)
 		}
 		if !color && to > from && line == r.Start.Line {
 			// Carets under the range; tabs are kept so that they line up.
@@ -148,9 +160,10 @@ func wrap(text string, width int) string {
 
 // DiagnosticsJSON converts diagnostics to their serialisable form.
 func DiagnosticsJSON(diags hhcl.Diagnostics) []Diagnostic {
-	out := make([]Diagnostic, 0, len(diags))
-	for _, d := range diags {
-		j := Diagnostic{Severity: "error", Summary: d.Summary, Detail: d.Detail}
+	shown, more := shownDiagnostics(diags)
+	out := make([]Diagnostic, 0, len(shown)+1)
+	for _, d := range shown {
+		j := Diagnostic{Severity: "error", Summary: clip(d.Summary, maxDiagText), Detail: clip(d.Detail, maxDiagText)}
 		if d.Severity == hhcl.DiagWarning {
 			j.Severity = "warning"
 		}
@@ -161,5 +174,56 @@ func DiagnosticsJSON(diags hhcl.Diagnostics) []Diagnostic {
 		}
 		out = append(out, j)
 	}
+	if more != "" {
+		out = append(out, Diagnostic{Severity: "warning", Summary: "More diagnostics not shown", Detail: more})
+	}
 	return out
+}
+
+// Rendered diagnostics are bounded, whatever the configuration: 20,000
+// undeclared names on one 200 KB line, or a 10 MB name, must not give
+// gigabytes of output.
+const (
+	// maxShownDiagnostics is how many diagnostics are rendered; the count
+	// of the others follows.
+	maxShownDiagnostics = 100
+	// maxDiagText bounds a summary or detail (they quote names).
+	maxDiagText = 2000
+	// maxSnippetWidth bounds a source line shown under a diagnostic.
+	maxSnippetWidth = 200
+)
+
+// shownDiagnostics is the first maxShownDiagnostics of diags and, when
+// there were more, a line that says how many of each severity follow.
+func shownDiagnostics(diags hhcl.Diagnostics) (hhcl.Diagnostics, string) {
+	if len(diags) <= maxShownDiagnostics {
+		return diags, ""
+	}
+	rest := diags[maxShownDiagnostics:]
+	errs := len(rest.Errs())
+	return diags[:maxShownDiagnostics], fmt.Sprintf("... and %d more diagnostics (%d errors, %d warnings) not shown.", len(rest), errs, len(rest)-errs)
+}
+
+// clip cuts s to at most n bytes (at a rune boundary), marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// clipLeft keeps the last n bytes of s (from a rune boundary), marking
+// the cut.
+func clipLeft(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := len(s) - n
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return "…" + s[i:]
 }

@@ -49,7 +49,7 @@ func runFmt(args []string, stdout, stderr io.Writer) int {
 	}
 	code := fmtOK
 	for _, name := range files {
-		src, err := os.ReadFile(name)
+		src, err := hcl.ReadFile(name)
 		if err != nil {
 			fmt.Fprintf(stderr, "vigil fmt: %v\n", err)
 			code = fmtError

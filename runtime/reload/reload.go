@@ -346,7 +346,7 @@ func contentHash(dir string) ([sha256.Size]byte, error) {
 	sort.Strings(names)
 	h := sha256.New()
 	for _, n := range names {
-		b, err := os.ReadFile(n)
+		b, err := hcl.ReadFile(n) // bounded: not a device, not huge
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // removed between Glob and read: a later event follows

@@ -609,3 +609,33 @@ func TestDirectoryReplaced(t *testing.T) {
 		t.Fatalf("a change in the new directory: %+v", r)
 	}
 }
+
+// TestOverBoundConfigKeepsLastGood: a watched directory that gains a file
+// exceeding the loader's bounds (the hardening issue's out-of-memory
+// locals, a symlink to /dev/zero) is an invalid configuration like any
+// other: refused with config_error, and the last good spec keeps running.
+func TestOverBoundConfigKeepsLastGood(t *testing.T) {
+	h := newHarness(t, []string{"s1"}, 1, 1)
+	if r := h.next(t, "s1"); r.Applied != 1 {
+		t.Fatalf("first load: %+v", r)
+	}
+	boom := filepath.Join(h.dirs["s1"], "boom.hcl")
+	writeFile(t, boom, `locals { boom = length(setproduct(range(1000), range(1000), range(1000))) }`+"\n")
+	if r := h.next(t, "s1"); r.Err == nil || r.Applied != 0 {
+		t.Fatalf("over-bound locals: %+v", r)
+	}
+	if st := h.agent("s1").State(); st.Revision != 1 || !strings.Contains(st.ConfigError, "setproduct") {
+		t.Fatalf("after over-bound locals: revision %d, config_error %q", st.Revision, st.ConfigError)
+	}
+	os.Remove(boom)
+	if err := os.Symlink("/dev/zero", filepath.Join(h.dirs["s1"], "zero.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.next(t, "s1"); r.Err == nil || r.Applied != 0 {
+		t.Fatalf("symlink to /dev/zero: %+v", r)
+	}
+	if st := h.agent("s1").State(); st.Revision != 1 || !strings.Contains(st.ConfigError, "not a regular file") {
+		t.Fatalf("after a symlink to /dev/zero: revision %d, config_error %q", st.Revision, st.ConfigError)
+	}
+	h.waitRecording(t, "s1", "cam1")
+}
