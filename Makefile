@@ -73,6 +73,8 @@ bench-failover: build
 
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./hcl
+	$(GO) test -run '^$$' -fuzz '^FuzzProbe$$' -fuzztime $(FUZZTIME) ./runtime/storage
+	$(GO) test -run '^$$' -fuzz '^FuzzIndex$$' -fuzztime $(FUZZTIME) ./runtime/storage
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m

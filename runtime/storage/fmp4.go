@@ -213,8 +213,28 @@ func Probe(path string) (ProbeInfo, error) {
 	return probe(f, st.Size())
 }
 
-func probe(r io.ReaderAt, size int64) (ProbeInfo, error) {
-	var info ProbeInfo
+// Bounds on what a segment file may ask the reader to allocate: a file
+// in a volume may be damaged or crafted, and is read at every start. Our
+// writer's init section is a few hundred bytes, a one-second part's moof
+// a few KiB with tens of samples.
+const (
+	maxInitBox    = 1 << 20
+	maxMoofBox    = 16 << 20
+	maxRunSamples = 1 << 20
+)
+
+// errDamaged marks a segment file that is not merely cut short by a crash
+// but malformed: it is quarantined, not recovered.
+var errDamaged = errors.New("damaged segment file")
+
+func probe(r io.ReaderAt, size int64) (info ProbeInfo, err error) {
+	defer func() {
+		// The init section is parsed by mediacommon, which has panicked on
+		// crafted input: a damaged file, never a crashed agent.
+		if p := recover(); p != nil {
+			info, err = ProbeInfo{}, fmt.Errorf("%w: %v", errDamaged, p)
+		}
+	}()
 	var hdr [16]byte
 	var off int64
 	var initEnd int64
@@ -239,15 +259,18 @@ func probe(r io.ReaderAt, size int64) (ProbeInfo, error) {
 			boxSize = int64(binary.BigEndian.Uint64(hdr[8:16]))
 			hlen = 16
 		}
-		if boxSize < hlen || off+boxSize > size {
-			break // a box cut by a crash
+		if boxSize < hlen || boxSize > size-off {
+			break // a box cut by a crash (written so that it cannot overflow)
+		}
+		if typ == "moov" && boxSize > maxInitBox || typ == "moof" && boxSize > maxMoofBox {
+			return info, fmt.Errorf("%w: %s box of %d bytes at %d", errDamaged, typ, boxSize, off)
 		}
 		switch typ {
 		case "moov":
 			initEnd = off + boxSize
 			var init fmp4.Init
 			if err := init.Unmarshal(io.NewSectionReader(r, 0, initEnd)); err != nil {
-				return info, fmt.Errorf("read fMP4 init: %w", err)
+				return info, fmt.Errorf("%w: read fMP4 init: %v", errDamaged, err)
 			}
 			for _, t := range init.Tracks {
 				info.Tracks = append(info.Tracks, ProbeTrack{ID: t.ID, TimeScale: t.TimeScale, Codec: CodecName(t.Codec)})
@@ -268,7 +291,7 @@ func probe(r io.ReaderAt, size int64) (ProbeInfo, error) {
 			}
 			p, err := ParseMoof(buf)
 			if err != nil {
-				return info, fmt.Errorf("moof at %d: %w", off, err)
+				return info, fmt.Errorf("%w: moof at %d: %v", errDamaged, off, err)
 			}
 			pending = p
 		case "mdat":
@@ -328,6 +351,7 @@ var errTruncated = errors.New("truncated box")
 // (track and default duration), tfdt (base time) and truns.
 func ParseMoof(b []byte) ([]TrackRun, error) {
 	var out []TrackRun
+	samples := 0
 	for len(b) >= 8 {
 		size := int(binary.BigEndian.Uint32(b))
 		if size < 8 || size > len(b) {
@@ -337,6 +361,11 @@ func ParseMoof(b []byte) ([]TrackRun, error) {
 			tr, err := parseTraf(b[8:size])
 			if err != nil {
 				return nil, err
+			}
+			// Samples without per-sample fields take no bytes in a trun:
+			// the count, not the size, bounds what a moof allocates.
+			if samples += len(tr.Times); samples > maxRunSamples {
+				return nil, fmt.Errorf("moof of more than %d samples", maxRunSamples)
 			}
 			out = append(out, tr)
 		}
@@ -398,6 +427,9 @@ func parseTraf(b []byte) (TrackRun, error) {
 				return tr, errTruncated
 			}
 			n := int(binary.BigEndian.Uint32(body))
+			if n > maxRunSamples-len(tr.Times) {
+				return tr, fmt.Errorf("trun of %d samples", n)
+			}
 			p := 4
 			if flags&0x01 != 0 {
 				if len(body) < p+4 {

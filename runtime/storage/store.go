@@ -19,6 +19,7 @@ package storage
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -105,6 +106,7 @@ type Store struct {
 	vols      []*volume
 	retention map[string]time.Duration
 	events    func(api.Event)
+	early     []api.Event // emitted before SetEvents (see emit)
 	closed    bool
 
 	kick chan struct{}
@@ -224,8 +226,16 @@ func (s *Store) closeIndexes() error {
 func (s *Store) SetEvents(fn func(api.Event)) {
 	s.mu.Lock()
 	s.events = fn
+	early := s.early
+	s.early = nil
 	s.mu.Unlock()
+	for _, ev := range early {
+		fn(ev)
+	}
 }
+
+// maxEarlyEvents bounds the events kept from Open until SetEvents.
+const maxEarlyEvents = 100
 
 // SetRetention sets a camera's own maximum age; 0 removes it.
 func (s *Store) SetRetention(camera string, d time.Duration) {
@@ -240,11 +250,16 @@ func (s *Store) SetRetention(camera string, d time.Duration) {
 
 func (s *Store) emit(severity, kind, camera, msg string) {
 	s.log.Log(context.Background(), levelOf(severity), msg, "kind", kind, "camera", camera)
+	ev := api.Event{Time: time.Now(), Severity: severity, Kind: kind, Camera: camera, Message: msg}
 	s.mu.Lock()
 	fn := s.events
+	if fn == nil && len(s.early) < maxEarlyEvents {
+		// Raised while opening (a quarantined file): delivered by SetEvents.
+		s.early = append(s.early, ev)
+	}
 	s.mu.Unlock()
 	if fn != nil {
-		fn(api.Event{Time: time.Now(), Severity: severity, Kind: kind, Camera: camera, Message: msg})
+		fn(ev)
 	}
 }
 
@@ -372,11 +387,22 @@ func readIndex(path string, c *camIndex, known map[string]segRecord, log *slog.L
 		return err
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	return parseIndex(f, path, c, known, log)
+}
+
+// parseIndex reads index lines from r (path names it in warnings).
+func parseIndex(r io.Reader, path string, c *camIndex, known map[string]segRecord, log *slog.Logger) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxIndexLine)
+	sc.Split(indexLines())
 	line := 0
 	for sc.Scan() {
 		line++
+		if len(sc.Bytes()) > 0 && sc.Bytes()[0] == overlong {
+			// A damaged or crafted line: the files are the truth anyway.
+			log.Warn("skipping index line longer than the limit", "file", path, "line", line, "limit", maxIndexLine)
+			continue
+		}
 		var r indexRecord
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			// A line torn by a crash; the files are the truth anyway.
@@ -403,6 +429,50 @@ func readIndex(path string, c *camIndex, known map[string]segRecord, log *slog.L
 		c.gaps = c.gaps[len(c.gaps)-maxGaps:]
 	}
 	return sc.Err()
+}
+
+// maxIndexLine bounds one index line; ours are a few hundred bytes.
+const maxIndexLine = 1 << 20
+
+// overlong is the token indexLines gives for a line over maxIndexLine (no
+// JSON line starts with it).
+const overlong = 0xff
+
+// indexLines is bufio.ScanLines, except that a line longer than
+// maxIndexLine is skipped (one overlong token) instead of failing the
+// scan and with it the whole volume.
+func indexLines() bufio.SplitFunc {
+	skipping := false
+	return func(data []byte, atEOF bool) (int, []byte, error) {
+		i := bytes.IndexByte(data, '\n')
+		switch {
+		case skipping && i >= 0:
+			skipping = false
+			return i + 1, []byte{overlong}, nil
+		case skipping && atEOF:
+			skipping = false
+			return len(data), []byte{overlong}, nil
+		case skipping:
+			return len(data), nil, nil
+		case i < 0 && len(data) >= maxIndexLine:
+			skipping = true
+			return len(data), nil, nil
+		}
+		return bufio.ScanLines(data, atEOF)
+	}
+}
+
+// quarantine renames a damaged segment file out of the recordings
+// (FILE.damaged: kept for inspection, never played or counted) and reports
+// it; the camera and the volume go on.
+func (s *Store) quarantine(path string, cause error) {
+	dst := path + ".damaged"
+	if err := os.Rename(path, dst); err != nil {
+		s.log.Error("cannot quarantine damaged segment", "file", path, "error", err)
+		return
+	}
+	s.emit("error", "storage.quarantined", filepath.Base(filepath.Dir(filepath.Dir(path))),
+		fmt.Sprintf("segment file %s is damaged (%v): moved aside to %s", path, cause, filepath.Base(dst)))
 }
 
 // segmentFiles lists <date>/<time>.mp4 under a camera directory, relative.
@@ -439,6 +509,10 @@ func (s *Store) recoverFile(dir, rel string) (segRecord, bool) {
 	path := filepath.Join(dir, rel)
 	start, _ := parseSegmentName(filepath.Dir(rel), filepath.Base(rel))
 	info, err := Probe(path)
+	if errors.Is(err, errDamaged) {
+		s.quarantine(path, err)
+		return segRecord{}, false
+	}
 	if err != nil || info.Parts == 0 {
 		s.log.Warn("removing segment without a complete part", "file", path, "error", err)
 		if err := os.Remove(path); err != nil {
