@@ -115,4 +115,10 @@
 // push/pull exchange (every 10·K, 2 s to 30 s), so members that missed one
 // catch up. Payloads are ordered by a per-server sequence number that grows
 // across restarts.
+//
+// # Logs
+//
+// The agent's logger carries server=NAME, the server writing the line; a
+// line about another server names it peer=NAME ("server is dead
+// peer=rec-2"), so that no line has two server= keys.
 package cluster

@@ -221,10 +221,10 @@ func (c *Cluster) reconcile() {
 			continue
 		}
 		if err := c.raft.AddVoter(raft.ServerID(s.Name), addr, 0, defaultApplyTimeout).Error(); err != nil {
-			c.log.Warn("adding a voter", "server", s.Name, "err", err)
+			c.log.Warn("adding a voter", "peer", s.Name, "err", err)
 			continue
 		}
-		c.log.Info("server added to the site's quorum", "server", s.Name, "raft_addr", addr)
+		c.log.Info("server added to the site's quorum", "peer", s.Name, "raft_addr", addr)
 	}
 	for name := range inRaft {
 		if wanted[name] {
@@ -242,10 +242,10 @@ func (c *Cluster) reconcile() {
 			return
 		}
 		if err := c.raft.RemoveServer(raft.ServerID(name), 0, defaultApplyTimeout).Error(); err != nil {
-			c.log.Warn("removing a voter", "server", name, "err", err)
+			c.log.Warn("removing a voter", "peer", name, "err", err)
 			continue
 		}
-		c.log.Info("server removed from the site's quorum: no longer in the spec", "server", name)
+		c.log.Info("server removed from the site's quorum: no longer in the spec", "peer", name)
 	}
 }
 

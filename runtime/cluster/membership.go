@@ -273,7 +273,7 @@ func (c *Cluster) refuse(name, reason string) error {
 	report := c.firstInMinute(name + "\x00" + reason)
 	c.mu.Unlock()
 	if report {
-		c.log.Warn("member refused: "+reason, "server", name)
+		c.log.Warn("member refused: "+reason, "peer", name)
 		c.emit("error", "server.refused", name, reason)
 	}
 	return fmt.Errorf("refused: %s", reason)
@@ -396,16 +396,16 @@ func (c *Cluster) setHealth(n *memberlist.Node, health string, left bool) {
 func (c *Cluster) healthEvent(name, addr, health string, left bool) {
 	switch {
 	case health == api.HealthDead && left:
-		c.log.Info("server left the site", "server", name)
+		c.log.Info("server left the site", "peer", name)
 		c.emit("warning", "server.left", name, fmt.Sprintf("server %s left the site (shut down)", name))
 	case health == api.HealthDead:
-		c.log.Warn("server is dead", "server", name)
+		c.log.Warn("server is dead", "peer", name)
 		c.emit("error", "server.dead", name, fmt.Sprintf("server %s is dead (no answer to keepalives)", name))
 	case health == api.HealthSuspect:
-		c.log.Warn("server is suspect", "server", name)
+		c.log.Warn("server is suspect", "peer", name)
 		c.emit("warning", "server.suspect", name, fmt.Sprintf("server %s is suspect (missed a keepalive)", name))
 	default:
-		c.log.Info("server is alive", "server", name, "addr", addr)
+		c.log.Info("server is alive", "peer", name, "addr", addr)
 		c.emit("info", "server.alive", name, fmt.Sprintf("server %s is alive", name))
 	}
 }
