@@ -1,3 +1,8 @@
+# NOT REACHABLE FROM HERE: the servers of this example have private addresses
+# of an imaginary network. It is for `vigil validate` and the benchmarks
+# (which plan it against in-process agents); `vigil plan`, `vigil apply` and
+# `vigil status -config` would try to reach those addresses and fail.
+#
 # A large domain: 40 sites of five recording servers and one standby each,
 # 250 cameras per site, 10,000 cameras in all, written with dynamic blocks.
 # `make bench` times `vigil validate examples/large`.
