@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"vigil/planner"
@@ -27,6 +30,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	var src planSource
 	src.flags(fs)
 	autoApprove := fs.Bool("auto-approve", false, "apply without asking for confirmation")
+	asJSON := fs.Bool("json", false, "print the result as JSON on stdout: the sites applied with their revisions, or the error (needs -auto-approve or a plan file; the plan and progress go to stderr)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: vigil apply [-address URL | -site NAME...] [-auto-approve] [-allow-partial] [-var name=value]... [-var-file FILE]... [PLANFILE | PATH]\n\n"+
 			"With a configuration PATH (default \".\"): plans, shows the plan, asks for confirmation\n"+
@@ -42,9 +46,72 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-
 	ctx, cancel := signalContext()
 	defer cancel()
+	if !*asJSON {
+		return apply(ctx, &src, path, *autoApprove, stdout, stderr)
+	}
+	if !*autoApprove && !isPlanFile(path) {
+		fmt.Fprintf(stderr, "vigil apply: -json needs -auto-approve (or a plan file): nobody is there to confirm\n")
+		return exitUsage
+	}
+	// The person watching sees the plan and the progress on stderr; stdout
+	// holds one JSON document, the sites applied or the error.
+	var errs bytes.Buffer
+	rec := &appliedSites{}
+	if code := apply(withApplied(ctx, rec), &src, path, true, stderr, &errs); code != exitOK {
+		stderr.Write(errs.Bytes())
+		msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(errs.String()), "Error: "))
+		return fail(stdout, stderr, true, errors.New(msg))
+	}
+	return writeJSON(stdout, stderr, applyResult{FormatVersion: planner.Format, Applied: len(rec.sites) > 0, Sites: rec.sorted()})
+}
+
+// applyResult is what vigil apply -json prints when the apply succeeded.
+type applyResult struct {
+	FormatVersion planner.FormatVersion `json:"format_version"`
+	// Applied is false when there was nothing to change.
+	Applied bool          `json:"applied"`
+	Sites   []appliedSite `json:"sites"`
+}
+
+type appliedSite struct {
+	Site     string          `json:"site"`
+	Revision uint64          `json:"revision"`
+	Summary  planner.Summary `json:"summary"`
+}
+
+// appliedSites collects the sites an apply committed, for -json; the sites
+// of a domain are applied concurrently.
+type appliedSites struct {
+	mu    sync.Mutex
+	sites []appliedSite
+}
+
+func (a *appliedSites) sorted() []appliedSite {
+	out := append([]appliedSite{}, a.sites...)
+	slices.SortFunc(out, func(x, y appliedSite) int { return strings.Compare(x.Site, y.Site) })
+	return out
+}
+
+type appliedKey struct{}
+
+// withApplied has applyPlan record each site it commits in rec: the apply
+// paths (a site, a plan file, a domain) all end in applyPlan.
+func withApplied(ctx context.Context, rec *appliedSites) context.Context {
+	return context.WithValue(ctx, appliedKey{}, rec)
+}
+
+func recordApplied(ctx context.Context, p *planner.SitePlan, rev uint64) {
+	if rec, ok := ctx.Value(appliedKey{}).(*appliedSites); ok {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		rec.sites = append(rec.sites, appliedSite{Site: p.Site, Revision: rev, Summary: p.Summary})
+	}
+}
+
+// apply is vigil apply once its flags are parsed.
+func apply(ctx context.Context, src *planSource, path string, autoApprove bool, stdout, stderr io.Writer) int {
 	client := api.NewClient(src.address, api.TokenFromEnv())
 	color := isTerminal(stdout)
 
@@ -61,7 +128,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		if isDomainPlanFile(path) {
-			return runDomainApplyFile(ctx, &src, path, stdout, stderr)
+			return runDomainApplyFile(ctx, src, path, stdout, stderr)
 		}
 		f, err := planner.ReadPlanFile(path)
 		if err != nil {
@@ -92,7 +159,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		fetch := fetchState(ctx, client)
 		cfg, diags := src.load(path)
 		if !diags.HasErrors() && src.domainMode(cfg) {
-			return runDomainApply(ctx, &src, cfg, diags, *autoApprove, stdout, stderr)
+			return runDomainApply(ctx, src, cfg, diags, autoApprove, stdout, stderr)
 		}
 		var err error
 		p, err = planConfig(client, fetch, cfg, diags, nil)
@@ -110,7 +177,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if !p.HasChanges() {
 		return 0
 	}
-	if !fromFile && !*autoApprove {
+	if !fromFile && !autoApprove {
 		ok, err := confirm(stdout, applyStdin, "site "+p.Site)
 		if err != nil {
 			fmt.Fprintf(stderr, "Error: %v\n", err)
@@ -175,6 +242,7 @@ func applyPlan(ctx context.Context, client *api.Client, p *planner.SitePlan, std
 	if !waitRevision(ctx, client, rev, 10*time.Second) {
 		fmt.Fprintf(stderr, "Note: the server at %s has not caught up with revision %d yet; a plan against it may still show the old configuration for a moment.\n", client.Address(), rev)
 	}
+	recordApplied(ctx, p, rev)
 	s := p.Summary
 	line := fmt.Sprintf("%d added, %d changed, %d destroyed", s.Add, s.Change, s.Destroy)
 	if s.Move > 0 {

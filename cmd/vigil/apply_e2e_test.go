@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -135,5 +136,31 @@ func TestApplyEndToEnd(t *testing.T) {
 	code, out, errs = vigil(t, "plan", "-detailed-exitcode", "-address", via, without)
 	if code != 0 {
 		t.Fatalf("plan after removing the master: exit %d\n%s%s", code, out, errs)
+	}
+
+	// apply -json: one document on stdout, nothing applied when nothing
+	// changes, then the site and its new revision.
+	var res struct {
+		Applied bool `json:"applied"`
+		Sites   []struct {
+			Site     string `json:"site"`
+			Revision uint64 `json:"revision"`
+			Summary  struct {
+				Add int `json:"add"`
+			} `json:"summary"`
+		} `json:"sites"`
+	}
+	code, out, errs = vigil(t, "apply", "-json", "-auto-approve", "-address", via, without)
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || res.Applied || res.Sites == nil || len(res.Sites) != 0 {
+		t.Fatalf("apply -json without changes: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+	more := siteConfigOf(t, s, rest, [2]string{"door", rest[0]}, [2]string{"yard", rest[1]}, [2]string{"gate", rest[1]})
+	code, out, errs = vigil(t, "apply", "-json", "-auto-approve", "-address", via, more)
+	if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil || !res.Applied || len(res.Sites) != 1 ||
+		res.Sites[0].Site != "test" || res.Sites[0].Revision <= st.Revision || res.Sites[0].Summary.Add != 1 {
+		t.Fatalf("apply -json: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+	if !strings.Contains(errs, "Apply complete!") {
+		t.Errorf("apply -json: the progress is not on stderr:\n%s", errs)
 	}
 }

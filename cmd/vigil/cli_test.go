@@ -91,6 +91,7 @@ func TestTopLevel(t *testing.T) {
 		{args: []string{"completion", "bash"}, code: 0, stdout: "complete -o default -F _vigil vigil"},
 		{args: []string{"completion", "zsh"}, code: 0, stdout: "#compdef vigil"},
 		{args: []string{"help", "dev"}, code: 0, stdout: "Subcommands:\n  dev kill"},
+		{args: []string{"apply", "-json", "../../examples/quickstart"}, code: 2, stderr: "-json needs -auto-approve"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, "_"), func(t *testing.T) {

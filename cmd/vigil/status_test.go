@@ -102,8 +102,12 @@ func TestJSONErrors(t *testing.T) {
 		{"events", "-json", "-address", down},
 		{"balance", "report", "-json", "-address", down},
 		{"plan", "-json", "-address", down, "../../examples/quickstart"},
+		{"apply", "-json", "-auto-approve", "-address", down, "../../examples/quickstart"},
 	} {
 		code, out, errs := runArgs(args...)
+		if args[0] == "apply" {
+			errs = "" // apply -json shows its progress and the error's text on stderr too
+		}
 		var doc struct {
 			FormatVersion *string           `json:"format_version"`
 			Error         string            `json:"error"`
