@@ -110,7 +110,8 @@ func TestApplyEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := s.Client("rec-1").State(ctx)
+	// The applies went through rec-2; rec-1 follows a moment later.
+	st, err := s.Client("rec-1").WaitState(ctx, 50*time.Millisecond, func(st *api.State) bool { return st.Revision >= 2 })
 	if err != nil {
 		t.Fatal(err)
 	}
