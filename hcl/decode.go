@@ -35,6 +35,7 @@ var (
 			{Type: "balancing"},
 			{Type: "notifier", LabelNames: []string{"name"}},
 			{Type: "alert", LabelNames: []string{"name"}},
+			{Type: "hold", LabelNames: []string{"name"}},
 		},
 	}
 	serverSchema = &hhcl.BodySchema{
@@ -55,6 +56,7 @@ var (
 	cameraSchema    = &hhcl.BodySchema{Attributes: attrs("url", "username", "password", "server", "backup",
 		"group", "locked", "redundancy", "transport", "retention", "segment_duration", "stall_timeout",
 		"balance", "labels")}
+	holdSchema      = &hhcl.BodySchema{Attributes: attrs("cameras", "from", "to", "until", "reason")}
 	balancingSchema = &hhcl.BodySchema{Attributes: attrs("enabled", "history_days", "min_days_between_moves",
 		"window", "weekdays", "cameras", "labels", "tolerance_percent")}
 )
@@ -358,6 +360,8 @@ func (d *decoder) site(b *hhcl.Block) *Site {
 			s.Notifiers = append(s.Notifiers, d.notifier(blk))
 		case "alert":
 			s.Alerts = append(s.Alerts, d.alert(blk))
+		case "hold":
+			s.Holds = append(s.Holds, d.hold(blk, s.TimeZone))
 		}
 	}
 	return s
@@ -494,4 +498,22 @@ func (d *decoder) balancing(b *hhcl.Block) *Balancing {
 	d.labels(at, "labels", &bl.Labels, bl.Ranges)
 	d.float(at, "tolerance_percent", &bl.TolerancePercent, bl.Ranges)
 	return bl
+}
+
+func (d *decoder) hold(b *hhcl.Block, zone string) *Hold {
+	h := &Hold{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	at := d.content(b, holdSchema).Attributes
+	d.list(at, "cameras", &h.Cameras, h.Ranges)
+	// A date alone is midnight in the site's time zone (an unknown zone is
+	// reported by validation; UTC stands in meanwhile).
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "" || zone == "Local" {
+		loc = time.UTC
+	}
+	parse := func(s string) (time.Time, error) { return ParseTime(s, loc) }
+	parsed(d, at, "from", &h.From, h.Ranges, "Invalid time", parse)
+	parsed(d, at, "to", &h.To, h.Ranges, "Invalid time", parse)
+	parsed(d, at, "until", &h.Until, h.Ranges, "Invalid time", parse)
+	d.str(at, "reason", &h.Reason, h.Ranges)
+	return h
 }

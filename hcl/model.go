@@ -10,6 +10,7 @@
 package hcl
 
 import (
+	"path"
 	"time"
 
 	hhcl "github.com/hashicorp/hcl/v2"
@@ -66,6 +67,8 @@ type Site struct {
 	// Notifiers and Alerts: see alerts.go.
 	Notifiers []*Notifier `json:"notifiers,omitempty"`
 	Alerts    []*Alert    `json:"alerts,omitempty"`
+	// Holds are evidence locks: footage that retention keeps.
+	Holds []*Hold `json:"holds,omitempty"`
 
 	DeclRange hhcl.Range            `json:"-"`
 	Ranges    map[string]hhcl.Range `json:"-"`
@@ -243,6 +246,48 @@ func (w HourWindow) Contains(m int) bool {
 		return m >= w.StartMinute && m < w.EndMinute
 	}
 	return m >= w.StartMinute || m < w.EndMinute
+}
+
+// Hold is an evidence lock: the footage of some cameras in a period, which
+// retention keeps on every server that has it (primary and backups alike),
+// even on a full disk, until the hold ends.
+type Hold struct {
+	Name string `json:"name"`
+	// Cameras are camera names or glob patterns (path.Match). They match
+	// the names footage is stored under, so a hold also keeps the footage
+	// of a camera since removed from the configuration.
+	Cameras []string  `json:"cameras"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	// Until is when the hold ends; zero means it lasts until removed.
+	Until  time.Time `json:"until,omitzero"`
+	Reason string    `json:"reason,omitempty"`
+
+	DeclRange hhcl.Range            `json:"-"`
+	Ranges    map[string]hhcl.Range `json:"-"`
+}
+
+// Active reports whether the hold keeps footage at now.
+func (h *Hold) Active(now time.Time) bool { return h.Until.IsZero() || now.Before(h.Until) }
+
+// MatchesCamera reports whether the hold names the camera, by name or by
+// one of its patterns.
+func (h *Hold) MatchesCamera(camera string) bool {
+	for _, p := range h.Cameras {
+		if p == camera {
+			return true
+		}
+		if ok, _ := path.Match(p, camera); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Overlaps reports whether footage from start to end lies (partly) in the
+// hold's period: such a segment is kept whole.
+func (h *Hold) Overlaps(start, end time.Time) bool {
+	return start.Before(h.To) && end.After(h.From)
 }
 
 // Site returns the named site, or nil.

@@ -112,4 +112,7 @@ func copyRanges(from, to *Site) {
 		to.Balancing.DeclRange, to.Balancing.Ranges = from.Balancing.DeclRange, from.Balancing.Ranges
 	}
 	copyAlertRanges(from, to)
+	for i, h := range from.Holds {
+		to.Holds[i].DeclRange, to.Holds[i].Ranges = h.DeclRange, h.Ranges
+	}
 }

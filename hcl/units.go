@@ -222,3 +222,17 @@ func FormatSize(b float64) string {
 	}
 	return fmt.Sprintf("%.1f %s", b, units[i])
 }
+
+// ParseTime reads a point in time as RFC 3339 ("2026-12-01T21:00:00Z",
+// "2026-12-01T22:00:00+01:00") or as a date ("2027-06-01"), which is
+// midnight in loc. The result is in UTC.
+func ParseTime(s string, loc *time.Location) (time.Time, error) {
+	in := strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339, in); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, in, loc); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: write RFC 3339 (\"2026-12-01T21:00:00Z\", or with an offset such as +01:00) or a date (\"2027-06-01\", midnight in the site's time zone)", s)
+}

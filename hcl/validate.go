@@ -210,6 +210,15 @@ func (v *validator) site(s *Site, advise bool) {
 	if b := s.Balancing; b != nil {
 		v.balancing(s, b, cameraNames)
 	}
+	holds := map[string]*Hold{}
+	for _, h := range s.Holds {
+		if prev, ok := holds[h.Name]; ok {
+			v.duplicate("hold", h.Name, scope, h.DeclRange, prev.DeclRange)
+			continue
+		}
+		holds[h.Name] = h
+		v.hold(scope, h, cameraNames)
+	}
 
 	if !advise || v.hasErrors() {
 		// Capacity advice about a site that does not load is noise.
@@ -483,16 +492,28 @@ func (v *validator) balancing(s *Site, b *Balancing, cameraNames []string) {
 	if w.StartMinute < 0 || w.StartMinute >= 24*60 || w.EndMinute < 0 || w.EndMinute > 24*60 || w.StartMinute == w.EndMinute {
 		v.errorf(at(b.Ranges, "window", b.DeclRange), "Invalid hour window", "The balancing window must start between 00:00 and 23:59, end by 24:00, and not be empty.")
 	}
-	scope := fmt.Sprintf("site %q", s.Name)
+	v.cameraPatterns(fmt.Sprintf("site %q", s.Name), "balancing", b.Cameras, b.Ranges, b.DeclRange, cameraNames, "")
+}
+
+// cameraPatterns checks a list of camera names and glob patterns of owner
+// ("balancing", `hold "x"`). A name of no camera is an error, unless
+// unknownOK explains why it may stand (then it is a warning).
+func (v *validator) cameraPatterns(scope, owner string, list []string, rs map[string]hhcl.Range, decl hhcl.Range, cameraNames []string, unknownOK string) {
 	exists := map[string]bool{}
 	for _, n := range cameraNames {
 		exists[n] = true
 	}
-	for i, p := range b.Cameras {
-		r := atElem(b.Ranges, "cameras", i, b.DeclRange)
+	for i, p := range list {
+		r := atElem(rs, "cameras", i, decl)
 		if !strings.ContainsAny(p, "*?[\\") {
-			if !exists[p] {
-				v.errorf(r, "Reference to undeclared camera", "Balancing names camera %q, but %s has no camera by that name.%s", p, scope, didYouMean(p, "cameras", scope, cameraNames))
+			if exists[p] {
+				continue
+			}
+			detail := fmt.Sprintf("%s names camera %q, but %s has no camera by that name.", strings.ToUpper(owner[:1])+owner[1:], p, scope)
+			if unknownOK == "" {
+				v.errorf(r, "Reference to undeclared camera", "%s%s", detail, didYouMean(p, "cameras", scope, cameraNames))
+			} else {
+				v.warnf(r, "Reference to undeclared camera", "%s %s%s", detail, unknownOK, didYouMean(p, "cameras", scope, cameraNames))
 			}
 			continue
 		}
@@ -508,8 +529,32 @@ func (v *validator) balancing(s *Site, b *Balancing, cameraNames []string) {
 			}
 		}
 		if !matched {
-			v.warnf(r, "Pattern matches no camera", "The balancing pattern %q matches no camera of %s.", p, scope)
+			v.warnf(r, "Pattern matches no camera", "The %s pattern %q matches no camera of %s.", owner, p, scope)
 		}
+	}
+}
+
+// hold checks an evidence lock: a name, cameras, and a period that is not
+// empty. Whether it has ended is the planner's to say: it knows the time.
+func (v *validator) hold(scope string, h *Hold, cameraNames []string) {
+	v.name("hold", h.Name, h.Ranges, h.DeclRange)
+	owner := fmt.Sprintf("hold %q", h.Name)
+	if len(h.Cameras) == 0 {
+		v.errorf(at(h.Ranges, "cameras", h.DeclRange), "Hold without cameras", "Hold %q names no camera; list the cameras whose footage it keeps, by name or pattern (\"dock-*\").", h.Name)
+	}
+	v.cameraPatterns(scope, owner, h.Cameras, h.Ranges, h.DeclRange, cameraNames,
+		"The hold still keeps footage recorded under that name, by a camera since removed.")
+	for _, a := range []struct {
+		name string
+		t    time.Time
+	}{{"from", h.From}, {"to", h.To}} {
+		if a.t.IsZero() && !given(h.Ranges, a.name) {
+			v.errorf(at(h.Ranges, a.name, h.DeclRange), "Missing hold period", "Hold %q has no %q: a hold keeps the footage from a time to a time.", h.Name, a.name)
+		}
+	}
+	if !h.From.IsZero() && !h.To.IsZero() && !h.To.After(h.From) {
+		v.errorf(at(h.Ranges, "to", h.DeclRange), "Empty hold period", "Hold %q ends (to = %s) no later than it starts (from = %s).",
+			h.Name, h.To.UTC().Format(time.RFC3339), h.From.UTC().Format(time.RFC3339))
 	}
 }
 
