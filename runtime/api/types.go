@@ -80,11 +80,13 @@ type ServerState struct {
 
 // StorageState is one storage volume of a server.
 type StorageState struct {
-	Path       string `json:"path"`
-	UsedBytes  int64  `json:"used_bytes"`
-	FreeBytes  int64  `json:"free_bytes"`
-	TotalBytes int64  `json:"total_bytes"`
-	Full       bool   `json:"full"`
+	Path      string `json:"path"`
+	UsedBytes int64  `json:"used_bytes"`
+	// HeldBytes is the part of UsedBytes that evidence holds keep.
+	HeldBytes  int64 `json:"held_bytes"`
+	FreeBytes  int64 `json:"free_bytes"`
+	TotalBytes int64 `json:"total_bytes"`
+	Full       bool  `json:"full"`
 }
 
 // CameraState is one camera, site-wide.

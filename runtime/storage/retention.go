@@ -46,15 +46,18 @@ func (s *Store) retentionLoop() {
 // volume's MaxAge or their camera's retention go first, then the oldest
 // segments of the volume while it is over MaxSize or under its free-space
 // floor. A volume marked full by a failed write loses its oldest segment on
-// every run until a write succeeds again. Open segments are never deleted.
-// It returns the number of segments deleted.
+// every run until a write succeeds again. Open segments are never deleted,
+// nor segments that overlap an active hold (see SetHolds): when only those
+// are left on a full volume, new footage is dropped instead, and a
+// storage.full event says that holds fill the volume. It returns the number
+// of segments deleted.
 //
 // Each deletion is chosen and taken out of the index under the store lock,
 // and its file removed after, outside it: removing a large file can take a
 // while, and writers must not wait for that.
 func (s *Store) Enforce() int {
 	n := 0
-	var missed, reached []string
+	var missed, reached, heldFull []string
 	for _, v := range s.vols {
 		n += s.enforceVolume(v)
 		s.mu.Lock()
@@ -66,36 +69,57 @@ func (s *Store) Enforce() int {
 				reached = append(reached, v.Path)
 			}
 		}
+		if v.heldFull && !v.heldFullAnnounced {
+			heldFull = append(heldFull, v.Path)
+		}
+		v.heldFullAnnounced = v.heldFull
 		s.mu.Unlock()
 	}
 	for _, p := range missed {
-		s.emit("warning", "storage.floor", "", fmt.Sprintf("storage %s: the free-space floor cannot be reached: only segments being written are left", p))
+		left := "only segments being written are left"
+		if held := s.heldOn(p); held > 0 {
+			left = fmt.Sprintf("only segments being written and footage kept by holds (%s) are left", heldText(held))
+		}
+		s.emit("warning", "storage.floor", "", fmt.Sprintf("storage %s: the free-space floor cannot be reached: %s", p, left))
 	}
 	for _, p := range reached {
 		s.emit("info", "storage.floor", "", fmt.Sprintf("storage %s: free space is above the floor again", p))
 	}
+	for _, p := range heldFull {
+		s.emit("error", "storage.full", "", fmt.Sprintf("storage %s is full and holds fill it: every recording left on it is kept by a hold (%s), so new footage is dropped until a hold ends or is removed, or storage is added", p, heldText(s.heldOn(p))))
+	}
 	return n
+}
+
+func (s *Store) heldOn(path string) int64 {
+	for _, v := range s.vols {
+		if v.Path == path {
+			return v.held.Load()
+		}
+	}
+	return 0
 }
 
 func (s *Store) enforceVolume(v *volume) int {
 	s.mu.Lock()
 	now := s.now() // under the lock, like every other reading of the clock
+	held := newHeldIndex(s.holds, now)
 	s.mu.Unlock()
 	deleted := 0
 	// take unindexes the segment pick chooses (under the store lock) and
 	// removes its file; it reports false when pick chose none or the store
 	// is closed.
-	take := func(pick func() *camIndex, why string) (Segment, bool) {
+	take := func(pick func() (*camIndex, int), why string) (Segment, bool) {
 		s.mu.Lock()
-		c := (*camIndex)(nil)
+		c, i := (*camIndex)(nil), 0
 		if !s.closed {
-			c = pick()
+			c, i = pick()
 		}
 		if c == nil {
 			s.mu.Unlock()
 			return Segment{}, false
 		}
-		seg := s.unindexOldest(v, c)
+		seg := s.unindex(v, c, i)
 		s.mu.Unlock()
 		if err := os.Remove(seg.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Error("retention cannot delete segment", "file", seg.Path, "reason", why, "error", err)
@@ -107,30 +131,35 @@ func (s *Store) enforceVolume(v *volume) int {
 		return seg, true
 	}
 	// By age: each camera's segments are sorted, so the expired ones are
-	// at the front.
-	expired := func() *camIndex {
+	// at the front, held ones skipped.
+	expired := func() (*camIndex, int) {
 		for _, c := range v.cams {
 			maxAge := v.MaxAge
 			if r := s.retention[c.camera]; r > 0 && (maxAge == 0 || r < maxAge) {
 				maxAge = r
 			}
-			if maxAge > 0 && len(c.segs) > 0 && now.Sub(c.segs[0].End) > maxAge {
-				return c
+			if maxAge <= 0 {
+				continue
+			}
+			if i := held.firstUnheld(c); i < len(c.segs) && now.Sub(c.segs[i].End) > maxAge {
+				return c, i
 			}
 		}
-		return nil
+		return nil, 0
 	}
 	for _, ok := take(expired, "age"); ok; _, ok = take(expired, "age") {
 	}
-	// The oldest segment of the volume: the oldest of the cameras' first.
-	oldest := func() *camIndex {
+	// The oldest unheld segment of the volume: the oldest of the cameras'
+	// first unheld ones.
+	oldest := func() (*camIndex, int) {
 		var o *camIndex
+		oi := 0
 		for _, c := range v.cams {
-			if len(c.segs) > 0 && (o == nil || c.segs[0].Start.Before(o.segs[0].Start)) {
-				o = c
+			if i := held.firstUnheld(c); i < len(c.segs) && (o == nil || c.segs[i].Start.Before(o.segs[oi].Start)) {
+				o, oi = c, i
 			}
 		}
-		return o
+		return o, oi
 	}
 	// By size.
 	for v.MaxSize > 0 && v.used.Load() > v.MaxSize {
@@ -138,6 +167,9 @@ func (s *Store) enforceVolume(v *volume) int {
 			break
 		}
 	}
+	s.mu.Lock()
+	v.held.Store(held.bytes(v))
+	s.mu.Unlock()
 	// Free-space floor. The filesystem may free blocks late, so the space
 	// freed is counted from the sizes deleted.
 	free, total, err := s.freeSpace(v.Path)
@@ -161,21 +193,31 @@ func (s *Store) enforceVolume(v *volume) int {
 	s.mu.Lock()
 	full := v.full
 	s.mu.Unlock()
+	heldFull := false
 	if full {
-		take(oldest, "disk full")
+		_, ok := take(oldest, "disk full")
+		heldFull = !ok && v.held.Load() > 0
 	}
-	// Below the floor with nothing left to delete: only open segments remain.
+	// Below the floor with nothing left to delete: only open (and held)
+	// segments remain.
 	s.mu.Lock()
 	v.floorMissed = free < floor && !left
+	v.heldFull = heldFull
 	s.mu.Unlock()
 	return deleted
 }
 
-// unindexOldest takes the camera's oldest segment out of the index, keeping
-// its bytes in the daily statistics. Called with s.mu held.
-func (s *Store) unindexOldest(v *volume, c *camIndex) Segment {
-	seg := c.segs[0]
-	c.segs = c.segs[1:]
+// unindex takes a camera's i-th segment out of the index, keeping its bytes
+// in the daily statistics. Called with s.mu held.
+func (s *Store) unindex(v *volume, c *camIndex, i int) Segment {
+	seg := c.segs[i]
+	if i < len(c.segs)/2 {
+		// Behind a held run at the front: shift the shorter side.
+		copy(c.segs[1:i+1], c.segs[:i])
+		c.segs = c.segs[1:]
+	} else {
+		c.segs = slices.Delete(c.segs, i, i+1)
+	}
 	c.days[seg.Start.UTC().Format(time.DateOnly)] += seg.Bytes
 	v.used.Add(-seg.Bytes)
 	s.deleted.Add(1)
@@ -295,7 +337,7 @@ func (s *Store) Usage() []api.StorageState {
 	defer s.mu.Unlock()
 	out := make([]api.StorageState, 0, len(s.vols))
 	for _, v := range s.vols {
-		st := api.StorageState{Path: v.Path, UsedBytes: v.used.Load(), Full: v.full}
+		st := api.StorageState{Path: v.Path, UsedBytes: v.used.Load(), HeldBytes: v.held.Load(), Full: v.full}
 		if free, total, err := s.freeSpace(v.Path); err == nil {
 			st.FreeBytes, st.TotalBytes = int64(free), int64(total)
 		}

@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"vigil/hcl"
 	"vigil/runtime/api"
 )
 
@@ -105,6 +106,7 @@ type Store struct {
 	mu        sync.Mutex
 	vols      []*volume
 	retention map[string]time.Duration
+	holds     []*hcl.Hold
 	events    func(api.Event)
 	early     []api.Event // emitted before SetEvents (see emit)
 	closed    bool
@@ -131,6 +133,11 @@ type volume struct {
 	troubled atomic.Bool
 
 	floorMissed, floorWasMissed bool
+	// held is the size of the segments active holds keep, as of the last
+	// retention run; heldFull is set while the volume is full and holds
+	// keep everything retention could delete (announced once).
+	held                        atomic.Int64
+	heldFull, heldFullAnnounced bool
 }
 
 type camIndex struct {
