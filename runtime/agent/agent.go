@@ -791,6 +791,7 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 	records := me != nil && (me.Kind == "" || me.Kind == hcl.KindRecording || me.Kind == hcl.KindStandby)
 	vols := a.volumes(spec)
 	if rec != nil && records && slices.Equal(rec.volumes, vols) {
+		rec.store.SetHolds(spec.Holds)
 		return rec, nil
 	}
 	if rec != nil {
@@ -810,7 +811,7 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 	if a.openErr != nil && time.Since(a.openErrAt) < storageRetry {
 		return nil, a.openErr
 	}
-	rec, err := openRecorder(a, vols)
+	rec, err := openRecorder(a, vols, spec.Holds)
 	if err != nil {
 		err = fmt.Errorf("cannot open storage: %w", err)
 		if a.openErr == nil || a.openErr.Error() != err.Error() {

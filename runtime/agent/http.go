@@ -58,6 +58,7 @@ func (a *Agent) routes() http.Handler {
 	handle("GET /v1/recordings", "recordings", a.handleRecordings)
 	handle("GET /v1/recordings/days", "recordings_days", a.handleRecordingDays)
 	handle("GET /v1/recordings/local", "recordings_local", a.handleLocalRecordings)
+	handle("POST /v1/holds/footage", "holds_footage", a.handleHoldFootage)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})

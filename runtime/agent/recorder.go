@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vigil/hcl"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 	"vigil/runtime/recorder"
@@ -22,8 +23,9 @@ type recorderSet struct {
 	reg     *prometheus.Registry
 }
 
-func openRecorder(a *Agent, vols []storage.Volume) (*recorderSet, error) {
-	store, err := storage.Open(vols, a.log)
+func openRecorder(a *Agent, vols []storage.Volume, holds []*hcl.Hold) (*recorderSet, error) {
+	// The holds are in force before retention first runs.
+	store, err := storage.Open(vols, a.log, storage.WithHolds(holds))
 	if err != nil {
 		return nil, err
 	}

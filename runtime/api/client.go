@@ -185,6 +185,15 @@ func (c *Client) ExportPublicKey(ctx context.Context) (*ExportPublicKey, error) 
 	return &k, nil
 }
 
+// HoldFootage asks which footage of the site the holds cover.
+func (c *Client) HoldFootage(ctx context.Context, req HoldFootageRequest) (*HoldFootage, error) {
+	var out HoldFootage
+	if err := c.do(ctx, http.MethodPost, "/v1/holds/footage", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Events streams the agent's events, starting with its recent backlog. The
 // channel is closed when ctx ends or the connection drops.
 func (c *Client) Events(ctx context.Context) (<-chan Event, error) {

@@ -235,3 +235,35 @@ type ExportPublicKey struct {
 	Site      string `json:"site"`
 	PublicKey string `json:"public_key"`
 }
+
+// HoldFootageRequest is the body of POST /v1/holds/footage: which footage
+// these holds (committed or only planned) cover.
+type HoldFootageRequest struct {
+	Holds []*hcl.Hold `json:"holds"`
+	// Local asks for the answering server's footage alone (agents asking
+	// their peers); otherwise the answer covers the whole site.
+	Local bool `json:"local,omitempty"`
+}
+
+// HoldFootage is the answer of POST /v1/holds/footage: per hold and server,
+// the recorded segments that overlap the hold's period, which retention
+// keeps while the hold is active.
+type HoldFootage struct {
+	Footage []HeldFootage `json:"footage"`
+	// Unanswered names the servers whose footage is unknown: down, or
+	// silent within the timeout (virtual servers record nothing and are
+	// not asked).
+	Unanswered []string `json:"unanswered,omitempty"`
+}
+
+// HeldFootage is what one server has of one hold's period. A server with
+// none is left out.
+type HeldFootage struct {
+	Hold     string    `json:"hold"`
+	Server   string    `json:"server"`
+	Cameras  []string  `json:"cameras"`
+	Segments int       `json:"segments"`
+	Bytes    int64     `json:"bytes"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
+}

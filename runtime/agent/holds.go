@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+)
+
+// handleHoldFootage answers POST /v1/holds/footage: the footage each hold
+// of the request covers, on this server (local) or on every live server of
+// the site, asked in parallel within peerHistoryTimeout. The planner shows
+// it with each hold.
+func (a *Agent) handleHoldFootage(w http.ResponseWriter, r *http.Request) {
+	var req api.HoldFootageRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, api.Error{Error: fmt.Sprintf("the body is not a hold footage request: %v", err)})
+		return
+	}
+	for i, h := range req.Holds {
+		if h == nil || h.Name == "" || !h.To.After(h.From) {
+			writeError(w, http.StatusBadRequest, api.Error{Error: fmt.Sprintf("hold %d of the request has no name or no period (to after from)", i+1)})
+			return
+		}
+	}
+	out := api.HoldFootage{Footage: a.localHeld(req.Holds)}
+	if !req.Local {
+		peers := a.livePeers(&out.Unanswered)
+		more, unanswered := a.peerHeld(r.Context(), peers, req.Holds)
+		out.Footage = append(out.Footage, more...)
+		out.Unanswered = append(out.Unanswered, unanswered...)
+		slices.Sort(out.Unanswered)
+	}
+	slices.SortFunc(out.Footage, func(x, y api.HeldFootage) int {
+		return strings.Compare(x.Hold+"\x00"+x.Server, y.Hold+"\x00"+y.Server)
+	})
+	writeJSON(w, http.StatusOK, out)
+}
+
+// localHeld is this server's part: nothing on a server that records
+// nothing.
+func (a *Agent) localHeld(holds []*hcl.Hold) []api.HeldFootage {
+	a.mu.Lock()
+	rec := a.rec
+	a.mu.Unlock()
+	if rec == nil {
+		return nil
+	}
+	var out []api.HeldFootage
+	for _, f := range rec.store.Footage(holds) {
+		if f.Segments == 0 {
+			continue
+		}
+		out = append(out, api.HeldFootage{Hold: f.Hold, Server: a.cfg.Server, Cameras: f.Cameras,
+			Segments: f.Segments, Bytes: f.Bytes, First: f.First, Last: f.Last})
+	}
+	return out
+}
+
+// peerHeld asks every peer for its part in parallel, each within
+// peerHistoryTimeout, and returns the answers and the names of the silent.
+func (a *Agent) peerHeld(ctx context.Context, peers map[string]string, holds []*hcl.Hold) ([]api.HeldFootage, []string) {
+	var mu sync.Mutex
+	var out []api.HeldFootage
+	var silent []string
+	var wg sync.WaitGroup
+	for name, addr := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(ctx, peerHistoryTimeout)
+			defer cancel()
+			f, err := api.NewClient("http://"+addr, "").HoldFootage(ctx, api.HoldFootageRequest{Holds: holds, Local: true})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				a.log.Debug("no hold footage from a peer", "from", name, "err", err)
+				silent = append(silent, name)
+				return
+			}
+			for _, x := range f.Footage {
+				x.Server = name // a peer answers for itself only
+				out = append(out, x)
+			}
+		}()
+	}
+	wg.Wait()
+	return out, silent
+}
