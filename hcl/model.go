@@ -320,6 +320,16 @@ func (s *Site) Camera(name string) *Camera {
 	return nil
 }
 
+// Hold returns the named hold of the site, or nil.
+func (s *Site) Hold(name string) *Hold {
+	for _, h := range s.Holds {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
 // Group returns the named group of the site, or nil.
 func (s *Site) Group(name string) *Group {
 	for _, g := range s.Groups {

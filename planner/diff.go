@@ -157,11 +157,13 @@ func (d *differ) site(want, have *hcl.Site) []Change {
 	}
 	var haveNotifiers []*hcl.Notifier
 	var haveAlerts []*hcl.Alert
+	var haveHolds []*hcl.Hold
 	if have != nil {
-		haveNotifiers, haveAlerts = have.Notifiers, have.Alerts
+		haveNotifiers, haveAlerts, haveHolds = have.Notifiers, have.Alerts, have.Holds
 	}
 	out = append(out, diffNamed(d, base, TypeNotifier, want.Notifiers, haveNotifiers, func(n *hcl.Notifier) string { return n.Name }, notifierAttrs)...)
 	out = append(out, diffNamed(d, base, TypeAlert, want.Alerts, haveAlerts, func(a *hcl.Alert) string { return a.Name }, alertAttrs)...)
+	out = append(out, diffNamed(d, base, TypeHold, want.Holds, haveHolds, func(h *hcl.Hold) string { return h.Name }, holdAttrs)...)
 	return out
 }
 

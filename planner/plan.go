@@ -124,12 +124,16 @@ type SitePlan struct {
 	// BaseRevision is the live revision the plan was made against.
 	BaseRevision uint64 `json:"base_revision"`
 	// Answering is the server that gave the live state; Master the master.
-	Answering  string             `json:"answering,omitempty"`
-	Master     string             `json:"master,omitempty"`
-	Changes    []Change           `json:"changes"`
-	Summary    Summary            `json:"summary"`
-	Notes      []Note             `json:"notes"`
-	Errors     []Problem          `json:"errors"`
+	Answering string    `json:"answering,omitempty"`
+	Master    string    `json:"master,omitempty"`
+	Changes   []Change  `json:"changes"`
+	Summary   Summary   `json:"summary"`
+	Notes     []Note    `json:"notes"`
+	Errors    []Problem `json:"errors"`
+	// Holds are the configuration's evidence holds with the footage each
+	// keeps; Warnings are about holds that keep less than meant.
+	Holds      []HoldReport       `json:"holds,omitempty"`
+	Warnings   []Problem          `json:"warnings,omitempty"`
 	NPlusOne   *NPlusOne          `json:"n_plus_one"`
 	Simulation *FailureSimulation `json:"failure_simulation,omitempty"`
 
@@ -150,6 +154,9 @@ type Options struct {
 	Sensitive []string
 	// Now is the time given to the assignment; zero means time.Now().
 	Now time.Time
+	// Footage is the site's answer to POST /v1/holds/footage for the
+	// holds of the configuration and the live spec; nil when not asked.
+	Footage *api.HoldFootage
 }
 
 // SiteMismatchError is returned when the configuration describes a site other
@@ -208,6 +215,7 @@ func Plan(desired *hcl.Site, live *api.State, opts Options) (*SitePlan, error) {
 	p.Notes = append(p.Notes, liveNotes(desired, live)...)
 	p.Notes = append(p.Notes, newServerNotes(p.Changes, live)...)
 
+	p.Holds, p.Warnings = holdReports(desired, live.Spec, opts.Footage, opts.Now)
 	p.NPlusOne = CheckNPlusOne(desired, live.Overrides, opts.Now)
 	if len(opts.Fail) > 0 {
 		sim, err := Simulate(desired, live.Overrides, opts.Fail, opts.Now)

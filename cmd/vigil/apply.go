@@ -146,7 +146,7 @@ func apply(ctx context.Context, src *planSource, path string, autoApprove bool, 
 		}
 		// Planned again against the same revision, the result is the saved
 		// plan; showing it tells the operator what is being applied.
-		p, err = planner.Plan(f.Spec, live, planner.Options{Sensitive: f.Sensitive})
+		p, err = planSite(client, f.Spec, live, planner.Options{Sensitive: f.Sensitive})
 		if err != nil {
 			fmt.Fprintf(stderr, "Error: %v\n", err)
 			return 1

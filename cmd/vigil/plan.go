@@ -192,7 +192,7 @@ func planConfig(client *api.Client, fetch *liveState, cfg *hcl.Config, diags hhc
 	if err != nil {
 		return nil, err
 	}
-	return planner.Plan(site, live, planner.Options{Fail: fail, Sensitive: cfg.Sensitive})
+	return planSite(client, site, live, planner.Options{Fail: fail, Sensitive: cfg.Sensitive})
 }
 
 // otherSites tells, on stderr, that a configuration of several sites is

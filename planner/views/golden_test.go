@@ -49,8 +49,14 @@ func TestGoldenPlans(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(dir, "fail")); err == nil {
 				fail = strings.Split(strings.TrimSpace(string(b)), ",")
 			}
+			var footage *api.HoldFootage
+			if b, err := os.ReadFile(filepath.Join(dir, "footage.json")); err == nil {
+				if err := json.Unmarshal(b, &footage); err != nil {
+					t.Fatalf("footage.json: %v", err)
+				}
+			}
 			var text, js bytes.Buffer
-			p, err := planner.Plan(desired.Sites[0], live, planner.Options{Fail: fail, Sensitive: desired.Sensitive, Now: goldenNow})
+			p, err := planner.Plan(desired.Sites[0], live, planner.Options{Fail: fail, Sensitive: desired.Sensitive, Now: goldenNow, Footage: footage})
 			if err != nil {
 				text.WriteString("Error: " + err.Error() + "\n")
 			} else {

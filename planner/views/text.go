@@ -91,12 +91,14 @@ func (t *text) plan(p *planner.SitePlan) {
 		t.printf("%s The site matches the configuration.\n", t.paint(bold+green, "No changes."))
 	}
 	t.notes(p.Notes)
+	t.holds(p.Holds)
 	if p.NPlusOne != nil {
 		t.nPlusOne(p.NPlusOne)
 	}
 	if p.Simulation != nil {
 		t.simulation(p.Simulation)
 	}
+	t.warnings(p.Warnings)
 	t.problems(p.Errors)
 }
 
@@ -339,9 +341,12 @@ func (t *text) flush(tw *tabwriter.Writer) {
 	}
 }
 
-func (t *text) problems(ps []planner.Problem) {
+func (t *text) problems(ps []planner.Problem) { t.problemList("Error:", bold+red, ps) }
+
+// problemList prints errors or warnings, each with where and what to do.
+func (t *text) problemList(label, color string, ps []planner.Problem) {
 	for _, p := range ps {
-		t.printf("\n%s %s\n", t.paint(bold+red, "Error:"), p.Summary)
+		t.printf("\n%s %s\n", t.paint(color, label), p.Summary)
 		if p.Address != "" {
 			t.printf("  on %s\n", p.Address)
 		}

@@ -349,6 +349,7 @@ func (s *Store) Usage() []api.StorageState {
 var (
 	descUsed    = prometheus.NewDesc("vigil_storage_used_bytes", "Bytes of recordings on the volume.", []string{"volume"}, nil)
 	descFree    = prometheus.NewDesc("vigil_storage_free_bytes", "Free bytes of the volume's filesystem.", []string{"volume"}, nil)
+	descHeld    = prometheus.NewDesc("vigil_storage_held_bytes", "Bytes of recordings on the volume that evidence holds keep from retention.", []string{"volume"}, nil)
 	descFull    = prometheus.NewDesc("vigil_storage_full", "1 while writes to the volume fail because it is full.", []string{"volume"}, nil)
 	descDeleted = prometheus.NewDesc("vigil_storage_deleted_segments_total", "Segments deleted by retention.", nil, nil)
 )
@@ -358,6 +359,7 @@ func (s *Store) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descUsed
 	ch <- descFree
 	ch <- descFull
+	ch <- descHeld
 	ch <- descDeleted
 }
 
@@ -371,6 +373,7 @@ func (s *Store) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descUsed, prometheus.GaugeValue, float64(u.UsedBytes), u.Path)
 		ch <- prometheus.MustNewConstMetric(descFree, prometheus.GaugeValue, float64(u.FreeBytes), u.Path)
 		ch <- prometheus.MustNewConstMetric(descFull, prometheus.GaugeValue, full, u.Path)
+		ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(u.HeldBytes), u.Path)
 	}
 	ch <- prometheus.MustNewConstMetric(descDeleted, prometheus.CounterValue, float64(s.deleted.Load()))
 }
