@@ -10,7 +10,6 @@
 package hcl
 
 import (
-	"path"
 	"time"
 
 	hhcl "github.com/hashicorp/hcl/v2"
@@ -273,15 +272,7 @@ func (h *Hold) Active(now time.Time) bool { return h.Until.IsZero() || now.Befor
 // MatchesCamera reports whether the hold names the camera, by name or by
 // one of its patterns.
 func (h *Hold) MatchesCamera(camera string) bool {
-	for _, p := range h.Cameras {
-		if p == camera {
-			return true
-		}
-		if ok, _ := path.Match(p, camera); ok {
-			return true
-		}
-	}
-	return false
+	return len(h.Cameras) > 0 && camera != "" && globsMatch(h.Cameras, camera)
 }
 
 // Overlaps reports whether footage from start to end lies (partly) in the
