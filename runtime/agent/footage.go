@@ -378,7 +378,7 @@ func (a *Agent) recordings(ctx context.Context, camera string, p period) (*api.R
 	return &api.Recordings{
 		Camera: camera, TimeZone: tz, Start: p.start, End: p.end,
 		Complete: len(missing) == 0, MissingServers: missing,
-		Spans: tl.Spans, Gaps: tl.Gaps, Holds: []api.RecordingHold{},
+		Spans: tl.Spans, Gaps: tl.Gaps, Holds: recordingHolds(sf.spec, camera, p.start, p.end, time.Now()),
 	}, nil
 }
 

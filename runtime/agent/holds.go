@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"vigil/hcl"
 	"vigil/runtime/api"
@@ -97,4 +98,19 @@ func (a *Agent) peerHeld(ctx context.Context, peers map[string]string, holds []*
 	}
 	wg.Wait()
 	return out, silent
+}
+
+// recordingHolds lists the active holds of spec that keep part of a
+// camera's footage from start to end, for the recordings listing.
+func recordingHolds(spec *hcl.Site, camera string, start, end, now time.Time) []api.RecordingHold {
+	out := []api.RecordingHold{}
+	if spec == nil {
+		return out
+	}
+	for _, h := range spec.Holds {
+		if h.Active(now) && h.MatchesCamera(camera) && h.Overlaps(start, end) {
+			out = append(out, api.RecordingHold{Name: h.Name, Start: h.From, End: h.To, Until: h.Until, Reason: h.Reason})
+		}
+	}
+	return out
 }

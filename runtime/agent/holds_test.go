@@ -56,6 +56,21 @@ func TestHoldFootage(t *testing.T) {
 		t.Error("an empty period was answered")
 	}
 
+	// The recordings listing names the holds that keep part of it.
+	for cam, want := range map[string][]string{"cam1": {"case"}, "cam2": nil} {
+		rec, err := s.Client("rec-2").Recordings(ctx, cam, now.Add(-time.Minute), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, h := range rec.Holds {
+			names = append(names, h.Name)
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("recordings of %s name holds %v, want %v", cam, names, want)
+		}
+	}
+
 	if err := s.Stop("rec-1"); err != nil {
 		t.Fatal(err)
 	}
