@@ -203,22 +203,14 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	defer ctlSrv.Close()
 
 	cmd := devCommandName()
-	fmt.Fprintf(stdout, "Starting site %s from %s:\n", site.Name, a.path)
+	banner := statusviews.DevStart{Site: site.Name, Path: a.path, Unserved: s.Unserved, Dir: s.Dir, AgentLog: logPath}
 	if s.Cams != nil {
-		n := len(s.Cams.Paths())
-		fmt.Fprintf(stdout, "  camsim     rtsp://%s/cam1 ... /cam%d (/cam%d and up are spare, for cameras you add)\n", s.CamsimAddr, n, n-devsite.SparePaths+1)
-	}
-	for i, u := range s.Unserved {
-		if i == 10 {
-			fmt.Fprintf(stdout, "  ... and %d more cameras that are not simulated\n", len(s.Unserved)-i)
-			break
-		}
-		fmt.Fprintf(stdout, "  camera %s (%s) is not simulated: %s\n", u.Camera, u.URL, u.Reason)
+		banner.Camsim, banner.Paths = s.CamsimAddr, len(s.Cams.Paths())
 	}
 	for _, n := range s.Servers() {
-		fmt.Fprintf(stdout, "  %-10s %s\n", n, s.Addr(n))
+		banner.Servers = append(banner.Servers, [2]string{n, s.Addr(n)})
 	}
-	fmt.Fprintf(stdout, "  data       %s\n  agent log  %s\n\n", s.Dir, logPath)
+	statusviews.DevStartBanner(stdout, banner)
 	if err := devBringUp(ctx, s, site, cfg.Sensitive, a.path, stdout); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
@@ -262,7 +254,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 			drawDevScreen(stdout, screen.Lines(w, h, statusviews.Options{Color: color}), h, typed)
 			typed = false
 		} else {
-			line := devSummary(st, err)
+			line := statusviews.DevSummary(st, err)
 			if line != lastLine || time.Since(lastAt) > 30*time.Second {
 				fmt.Fprintf(stdout, "%s %s\n", time.Now().Format("15:04:05"), line)
 				lastLine, lastAt = line, time.Now()
@@ -434,38 +426,6 @@ func devCommandName() string {
 	return "vigil"
 }
 
-// devSummary is one line of the site's state, for output that is not a
-// terminal.
-func devSummary(st *api.State, err error) string {
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "revision %d · master %s ·", st.Revision, orNone(st.Master))
-	for _, s := range st.Servers {
-		fmt.Fprintf(&b, " %s %s %d ·", s.Name, s.Health, s.Recording)
-	}
-	counts := map[string]int{}
-	for _, c := range st.Cameras {
-		counts[c.State]++
-	}
-	var parts []string
-	for _, state := range []string{api.CameraRecording, api.CameraCovered, api.CameraFailing, api.CameraDark, api.CameraUncovered} {
-		if n := counts[state]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, state))
-		}
-	}
-	fmt.Fprintf(&b, " cameras: %s", strings.Join(parts, ", "))
-	return b.String()
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
-}
-
 // liveTerminal reports whether w is a terminal that can be redrawn.
 func liveTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -476,10 +436,10 @@ func liveTerminal(w io.Writer) bool {
 func devFarewell(w io.Writer, s *devsite.Site, site *hcl.Site, dir string, remove bool) {
 	if remove {
 		os.RemoveAll(dir)
-		fmt.Fprintf(w, "Stopped. The recordings were in a temporary directory, now removed (-keep or -data DIR keeps them).\n")
+		statusviews.DevFarewell(w, dir, nil)
 		return
 	}
-	fmt.Fprintf(w, "Stopped. The recordings are kept:\n")
+	kept := [][2]string{}
 	for _, srv := range site.Servers {
 		if !s.Has(srv.Name) {
 			continue
@@ -495,10 +455,10 @@ func devFarewell(w io.Writer, s *devsite.Site, site *hcl.Site, dir string, remov
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(dir, srv.Name, p)
 			}
-			fmt.Fprintf(w, "  %-10s %s\n", srv.Name, p)
+			kept = append(kept, [2]string{srv.Name, p})
 		}
 	}
-	fmt.Fprintf(w, "vigil dev -data %s continues this site; rm -rf %s removes it.\n", dir, dir)
+	statusviews.DevFarewell(w, dir, kept)
 }
 
 // runDevControl is `vigil dev stop|kill|start SERVER`: it asks the running

@@ -80,9 +80,5 @@ func countDiagnostics(diags hhcl.Diagnostics) (errors, warnings int) {
 	return errors, warnings
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
+// plural is views.Plural, short for the commands.
+func plural(n int, one, many string) string { return views.Plural(n, one, many) }
