@@ -16,8 +16,9 @@ func init() {
 func runMasterTransfer(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("master transfer", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
+	asJSON := fs.Bool("json", false, `print the result as JSON: {"master": SERVER}, or the error`)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil master transfer [-address URL] SERVER\n\nMakes SERVER the site's master (raft leadership transfer). Needs the API token\nin VIGIL_TOKEN. Recording is not interrupted.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: vigil master transfer [-address URL] [-json] SERVER\n\nMakes SERVER the site's master (raft leadership transfer). Needs the API token\nin VIGIL_TOKEN. Recording is not interrupted.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
@@ -30,19 +31,21 @@ func runMasterTransfer(args []string, stdout, stderr io.Writer) int {
 	server := fs.Arg(0)
 	token := api.TokenFromEnv()
 	if token == "" {
-		fmt.Fprintf(stderr, "Error: VIGIL_TOKEN is not set: moving the master role needs the API token of the agent configuration\n")
-		return 1
+		return fail(stdout, stderr, *asJSON, errors.New("VIGIL_TOKEN is not set: moving the master role needs the API token of the agent configuration"))
 	}
 	c := api.NewClient(*address, token)
 	master, err := c.TransferMaster(context.Background(), server)
+	if errors.Is(err, api.ErrNotFound) {
+		err = fmt.Errorf("%s is not a server of this site: %w", server, err)
+	}
 	if err != nil {
-		if errors.Is(err, api.ErrNotFound) {
-			fmt.Fprintf(stderr, "Error: %s is not a server of this site: %v\n", server, err)
-			return 1
-		}
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+		return fail(stdout, stderr, *asJSON, err)
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, struct {
+			Master string `json:"master"`
+		}{master})
 	}
 	fmt.Fprintf(stdout, "%s is the master.\n", master)
-	return 0
+	return exitOK
 }

@@ -103,6 +103,7 @@ func TestJSONErrors(t *testing.T) {
 		{"balance", "report", "-json", "-address", down},
 		{"plan", "-json", "-address", down, "../../examples/quickstart"},
 		{"apply", "-json", "-auto-approve", "-address", down, "../../examples/quickstart"},
+		{"master", "transfer", "-json", "-address", down, "srv-1"},
 	} {
 		code, out, errs := runArgs(args...)
 		if args[0] == "apply" {
