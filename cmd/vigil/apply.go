@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	register("apply", "apply a configuration or a saved plan to the live site", runApply)
+	register("apply", "Apply a configuration or a saved plan to the live site", runApply)
 }
 
 // applyStdin is where the confirmation is read; tests replace it.

@@ -160,3 +160,46 @@ func TestCompletionSeesEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestExitCodes: 2 for a command line that cannot be understood, 1 for a
+// command that fails, per command.
+func TestExitCodes(t *testing.T) {
+	down := "http://127.0.0.1:1"
+	for _, tt := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"plan", "a", "b"}, 2},
+		{[]string{"plan", "-address", down, "-site", "x", "."}, 2},
+		{[]string{"plan", "-address", down, "../../examples/quickstart"}, 1},
+		{[]string{"apply", "a", "b"}, 2},
+		{[]string{"apply", "-auto-approve", "-address", down, "../../examples/quickstart"}, 1},
+		{[]string{"status", "-config", "x", "10.0.0.1"}, 2},
+		{[]string{"status", "-address", down}, 1},
+		{[]string{"status", "-address", down, "cam5"}, 1},
+		{[]string{"events", "extra"}, 2},
+		{[]string{"events", "-since", "yesterday-ish"}, 2},
+		{[]string{"events", "-address", down, "-follow=false"}, 1},
+		{[]string{"balance", "report", "extra"}, 2},
+		{[]string{"balance", "report", "-days", "-1"}, 2},
+		{[]string{"balance", "report", "-address", down}, 1},
+		{[]string{"master", "transfer"}, 2},
+		{[]string{"master", "transfer", "-address", down, "a", "b"}, 2},
+		{[]string{"dev", "a", "b"}, 2},
+		{[]string{"dev", "frobnicate"}, 2},
+		{[]string{"dev", "stop"}, 2},
+		{[]string{"camsim", "extra"}, 2},
+		{[]string{"agent"}, 2},
+		{[]string{"agent", "-config", "testdata/no-such-agent.hcl"}, 1},
+		{[]string{"validate", "testdata/no-such-dir"}, 1},
+		{[]string{"fmt", "testdata/no-such-dir"}, 1},
+		{[]string{"recordings"}, 2},
+		{[]string{"recordings", "-address", down, "cam1"}, 1},
+		{[]string{"version", "extra"}, 2},
+		{[]string{"completion"}, 2},
+	} {
+		if code, out, errs := runArgs(tt.args...); code != tt.code {
+			t.Errorf("vigil %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(tt.args, " "), code, tt.code, out, errs)
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("fmt", "rewrite HCL files in canonical layout", runFmt)
+	register("fmt", "Rewrite HCL files in canonical layout", runFmt)
 }
 
 // Exit codes of vigil fmt, as terraform fmt has them.

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	register("plan", "show what applying a configuration would change in the live site", runPlan)
+	register("plan", "Show what applying a configuration would change in the live site", runPlan)
 }
 
 // planSource is what plan and apply share: where the configuration and the

@@ -78,8 +78,7 @@ func runRecordings(args []string, stdout, stderr io.Writer) int {
 	}
 	rec, err := api.NewClient(*address, api.TokenFromEnv()).Recordings(context.Background(), camera, start, end)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+		return fail(stdout, stderr, *asJSON, err)
 	}
 	if *asJSON {
 		return writeJSON(stdout, stderr, rec)

@@ -104,6 +104,7 @@ func TestJSONErrors(t *testing.T) {
 		{"plan", "-json", "-address", down, "../../examples/quickstart"},
 		{"apply", "-json", "-auto-approve", "-address", down, "../../examples/quickstart"},
 		{"master", "transfer", "-json", "-address", down, "srv-1"},
+		{"recordings", "-json", "-address", down, "cam1"},
 	} {
 		code, out, errs := runArgs(args...)
 		if args[0] == "apply" {

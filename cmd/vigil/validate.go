@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register("validate", "check a configuration: syntax, references and rules", runValidate)
+	register("validate", "Check a configuration: syntax, references and rules", runValidate)
 }
 
 // validateResult is what `vigil validate -json` prints.
