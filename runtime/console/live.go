@@ -39,6 +39,8 @@ type Hello struct {
 	// EpochMS is the wall-clock time (Unix ms) of media time 0: a frame
 	// shown at currentTime t was recorded at EpochMS + 1000 t.
 	EpochMS int64 `json:"epoch_ms,omitempty"`
+	// Resync: the same stream goes on, with a new EpochMS.
+	Resync bool `json:"resync,omitempty"`
 	// Error says why there is no stream (the browser retries); End why
 	// it ended (the camera left the server).
 	Error string `json:"error,omitempty"`
@@ -85,11 +87,19 @@ func Close(conn *websocket.Conn) {
 	conn.Close()
 }
 
+// resyncAfter is how far the wall-clock time of a key frame may stray from
+// the time line's before the page is given a new epoch.
+const resyncAfter = 250 * time.Millisecond
+
 // ServeLive sends a camera's frames from view as fMP4 over conn: a Hello,
-// a video-only init section, and one fragment per frame whose decoding
-// time is its wall-clock time from the Hello's epoch, so that the page can
-// show how far behind live it plays. It returns when the view ends (the
-// camera left this server), ctx ends, or the browser stops reading.
+// a video-only init section, and one fragment per frame. Decoding times
+// follow the frames' durations, so the browser's buffer never overlaps or
+// breaks (the recorder's wall clock may step when a segment is re-anchored);
+// the Hello's epoch maps them to the wall clock, and a key frame that
+// strays from it by more than resyncAfter (lost frames, a step) sends a
+// Hello with Resync and the new epoch, so the page can show how far behind
+// live it plays. It returns when the view ends (the camera left this
+// server), ctx ends, or the browser stops reading.
 func ServeLive(ctx context.Context, conn *websocket.Conn, server, camera string, view *recorder.LiveView) error {
 	defer view.Close()
 	var (
@@ -97,8 +107,10 @@ func ServeLive(ctx context.Context, conn *websocket.Conn, server, camera string,
 		codecStr string
 		init     []byte
 		epoch    time.Time
+		next     uint64 // decoding time of the next frame, 90 kHz
 		seq      uint32
 	)
+	at := func(t uint64) time.Time { return epoch.Add(time.Duration(t) * time.Second / 90000) }
 	for {
 		var f recorder.LiveFrame
 		var ok bool
@@ -121,25 +133,26 @@ func ServeLive(ctx context.Context, conn *websocket.Conn, server, camera string,
 			newInit = !bytes.Equal(b, init)
 			init = b
 		}
+		var err error
 		switch {
-		case epoch.IsZero() || f.Wall.Before(epoch) || newInit && codecString(codec) != codecStr:
-			// A new time line (the first frame, or the recorder's clock
-			// went back) or another codec: the page starts over.
-			epoch, codecStr = f.Wall, codecString(codec)
-			if err := SendHello(conn, Hello{Server: server, Camera: camera, Codec: codecStr, EpochMS: epoch.UnixMilli()}); err != nil {
-				return err
-			}
-			if err := send(conn, init); err != nil {
-				return err
+		case epoch.IsZero() || newInit && codecString(codec) != codecStr:
+			// The first frame, or another codec: the page starts over.
+			epoch, next, codecStr = f.Wall, 0, codecString(codec)
+			if err = SendHello(conn, Hello{Server: server, Camera: camera, Codec: codecStr, EpochMS: epoch.UnixMilli()}); err == nil {
+				err = send(conn, init)
 			}
 		case newInit: // same codec, new parameter sets: MSE takes them in the same buffer
-			if err := send(conn, init); err != nil {
-				return err
-			}
+			err = send(conn, init)
+		case !f.Sample.NonSync && (f.Wall.Sub(at(next)) > resyncAfter || at(next).Sub(f.Wall) > resyncAfter):
+			epoch = f.Wall.Add(-at(next).Sub(epoch))
+			err = SendHello(conn, Hello{Server: server, Camera: camera, Codec: codecStr, EpochMS: epoch.UnixMilli(), Resync: true})
+		}
+		if err != nil {
+			return err
 		}
 		seq++
-		base := uint64(f.Wall.Sub(epoch) * 90000 / time.Second)
-		part := storage.EncodePart(seq, []storage.PartTrack{{ID: 1, BaseTime: base, Samples: []storage.Sample{f.Sample}}})
+		part := storage.EncodePart(seq, []storage.PartTrack{{ID: 1, BaseTime: next, Samples: []storage.Sample{f.Sample}}})
+		next += uint64(f.Sample.Duration)
 		if err := send(conn, part); err != nil {
 			return err
 		}

@@ -55,6 +55,10 @@ export class LivePlayer {
         this.set({state: m.error ? 'error' : 'reconnecting', error: m.error || m.end});
         return; // the server closes; onclose retries
       }
+      if (m.resync && this.ms) { // the same stream, its frames' clock re-pinned
+        this.epoch = m.epoch_ms;
+        return;
+      }
       const type = `video/mp4; codecs="${m.codec}"`;
       if (!window.MediaSource || !MediaSource.isTypeSupported(type)) {
         this.set({state: 'unsupported', server: m.server, codec: m.codec, error: ''});
