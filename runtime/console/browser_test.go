@@ -74,7 +74,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 func until(t testing.TB, ctx context.Context, what, expr string, d time.Duration) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
-		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText + '\n' + [...document.querySelectorAll('.timeline .track > div')].map(e => e.className + ' ' + e.title).join('\n')`))
 		t.Fatalf("waiting for %s: %v\npage:\n%s", what, err, text)
 	}
 }
@@ -188,5 +188,28 @@ func TestConsole(t *testing.T) {
 			t.Errorf("banner: %q", text)
 		}
 		screenshot(t, ctx, "failover")
+	})
+
+	t.Run("the timeline shows the failover gap", func(t *testing.T) {
+		if err := site.Start("srv-2"); err != nil { // its footage from before the failure answers again
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(url+"#/camera/cam2")); err != nil {
+			t.Fatal(err)
+		}
+		until(t, ctx, "cam2's spans on srv-2 and srv-3 with a gap between", `(() => {
+			const tl = document.querySelector('.timeline');
+			if (!tl || tl.querySelector('.tl-status').textContent) return false;
+			const a = tl.querySelector('.span[data-server="srv-2"]'), b = tl.querySelector('.span[data-server="srv-3"]');
+			if (!a || !b) return false;
+			const x = e => e.getBoundingClientRect().left;
+			return [...tl.querySelectorAll('.gap')].some(g => x(a) <= x(g) && x(g) <= x(b));
+		})()`, 30*time.Second)
+		causes, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.timeline .gap')].map(g => g.dataset.cause)`))
+		t.Logf("gaps on the timeline: %q", causes)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('.timeline').scrollIntoView({block: 'end'})`)); err != nil {
+			t.Fatal(err)
+		}
+		screenshot(t, ctx, "timeline")
 	})
 }

@@ -1,15 +1,24 @@
 // A camera's page: its live view, what records it and why, and its
-// timeline of recordings across the site (timeline.js).
+// timeline across the site.
 import { h, dateTime, isSet, recordingServers } from './util.js';
 import { liveTile } from './cameras.js';
+import { timeline } from './timeline.js';
 
 export function cameraView(store, name) {
-  const tile = liveTile(name);
-  tile.el.classList.add('large');
+  const view = h('div', {class: 'view'});
   const facts = h('dl', {class: 'facts'});
+  let tile = null;
+
+  function showLive() {
+    tile = liveTile(name);
+    tile.el.classList.add('large');
+    view.replaceChildren(tile.el);
+  }
+  const tl = timeline(store, name);
   const el = h('section', {class: 'camera-page'},
     h('h2', null, h('a', {href: '#/cameras'}, 'Cameras'), ' / ', name),
-    h('div', {class: 'camera-top'}, tile.el, facts));
+    h('div', {class: 'camera-top'}, view, facts),
+    tl.el);
 
   function update(what) {
     if (what !== 'state') return;
@@ -18,7 +27,7 @@ export function cameraView(store, name) {
       facts.replaceChildren(h('dt', null, 'Camera'), h('dd', null, `${name} is not in the committed spec`));
       return;
     }
-    tile.update(cam);
+    tile?.update(cam);
     const gap = cam.last_gap;
     const row = (k, v) => [h('dt', null, k), h('dd', null, v)];
     facts.replaceChildren(
@@ -29,11 +38,13 @@ export function cameraView(store, name) {
       ...row('Last gap', gap ? `${dateTime(gap.start)} – ${isSet(gap.end) ? dateTime(gap.end) : 'now'} (${gap.cause})` : 'none seen'));
   }
   store.listeners.add(update);
+  showLive();
   return {
     el, update,
     destroy() {
       store.listeners.delete(update);
-      tile.destroy();
+      tile?.destroy();
+      tl.destroy();
     },
   };
 }
