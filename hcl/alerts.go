@@ -105,7 +105,7 @@ var AlertConditions = map[string]string{
 	"gap.open":           "a camera is not recorded anywhere in the site (lasting)",
 	"storage.full":       "a server's storage is full (lasting)",
 	"storage.floor":      "a server's storage is under its free-space floor (lasting)",
-	"storage.retention":  "a server's storage cannot keep its max_age of recordings (lasting)",
+	"storage.retention":  "a server's storage had to delete recordings younger than its max_age for room (lasting)",
 	"clock.skew":         "a server's clock is off the master's by more than 1s (lasting)",
 	"config.invalid":     "a changed configuration (hot reload) is invalid (one-off)",
 	"config.applied":     "a configuration change was committed (one-off)",

@@ -680,15 +680,32 @@ type decodedStatus struct {
 const keepaliveFile = "keepalive"
 
 func savedKeepalive(dataDir string) time.Duration {
-	b, err := os.ReadFile(filepath.Join(dataDir, keepaliveFile))
+	return savedDuration(dataDir, keepaliveFile, time.Second)
+}
+
+// savedDuration reads a duration saved in dataDir by saveDuration, or
+// returns def.
+func savedDuration(dataDir, file string, def time.Duration) time.Duration {
+	b, err := os.ReadFile(filepath.Join(dataDir, file))
 	if err != nil {
-		return time.Second
+		return def
 	}
 	d, err := time.ParseDuration(string(b))
 	if err != nil || d <= 0 {
-		return time.Second
+		return def
 	}
 	return d
+}
+
+// saveDuration saves d in dataDir unless it is saved already; what is
+// names it in the warning when it cannot.
+func (a *Agent) saveDuration(file, what string, d time.Duration) {
+	if savedDuration(a.cfg.DataDir, file, 0) == d {
+		return
+	}
+	if err := os.WriteFile(filepath.Join(a.cfg.DataDir, file), []byte(d.String()), 0o640); err != nil {
+		a.log.Warn("cannot save the site's "+what, "err", err)
+	}
 }
 
 // keepaliveChanged saves the site's keepalive and says when this agent
@@ -697,11 +714,7 @@ func (a *Agent) keepaliveChanged(k time.Duration) {
 	if k <= 0 {
 		return
 	}
-	if savedKeepalive(a.cfg.DataDir) != k {
-		if err := os.WriteFile(filepath.Join(a.cfg.DataDir, keepaliveFile), []byte(k.String()), 0o640); err != nil {
-			a.log.Warn("cannot save the site's keepalive", "err", err)
-		}
-	}
+	a.saveDuration(keepaliveFile, "keepalive", k)
 	if k != a.cfg.Keepalive {
 		a.emit(api.Event{Severity: "warning", Kind: "config.restart_needed",
 			Message: fmt.Sprintf("the site's keepalive is %s but this agent probes every %s: restart the agent to apply it", k, a.cfg.Keepalive)})

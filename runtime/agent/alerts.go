@@ -36,6 +36,8 @@ func (a *Agent) alertLoop(ctx context.Context) {
 	_, events, cancel := a.events.subscribe()
 	defer cancel()
 	workers := map[string]chan struct{}{} // notifier → wake-up
+	var st *api.State
+	var stGen uint64
 	tick := time.NewTicker(alertInterval)
 	defer tick.Stop()
 	for {
@@ -53,9 +55,17 @@ func (a *Agent) alertLoop(ctx context.Context) {
 		if cs.Spec == nil {
 			continue
 		}
-		st := a.State()
+		// The state is built again only when the view changed: on a
+		// large site it costs more than the evaluation.
+		a.mu.Lock()
+		gen := a.view.gen
+		a.mu.Unlock()
+		if st == nil || gen != stGen {
+			s := a.State()
+			st, stGen = &s, gen
+		}
 		now := time.Now()
-		commit := ev.Step(cs.Spec, alerting.Conditions(&st, now, seen), a.cl.Alerts().Incidents, now)
+		commit := ev.Step(cs.Spec, alerting.Conditions(st, now, seen), a.cl.Alerts().Incidents, now)
 		if len(commit.Started)+len(commit.Ended)+len(commit.Send) > 0 {
 			if err := a.cl.CommitAlerts(ctx, commit); err != nil {
 				if ctx.Err() == nil {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -239,15 +237,7 @@ func (a *Agent) peerEvents(ctx context.Context, addr string, f api.EventFilter, 
 const eventRetentionFile = "event_retention"
 
 func savedEventRetention(dataDir string) time.Duration {
-	b, err := os.ReadFile(filepath.Join(dataDir, eventRetentionFile))
-	if err != nil {
-		return eventlog.DefaultRetention
-	}
-	d, err := time.ParseDuration(string(b))
-	if err != nil || d <= 0 {
-		return eventlog.DefaultRetention
-	}
-	return d
+	return savedDuration(dataDir, eventRetentionFile, eventlog.DefaultRetention)
 }
 
 // eventRetentionChanged applies and saves a committed event_retention (0:
@@ -257,9 +247,5 @@ func (a *Agent) eventRetentionChanged(d time.Duration) {
 		d = eventlog.DefaultRetention
 	}
 	a.history.SetRetention(d)
-	if savedEventRetention(a.cfg.DataDir) != d {
-		if err := os.WriteFile(filepath.Join(a.cfg.DataDir, eventRetentionFile), []byte(d.String()), 0o640); err != nil {
-			a.log.Warn("cannot save the site's event retention", "err", err)
-		}
-	}
+	a.saveDuration(eventRetentionFile, "event retention", d)
 }

@@ -78,6 +78,11 @@ func Conditions(st *api.State, now time.Time, seen Since) []api.AlertItem {
 				out = append(out, api.AlertItem{Condition: "storage.full", Server: ss.Name, Since: since(key),
 					Message: fmt.Sprintf("storage %s of %s is full", vol.Path, ss.Name)})
 			}
+			if vol.RetentionShort {
+				key := "storage.retention/" + ss.Name + "/" + vol.Path
+				out = append(out, api.AlertItem{Condition: "storage.retention", Server: ss.Name, Since: since(key),
+					Message: fmt.Sprintf("storage %s of %s cannot keep its max_age: recordings younger were deleted for room", vol.Path, ss.Name)})
+			}
 			if spec != nil && i < len(spec.Storage) && underFloor(spec.Storage[i], vol) {
 				key := "storage.floor/" + ss.Name + "/" + vol.Path
 				out = append(out, api.AlertItem{Condition: "storage.floor", Server: ss.Name, Since: since(key),

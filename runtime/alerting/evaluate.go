@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -112,12 +113,7 @@ func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]
 		}
 	}
 	var commit cluster.AlertCommit
-	keys := make([]string, 0, len(told))
-	for k := range told {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(told)) {
 		in := told[key]
 		if active[key] {
 			continue
@@ -156,12 +152,7 @@ func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]
 			note(p, it.Since)
 		}
 	}
-	names := make([]string, 0, len(byAlert))
-	for n := range byAlert {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(byAlert)) {
 		p := byAlert[name]
 		if now.Sub(p.due) < e.GroupWait {
 			continue

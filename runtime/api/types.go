@@ -87,6 +87,9 @@ type StorageState struct {
 	FreeBytes  int64 `json:"free_bytes"`
 	TotalBytes int64 `json:"total_bytes"`
 	Full       bool  `json:"full"`
+	// RetentionShort is set while recordings younger than the volume's
+	// max_age had to be deleted for room (size, free-space floor, full disk).
+	RetentionShort bool `json:"retention_short"`
 }
 
 // CameraState is one camera, site-wide.

@@ -88,6 +88,7 @@ func (s *Store) Enforce() int {
 	for _, p := range heldFull {
 		s.emit("error", "storage.full", "", fmt.Sprintf("storage %s is full and holds fill it: every recording left on it is kept by a hold (%s), so new footage is dropped until a hold ends or is removed, or storage is added", p, heldText(s.heldOn(p))))
 	}
+	s.retentionEvents()
 	return n
 }
 
@@ -120,6 +121,8 @@ func (s *Store) enforceVolume(v *volume) int {
 			return Segment{}, false
 		}
 		seg := s.unindex(v, c, i)
+		// Deleting by age again means max_age is kept again.
+		v.short = why != "age" && (v.short || v.MaxAge > 0 && now.Sub(seg.End) < v.MaxAge)
 		s.mu.Unlock()
 		if err := os.Remove(seg.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Error("retention cannot delete segment", "file", seg.Path, "reason", why, "error", err)
@@ -331,13 +334,39 @@ func (s *Store) Gaps(camera string) []api.Gap {
 	return out
 }
 
+// retentionEvents raises storage.retention when a volume starts or stops
+// keeping less than its max_age.
+func (s *Store) retentionEvents() {
+	type change struct {
+		path  string
+		short bool
+		age   time.Duration
+	}
+	var changes []change
+	s.mu.Lock()
+	for _, v := range s.vols {
+		if v.short != v.wasShort {
+			v.wasShort = v.short
+			changes = append(changes, change{v.Path, v.short, v.MaxAge})
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range changes {
+		if c.short {
+			s.emit("warning", "storage.retention", "", fmt.Sprintf("storage %s cannot keep max_age %s: recordings younger than that were deleted for room", c.path, c.age))
+		} else {
+			s.emit("info", "storage.retention", "", fmt.Sprintf("storage %s keeps max_age %s again", c.path, c.age))
+		}
+	}
+}
+
 // Usage reports every volume for the status API.
 func (s *Store) Usage() []api.StorageState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]api.StorageState, 0, len(s.vols))
 	for _, v := range s.vols {
-		st := api.StorageState{Path: v.Path, UsedBytes: v.used.Load(), HeldBytes: v.held.Load(), Full: v.full}
+		st := api.StorageState{Path: v.Path, UsedBytes: v.used.Load(), HeldBytes: v.held.Load(), Full: v.full, RetentionShort: v.short}
 		if free, total, err := s.freeSpace(v.Path); err == nil {
 			st.FreeBytes, st.TotalBytes = int64(free), int64(total)
 		}

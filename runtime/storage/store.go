@@ -138,6 +138,10 @@ type volume struct {
 	// keep everything retention could delete (announced once).
 	held                        atomic.Int64
 	heldFull, heldFullAnnounced bool
+	// short is set when size, the floor or a full disk deleted a recording
+	// younger than MaxAge, until retention deletes by age again; wasShort
+	// is what the last event said.
+	short, wasShort bool
 }
 
 type camIndex struct {

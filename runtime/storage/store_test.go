@@ -351,3 +351,35 @@ func TestFullHysteresis(t *testing.T) {
 		t.Errorf("an I/O error is not a full disk: %v", err)
 	}
 }
+
+// A volume whose size bound deletes recordings younger than its max_age
+// says so (Usage, a storage.retention event) until retention deletes by
+// age again.
+func TestRetentionShortOfMaxAge(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, []Volume{{Path: dir}})
+	a := segment(t, s, "a", t0, 1)
+	segment(t, s, "a", t0.Add(time.Hour), 1)
+	segment(t, s, "a", t0.Add(2*time.Hour), 1)
+	s.Close()
+	now := t0.Add(3 * time.Hour)
+	s = open(t, []Volume{{Path: dir, MaxAge: 4 * time.Hour, MaxSize: 2*a.Bytes + a.Bytes/2}}, WithClock(func() time.Time { return now }))
+	var events []api.Event
+	s.SetEvents(func(e api.Event) { events = append(events, e) })
+	if n := s.Enforce(); n != 1 {
+		t.Fatalf("deleted %d, want 1", n)
+	}
+	if !s.Usage()[0].RetentionShort || len(events) != 1 || events[0].Kind != "storage.retention" || events[0].Severity != "warning" {
+		t.Fatalf("after deleting a 3 h old segment under a max_age of 4h: usage %+v, events %+v", s.Usage(), events)
+	}
+	s.Enforce()
+	if len(events) != 1 {
+		t.Errorf("a standing shortfall repeats its event: %+v", events)
+	}
+	// Time passes: the oldest kept recording (from t0+1h) passes max_age.
+	now = t0.Add(5*time.Hour + 10*time.Minute)
+	s.Enforce()
+	if s.Usage()[0].RetentionShort || len(events) != 2 || events[1].Severity != "info" {
+		t.Errorf("max_age kept again: usage %+v, events %+v", s.Usage(), events)
+	}
+}
