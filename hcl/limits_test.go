@@ -137,3 +137,31 @@ func TestDiagnosticsOutputBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestNamesDifferingInCase: two cameras or servers whose names differ only
+// in case are refused (one directory on case-insensitive filesystems).
+func TestNamesDifferingInCase(t *testing.T) {
+	src := `site "hq" {
+  server "rec-1" { address = "10.0.0.1" }
+  server "REC-1" { address = "10.0.0.2" }
+  camera "gate" {
+    url    = "rtsp://10.0.0.5/s"
+    server = "rec-1"
+  }
+  camera "Gate" {
+    url    = "rtsp://10.0.0.6/s"
+    server = "rec-1"
+  }
+}
+`
+	_, diags := loadSources([]source{{"a.hcl", []byte(src)}}, LoadOptions{Env: []string{}}, nil)
+	var got []string
+	for _, d := range diags {
+		if d.Summary == "Names differ only in case" {
+			got = append(got, d.Detail)
+		}
+	}
+	if len(got) != 2 || !strings.Contains(got[0], `"rec-1" and "REC-1"`) || !strings.Contains(got[1], `"gate" and "Gate"`) {
+		t.Errorf("case clashes reported: %q", got)
+	}
+}

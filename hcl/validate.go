@@ -78,10 +78,31 @@ func (v *validator) warnf(r *hhcl.Range, summary, format string, args ...any) {
 }
 
 func (v *validator) name(kind, name string, rs map[string]hhcl.Range, decl hhcl.Range) {
-	if !nameRE.MatchString(name) {
+	if !ValidName(name) {
 		v.errorf(at(rs, "name", decl), "Invalid "+kind+" name",
 			"%q is not a valid %s name: use 1 to 63 letters, digits, dots, dashes and underscores, starting with a letter or digit.", name, kind)
 	}
+}
+
+// ValidName is the one rule for the names of the model (domain, site,
+// server, camera, group, storage): 1 to 63 letters, digits, dots, dashes
+// and underscores, starting with a letter or digit. The agent's own
+// configuration names its server and site by it too, so that every server
+// a configuration declares can also run.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// caseClash reports a name that differs only in case from one seen
+// before in the same scope: servers and cameras name directories, which
+// are one directory on case-insensitive filesystems. seen maps lower-case
+// names to their first spelling.
+func (v *validator) caseClash(kind, name, scope string, decl hhcl.Range, seen map[string]string) {
+	k := strings.ToLower(name)
+	if prev, ok := seen[k]; ok && prev != name {
+		v.errorf(at(nil, "", decl), "Names differ only in case",
+			"The %s names %q and %q in %s differ only in case: on some filesystems they are the same directory. Rename one.", kind, prev, name, scope)
+		return
+	}
+	seen[k] = name
 }
 
 // duplicate reports a name declared twice in one scope.
@@ -141,11 +162,13 @@ func (v *validator) site(s *Site, advise bool) {
 
 	servers := map[string]*Server{}
 	var serverNames []string
+	folded := map[string]string{}
 	for _, sv := range s.Servers {
 		if prev, ok := servers[sv.Name]; ok {
 			v.duplicate("server", sv.Name, scope, sv.DeclRange, prev.DeclRange)
 			continue
 		}
+		v.caseClash("server", sv.Name, scope, sv.DeclRange, folded)
 		servers[sv.Name] = sv
 		serverNames = append(serverNames, sv.Name)
 		v.server(s, sv)
@@ -188,11 +211,13 @@ func (v *validator) site(s *Site, advise bool) {
 	cameras := map[string]*Camera{}
 	var cameraNames []string
 	primaries := map[string]int{} // cameras per primary server
+	folded = map[string]string{}
 	for _, c := range s.Cameras {
 		if prev, ok := cameras[c.Name]; ok {
 			v.duplicate("camera", c.Name, scope, c.DeclRange, prev.DeclRange)
 			continue
 		}
+		v.caseClash("camera", c.Name, scope, c.DeclRange, folded)
 		cameras[c.Name] = c
 		cameraNames = append(cameraNames, c.Name)
 		v.camera(scope, c, servers, serverNames, groups, groupNames)

@@ -143,11 +143,12 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		Bind:    "0.0.0.0",
 		Join:    fc.Join,
 	}
-	if !validName(fc.Server) {
-		bad("server", "Invalid server name", fmt.Sprintf("%q is not a valid name: use letters, digits, '-' and '_', starting with a letter.", fc.Server))
+	// The names of the site's configuration, by the same rule.
+	if !vhcl.ValidName(fc.Server) {
+		bad("server", "Invalid server name", fmt.Sprintf("%q is not a valid name: use 1 to 63 letters, digits, dots, dashes and underscores, starting with a letter or digit.", fc.Server))
 	}
-	if !validName(fc.Site) {
-		bad("site", "Invalid site name", fmt.Sprintf("%q is not a valid name: use letters, digits, '-' and '_', starting with a letter.", fc.Site))
+	if !vhcl.ValidName(fc.Site) {
+		bad("site", "Invalid site name", fmt.Sprintf("%q is not a valid name: use 1 to 63 letters, digits, dots, dashes and underscores, starting with a letter or digit.", fc.Site))
 	}
 	if fc.DataDir == "" {
 		bad("data_dir", "Missing data directory", "data_dir must name the directory that holds the agent's state and, by default, its recordings.")
@@ -286,19 +287,4 @@ func secretFileMode(path string, subject *hhcl.Range) hhcl.Diagnostics {
 // constant time.
 func (c *Config) checkToken(got string) bool {
 	return c.Token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(c.Token)) == 1
-}
-
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-		case i > 0 && (r >= '0' && r <= '9' || r == '-' || r == '_'):
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -2,11 +2,14 @@ package agent
 
 import (
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	vhcl "vigil/hcl"
 )
 
 var testKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
@@ -108,5 +111,22 @@ func TestLooseSecretFileModesWarned(t *testing.T) {
 	}
 	if len(diags) != 1 || !strings.Contains(diags[0].Detail, "chmod 600") || !strings.Contains(diags[0].Detail, "token") {
 		t.Errorf("diagnostics %v, want one warning about the token file", diags)
+	}
+}
+
+// TestServerNamesFollowTheModelRule: the agent accepts exactly the server
+// and site names that a site's configuration may declare (issue #18: a
+// server named rec.1 could be planned but never run).
+func TestServerNamesFollowTheModelRule(t *testing.T) {
+	base := "bind = \"10.0.0.1\"\ndata_dir = \"/d\"\ntoken = \"0123456789abcdef\"\nsite_key = \"" + testKey + "\"\n"
+	for _, name := range []string{"rec.1", "1rec", "rec-1", "Rec_1", "rec 1", "", strings.Repeat("a", 63), strings.Repeat("a", 64), "-rec", ".rec", "ré"} {
+		for _, attr := range []string{"server", "site"} {
+			other := map[string]string{"server": "site", "site": "server"}[attr]
+			src := fmt.Sprintf("%s = %q\n%s = \"ok\"\n", attr, name, other) + base
+			_, diags := ParseConfig("agent.hcl", []byte(src))
+			if got, want := !diags.HasErrors(), vhcl.ValidName(name); got != want {
+				t.Errorf("%s %q: agent accepts %v, model rule %v (%v)", attr, name, got, want, diags)
+			}
+		}
 	}
 }
