@@ -4,6 +4,8 @@ import (
 	"math/big"
 	"sync"
 
+	hhcl "github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/customdecode"
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -21,7 +23,7 @@ func functions() map[string]function.Function {
 	funcsOnce.Do(func() {
 		funcs = map[string]function.Function{
 			"abs":             stdlib.AbsoluteFunc,
-			"can":             tryfunc.CanFunc,
+			"can":             keepSensitive(tryfunc.CanFunc),
 			"ceil":            smallInts(stdlib.CeilFunc),
 			"chomp":           stdlib.ChompFunc,
 			"chunklist":       stdlib.ChunklistFunc,
@@ -80,7 +82,7 @@ func functions() map[string]function.Function {
 			"trimprefix":      stdlib.TrimPrefixFunc,
 			"trimspace":       stdlib.TrimSpaceFunc,
 			"trimsuffix":      stdlib.TrimSuffixFunc,
-			"try":             tryfunc.TryFunc,
+			"try":             keepSensitive(tryfunc.TryFunc),
 			"upper":           stdlib.UpperFunc,
 			"values":          stdlib.ValuesFunc,
 			"zipmap":          stdlib.ZipmapFunc,
@@ -112,4 +114,48 @@ func smallInts(f function.Function) function.Function {
 			return v, nil
 		},
 	})
+}
+
+// keepSensitive wraps can or try, whose arguments are expressions rather
+// than values, so that the result is sensitive when an expression refers to
+// a sensitive value. Whether an expression fails is information about the
+// values it reads: can(regex("^${c}", var.pw)) over a character set spelt
+// a secret out through diagnostics.
+func keepSensitive(f function.Function) function.Function {
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      f.Params(),
+		VarParam:    f.VarParam(),
+		Type:        func(args []cty.Value) (cty.Type, error) { return f.ReturnTypeForValues(args) },
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			if err != nil {
+				return v, err
+			}
+			for _, a := range args {
+				if readsMarked(customdecode.ExpressionClosureFromVal(a)) {
+					return v.Mark(markSensitive), nil
+				}
+			}
+			return v, nil
+		},
+	})
+}
+
+// readsMarked reports whether an expression refers to a marked value. A
+// reference that cannot be followed (it is what failed) counts its root.
+func readsMarked(c *customdecode.ExpressionClosure) bool {
+	for _, t := range c.Expression.Variables() {
+		v, diags := t.TraverseAbs(c.EvalContext)
+		if diags.HasErrors() {
+			v, diags = hhcl.Traversal{t[0]}.TraverseAbs(c.EvalContext)
+			if diags.HasErrors() {
+				continue
+			}
+		}
+		if v.ContainsMarked() {
+			return true
+		}
+	}
+	return false
 }

@@ -165,3 +165,37 @@ func TestNamesDifferingInCase(t *testing.T) {
 		t.Errorf("case clashes reported: %q", got)
 	}
 }
+
+// TestCanKeepsSensitive: can() and try() over a sensitive value give a
+// sensitive result, so a loop over a character set cannot spell a secret
+// out through an argument that is shown.
+func TestCanKeepsSensitive(t *testing.T) {
+	for _, fn := range []string{`can(regex("^${c}", var.pw))`, `try(regex("^${c}", var.pw), "") != ""`} {
+		src := `variable "pw" {
+  sensitive = true
+  default   = "s3cret-pw"
+}
+locals {
+  first = [for c in ["a", "s", "x"] : c if ` + fn + `]
+}
+site "hq" {
+  description = local.first[0]
+  server "rec-1" { address = "10.0.0.1" }
+}
+`
+		_, diags := loadSources([]source{{"a.hcl", []byte(src)}}, LoadOptions{Env: []string{}}, nil)
+		if !strings.Contains(diags.Error(), "Sensitive value not allowed here") {
+			t.Errorf("%s: diagnostics %v, want the description refused as sensitive", fn, diags)
+		}
+	}
+}
+
+// TestShortSecretsScrubbed: a secret of one or two characters is hidden
+// where it stands alone, and left inside other words.
+func TestShortSecretsScrubbed(t *testing.T) {
+	got := Scrub(`password "ab" is wrong (ab); tab, abc and lab stay`, []string{"ab"})
+	want := `password "(sensitive)" is wrong ((sensitive)); tab, abc and lab stay`
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
 
 	hhcl "github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -761,21 +763,50 @@ func scrubDiagnostics(diags hhcl.Diagnostics, sensitive []string) {
 		return
 	}
 	for _, d := range diags {
-		d.Summary = scrub(d.Summary, sensitive)
-		d.Detail = scrub(d.Detail, sensitive)
+		d.Summary = Scrub(d.Summary, sensitive)
+		d.Detail = Scrub(d.Detail, sensitive)
 	}
 }
 
-// scrub replaces every occurrence of a sensitive value by "(sensitive)".
-// Values shorter than minScrubLen are left alone: replacing every "a" would
-// make text unreadable while hiding nothing.
-func scrub(s string, sensitive []string) string {
+// Scrub replaces every occurrence of a sensitive value by "(sensitive)".
+// Values shorter than minScrubLen are replaced only where they stand alone
+// (not inside a word or number): replacing every "a" would make text
+// unreadable, but a two-character password must not be shown either.
+func Scrub(s string, sensitive []string) string {
 	for _, v := range sensitive {
-		if len(v) >= minScrubLen && strings.Contains(s, v) {
+		switch {
+		case !strings.Contains(s, v):
+		case len(v) >= minScrubLen:
 			s = strings.ReplaceAll(s, v, "(sensitive)")
+		default:
+			s = scrubToken(s, v)
 		}
 	}
 	return s
 }
 
 const minScrubLen = 3
+
+// scrubToken replaces the occurrences of v in s that no letter or digit
+// touches.
+func scrubToken(s, v string) string {
+	var out strings.Builder
+	for {
+		i := strings.Index(s, v)
+		if i < 0 {
+			out.WriteString(s)
+			return out.String()
+		}
+		before, _ := utf8.DecodeLastRuneInString(s[:i])
+		after, _ := utf8.DecodeRuneInString(s[i+len(v):])
+		out.WriteString(s[:i])
+		if wordRune(before) || wordRune(after) {
+			out.WriteString(v)
+		} else {
+			out.WriteString("(sensitive)")
+		}
+		s = s[i+len(v):]
+	}
+}
+
+func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }

@@ -56,7 +56,7 @@ func WriteDiagnostics(w io.Writer, diags hhcl.Diagnostics, files map[string][]by
 		if d.Severity == hhcl.DiagWarning {
 			label, col = "Warning", ansiYellow
 		}
-		summary := clip(scrub(d.Summary, sensitive), maxDiagText)
+		summary := clip(Scrub(d.Summary, sensitive), maxDiagText)
 		if color {
 			fmt.Fprintf(&buf, "%s%s%s: %s%s\n", ansiBold, col, label, summary, ansiReset)
 		} else {
@@ -67,7 +67,7 @@ func WriteDiagnostics(w io.Writer, diags hhcl.Diagnostics, files map[string][]by
 			writeSnippet(&buf, *r, files[r.Filename], color, sensitive)
 		}
 		if d.Detail != "" {
-			fmt.Fprintf(&buf, "\n%s\n", wrap(clip(scrub(d.Detail, sensitive), maxDiagText), 78))
+			fmt.Fprintf(&buf, "\n%s\n", wrap(clip(Scrub(d.Detail, sensitive), maxDiagText), 78))
 		}
 		buf.WriteByte('\n')
 	}
@@ -107,7 +107,7 @@ func writeSnippet(buf *bytes.Buffer, r hhcl.Range, src []byte, color bool, sensi
 		}
 		// Each part is scrubbed, then a long line is cut to a window
 		// around the marked part (a cut cannot reveal a scrubbed value).
-		pre, mid, post := scrub(text[:from], sensitive), scrub(text[from:to], sensitive), scrub(text[to:], sensitive)
+		pre, mid, post := Scrub(text[:from], sensitive), Scrub(text[from:to], sensitive), Scrub(text[to:], sensitive)
 		if len(pre)+len(mid)+len(post) > maxSnippetWidth {
 			pre, mid, post = clipLeft(pre, maxSnippetWidth/4), clip(mid, maxSnippetWidth/2), clip(post, maxSnippetWidth/4)
 		}

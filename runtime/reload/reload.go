@@ -444,7 +444,7 @@ func (w *Watcher) refuse(diags hhcl.Diagnostics, files map[string][]byte) Result
 	if first.Detail != "" {
 		msg += ": " + first.Detail
 	}
-	msg = "the configuration directory has an invalid change, the site keeps its committed configuration: " + scrub(msg, w.sens)
+	msg = "the configuration directory has an invalid change, the site keeps its committed configuration: " + hcl.Scrub(msg, w.sens)
 	if len(errs) > 1 {
 		msg += fmt.Sprintf(" (and %d more errors)", len(errs)-1)
 	}
@@ -456,15 +456,6 @@ func (w *Watcher) refuse(diags hhcl.Diagnostics, files map[string][]byte) Result
 	w.a.Emit(api.Event{Severity: "error", Kind: "config.invalid", Server: w.a.Name(), Message: msg})
 	w.lastErr = msg
 	return Result{Err: errors.New(msg)}
-}
-
-func scrub(s string, sensitive []string) string {
-	for _, v := range sensitive {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "(sensitive)")
-		}
-	}
-	return s
 }
 
 // accept clears a previous refusal and plans the site when this server is
@@ -537,7 +528,7 @@ func (w *Watcher) plan(site *hcl.Site) Result {
 		}
 		var buf bytes.Buffer
 		views.Text(&buf, p, false)
-		w.log.Info("applying the configuration directory's change:\n" + scrub(strings.TrimRight(buf.String(), "\n"), w.sens))
+		w.log.Info("applying the configuration directory's change:\n" + hcl.Scrub(strings.TrimRight(buf.String(), "\n"), w.sens))
 		rev, err := w.apply(p)
 		var stale *api.StaleError
 		if errors.As(err, &stale) && attempt < applyAttempts {
@@ -574,7 +565,7 @@ func (w *Watcher) apply(p *planner.SitePlan) (uint64, error) {
 }
 
 func (w *Watcher) applyFailed(err error) Result {
-	msg := scrub("applying the configuration directory's change: "+err.Error(), w.sens)
+	msg := hcl.Scrub("applying the configuration directory's change: "+err.Error(), w.sens)
 	w.log.Error(msg)
 	w.errs.Inc()
 	if msg != w.lastApplyErr { // a retry failing the same way is not news
