@@ -1,12 +1,18 @@
 package agent_test
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"vigil/hcl"
+	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
+	"vigil/runtime/camsim"
 )
 
 // TestHoldFootage: any agent answers which footage of the site a hold
@@ -78,4 +84,94 @@ func TestHoldFootage(t *testing.T) {
 	if err != nil || !slices.Equal(f.Unanswered, []string{"rec-1"}) || len(f.Footage) != 1 || f.Footage[0].Server != "rec-2" {
 		t.Errorf("with rec-1 down: %+v, %v", f, err)
 	}
+}
+
+// TestHoldSurvivesFullTmpfs records two 1080p cameras onto a small tmpfs
+// with a hold on the first seconds of one: the disk fills again and again,
+// retention deletes the unheld footage (the other camera's of the same
+// time included), and the held files stay, and ffprobe decodes them.
+func TestHoldSurvivesFullTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "rec-1", "recordings")
+	if err := os.MkdirAll(rec, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m", "vigil-test", rec).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", rec).Run() })
+	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Cameras: 2, Dir: dir, Camsim: camsim.Options{Profile: "1080p"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close) // before the unmount
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, 120*time.Second)
+	start := time.Now().UTC()
+	h := &hcl.Hold{Name: "case", Cameras: []string{"cam1"}, From: start.Add(-time.Minute), To: start.Add(8 * time.Second), Reason: "test"}
+	spec := s.Spec(s.CameraSpec(1, "rec-1"), s.CameraSpec(2, "rec-1"))
+	spec.Holds = []*hcl.Hold{h}
+	if _, err := s.Apply(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	c := s.Client("rec-1")
+	// The retention of a full disk has taken cam2's footage of the hold's
+	// period, while cam1's is kept.
+	var held api.HeldFootage
+	for {
+		f, err := c.HoldFootage(ctx, api.HoldFootageRequest{Holds: []*hcl.Hold{h, {Name: "cam2", Cameras: []string{"cam2"}, From: h.From, To: h.To}}})
+		if err == nil && time.Now().After(h.To.Add(10*time.Second)) {
+			var cam1, cam2 int
+			for _, x := range f.Footage {
+				if x.Hold == "case" {
+					held, cam1 = x, x.Segments
+				} else {
+					cam2 = x.Segments
+				}
+			}
+			if cam1 == 0 {
+				t.Fatalf("the hold's footage is gone: %+v", f)
+			}
+			if cam2 == 0 {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("cam2's footage of the period was never deleted: %+v %v", f, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	st, err := c.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := st.Servers[0].Storage[0]; u.HeldBytes < held.Bytes {
+		t.Errorf("storage state %+v, want at least %d bytes held", u, held.Bytes)
+	}
+	files, _ := filepath.Glob(filepath.Join(rec, "cam1", "*", "*.mp4"))
+	n := 0
+	for _, f := range files {
+		name := filepath.Base(filepath.Dir(f)) + " " + strings.TrimSuffix(filepath.Base(f), ".mp4")
+		begin, err := time.Parse("2006-01-02 15-04-05.000000", name)
+		if err != nil || !begin.Before(h.To) {
+			continue
+		}
+		n++
+		if _, err := exec.LookPath("ffprobe"); err != nil {
+			continue
+		}
+		out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", f).CombinedOutput()
+		if err != nil || strings.Contains(string(out), "rror") {
+			t.Errorf("ffprobe %s: %v: %s", f, err, out)
+		}
+	}
+	if n < held.Segments {
+		t.Errorf("%d files of cam1 start in the hold, the index says %d", n, held.Segments)
+	}
+	t.Logf("held: %d segments, %d bytes of cam1; cam2's of the same period deleted", held.Segments, held.Bytes)
 }
