@@ -170,35 +170,25 @@ func (a *Agent) livePeers(unanswered *[]string) map[string]string {
 func (a *Agent) peerHistory(ctx context.Context, peers map[string]string, f api.EventFilter, unanswered []string) ([]api.Event, []string) {
 	var mu sync.Mutex
 	var out []api.Event
-	var wg sync.WaitGroup
-	for name, addr := range peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(ctx, peerHistoryTimeout)
-			defer cancel()
-			evs, err := a.peerEvents(ctx, addr, f, false)
-			if err == nil {
-				var got []api.Event
-				for ev := range evs {
-					got = append(got, ev)
-				}
-				// A stream cut by the timeout is an incomplete answer.
-				err = ctx.Err()
-				if err == nil {
-					mu.Lock()
-					out = append(out, got...)
-					mu.Unlock()
-					return
-				}
-			}
-			a.log.Debug("no event history from a peer", "from", name, "err", err)
-			mu.Lock()
-			unanswered = append(unanswered, name)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	silent := a.askPeers(ctx, "event history", peers, peerHistoryTimeout, func(ctx context.Context, _, addr string) error {
+		evs, err := a.peerEvents(ctx, addr, f, false)
+		if err != nil {
+			return err
+		}
+		var got []api.Event
+		for ev := range evs {
+			got = append(got, ev)
+		}
+		// A stream cut by the timeout is an incomplete answer.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		mu.Lock()
+		out = append(out, got...)
+		mu.Unlock()
+		return nil
+	})
+	unanswered = append(unanswered, silent...)
 	slices.Sort(unanswered)
 	return out, unanswered
 }

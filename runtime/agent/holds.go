@@ -74,29 +74,19 @@ func (a *Agent) localHeld(holds []*hcl.Hold) []api.HeldFootage {
 func (a *Agent) peerHeld(ctx context.Context, peers map[string]string, holds []*hcl.Hold) ([]api.HeldFootage, []string) {
 	var mu sync.Mutex
 	var out []api.HeldFootage
-	var silent []string
-	var wg sync.WaitGroup
-	for name, addr := range peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(ctx, peerHistoryTimeout)
-			defer cancel()
-			f, err := api.NewClient("http://"+addr, "").HoldFootage(ctx, api.HoldFootageRequest{Holds: holds, Local: true})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				a.log.Debug("no hold footage from a peer", "from", name, "err", err)
-				silent = append(silent, name)
-				return
-			}
-			for _, x := range f.Footage {
-				x.Server = name // a peer answers for itself only
-				out = append(out, x)
-			}
-		}()
-	}
-	wg.Wait()
+	silent := a.askPeers(ctx, "hold footage", peers, peerHistoryTimeout, func(ctx context.Context, name, addr string) error {
+		f, err := api.NewClient("http://"+addr, "").HoldFootage(ctx, api.HoldFootageRequest{Holds: holds, Local: true})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, x := range f.Footage {
+			x.Server = name // a peer answers for itself only
+			out = append(out, x)
+		}
+		return nil
+	})
 	return out, silent
 }
 

@@ -38,18 +38,7 @@ func TestFSMExportKey(t *testing.T) {
 		t.Fatalf("the key shows in the state: %s", st)
 	}
 
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
-	g := newFSM(log, nil)
-	if err := g.Restore(io.NopCloser(&sink)); err != nil {
-		t.Fatal(err)
-	}
+	g := restored(t, f)
 	if !want.Equal(g.siteExportKey()) {
 		t.Fatal("the key was lost by a snapshot and restore")
 	}

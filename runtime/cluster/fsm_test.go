@@ -34,6 +34,24 @@ func (s *memSink) ID() string    { return "mem" }
 func (s *memSink) Cancel() error { return nil }
 func (s *memSink) Close() error  { return nil }
 
+// restored is a new state machine restored from a snapshot of f.
+func restored(t *testing.T, f *fsm) *fsm {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	g := newFSM(f.log, nil)
+	if err := g.Restore(io.NopCloser(&sink)); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func TestFSMSnapshotRoundTrip(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f := newFSM(log, nil)
@@ -45,18 +63,7 @@ func TestFSMSnapshotRoundTrip(t *testing.T) {
 	applyEntry(t, f, cmdSetOverrides, 1, setOverridesBody{Overrides: []api.Override{{Camera: "gate", From: "rec-1", Server: "rec-2", Since: time.Unix(200, 0).UTC()}}})
 	applyEntry(t, f, cmdRecordStats, 1, recordStatsBody{Stats: []DailyStat{{Server: "rec-1", Camera: "gate", Date: "2026-02-01", Bytes: 42}}})
 
-	snap, err := f.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sink memSink
-	if err := snap.Persist(&sink); err != nil {
-		t.Fatal(err)
-	}
-	g := newFSM(log, nil)
-	if err := g.Restore(io.NopCloser(&sink)); err != nil {
-		t.Fatal(err)
-	}
+	g := restored(t, f)
 	if d := cmp.Diff(f.current(), g.current()); d != "" {
 		t.Fatalf("restored state differs (-want +got):\n%s", d)
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"vigil/runtime/evidence"
 )
 
 // TestSegmentSHA256: the hash kept in the index is that of the file's bytes,
@@ -60,7 +62,7 @@ func TestSegmentSHA256(t *testing.T) {
 
 func mustHash(t *testing.T, path string) string {
 	t.Helper()
-	h, err := fileSHA256(path)
+	h, err := evidence.HashFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}

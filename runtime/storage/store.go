@@ -21,8 +21,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +38,7 @@ import (
 
 	"vigil/hcl"
 	"vigil/runtime/api"
+	"vigil/runtime/evidence"
 )
 
 // Volume is one recording volume (a directory, usually a mount point) and
@@ -537,7 +536,9 @@ func (s *Store) recoverFile(dir, rel string) (segRecord, bool) {
 			s.log.Error("cannot cut segment back to its last complete part", "file", path, "error", err)
 		}
 	}
-	sum, err := fileSHA256(path)
+	// Only recovery reads a segment back to hash it: a segment written by
+	// this process is hashed as it is written.
+	sum, err := evidence.HashFile(path)
 	if err != nil {
 		s.log.Error("cannot hash recovered segment", "file", path, "error", err)
 	}
@@ -545,22 +546,6 @@ func (s *Store) recoverFile(dir, rel string) (segRecord, bool) {
 	return segRecord{
 		Path: rel, Start: start, End: start.Add(info.Duration), Bytes: info.ValidSize, Codec: info.Codec(), SHA256: sum,
 	}, true
-}
-
-// fileSHA256 is the hex SHA-256 of a whole file. Only recovery reads a
-// segment back for it; a segment written by this process is hashed as it is
-// written.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // rewrite replaces index.jsonl with the compacted current state and opens
