@@ -173,7 +173,7 @@ func TestDevRun(t *testing.T) {
 	waitFor("a alive 1 · b alive 1 · cameras: 2 recording")
 	fmt.Fprintln(typed, "stop b")
 	waitFor("stop b: stopped b") // the command, echoed with its answer
-	waitFor("cameras: 1 recording, 1 covered")
+	waitFor("cameras: 1 covered, 1 recording")
 	fmt.Fprintln(typed, "start b")
 	waitFor("a alive 1 · b alive 1 · cameras: 2 recording")
 

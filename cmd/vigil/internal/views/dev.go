@@ -57,17 +57,7 @@ func DevSummary(st *api.State, err error) string {
 	for _, s := range st.Servers {
 		fmt.Fprintf(&b, " %s %s %d ·", s.Name, s.Health, s.Recording)
 	}
-	counts := map[string]int{}
-	for _, c := range st.Cameras {
-		counts[c.State]++
-	}
-	var parts []string
-	for _, state := range []string{api.CameraRecording, api.CameraCovered, api.CameraFailing, api.CameraDark, api.CameraUncovered} {
-		if n := counts[state]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, state))
-		}
-	}
-	fmt.Fprintf(&b, " cameras: %s", strings.Join(parts, ", "))
+	fmt.Fprintf(&b, " cameras: %s", strings.Join(stateCounts(st.Cameras, painter(false)), ", "))
 	return b.String()
 }
 

@@ -134,16 +134,7 @@ func devTables(st *api.State, width, room int, o Options, p func(color, s string
 		return out
 	}
 
-	counts := map[string]int{}
-	for _, c := range st.Cameras {
-		counts[c.State]++
-	}
-	var summary []string
-	for _, s := range stateOrder {
-		if n := counts[s]; n > 0 {
-			summary = append(summary, p(stateColor(s), fmt.Sprintf("%d %s", n, s)))
-		}
-	}
+	summary := stateCounts(st.Cameras, p)
 	out = append(out, "", fit(fmt.Sprintf("Cameras (%d): %s", len(st.Cameras), strings.Join(summary, ", ")), width))
 
 	cams := slices.Clone(st.Cameras)

@@ -129,16 +129,7 @@ func Status(w io.Writer, st *api.State, o Options) {
 	if len(st.Cameras) == 0 {
 		return
 	}
-	counts := map[string]int{}
-	for _, c := range st.Cameras {
-		counts[c.State]++
-	}
-	var summary []string
-	for _, s := range stateOrder {
-		if n := counts[s]; n > 0 {
-			summary = append(summary, p(stateColor(s), fmt.Sprintf("%d %s", n, s)))
-		}
-	}
+	summary := stateCounts(st.Cameras, p)
 	fmt.Fprintf(w, "\n%s %s\n", p(bold, fmt.Sprintf("Cameras (%d):", len(st.Cameras))), strings.Join(summary, ", "))
 
 	cams := slices.Clone(st.Cameras)
@@ -179,6 +170,22 @@ func Status(w io.Writer, st *api.State, o Options) {
 		}
 		fmt.Fprintf(w, "%s\n", p(dim, "(vigil status -all lists every camera)"))
 	}
+}
+
+// stateCounts is "1 dark", "2 covered", "9 recording": the cameras per
+// state, those that need attention first, coloured by p.
+func stateCounts(cams []api.CameraState, p func(color, s string) string) []string {
+	counts := map[string]int{}
+	for _, c := range cams {
+		counts[c.State]++
+	}
+	var out []string
+	for _, s := range stateOrder {
+		if n := counts[s]; n > 0 {
+			out = append(out, p(stateColor(s), fmt.Sprintf("%d %s", n, s)))
+		}
+	}
+	return out
 }
 
 // stateOrder puts the states that need attention first.
