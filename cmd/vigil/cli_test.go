@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -201,5 +205,59 @@ func TestExitCodes(t *testing.T) {
 		if code, out, errs := runArgs(tt.args...); code != tt.code {
 			t.Errorf("vigil %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(tt.args, " "), code, tt.code, out, errs)
 		}
+	}
+}
+
+// TestMain lets the test binary stand in for vigil (VIGIL_TEST_MAIN=1), so
+// that the completion scripts can call it.
+func TestMain(m *testing.M) {
+	if os.Getenv("VIGIL_TEST_MAIN") == "1" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// TestCompletionScripts runs the bash completion script in bash as a shell
+// would, and checks that zsh parses the zsh script.
+func TestCompletionScripts(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash not installed")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "vigil.bash")
+	if code, out, _ := runArgs("completion", "bash"); code != 0 || os.WriteFile(script, []byte(out), 0o644) != nil {
+		t.Fatal("vigil completion bash")
+	}
+	for _, tt := range []struct{ line, want string }{
+		{"bal", "balance"},
+		{"balance r", "report"},
+		{"plan -detail", "-detailed-exitcode"},
+		{"dev st", "start stop"},
+	} {
+		words := strings.Fields(tt.line)
+		prog := fmt.Sprintf(`source %q; COMP_WORDS=(%q %s); COMP_CWORD=%d; _vigil; echo "${COMPREPLY[@]}"`, script, self, strings.Join(words, " "), len(words))
+		cmd := exec.Command(bash, "-c", prog)
+		cmd.Env = append(os.Environ(), "VIGIL_TEST_MAIN=1")
+		out, err := cmd.CombinedOutput()
+		if got := strings.TrimSpace(string(out)); err != nil || got != tt.want {
+			t.Errorf("bash completion of %q: %q (%v), want %q", tt.line, got, err, tt.want)
+		}
+	}
+	zsh, err := exec.LookPath("zsh")
+	if err != nil {
+		t.Log("zsh not installed: its script is not checked")
+		return
+	}
+	zscript := filepath.Join(t.TempDir(), "_vigil")
+	_, out, _ := runArgs("completion", "zsh")
+	if err := os.WriteFile(zscript, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(zsh, "-n", zscript).CombinedOutput(); err != nil {
+		t.Errorf("zsh -n: %v\n%s", err, out)
 	}
 }
