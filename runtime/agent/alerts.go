@@ -40,6 +40,7 @@ func (a *Agent) alertLoop(ctx context.Context) {
 	var stGen uint64
 	tick := time.NewTicker(alertInterval)
 	defer tick.Stop()
+	defer a.metrics.alertPending.Reset() // another server delivers now
 	for {
 		select {
 		case <-ctx.Done():
@@ -78,8 +79,10 @@ func (a *Agent) alertLoop(ctx context.Context) {
 					Message: fmt.Sprintf("alert %s %s: %s (to %v, notification %s)", o.Notification.Alert, o.Notification.Status, o.Notification.Summary, o.Pending, o.Notification.ID)})
 			}
 		}
+		a.metrics.alertPending.Reset()
 		for _, o := range a.cl.Alerts().Outbox {
 			for _, name := range o.Pending {
+				a.metrics.alertPending.WithLabelValues(name).Inc()
 				w, ok := workers[name]
 				if !ok {
 					w = make(chan struct{}, 1)
@@ -122,6 +125,7 @@ func (a *Agent) deliver(ctx context.Context, notifier string, wake <-chan struct
 					return
 				}
 				attempts++
+				a.metrics.alertDeliveries.WithLabelValues(notifier, "failed").Inc()
 				wait := min(retryMin<<min(attempts-1, 10), retryMax)
 				a.emit(api.Event{Severity: "warning", Kind: "alert.delivery_failed",
 					Message: fmt.Sprintf("notification %s of alert %s to %s (%s) failed (attempt %d): %v; retrying in %s", n.ID, n.Alert, notifier, nf, attempts, err, wait)})
@@ -133,6 +137,7 @@ func (a *Agent) deliver(ctx context.Context, notifier string, wake <-chan struct
 				continue
 			}
 			attempts = 0
+			a.metrics.alertDeliveries.WithLabelValues(notifier, "ok").Inc()
 			a.emit(api.Event{Severity: "info", Kind: "alert.delivered",
 				Message: fmt.Sprintf("notification %s of alert %s delivered to %s (%s): %s", n.ID, n.Alert, notifier, nf, answer)})
 		}

@@ -18,6 +18,9 @@ type metrics struct {
 	eventsDropped prometheus.Counter
 	requests      *prometheus.CounterVec
 	connsRefused  prometheus.Counter
+	// Alerting, on the master.
+	alertPending    *prometheus.GaugeVec
+	alertDeliveries *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
@@ -53,6 +56,12 @@ func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
 		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_api_connections_refused_total", Help: "API connections closed at once for being over the per-source or total limit.",
 		}),
+		alertPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_alert_outbox", Help: "Notifications waiting for delivery to each notifier (on the master).",
+		}, []string{"notifier"}),
+		alertDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_alert_deliveries_total", Help: "Attempts to deliver a notification, by notifier and result (ok, failed).",
+		}, []string{"notifier", "result"}),
 	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "vigil_agent_info",
@@ -61,7 +70,7 @@ func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
 	})
 	info.Set(1)
 	reg.MustRegister(m.revision, m.master, m.servers, m.cameras, m.assigned, m.reconcile,
-		m.events, m.eventsDropped, m.requests, m.connsRefused, info,
+		m.events, m.eventsDropped, m.requests, m.connsRefused, m.alertPending, m.alertDeliveries, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

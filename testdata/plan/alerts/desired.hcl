@@ -4,6 +4,12 @@ variable "camera_password" {
   default   = "same-Secr3t!"
 }
 
+variable "mail_password" {
+  type      = string
+  sensitive = true
+  default   = "SECRET_MAIL"
+}
+
 variable "webhook_secret" {
   type      = string
   sensitive = true
@@ -70,9 +76,11 @@ site "hq" {
 
 notifier "ops-mail" {
   smtp {
-    server = "mail.example.com:587" # STARTTLS; username/password (sensitive)
-    from   = "vigil@example.com"
-    to     = ["ops@example.com"]
+    server   = "mail.example.com:587" # STARTTLS; username/password (sensitive)
+    from     = "vigil@example.com"
+    to       = ["ops@example.com"]
+    username = "vigil"
+    password = var.mail_password
   }
 }
 notifier "pager" {
