@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -15,8 +16,9 @@ func init() {
 func runAlertTest(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("alert test", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
+	asJSON := fs.Bool("json", false, `print the result as JSON: {"notifier", "destination", "answer"}, or the error`)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil alert test [-address URL] NOTIFIER\n\nThe agent sends a test message to NOTIFIER, a notifier of the committed\nconfiguration, and this prints what the mail server, webhook or MQTT broker\nanswered. Needs the API token in VIGIL_TOKEN.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: vigil alert test [-address URL] [-json] NOTIFIER\n\nThe agent sends a test message to NOTIFIER, a notifier of the committed\nconfiguration, and this prints what the mail server, webhook or MQTT broker\nanswered. Needs the API token in VIGIL_TOKEN.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
@@ -28,14 +30,15 @@ func runAlertTest(args []string, stdout, stderr io.Writer) int {
 	}
 	token := api.TokenFromEnv()
 	if token == "" {
-		fmt.Fprintf(stderr, "Error: VIGIL_TOKEN is not set: sending a test notification needs the API token of the agent configuration\n")
-		return 1
+		return fail(stdout, stderr, *asJSON, errors.New("VIGIL_TOKEN is not set: sending a test notification needs the API token of the agent configuration"))
 	}
 	resp, err := api.NewClient(*address, token).AlertTest(context.Background(), fs.Arg(0))
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+		return fail(stdout, stderr, *asJSON, err)
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, resp)
 	}
 	fmt.Fprintf(stdout, "Sent a test notification to %s (%s).\nThe server answered: %s\n", resp.Notifier, resp.Destination, resp.Answer)
-	return 0
+	return exitOK
 }

@@ -52,6 +52,10 @@ func TestAlertTestAndEvents(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "The server answered: 200 OK: thanks") || !strings.Contains(out, "webhook "+hook.URL) {
 		t.Fatalf("alert test: exit %d\n%s%s", code, out, errs)
 	}
+	code, out, _ = vigil(t, "alert", "test", "-address", addr, "-json", "pager")
+	if code != 0 || !strings.Contains(out, `"answer": "200 OK: thanks"`) {
+		t.Errorf("alert test -json: exit %d\n%s", code, out)
+	}
 	code, _, errs = vigil(t, "alert", "test", "-address", addr, "pagr")
 	if code != 1 || !strings.Contains(errs, `no notifier "pagr"`) {
 		t.Errorf("unknown notifier: exit %d: %s", code, errs)
