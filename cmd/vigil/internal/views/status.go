@@ -303,14 +303,18 @@ func storage(vols []api.StorageState) string {
 	if len(vols) == 0 {
 		return "-"
 	}
-	var used, free int64
+	var used, held, free int64
 	full := false
 	for _, v := range vols {
 		used += v.UsedBytes
+		held += v.HeldBytes
 		free += v.FreeBytes
 		full = full || v.Full
 	}
 	s := fmt.Sprintf("%s used, %s free", hcl.FormatSize(float64(used)), hcl.FormatSize(float64(free)))
+	if held > 0 {
+		s = fmt.Sprintf("%s used (%s held), %s free", hcl.FormatSize(float64(used)), hcl.FormatSize(float64(held)), hcl.FormatSize(float64(free)))
+	}
 	if full {
 		s += " FULL"
 	}

@@ -181,3 +181,14 @@ func TestRecorderWithoutRole(t *testing.T) {
 		}
 	}
 }
+
+func TestStorageShowsHeld(t *testing.T) {
+	vols := []api.StorageState{{UsedBytes: 800e9, HeldBytes: 2e9, FreeBytes: 100e9}, {UsedBytes: 200e9, HeldBytes: 1e9, FreeBytes: 50e9, Full: true}}
+	if got, want := storage(vols), "1.0 TB used (3.0 GB held), 150.0 GB free FULL"; got != want {
+		t.Errorf("storage %q, want %q", got, want)
+	}
+	vols[0].HeldBytes, vols[1].HeldBytes = 0, 0
+	if got, want := storage(vols), "1.0 TB used, 150.0 GB free FULL"; got != want {
+		t.Errorf("storage without holds %q, want %q", got, want)
+	}
+}
