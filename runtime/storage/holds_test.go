@@ -3,8 +3,10 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -217,4 +219,59 @@ func writeUntilFull(f *File, n int) error {
 		}
 	}
 	return nil
+}
+
+// TestHoldProperty: for random cameras, segments and holds (some ended),
+// retention under an unreachable free-space floor deletes exactly the
+// segments that no active hold of their camera overlaps.
+func TestHoldProperty(t *testing.T) {
+	for seed := range uint64(30) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		now := t0.Add(time.Hour)
+		s := open(t, []Volume{{Path: t.TempDir(), MinFree: 1 << 50}},
+			WithClock(func() time.Time { return now }), WithFreeSpace(func(string) (uint64, uint64, error) { return 0, 1 << 40, nil }))
+		cams := []string{"dock-1", "dock-2", "lobby"}
+		var all []Segment
+		for _, cam := range cams {
+			at := t0
+			for range 5 + r.IntN(25) {
+				at = at.Add(time.Duration(r.IntN(3)) * time.Second) // gaps of 0-2 s
+				parts := 1 + r.IntN(3)
+				all = append(all, segment(t, s, cam, at, parts))
+				at = at.Add(time.Duration(parts) * time.Second)
+			}
+		}
+		var holds []*hcl.Hold
+		for i := range r.IntN(5) {
+			from := t0.Add(time.Duration(r.IntN(80)) * time.Second)
+			h := hold(fmt.Sprint("h", i), []string{[]string{"dock-*", "lobby", "dock-2", "gate"}[r.IntN(4)]}, from, from.Add(time.Duration(1+r.IntN(20))*time.Second))
+			if r.IntN(4) == 0 {
+				h.Until = now.Add(-time.Minute)
+			}
+			holds = append(holds, h)
+		}
+		s.SetHolds(holds)
+		s.Enforce()
+		for _, cam := range cams {
+			var want []Segment
+			for _, seg := range all {
+				if seg.Camera == cam && slices.ContainsFunc(holds, func(h *hcl.Hold) bool {
+					return h.Active(now) && h.MatchesCamera(cam) && h.Overlaps(seg.Start, seg.End)
+				}) {
+					want = append(want, seg)
+				}
+			}
+			got := s.Segments(cam)
+			if len(got) != len(want) {
+				t.Fatalf("seed %d, %s: kept %v, want %v (holds %v)", seed, cam, got, want, holds)
+			}
+			for i := range got {
+				if got[i].Path != want[i].Path {
+					t.Fatalf("seed %d, %s: kept %v, want %v", seed, cam, got, want)
+				}
+			}
+			onDisk(t, want...)
+		}
+		s.Close()
+	}
 }
