@@ -5,7 +5,9 @@
 //
 // A file covers the time from its first event to the first event of the
 // next file; it is removed when that end is older than the retention, and
-// the oldest files go first when the total passes the size bound. Each
+// the oldest files go first when the total passes the size bound. A file
+// is closed after an hour (or 1/24 of the retention) or 1/16 of the size
+// bound, so that both are kept closely. Each
 // start of the agent opens a new file, so an append never follows a line a
 // crash cut short. A line that does not decode (a truncated or damaged
 // file) is skipped and reported once per file through Options.Corrupt; a
@@ -136,6 +138,11 @@ func (l *Log) SetRetention(d time.Duration) {
 // started, so that the size bound removes history in small steps.
 func (l *Log) maxFile() int64 { return max(l.opts.MaxBytes/16, 4<<10) }
 
+// rotateEvery is the age at which the open file is closed and a new one
+// started, so that retention, which removes whole files, is kept to within
+// this much on a quiet agent.
+func (l *Log) rotateEvery() time.Duration { return min(time.Hour, l.opts.Retention/24) }
+
 // Append writes ev. An error is returned only the first time writes fail
 // in a row, so that a broken disk raises one event, not one per event.
 func (l *Log) Append(ev api.Event) error {
@@ -156,7 +163,7 @@ func (l *Log) Append(ev api.Event) error {
 }
 
 func (l *Log) write(t time.Time, b []byte) error {
-	if l.cur == nil || l.curBytes+int64(len(b)) > l.maxFile() {
+	if l.cur == nil || l.curBytes+int64(len(b)) > l.maxFile() || t.Sub(l.files[len(l.files)-1].start) >= l.rotateEvery() {
 		if err := l.rotate(t); err != nil {
 			return err
 		}
@@ -225,7 +232,8 @@ func (l *Log) remove(f logFile) bool {
 }
 
 // Query returns the events that match f, oldest first; with f.Limit, the
-// newest Limit of them.
+// newest Limit of them. It also removes the files past the retention, so
+// that a quiet agent does not keep them.
 func (l *Log) Query(f api.EventFilter) []api.Event {
 	l.mu.Lock()
 	var names []string
@@ -238,10 +246,16 @@ func (l *Log) Query(f api.EventFilter) []api.Event {
 		}
 		names = append(names, file.name)
 	}
+	l.prune()
 	l.mu.Unlock()
+	// Newest file first, so that a query with a limit reads only the
+	// files it needs.
 	var out []api.Event
-	for _, name := range names {
-		out = append(out, l.read(name, f)...)
+	for i := len(names) - 1; i >= 0; i-- {
+		out = append(out, l.read(names[i], f)...)
+		if f.Limit > 0 && len(out) >= f.Limit {
+			break
+		}
 	}
 	api.SortEvents(out)
 	if f.Limit > 0 && len(out) > f.Limit {
