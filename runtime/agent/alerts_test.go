@@ -355,3 +355,25 @@ func TestAlertNotifierDown(t *testing.T) {
 		t.Errorf("%d alert.delivery_failed and %d alert.delivered events, want 3 and 1", failed, delivered)
 	}
 }
+
+// TestAlertConfigEvents: an apply and an invalid configuration reload
+// (the event hot reload raises on the master) are one-off alerts.
+func TestAlertConfigEvents(t *testing.T) {
+	s := newSite(t, []string{"rec-1"}, 1)
+	ctx := ctxFor(t, 60*time.Second)
+	h := newHook(t)
+	spec := alertSpec(s, h, []*hcl.Camera{s.CameraSpec(1, "rec-1")},
+		&hcl.Alert{Name: "config", When: []string{"config.invalid", "config.applied"}, Notify: []string{"pager"}})
+	if _, err := s.Apply(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	n := h.next(ctx, "config")
+	if n.Status != api.AlertFiring || len(n.Items) != 1 || n.Items[0].Condition != "config.applied" || n.Items[0].State != api.ItemHappened {
+		t.Fatalf("after an apply: %+v", n)
+	}
+	s.Server("rec-1").Agent().Emit(api.Event{Severity: "error", Kind: "config.invalid", Message: "site.hcl:3,5: unknown server \"rec-9\""})
+	n = h.next(ctx, "config")
+	if len(n.Items) != 1 || n.Items[0].Condition != "config.invalid" || !strings.Contains(n.Summary, "rec-9") {
+		t.Fatalf("after an invalid reload: %+v", n)
+	}
+}
