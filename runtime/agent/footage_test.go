@@ -135,7 +135,12 @@ func TestRecordingsAcrossFailover(t *testing.T) {
 
 func TestRecordingsBadInput(t *testing.T) {
 	s := newSite(t, []string{"rec-1"}, 1)
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
+	rev, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The commit answers before the agent has taken the spec in.
+	if _, err := s.Wait(ctxFor(t, 20*time.Second), "rec-1", func(st *api.State) bool { return st.Revision >= rev }); err != nil {
 		t.Fatal(err)
 	}
 	base := s.Server("rec-1").Addr()
