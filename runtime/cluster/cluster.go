@@ -134,6 +134,7 @@ type Cluster struct {
 	leaving  map[string]bool       // members that announced a shutdown
 	refusals map[string]Refusal    // by name, see Refused
 	selfSeq  uint64
+	det      *detector // judges members' silence (healthLoop)
 
 	// Published in node meta.
 	raftConfigured atomic.Bool
@@ -166,8 +167,8 @@ type memberRec struct {
 	health         string
 	since          time.Time
 	left           bool
-	gone           bool      // memberlist counts it dead or left (it no longer probes it)
-	lastAck        time.Time // the last answer to one of our pings (or the join)
+	gone           bool // memberlist counts it dead or left (it no longer probes it)
+	peer                // what the detector keeps: last answer, second opinions
 	late           bool
 	raftConfigured bool
 	revision       uint64
@@ -182,6 +183,14 @@ func deriveKey(siteKey []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, siteKey)
 	m.Write([]byte("vigil " + purpose + " key v1"))
 	return m.Sum(nil)
+}
+
+// raftTimingFor is raft's heartbeat and election timeout for a keepalive:
+// three keepalives, 2 to 10 s. Recording never waits for the master, so a
+// slower election after a crash costs little, while a follower starved of
+// CPU for a second must not depose a healthy master.
+func raftTimingFor(keepalive time.Duration) time.Duration {
+	return clamp(3*keepalive, 2*time.Second, 10*time.Second)
 }
 
 func clamp(d, lo, hi time.Duration) time.Duration { return min(max(d, lo), hi) }
@@ -228,7 +237,7 @@ func Start(cfg Config) (*Cluster, error) {
 		advertise:   adv.String(),
 		raftAddr:    net.JoinHostPort(adv.String(), strconv.Itoa(cfg.Port+2)),
 		raftKey:     deriveKey(cfg.SiteKey, "raft"),
-		raftTiming:  clamp(cfg.Keepalive, 500*time.Millisecond, 5*time.Second),
+		raftTiming:  raftTimingFor(cfg.Keepalive),
 		members:     map[string]*memberRec{},
 		statuses:    map[string]statusRec{},
 		refused:     map[string]time.Time{},
@@ -241,6 +250,7 @@ func Start(cfg Config) (*Cluster, error) {
 		metaCh:      make(chan struct{}, 1),
 		shutdownCh:  make(chan struct{}),
 	}
+	c.det = newDetector(cfg.Keepalive, time.Now())
 	c.fsm = newFSM(log.With("component", "fsm"), c.onApplied)
 	err := c.startRaft()
 	if err == nil {
@@ -301,7 +311,7 @@ func (c *Cluster) startRaft() error {
 	rc.Logger = hlog
 	rc.HeartbeatTimeout = c.raftTiming
 	rc.ElectionTimeout = c.raftTiming
-	rc.LeaderLeaseTimeout = c.raftTiming / 2
+	rc.LeaderLeaseTimeout = c.raftTiming
 	c.leaderNotify = make(chan bool, 16)
 	rc.NotifyCh = c.leaderNotify
 	existing, err := raft.HasExistingState(logs, store, snaps)

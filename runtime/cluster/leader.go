@@ -334,6 +334,11 @@ func (c *Cluster) applyCmd(ctx context.Context, typ string, v int, body any) (an
 		case errors.Is(err, raft.ErrNotLeader):
 			return nil, c.notLeaderErr()
 		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+			// A master that lost its majority steps down after its lease:
+			// say so when no new master can be elected.
+			if qerr := c.waitLeader(ctx); qerr != nil {
+				return nil, fmt.Errorf("%w; the master lost its majority while committing: the change may or may not have been committed, check the revision", qerr)
+			}
 			return nil, fmt.Errorf("the master role moved while committing; the change may or may not have been committed: check the revision (%w)", err)
 		case errors.Is(err, raft.ErrEnqueueTimeout):
 			return nil, fmt.Errorf("%w: the change was not committed in time (%s)", ErrNoQuorum, c.quorumReport())

@@ -40,6 +40,9 @@ type statusRec struct {
 const (
 	msgStatus  byte = 1 // statusMsg
 	msgLeaving byte = 2 // the sender's name: it is shutting down on purpose
+	// Second opinions before a dead verdict (opinionMsg).
+	msgOpinionAsk    byte = 3
+	msgOpinionAnswer byte = 4
 )
 
 type statusMsg struct {
@@ -61,8 +64,10 @@ func (c *Cluster) startMembership() error {
 	// Failure detection, see the package documentation.
 	mc.ProbeInterval = k
 	mc.ProbeTimeout = k / 2
-	mc.SuspicionMult = 3
-	mc.SuspicionMaxTimeoutMult = 1
+	// memberlist's dead verdict is the backstop behind healthLoop's: it
+	// waits 4 keepalives once others confirm the suspicion, 12 without.
+	mc.SuspicionMult = 4
+	mc.SuspicionMaxTimeoutMult = 3
 	mc.GossipInterval = clamp(k/5, 20*time.Millisecond, 200*time.Millisecond)
 	mc.PushPullInterval = clamp(10*k, 2*time.Second, 30*time.Second)
 	mc.TCPTimeout = clamp(5*k, 2*time.Second, 10*time.Second)
@@ -139,6 +144,10 @@ func (d *delegate) NotifyMsg(b []byte) {
 		d.c.mu.Lock()
 		d.c.leaving[string(b[1:])] = true
 		d.c.mu.Unlock()
+		return
+	}
+	if b[0] == msgOpinionAsk || b[0] == msgOpinionAnswer {
+		d.c.onOpinion(b[0] == msgOpinionAsk, b[1:])
 		return
 	}
 	if b[0] != msgStatus {
@@ -361,14 +370,15 @@ func (c *Cluster) setHealth(n *memberlist.Node, health string, left bool) {
 	c.mu.Lock()
 	r, ok := c.members[n.Name]
 	if !ok {
-		r = &memberRec{health: api.HealthAlive, since: time.Now(), lastAck: time.Now()}
+		r = &memberRec{health: api.HealthAlive, since: time.Now()}
+		c.det.answered(&r.peer, time.Now())
 		c.members[n.Name] = r
 	}
 	if health != "" {
 		r.gone = health == api.HealthDead // memberlist's verdict
 	}
 	if health == api.HealthAlive {
-		r.lastAck = time.Now()
+		c.det.answered(&r.peer, time.Now())
 	}
 	r.addr = n.Addr.String()
 	r.mlPort = int(n.Port)
@@ -412,12 +422,11 @@ func (c *Cluster) healthEvent(name, addr, health string, left bool) {
 
 // healthLoop decides late, suspect and dead as this server sees them.
 // memberlist keeps its own suspicion to itself (no delegate reports it) and
-// its dead verdict takes 4 to 7 keepalives, so this server pings each member
-// memberlist still probes every eighth of a keepalive (one ping in flight per
-// member) and judges the silence since the last answer: three eighths of a
-// keepalive (two pings missed) make a member late (Member.Late), one
-// keepalive suspect, two keepalives (at least deadAfterMin) dead; an answer
-// makes it alive at once. Pings are small (a site of 40 servers sends about
+// its dead verdict is slow, so this server pings each member memberlist
+// still probes every eighth of a keepalive (one ping in flight per member)
+// and judges the silence since the last answer with a detector (see
+// detector.go: deaf time, awareness, second opinions); an answer makes a
+// member alive at once. Pings are small (a site of 40 servers sends about
 // 300 a second per server), and the early late verdict is what lets backups
 // get ready before a failure is declared. memberlist's own verdicts still
 // apply: NotifyLeave (dead or left) and NotifyJoin (back).
@@ -437,7 +446,7 @@ func (c *Cluster) healthLoop() {
 		case r := <-answers:
 			delete(inFlight, r.name)
 			if r.ok {
-				c.judge(r.name, k, true)
+				c.judge(r.name, true, time.Now())
 			}
 			continue
 		case <-t.C:
@@ -448,8 +457,14 @@ func (c *Cluster) healthLoop() {
 			c.raftConfigured.Store(true)
 			c.signal(c.metaCh)
 		}
+		now := time.Now()
+		c.mu.Lock()
+		listened := c.det.tick(now)
+		c.mu.Unlock()
 		for _, n := range c.probedNodes() {
-			c.judge(n.Name, k, false)
+			if listened {
+				c.judge(n.Name, false, now)
+			}
 			if inFlight[n.Name] {
 				continue
 			}
@@ -476,12 +491,10 @@ type pingResult struct {
 // short test keepalive does not turn a busy moment into a takeover.
 const deadAfterMin = time.Second
 
-// judge moves name's health by the silence since its last answer (now, when
-// answered). Silence is judged every eighth of a keepalive; the suspect and
-// dead thresholds sit a quarter below their targets, so that a member is
-// suspect within one keepalive of silence and dead within two.
-func (c *Cluster) judge(name string, k time.Duration, answered bool) {
-	now := time.Now()
+// judge moves name's health by the detector's verdict at now (an answer
+// when answered). Before a dead verdict it asks up to two other members
+// that this server hears whether they still hear name (askOpinions).
+func (c *Cluster) judge(name string, answered bool, now time.Time) {
 	c.mu.Lock()
 	r, ok := c.members[name]
 	if !ok || r.gone {
@@ -489,31 +502,106 @@ func (c *Cluster) judge(name string, k time.Duration, answered bool) {
 		return // memberlist's verdict stands until NotifyJoin
 	}
 	if answered {
-		r.lastAck = now
+		c.det.answered(&r.peer, now)
 	}
-	silent := now.Sub(r.lastAck)
-	want := api.HealthAlive
-	switch {
-	case silent >= max(2*k-k/4, deadAfterMin):
-		want = api.HealthDead
-	case silent >= k-k/4:
-		want = api.HealthSuspect
+	witnesses := c.witnessesFor(name, now)
+	v := c.det.judge(&r.peer, now, len(witnesses))
+	if v.ask {
+		witnesses = witnesses[:min(len(witnesses), 2)]
+		c.det.asking(&r.peer, now, len(witnesses))
 	}
-	late := want == api.HealthAlive && silent >= 3*k/8
-	moved := r.health != want
-	changed := moved || r.late != late
+	moved := r.health != v.health
+	changed := moved || r.late != v.late
 	if moved {
-		r.health, r.left, r.since = want, false, now
+		r.health, r.left, r.since = v.health, false, now
 	}
-	r.late = late
+	r.late = v.late
 	addr := r.addr
+	askedAt := r.asked
 	c.mu.Unlock()
+	if v.ask {
+		c.askOpinions(name, askedAt, witnesses)
+	}
 	if moved {
-		c.healthEvent(name, addr, want, false)
+		c.healthEvent(name, addr, v.health, false)
 	}
 	if changed {
 		c.notify()
 	}
+}
+
+// witnessesFor lists the members other than name that this server hears,
+// sorted by name: those that can give a second opinion on name. Called
+// with c.mu held.
+func (c *Cluster) witnessesFor(name string, now time.Time) []*memberlist.Node {
+	var out []*memberlist.Node
+	for n, r := range c.members {
+		if n != name && !r.gone && r.mlPort != 0 && r.health == api.HealthAlive && c.det.hears(&r.peer, now) {
+			out = append(out, &memberlist.Node{Name: n, Addr: net.ParseIP(r.addr), Port: uint16(r.mlPort)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// opinionMsg asks a member whether it hears Target (Hears unset), or
+// answers that question. At identifies the question (the asker's clock).
+type opinionMsg struct {
+	From   string `json:"from"`
+	Target string `json:"target"`
+	At     int64  `json:"at"`
+	Hears  bool   `json:"hears,omitempty"`
+}
+
+// askOpinions asks the witnesses whether they still hear name, over
+// memberlist's reliable channel, without blocking the caller.
+func (c *Cluster) askOpinions(name string, at time.Time, witnesses []*memberlist.Node) {
+	msg, _ := json.Marshal(opinionMsg{From: c.cfg.Name, Target: name, At: at.UnixNano()})
+	msg = append([]byte{msgOpinionAsk}, msg...)
+	for _, w := range witnesses {
+		c.log.Debug("asking for a second opinion before a dead verdict", "server", name, "witness", w.Name)
+		go c.sendReliable(w, msg)
+	}
+}
+
+// sendReliable sends msg unless the cluster is shutting down; it is run
+// on its own goroutine by handlers that must not block.
+func (c *Cluster) sendReliable(n *memberlist.Node, msg []byte) {
+	select {
+	case <-c.shutdownCh:
+		return
+	default:
+	}
+	if err := c.ml.SendReliable(n, msg); err != nil {
+		c.log.Debug("sending a second opinion message", "to", n.Name, "err", err)
+	}
+}
+
+// onOpinion handles a second-opinion question or answer.
+func (c *Cluster) onOpinion(ask bool, b []byte) {
+	var m opinionMsg
+	if err := json.Unmarshal(b, &m); err != nil {
+		c.log.Warn("undecodable second opinion message", "err", err)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !ask {
+		if r, ok := c.members[m.Target]; ok && r.asked.UnixNano() == m.At {
+			r.opinion(m.From, m.Hears)
+		}
+		return
+	}
+	asker, ok := c.members[m.From]
+	if !ok || asker.mlPort == 0 {
+		return
+	}
+	r, ok := c.members[m.Target]
+	m.Hears = ok && !r.gone && c.det.hears(&r.peer, time.Now())
+	m.From = c.cfg.Name
+	out, _ := json.Marshal(m)
+	go c.sendReliable(&memberlist.Node{Name: m.From, Addr: net.ParseIP(asker.addr), Port: uint16(asker.mlPort)},
+		append([]byte{msgOpinionAnswer}, out...))
 }
 
 // joinLoop keeps trying to reach servers that are not alive: the
