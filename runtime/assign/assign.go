@@ -87,6 +87,16 @@
 //     runs the camera), balancing moves and spec changes. Uncovered, dark and
 //     locked cameras get no handover.
 //
+// # Drain
+//
+// A draining server (Member.Draining: vigil drain, a planned stop) is
+// treated as dead for its own cameras and takes nothing new, but it stays a
+// running server for step 7: it keeps recording each camera until one of
+// the camera's new recorders runs it, so a drain loses no frame. A camera
+// that no other server can take (all covers down or full) stays on it
+// (step 5, with a reason saying so); locked cameras stay too. A drain is
+// not a failure: it takes no max_concurrent_failovers slot.
+//
 // # Failback
 //
 // With failback on (the default), a camera returns to its primary as soon as
@@ -153,6 +163,13 @@ type Member struct {
 	// Since is when the server entered that health; it orders failed servers
 	// for max_concurrent_failovers.
 	Since time.Time
+	// Draining: the server hands its cameras away on purpose (vigil drain,
+	// a planned stop). It takes nothing new and its cameras go to their
+	// covers as if it were dead, but it keeps recording each of them until
+	// a new recorder runs it (step 7); a camera no other server can take
+	// stays on it. A drain is not a failure: it takes no
+	// max_concurrent_failovers slot.
+	Draining bool
 }
 
 // Input is everything the assignment depends on.
@@ -241,16 +258,26 @@ type server struct {
 	canRecord bool
 	health    string
 	since     time.Time
+	draining  bool
 	max       int
 	load      int
 }
 
-func (s *server) alive() bool { return s.canRecord && s.health == api.HealthAlive }
+// alive: s may take cameras (home, covers, constant copies).
+func (s *server) alive() bool { return s.running() && !s.draining }
+
+// running: s may go on recording what it runs (step 7), draining or not.
+func (s *server) running() bool { return s.canRecord && s.health == api.HealthAlive }
+
+// holds: s keeps its locked cameras, draining or not.
+func (s *server) holds() bool {
+	return s.canRecord && (s.health == api.HealthAlive || s.health == api.HealthSuspect)
+}
 
 // upFor reports whether s keeps a camera of the given redundancy: fast
 // cameras leave a suspect server, the others wait until it is dead.
 func (s *server) upFor(redundancy string) bool {
-	if !s.canRecord {
+	if !s.canRecord || s.draining {
 		return false
 	}
 	switch s.health {
@@ -273,6 +300,8 @@ func (s *server) why(redundancy string) string {
 		return s.name + " suspect (fast redundancy)"
 	case s.health == api.HealthUnknown:
 		return s.name + " down (health unknown)"
+	case s.draining && s.health == api.HealthAlive:
+		return s.name + " draining"
 	}
 	return s.name + " " + s.health
 }
@@ -292,14 +321,19 @@ type work struct {
 	nBackups   int       // how many of list come from the backup list or group
 	running    []*server // servers running the camera, by name
 
-	home   bool   // placed at home (step 2)
-	cover  bool   // to place in steps 4 and 5
-	stay   bool   // failback off: stay where it runs
-	stayed bool   // ... and it did
-	queued bool   // primary queued by max_concurrent_failovers
-	dark   bool   // locked to a server that is down or cannot record
-	cause  string // why the camera is not at home, for the reason
-	recs   []Recorder
+	home   bool // placed at home (step 2)
+	cover  bool // to place in steps 4 and 5
+	stay   bool // failback off: stay where it runs
+	stayed bool // ... and it did
+	queued bool // primary queued by max_concurrent_failovers
+	dark   bool // locked to a server that is down or cannot record
+	// drainedFrom is the draining server the camera would be at home on:
+	// it stays there when no other server can take it (stuck).
+	drainedFrom *server
+	drainRole   string
+	stuck       bool
+	cause       string // why the camera is not at home, for the reason
+	recs        []Recorder
 }
 
 func (w *work) has(s *server) bool {
@@ -357,6 +391,7 @@ func Assign(in Input) Result {
 				s.health = m.Health
 			}
 			s.since = m.Since
+			s.draining = m.Draining
 		}
 		servers = append(servers, s)
 		byName[s.name] = s
@@ -408,7 +443,7 @@ func Assign(in Input) Result {
 		}
 		works[i] = w
 		decide(w, site, byName, standbys, overrides)
-		if w.cover && w.main == nil && w.primary != nil && w.primary.canRecord {
+		if w.cover && w.main == nil && w.primary != nil && w.primary.canRecord && !w.primary.draining {
 			failed[w.primary] = true
 		}
 	}
@@ -495,6 +530,11 @@ func Assign(in Input) Result {
 				break
 			}
 		}
+		// A drain leaves where they are the cameras nobody else can take.
+		if d := w.drainedFrom; len(w.recs) == 0 && d != nil && d.running() && d.hasRoom() {
+			w.add(d, w.drainRole)
+			w.stuck = true
+		}
 	}
 
 	// Step 6: constant copies.
@@ -528,7 +568,7 @@ func Assign(in Input) Result {
 			continue // nothing to hand over, or a new recorder already runs it
 		}
 		for _, s := range w.running {
-			if s.alive() && s.hasRoom() && !w.has(s) {
+			if s.running() && s.hasRoom() && !w.has(s) {
 				w.add(s, RoleFailback)
 			}
 		}
@@ -551,7 +591,7 @@ func decide(w *work, site *hcl.Site, byName map[string]*server, standbys []*serv
 	c, p := w.cam, w.primary
 	if c.Locked {
 		// A suspect server keeps its locked cameras: nobody else may record them.
-		if p != nil && p.upFor(hcl.RedundancyNormal) {
+		if p != nil && p.holds() {
 			w.main, w.mainRole, w.home = p, RolePrimary, true
 			return
 		}
@@ -598,6 +638,9 @@ func decide(w *work, site *hcl.Site, byName map[string]*server, standbys []*serv
 			return
 		}
 		w.cause = "balancing server " + b.why(w.redundancy)
+		if b.draining {
+			w.drainedFrom, w.drainRole = b, RoleBalance
+		}
 	}
 
 	switch {
@@ -608,6 +651,9 @@ func decide(w *work, site *hcl.Site, byName map[string]*server, standbys []*serv
 	case !p.upFor(w.redundancy):
 		w.cover = true
 		w.cause = joinCause(w.cause, p.why(w.redundancy))
+		if p.draining && w.drainedFrom == nil {
+			w.drainedFrom, w.drainRole = p, RolePrimary
+		}
 		return
 	}
 	w.main, w.mainRole = p, RolePrimary
@@ -687,6 +733,8 @@ func finish(w *work, queueWhy string) Camera {
 	if first.Role == RolePrimary || first.Role == RoleBalance {
 		c.State = api.CameraRecording
 		switch {
+		case w.stuck:
+			parts = append(parts, fmt.Sprintf("%s is draining but no other live server with room can take it: it stays there", first.Server))
 		case first.Role == RoleBalance:
 			parts = append(parts, fmt.Sprintf("balanced from %s to %s", w.cam.Server, first.Server))
 		case w.cause != "":
