@@ -121,7 +121,7 @@ func order(p *SitePlan, desired *hcl.Site, live *api.State) {
 func masterCandidate(desired *hcl.Site, live *api.State, going map[string]Action) string {
 	alive := make(map[string]bool, len(live.Servers))
 	for _, s := range live.Servers {
-		alive[s.Name] = s.Health == api.HealthAlive
+		alive[s.Name] = s.Health == api.HealthAlive || s.Health == api.HealthDraining
 	}
 	inLive := func(name string) bool {
 		return live.Spec != nil && live.Spec.Server(name) != nil

@@ -52,6 +52,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -102,6 +103,10 @@ type Agent struct {
 	cpu       float64
 	rss       int64
 
+	// leaving is set by Close: this server hands its cameras away before
+	// it leaves the site.
+	leaving atomic.Bool
+
 	mu        sync.Mutex
 	view      view
 	configErr string
@@ -135,6 +140,9 @@ type view struct {
 
 	idx       *specIndex // of the committed spec; nil before the first
 	overrides []api.Override
+	// input is the assignment's input of result (a drain's forecast reruns
+	// it with one more server draining).
+	input assign.Input
 	// gen numbers the views that differ from the one before; /v1/state
 	// caches its answer per generation.
 	gen uint64
@@ -297,6 +305,9 @@ func (a *Agent) Kill() error { return a.stop(true) }
 func (a *Agent) stop(hard bool) error {
 	var err error
 	a.once.Do(func() {
+		if !hard {
+			a.handOver()
+		}
 		a.cancel()
 		<-a.loopExit
 		// Leave (or vanish from) the site first, so that peers start
@@ -443,7 +454,9 @@ type assignInputs struct {
 
 func (x assignInputs) same(y assignInputs) bool {
 	return x.idx == y.idx && x.rec == y.rec && slices.Equal(x.overrides, y.overrides) && slices.Equal(x.late, y.late) &&
-		maps.EqualFunc(x.health, y.health, func(m, n assign.Member) bool { return m.Health == n.Health && m.Since.Equal(n.Since) }) &&
+		maps.EqualFunc(x.health, y.health, func(m, n assign.Member) bool {
+			return m.Health == n.Health && m.Since.Equal(n.Since) && m.Draining == n.Draining
+		}) &&
 		maps.EqualFunc(x.running, y.running, maps.Equal)
 }
 
@@ -498,7 +511,7 @@ func (a *Agent) reconcile() {
 			a.idx = newSpecIndex(st.Revision, st.Spec)
 		}
 		v.idx = a.idx
-		v.health = a.healthOf(st.Spec, members, now)
+		v.health = a.healthOf(st.Spec, members, statuses, st.Drains, now)
 		running := map[string]map[string]bool{}
 		for name, ms := range statuses {
 			running[name] = ms.running()
@@ -526,6 +539,7 @@ func (a *Agent) reconcile() {
 				Now:       now,
 			}
 			v.result = assign.Assign(ain)
+			v.input = ain
 			v.mine = v.result.For(a.cfg.Server)
 			v.failing = failingOf(v.health, in.late)
 			v.warm = warmFor(ain, v.mine, a.cfg.Server, v.failing)
@@ -534,7 +548,7 @@ func (a *Agent) reconcile() {
 			}
 			a.assigned = in
 		} else {
-			v.result, v.mine, v.warm, v.failing = prev.result, prev.mine, prev.warm, prev.failing
+			v.result, v.mine, v.warm, v.failing, v.input = prev.result, prev.mine, prev.warm, prev.failing, prev.input
 		}
 		if rec != nil {
 			own = rec.status(sessions, st.Revision, v.result, a.cfg.Server)
@@ -548,6 +562,7 @@ func (a *Agent) reconcile() {
 	}
 	a.fillUsage(own, now)
 	own.Viewers = int(a.console.viewers.Load())
+	own.Leaving = a.leaving.Load()
 	if !a.gossip(own) && prev.statuses[a.cfg.Server] != nil {
 		own = prev.statuses[a.cfg.Server]
 	}
@@ -721,8 +736,10 @@ func (a *Agent) keepaliveChanged(k time.Duration) {
 	}
 }
 
-// healthOf builds the assignment's view of the servers of the spec.
-func (a *Agent) healthOf(spec *hcl.Site, members map[string]cluster.Member, now time.Time) map[string]assign.Member {
+// healthOf builds the assignment's view of the servers of the spec: their
+// health, and whether they are draining (committed drains, servers that
+// say they are stopping, this one while it stops).
+func (a *Agent) healthOf(spec *hcl.Site, members map[string]cluster.Member, statuses map[string]*memberStatus, drains []string, now time.Time) map[string]assign.Member {
 	keepalive := spec.Keepalive
 	if keepalive <= 0 {
 		keepalive = a.cfg.Keepalive
@@ -739,6 +756,12 @@ func (a *Agent) healthOf(spec *hcl.Site, members map[string]cluster.Member, now 
 			// Not seen yet: assume it is up until membership had time to
 			// converge, so that a booting agent records only its own cameras.
 			out[s.Name] = assign.Member{Health: api.HealthAlive, Since: a.started}
+		}
+		if m, ok := out[s.Name]; ok {
+			ms := statuses[s.Name]
+			m.Draining = slices.Contains(drains, s.Name) || ms != nil && ms.Leaving ||
+				s.Name == a.cfg.Server && a.leaving.Load()
+			out[s.Name] = m
 		}
 	}
 	return out

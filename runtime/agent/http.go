@@ -45,6 +45,7 @@ func (a *Agent) routes() http.Handler {
 	handle("GET /v1/health", "health", a.handleHealth)
 	handle("POST /v1/apply", "apply", a.requireToken(a.handleApply))
 	handle("POST /v1/master/transfer", "master_transfer", a.requireToken(a.handleTransfer))
+	handle("POST /v1/drain", "drain", a.requireToken(a.handleDrain))
 	handle("GET /v1/events", "events", a.handleEvents)
 	handle("POST /v1/alerts/test", "alert_test", a.requireToken(a.handleAlertTest))
 	handle("GET /v1/stats", "stats", a.handleStats)

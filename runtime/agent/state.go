@@ -33,6 +33,9 @@ type memberStatus struct {
 	ClockMS *int64 `json:"clk,omitempty"`
 	// Viewers is the number of live views served from this server.
 	Viewers int `json:"lv,omitempty"`
+	// Leaving: the server is stopping on purpose and hands its cameras
+	// away first (Agent.Close); peers treat it as draining.
+	Leaving bool `json:"bye,omitempty"`
 }
 
 // session is one recorder session of a server.
@@ -252,16 +255,25 @@ func (a *Agent) State() api.State {
 		if ss.Kind == "" {
 			ss.Kind = hcl.KindRecording
 		}
-		if h, ok := v.health[s.Name]; ok {
+		h, ok := v.health[s.Name]
+		if ok {
 			ss.Health, ss.Since = h.Health, h.Since
 		}
-		if m, ok := v.members[s.Name]; ok {
+		m, seen := v.members[s.Name]
+		if seen {
 			ss.Version = m.Version
 			if ss.Health == api.HealthAlive && !m.Since.IsZero() {
 				ss.Since = m.Since
 			}
 		}
-		if ss.Health == api.HealthAlive || ss.Health == api.HealthSuspect {
+		up := ss.Health == api.HealthAlive || ss.Health == api.HealthSuspect
+		switch {
+		case h.Draining && ss.Health == api.HealthAlive:
+			ss.Health = api.HealthDraining
+		case seen && m.Left && ss.Health == api.HealthDead:
+			ss.Health = api.HealthLeft
+		}
+		if up {
 			if ms := v.statuses[s.Name]; ms != nil {
 				fillServer(&ss, ms)
 			}

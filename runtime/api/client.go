@@ -165,6 +165,16 @@ func (c *Client) AlertTest(ctx context.Context, notifier string) (*AlertTestResp
 	return &resp, nil
 }
 
+// Drain drains server (hands every camera away, make-before-break) or,
+// with undo, ends its drain.
+func (c *Client) Drain(ctx context.Context, server string, undo bool) (*DrainResponse, error) {
+	var resp DrainResponse
+	if err := c.do(ctx, http.MethodPost, "/v1/drain", DrainRequest{Server: server, Undo: undo}, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
 // Stats returns the site's daily recorded bytes per server and camera, as
 // committed by the master, for dates on or after since ("2006-01-02"; ""
 // for all).

@@ -16,6 +16,11 @@ const (
 	HealthSuspect = "suspect"
 	HealthDead    = "dead"
 	HealthUnknown = "unknown" // in the spec, never seen by membership
+	// Shown in ServerState.Health only (assignment treats them as alive
+	// and dead): a server handing its cameras away (vigil drain, a planned
+	// stop) and one that shut down cleanly.
+	HealthDraining = "draining"
+	HealthLeft     = "left"
 )
 
 // Camera states, site-wide.
@@ -76,6 +81,12 @@ type ServerState struct {
 	// Message explains a problem with the server, e.g. why membership
 	// refused it (another vigil version) or why it cannot record.
 	Message string `json:"message,omitempty"`
+}
+
+// Up tells whether the server runs and records (alive, suspect or
+// draining), as opposed to dead, left or unknown.
+func (s ServerState) Up() bool {
+	return s.Health == HealthAlive || s.Health == HealthSuspect || s.Health == HealthDraining
 }
 
 // StorageState is one storage volume of a server.
@@ -219,6 +230,28 @@ type TransferRequest struct {
 // TransferResponse is the answer of a successful master transfer.
 type TransferResponse struct {
 	Master string `json:"master"`
+}
+
+// DrainRequest is the body of POST /v1/drain.
+type DrainRequest struct {
+	Server string `json:"server"`
+	// Undo ends the drain: the server takes its cameras back.
+	Undo bool `json:"undo,omitempty"`
+}
+
+// DrainResponse is the answer of a committed drain or undo.
+type DrainResponse struct {
+	Server   string `json:"server"`
+	Draining bool   `json:"draining"`
+	// Staying are the cameras the drain cannot move (locked, or no other
+	// live server with room): they stay on the server.
+	Staying []DrainStay `json:"staying,omitempty"`
+}
+
+// DrainStay is a camera a drain leaves where it is, and why.
+type DrainStay struct {
+	Camera string `json:"camera"`
+	Reason string `json:"reason"`
 }
 
 // DailyStat is the number of bytes a server recorded of a camera on one UTC

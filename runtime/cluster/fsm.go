@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -25,10 +26,12 @@ const (
 	cmdApplySpec    = "apply_spec"
 	cmdSetOverrides = "set_overrides"
 	cmdRecordStats  = "record_stats"
+	cmdSetDrain     = "set_drain"
 
 	cmdApplySpecV    = 1
 	cmdSetOverridesV = 1
 	cmdRecordStatsV  = 1
+	cmdSetDrainV     = 1
 
 	snapshotV = 1
 
@@ -59,6 +62,11 @@ type setOverridesBody struct {
 	Overrides []api.Override `json:"overrides"`
 }
 
+type setDrainBody struct {
+	Server string `json:"server"`
+	Drain  bool   `json:"drain"`
+}
+
 type recordStatsBody struct {
 	Stats []DailyStat `json:"stats"`
 }
@@ -81,6 +89,9 @@ type State struct {
 	Committed time.Time
 	// Overrides are the balancing moves in force.
 	Overrides []api.Override
+	// Drains are the servers drained with vigil drain, sorted: they hand
+	// every camera away but keep running.
+	Drains []string
 }
 
 // fsm is the raft state machine. Readers take a copy under the lock; raft
@@ -146,6 +157,7 @@ func (f *fsm) apply(env envelope) any {
 		}
 		spec := b.Spec
 		f.state.Overrides = keepOverrides(f.state.Spec, &spec, f.state.Overrides)
+		f.state.Drains = slices.DeleteFunc(f.state.Drains, func(n string) bool { return spec.Server(n) == nil })
 		f.state.Spec = &spec
 		f.state.Revision++
 		f.state.Committed = b.Time
@@ -161,6 +173,20 @@ func (f *fsm) apply(env envelope) any {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.state.Overrides = b.Overrides
+		return nil
+	case cmdSetDrain:
+		b, err := decodeBody[setDrainBody](env, cmdSetDrainV)
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		d := slices.DeleteFunc(slices.Clone(f.state.Drains), func(n string) bool { return n == b.Server })
+		if b.Drain {
+			d = append(d, b.Server)
+			slices.Sort(d)
+		}
+		f.state.Drains = d
 		return nil
 	case cmdRecordStats:
 		b, err := decodeBody[recordStatsBody](env, cmdRecordStatsV)
@@ -254,6 +280,7 @@ func (f *fsm) current() State {
 	defer f.mu.RUnlock()
 	s := f.state
 	s.Overrides = append([]api.Override(nil), f.state.Overrides...)
+	s.Drains = slices.Clone(f.state.Drains)
 	return s
 }
 
@@ -303,6 +330,7 @@ type snapshotData struct {
 	// ExportKey is the seed of the site's export key.
 	ExportKey []byte      `json:"export_key,omitempty"`
 	Alerts    *AlertState `json:"alerts,omitempty"`
+	Drains    []string    `json:"drains,omitempty"`
 }
 
 // Snapshot implements raft.FSM.
@@ -310,7 +338,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	st := f.current()
 	data := snapshotData{
 		V: snapshotV, Spec: st.Spec, Revision: st.Revision, Committed: st.Committed,
-		Overrides: st.Overrides, Stats: f.statsSince(""),
+		Overrides: st.Overrides, Stats: f.statsSince(""), Drains: st.Drains,
 	}
 	if k := f.siteExportKey(); k != nil {
 		data.ExportKey = k.Seed()
@@ -341,7 +369,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		stats[statKey{s.Server, s.Camera, s.Date}] = s.Bytes
 	}
 	f.mu.Lock()
-	f.state = State{Spec: data.Spec, Revision: data.Revision, Committed: data.Committed, Overrides: data.Overrides}
+	f.state = State{Spec: data.Spec, Revision: data.Revision, Committed: data.Committed, Overrides: data.Overrides, Drains: data.Drains}
 	f.stats = stats
 	f.alerts = AlertState{}
 	if data.Alerts != nil {

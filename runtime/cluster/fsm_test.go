@@ -62,6 +62,10 @@ func TestFSMSnapshotRoundTrip(t *testing.T) {
 	}
 	applyEntry(t, f, cmdSetOverrides, 1, setOverridesBody{Overrides: []api.Override{{Camera: "gate", From: "rec-1", Server: "rec-2", Since: time.Unix(200, 0).UTC()}}})
 	applyEntry(t, f, cmdRecordStats, 1, recordStatsBody{Stats: []DailyStat{{Server: "rec-1", Camera: "gate", Date: "2026-02-01", Bytes: 42}}})
+	applyEntry(t, f, cmdSetDrain, 1, setDrainBody{Server: "rec-1", Drain: true})
+	if d := f.current().Drains; len(d) != 1 || d[0] != "rec-1" {
+		t.Fatalf("drains after a drain: %v", d)
+	}
 
 	g := restored(t, f)
 	if d := cmp.Diff(f.current(), g.current()); d != "" {
@@ -118,5 +122,25 @@ func TestLogAdapters(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Drains are set and undone by name, and a server removed from the spec is
+// no longer drained.
+func TestFSMDrains(t *testing.T) {
+	f := newFSM(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	spec := hcl.Site{Name: "hq", Servers: []*hcl.Server{{Name: "rec-1"}, {Name: "rec-2"}}}
+	applyEntry(t, f, cmdApplySpec, 1, applySpecBody{Spec: spec})
+	for _, b := range []setDrainBody{{"rec-2", true}, {"rec-1", true}, {"rec-2", true}} {
+		applyEntry(t, f, cmdSetDrain, 1, b)
+	}
+	if d := f.current().Drains; strings.Join(d, ",") != "rec-1,rec-2" {
+		t.Fatalf("drains %v, want rec-1,rec-2", d)
+	}
+	applyEntry(t, f, cmdSetDrain, 1, setDrainBody{"rec-1", false})
+	spec.Servers = spec.Servers[:1]
+	applyEntry(t, f, cmdApplySpec, 1, applySpecBody{Spec: spec, Base: 1})
+	if d := f.current().Drains; len(d) != 0 {
+		t.Fatalf("drains %v after undoing rec-1 and removing rec-2, want none", d)
 	}
 }

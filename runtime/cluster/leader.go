@@ -296,6 +296,21 @@ func (c *Cluster) SetOverrides(ctx context.Context, o []api.Override) error {
 	return err
 }
 
+// SetDrain commits that server is drained (drain) or no longer (undo):
+// every agent hands its cameras away, make-before-break. Master only; the
+// server must be in the committed spec.
+func (c *Cluster) SetDrain(ctx context.Context, server string, drain bool) error {
+	if spec := c.fsm.current().Spec; spec == nil || spec.Server(server) == nil {
+		return fmt.Errorf("%w: %s is not a server of the committed spec", ErrUnknownServer, server)
+	}
+	_, err := c.applyCmd(ctx, cmdSetDrain, cmdSetDrainV, setDrainBody{Server: server, Drain: drain})
+	return err
+}
+
+// ErrUnknownServer refuses a request about a server that is not in the
+// committed spec.
+var ErrUnknownServer = errors.New("unknown server")
+
 // RecordStats commits daily recorded-bytes statistics; a key already known
 // (server, camera, date) takes the new value. Master only.
 func (c *Cluster) RecordStats(ctx context.Context, s []DailyStat) error {

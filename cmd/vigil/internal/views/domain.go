@@ -37,7 +37,7 @@ type SiteCounts struct {
 func Counts(st *api.State) SiteCounts {
 	var c SiteCounts
 	for _, s := range st.Servers {
-		if s.Health == api.HealthAlive || s.Health == api.HealthSuspect {
+		if s.Up() {
 			c.ServersUp++
 		} else {
 			c.ServersDown++

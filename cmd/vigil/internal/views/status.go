@@ -95,7 +95,7 @@ func Status(w io.Writer, st *api.State, o Options) {
 	fmt.Fprintln(w)
 	t := &table{header: []string{"SERVER", "KIND", "ROLE", "HEALTH", "RECORDING", "CPU", "MEMORY", "CLOCK", "STORAGE"}}
 	for _, s := range st.Servers {
-		up := s.Health == api.HealthAlive || s.Health == api.HealthSuspect
+		up := s.Up()
 		rec, cpu, mem, clk, stor := "-", "-", "-", "-", "-"
 		if up && s.Kind != "witness" && s.Kind != "virtual" {
 			rec = fmt.Sprint(s.Recording)
@@ -241,7 +241,7 @@ func healthColor(h string) string {
 	switch h {
 	case api.HealthAlive:
 		return green
-	case api.HealthSuspect, api.HealthUnknown:
+	case api.HealthSuspect, api.HealthUnknown, api.HealthDraining:
 		return yellow
 	}
 	return red
