@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build static test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain
+.PHONY: build static test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain bench-idle
 
 # One compile serves `go run ./cmd/vigil`, `go test` and `make build`: they
 # share Go's build cache only when built with the same settings, so build
@@ -70,6 +70,13 @@ BENCH_PROFILE ?= 1080p
 bench-failover: build
 	VIGIL_BIN=$(CURDIR)/bin/vigil VIGIL_BENCH_FAILOVER=1 VIGIL_BENCH_CAMERAS=$(BENCH_CAMERAS) VIGIL_BENCH_PROFILE=$(BENCH_PROFILE) \
 		$(GO) test -count=1 -timeout 60m -run '^TestBenchFailover$$' -v ./runtime/proving/
+
+# False alarms: the quickstart site idle in one process for BENCH_IDLE_FOR
+# (default 10m) while two `yes` loops and a 1 GiB memory hog load the
+# machine; fails on any dead verdict, master change or gap event.
+BENCH_IDLE_FOR ?= 10m
+bench-idle:
+	VIGIL_BENCH_IDLE=1 VIGIL_BENCH_IDLE_FOR=$(BENCH_IDLE_FOR) $(GO) test -count=1 -timeout 60m -run '^TestIdleUnderLoad$$' -v ./runtime/devsite/
 
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./hcl

@@ -379,6 +379,31 @@ func (s *Site) Kill(name string) {
 	_ = cmd.Wait()
 }
 
+// Stop stops a server's agent with SIGTERM, as systemctl stop does (it
+// hands its cameras over, then leaves the site), and waits for it to exit;
+// after timeout it is killed.
+func (s *Site) Stop(name string, timeout time.Duration) error {
+	srv := s.Server(name)
+	srv.mu.Lock()
+	cmd := srv.cmd
+	srv.cmd = nil
+	srv.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(timeout):
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		return fmt.Errorf("%s did not stop within %v of SIGTERM: killed", name, timeout)
+	}
+}
+
 // Running reports whether the server's agent process is still alive (it
 // has not exited on its own).
 func (s *Site) Running(name string) bool {
