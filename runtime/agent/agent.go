@@ -184,7 +184,7 @@ func Start(cfg Config) (*Agent, error) {
 		kick:     make(chan struct{}, 1),
 		loopExit: make(chan struct{}),
 		done:     make(chan struct{}),
-		gaps:     newGapTracker(),
+		gaps:     newGapTracker(gapConfirm(cfg.Keepalive)),
 		decoded:  map[string]decodedStatus{},
 	}
 	a.metrics = newMetrics(a.reg, &a.cfg)
@@ -572,17 +572,14 @@ func (a *Agent) reconcile() {
 	if !same {
 		v.gen++
 	}
-	// Gaps depend on the sessions and the assignment only.
-	if st.Spec != nil && !same {
-		opened, closed := a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, false), now)
-		for _, g := range opened {
-			a.emit(api.Event{Severity: "warning", Kind: "gap.open", Camera: g.Camera,
-				Message: fmt.Sprintf("%s is not recorded anywhere in the site (%s)", g.Camera, g.Cause)})
+	// Gaps depend on the sessions and the assignment, and on time while
+	// one waits for confirmation.
+	if st.Spec != nil && (!same || a.gaps.pendingGaps()) {
+		heard := make(map[string]time.Time, len(members))
+		for name, m := range members {
+			heard[name] = m.Heard
 		}
-		for _, g := range closed {
-			a.emit(api.Event{Severity: "info", Kind: "gap.closed", Camera: g.Camera,
-				Message: fmt.Sprintf("%s is recorded again after a gap of %s (%s)", g.Camera, g.End.Sub(g.Start).Round(10*time.Millisecond), g.Cause)})
-		}
+		a.gapEvents(a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, true), heard, now))
 	}
 	a.mu.Lock()
 	a.view = v

@@ -49,6 +49,7 @@ func (a *Agent) routes() http.Handler {
 	handle("GET /v1/events", "events", a.handleEvents)
 	handle("POST /v1/alerts/test", "alert_test", a.requireToken(a.handleAlertTest))
 	handle("GET /v1/stats", "stats", a.handleStats)
+	handle("GET /v1/gaps", "gaps", a.handleGaps)
 	handle("GET /v1/stats/local", "stats_local", a.handleLocalStats)
 	handle("GET /v1/balance/report", "balance_report", a.handleBalanceReport)
 	handle("GET /v1/export/public-key", "export_public_key", a.handleExportPublicKey)

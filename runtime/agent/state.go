@@ -5,7 +5,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"vigil/hcl"
@@ -45,10 +44,20 @@ type session struct {
 	// State is "recording", "connecting" or "failing".
 	State string `json:"s"`
 	// Since is a Unix time in seconds.
-	Since int64  `json:"t,omitempty"`
+	Since int64 `json:"t,omitempty"`
+	// From is where the session's media starts (recorder's
+	// CameraStatus.From), Unix milliseconds; 0 when unknown.
+	From  int64  `json:"f,omitempty"`
 	Error string `json:"e,omitempty"`
 	// Cause is the gap cause of a failing session.
 	Cause api.GapCause `json:"g,omitempty"`
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // Recorder session states, as gossiped and shown in api.Recorder.State.
@@ -80,6 +89,7 @@ func (a *Agent) sessionsByCamera(own *memberStatus, statuses map[string]*memberS
 		for _, s := range ms.Sessions {
 			out[s.Camera] = append(out[s.Camera], api.Recorder{
 				Server: server, Role: s.Role, State: s.State, Since: time.Unix(s.Since, 0), Error: s.Error, Cause: s.Cause,
+				From: fromMillis(s.From),
 			})
 		}
 	}
@@ -108,89 +118,6 @@ func rolePos(r string) int {
 		return 2
 	}
 	return 3
-}
-
-// gapTracker follows, camera by camera, whether someone in the site records
-// it, as this agent observes through gossip.
-type gapTracker struct {
-	mu   sync.Mutex
-	seen map[string]bool
-	open map[string]*api.Gap
-	last map[string]api.Gap
-}
-
-func newGapTracker() *gapTracker {
-	return &gapTracker{seen: map[string]bool{}, open: map[string]*api.Gap{}, last: map[string]api.Gap{}}
-}
-
-// observe updates the gaps from one reconcile pass and returns the gaps
-// that opened and closed in it.
-func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, now time.Time) (opened, closed []api.Gap) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	names := map[string]bool{}
-	for _, c := range spec.Cameras {
-		names[c.Name] = true
-		recorded, failing := false, api.GapCause("")
-		for _, r := range sessions[c.Name] {
-			switch r.State {
-			case sessionRecording:
-				recorded = true
-			case sessionFailing:
-				if failing = r.Cause; failing == "" {
-					failing = api.CauseUnreachable // a peer that does not say why
-				}
-			}
-		}
-		switch {
-		case recorded:
-			g.seen[c.Name] = true
-			if gap := g.open[c.Name]; gap != nil {
-				gap.End = now
-				g.last[c.Name] = *gap
-				closed = append(closed, *gap)
-				delete(g.open, c.Name)
-			}
-		case g.seen[c.Name] && g.open[c.Name] == nil:
-			cause := api.CauseNotRecorded
-			switch d := res.Cameras[c.Name]; {
-			case failing != "":
-				cause = failing // the recorder's own cause
-			case d.State == api.CameraDark || d.State == api.CameraUncovered || d.State == api.CameraCovered:
-				cause = api.CauseServerFailure
-			default:
-				for _, r := range d.Recorders {
-					if health[r.Server].Health != api.HealthAlive {
-						cause = api.CauseServerFailure
-					}
-				}
-			}
-			g.open[c.Name] = &api.Gap{Camera: c.Name, Start: now, Cause: cause}
-			opened = append(opened, *g.open[c.Name])
-		}
-	}
-	for name := range g.seen {
-		if !names[name] {
-			delete(g.seen, name)
-			delete(g.open, name)
-			delete(g.last, name)
-		}
-	}
-	return opened, closed
-}
-
-// lastGap returns the open gap of a camera, or its last closed one.
-func (g *gapTracker) lastGap(camera string) *api.Gap {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if gap := g.open[camera]; gap != nil {
-		c := *gap
-		return &c
-	}
-	if gap, ok := g.last[camera]; ok {
-		return &gap
-	}
-	return nil
 }
 
 // State builds the answer of GET /v1/state from the last reconcile pass.

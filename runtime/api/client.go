@@ -165,6 +165,16 @@ func (c *Client) AlertTest(ctx context.Context, notifier string) (*AlertTestResp
 	return &resp, nil
 }
 
+// Gaps returns the site-wide gaps the answering agent observed since it
+// started, of one camera ("" for all), oldest first.
+func (c *Client) Gaps(ctx context.Context, camera string) ([]Gap, error) {
+	var out []Gap
+	if err := c.do(ctx, http.MethodGet, "/v1/gaps?camera="+url.QueryEscape(camera), nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // Drain drains server (hands every camera away, make-before-break) or,
 // with undo, ends its drain.
 func (c *Client) Drain(ctx context.Context, server string, undo bool) (*DrainResponse, error) {

@@ -123,6 +123,9 @@ type Recorder struct {
 	// State is "recording", "connecting" or "failing".
 	State string    `json:"state"`
 	Since time.Time `json:"since"`
+	// From is where this server's media of the camera starts (the first
+	// frame of its current recording); zero when unknown.
+	From  time.Time `json:"from,omitempty"`
 	Error string    `json:"error,omitempty"`
 	// Cause is the gap cause of a failing session.
 	Cause GapCause `json:"cause,omitempty"`
@@ -208,6 +211,9 @@ type Event struct {
 	Server   string    `json:"server,omitempty"`
 	Camera   string    `json:"camera,omitempty"`
 	Message  string    `json:"message"`
+	// Gap is the gap a gap.open or gap.closed event is about, with its
+	// start (and end) as the segment files have them.
+	Gap *Gap `json:"gap,omitempty"`
 }
 
 // Health is the answer of GET /v1/health.

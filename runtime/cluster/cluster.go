@@ -80,7 +80,10 @@ type Member struct {
 	Late bool
 	// Left is set when a dead member announced its departure (graceful
 	// shutdown) instead of failing.
-	Left    bool
+	Left bool
+	// Heard is when the member last answered this server (zero for this
+	// server): a dead member's media ends about then.
+	Heard   time.Time
 	Version string
 	// Status is the member's last published status payload (see SetStatus);
 	// a dead member keeps its last one.
@@ -428,7 +431,7 @@ func (c *Cluster) Members() []Member {
 	for name, r := range c.members {
 		out = append(out, Member{
 			Name: name, Addr: r.addr, APIPort: r.apiPort, Health: r.health, Since: r.since,
-			Late: r.late, Left: r.left, Version: r.version, Status: c.statuses[name].Payload,
+			Late: r.late, Left: r.left, Heard: r.lastAck, Version: r.version, Status: c.statuses[name].Payload,
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -147,6 +147,10 @@ type CameraStatus struct {
 	// session (Camera.Warm) that is not failing.
 	State string
 	Since time.Time
+	// From is the wall-clock time of the first frame of the current
+	// recording (for a promoted warm session, of the first frame it held):
+	// where this server's media starts, which may be before Since.
+	From time.Time
 	// Error is the last failure while State is "failing".
 	Error string
 	Codec string // e.g. "h264+aac"

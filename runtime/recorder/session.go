@@ -124,6 +124,7 @@ type session struct {
 	mu            sync.Mutex
 	state         string
 	since         time.Time
+	from          time.Time // first frame of the current recording (CameraStatus.From)
 	errMsg        string
 	codec         string
 	gap           *api.Gap // open gap, nil while recording
@@ -346,7 +347,7 @@ func (s *session) onRecording(wall time.Time, codec string, loss *api.Gap) {
 	s.codec = codec
 	was := s.state
 	if s.state != "recording" {
-		s.state, s.since, s.errMsg = "recording", s.m.now(), ""
+		s.state, s.since, s.from, s.errMsg = "recording", s.m.now(), wall, ""
 	}
 	if loss != nil {
 		switch {
@@ -889,7 +890,7 @@ func (s *session) status() CameraStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := CameraStatus{
-		Name: s.cam.Name, State: s.state, Since: s.since, Error: s.errMsg, Codec: s.codec,
+		Name: s.cam.Name, State: s.state, Since: s.since, From: s.from, Error: s.errMsg, Codec: s.codec,
 		Frames: s.stats.frames.Load(), Bytes: s.stats.bytes.Load(), Dropped: s.stats.dropped.Load(),
 		Skipped: s.stats.skipped.Load(),
 	}

@@ -1,0 +1,257 @@
+package agent
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+	"vigil/runtime/assign"
+)
+
+// gapTracker keeps the site-wide gaps of every camera, as this agent
+// observes them through gossip: a gap is a span in which no server of the
+// site has media of the camera. Its times are those of the files, not of
+// the observation:
+//
+//   - A suspect server's sessions count as recording: it may well be, and
+//     a verdict is no evidence of a hole.
+//   - A gap starts when the last recorders' media ends: for a server now
+//     dead, when it last answered (cluster.Member.Heard; a killed server
+//     also loses what it had not written, at most a part); for a session
+//     that stopped, when its gossip said so.
+//   - A gap ends where the new recorder's media starts (its session's
+//     From): a takeover from a warm session starts with media held from
+//     before the verdict, so the end may precede the observation, or even
+//     the start. A gap whose end is not after its start was no gap: it is
+//     never reported.
+//   - So a gap is reported (gap.open) only once it has lasted confirm in
+//     this agent's view, or when it closes; gap.closed always follows.
+//
+// Closed gaps are kept, newest last, up to gapHistory per camera.
+type gapTracker struct {
+	confirm time.Duration
+
+	mu      sync.Mutex
+	seen    map[string]bool
+	by      map[string][]string  // camera → servers recording it at the last pass that saw it recorded
+	pending map[string]*api.Gap  // not recorded in this agent's view, not reported yet
+	noticed map[string]time.Time // when each pending gap was first observed
+	open    map[string]*api.Gap  // reported open
+	history map[string][]api.Gap // closed, oldest first
+}
+
+// gapHistory bounds the closed gaps kept per camera.
+const gapHistory = 100
+
+func newGapTracker(confirm time.Duration) *gapTracker {
+	return &gapTracker{confirm: confirm, seen: map[string]bool{}, by: map[string][]string{}, pending: map[string]*api.Gap{},
+		noticed: map[string]time.Time{}, open: map[string]*api.Gap{}, history: map[string][]api.Gap{}}
+}
+
+// gapConfirm is how long a camera must stay unrecorded in an agent's view
+// before its gap is reported while still open: a takeover normally closes
+// it sooner, and then its true length is known.
+func gapConfirm(keepalive time.Duration) time.Duration { return max(2*keepalive, time.Second) }
+
+// pendingGaps tells whether a gap waits for confirmation, so that the
+// reconcile loop observes again even when nothing else changed.
+func (g *gapTracker) pendingGaps() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.pending) > 0
+}
+
+// observe updates the gaps from one reconcile pass (sessions: every
+// session of alive and suspect servers, by camera; heard: when each member
+// last answered) and returns the gaps reported open and closed in it.
+func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, heard map[string]time.Time, now time.Time) (opened, closed []api.Gap) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	names := map[string]bool{}
+	for _, c := range spec.Cameras {
+		names[c.Name] = true
+		var by []string
+		var from time.Time // the earliest start of the recorders' media
+		var failing api.GapCause // the recorder's own cause, when a session fails
+		for _, r := range sessions[c.Name] {
+			switch r.State {
+			case sessionRecording:
+				by = append(by, r.Server)
+				f := r.From
+				if f.IsZero() {
+					f = r.Since
+				}
+				if from.IsZero() || f.Before(from) {
+					from = f
+				}
+			case sessionFailing:
+				if failing = r.Cause; failing == "" {
+					failing = api.CauseUnreachable // a peer that does not say why
+				}
+			}
+		}
+		if len(by) > 0 {
+			g.seen[c.Name] = true
+			g.by[c.Name] = by
+			end := now
+			if !from.IsZero() && from.Before(now) {
+				end = from
+			}
+			if gap := g.open[c.Name]; gap != nil {
+				gap.End = end
+				if end.Before(gap.Start) {
+					gap.End = gap.Start
+				}
+				closed = append(closed, *gap)
+				g.keep(*gap)
+				delete(g.open, c.Name)
+			} else if gap := g.pending[c.Name]; gap != nil {
+				if end.After(gap.Start) {
+					opened = append(opened, *gap)
+					gap.End = end
+					closed = append(closed, *gap)
+					g.keep(*gap)
+				}
+				delete(g.pending, c.Name)
+				delete(g.noticed, c.Name)
+			}
+			continue
+		}
+		if !g.seen[c.Name] || g.open[c.Name] != nil {
+			continue
+		}
+		gap := g.pending[c.Name]
+		if gap == nil {
+			gap = &api.Gap{Camera: c.Name, Start: g.lastMedia(c.Name, health, heard, now), Cause: gapCause(res.Cameras[c.Name], health, failing)}
+			g.pending[c.Name], g.noticed[c.Name] = gap, now
+		}
+		if now.Sub(g.noticed[c.Name]) >= g.confirm {
+			g.open[c.Name] = gap
+			opened = append(opened, *gap)
+			delete(g.pending, c.Name)
+			delete(g.noticed, c.Name)
+		}
+	}
+	for name := range g.seen {
+		if !names[name] {
+			delete(g.seen, name)
+			delete(g.by, name)
+			delete(g.pending, name)
+			delete(g.noticed, name)
+			delete(g.open, name)
+			delete(g.history, name)
+		}
+	}
+	return opened, closed
+}
+
+// lastMedia is when the camera's last recorders' media ends: when a dead
+// one was last heard, now for the others (their gossip just said they
+// stopped). Called with g.mu held.
+func (g *gapTracker) lastMedia(camera string, health map[string]assign.Member, heard map[string]time.Time, now time.Time) time.Time {
+	var last time.Time
+	for _, srv := range g.by[camera] {
+		t := now
+		if h := health[srv].Health; h != api.HealthAlive && h != api.HealthSuspect {
+			if hd := heard[srv]; !hd.IsZero() && hd.Before(now) {
+				t = hd
+			}
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	if last.IsZero() {
+		return now
+	}
+	return last
+}
+
+// gapCause says why a camera is not recorded: the failing recorder's own
+// cause, else a server failure when its servers are down, else not
+// recorded (api.GapCause is the recorder's vocabulary).
+func gapCause(d assign.Camera, health map[string]assign.Member, failing api.GapCause) api.GapCause {
+	switch {
+	case failing != "":
+		return failing
+	case d.State == api.CameraDark || d.State == api.CameraUncovered || d.State == api.CameraCovered:
+		return api.CauseServerFailure
+	}
+	for _, r := range d.Recorders {
+		if health[r.Server].Health != api.HealthAlive {
+			return api.CauseServerFailure
+		}
+	}
+	return api.CauseNotRecorded
+}
+
+// keep adds a closed gap to the history. Called with g.mu held.
+func (g *gapTracker) keep(gap api.Gap) {
+	h := append(g.history[gap.Camera], gap)
+	if len(h) > gapHistory {
+		h = slices.Delete(h, 0, len(h)-gapHistory)
+	}
+	g.history[gap.Camera] = h
+}
+
+// lastGap returns the open gap of a camera, or its last closed one.
+func (g *gapTracker) lastGap(camera string) *api.Gap {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if gap := g.open[camera]; gap != nil {
+		c := *gap
+		return &c
+	}
+	if h := g.history[camera]; len(h) > 0 {
+		c := h[len(h)-1]
+		return &c
+	}
+	return nil
+}
+
+// gaps returns the gaps of a camera ("" for every camera) this agent
+// observed, oldest first: the closed ones, then the open one.
+func (g *gapTracker) gaps(camera string) []api.Gap {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []api.Gap
+	for name, h := range g.history {
+		if camera == "" || name == camera {
+			out = append(out, h...)
+		}
+	}
+	for name, gap := range g.open {
+		if camera == "" || name == camera {
+			out = append(out, *gap)
+		}
+	}
+	slices.SortFunc(out, func(a, b api.Gap) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+// gapEvents raises the events of the gaps a pass reported.
+func (a *Agent) gapEvents(opened, closed []api.Gap) {
+	for _, g := range opened {
+		a.emit(api.Event{Severity: "warning", Kind: "gap.open", Camera: g.Camera, Gap: &g,
+			Message: fmt.Sprintf("%s is not recorded anywhere in the site since %s (%s)", g.Camera, g.Start.Format("15:04:05.000"), g.Cause)})
+	}
+	for _, g := range closed {
+		a.emit(api.Event{Severity: "info", Kind: "gap.closed", Camera: g.Camera, Gap: &g,
+			Message: fmt.Sprintf("%s is recorded again after a gap of %s, %s to %s (%s)", g.Camera, g.End.Sub(g.Start).Round(10*time.Millisecond),
+				g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"), g.Cause)})
+	}
+}
+
+// handleGaps serves GET /v1/gaps?camera=NAME: the site-wide gaps this
+// agent observed since it started (every camera without camera=).
+func (a *Agent) handleGaps(w http.ResponseWriter, r *http.Request) {
+	out := a.gaps.gaps(r.URL.Query().Get("camera"))
+	if out == nil {
+		out = []api.Gap{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,148 @@
+package agent
+
+import (
+	"testing"
+	"time"
+
+	"vigil/hcl"
+	"vigil/runtime/api"
+	"vigil/runtime/assign"
+)
+
+// gapRun drives a gapTracker on an injected clock, for one camera "cam"
+// of server "a" with backup "b".
+type gapRun struct {
+	t       *testing.T
+	g       *gapTracker
+	spec    *hcl.Site
+	health  map[string]assign.Member
+	heard   map[string]time.Time
+	opened  []api.Gap
+	closed  []api.Gap
+	session map[string]api.Recorder // by server
+}
+
+var g0 = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) time.Time { return g0.Add(d) }
+
+func newGapRun(t *testing.T) *gapRun {
+	return &gapRun{
+		t: t, g: newGapTracker(time.Second),
+		spec:    &hcl.Site{Cameras: []*hcl.Camera{{Name: "cam", Server: "a", Backup: []string{"b"}}}},
+		health:  map[string]assign.Member{"a": {Health: api.HealthAlive}, "b": {Health: api.HealthAlive}},
+		heard:   map[string]time.Time{},
+		session: map[string]api.Recorder{},
+	}
+}
+
+// records makes server record the camera from media start from.
+func (r *gapRun) records(server string, from time.Time) {
+	r.session[server] = api.Recorder{Server: server, State: sessionRecording, Since: from, From: from}
+}
+
+func (r *gapRun) setHealth(server, h string, heard time.Time) {
+	r.health[server] = assign.Member{Health: h}
+	r.heard[server] = heard
+}
+
+// pass observes at now with the sessions of alive and suspect servers.
+func (r *gapRun) pass(now time.Time) {
+	var recs []api.Recorder
+	for srv, s := range r.session {
+		if h := r.health[srv].Health; h == api.HealthAlive || h == api.HealthSuspect {
+			recs = append(recs, s)
+		}
+	}
+	o, c := r.g.observe(r.spec, assign.Result{Cameras: map[string]assign.Camera{"cam": {State: api.CameraCovered}}}, r.health,
+		map[string][]api.Recorder{"cam": recs}, r.heard, now)
+	r.opened = append(r.opened, o...)
+	r.closed = append(r.closed, c...)
+}
+
+// A suspect server still counts as recording: no gap.
+func TestGapNotOnSuspicion(t *testing.T) {
+	r := newGapRun(t)
+	r.records("a", at(0))
+	r.pass(at(time.Second))
+	r.setHealth("a", api.HealthSuspect, at(time.Second))
+	for i := 2; i < 10; i++ {
+		r.pass(at(time.Duration(i) * time.Second))
+	}
+	if len(r.opened)+len(r.closed) > 0 {
+		t.Fatalf("gaps while the server was only suspect: opened %v closed %v", r.opened, r.closed)
+	}
+}
+
+// A killed server's gap runs from its last answer to the first frame of
+// the backup's recording, however late the verdicts and the gossip.
+func TestGapTimesFromTheMedia(t *testing.T) {
+	r := newGapRun(t)
+	r.records("a", at(0))
+	r.pass(at(time.Second))
+	// a is killed at 1.1 s (last answer); b's warm media starts at 1.6 s;
+	// the dead verdict comes at 3 s, b's gossip at 3.2 s.
+	r.setHealth("a", api.HealthDead, at(1100*time.Millisecond))
+	r.pass(at(3 * time.Second))
+	if len(r.opened) != 0 {
+		t.Fatalf("gap reported before it is confirmed or closed: %v", r.opened)
+	}
+	r.records("b", at(1600*time.Millisecond))
+	r.pass(at(3200 * time.Millisecond))
+	if len(r.opened) != 1 || len(r.closed) != 1 {
+		t.Fatalf("opened %v closed %v, want one each", r.opened, r.closed)
+	}
+	g := r.closed[0]
+	if !g.Start.Equal(at(1100*time.Millisecond)) || !g.End.Equal(at(1600*time.Millisecond)) || g.Cause != api.CauseServerFailure {
+		t.Errorf("gap %v to %v (%s), want 1.1 s to 1.6 s (server failure)", g.Start.Sub(g0), g.End.Sub(g0), g.Cause)
+	}
+	if lg := r.g.lastGap("cam"); lg == nil || !lg.End.Equal(g.End) {
+		t.Errorf("last gap %+v", lg)
+	}
+}
+
+// A takeover whose media starts before the old server's ended left no
+// hole: nothing is reported.
+func TestGapCoveredByWarmMedia(t *testing.T) {
+	r := newGapRun(t)
+	r.records("a", at(0))
+	r.pass(at(time.Second))
+	r.setHealth("a", api.HealthDead, at(1100*time.Millisecond))
+	r.pass(at(3 * time.Second))
+	r.records("b", at(900*time.Millisecond))
+	r.pass(at(3200 * time.Millisecond))
+	if len(r.opened)+len(r.closed) > 0 {
+		t.Fatalf("a covered hand-over reported: opened %v closed %v", r.opened, r.closed)
+	}
+}
+
+// A gap that lasts is reported open once confirmed, then closed, and the
+// history keeps every gap.
+func TestGapConfirmedAndHistory(t *testing.T) {
+	r := newGapRun(t)
+	r.records("a", at(0))
+	r.pass(at(time.Second))
+	delete(r.session, "a") // a's session stopped (camera gone)
+	r.pass(at(2 * time.Second))
+	r.pass(at(2500 * time.Millisecond))
+	if len(r.opened) != 0 {
+		t.Fatalf("reported before the confirmation: %v", r.opened)
+	}
+	r.pass(at(3 * time.Second))
+	if len(r.opened) != 1 || !r.opened[0].Start.Equal(at(2*time.Second)) {
+		t.Fatalf("opened %v, want one from 2 s", r.opened)
+	}
+	r.records("a", at(5*time.Second))
+	r.pass(at(6 * time.Second))
+	if len(r.closed) != 1 || !r.closed[0].End.Equal(at(5*time.Second)) {
+		t.Fatalf("closed %v, want one ending at 5 s", r.closed)
+	}
+	// A second gap.
+	delete(r.session, "a")
+	r.pass(at(10 * time.Second))
+	r.records("a", at(10500*time.Millisecond))
+	r.pass(at(10600 * time.Millisecond))
+	if h := r.g.gaps("cam"); len(h) != 2 || !h[1].Start.Equal(at(10*time.Second)) {
+		t.Fatalf("history %v, want two gaps", h)
+	}
+}
