@@ -175,17 +175,20 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 			t.Fatalf("%s: no recordings", name)
 		}
 		var takeover time.Duration
+		var hole span
 		for _, h := range holes(spans, spans[0].start, until) {
 			switch {
 			case h.end.Before(killed):
 				t.Errorf("%s: hole of %v before the server was killed", name, h.end.Sub(h.start))
 			case h.start.Before(returned):
 				takeover += h.end.Sub(h.start)
+				hole = h
 			case h.end.Sub(h.start) > 100*time.Millisecond:
 				t.Errorf("%s: hole of %v at %s after the server returned (failback must not cut the recording)", name, h.end.Sub(h.start), h.start.Format("15:04:05.000"))
 			}
 		}
 		t.Logf("%s: recording gap in the files at takeover %v", name, takeover.Round(10*time.Millisecond))
+		checkReportedGap(t, s, "rec-2", name, hole)
 	}
 
 	// rec-2's events tell the takeover: cam1 was not recorded, then was.

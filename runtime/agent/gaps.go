@@ -37,18 +37,18 @@ type gapTracker struct {
 
 	mu      sync.Mutex
 	seen    map[string]bool
-	by      map[string][]string  // camera → servers recording it at the last pass that saw it recorded
-	pending map[string]*api.Gap  // not recorded in this agent's view, not reported yet
-	noticed map[string]time.Time // when each pending gap was first observed
-	open    map[string]*api.Gap  // reported open
-	history map[string][]api.Gap // closed, oldest first
+	by      map[string]map[string]time.Time // camera → its recorders at the last pass that saw it recorded, with where their media starts
+	pending map[string]*api.Gap             // not recorded in this agent's view, not reported yet
+	noticed map[string]time.Time            // when each pending gap was first observed
+	open    map[string]*api.Gap             // reported open
+	history map[string][]api.Gap            // closed, oldest first
 }
 
 // gapHistory bounds the closed gaps kept per camera.
 const gapHistory = 100
 
 func newGapTracker(confirm time.Duration) *gapTracker {
-	return &gapTracker{confirm: confirm, seen: map[string]bool{}, by: map[string][]string{}, pending: map[string]*api.Gap{},
+	return &gapTracker{confirm: confirm, seen: map[string]bool{}, by: map[string]map[string]time.Time{}, pending: map[string]*api.Gap{},
 		noticed: map[string]time.Time{}, open: map[string]*api.Gap{}, history: map[string][]api.Gap{}}
 }
 
@@ -74,17 +74,17 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 	names := map[string]bool{}
 	for _, c := range spec.Cameras {
 		names[c.Name] = true
-		var by []string
-		var from time.Time // the earliest start of the recorders' media
-		var failing api.GapCause // the recorder's own cause, when a session fails
+		by := map[string]time.Time{} // recorder → where its media starts
+		var from time.Time           // the earliest of those
+		var failing api.GapCause     // the recorder's own cause, when a session fails
 		for _, r := range sessions[c.Name] {
 			switch r.State {
 			case sessionRecording:
-				by = append(by, r.Server)
 				f := r.From
 				if f.IsZero() {
 					f = r.Since
 				}
+				by[r.Server] = f
 				if from.IsZero() || f.Before(from) {
 					from = f
 				}
@@ -95,12 +95,22 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 			}
 		}
 		if len(by) > 0 {
-			g.seen[c.Name] = true
-			g.by[c.Name] = by
 			end := now
 			if !from.IsZero() && from.Before(now) {
 				end = from
 			}
+			// A recorder that left while others record: their media must
+			// reach back to where its media ended (a fast camera's backup
+			// takes over on suspicion, before the server is dead).
+			if last, left := g.ended(c.Name, by, health, heard, now); left && end.After(last) &&
+				g.open[c.Name] == nil && g.pending[c.Name] == nil {
+				gap := api.Gap{Camera: c.Name, Start: last, End: end, Cause: gapCause(res.Cameras[c.Name], health, failing)}
+				opened = append(opened, api.Gap{Camera: gap.Camera, Start: gap.Start, Cause: gap.Cause})
+				closed = append(closed, gap)
+				g.keep(gap)
+			}
+			g.seen[c.Name] = true
+			g.by[c.Name] = by
 			if gap := g.open[c.Name]; gap != nil {
 				gap.End = end
 				if end.Before(gap.Start) {
@@ -153,8 +163,21 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 // one was last heard, now for the others (their gossip just said they
 // stopped). Called with g.mu held.
 func (g *gapTracker) lastMedia(camera string, health map[string]assign.Member, heard map[string]time.Time, now time.Time) time.Time {
-	var last time.Time
-	for _, srv := range g.by[camera] {
+	if last, left := g.ended(camera, nil, health, heard, now); left {
+		return last
+	}
+	return now
+}
+
+// ended tells whether recorders of the last pass no longer record the
+// camera (are not in by), and when the last of their media ends. Called
+// with g.mu held.
+func (g *gapTracker) ended(camera string, by map[string]time.Time, health map[string]assign.Member, heard map[string]time.Time, now time.Time) (last time.Time, left bool) {
+	for srv := range g.by[camera] {
+		if _, still := by[srv]; still {
+			continue
+		}
+		left = true
 		t := now
 		if h := health[srv].Health; h != api.HealthAlive && h != api.HealthSuspect {
 			if hd := heard[srv]; !hd.IsZero() && hd.Before(now) {
@@ -165,10 +188,7 @@ func (g *gapTracker) lastMedia(camera string, health map[string]assign.Member, h
 			last = t
 		}
 	}
-	if last.IsZero() {
-		return now
-	}
-	return last
+	return last, left
 }
 
 // gapCause says why a camera is not recorded: the failing recorder's own

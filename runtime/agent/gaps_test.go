@@ -146,3 +146,30 @@ func TestGapConfirmedAndHistory(t *testing.T) {
 		t.Fatalf("history %v, want two gaps", h)
 	}
 }
+
+// A fast camera's backup takes over on suspicion, while the suspect
+// server still counts as recording: when the server is then dead, the hole
+// between its last answer and the backup's first frame is a gap.
+func TestGapOfAFastTakeover(t *testing.T) {
+	r := newGapRun(t)
+	r.records("a", at(0))
+	r.pass(at(time.Second))
+	r.setHealth("a", api.HealthSuspect, at(1100*time.Millisecond))
+	r.records("b", at(1700*time.Millisecond))
+	r.pass(at(2 * time.Second))
+	r.setHealth("a", api.HealthDead, at(1100*time.Millisecond))
+	r.pass(at(3 * time.Second))
+	if len(r.closed) != 1 || !r.closed[0].Start.Equal(at(1100*time.Millisecond)) || !r.closed[0].End.Equal(at(1700*time.Millisecond)) {
+		t.Fatalf("closed %v, want one gap from 1.1 s to 1.7 s", r.closed)
+	}
+	// A constant copy that records all along covers the death: no gap.
+	r = newGapRun(t)
+	r.records("a", at(0))
+	r.records("b", at(0))
+	r.pass(at(time.Second))
+	r.setHealth("a", api.HealthDead, at(1100*time.Millisecond))
+	r.pass(at(3 * time.Second))
+	if len(r.opened)+len(r.closed) > 0 {
+		t.Fatalf("gap with a constant copy: opened %v closed %v", r.opened, r.closed)
+	}
+}

@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"context"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -62,4 +63,42 @@ func holes(spans []span, from, to time.Time) []span {
 		out = append(out, span{start: covered, end: to})
 	}
 	return out
+}
+
+// checkReportedGap compares the site-wide gap an agent reports for a
+// camera with the hole in its files. The start is when the killed server
+// last answered a ping: its media may go on until it dies, up to a ping
+// interval (keepalive/8) later, and it may have had up to a part (a
+// second) unwritten, so the start may be that much earlier or later; the
+// end is where the new recorder's file starts, within a frame interval
+// and the resolution of the file spans.
+func checkReportedGap(t *testing.T, s *agenttest.Site, on, camera string, hole span) {
+	t.Helper()
+	gaps, err := s.Client(on).Gaps(context.Background(), camera)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hole.end.IsZero() {
+		if len(gaps) > 0 {
+			t.Errorf("%s: %s reports gaps %+v, the files have none", camera, on, gaps)
+		}
+		return
+	}
+	const frame = 40 * time.Millisecond
+	for _, g := range gaps {
+		if g.End.Before(hole.start) || g.Start.After(hole.end) {
+			continue
+		}
+		t.Logf("%s: reported gap %s to %s, files %s to %s", camera, g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"),
+			hole.start.Format("15:04:05.000"), hole.end.Format("15:04:05.000"))
+		if d := g.Start.Sub(hole.start); d < -(time.Second/8+frame) || d > time.Second+frame {
+			t.Errorf("%s: reported gap starts %v off the files", camera, d)
+		}
+		if d := g.End.Sub(hole.end); d < -2*frame || d > 2*frame {
+			t.Errorf("%s: reported gap ends %v off the files", camera, d)
+		}
+		return
+	}
+	t.Errorf("%s: a hole of %v in the files (%s) that %s does not report: %+v", camera, hole.end.Sub(hole.start),
+		hole.start.Format("15:04:05.000"), on, gaps)
 }
