@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -17,14 +15,13 @@ func init() {
 }
 
 func runDrain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("drain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("drain", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
 	undo := fs.Bool("undo", false, "end the drain: the server takes its cameras back")
 	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for the hand-over to finish (0: do not wait)")
-	asJSON := fs.Bool("json", false, "print the answer as JSON")
+	asJSON := fs.Bool("json", false, `print the answer as JSON: {"server", "draining", "staying": [{"camera", "reason"}]}, or the error`)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: vigil drain [-address URL] [-undo] [-wait D] [-json] SERVER
+		fmt.Fprintf(fs.Output(), `Usage: vigil drain [-address URL] [-undo] [-wait D] [-json] SERVER
 
 Hands every camera of SERVER to the servers that would take it over if it
 failed, make-before-break: each new recorder records before SERVER stops.
@@ -37,50 +34,44 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return 2
+		return exitUsage
 	}
 	server := fs.Arg(0)
 	token := api.TokenFromEnv()
 	if token == "" {
-		fmt.Fprintf(stderr, "Error: VIGIL_TOKEN is not set: a drain needs the API token of the agent configuration\n")
-		return 1
+		return fail(stdout, stderr, *asJSON, errors.New("VIGIL_TOKEN is not set: a drain needs the API token of the agent configuration"))
 	}
 	c := api.NewClient(*address, token)
 	ctx := context.Background()
 	resp, err := c.Drain(ctx, server, *undo)
+	if errors.Is(err, api.ErrNotFound) {
+		err = fmt.Errorf("%s is not a server of this site: %w", server, err)
+	}
 	if err != nil {
-		if errors.Is(err, api.ErrNotFound) {
-			fmt.Fprintf(stderr, "Error: %s is not a server of this site: %v\n", server, err)
-			return 1
-		}
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(resp)
-	} else {
-		printDrain(stdout, resp)
-	}
-	if *wait <= 0 {
-		return 0
-	}
-	wctx, cancel := context.WithTimeout(ctx, *wait)
-	defer cancel()
-	if err := waitHandOver(wctx, c, server, *undo); err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
+		return fail(stdout, stderr, *asJSON, err)
 	}
 	if !*asJSON {
+		printDrain(stdout, resp)
+	}
+	if *wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, *wait)
+		defer cancel()
+		if err := waitHandOver(wctx, c, server, *undo); err != nil {
+			return fail(stdout, stderr, *asJSON, err)
+		}
+	}
+	if *asJSON {
+		return writeJSON(stdout, stderr, resp)
+	}
+	if *wait > 0 {
 		fmt.Fprintln(stdout, "Hand-over complete.")
 	}
-	return 0
+	return exitOK
 }
 
 func printDrain(w io.Writer, resp *api.DrainResponse) {
