@@ -14,27 +14,37 @@
 // # Health and detection times
 //
 // Config.Keepalive (K, the site's keepalive) is memberlist's probe interval,
-// with a probe timeout of K/2 and a suspicion timeout of 3·K (SuspicionMult
-// 3, SuspicionMaxTimeoutMult 1), so memberlist alone would declare a member
-// dead after 4 to 7·K. memberlist does not report suspicion to its
-// delegates, so each server also pings every member directly every K/8 and
-// judges the silence since its last answer: 3/8·K of silence makes a member
-// late (Member.Late: the backups of its cameras get ready), one keepalive
-// suspect, two keepalives (and at least one second) dead, as seen by this
-// server; an answer makes it alive again. memberlist's verdicts still apply:
-// a member it declares dead stays dead until it rejoins. Each server acts on
-// its own view (recording never waits for agreement), so a server that only
-// some peers cannot reach may be recorded twice for a while, never not at
-// all.
+// with a probe timeout of K/2 and a suspicion timeout of 4·K once other
+// members confirm the suspicion, 12·K without (SuspicionMult 4,
+// SuspicionMaxTimeoutMult 3): memberlist's own dead verdict is a backstop.
+// memberlist does not report suspicion to its delegates, so each server
+// also pings every member directly every K/8 and judges the silence since
+// its last answer (detector.go): 3/8·K of silence makes a member late
+// (Member.Late: the backups of its cameras get ready), 3/4·K suspect,
+// 1.75·K (at least one second) dead, as seen by this server; an answer
+// makes it alive again. Three rules keep a busy server from accusing its
+// peers, after memberlist's Lifeguard: only silence this server was in a
+// position to hear counts (its own late ticks are deaf time, and a tick
+// more than K/4 late judges nobody); while its ticks run late an awareness
+// score (0 to 3) stretches the suspect and dead thresholds up to four
+// times; and before a dead verdict it asks up to two members it hears
+// whether they still hear the server (second opinions over memberlist's
+// reliable channel): one that does withholds the verdict, which is given
+// when all say no or none answers within K/2 (at least 250 ms). A site
+// with nobody else to ask decides alone. memberlist's verdicts still
+// apply: a member it declares dead stays dead until it rejoins. Each
+// server acts on its own view (recording never waits for agreement), so a
+// server that only some peers cannot reach may be recorded twice for a
+// while, never not at all.
 //
-// Measured on loopback (go test -count=3 -v -run TestDetectionTime, 3
-// servers, K = 1 s, the master stopped hard): late after 0.33 to 0.46 s,
-// suspect after 0.80 to 0.83 s, dead after 1.70 to 1.83 s, a new master
-// elected after 1.4 to 2.7 s (raft's heartbeat and election timeouts are K,
-// clamped to 0.5 to 5 s). In general: late within 3/8 to 1/2·K, suspect
-// within 3/4 to 7/8·K, dead within 1.75 to 1.9·K. A server that shuts
-// down gracefully (Shutdown) is marked dead at once with Member.Left set,
-// and a master hands its role over first.
+// Measured on loopback (go test -count=1 -v -run TestDetectionTime, 3
+// servers, K = 1 s, the master stopped hard, load average 11): late after
+// 0.51 s, suspect after 0.86 s, dead after 1.99 s, a new master elected
+// after 4.7 s: raft's heartbeat and election timeouts are 3·K, clamped to
+// 2 to 10 s, so that a follower starved of CPU for a second does not depose
+// a healthy master (recording never waits for the master). A server that
+// shuts down gracefully (Shutdown) is marked dead at once with Member.Left
+// set, and a master hands its role over first.
 //
 // # Replicated state
 //
