@@ -154,6 +154,8 @@ type DomainOptions struct {
 	// Parallel bounds how many sites are read and planned at once
 	// (default 8).
 	Parallel int
+	// AskFootage, when set, asks each site which footage its holds keep.
+	AskFootage FootageFunc
 }
 
 // UnknownSiteError names a site of DomainOptions.Sites that the
@@ -210,7 +212,7 @@ func PlanDomain(ctx context.Context, cfg *hcl.Config, state StateFunc, opts Doma
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			planSite(ctx, &d.Sites[i], s, state, opts.Options)
+			planSite(ctx, &d.Sites[i], s, state, opts.Options, opts.AskFootage)
 		}()
 	}
 	wg.Wait()
@@ -222,7 +224,7 @@ func PlanDomain(ctx context.Context, cfg *hcl.Config, state StateFunc, opts Doma
 	return d, nil
 }
 
-func planSite(ctx context.Context, ds *DomainSite, s *hcl.Site, state StateFunc, opts Options) {
+func planSite(ctx context.Context, ds *DomainSite, s *hcl.Site, state StateFunc, opts Options, ask FootageFunc) {
 	addrs := SiteAddresses(s)
 	if len(addrs) == 0 {
 		ds.Status = SiteNoAddress
@@ -247,7 +249,7 @@ func planSite(ctx context.Context, ds *DomainSite, s *hcl.Site, state StateFunc,
 			}
 			continue
 		}
-		p, err := Plan(s, live, opts)
+		p, err := PlanWithFootage(ctx, s, live, opts, ask, a)
 		if err != nil {
 			if mm, ok := errors.AsType[*SiteMismatchError](err); ok {
 				mm.Address = a // the configuration's address, not -address

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -143,4 +144,38 @@ func joinNames(names []string) string {
 		return names[0]
 	}
 	return fmt.Sprintf("%s and %s", strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
+}
+
+// FootageFunc asks the site at address which of its footage the holds
+// keep (POST /v1/holds/footage). The planner opens no socket itself: vigil
+// plan passes the API client.
+type FootageFunc func(ctx context.Context, address string, holds []*hcl.Hold) (*api.HoldFootage, error)
+
+// PlanWithFootage is Plan after asking the site, through ask, which
+// footage the holds keep: those of desired, and those of the live spec
+// that desired removes. A site that cannot say makes a warning, not a
+// failed plan.
+func PlanWithFootage(ctx context.Context, desired *hcl.Site, live *api.State, opts Options, ask FootageFunc, address string) (*SitePlan, error) {
+	holds := slices.Clone(desired.Holds)
+	if live != nil && live.Spec != nil {
+		for _, h := range live.Spec.Holds {
+			if desired.Hold(h.Name) == nil {
+				holds = append(holds, h)
+			}
+		}
+	}
+	// A hold without a period is refused by the agent; validation reports it.
+	holds = slices.DeleteFunc(holds, func(h *hcl.Hold) bool { return !h.To.After(h.From) })
+	var askErr error
+	if len(holds) > 0 && live != nil && live.Revision > 0 && ask != nil {
+		opts.Footage, askErr = ask(ctx, address, holds)
+	}
+	p, err := Plan(desired, live, opts)
+	if err != nil {
+		return nil, err
+	}
+	if askErr != nil {
+		p.Warnings = append(p.Warnings, Problem{Summary: "The site could not say which footage the holds keep: " + askErr.Error()})
+	}
+	return p, nil
 }

@@ -55,9 +55,10 @@ func stateFunc(token string) planner.StateFunc {
 
 func (s *planSource) planDomain(ctx context.Context, cfg *hcl.Config, fail []string) (*planner.DomainPlan, error) {
 	return planner.PlanDomain(ctx, cfg, stateFunc(api.TokenFromEnv()), planner.DomainOptions{
-		Options:  planner.Options{Fail: fail, Sensitive: cfg.Sensitive},
-		Sites:    s.sites,
-		Parallel: domainParallel,
+		Options:    planner.Options{Fail: fail, Sensitive: cfg.Sensitive},
+		Sites:      s.sites,
+		Parallel:   domainParallel,
+		AskFootage: askFootage(api.TokenFromEnv()),
 	})
 }
 
@@ -146,7 +147,7 @@ func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdou
 		sensitive = append(sensitive, s.Sensitive...)
 	}
 	d, err := planner.PlanDomain(ctx, cfg, stateFunc(api.TokenFromEnv()), planner.DomainOptions{
-		Options: planner.Options{Sensitive: sensitive}, Parallel: domainParallel,
+		Options: planner.Options{Sensitive: sensitive}, Parallel: domainParallel, AskFootage: askFootage(api.TokenFromEnv()),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"vigil/hcl"
@@ -10,46 +9,21 @@ import (
 	"vigil/runtime/api"
 )
 
-// footageTimeout bounds the question a plan asks the site about its holds;
+// footageTimeout bounds the question a plan asks a site about its holds;
 // the agent gives each peer 3 s of it.
 const footageTimeout = 10 * time.Second
 
-// planSite plans desired against live, first asking the site which footage
-// the holds of both keep (when there are holds). A site that cannot say is
-// a warning of the plan, not a failed plan.
-func planSite(client *api.Client, desired *hcl.Site, live *api.State, opts planner.Options) (*planner.SitePlan, error) {
-	holds := slices.Clone(desired.Holds)
-	if live.Spec != nil {
-		for _, h := range live.Spec.Holds {
-			if desired.Hold(h.Name) == nil {
-				holds = append(holds, h)
-			}
-		}
+// askFootage asks a site which footage holds keep, through the API client.
+func askFootage(token string) planner.FootageFunc {
+	return func(ctx context.Context, address string, holds []*hcl.Hold) (*api.HoldFootage, error) {
+		ctx, cancel := context.WithTimeout(ctx, footageTimeout)
+		defer cancel()
+		return api.NewClient(address, token).HoldFootage(ctx, api.HoldFootageRequest{Holds: holds})
 	}
-	var askErr error
-	if len(holds) > 0 && live.Revision > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), footageTimeout)
-		opts.Footage, askErr = client.HoldFootage(ctx, api.HoldFootageRequest{Holds: validHolds(holds)})
-		cancel()
-	}
-	p, err := planner.Plan(desired, live, opts)
-	if err != nil {
-		return nil, err
-	}
-	if askErr != nil {
-		p.Warnings = append(p.Warnings, planner.Problem{Summary: "The site could not say which footage the holds keep: " + askErr.Error()})
-	}
-	return p, nil
 }
 
-// validHolds leaves out holds without a period, which the agent refuses
-// (validation reports them).
-func validHolds(holds []*hcl.Hold) []*hcl.Hold {
-	var out []*hcl.Hold
-	for _, h := range holds {
-		if h.To.After(h.From) {
-			out = append(out, h)
-		}
-	}
-	return out
+// planSite plans desired against live, asking the site at client's
+// address which footage the holds keep.
+func planSite(client *api.Client, desired *hcl.Site, live *api.State, opts planner.Options) (*planner.SitePlan, error) {
+	return planner.PlanWithFootage(context.Background(), desired, live, opts, askFootage(api.TokenFromEnv()), client.Address())
 }
