@@ -79,7 +79,7 @@ type Alert struct {
 	// When lists conditions (AlertConditions).
 	When []string `json:"when"`
 	// For: a condition must last this long before it notifies; 0 notifies at once.
-	For time.Duration `json:"for,omitempty"`
+	For time.Duration `json:"for"`
 	// Cameras and Servers select the subjects by name or glob pattern;
 	// empty means all.
 	Cameras []string `json:"cameras,omitempty"`

@@ -43,21 +43,21 @@ type Site struct {
 	Description string `json:"description,omitempty"`
 	// Parent is the name of the parent site in the domain tree, or "".
 	Parent  string `json:"parent,omitempty"`
-	Virtual bool   `json:"virtual,omitempty"`
+	Virtual bool   `json:"virtual"`
 	// Keepalive is the membership probe interval (100ms to 60s; default 1s).
 	Keepalive time.Duration `json:"keepalive"`
 	// Failback returns cameras to their primary when it comes back (default true).
 	Failback bool `json:"failback"`
 	// MaxConcurrentFailovers bounds how many dead servers are covered at once;
 	// 0 means no limit.
-	MaxConcurrentFailovers int    `json:"max_concurrent_failovers,omitempty"`
+	MaxConcurrentFailovers int    `json:"max_concurrent_failovers"`
 	VirtualIP              string `json:"virtual_ip,omitempty"`
-	TimeSync               bool   `json:"time_sync,omitempty"`
+	TimeSync               bool   `json:"time_sync"`
 	// TimeZone is an IANA zone name for balancing windows; default "UTC".
 	TimeZone string `json:"time_zone"`
 	// EventRetention is how long every agent keeps its events on disk;
 	// 0 means the default, 10 days.
-	EventRetention time.Duration `json:"event_retention,omitempty"`
+	EventRetention time.Duration `json:"event_retention"`
 
 	Servers   []*Server  `json:"servers"`
 	Groups    []*Group   `json:"groups,omitempty"`
@@ -94,11 +94,11 @@ type Server struct {
 	// Port is the HTTP API port; membership uses Port+1 and raft Port+2.
 	Port            int    `json:"port"`
 	ExternalAddress string `json:"external_address,omitempty"`
-	ExternalPort    int    `json:"external_port,omitempty"`
+	ExternalPort    int    `json:"external_port"`
 	// Kind is one of KindRecording (default), KindStandby, KindWitness, KindVirtual.
 	Kind string `json:"kind"`
 	// MaxCameras bounds the cameras this server records at once; 0 means no limit.
-	MaxCameras int        `json:"max_cameras,omitempty"`
+	MaxCameras int        `json:"max_cameras"`
 	Storage    []*Storage `json:"storage,omitempty"`
 	Network    *Network   `json:"network,omitempty"`
 
@@ -114,13 +114,13 @@ type Storage struct {
 	// one process).
 	Path string `json:"path"`
 	// MaxSize in bytes; 0 means no limit.
-	MaxSize int64 `json:"max_size,omitempty"`
+	MaxSize int64 `json:"max_size"`
 	// MaxAge; 0 means no limit.
-	MaxAge time.Duration `json:"max_age,omitempty"`
+	MaxAge time.Duration `json:"max_age"`
 	// MinFree is the free-space floor in bytes (from "10GB") ...
-	MinFree int64 `json:"min_free,omitempty"`
+	MinFree int64 `json:"min_free"`
 	// ... or as a percentage of the filesystem (from "5%").
-	MinFreePercent float64 `json:"min_free_percent,omitempty"`
+	MinFreePercent float64 `json:"min_free_percent"`
 
 	DeclRange hhcl.Range            `json:"-"`
 	Ranges    map[string]hhcl.Range `json:"-"`
@@ -138,8 +138,8 @@ type Network struct {
 type Interface struct {
 	Name      string   `json:"name"`
 	Addresses []string `json:"addresses,omitempty"` // CIDR, e.g. "10.0.0.11/24"
-	MTU       int      `json:"mtu,omitempty"`
-	DHCP      bool     `json:"dhcp,omitempty"`
+	MTU       int      `json:"mtu"`
+	DHCP      bool     `json:"dhcp"`
 
 	DeclRange hhcl.Range            `json:"-"`
 	Ranges    map[string]hhcl.Range `json:"-"`
@@ -185,14 +185,14 @@ type Camera struct {
 	// when Group is used.
 	Backup []string `json:"backup,omitempty"`
 	Group  string   `json:"group,omitempty"`
-	Locked bool     `json:"locked,omitempty"`
+	Locked bool     `json:"locked"`
 	// Redundancy is RedundancyNormal (default), RedundancyFast or RedundancyConstant.
 	Redundancy string `json:"redundancy"`
 	// Transport is "tcp" (default) or "udp".
 	Transport string `json:"transport"`
 	// Retention is the maximum age of this camera's recordings; 0 means the
 	// storage's limits alone apply.
-	Retention time.Duration `json:"retention,omitempty"`
+	Retention time.Duration `json:"retention"`
 	// SegmentDuration is the length of one file (default 60s).
 	SegmentDuration time.Duration `json:"segment_duration"`
 	// StallTimeout: a stream that delivers no frame for this long is treated
