@@ -141,10 +141,16 @@ func (a *Agent) deliver(ctx context.Context, notifier string, wake <-chan struct
 			a.emit(api.Event{Severity: "info", Kind: "alert.delivered",
 				Message: fmt.Sprintf("notification %s of alert %s delivered to %s (%s): %s", n.ID, n.Alert, notifier, nf, answer)})
 		}
-		if err := a.cl.AlertDelivered(ctx, n.ID, notifier); err != nil {
-			// The next master sends it again, with the same ID.
-			a.log.Warn("cannot record a delivered notification", "id", n.ID, "notifier", notifier, "err", err)
-			return
+		// Until the delivery is committed, the notification stays in the
+		// outbox; should this server stop being the master first, the next
+		// one sends it again, with the same ID.
+		for err := a.cl.AlertDelivered(ctx, n.ID, notifier); err != nil; err = a.cl.AlertDelivered(ctx, n.ID, notifier) {
+			a.log.Warn("cannot record a delivered notification; retrying", "id", n.ID, "notifier", notifier, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(retryMin):
+			}
 		}
 	}
 }
