@@ -823,13 +823,19 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 	me := spec.Server(a.cfg.Server)
 	records := me != nil && (me.Kind == "" || me.Kind == hcl.KindRecording || me.Kind == hcl.KindStandby)
 	vols := a.volumes(spec)
+	if rec != nil && records && !slices.Equal(rec.volumes, vols) && rec.store.SetLimits(vols) == nil {
+		// Only limits changed (size, age, free-space floor): the open
+		// store takes them, and no camera stops recording.
+		rec.volumes = slices.Clone(vols)
+		a.emit(api.Event{Severity: "info", Kind: "storage.changed", Message: "storage limits changed: applied without restarting the recorder"})
+	}
 	if rec != nil && records && slices.Equal(rec.volumes, vols) {
 		rec.store.SetHolds(spec.Holds)
 		return rec, nil
 	}
 	if rec != nil {
 		if records {
-			a.emit(api.Event{Severity: "warning", Kind: "storage.changed", Message: "storage configuration changed: restarting the recorder"})
+			a.emit(api.Event{Severity: "warning", Kind: "storage.changed", Message: "storage volumes changed: restarting the recorder"})
 		}
 		rec.close()
 		a.mu.Lock()

@@ -197,3 +197,31 @@ func TestFailingCamera(t *testing.T) {
 	}
 	t.Logf("gap after a dropped stream: %+v", *camera(st, "cam1").LastGap)
 }
+
+// A change of storage limits (here the free-space floor) or of a camera's
+// retention reaches the recorder without restarting any camera's session.
+func TestStorageLimitsChangeWithoutRestart(t *testing.T) {
+	s := newSite(t, []string{"rec-1"}, 1)
+	spec := s.Spec(s.CameraSpec(1, "rec-1"))
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+		t.Fatal(err)
+	}
+	st := waitRecorded(t, s, "rec-1", map[string][]string{"cam1": {"rec-1"}}, 20*time.Second)
+	since := camera(st, "cam1").Recorders[0].Since
+	spec.Servers[0].Storage[0].MinFree = 1 << 20
+	spec.Cameras[0].Retention = 24 * time.Hour
+	rev, err := s.Apply(ctxFor(t, 20*time.Second), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err = s.Wait(ctxFor(t, 10*time.Second), "rec-1", func(st *api.State) bool { return st.Revision == rev })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := camera(st, "cam1").Recorders; len(r) != 1 || r[0].State != "recording" || !r[0].Since.Equal(since) {
+		t.Errorf("recorders %+v after the change, want the session recording since %s", r, since)
+	}
+	if n := len(s.Cams.Stats()["cam1"].Sessions); n != 1 {
+		t.Errorf("camsim saw %d sessions, want the first one only", n)
+	}
+}

@@ -146,29 +146,35 @@ func TestConformanceSecondClientOnSharedStream(t *testing.T) {
 	t.Parallel()
 	c := runCase(t, camsim.Options{}, Camera{SegmentDuration: 2 * time.Second}, 100, 100, func(s *camsim.Server) {
 		s.SharedSteps("cam1", true)
-		u, err := base.ParseURL(s.URL(1))
-		if err != nil {
-			t.Fatal(err)
-		}
-		other := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
-		if err := other.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(other.Close)
-		desc, _, err := other.Describe(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := other.SetupAll(desc.BaseURL, desc.Medias); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := other.Play(nil); err != nil {
-			t.Fatal(err)
-		}
+		playAlongside(t, s.URL(1))
 	})
 	c.files(t, gop)
 	c.event(t, "camera.timestamps", "stepped back")
 	if c.states["failing"] {
 		t.Errorf("states %v: want recording throughout", c.states)
+	}
+}
+
+// playAlongside plays url with a second RTSP client until the test ends.
+func playAlongside(t *testing.T, url string) {
+	t.Helper()
+	u, err := base.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	desc, _, err := other.Describe(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.SetupAll(desc.BaseURL, desc.Medias); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Play(nil); err != nil {
+		t.Fatal(err)
 	}
 }

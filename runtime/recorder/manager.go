@@ -170,9 +170,12 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
-	first    bool // no Set yet: the cameras of the first are resumed after a restart
-	stopping sync.WaitGroup
-	closed   bool
+	// handovers are the sessions connecting to a camera's new source while
+	// its old one still records (Set).
+	handovers map[string]*session
+	first     bool // no Set yet: the cameras of the first are resumed after a restart
+	stopping  sync.WaitGroup
+	closed    bool
 
 	frames     *prometheus.CounterVec
 	bytes      *prometheus.CounterVec
@@ -204,10 +207,11 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 		cfg.Now = time.Now
 	}
 	m := &Manager{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		sessions: map[string]*session{},
-		first:    true,
+		cfg:       cfg,
+		log:       cfg.Logger,
+		sessions:  map[string]*session{},
+		handovers: map[string]*session{},
+		first:     true,
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_recorder_frames_total", Help: "Video frames written to disk."}, []string{"camera"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -271,9 +275,17 @@ func withDefaults(c Camera) Camera {
 	return c
 }
 
-// Set makes the recorded cameras exactly cams: it starts new cameras, stops
-// removed ones and restarts changed ones. It does not wait for connections
-// or for stopped cameras to close their files.
+// Set makes the recorded cameras exactly cams: it starts new cameras and
+// stops removed ones. It does not wait for connections or for stopped
+// cameras to close their files.
+//
+// A changed camera loses no recording where it can be helped. Settings
+// that need no new connection (segment duration, stall timeout, retention)
+// apply to the running session. A new source (URL, credentials, transport)
+// of a recording camera is handed over make-before-break, as failback is:
+// a new session connects beside the old one, holding its media, and takes
+// over once it has a keyframe (at most handoverWait); the two files
+// overlap by the time that takes, rather than leaving a hole.
 func (m *Manager) Set(cams []Camera) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -284,15 +296,29 @@ func (m *Manager) Set(cams []Camera) {
 	for _, c := range cams {
 		want[c.Name] = withDefaults(c)
 	}
-	restarted := map[string]bool{} // recording cameras whose settings changed
+	restarted := map[string]bool{} // cameras whose source changed while not recording
 	for name, s := range m.sessions {
 		c, ok := want[name]
-		switch warm := s.warm.Load(); {
-		case !ok || !sameSource(c, s.cam) || (c.Warm && !warm):
-			restarted[name] = ok && !warm && !c.Warm
+		warm := s.warm.Load()
+		target := s
+		if h := m.handovers[name]; h != nil {
+			target = h // the source being handed over to
+		}
+		switch {
+		case !ok || (c.Warm && !warm):
 			m.stopLocked(name, s)
-		case warm && !c.Warm:
-			s.promote()
+		case !sameSource(c, target.set) && !warm && !c.Warm && s.recording():
+			m.handoverLocked(name, c)
+		case !sameSource(c, target.set):
+			restarted[name] = !warm && !c.Warm
+			m.stopLocked(name, s)
+		default:
+			if warm && !c.Warm {
+				s.promote()
+			}
+			target.update(c)
+			target.set = c
+			m.cfg.Store.SetRetention(name, c.Retention)
 		}
 	}
 	for name, c := range want {
@@ -307,14 +333,87 @@ func (m *Manager) Set(cams []Camera) {
 	m.first = false
 }
 
-// sameSource tells whether a and b record the same way, warm or not.
+// handoverWait bounds how long a camera's old source keeps recording while
+// its new one connects: then the new one takes over, recording or not.
+const handoverWait = 15 * time.Second
+
+// handoverLocked starts a warm session on camera c's new source; when it
+// holds media it replaces the running session (awaitHandover).
+func (m *Manager) handoverLocked(name string, c Camera) {
+	if h := m.handovers[name]; h != nil {
+		m.stopAsync(h) // superseded by a newer source
+	}
+	warm := c
+	warm.Warm = true
+	h := newSession(m, warm, false, false)
+	h.set = c
+	m.handovers[name] = h
+	m.cfg.Store.SetRetention(name, c.Retention)
+	go h.run()
+	go m.awaitHandover(name, h)
+}
+
+func (m *Manager) awaitHandover(name string, h *session) {
+	deadline := time.NewTimer(handoverWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for ready := false; !ready; {
+		select {
+		case <-h.ctx.Done():
+			return // superseded, removed, or the manager closed
+		case <-deadline.C:
+			ready = true
+		case <-tick.C:
+			mx := h.mux.Load()
+			ready = mx != nil && mx.opened.Load()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.sessions[name]
+	if m.closed || m.handovers[name] != h || old == nil {
+		return
+	}
+	delete(m.handovers, name)
+	m.sessions[name] = h
+	mx := h.mux.Load()
+	opened := mx != nil && mx.opened.Load()
+	old.mu.Lock()
+	state, since, codec := old.state, old.since, old.codec
+	old.mu.Unlock()
+	h.mu.Lock()
+	if opened && state == "recording" {
+		// The camera goes on recording: what the new session holds is
+		// written first, from its keyframe on.
+		h.state, h.since, h.codec = state, since, codec
+	}
+	if h.gap != nil {
+		// Until now the old source recorded: a gap, if the new source
+		// does not, starts here, and is the restart's unless it says why.
+		h.gap.Start = m.now()
+		if h.gap.Cause == "" && !opened {
+			h.gap.Cause = api.CauseRestart
+		}
+	}
+	h.mu.Unlock()
+	h.promote()
+	m.stopAsync(old)
+	m.log.Info("camera source handed over", "camera", name)
+}
+
+// sameSource tells whether a and b record the same source the same way,
+// whatever their settings that need no new connection.
 func sameSource(a, b Camera) bool {
-	a.Warm = b.Warm
-	return a == b
+	return a.URL == b.URL && a.Username == b.Username && a.Password == b.Password && a.Transport == b.Transport
 }
 
 func (m *Manager) stopLocked(name string, s *session) {
 	delete(m.sessions, name)
+	if h := m.handovers[name]; h != nil {
+		delete(m.handovers, name)
+		m.stopAsync(h)
+	}
 	m.stopping.Add(1)
 	go func() {
 		defer m.stopping.Done()
@@ -325,6 +424,15 @@ func (m *Manager) stopLocked(name string, s *session) {
 		if !again {
 			m.forget(name)
 		}
+	}()
+}
+
+// stopAsync stops a session that is not (or no longer) the camera's.
+func (m *Manager) stopAsync(s *session) {
+	m.stopping.Add(1)
+	go func() {
+		defer m.stopping.Done()
+		s.stop()
 	}()
 }
 

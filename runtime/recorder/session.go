@@ -99,8 +99,14 @@ func failure(cause api.GapCause, format string, args ...any) error {
 // session records one camera: it connects, reconnects with backoff, and
 // keeps the state, the counters and the open gap.
 type session struct {
-	m      *Manager
+	m *Manager
+	// cam is the camera as the session started; its settings that change
+	// without a new connection are segDur and stall.
 	cam    Camera
+	segDur atomic.Int64 // SegmentDuration
+	stall  atomic.Int64 // StallTimeout
+	// set is the camera as Manager.Set last gave it (under Manager.mu).
+	set    Camera
 	stats  *camStats
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -197,6 +203,9 @@ func newSession(m *Manager, cam Camera, resumed, changed bool) *session {
 		release: make(chan struct{}),
 	}
 	s.warm.Store(cam.Warm)
+	s.set = cam
+	s.segDur.Store(int64(cam.SegmentDuration))
+	s.stall.Store(int64(cam.StallTimeout))
 	s.stats.onDrop = s.onDrop
 	s.stats.framesC = m.frames.WithLabelValues(cam.Name)
 	s.stats.bytesC = m.bytes.WithLabelValues(cam.Name)
@@ -234,10 +243,22 @@ func (s *session) promote() {
 		return
 	}
 	if mx := s.mux.Load(); mx != nil {
-		mx.setSegDur(s.cam.SegmentDuration)
+		mx.setSegDur(s.segmentDuration())
 	}
 	close(s.release)
 }
+
+// update applies the settings that need no new connection: segment
+// duration (from the next keyframe on) and stall timeout.
+func (s *session) update(c Camera) {
+	s.segDur.Store(int64(c.SegmentDuration))
+	s.stall.Store(int64(c.StallTimeout))
+	if mx := s.mux.Load(); mx != nil {
+		mx.setSegDur(s.segmentDuration())
+	}
+}
+
+func (s *session) stallTimeout() time.Duration { return time.Duration(s.stall.Load()) }
 
 // segmentDuration is the muxer's segment length: every GOP its own segment
 // while warm, so that the writer can drop the oldest ones.
@@ -245,7 +266,7 @@ func (s *session) segmentDuration() time.Duration {
 	if s.warm.Load() {
 		return 0
 	}
-	return s.cam.SegmentDuration
+	return time.Duration(s.segDur.Load())
 }
 
 func (s *session) stop() {
@@ -509,17 +530,23 @@ func (s *session) notWriting(idle time.Duration) {
 	s.m.emit("error", causeKind[cause], s.cam.Name, fmt.Sprintf("camera %s: not recording: %s", s.cam.Name, msg))
 }
 
+func (s *session) recording() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == "recording"
+}
+
 // checkWritten runs the watchdog once a second: a recording session whose
 // frames arrive but reach no file for StallTimeout is failing; after
 // NoKeyframe of that the connection is started over.
 func (s *session) checkWritten(real time.Time) error {
 	lw := s.stats.lastWrite.Load()
 	seen := s.lastSeen.Load()
-	if lw == 0 || s.warm.Load() || seen == 0 || real.Sub(time.Unix(0, seen)) >= s.cam.StallTimeout {
+	if lw == 0 || s.warm.Load() || seen == 0 || real.Sub(time.Unix(0, seen)) >= s.stallTimeout() {
 		return nil // nothing written yet, holding, or nothing arriving: not this watchdog's business
 	}
 	idle := s.m.now().Sub(time.Unix(0, lw))
-	if idle < s.cam.StallTimeout {
+	if idle < s.stallTimeout() {
 		return nil
 	}
 	s.mu.Lock()
@@ -552,7 +579,7 @@ func (s *session) connect() error {
 		Scheme:      u.Scheme,
 		Host:        u.Host,
 		Protocol:    &proto,
-		ReadTimeout: max(s.cam.StallTimeout, 5*time.Second),
+		ReadTimeout: max(s.stallTimeout(), 5*time.Second),
 		DialContext: dialCoalesced,
 	}
 	if strings.EqualFold(s.cam.Transport, "udp") {
@@ -624,11 +651,11 @@ func (s *session) connect() error {
 			if ns := s.lastSeen.Load(); ns > 0 {
 				last = time.Unix(0, ns)
 			}
-			if now.Sub(last) >= s.cam.StallTimeout {
+			if now.Sub(last) >= s.stallTimeout() {
 				if n := decodeErrs.Load(); n > 0 {
-					return failure(api.CauseMalformed, "no playable frame for %s, %d decode errors, last: %v", s.cam.StallTimeout, n, lastDecode.Load())
+					return failure(api.CauseMalformed, "no playable frame for %s, %d decode errors, last: %v", s.stallTimeout(), n, lastDecode.Load())
 				}
-				return failure(api.CauseStall, "no frame for %s", s.cam.StallTimeout)
+				return failure(api.CauseStall, "no frame for %s", s.stallTimeout())
 			}
 			if wait := s.m.cfg.NoKeyframe; !mx.opened.Load() && now.Sub(started) >= wait {
 				if mx.noParams.Load() {
@@ -729,7 +756,7 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 	}
 	s.mux.Store(mx)
 	if !s.warm.Load() {
-		mx.setSegDur(s.cam.SegmentDuration) // promoted meanwhile
+		mx.setSegDur(s.segmentDuration()) // promoted meanwhile
 	}
 	return mx, nil
 }

@@ -105,6 +105,7 @@ func (s *Store) enforceVolume(v *volume) int {
 	s.mu.Lock()
 	now := s.now() // under the lock, like every other reading of the clock
 	held := newHeldIndex(s.holds, now)
+	lim := v.Volume // SetLimits changes them under the lock
 	s.mu.Unlock()
 	deleted := 0
 	// take unindexes the segment pick chooses (under the store lock) and
@@ -165,7 +166,7 @@ func (s *Store) enforceVolume(v *volume) int {
 		return o, oi
 	}
 	// By size.
-	for v.MaxSize > 0 && v.used.Load() > v.MaxSize {
+	for lim.MaxSize > 0 && v.used.Load() > lim.MaxSize {
 		if _, ok := take(oldest, "size"); !ok {
 			break
 		}
@@ -180,9 +181,9 @@ func (s *Store) enforceVolume(v *volume) int {
 		s.log.Warn("cannot read free space", "volume", v.Path, "error", err)
 		return deleted
 	}
-	floor := uint64(max(v.MinFree, 0))
-	if v.MinFreePercent > 0 {
-		floor = max(floor, uint64(v.MinFreePercent/100*float64(total)))
+	floor := uint64(max(lim.MinFree, 0))
+	if lim.MinFreePercent > 0 {
+		floor = max(floor, uint64(lim.MinFreePercent/100*float64(total)))
 	}
 	left := true // segments left to delete
 	for free < floor {
@@ -208,6 +209,39 @@ func (s *Store) enforceVolume(v *volume) int {
 	v.heldFull = heldFull
 	s.mu.Unlock()
 	return deleted
+}
+
+// SamePaths reports whether vols are the volumes the store has open (the
+// same names and paths, in the same order), whatever their limits.
+func (s *Store) SamePaths(vols []Volume) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(vols) != len(s.vols) {
+		return false
+	}
+	for i, v := range vols {
+		if v.Name != s.vols[i].Name || v.Path != s.vols[i].Path {
+			return false
+		}
+	}
+	return true
+}
+
+// SetLimits changes the retention limits of the open volumes (size, age,
+// free-space floor) to those of vols, which must be the same volumes
+// (SamePaths), and runs retention with them: a change of limits needs
+// no new store, so recording goes on untouched.
+func (s *Store) SetLimits(vols []Volume) error {
+	if !s.SamePaths(vols) {
+		return errors.New("storage: the volumes changed, not only their limits")
+	}
+	s.mu.Lock()
+	for i, v := range vols {
+		s.vols[i].Volume = v
+	}
+	s.mu.Unlock()
+	s.Kick()
+	return nil
 }
 
 // unindex takes a camera's i-th segment out of the index, keeping its bytes

@@ -383,3 +383,26 @@ func TestRetentionShortOfMaxAge(t *testing.T) {
 		t.Errorf("max_age kept again: usage %+v, events %+v", s.Usage(), events)
 	}
 }
+
+// New limits apply to an open store, open segment and all: no reopening.
+func TestSetLimitsKeepsTheStoreOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, []Volume{{Path: dir}})
+	a := segment(t, s, "a", t0, 1)
+	segment(t, s, "a", t0.Add(time.Second), 1)
+	c := segment(t, s, "a", t0.Add(2*time.Second), 1)
+	f, err := s.Create("a", t0.Add(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeParts(t, f, 1)
+	if err := s.SetLimits([]Volume{{Path: dir + "/other"}}); err == nil || s.SamePaths([]Volume{{Path: dir + "/other"}}) {
+		t.Error("limits of another volume were accepted")
+	}
+	if err := s.SetLimits([]Volume{{Path: dir, MaxSize: 2*a.Bytes + a.Bytes/2}}); err != nil {
+		t.Fatal(err)
+	}
+	s.Enforce()
+	assertKept(t, s, "a", c)
+	writeParts(t, f, 1) // the open segment goes on
+}
