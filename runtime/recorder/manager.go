@@ -58,7 +58,8 @@
 //
 // A session is "recording" from the moment a segment file opens and only
 // while media reaches it: frames that arrive but reach no file for
-// StallTimeout (lost until a keyframe, a disk that refuses them) make it
+// StallTimeout (at least two parts; lost until a keyframe, a disk that
+// refuses them) make it
 // "failing", with an open gap and an event naming the cause and the count of
 // frames; after NoKeyframe of that the connection starts over. Dropped
 // frames are counted exactly in camera.dropped events (the first at once,

@@ -578,6 +578,7 @@ func (m *muxer) openSegment(dts int64, wall time.Time) {
 	m.segParams = [][]byte{m.vps, m.sps, m.pps}
 	m.start = dts
 	m.base = dts
+	m.kept = dts
 	m.samples = nil
 	m.partBytes = 0
 }

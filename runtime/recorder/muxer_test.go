@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"vigil/runtime/api"
 )
 
 // Two valid baseline SPS (1920x1080 and 960x540, pic_order_cnt_type 2).
@@ -117,6 +119,17 @@ func TestMuxerFullQueueDropsUntilKeyframe(t *testing.T) {
 	}
 	if m.cur == segs[0] || m.start != 100*frameTicks {
 		t.Errorf("segment C starts at frame %d, want 100", m.start/frameTicks)
+	}
+	// B and C each start after a storage gap: from the end of the last
+	// frame kept (24, then 74) to the keyframe the segment starts with.
+	frameAt := func(i int) time.Time { return testEpoch.Add(time.Duration(i) * time.Second / 25) }
+	for _, c := range []struct {
+		seg        *segMeta
+		from, till int
+	}{{segs[0], 25, 50}, {m.cur, 75, 100}} {
+		if g := c.seg.loss; g == nil || g.Cause != api.CauseStorage || !g.Start.Equal(frameAt(c.from)) || !g.End.Equal(frameAt(c.till)) {
+			t.Errorf("loss before the segment at frame %d: %+v, want storage from frame %d", c.till, g, c.from)
+		}
 	}
 }
 

@@ -536,9 +536,13 @@ func (s *session) recording() bool {
 	return s.state == "recording"
 }
 
-// checkWritten runs the watchdog once a second: a recording session whose
-// frames arrive but reach no file for StallTimeout is failing; after
-// NoKeyframe of that the connection is started over.
+// watchEvery is how often a connection checks its stream and its writes.
+const watchEvery = 250 * time.Millisecond
+
+// checkWritten runs the watchdog every watchEvery: a recording session
+// whose frames arrive but reach no file is failing before StallTimeout has
+// passed since its last write; after NoKeyframe of that the connection is
+// started over.
 func (s *session) checkWritten(real time.Time) error {
 	lw := s.stats.lastWrite.Load()
 	seen := s.lastSeen.Load()
@@ -546,8 +550,10 @@ func (s *session) checkWritten(real time.Time) error {
 		return nil // nothing written yet, holding, or nothing arriving: not this watchdog's business
 	}
 	idle := s.m.now().Sub(time.Unix(0, lw))
-	if idle < s.stallTimeout() {
-		return nil
+	// Media reaches the file a part (up to partDuration) at a time: a
+	// StallTimeout shorter than two parts would see a healthy camera fail.
+	if idle+watchEvery <= max(s.stallTimeout(), 2*partDuration) {
+		return nil // by the next check it is still under the bound
 	}
 	s.mu.Lock()
 	state := s.state
@@ -634,7 +640,7 @@ func (s *session) connect() error {
 	}
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- c.Wait() }()
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(watchEvery)
 	defer tick.Stop()
 	for {
 		select {
