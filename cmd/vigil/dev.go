@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -406,22 +407,31 @@ func devScreen(s *devsite.Site, a devArgs, cmd string) statusviews.DevScreen {
 	if a.control != defaultDevControl {
 		ctl = " -control " + a.control
 	}
+	buildHint := ""
+	if underGoRun() {
+		buildHint = "bin/vigil: make build in this directory (it reuses this compile: seconds)"
+	}
 	return statusviews.DevScreen{
 		Export: fmt.Sprintf("export VIGIL_ADDR=%s VIGIL_TOKEN=%s", s.Addr(servers[0]), s.Token),
-		Hints: []string{
+		Hints: slices.DeleteFunc([]string{
+			buildHint,
 			fmt.Sprintf("In another terminal: %s status · %s plan|apply %s", cmd, cmd, a.path),
 			fmt.Sprintf("Console: %s/ in a browser (any server's address serves it)", s.Addr(servers[0])),
 			fmt.Sprintf("%s dev stop|kill|start%s %s · or type here: stop %s, help, quit", cmd, ctl, other, other),
 			fmt.Sprintf("Data in %s · Ctrl-C stops everything", s.Dir),
-		},
+		}, func(h string) bool { return h == "" }),
 	}
 }
 
-// devCommandName is how the user runs vigil: under `go run` the binary is a
-// temporary file, so the hints say `go run ./cmd/vigil`.
+// underGoRun reports whether this vigil is a temporary binary of `go run`.
+func underGoRun() bool { return strings.Contains(os.Args[0], "go-build") }
+
+// devCommandName is how the hints name vigil: under `go run` (a temporary
+// binary, and exit codes hidden) the bin/vigil that make build gives, as
+// the README's walkthrough uses it.
 func devCommandName() string {
-	if strings.Contains(os.Args[0], "go-build") {
-		return "go run ./cmd/vigil"
+	if underGoRun() {
+		return "bin/vigil"
 	}
 	return "vigil"
 }
