@@ -71,6 +71,7 @@ func (c *camCase) files(t *testing.T, maxLost int64) []storage.Segment {
 				c.started.Format(time.StampMilli), c.stopped.Format(time.StampMilli))
 		}
 	}
+	t.Logf("%d segments, camsim sent %d frames from the first key frame, the files hold %d", len(segs), c.sent, frames)
 	if lost := c.sent - frames; lost < 0 || lost > maxLost {
 		t.Errorf("camsim sent %d frames from the first key frame, the files hold %d: %d lost, want at most %d", c.sent, frames, lost, maxLost)
 	}
