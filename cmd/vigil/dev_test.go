@@ -169,6 +169,7 @@ func TestDevRun(t *testing.T) {
 		}
 	}
 	waitFor("export VIGIL_ADDR=http://" + net.JoinHostPort(ipA, strconv.Itoa(portA)) + " VIGIL_TOKEN=")
+	waitFor("Console: http://" + net.JoinHostPort(ipA, strconv.Itoa(portA)) + "/ in a browser")
 	waitFor("Site t is at revision 1: 5 added")
 	waitFor("a alive 1 · b alive 1 · cameras: 2 recording")
 	fmt.Fprintln(typed, "stop b")
