@@ -25,6 +25,10 @@ const LiveQueue = 50
 // liveWriteTimeout ends a live view whose browser stopped reading.
 const liveWriteTimeout = 10 * time.Second
 
+// liveReadTimeout ends a relayed view whose upstream server went silent (cut
+// off by the network): longer than any camera's wait for a key frame.
+const liveReadTimeout = 30 * time.Second
+
 // Hello is the text message that precedes a live stream, and follows it
 // again whenever the codec or the time line changes (the browser then
 // starts a new MediaSource), or ends it.
@@ -183,6 +187,7 @@ func Relay(ctx context.Context, down *websocket.Conn, upstream string, header ht
 		up.Close() // unblocks ReadMessage
 	}()
 	for {
+		up.SetReadDeadline(time.Now().Add(liveReadTimeout))
 		kind, b, err := up.ReadMessage()
 		if err != nil {
 			var ce *websocket.CloseError
