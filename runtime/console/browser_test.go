@@ -14,6 +14,7 @@ import (
 
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
+	"vigil/runtime/camsim"
 )
 
 // browser starts Debian's chromium, headless, for the test; it skips the
@@ -130,12 +131,20 @@ func TestConsole(t *testing.T) {
 	}
 	actx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	spec := site.Spec(site.CameraSpec(1, "srv-1", "srv-2"), site.CameraSpec(2, "srv-2", "srv-3"), site.CameraSpec(3, "srv-3", "srv-1"))
+	// An H.265 camera, which the browser may not decode.
+	hevc, err := camsim.Start(camsim.Options{Listen: "127.0.0.1:0", Paths: 1, Codec: "h265"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hevc.Close() })
+	cam4 := site.CameraSpec(1, "srv-3")
+	cam4.Name, cam4.URL = "cam4", hevc.URL(1)
+	spec := site.Spec(site.CameraSpec(1, "srv-1", "srv-2"), site.CameraSpec(2, "srv-2", "srv-3"), site.CameraSpec(3, "srv-3", "srv-1"), cam4)
 	if _, err := site.Apply(actx, spec); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := site.Wait(actx, "srv-1", func(st *api.State) bool {
-		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"srv-1"}, "cam2": {"srv-2"}, "cam3": {"srv-3"}})
+		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"srv-1"}, "cam2": {"srv-2"}, "cam3": {"srv-3"}, "cam4": {"srv-3"}})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +157,7 @@ func TestConsole(t *testing.T) {
 		for _, s := range servers {
 			until(t, ctx, s+" in the server table", fmt.Sprintf(`!!document.querySelector('table.servers tr[data-server=%q] .badge.alive')`, s), 20*time.Second)
 		}
-		until(t, ctx, "every camera listed recording", `document.querySelectorAll('table.cameras .badge.recording').length === 3`, 20*time.Second)
+		until(t, ctx, "every camera listed recording", `document.querySelectorAll('table.cameras .badge.recording').length === 4`, 20*time.Second)
 		if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('banner').hidden`)); !hidden {
 			t.Error("the banner shows while every server is alive and every camera recorded")
 		}
@@ -174,6 +183,25 @@ func TestConsole(t *testing.T) {
 			t.Errorf("cam2's tile shows %q's recording, want srv-2's", from)
 		}
 		screenshot(t, ctx, "live")
+	})
+
+	t.Run("an H.265 tile plays or says the browser cannot decode it", func(t *testing.T) {
+		until(t, ctx, "cam4's tile playing or unsupported", tileJS("cam4")+`?.dataset.state === 'playing' || `+tileJS("cam4")+`?.dataset.state === 'unsupported'`, 30*time.Second)
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](tileJS("cam4") + `.dataset.state`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state == "playing" {
+			plays(t, ctx, "cam4", 30*time.Second)
+			return
+		}
+		note, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[` + tileJS("cam4") + `.querySelector('.note').innerText, ` + tileJS("cam4") + `.querySelector('.note a').href]`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(note[0], "cannot decode H.265") || !strings.Contains(note[1], "/v1/playback/cam4/index.m3u8?start=") {
+			t.Errorf("cam4's tile says %q and links %q; want that the browser cannot decode H.265 and the HLS playlist", note[0], note[1])
+		}
 	})
 
 	t.Run("a stopped server raises the banner and the tile follows its camera", func(t *testing.T) {
