@@ -187,7 +187,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("an H.265 tile plays or says the browser cannot decode it", func(t *testing.T) {
 		until(t, ctx, "cam4's tile playing or unsupported", tileJS("cam4")+`?.dataset.state === 'playing' || `+tileJS("cam4")+`?.dataset.state === 'unsupported'`, 30*time.Second)
-		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](tileJS("cam4") + `.dataset.state`))
+		state, err := chromedp.Run(ctx, chromedp.Evaluate[string](tileJS("cam4")+`.dataset.state`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +195,7 @@ func TestConsole(t *testing.T) {
 			plays(t, ctx, "cam4", 30*time.Second)
 			return
 		}
-		note, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[` + tileJS("cam4") + `.querySelector('.note').innerText, ` + tileJS("cam4") + `.querySelector('.note a').href]`))
+		note, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[`+tileJS("cam4")+`.querySelector('.note').innerText, `+tileJS("cam4")+`.querySelector('.note a').href]`))
 		if err != nil {
 			t.Fatal(err)
 		}
