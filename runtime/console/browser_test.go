@@ -191,6 +191,11 @@ func TestConsole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("H.265 in this browser: %s", state)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](tileJS("cam4")+`.scrollIntoView()`)); err != nil {
+			t.Fatal(err)
+		}
+		defer screenshot(t, ctx, "h265")
 		if state == "playing" {
 			plays(t, ctx, "cam4", 30*time.Second)
 			return
