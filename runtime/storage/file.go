@@ -215,6 +215,7 @@ func (f *File) Close(end time.Time, codec, server string) (Segment, error) {
 	}
 	i, _ := slices.BinarySearchFunc(c.segs, seg.Start, func(a Segment, t time.Time) int { return a.Start.Compare(t) })
 	c.segs = slices.Insert(c.segs, i, seg)
+	s.addHeld(c, seg)
 	ierr := c.appendRecord(indexRecord{Seg: c.record(seg)}, false)
 	idx := c.idx
 	s.mu.Unlock()

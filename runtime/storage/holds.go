@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"vigil/hcl"
@@ -87,23 +88,61 @@ func (h *heldIndex) firstUnheld(c *camIndex) int {
 	return i
 }
 
-// bytes is the size of the segments of a volume that the active holds
-// keep. Called with s.mu held.
-func (h *heldIndex) bytes(v *volume) int64 {
+// volumeBytes is the size of the segments of a volume that the active
+// holds keep. Each camera's share is kept up to date as segments close
+// (addHeld), so it is summed afresh only when the active holds change (one
+// walk of the held segments, not one per run). Called with s.mu held.
+func (h *heldIndex) volumeBytes(v *volume) int64 {
+	key := h.key()
+	fresh := key != v.heldKey
+	v.heldKey = key
 	var n int64
 	for _, c := range v.cams {
-		next := 0 // a segment in two periods counts once
-		for _, p := range h.of(c.camera) {
-			lo, hi := candidates(c.segs, &p)
-			for i := max(lo, next); i < hi; i++ {
-				if p.Overlaps(c.segs[i].Start, c.segs[i].End) {
-					n += c.segs[i].Bytes
-				}
-			}
-			next = max(next, hi)
+		if fresh {
+			c.held = h.cameraBytes(c)
 		}
+		n += c.held
 	}
 	return n
+}
+
+// key identifies the active holds: the camera shares computed for one key
+// stand while it does.
+func (h *heldIndex) key() string {
+	var b strings.Builder
+	for _, x := range h.active {
+		fmt.Fprintf(&b, "%s|%v|%d|%d\n", x.Name, x.Cameras, x.From.UnixNano(), x.To.UnixNano())
+	}
+	return b.String()
+}
+
+// cameraBytes is the size of a camera's segments that the active holds
+// keep.
+func (h *heldIndex) cameraBytes(c *camIndex) int64 {
+	var n int64
+	next := 0 // a segment in two periods counts once
+	for _, p := range h.of(c.camera) {
+		lo, hi := candidates(c.segs, &p)
+		for i := max(lo, next); i < hi; i++ {
+			if p.Overlaps(c.segs[i].Start, c.segs[i].End) {
+				n += c.segs[i].Bytes
+			}
+		}
+		next = max(next, hi)
+	}
+	return n
+}
+
+// addHeld counts a newly closed segment in its camera's held bytes when an
+// active hold keeps it. Called with s.mu held.
+func (s *Store) addHeld(c *camIndex, seg Segment) {
+	now := s.now()
+	for _, x := range s.holds {
+		if x.Active(now) && x.MatchesCamera(seg.Camera) && x.Overlaps(seg.Start, seg.End) {
+			c.held += seg.Bytes
+			return
+		}
+	}
 }
 
 func startCmp(a Segment, t time.Time) int { return a.Start.Compare(t) }

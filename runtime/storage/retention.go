@@ -172,7 +172,7 @@ func (s *Store) enforceVolume(v *volume) int {
 		}
 	}
 	s.mu.Lock()
-	v.held.Store(held.bytes(v))
+	v.held.Store(held.volumeBytes(v))
 	s.mu.Unlock()
 	// Free-space floor. The filesystem may free blocks late, so the space
 	// freed is counted from the sizes deleted.

@@ -137,6 +137,9 @@ type volume struct {
 	// keep everything retention could delete (announced once).
 	held                        atomic.Int64
 	heldFull, heldFullAnnounced bool
+	// heldKey names the active holds the cameras' held bytes were
+	// summed for (heldIndex.key).
+	heldKey string
 	// short is set when size, the floor or a full disk deleted a recording
 	// younger than MaxAge, until retention deletes by age again; wasShort
 	// is what the last event said.
@@ -151,6 +154,9 @@ type camIndex struct {
 	gaps   []api.Gap
 	idx    *os.File // index.jsonl, opened for append
 	lines  int      // lines appended since the last rewrite
+	// held is the size of the segments that the active holds keep, for the
+	// volume's heldKey.
+	held int64
 }
 
 // maxGaps bounds the gap list kept per camera and volume.
