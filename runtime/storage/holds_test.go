@@ -101,9 +101,8 @@ func TestHeldRunsAreSkipped(t *testing.T) {
 // storage.full says that holds fill the volume, once.
 func TestHoldSurvivesFullDisk(t *testing.T) {
 	s := open(t, []Volume{{Path: t.TempDir(), MinFree: 1 << 40}}, WithFreeSpace(func(string) (uint64, uint64, error) { return 0, 1 << 30, nil }))
-	var mu sync.Mutex
-	var events []api.Event
-	s.SetEvents(func(e api.Event) { mu.Lock(); events = append(events, e); mu.Unlock() })
+	events := make(chan api.Event, 100)
+	s.SetEvents(func(e api.Event) { events <- e })
 	var held []Segment
 	for i := range 4 {
 		held = append(held, segment(t, s, "dock-1", t0.Add(time.Duration(i)*time.Second), 1))
@@ -122,17 +121,30 @@ func TestHoldSurvivesFullDisk(t *testing.T) {
 	assertKept(t, s, "dock-1", held...)
 	assertKept(t, s, "lobby")
 	onDisk(t, held...)
-	s.Enforce()
-	mu.Lock()
-	defer mu.Unlock()
+	// The background run that writeErr kicked may be the one that
+	// announces it: wait for the event.
 	var full []string
-	for _, e := range events {
-		if e.Kind == "storage.full" {
-			full = append(full, e.Message)
+	timeout := time.After(20 * time.Second)
+	for len(full) < 2 {
+		select {
+		case e := <-events:
+			if e.Kind == "storage.full" {
+				full = append(full, e.Message)
+			}
+		case <-timeout:
+			t.Fatalf("storage.full events: %q; want the full disk, then that holds fill it", full)
 		}
 	}
-	if len(full) != 2 || !strings.Contains(full[1], "holds fill it") || !strings.Contains(full[1], "new footage is dropped") {
-		t.Errorf("storage.full events: %q; want the full disk, then once that holds fill it", full)
+	if !strings.Contains(full[1], "holds fill it") || !strings.Contains(full[1], "new footage is dropped") {
+		t.Errorf("storage.full events: %q; want the full disk, then that holds fill it", full)
+	}
+	s.Enforce()
+	select {
+	case e := <-events:
+		if e.Kind == "storage.full" {
+			t.Errorf("announced again: %s", e.Message)
+		}
+	default:
 	}
 }
 
@@ -273,5 +285,43 @@ func TestHoldProperty(t *testing.T) {
 			onDisk(t, want...)
 		}
 		s.Close()
+	}
+}
+
+// TestHeldBytesFollowCloses: the held bytes a volume reports follow the
+// segments that close into a hold, a hold that ends and one removed.
+func TestHeldBytesFollowCloses(t *testing.T) {
+	now := t0
+	var mu sync.Mutex
+	s := open(t, []Volume{{Path: t.TempDir()}}, WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now }))
+	h := hold("case", []string{"dock-*"}, t0, t0.Add(10*time.Second))
+	h.Until = t0.Add(time.Hour)
+	s.SetHolds([]*hcl.Hold{h, hold("other", []string{"lobby"}, t0.Add(time.Hour), t0.Add(2*time.Hour))})
+	held := func() int64 { s.Enforce(); return s.Usage()[0].HeldBytes }
+	if n := held(); n != 0 {
+		t.Fatalf("held %d before any footage", n)
+	}
+	a := segment(t, s, "dock-1", t0, 2)
+	segment(t, s, "dock-1", t0.Add(10*time.Second), 2) // after the period
+	segment(t, s, "lobby", t0, 2)                      // another camera
+	b := segment(t, s, "dock-2", t0.Add(9*time.Second), 2)
+	if n := held(); n != a.Bytes+b.Bytes {
+		t.Errorf("held %d, want %d", n, a.Bytes+b.Bytes)
+	}
+	mu.Lock()
+	now = h.Until
+	mu.Unlock()
+	if n := held(); n != 0 {
+		t.Errorf("held %d after the hold ended", n)
+	}
+	mu.Lock()
+	now = t0
+	mu.Unlock()
+	if n := held(); n != a.Bytes+b.Bytes {
+		t.Errorf("held %d with the hold in force again, want %d", n, a.Bytes+b.Bytes)
+	}
+	s.SetHolds(nil)
+	if n := held(); n != 0 {
+		t.Errorf("held %d after the holds were removed", n)
 	}
 }
