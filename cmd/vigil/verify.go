@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"vigil/runtime/evidence"
 )
@@ -34,6 +36,12 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	file := fs.Arg(0)
+	// Given the manifest instead of the video, check the pair all the same.
+	if mp4, ok := strings.CutSuffix(file, ".json"); ok {
+		if _, err := os.Stat(mp4); err == nil {
+			file = mp4
+		}
+	}
 	var key ed25519.PublicKey
 	if *trusted != "" {
 		k, err := evidence.ParsePublicKey(*trusted)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +77,9 @@ func TestExportPublicKeyAndVerify(t *testing.T) {
 		}
 	}
 	verify(0, "OK: "+mp4+": camera gate of site hq")
+	if code := run([]string{"verify", evidence.ManifestPath(mp4)}, io.Discard, io.Discard); code != 0 {
+		t.Errorf("verify FILE.json: exit %d, want the pair checked", code)
+	}
 	verify(0, "signed by the trusted site key", "-public-key", hex.EncodeToString(pub))
 	verify(1, "not with the trusted key "+siteKey, "-public-key", siteKey)
 	verify(2, "64 hex digits", "-public-key", "xyz")
