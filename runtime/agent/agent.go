@@ -122,6 +122,8 @@ type Agent struct {
 	console *consoleFeed
 	// runs is what the day overview of footage walked before.
 	runs runCache
+	// probes are the layouts of segment files played lately.
+	probes probeCache
 }
 
 // view is the result of the last reconcile pass, read by the API.

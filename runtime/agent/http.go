@@ -61,6 +61,10 @@ func (a *Agent) routes() http.Handler {
 	handle("GET /v1/recordings/days", "recordings_days", a.handleRecordingDays)
 	handle("GET /v1/recordings/local", "recordings_local", a.handleLocalRecordings)
 	handle("POST /v1/holds/footage", "holds_footage", a.handleHoldFootage)
+	handle("GET /v1/playback/{camera}/index.m3u8", "playback_hls", a.handlePlaylist)
+	handle("GET /v1/playback/{file}", "playback_mp4", a.handleStream)
+	handle("GET /v1/playback/media/{server}/{shift}/{path...}", "playback_media", a.handleMedia)
+	handle("POST /v1/playback/local/layouts", "playback_layouts", a.handleLocalLayouts)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})

@@ -131,3 +131,51 @@ func (c *Client) RecordingDays(ctx context.Context, camera string) (*RecordingDa
 	}
 	return &out, nil
 }
+
+// SegmentLayout is the box layout of one segment file, for playback and
+// export: the answer of POST /v1/playback/local/layouts.
+type SegmentLayout struct {
+	Server string `json:"server"`
+	Path   string `json:"path"`
+	// Error is set when the file cannot be read (deleted by retention
+	// since it was listed): it is then a gap.
+	Error     string           `json:"error,omitempty"`
+	InitSize  int64            `json:"init_size"`
+	Tracks    []LayoutTrack    `json:"tracks"`
+	Fragments []LayoutFragment `json:"fragments"`
+}
+
+// LayoutTrack is one track of a segment file.
+type LayoutTrack struct {
+	ID        int    `json:"id"`
+	TimeScale uint32 `json:"time_scale"`
+	Codec     string `json:"codec"`
+}
+
+// LayoutFragment is one part (moof and mdat) of a segment file. Start and
+// Duration are of its first track (video), from the file's start; Key is
+// set when its first video sample is a random access point.
+type LayoutFragment struct {
+	Offset   int64         `json:"offset"`
+	Size     int64         `json:"size"`
+	Start    time.Duration `json:"start"`
+	Duration time.Duration `json:"duration"`
+	Key      bool          `json:"key"`
+	// Runs are the samples of each track, with ?samples=1 (export).
+	Runs []LayoutRun `json:"runs,omitempty"`
+}
+
+// LayoutRun is what a fragment holds of one track.
+type LayoutRun struct {
+	ID int `json:"id"`
+	// Times are decoding times from the file start, in the track's time
+	// scale; End follows the last sample.
+	Times   []uint64 `json:"times"`
+	End     uint64   `json:"end"`
+	Sizes   []uint32 `json:"sizes"`
+	NonSync []bool   `json:"non_sync"`
+	Offsets []int32  `json:"offsets"`
+	// DataOffset is where the first sample's data is, from the fragment's
+	// start.
+	DataOffset int64 `json:"data_offset"`
+}

@@ -339,6 +339,11 @@ type TrackRun struct {
 	// of the moof (the trun's data_offset; this package writes tfhd
 	// default-base-is-moof).
 	DataOffset int64
+	// BaseAt is where the tfdt's base time is, from the start of the moof
+	// body (after its 8-byte header); 8 bytes long when BaseWide, else 4.
+	// Playback shifts the times of a file there.
+	BaseAt   int
+	BaseWide bool
 }
 
 // NonSync reports whether sample i is not a random access point.
@@ -352,13 +357,14 @@ var errTruncated = errors.New("truncated box")
 func ParseMoof(b []byte) ([]TrackRun, error) {
 	var out []TrackRun
 	samples := 0
+	at := 0 // offset of b in the moof body
 	for len(b) >= 8 {
 		size := int(binary.BigEndian.Uint32(b))
 		if size < 8 || size > len(b) {
 			return nil, errTruncated
 		}
 		if string(b[4:8]) == "traf" {
-			tr, err := parseTraf(b[8:size])
+			tr, err := parseTraf(b[8:size], at+8)
 			if err != nil {
 				return nil, err
 			}
@@ -370,11 +376,13 @@ func ParseMoof(b []byte) ([]TrackRun, error) {
 			out = append(out, tr)
 		}
 		b = b[size:]
+		at += size
 	}
 	return out, nil
 }
 
-func parseTraf(b []byte) (TrackRun, error) {
+// parseTraf reads a traf body found at offset at of the moof body.
+func parseTraf(b []byte, at int) (TrackRun, error) {
 	var tr TrackRun
 	var defDur, defSize, defFlags uint32
 	for len(b) >= 8 {
@@ -411,6 +419,7 @@ func parseTraf(b []byte) (TrackRun, error) {
 				}
 			}
 		case "tfdt":
+			tr.BaseAt, tr.BaseWide = at+12, version == 1
 			if version == 1 {
 				if len(body) < 8 {
 					return tr, errTruncated
@@ -483,6 +492,7 @@ func parseTraf(b []byte) (TrackRun, error) {
 			}
 		}
 		b = b[size:]
+		at += size
 	}
 	return tr, nil
 }

@@ -92,7 +92,8 @@ func (s *Store) Locate(rel string) (Segment, bool) {
 	if err != nil {
 		return Segment{}, false
 	}
-	for _, seg := range s.Between(camera, start, start.Add(time.Nanosecond)) {
+	// Names keep microseconds of the start.
+	for _, seg := range s.Between(camera, start, start.Add(time.Microsecond)) {
 		if seg.Rel() == rel {
 			return seg, true
 		}

@@ -1,0 +1,132 @@
+package agent_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/runtime/api"
+)
+
+// gop is camsim's "small" profile's key frame interval.
+const gop = time.Second
+
+// ffprobeDuration decodes a whole file with ffprobe (any error fails the
+// test) and returns its duration.
+func ffprobeDuration(t *testing.T, path string) time.Duration {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v: %s", path, err, out)
+	}
+	if dec, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(bytes.TrimSpace(dec)) > 0 {
+		t.Errorf("decoding %s: %v: %s", path, err, dec)
+	}
+	secs, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		t.Fatalf("ffprobe duration of %s: %q", path, out)
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// listedLength is the time from a listing's first recording to its last,
+// gaps included: what a stream of the period plays.
+func listedLength(r *api.Recordings) time.Duration {
+	return r.Spans[len(r.Spans)-1].End.Sub(r.Spans[0].Start)
+}
+
+func TestPlaybackAcrossFailover(t *testing.T) {
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	s, killed, _ := failoverSite(t)
+	back := time.Now()
+	start := killed.Add(-3 * time.Second)
+	r := waitListing(t, s, "rec-2", start, func(r *api.Recordings) bool {
+		n := len(r.Spans)
+		return n > 0 && r.Complete && r.Spans[n-1].End.After(back.Add(3*time.Second))
+	})
+	end := r.End.Add(-time.Second)
+	r, err := s.Client("rec-2").Recordings(ctxFor(t, 10*time.Second), "cam1", start, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	q := url.Values{"start": {start.Format(time.RFC3339Nano)}, "end": {end.Format(time.RFC3339Nano)}}
+
+	// HLS through rec-2, whose playlist holds rec-1's files too.
+	playlist := s.Server("rec-2").Addr() + "/v1/playback/cam1/index.m3u8?" + q.Encode()
+	resp, err := http.Get(playlist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m3u8, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(m3u8), "#EXT-X-ENDLIST") ||
+		!strings.Contains(string(m3u8), "#EXT-X-DISCONTINUITY") || !strings.Contains(string(m3u8), "/media/rec-1/") ||
+		!strings.Contains(string(m3u8), "/media/rec-2/") || !strings.Contains(string(m3u8), "#EXT-X-PROGRAM-DATE-TIME:") {
+		t.Fatalf("playlist (%d):\n%s", resp.StatusCode, m3u8)
+	}
+	hls := filepath.Join(dir, "hls.mp4")
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", playlist, "-c", "copy", hls).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg -i index.m3u8 -c copy: %v: %s", err, out)
+	}
+	want := listedLength(r)
+	if d := ffprobeDuration(t, hls); (d - want).Abs() > gop+100*time.Millisecond {
+		t.Errorf("HLS copy lasts %v; the listing from its first recording to its last %v", d, want)
+	}
+
+	// The .mp4 stream of the same period, and a byte range of it.
+	stream := s.Server("rec-2").Addr() + "/v1/playback/cam1.mp4?" + url.Values{"start": {start.Format(time.RFC3339Nano)}, "duration": {end.Sub(start).String()}}.Encode()
+	resp, err = http.Get(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(whole) < 1000 {
+		t.Fatalf("stream: %d, %d bytes", resp.StatusCode, len(whole))
+	}
+	mp4 := filepath.Join(dir, "stream.mp4")
+	if err := writeFile(mp4, whole); err != nil {
+		t.Fatal(err)
+	}
+	if d := ffprobeDuration(t, mp4); (d - want).Abs() > gop+100*time.Millisecond {
+		t.Errorf("the .mp4 stream lasts %v; the listing %v", d, want)
+	}
+	req, _ := http.NewRequest(http.MethodGet, stream, nil)
+	from, to := len(whole)/2, len(whole)/2+99999
+	req.Header.Set("Range", "bytes="+strconv.Itoa(from)+"-"+strconv.Itoa(to))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(part, whole[from:to+1]) {
+		t.Errorf("range %d-%d: %d, %d bytes, equal %v", from, to, resp.StatusCode, len(part), bytes.Equal(part, whole[from:min(to+1, len(whole))]))
+	}
+
+	// Up to now: an EVENT playlist that plays the segment being written.
+	resp, err = http.Get(s.Server("rec-1").Addr() + "/v1/playback/cam1/index.m3u8?" + url.Values{"start": {time.Now().Add(-5 * time.Second).Format(time.RFC3339Nano)}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(live), "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(string(live), "#EXT-X-ENDLIST") {
+		t.Errorf("playlist up to now:\n%s", live)
+	}
+}
+
+func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o644) }

@@ -1,0 +1,244 @@
+// Package playback turns a camera's segment files, on whatever servers
+// hold them, into what players and tools read: an HLS playlist of byte
+// ranges of the files (VOD, or EVENT while the period reaches a segment
+// being written), one fragmented MP4 stream of a period, and the export
+// MP4 (export.go).
+//
+// # Choosing the files
+//
+// Choose walks the period and takes, at each moment, the file that covers
+// it, preferring the server already playing (no switch), then the file that
+// lasts longest. Cut then picks the parts: the first file starts at the
+// part holding the key frame at or before the period's start, a file after
+// a gap from its first part, a file of another server that overlaps what
+// played from its first key frame past it; parts starting at or after the
+// period's end are left out.
+//
+// # Times
+//
+// Each segment file counts its media time from its own start. Playback
+// shifts every file's times (the tfdt of each part) by the file's
+// wall-clock start minus that of the first part played, so one stream runs
+// on one clock from 0 across files and servers, and a gap is a jump of the
+// clock as long as the gap. The shift is applied where the file is read (Patch), and
+// never changes a byte count, so byte ranges stay valid.
+package playback
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"vigil/runtime/api"
+	"vigil/runtime/footage"
+)
+
+// Choose picks the segment files (pieces with a Path, from any servers)
+// that play [start, end), in play order.
+func Choose(pieces []api.Piece, start, end time.Time) []api.Piece {
+	segs := make([]api.Piece, 0, len(pieces))
+	for _, p := range pieces {
+		if p.Path != "" && p.End.After(start) && p.Start.Before(end) && p.End.After(p.Start) {
+			segs = append(segs, p)
+		}
+	}
+	slices.SortFunc(segs, func(a, b api.Piece) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Server, b.Server))
+	})
+	var out []api.Piece
+	at, server := start, ""
+	for i := 0; i < len(segs) && at.Before(end); {
+		// The files covering at: pick one. Without any, the next to start.
+		best := -1
+		for j := i; j < len(segs) && !segs[j].Start.After(at.Add(footage.Join)); j++ {
+			if !segs[j].End.After(at) {
+				continue
+			}
+			if best < 0 || better(segs[j], segs[best], server) {
+				best = j
+			}
+		}
+		if best < 0 {
+			for i < len(segs) && !segs[i].End.After(at) {
+				i++
+			}
+			if i == len(segs) {
+				break
+			}
+			best = i
+		}
+		p := segs[best]
+		out = append(out, p)
+		at, server = p.End, p.Server
+		for i < len(segs) && !segs[i].End.After(at) {
+			i++
+		}
+	}
+	return out
+}
+
+func better(a, b api.Piece, server string) bool {
+	if (a.Server == server) != (b.Server == server) {
+		return a.Server == server
+	}
+	return a.End.After(b.End)
+}
+
+// File is a chosen segment file with its layout.
+type File struct {
+	Piece  api.Piece
+	Layout api.SegmentLayout
+}
+
+// Item is the parts [From, To) of one file that play, after a
+// discontinuity (a gap or a server switch) or not, with the shift of the
+// file's times (see the package's doc).
+type Item struct {
+	File          *File
+	From, To      int
+	Discontinuity bool
+	Shift         time.Duration
+}
+
+// Start is the wall-clock time the item starts playing.
+func (it Item) Start() time.Time {
+	return it.File.Piece.Start.Add(it.File.Layout.Fragments[it.From].Start)
+}
+
+// End is the wall-clock time the item stops playing.
+func (it Item) End() time.Time {
+	f := it.File.Layout.Fragments[it.To-1]
+	return it.File.Piece.Start.Add(f.Start + f.Duration)
+}
+
+// Cut picks the parts of the chosen files that play [start, end) (see the
+// package's doc). Files whose layout could not be read are left out: they
+// are gaps.
+func Cut(files []File, start, end time.Time) []Item {
+	var out []Item
+	var base, played time.Time
+	prevServer := ""
+	for i := range files {
+		f := &files[i]
+		frags := f.Layout.Fragments
+		if f.Layout.Error != "" || len(frags) == 0 {
+			continue
+		}
+		at := func(k int) time.Time { return f.Piece.Start.Add(frags[k].Start) }
+		from := 0
+		switch {
+		case len(out) == 0:
+			for k := range frags {
+				if frags[k].Key && !at(k).After(start) {
+					from = k
+				}
+			}
+		case f.Piece.Start.After(played.Add(footage.Join)):
+			// After a gap: from its start.
+		default:
+			from = -1
+			for k := range frags {
+				// Not before what played: a frame twice is a clock going back.
+				if frags[k].Key && !at(k).Before(played) {
+					from = k
+					break
+				}
+			}
+			if from < 0 {
+				continue
+			}
+		}
+		to := from
+		for to < len(frags) && at(to).Before(end) {
+			to++
+		}
+		if to == from {
+			continue
+		}
+		if len(out) == 0 {
+			base = at(from) // the stream's clock starts at 0
+		}
+		contiguous := len(out) > 0 && f.Piece.Server == prevServer && !at(from).After(played.Add(footage.Join))
+		it := Item{File: f, From: from, To: to, Discontinuity: len(out) > 0 && !contiguous, Shift: f.Piece.Start.Sub(base)}
+		out = append(out, it)
+		played, prevServer = it.End(), f.Piece.Server
+	}
+	return out
+}
+
+// MediaURL is the address of a segment file's bytes, shifted, on the
+// agent that answers (which proxies them from the server holding them):
+// /v1/playback/media/SERVER/SHIFT-NANOSECONDS/PATH. It ends with the file's
+// name, as HLS clients (ffmpeg) want a media extension.
+func MediaURL(server, path string, shift time.Duration) string {
+	return "/v1/playback/media/" + url.PathEscape(server) + "/" + strconv.FormatInt(int64(shift), 10) + "/" + (&url.URL{Path: path}).EscapedPath()
+}
+
+// Playlist renders items as an HLS media playlist of fMP4 byte ranges:
+// EXT-X-MAP per file, EXT-X-PROGRAM-DATE-TIME on every part,
+// EXT-X-DISCONTINUITY at gaps and server switches. live makes it an EVENT
+// playlist (no end: the period reaches a segment being written).
+func Playlist(items []Item, live bool) string {
+	target := 1.0
+	for _, it := range items {
+		for _, f := range it.File.Layout.Fragments[it.From:it.To] {
+			target = max(target, math.Ceil(f.Duration.Seconds()))
+		}
+	}
+	var b strings.Builder
+	kind := "VOD"
+	if live {
+		kind = "EVENT"
+	}
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:%s\n", int(target), kind)
+	for _, it := range items {
+		f := it.File
+		u := MediaURL(f.Piece.Server, f.Piece.Path, it.Shift)
+		if it.Discontinuity {
+			b.WriteString("#EXT-X-DISCONTINUITY\n")
+		}
+		fmt.Fprintf(&b, "#EXT-X-MAP:URI=%q,BYTERANGE=\"%d@0\"\n", u, f.Layout.InitSize)
+		for _, fr := range f.Layout.Fragments[it.From:it.To] {
+			fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n#EXT-X-BYTERANGE:%d@%d\n%s\n",
+				f.Piece.Start.Add(fr.Start).UTC().Format("2006-01-02T15:04:05.000Z"), fr.Duration.Seconds(), fr.Size, fr.Offset, u)
+		}
+	}
+	if !live {
+		b.WriteString("#EXT-X-ENDLIST\n")
+	}
+	return b.String()
+}
+
+// Chunk is a byte range of a segment file, shifted, in a stream.
+type Chunk struct {
+	Server, Path string
+	Offset, Size int64
+	Shift        time.Duration
+}
+
+// Stream lists the chunks of one fMP4 stream of items: the first file's
+// initialization section, then the parts of every item. Items after a
+// file whose tracks differ from the first's are left out (a change of
+// codec ends the stream): ok reports whether all of them are in.
+func Stream(items []Item) (chunks []Chunk, ok bool) {
+	if len(items) == 0 {
+		return nil, true
+	}
+	first := items[0].File
+	chunks = append(chunks, Chunk{Server: first.Piece.Server, Path: first.Piece.Path, Size: first.Layout.InitSize})
+	for _, it := range items {
+		l := it.File.Layout
+		if !slices.Equal(l.Tracks, first.Layout.Tracks) {
+			return chunks, false
+		}
+		from, to := l.Fragments[it.From], l.Fragments[it.To-1]
+		chunks = append(chunks, Chunk{Server: it.File.Piece.Server, Path: it.File.Piece.Path,
+			Offset: from.Offset, Size: to.Offset + to.Size - from.Offset, Shift: it.Shift})
+	}
+	return chunks, true
+}
