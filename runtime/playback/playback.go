@@ -20,7 +20,9 @@
 // shifts every file's times (the tfdt of each part) by the file's
 // wall-clock start minus that of the first part played, so one stream runs
 // on one clock from 0 across files and servers, and a gap is a jump of the
-// clock as long as the gap. The shift is applied where the file is read (Patch), and
+// clock as long as the gap. The clock never goes back: a file whose
+// wall-clock start is a little before the end of what played (a recorder
+// re-anchored to its clock) is shifted to follow it. The shift is applied where the file is read (Patch), and
 // never changes a byte count, so byte ranges stay valid.
 package playback
 
@@ -122,6 +124,7 @@ func (it Item) End() time.Time {
 func Cut(files []File, start, end time.Time) []Item {
 	var out []Item
 	var base, played time.Time
+	var streamEnd time.Duration // where the stream's clock is after the last item
 	prevServer := ""
 	for i := range files {
 		f := &files[i]
@@ -164,9 +167,13 @@ func Cut(files []File, start, end time.Time) []Item {
 			base = at(from) // the stream's clock starts at 0
 		}
 		contiguous := len(out) > 0 && f.Piece.Server == prevServer && !at(from).After(played.Add(footage.Join))
-		it := Item{File: f, From: from, To: to, Discontinuity: len(out) > 0 && !contiguous, Shift: f.Piece.Start.Sub(base)}
+		// A file that starts a little before the last ended (a clock
+		// re-anchored) goes on the stream's clock where the last ended.
+		shift := max(f.Piece.Start.Sub(base), streamEnd-frags[from].Start)
+		it := Item{File: f, From: from, To: to, Discontinuity: len(out) > 0 && !contiguous, Shift: shift}
 		out = append(out, it)
 		played, prevServer = it.End(), f.Piece.Server
+		streamEnd = frags[to-1].Start + frags[to-1].Duration + shift
 	}
 	return out
 }
