@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"vigil/runtime/api"
 )
@@ -16,19 +17,40 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("export", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
 	publicKey := fs.Bool("public-key", false, "print the public half of the site's export key (64 hex digits) and exit")
+	start := fs.String("start", "", "start of the period (RFC 3339); the MP4 starts at the key frame at or before it")
+	end := fs.String("end", "", "end of the period (RFC 3339)")
+	out := fs.String("o", "", "write the MP4 to `FILE` (default CAMERA-START.mp4) and its signed manifest to FILE.json")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil export -public-key [-address URL]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil export CAMERA -start T -end T [-o FILE] [-address URL]\n"+
+			"       vigil export -public-key [-address URL]\n\n"+
+			"Exports a camera's period, across every server that recorded it, as one MP4 that\n"+
+			"plays anywhere (moov first), and beside it FILE.json: the sources, the gaps and\n"+
+			"their causes, who exported it and when, signed with the site's export key.\n"+
+			"vigil verify FILE checks both. Needs VIGIL_TOKEN.\n\n"+
 			"-public-key prints the public half of the site's export key, which signs every\n"+
 			"export. Keep it apart from exported files and give it to whoever checks them:\n"+
 			"vigil verify -public-key KEY FILE proves that the site made FILE.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
+	camera := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		camera, args = args[0], args[1:]
+	}
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if !*publicKey || fs.NArg() != 0 {
+	if camera == "" && fs.NArg() > 0 {
+		camera = fs.Arg(0)
+		if code, ok := parseFlags(fs, fs.Args()[1:]); !ok {
+			return code
+		}
+	}
+	if fs.NArg() != 0 || (*publicKey == (camera != "")) {
 		fs.Usage()
 		return 2
+	}
+	if camera != "" {
+		return exportFile(*address, camera, *start, *end, *out, stdout, stderr)
 	}
 	k, err := api.NewClient(*address, "").ExportPublicKey(context.Background())
 	if err != nil {

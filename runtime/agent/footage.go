@@ -78,7 +78,7 @@ func (a *Agent) localFootage(camera string, start, end time.Time, segments bool)
 	add := func(seg *storage.Segment, open bool) {
 		p := api.Piece{Server: a.cfg.Server, Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Open: open}
 		if segments {
-			p.Path = seg.Rel()
+			p.Path, p.SHA256 = seg.Rel(), seg.SHA256
 			out.Pieces = append(out.Pieces, p)
 		} else if p, ok := footage.ClipOne(p, start, end); ok {
 			out.Pieces = footage.AppendRun(out.Pieces, p)

@@ -65,6 +65,7 @@ func (a *Agent) routes() http.Handler {
 	handle("GET /v1/playback/{file}", "playback_mp4", a.handleStream)
 	handle("GET /v1/playback/media/{server}/{shift}/{path...}", "playback_media", a.handleMedia)
 	handle("POST /v1/playback/local/layouts", "playback_layouts", a.handleLocalLayouts)
+	handle("GET /v1/export/{file}", "export", a.requireToken(a.handleExport))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"vigil/runtime/api"
+	"vigil/runtime/evidence"
 )
 
 // gop is camsim's "small" profile's key frame interval.
@@ -43,7 +45,7 @@ func listedLength(r *api.Recordings) time.Duration {
 	return r.Spans[len(r.Spans)-1].End.Sub(r.Spans[0].Start)
 }
 
-func TestPlaybackAcrossFailover(t *testing.T) {
+func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 	for _, tool := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed", tool)
@@ -115,6 +117,53 @@ func TestPlaybackAcrossFailover(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(part, whole[from:to+1]) {
 		t.Errorf("range %d-%d: %d, %d bytes, equal %v", from, to, resp.StatusCode, len(part), bytes.Equal(part, whole[from:min(to+1, len(whole))]))
+	}
+
+	// The signed export of the same period: a progressive MP4 that
+	// decodes, as long as the listing, its manifest naming both servers'
+	// segments and the takeover gap; a byte changed fails verification.
+	exported := filepath.Join(dir, "export.mp4")
+	f, err := os.Create(exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.Client("rec-2").Export(ctxFor(t, time.Minute), "cam1", start, end, "tester", f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m evidence.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if err := evidence.WriteFile(exported, &m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evidence.VerifyFile(exported); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if d := ffprobeDuration(t, exported); (d - want).Abs() > gop+100*time.Millisecond {
+		t.Errorf("the export lasts %v; the listing %v", d, want)
+	}
+	if head, _ := os.ReadFile(exported); bytes.Index(head, []byte("moov")) > bytes.Index(head, []byte("mdat")) {
+		t.Error("the export's moov is not before its mdat")
+	}
+	servers := map[string]bool{}
+	for _, src := range m.Sources {
+		servers[src.Server] = true
+		if src.SHA256 == "" && src.End.Before(back) {
+			t.Errorf("source %s on %s has no SHA-256", src.Path, src.Server)
+		}
+	}
+	if !servers["rec-1"] || !servers["rec-2"] || len(m.Gaps) != 1 || m.Gaps[0].Cause != string(api.CauseServerFailure) ||
+		m.ActualStart.After(start) || start.Sub(m.ActualStart) > gop || !strings.HasPrefix(m.ExportedBy, "tester ") {
+		t.Errorf("manifest: sources on %v, gaps %+v, actual start %s for %s, by %q", servers, m.Gaps, m.ActualStart, start, m.ExportedBy)
+	}
+	b, _ := os.ReadFile(exported)
+	b[len(b)/2] ^= 1
+	os.WriteFile(exported, b, 0o644)
+	if _, err := evidence.VerifyFile(exported); err == nil {
+		t.Error("a changed byte passes verification")
 	}
 
 	// Up to now: an EVENT playlist that plays the segment being written.

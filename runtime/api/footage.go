@@ -2,6 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"time"
@@ -178,4 +182,41 @@ type LayoutRun struct {
 	// DataOffset is where the first sample's data is, from the fragment's
 	// start.
 	DataOffset int64 `json:"data_offset"`
+}
+
+// ManifestTrailer is the HTTP trailer of GET /v1/export/CAMERA.mp4 that
+// carries the export's signed manifest (base64 of its JSON): it can only
+// be made once the MP4's last byte is hashed.
+const ManifestTrailer = "X-Vigil-Manifest"
+
+// Export streams the progressive MP4 of a camera's period to w and returns
+// its signed manifest (JSON). by names who exports (the agent records it
+// with the token and the address). An export cut short returns an error:
+// what w got is then not the whole file.
+func (c *Client) Export(ctx context.Context, camera string, start, end time.Time, by string, w io.Writer) ([]byte, error) {
+	q := url.Values{"start": {start.Format(time.RFC3339Nano)}, "end": {end.Format(time.RFC3339Nano)}, "by": {by}}
+	req, err := c.newRequest(ctx, http.MethodGet, "/v1/export/"+url.PathEscape(camera)+".mp4?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.transportError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, decodeError(resp)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return nil, fmt.Errorf("export cut short: %w", err)
+	}
+	m := resp.Trailer.Get(ManifestTrailer)
+	if m == "" {
+		return nil, errors.New("the export failed on the agent before its end (no signed manifest); see its events")
+	}
+	b, err := base64.StdEncoding.DecodeString(m)
+	if err != nil {
+		return nil, fmt.Errorf("the export's manifest is not base64: %w", err)
+	}
+	return b, nil
 }

@@ -228,24 +228,32 @@ type Chunk struct {
 	Shift        time.Duration
 }
 
-// Stream lists the chunks of one fMP4 stream of items: the first file's
-// initialization section, then the parts of every item. Items after a
-// file whose tracks differ from the first's are left out (a change of
-// codec ends the stream): ok reports whether all of them are in.
+// Uniform is the items up to the first whose file's tracks differ from
+// the first file's (a change of codec or of its parameters ends one MP4);
+// ok reports whether all of them are in.
+func Uniform(items []Item) (out []Item, ok bool) {
+	for i, it := range items {
+		if !slices.Equal(it.File.Layout.Tracks, items[0].File.Layout.Tracks) {
+			return items[:i], false
+		}
+	}
+	return items, true
+}
+
+// Stream lists the chunks of one fMP4 stream of items (see Uniform): the
+// first file's initialization section, then the parts of every item.
 func Stream(items []Item) (chunks []Chunk, ok bool) {
+	items, ok = Uniform(items)
 	if len(items) == 0 {
-		return nil, true
+		return nil, ok
 	}
 	first := items[0].File
 	chunks = append(chunks, Chunk{Server: first.Piece.Server, Path: first.Piece.Path, Size: first.Layout.InitSize})
 	for _, it := range items {
 		l := it.File.Layout
-		if !slices.Equal(l.Tracks, first.Layout.Tracks) {
-			return chunks, false
-		}
 		from, to := l.Fragments[it.From], l.Fragments[it.To-1]
 		chunks = append(chunks, Chunk{Server: it.File.Piece.Server, Path: it.File.Piece.Path,
 			Offset: from.Offset, Size: to.Offset + to.Size - from.Offset, Shift: it.Shift})
 	}
-	return chunks, true
+	return chunks, ok
 }

@@ -1,0 +1,107 @@
+package playback
+
+import (
+	"crypto/sha256"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
+
+	"vigil/runtime/api"
+	"vigil/runtime/camsim"
+	"vigil/runtime/storage"
+)
+
+// BenchmarkExportHour is the export of one hour of a 3 Mbit/s camera
+// (camsim's 1080p clip, 25 fps, 2 s GOP) in 1-minute segments on this
+// server's disk: the files read part by part, the progressive MP4 built
+// and hashed as the agent does (without the HTTP transfer). Setting up
+// writes the hour (1.35 GB) first.
+func BenchmarkExportHour(b *testing.B) {
+	clip, err := camsim.LoadClip("h264", "1080p")
+	if err != nil {
+		b.Fatal(err)
+	}
+	init, err := storage.EncodeInit([]storage.Track{{ID: 1, TimeScale: 90000, Codec: &codecs.H264{SPS: clip.SPS, PPS: clip.PPS}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := storage.Open([]storage.Volume{{Path: b.TempDir()}}, nil, storage.WithRetentionInterval(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	start := time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC)
+	au := 0
+	var files []File
+	var total int64
+	for m := range 60 {
+		segStart := start.Add(time.Duration(m) * time.Minute)
+		f, err := store.Create("cam1", segStart)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := f.WriteInit(init); err != nil {
+			b.Fatal(err)
+		}
+		for part := range 60 {
+			var samples []storage.Sample
+			for range 25 {
+				u := clip.Units[au%len(clip.Units)]
+				s := storage.Sample{Duration: 3600, NonSync: !clip.Keys[au%len(clip.Units)]}
+				for _, nalu := range u {
+					n := len(nalu)
+					s.Data = append(s.Data, []byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, nalu)
+					s.Size += uint32(4 + n)
+				}
+				samples = append(samples, s)
+				au++
+			}
+			if err := f.WritePart([]storage.PartTrack{{ID: 1, BaseTime: uint64(part) * 90000, Samples: samples}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		seg, err := f.Close(segStart.Add(time.Minute), "h264", "rec-1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		info, err := storage.Probe(seg.Path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += seg.Bytes
+		files = append(files, File{Piece: api.Piece{Server: "rec-1", Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Path: seg.Path},
+			Layout: LayoutOf(&info, true)})
+	}
+	items := Cut(files, start, start.Add(time.Hour))
+	var mu sync.Mutex
+	open := map[string]*os.File{}
+	read := func(_, path string, off, size int64) ([]byte, error) {
+		mu.Lock()
+		f := open[path]
+		if f == nil {
+			if f, err = os.Open(path); err != nil {
+				mu.Unlock()
+				return nil, err
+			}
+			open[path] = f
+		}
+		mu.Unlock()
+		buf := make([]byte, size)
+		_, err := f.ReadAt(buf, off)
+		return buf, err
+	}
+	b.SetBytes(total)
+	b.ResetTimer()
+	for range b.N {
+		if err := Export(sha256.New(), items, init, read); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	for _, f := range open {
+		f.Close()
+	}
+}
