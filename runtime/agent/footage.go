@@ -206,9 +206,9 @@ func (a *Agent) allRuns(camera string) api.LocalRecordings {
 type siteFootage struct {
 	spec    *hcl.Site
 	answers []api.LocalRecordings
-	// silent are the servers that could record and did not answer, with
-	// why (dead, timeout, garbage).
-	silent map[string]string
+	// silent are the servers that did not answer (down, too slow,
+	// garbage).
+	silent []string
 }
 
 // gatherFootage asks this server and every other server of the spec that
@@ -229,41 +229,27 @@ func (a *Agent) gatherFootage(ctx context.Context, query url.Values) (*siteFoota
 		}
 		start, end = p.start, p.end
 	}
-	sf := &siteFootage{spec: spec, silent: map[string]string{}}
+	sf := &siteFootage{spec: spec}
 	sf.answers = a.localAnswer(query["camera"], start, end, query.Get("segments") == "1")
+	var unanswered []string
+	peers := a.livePeers(&unanswered)
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, s := range spec.Servers {
-		if s.Name == a.cfg.Server || s.Kind == hcl.KindWitness || s.Kind == hcl.KindVirtual {
-			continue
+	silent := a.askPeers(ctx, "footage", peers, peerTimeout, func(ctx context.Context, name, addr string) error {
+		got, err := fetchFootage(ctx, addr, name, query)
+		if err != nil {
+			return err
 		}
-		m, ok := v.members[s.Name]
-		if !ok || m.Health == api.HealthDead {
-			sf.silent[s.Name] = "down"
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got, err := fetchFootage(ctx, m.APIAddr(), s.Name, query)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				a.log.Warn("no footage answer from a server", "from", s.Name, "err", err)
-				sf.silent[s.Name] = err.Error()
-				return
-			}
-			sf.answers = append(sf.answers, got...)
-		}()
-	}
-	wg.Wait()
+		mu.Lock()
+		sf.answers = append(sf.answers, got...)
+		mu.Unlock()
+		return nil
+	})
+	sf.silent = append(unanswered, silent...)
 	return sf, nil
 }
 
 // fetchFootage asks one peer for its footage.
 func fetchFootage(ctx context.Context, addr, server string, query url.Values) ([]api.LocalRecordings, error) {
-	ctx, cancel := context.WithTimeout(ctx, peerTimeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/recordings/local?"+query.Encode(), nil)
 	if err != nil {
 		return nil, err
@@ -311,7 +297,10 @@ func (a *Agent) mayHold(spec *hcl.Site, server, camera string, since time.Time) 
 // missing lists, sorted, the silent servers that may hold footage of camera.
 func (a *Agent) missing(sf *siteFootage, camera string, since time.Time) []string {
 	var out []string
-	for s := range sf.silent {
+	for _, s := range sf.silent {
+		if srv := sf.spec.Server(s); srv == nil || srv.Kind == hcl.KindWitness {
+			continue // records nothing
+		}
 		if camera == "" || a.mayHold(sf.spec, s, camera, since) {
 			out = append(out, s)
 		}

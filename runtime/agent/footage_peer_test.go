@@ -10,7 +10,7 @@ import (
 )
 
 // A peer that answers slowly, with garbage or for another server is no
-// answer: an error, within peerTimeout, never a hang.
+// answer: an error, within the time askPeers gives it, never a hang.
 func TestFetchFootageFromBadPeers(t *testing.T) {
 	for name, h := range map[string]http.HandlerFunc{
 		"garbage": func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>oops")) },
@@ -21,7 +21,9 @@ func TestFetchFootageFromBadPeers(t *testing.T) {
 		"slow": func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
 	} {
 		srv := httptest.NewServer(h)
-		_, err := fetchFootage(context.Background(), strings.TrimPrefix(srv.URL, "http://"), "rec-2", url.Values{"camera": {"cam1"}})
+		ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+		_, err := fetchFootage(ctx, strings.TrimPrefix(srv.URL, "http://"), "rec-2", url.Values{"camera": {"cam1"}})
+		cancel()
 		srv.Close()
 		if err == nil {
 			t.Errorf("%s peer: no error", name)
