@@ -3,7 +3,6 @@ package agent
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -250,21 +249,9 @@ func (a *Agent) gatherFootage(ctx context.Context, query url.Values) (*siteFoota
 
 // fetchFootage asks one peer for its footage.
 func fetchFootage(ctx context.Context, addr, server string, query url.Values) ([]api.LocalRecordings, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/recordings/local?"+query.Encode(), nil)
+	out, err := api.NewClient("http://"+addr, "").LocalRecordings(ctx, query)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", addr, resp.Status)
-	}
-	var out []api.LocalRecordings
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("%s answered something that is not a footage list: %w", addr, err)
 	}
 	for _, l := range out {
 		for _, p := range l.Pieces {

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,11 +79,6 @@ func (a *Agent) probe(rel string) (*storage.ProbeInfo, error) {
 	return &p, nil
 }
 
-// layoutsRequest is the body of POST /v1/playback/local/layouts.
-type layoutsRequest struct {
-	Paths []string `json:"paths"`
-}
-
 func (a *Agent) localLayouts(paths []string, samples bool) []api.SegmentLayout {
 	out := make([]api.SegmentLayout, 0, len(paths))
 	for _, p := range paths {
@@ -104,7 +98,7 @@ func (a *Agent) localLayouts(paths []string, samples bool) []api.SegmentLayout {
 // handleLocalLayouts answers POST /v1/playback/local/layouts[?samples=1]
 // {"paths": [...]}: the layouts of this server's files, for its peers.
 func (a *Agent) handleLocalLayouts(w http.ResponseWriter, r *http.Request) {
-	var req layoutsRequest
+	var req api.LayoutsRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, api.Error{Error: `the request must list segment files: {"paths": [...]}`})
 		return
@@ -171,28 +165,7 @@ func (a *Agent) fetchLayouts(ctx context.Context, server string, paths []string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, layoutTimeout)
 	defer cancel()
-	body, _ := json.Marshal(layoutsRequest{Paths: paths})
-	u := "http://" + addr + "/v1/playback/local/layouts"
-	if samples {
-		u += "?samples=1"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", server, resp.Status)
-	}
-	var out []api.SegmentLayout
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("%s answered something that is not a list of layouts: %w", server, err)
-	}
-	return out, nil
+	return api.NewClient("http://"+addr, "").SegmentLayouts(ctx, paths, samples)
 }
 
 // playItems gathers, chooses and cuts the files that play a camera's

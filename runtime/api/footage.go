@@ -220,3 +220,32 @@ func (c *Client) Export(ctx context.Context, camera string, start, end time.Time
 	}
 	return b, nil
 }
+
+// LocalRecordings asks an agent for its own footage (query as for
+// GET /v1/recordings/local): what agents ask each other.
+func (c *Client) LocalRecordings(ctx context.Context, query url.Values) ([]LocalRecordings, error) {
+	var out []LocalRecordings
+	if err := c.do(ctx, http.MethodGet, "/v1/recordings/local?"+query.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LayoutsRequest is the body of POST /v1/playback/local/layouts.
+type LayoutsRequest struct {
+	Paths []string `json:"paths"`
+}
+
+// SegmentLayouts asks an agent for the layouts of its segment files (with
+// every sample when samples is set).
+func (c *Client) SegmentLayouts(ctx context.Context, paths []string, samples bool) ([]SegmentLayout, error) {
+	path := "/v1/playback/local/layouts"
+	if samples {
+		path += "?samples=1"
+	}
+	var out []SegmentLayout
+	if err := c.do(ctx, http.MethodPost, path, LayoutsRequest{Paths: paths}, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
