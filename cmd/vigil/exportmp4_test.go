@@ -12,13 +12,15 @@ import (
 	"vigil/runtime/api"
 )
 
-// vigil recordings, vigil export and vigil verify against a one-server
-// site recording a simulated camera.
-func TestRecordingsExportVerify(t *testing.T) {
+// startSite starts an in-process site of the named servers recording
+// cameras simulated cameras, stopped when the test ends; VIGIL_TOKEN is its
+// token meanwhile. Under -short the test is skipped.
+func startSite(t *testing.T, servers []string, cameras int) *agenttest.Site {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("starts an agent and a camera simulator")
+		t.Skip("starts a site of agents and a camera simulator")
 	}
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Cameras: 1, Dir: t.TempDir()})
+	s, err := agenttest.New(agenttest.Options{Servers: servers, Cameras: cameras, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,12 +28,19 @@ func TestRecordingsExportVerify(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv(api.EnvToken, s.Token)
+	return s
+}
+
+// vigil recordings, vigil export and vigil verify against a one-server
+// site recording a simulated camera.
+func TestRecordingsExportVerify(t *testing.T) {
+	s := startSite(t, []string{"rec-1"}, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := s.Apply(ctx, s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(api.EnvToken, s.Token)
 	addr := s.Server("rec-1").Addr()
 	start := time.Now()
 	// Wait for four seconds of closed segments.

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -17,18 +16,7 @@ import (
 // vigil plan lists a committed hold with the footage the servers keep for
 // it, and warns about a new hold whose period has no footage any more.
 func TestPlanShowsHoldFootage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a two-agent site with a camera")
-	}
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1", "rec-2"}, Cameras: 1, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(api.EnvToken, s.Token)
+	s := startSite(t, []string{"rec-1", "rec-2"}, 1)
 	addr := s.Server("rec-1").Addr()
 	now := time.Now().UTC()
 	config := func(holds string) string {
