@@ -26,6 +26,10 @@ const (
 	retryMax = time.Minute
 )
 
+// oneOffReplay is how far back a new master takes one-off events from its
+// backlog.
+const oneOffReplay = 5 * time.Second
+
 // oneOffKinds are the events on the master that are alert conditions of
 // their own (one-off).
 var oneOffKinds = []string{"config.applied", "config.invalid"}
@@ -33,8 +37,23 @@ var oneOffKinds = []string{"config.applied", "config.invalid"}
 func (a *Agent) alertLoop(ctx context.Context) {
 	ev := alerting.NewEvaluator(a.cfg.Site)
 	seen := alerting.Since{}
-	_, events, cancel := a.events.subscribe()
+	backlog, events, cancel := a.events.subscribe()
 	defer cancel()
+	// The apply that made this server the master (a site's first apply)
+	// raises its event before this loop starts: one-offs of the last
+	// moments are taken from the backlog. (A server that was master
+	// moments ago could tell one again: the price of not losing it.)
+	start := time.Now()
+	oneOff := func(e api.Event) {
+		if spec := a.cl.State().Spec; spec != nil && slices.Contains(oneOffKinds, e.Kind) {
+			ev.Happened(spec, api.AlertItem{Condition: e.Kind, Server: e.Server, Camera: e.Camera, Since: e.Time, Message: e.Message})
+		}
+	}
+	for _, e := range backlog {
+		if start.Sub(e.Time) < oneOffReplay {
+			oneOff(e)
+		}
+	}
 	workers := map[string]chan struct{}{} // notifier → wake-up
 	var st *api.State
 	var stGen uint64
@@ -46,9 +65,7 @@ func (a *Agent) alertLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case e := <-events:
-			if spec := a.cl.State().Spec; spec != nil && slices.Contains(oneOffKinds, e.Kind) {
-				ev.Happened(spec, api.AlertItem{Condition: e.Kind, Server: e.Server, Camera: e.Camera, Since: e.Time, Message: e.Message})
-			}
+			oneOff(e)
 			continue
 		case <-tick.C:
 		}
