@@ -129,6 +129,10 @@ func ParseSize(s string) (int64, error) {
 	if v >= math.MaxInt64 {
 		return 0, fmt.Errorf("%q is too large a size", s)
 	}
+	if v != math.Trunc(v) || n > 0 && v < 1 {
+		// "0.5B" would silently be 0, which means no limit.
+		return 0, fmt.Errorf("%q is not a whole number of bytes", s)
+	}
 	return int64(v), nil
 }
 

@@ -298,6 +298,8 @@ func (v *validator) server(s *Site, sv *Server) {
 		v.name("storage", st.Name, st.Ranges, st.DeclRange)
 		if st.Path == "" && !given(st.Ranges, "path") {
 			v.errorf(at(st.Ranges, "path", st.DeclRange), "Missing storage path", "Storage %q of server %q needs a path.", st.Name, sv.Name)
+		} else if err := CheckStoragePath(st.Path); err != nil {
+			v.errorf(at(st.Ranges, "path", st.DeclRange), "Storage path not allowed", "Storage %q of server %q: %v.", st.Name, sv.Name, err)
 		}
 		if st.MaxSize < 0 {
 			v.errorf(at(st.Ranges, "max_size", st.DeclRange), "Value out of range", "max_size must not be negative.")
@@ -305,7 +307,7 @@ func (v *validator) server(s *Site, sv *Server) {
 		if st.MaxAge < 0 || st.MaxAge > 0 && st.MaxAge < time.Hour {
 			v.errorf(at(st.Ranges, "max_age", st.DeclRange), "Value out of range", "max_age must be at least 1h; it is %s.", FormatDuration(st.MaxAge))
 		}
-		if st.MinFreePercent < 0 || st.MinFreePercent >= 100 {
+		if !(st.MinFreePercent >= 0 && st.MinFreePercent < 100) { // NaN too
 			v.errorf(at(st.Ranges, "min_free", st.DeclRange), "Value out of range", "A free-space floor in percent must be between 0%% and 100%% (exclusive); it is %g%%.", st.MinFreePercent)
 		}
 		if st.MinFree < 0 {

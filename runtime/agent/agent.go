@@ -852,7 +852,15 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 	if a.openErr != nil && time.Since(a.openErrAt) < storageRetry {
 		return nil, a.openErr
 	}
-	rec, err := openRecorder(a, vols, spec.Holds)
+	var err error
+	for _, v := range vols {
+		if err == nil {
+			err = a.cfg.checkVolume(v.Path)
+		}
+	}
+	if err == nil {
+		rec, err = openRecorder(a, vols, spec.Holds)
+	}
 	if err != nil {
 		err = fmt.Errorf("cannot open storage: %w", err)
 		if a.openErr == nil || a.openErr.Error() != err.Error() {

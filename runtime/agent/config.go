@@ -49,6 +49,10 @@ type Config struct {
 	// applies on change (hot reload, package runtime/reload).
 	ConfigDir string
 	LogLevel  slog.Level
+	// StorageRoots are the directories under which the spec's absolute
+	// storage paths may lie (storage_roots; DefaultStorageRoots when
+	// empty). Relative paths lie under DataDir.
+	StorageRoots []string
 
 	// Fields below are not part of the file: set by the command or by tests.
 
@@ -71,19 +75,20 @@ type Config struct {
 
 // fileConfig is the HCL schema of the agent file.
 type fileConfig struct {
-	Server      string   `hcl:"server"`
-	Site        string   `hcl:"site"`
-	DataDir     string   `hcl:"data_dir"`
-	Bind        *string  `hcl:"bind"`
-	Advertise   *string  `hcl:"advertise"`
-	Port        *int     `hcl:"port"`
-	Join        []string `hcl:"join,optional"`
-	Token       *string  `hcl:"token"`
-	TokenFile   *string  `hcl:"token_file"`
-	SiteKey     *string  `hcl:"site_key"`
-	SiteKeyFile *string  `hcl:"site_key_file"`
-	ConfigDir   *string  `hcl:"config_dir"`
-	LogLevel    *string  `hcl:"log_level"`
+	Server       string   `hcl:"server"`
+	Site         string   `hcl:"site"`
+	DataDir      string   `hcl:"data_dir"`
+	Bind         *string  `hcl:"bind"`
+	Advertise    *string  `hcl:"advertise"`
+	Port         *int     `hcl:"port"`
+	Join         []string `hcl:"join,optional"`
+	Token        *string  `hcl:"token"`
+	TokenFile    *string  `hcl:"token_file"`
+	SiteKey      *string  `hcl:"site_key"`
+	SiteKeyFile  *string  `hcl:"site_key_file"`
+	ConfigDir    *string  `hcl:"config_dir"`
+	StorageRoots []string `hcl:"storage_roots,optional"`
+	LogLevel     *string  `hcl:"log_level"`
 }
 
 // LoadConfig reads an agent configuration file. Relative paths in it
@@ -227,6 +232,12 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 			cfg.SiteKey = key
 		}
 	}
+	for _, r := range fc.StorageRoots {
+		if r = filepath.Clean(r); !filepath.IsAbs(r) || vhcl.CheckStoragePath(r) != nil {
+			bad("storage_roots", "Invalid storage root", fmt.Sprintf("%q must be an absolute path that is neither the root nor a system directory.", r))
+		}
+		cfg.StorageRoots = append(cfg.StorageRoots, r)
+	}
 	if fc.ConfigDir != nil {
 		cfg.ConfigDir = abs(*fc.ConfigDir)
 	}
@@ -264,6 +275,28 @@ func (c *Config) advertiseAddr() string {
 		return c.Advertise
 	}
 	return c.Bind
+}
+
+// DefaultStorageRoots are where the spec's absolute storage paths may lie
+// when the agent's configuration names no storage_roots: the appliance's
+// data partition and the usual mount points of recording disks.
+var DefaultStorageRoots = []string{"/var/lib/vigil", "/srv", "/mnt", "/media", "/data"}
+
+// checkVolume refuses a storage path outside the agent's data directory
+// and storage roots; the spec's own rule (hcl.CheckStoragePath) has kept
+// system directories and ".." out already.
+func (c *Config) checkVolume(path string) error {
+	roots := c.StorageRoots
+	if len(roots) == 0 {
+		roots = DefaultStorageRoots
+	}
+	path = filepath.Clean(path)
+	for _, r := range append([]string{c.DataDir}, roots...) {
+		if rel, err := filepath.Rel(filepath.Clean(r), path); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return nil
+		}
+	}
+	return fmt.Errorf("storage path %s is outside this server's data directory and storage roots (%s); add its parent to storage_roots in the agent's configuration", path, strings.Join(roots, ", "))
 }
 
 // MinTokenLength is the shortest API token accepted.

@@ -130,3 +130,25 @@ func TestServerNamesFollowTheModelRule(t *testing.T) {
 		}
 	}
 }
+
+// TestStorageRoots: the spec's absolute storage paths must lie under the
+// agent's data directory or its storage roots.
+func TestStorageRoots(t *testing.T) {
+	c := &Config{DataDir: "/var/lib/vigil/data"}
+	for p, ok := range map[string]bool{
+		"/var/lib/vigil/data/recordings": true, "/srv/rec": true, "/mnt/disk1": true, "/data": true,
+		"/opt/rec": false, "/home/user": false, "/srvx": false, "/var/lib/vigil/../../tmp": false,
+	} {
+		if err := c.checkVolume(p); (err == nil) != ok {
+			t.Errorf("%s: %v, want allowed %v", p, err, ok)
+		}
+	}
+	src := "server = \"rec-1\"\nsite = \"hq\"\nbind = \"10.0.0.1\"\ndata_dir = \"/d\"\ntoken = \"0123456789abcdef\"\nsite_key = \"" + testKey + "\"\n"
+	cfg, diags := ParseConfig("agent.hcl", []byte(src+"storage_roots = [\"/opt/rec\"]\n"))
+	if diags.HasErrors() || cfg.checkVolume("/opt/rec/main") != nil || cfg.checkVolume("/srv/rec") == nil {
+		t.Errorf("storage_roots = [\"/opt/rec\"]: %v", diags)
+	}
+	if _, diags := ParseConfig("agent.hcl", []byte(src+"storage_roots = [\"/etc\"]\n")); !strings.Contains(diags.Error(), "Invalid storage root") {
+		t.Errorf("storage_roots = [\"/etc\"]: %v", diags)
+	}
+}

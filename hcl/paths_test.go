@@ -1,0 +1,67 @@
+package hcl
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestStoragePathRule: configuration files and the API (ValidateSite on a
+// spec without source ranges) refuse and accept the same storage paths.
+func TestStoragePathRule(t *testing.T) {
+	for p, ok := range map[string]bool{
+		"/": false, "/etc": false, "/etc/vigil": false, "/proc/self": false, "/usr/lib/x": false, "//etc/../proc": false,
+		"": false, " ": false, "../..": false, "..": false, "recordings/../../x": false, ".": false,
+		"recordings": true, "a/../recordings": true, "/srv/rec": true, "/var/lib/vigil/recordings": true, "/rec": true, "/etcetera": true,
+	} {
+		src := `site "hq" {
+  server "rec-1" {
+    address = "10.0.0.1"
+    storage "main" { path = "` + p + `" }
+  }
+}
+`
+		cfg, diags := loadSources([]source{{"a.hcl", []byte(src)}}, LoadOptions{Env: []string{}}, nil)
+		hclOK := !diags.HasErrors()
+		if hclOK != ok {
+			t.Errorf("path %q: HCL accepts %v, want %v (%v)", p, hclOK, ok, diags)
+		}
+		if len(cfg.Sites) != 1 {
+			continue
+		}
+		site := *cfg.Sites[0]
+		site.Servers[0].Storage[0].Ranges = nil // as the API receives it
+		if apiOK := !ValidateSite(&site).HasErrors(); apiOK != ok {
+			t.Errorf("path %q: the API accepts %v, want %v", p, apiOK, ok)
+		}
+	}
+	if err := CheckStoragePath("/etc"); err == nil || !strings.Contains(err.Error(), "system directory /etc") {
+		t.Errorf("/etc: %v", err)
+	}
+}
+
+// TestSizesThatMeanNothing: a fractional byte count is refused instead of
+// silently meaning "no limit", and a NaN floor by files and the API alike.
+func TestSizesThatMeanNothing(t *testing.T) {
+	if _, err := ParseSize("0.5B"); err == nil {
+		t.Error(`"0.5B" accepted`)
+	}
+	if n, err := ParseSize("1.5KiB"); err != nil || n != 1536 {
+		t.Errorf(`"1.5KiB": %d, %v`, n, err)
+	}
+	for attr, want := range map[string]string{`max_size = "0.5B"`: "whole number of bytes", `min_free = "NaN%"`: "free-space floor"} {
+		src := `site "hq" {
+  server "rec-1" {
+    address = "10.0.0.1"
+    storage "main" {
+      path = "rec"
+      ` + attr + `
+    }
+  }
+}
+`
+		_, diags := loadSources([]source{{"a.hcl", []byte(src)}}, LoadOptions{Env: []string{}}, nil)
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("%s: %v, want an error with %q", attr, diags, want)
+		}
+	}
+}
