@@ -215,9 +215,14 @@ func TestBoot(t *testing.T) {
 }
 `, guestCamsim)
 	writeFile(t, filepath.Join(site, "main.hcl"), changed)
+	// Beside it, a file over the import's 16 MiB limit: imported, it would
+	// make the configuration invalid and cam2 would never be committed.
+	huge := filepath.Join(dir, "huge.hcl")
+	writeFile(t, huge, strings.Repeat("# padding\n", 17<<20/10))
 	stick := filepath.Join(dir, "stick.img")
-	run(t, "mkfs.vfat", "-n", "VIGIL-CFG", "-C", stick, "1024")
+	run(t, "mkfs.vfat", "-n", "VIGIL-CFG", "-C", stick, "24576")
 	run(t, "mcopy", "-i", stick, filepath.Join(site, "main.hcl"), "::/main.hcl")
+	run(t, "mcopy", "-i", stick, huge, "::/huge.hcl")
 	tPlug := time.Now()
 	for _, cmd := range []string{
 		"drive_add 0 if=none,id=stick,format=raw,readonly=on,file=" + stick,
