@@ -24,5 +24,5 @@ func Event(w io.Writer, ev api.Event, color bool) {
 	if ev.Camera != "" {
 		where += "/" + ev.Camera
 	}
-	fmt.Fprintf(w, "%s %s %-16s %s %s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), sev, where, p(dim, ev.Kind), ev.Message)
+	fmt.Fprintf(w, "%s %s %-16s %s %s\n", ev.Time.Local().Format("2006-01-02 15:04:05.000"), sev, clean(where), p(dim, clean(ev.Kind)), clean(ev.Message))
 }

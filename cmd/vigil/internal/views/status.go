@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -62,8 +63,10 @@ const (
 )
 
 // Status renders the state of a site: a header, the servers, then the
-// cameras with problems first.
+// cameras with problems first. Control characters in its texts are shown
+// escaped (in st itself).
 func Status(w io.Writer, st *api.State, o Options) {
+	cleanAll(reflect.ValueOf(st))
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
