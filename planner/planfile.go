@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"vigil/hcl"
@@ -94,11 +95,27 @@ func writeFile[F any](path string, f F, encode func(F) ([]byte, error)) error {
 	if err != nil {
 		return err
 	}
-	// Remove first: WriteFile keeps the mode of an existing file.
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	// A new file of mode 0600 beside path (CreateTemp opens with O_EXCL: it
+	// follows no planted symlink), renamed over it: path is never a file
+	// of another mode, a half-written plan, or a symlink's target.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o600)
+	_, err = tmp.Write(append(b, '\n'))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }
 
 // readFile reads the plan file at path and decodes it, naming path in the

@@ -273,6 +273,34 @@ func TestWritePlanFileIsPrivate(t *testing.T) {
 	}
 }
 
+// TestWritePlanFileFollowsNoSymlink: a symlink planted at the plan's path
+// is replaced, its target left alone, and no other file is left behind.
+func TestWritePlanFileFollowsNoSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "plan")
+	if err := os.Symlink(victim, path); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := Plan(site(), liveOf(site()), Options{Now: now})
+	if err := WritePlanFile(path, NewPlanFile(p, []string{"s3cret"}, "1.0", now)); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() || st.Mode().Perm() != 0o600 {
+		t.Errorf("plan file %v, %v: want a regular file of mode 0600", st.Mode(), err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("%d files in the directory, want the plan and the victim", len(entries))
+	}
+}
+
 func TestFirstApplyMustIncludeTheAnsweringServer(t *testing.T) {
 	live := &api.State{Site: "hq", Answering: "rec-9"}
 	p, err := Plan(site(), live, Options{Now: now})
