@@ -65,3 +65,25 @@ func TestSizesThatMeanNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestPortClashAcrossAddressSpellings: an IPv4-mapped IPv6 address and the
+// IPv4 address are one address, so their ports clash.
+func TestPortClashAcrossAddressSpellings(t *testing.T) {
+	for _, pair := range [][2]string{{"127.0.0.60", "::ffff:127.0.0.60"}, {"::1", "0:0::1"}, {"Rec.example.", "rec.example"}} {
+		src := `site "hq" {
+  server "rec-1" {
+    address = "` + pair[0] + `"
+    storage "main" { path = "rec" }
+  }
+  server "rec-2" {
+    address = "` + pair[1] + `"
+    storage "main" { path = "rec" }
+  }
+}
+`
+		_, diags := loadSources([]source{{"a.hcl", []byte(src)}}, LoadOptions{Env: []string{}}, nil)
+		if !strings.Contains(diags.Error(), "Port conflict") {
+			t.Errorf("%s and %s on one port: %v", pair[0], pair[1], diags)
+		}
+	}
+}

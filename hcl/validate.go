@@ -375,7 +375,13 @@ func (v *validator) portConflicts(servers []*Server, report func(a, b *Server) b
 		if sv.Address == "" {
 			continue
 		}
-		key := strings.ToLower(sv.Address)
+		// One key per address however it is written: ::ffff:10.0.0.1 is
+		// 10.0.0.1, ::0:1 is ::1, a host name's case and final dot do
+		// not count.
+		key := strings.TrimSuffix(strings.ToLower(sv.Address), ".")
+		if ip, err := netip.ParseAddr(sv.Address); err == nil {
+			key = ip.Unmap().WithZone("").String()
+		}
 		if byAddr[key] == nil {
 			addrs = append(addrs, key)
 		}
