@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -97,7 +98,36 @@ func ReadFile(name string) ([]byte, error) {
 // parser, which recurses once or more per level, runs out of stack.
 // Unary and conditional operators nest too ("!!!!x", "a ? b : c ? d : e").
 func checkNesting(src []byte, filename string) hhcl.Diagnostics {
+	d, _ := scanSource(src, filename)
+	return d
+}
+
+// secretAttributes are the arguments whose literal strings are secrets
+// wherever they appear, also in a file that does not parse: a source line
+// shown under a diagnostic must not show them.
+var secretAttributes = map[string]bool{"password": true, "token": true, "site_key": true}
+
+// scanSource is checkNesting, and also returns the literal values of
+// secret arguments ("password = \"...\"") and the passwords of URLs, from
+// the tokens alone.
+func scanSource(src []byte, filename string) (hhcl.Diagnostics, []string) {
 	tokens, _ := hclsyntax.LexConfig(src, filename, hhcl.InitialPos)
+	var secrets []string
+	for i, t := range tokens {
+		if t.Type != hclsyntax.TokenQuotedLit {
+			continue
+		}
+		lit := string(t.Bytes)
+		if i >= 3 && tokens[i-1].Type == hclsyntax.TokenOQuote && tokens[i-2].Type == hclsyntax.TokenEqual &&
+			tokens[i-3].Type == hclsyntax.TokenIdent && secretAttributes[string(tokens[i-3].Bytes)] {
+			secrets = append(secrets, lit)
+		}
+		if u, err := url.Parse(lit); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				secrets = append(secrets, pw)
+			}
+		}
+	}
 	depth, ops := 0, 0
 	var stack []int // ops at each open bracket, restored when it closes
 	for _, t := range tokens {
@@ -122,10 +152,10 @@ func checkNesting(src []byte, filename string) hhcl.Diagnostics {
 		if depth+ops > maxNesting {
 			return hhcl.Diagnostics{{Severity: hhcl.DiagError, Summary: "Configuration nested too deeply",
 				Detail:  fmt.Sprintf("Brackets, templates and operators are nested more than %d levels deep here; vigil does not evaluate configurations this deep.", maxNesting),
-				Subject: t.Range.Ptr()}}
+				Subject: t.Range.Ptr()}}, secrets
 		}
 	}
-	return nil
+	return nil, secrets
 }
 
 // budget is what one load may spend evaluating; decodeRoot evaluates sites

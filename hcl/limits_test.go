@@ -199,3 +199,31 @@ func TestShortSecretsScrubbed(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+// TestLiteralPasswordNotShown: a password written in a file, on a line
+// with an error, is not shown with the error (the agent logs these).
+func TestLiteralPasswordNotShown(t *testing.T) {
+	for name, src := range map[string]string{
+		"syntax error": `site "hq" {
+  camera "c1" { password = "hunter2-pw" url = "rtsp://10.0.0.5/s" }
+}
+`,
+		"invalid value": `site "hq" {
+  server "rec-1" { address = "10.0.0.1" }
+  camera "c1" {
+    url = "rtsp://admin:hunter2-pw@10.0.0.5/s" server = "nowhere"
+  }
+}
+`,
+	} {
+		cfg, diags := loadSources([]source{{"a.hcl", []byte(src)}}, LoadOptions{Env: []string{}}, nil)
+		if !diags.HasErrors() {
+			t.Fatalf("%s: no error", name)
+		}
+		var out bytes.Buffer
+		WriteDiagnostics(&out, diags, cfg.Files, false, cfg.Sensitive)
+		if strings.Contains(out.String(), "hunter2") || !strings.Contains(out.String(), "(sensitive)") {
+			t.Errorf("%s:\n%s", name, out.String())
+		}
+	}
+}

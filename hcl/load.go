@@ -99,10 +99,17 @@ func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Con
 	cfg := &Config{Files: map[string][]byte{}}
 	b := newBudget()
 	var bodies []hhcl.Body
+	// Literal passwords and tokens of the files: hidden wherever
+	// diagnostics show text or source lines, also when a file does not
+	// parse. Added to cfg.Sensitive at the end only, so that the decoder's
+	// check of values from sensitive variables does not see them.
+	var literals []string
 	for _, file := range files {
 		name, src := file.name, file.src
 		cfg.Files[name] = src
-		if d := checkNesting(src, name); d.HasErrors() {
+		d, secrets := scanSource(src, name)
+		literals = append(literals, secrets...)
+		if d.HasErrors() {
 			diags = append(diags, d...)
 			continue
 		}
@@ -118,6 +125,8 @@ func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Con
 	}
 	if diags.HasErrors() {
 		// Syntax errors make everything after them guesswork.
+		cfg.Sensitive = append(cfg.Sensitive, literals...)
+		scrubDiagnostics(diags, cfg.Sensitive)
 		sortDiagnostics(diags)
 		return cfg, diags
 	}
@@ -149,6 +158,7 @@ func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Con
 		diags = append(diags, d)
 	}
 	l.explainUndeclared(diags)
+	cfg.Sensitive = append(cfg.Sensitive, literals...)
 	scrubDiagnostics(diags, cfg.Sensitive)
 	sortDiagnostics(diags)
 	return cfg, dedupe(diags)
