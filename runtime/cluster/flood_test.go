@@ -36,6 +36,7 @@ func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Unlock()
 	return nil
 }
+
 // aboutTraffic: our drop reports and memberlist's per-packet complaints.
 func aboutTraffic(msg string) bool {
 	for _, w := range []string{"dropped", "packet", "label", "ecrypt", "stream", "receive"} {
@@ -151,4 +152,19 @@ func TestRepeatKeyIgnoresAddresses(t *testing.T) {
 	if repeatKey("election won") == repeatKey("election lost") {
 		t.Error("different messages share a key")
 	}
+}
+
+// TestWrongSiteKeyReported: a server with another site key that tries to
+// join is reported as an event naming its address, not only logged.
+func TestWrongSiteKeyReported(t *testing.T) {
+	s := newSite(t, 1, time.Second)
+	wrong := make([]byte, SiteKeySize)
+	rand.Read(wrong)
+	if _, err := s.add(func(c *Config) { c.SiteKey = wrong }); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "a membership.refused event naming the intruder", func() bool {
+		_, ok := s.events.find("membership.refused", s.ip(1))
+		return ok
+	})
 }

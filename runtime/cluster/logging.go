@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -120,7 +121,15 @@ var stdlogLevels = []struct {
 type stdlogWriter struct {
 	l *slog.Logger
 	r repeats
+	// refused, if set, takes memberlist's reports of inbound streams that
+	// failed authentication (wrong site key, another site's label): they
+	// are reported by source, a few a minute, with an event.
+	refused func(host netip.Addr, why string)
 }
+
+// streamRefusals are memberlist's messages for an inbound stream without
+// the site key or label.
+var streamRefusals = []string{"failed to receive", "unacceptable label"}
 
 func (w *stdlogWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))
@@ -133,6 +142,17 @@ func (w *stdlogWriter) Write(p []byte) (int, error) {
 		}
 	}
 	line = strings.TrimPrefix(line, "memberlist: ")
+	if w.refused != nil && level == slog.LevelError {
+		for _, r := range streamRefusals {
+			_, from, _ := strings.Cut(line, "from=")
+			if f := strings.Fields(from); len(f) > 0 && strings.Contains(line, r) {
+				if ap, err := netip.ParseAddrPort(f[0]); err == nil {
+					w.refused(ap.Addr().Unmap(), "failed authentication")
+					level = slog.LevelDebug
+				}
+			}
+		}
+	}
 	if strings.Contains(line, "refused: ") {
 		// Refused members are reported by the cluster itself (refuse).
 		level = slog.LevelDebug

@@ -94,7 +94,7 @@ func (c *Cluster) startMembership() error {
 	mc.Events = d
 	mc.Alive = d
 	mc.Merge = d
-	mc.Logger = stdlogFor(c.log)
+	mc.Logger = c.memberlistLogger()
 	c.statuses[c.cfg.Name] = statusRec{Seq: c.selfSeq}
 
 	ml, err := memberlist.Create(mc)

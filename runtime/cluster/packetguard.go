@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
+	"log"
 	"net"
 	"net/netip"
 	"strconv"
@@ -222,9 +223,15 @@ func (t *guardedTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 // PacketCh implements memberlist.Transport: authentic packets only.
 func (t *guardedTransport) PacketCh() <-chan *memberlist.Packet { return t.packetCh }
 
-// DialTimeout implements memberlist.Transport.
+// DialTimeout implements memberlist.Transport. Streams leave from the
+// bound address, as datagrams do, so that peers see one address per
+// server.
 func (t *guardedTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", addr, timeout)
+	d := net.Dialer{Timeout: timeout}
+	if ip := t.tcp.Addr().(*net.TCPAddr).IP; !ip.IsUnspecified() {
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	return d.Dial("tcp", addr)
 }
 
 // StreamCh implements memberlist.Transport.
@@ -328,6 +335,12 @@ func (c *Cluster) membershipTransport(label string, key []byte) (*guardedTranspo
 		return nil, fmt.Errorf("cluster: membership port %s:%d: %w", c.cfg.BindAddr, c.cfg.Port+1, err)
 	}
 	return t, nil
+}
+
+// memberlistLogger is stdlogFor with memberlist's stream refusals going
+// to the drop reporter.
+func (c *Cluster) memberlistLogger() *log.Logger {
+	return log.New(&stdlogWriter{l: c.log, refused: c.drops.drop}, "", 0)
 }
 
 // reportDrop logs and emits one drop report.
