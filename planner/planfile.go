@@ -95,27 +95,8 @@ func writeFile[F any](path string, f F, encode func(F) ([]byte, error)) error {
 	if err != nil {
 		return err
 	}
-	// A new file of mode 0600 beside path (CreateTemp opens with O_EXCL: it
-	// follows no planted symlink), renamed over it: path is never a file
-	// of another mode, a half-written plan, or a symlink's target.
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	// Not remove-then-write: a symlink planted in between was followed.
+	return hcl.WriteFileAtomic(path, append(b, '\n'), 0o600, "."+filepath.Base(path)+".*")
 }
 
 // readFile reads the plan file at path and decodes it, naming path in the

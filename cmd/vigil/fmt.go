@@ -132,25 +132,7 @@ func writeFileKeepMode(name string, data []byte) error {
 	}
 	// The temporary name does not end in .hcl, so that a leftover is not
 	// loaded as configuration.
-	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(st.Mode().Perm())
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), target)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := hcl.WriteFileAtomic(target, data, st.Mode().Perm(), "."+filepath.Base(target)+".*.tmp"); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil

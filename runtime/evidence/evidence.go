@@ -32,9 +32,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"vigil/hcl"
 )
 
 // FormatVersion is the manifest format this package writes; it reads this
@@ -142,22 +143,7 @@ func WriteFile(mp4Path string, m *Manifest) error {
 		return err
 	}
 	path := ManifestPath(mp4Path)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".manifest-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := hcl.WriteFileAtomic(path, b, 0o600, ".manifest-*"); err != nil {
 		return fmt.Errorf("writing manifest %s: %w", path, err)
 	}
 	return nil
