@@ -34,7 +34,7 @@ func defaultAPILimits() apiLimits {
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur > 0 {
 		nofile = rl.Cur
 	}
-	return apiLimits{perSource: 32, total: int(min(max(nofile/4, 16), 4096)), idle: time.Minute, header: 10 * time.Second}
+	return apiLimits{perSource: 256, total: int(min(max(nofile/4, 16), 4096)), idle: time.Minute, header: 10 * time.Second}
 }
 
 // server is the API's http.Server on a listener bounded by l; onRefuse is
