@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"vigil/runtime/api"
 )
@@ -32,18 +31,9 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 			"vigil verify -public-key KEY FILE proves that the site made FILE.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	camera := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		camera, args = args[0], args[1:]
-	}
-	if code, ok := parseFlags(fs, args); !ok {
+	camera, code, ok := parseCameraArgs(fs, args)
+	if !ok {
 		return code
-	}
-	if camera == "" && fs.NArg() > 0 {
-		camera = fs.Arg(0)
-		if code, ok := parseFlags(fs, fs.Args()[1:]); !ok {
-			return code
-		}
 	}
 	if fs.NArg() != 0 || (*publicKey == (camera != "")) {
 		fs.Usage()

@@ -54,22 +54,25 @@ func (p *periodFlags) resolve(now time.Time) (start, end time.Time, err error) {
 }
 
 func runRecordings(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("recordings", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("recordings", stderr)
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
 	asJSON := fs.Bool("json", false, "print the answer of GET /v1/recordings as JSON")
 	var p periodFlags
 	p.register(fs, 24*time.Hour)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: vigil recordings CAMERA [-since 24h | -start T [-end T]] [-json] [-address URL]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil recordings CAMERA [-since 24h | -start T [-end T]] [-json] [-address URL]\n\n"+
 			"Lists a camera's recordings over a period across every server of the site: the\n"+
 			"spans of recording (and the servers holding them) and the gaps with their\n"+
 			"causes, under a one-line bar of the period, in the site's time zone.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	camera, code := parseCameraArgs(fs, args, stderr)
-	if code != 0 {
+	camera, code, ok := parseCameraArgs(fs, args)
+	if !ok {
 		return code
+	}
+	if camera == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return exitUsage
 	}
 	start, end, err := p.resolve(time.Now())
 	if err != nil {
@@ -87,24 +90,23 @@ func runRecordings(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// parseCameraArgs parses flags given before or after the one CAMERA
-// argument; code is non-zero (the exit code) when they are wrong.
-func parseCameraArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (camera string, code int) {
+// parseCameraArgs parses a command's flags given before or after its one
+// CAMERA argument (empty when none is given); when ok is false the command
+// returns code (see parseFlags).
+func parseCameraArgs(fs *flag.FlagSet, args []string) (camera string, code int, ok bool) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		camera, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		return "", 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return "", code, false
 	}
 	if camera == "" && fs.NArg() > 0 {
 		camera = fs.Arg(0)
-		fs.Parse(fs.Args()[1:])
+		if code, ok := parseFlags(fs, fs.Args()[1:]); !ok {
+			return "", code, false
+		}
 	}
-	if camera == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return "", 2
-	}
-	return camera, 0
+	return camera, exitOK, true
 }
 
 // barWidth is the number of columns of the period bar.
