@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
-
 	"vigil/runtime/api"
 	"vigil/runtime/camsim"
 	"vigil/runtime/storage"
@@ -24,49 +22,18 @@ func BenchmarkExportHour(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	init, err := storage.EncodeInit([]storage.Track{{ID: 1, TimeScale: 90000, Codec: &codecs.H264{SPS: clip.SPS, PPS: clip.PPS}}})
-	if err != nil {
-		b.Fatal(err)
-	}
 	store, err := storage.Open([]storage.Volume{{Path: b.TempDir()}}, nil, storage.WithRetentionInterval(0))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer store.Close()
 	start := time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC)
-	au := 0
+	if err := camsim.WriteFootage(store, clip, "cam1", "rec-1", start, time.Hour, time.Minute); err != nil {
+		b.Fatal(err)
+	}
 	var files []File
 	var total int64
-	for m := range 60 {
-		segStart := start.Add(time.Duration(m) * time.Minute)
-		f, err := store.Create("cam1", segStart)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := f.WriteInit(init); err != nil {
-			b.Fatal(err)
-		}
-		for part := range 60 {
-			var samples []storage.Sample
-			for range 25 {
-				u := clip.Units[au%len(clip.Units)]
-				s := storage.Sample{Duration: 3600, NonSync: !clip.Keys[au%len(clip.Units)]}
-				for _, nalu := range u {
-					n := len(nalu)
-					s.Data = append(s.Data, []byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}, nalu)
-					s.Size += uint32(4 + n)
-				}
-				samples = append(samples, s)
-				au++
-			}
-			if err := f.WritePart([]storage.PartTrack{{ID: 1, BaseTime: uint64(part) * 90000, Samples: samples}}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		seg, err := f.Close(segStart.Add(time.Minute), "h264", "rec-1")
-		if err != nil {
-			b.Fatal(err)
-		}
+	for _, seg := range store.Segments("cam1") {
 		info, err := storage.Probe(seg.Path)
 		if err != nil {
 			b.Fatal(err)
@@ -75,6 +42,11 @@ func BenchmarkExportHour(b *testing.B) {
 		files = append(files, File{Piece: api.Piece{Server: "rec-1", Start: seg.Start, End: seg.End, Bytes: seg.Bytes, Path: seg.Path},
 			Layout: LayoutOf(&info, true)})
 	}
+	init, err := os.ReadFile(files[0].Piece.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	init = init[:files[0].Layout.InitSize]
 	items := Cut(files, start, start.Add(time.Hour))
 	var mu sync.Mutex
 	open := map[string]*os.File{}
