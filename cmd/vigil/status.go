@@ -20,16 +20,28 @@ func init() {
 	register("status", "Show the servers and cameras of a live site, or the tree of a domain", runStatus)
 }
 
-func runStatus(args []string, stdout, stderr io.Writer) int {
+// statusArgs are vigil status's flags and arguments as typed values.
+type statusArgs struct {
+	address   string
+	json, all bool
+	// config is -config: a domain's tree from a configuration.
+	config   string
+	vars     varFlags
+	varFiles listFlags
+	// names are bare words naming servers, cameras or the site; addresses
+	// name one server of each site of a domain. One of them at most.
+	names, addresses []string
+}
+
+func parseStatusArgs(args []string, stderr io.Writer) (a statusArgs, code int, ok bool) {
+	a.vars = varFlags{}
 	fs := newFlags("status", stderr)
-	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
-	asJSON := fs.Bool("json", false, "print the state as JSON (the answer of GET /v1/state; for a domain, a list of sites with theirs)")
-	all := fs.Bool("all", false, "list every camera, even cameras recording normally on a large site")
-	config := fs.String("config", "", "domain: show the tree of the sites of the configuration at `PATH`, each reached through its servers' addresses")
-	vars := varFlags{}
-	var varFiles listFlags
-	fs.Var(vars, "var", "with -config: set a variable: -var name=value (repeatable)")
-	fs.Var(&varFiles, "var-file", "with -config: read variables from an HCL file (repeatable)")
+	fs.StringVar(&a.address, "address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
+	fs.BoolVar(&a.json, "json", false, "print the state as JSON (the answer of GET /v1/state; for a domain, a list of sites with theirs)")
+	fs.BoolVar(&a.all, "all", false, "list every camera, even cameras recording normally on a large site")
+	fs.StringVar(&a.config, "config", "", "domain: show the tree of the sites of the configuration at `PATH`, each reached through its servers' addresses")
+	fs.Var(a.vars, "var", "with -config: set a variable: -var name=value (repeatable)")
+	fs.Var(&a.varFiles, "var-file", "with -config: read variables from an HCL file (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: vigil status [-address URL] [-json] [-all] [NAME...]\n"+
 			"       vigil status -config PATH [-json]     (a domain: the sites of a configuration)\n"+
@@ -44,36 +56,49 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
+		return a, code, false
+	}
+	switch {
+	case a.config != "" && fs.NArg() > 0:
+		fmt.Fprintf(stderr, "vigil status: give -config or addresses, not both\n")
+		return a, exitUsage, false
+	case anyAddress(fs.Args()):
+		a.addresses = fs.Args()
+	default:
+		a.names = fs.Args()
+	}
+	return a, exitOK, true
+}
+
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	a, code, ok := parseStatusArgs(args, stderr)
+	if !ok {
 		return code
 	}
 	color := isTerminal(stdout)
 	ctx := context.Background()
-	if *config == "" && fs.NArg() > 0 && !anyAddress(fs.Args()) {
-		return statusOf(ctx, *address, fs.Args(), *asJSON, views.Options{Color: color, All: true}, stdout, stderr)
+	if len(a.names) > 0 {
+		return statusOf(ctx, a.address, a.names, a.json, views.Options{Color: color, All: true}, stdout, stderr)
 	}
-	if *config != "" || fs.NArg() > 0 {
-		if *config != "" && fs.NArg() > 0 {
-			fmt.Fprintf(stderr, "vigil status: give -config or addresses, not both\n")
-			return exitUsage
-		}
+	if a.config != "" || len(a.addresses) > 0 {
 		var domain string
 		var sites []views.DomainSite
-		if *config != "" {
-			cfg, diags := hcl.Load([]string{*config}, hcl.LoadOptions{Vars: vars, VarFiles: varFiles})
+		if a.config != "" {
+			cfg, diags := hcl.Load([]string{a.config}, hcl.LoadOptions{Vars: a.vars, VarFiles: a.varFiles})
 			if diags.HasErrors() {
-				if !*asJSON {
+				if !a.json {
 					printDiagnostics(stderr, diags, cfg)
 				}
-				return fail(stdout, stderr, *asJSON, errInvalidConfig, hcl.DiagnosticsJSON(diags)...)
+				return fail(stdout, stderr, a.json, errInvalidConfig, hcl.DiagnosticsJSON(diags)...)
 			}
 			if cfg.Domain != nil {
 				domain = cfg.Domain.Name
 			}
 			sites = configSites(ctx, cfg)
 		} else {
-			sites = addressSites(ctx, fs.Args())
+			sites = addressSites(ctx, a.addresses)
 		}
-		if *asJSON {
+		if a.json {
 			if code := writeJSON(stdout, stderr, struct {
 				Domain string             `json:"domain,omitempty"`
 				Sites  []views.DomainSite `json:"sites"`
@@ -92,14 +117,14 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	st, err := api.NewClient(*address, api.TokenFromEnv()).State(ctx)
+	st, err := api.NewClient(a.address, api.TokenFromEnv()).State(ctx)
 	if err != nil {
-		return fail(stdout, stderr, *asJSON, err)
+		return fail(stdout, stderr, a.json, err)
 	}
-	if *asJSON {
+	if a.json {
 		return writeJSON(stdout, stderr, st)
 	}
-	views.Status(stdout, st, views.Options{Color: color, All: *all})
+	views.Status(stdout, st, views.Options{Color: color, All: a.all})
 	return exitOK
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +119,27 @@ func TestJSONErrors(t *testing.T) {
 		}
 		if err := json.Unmarshal([]byte(out), &doc); code != 1 || err != nil || doc.Error == "" || doc.FormatVersion == nil || doc.Diagnostics == nil || errs != "" {
 			t.Errorf("vigil %s: exit %d, stderr %q, stdout (%v):\n%s", strings.Join(args, " "), code, errs, err, out)
+		}
+	}
+}
+
+// TestStatusArgs: a bare word is a name of the site; an IP address,
+// HOST:PORT or a URL makes every argument an address (a domain).
+func TestStatusArgs(t *testing.T) {
+	for _, tt := range []struct {
+		args             []string
+		names, addresses []string
+		code             int
+	}{
+		{args: []string{"cam5"}, names: []string{"cam5"}},
+		{args: []string{"srv-1", "cam5"}, names: []string{"srv-1", "cam5"}},
+		{args: []string{"10.1.0.11", "10.2.0.11:53540"}, addresses: []string{"10.1.0.11", "10.2.0.11:53540"}},
+		{args: []string{"http://hq.example:53540"}, addresses: []string{"http://hq.example:53540"}},
+		{args: []string{"-config", "x", "cam5"}, code: 2},
+	} {
+		a, code, ok := parseStatusArgs(tt.args, io.Discard)
+		if code != tt.code || ok != (tt.code == 0) || !slices.Equal(a.names, tt.names) || !slices.Equal(a.addresses, tt.addresses) {
+			t.Errorf("%q: names %q addresses %q exit %d; want %q %q %d", tt.args, a.names, a.addresses, code, tt.names, tt.addresses, tt.code)
 		}
 	}
 }
