@@ -264,3 +264,40 @@ func TestCompletionScripts(t *testing.T) {
 		t.Errorf("zsh -n: %v\n%s", err, out)
 	}
 }
+
+// TestREADMECommandTable: every command of the registry has a row in the
+// README's command table, so that a new command cannot go unlisted.
+func TestREADMECommandTable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "## Commands")
+	end := strings.Index(readme[max(start, 0):], "\n## ")
+	if start < 0 || end < 0 {
+		t.Fatal("README.md has no Commands section")
+	}
+	var rows []string
+	for _, l := range strings.Split(readme[start:start+end], "\n") {
+		if strings.HasPrefix(l, "| `vigil ") {
+			rows = append(rows, l)
+		}
+	}
+	listed := func(name string) bool {
+		group, sub, _ := strings.Cut(name, " ")
+		for _, r := range rows {
+			// A row of its own, or its group's row naming it (vigil dev
+			// stop|kill|start SERVER).
+			if strings.Contains(r, "`vigil "+name) || sub != "" && strings.Contains(r, "`vigil "+group+" ") && strings.Contains(r, sub) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, name := range registered() {
+		if !listed(name) {
+			t.Errorf("the README's command table has no row for vigil %s", name)
+		}
+	}
+}
