@@ -227,7 +227,7 @@ func (v *validator) alerting(s *Site, scope string) {
 			continue
 		}
 		alerts[a.Name] = a
-		if len(a.When) == 0 && !given(a.Ranges, "when") {
+		if len(a.When) == 0 {
 			v.errorf(at(nil, "", a.DeclRange), "Missing conditions", "Alert %q needs when: the conditions that send it, such as [\"server.dead\", \"takeover\"].", a.Name)
 		}
 		for i, c := range a.When {
@@ -249,7 +249,7 @@ func (v *validator) alerting(s *Site, scope string) {
 				}
 			}
 		}
-		if len(a.Notify) == 0 && !given(a.Ranges, "notify") {
+		if len(a.Notify) == 0 {
 			v.errorf(at(nil, "", a.DeclRange), "Missing notifiers", "Alert %q needs notify: the notifiers it sends to.%s", a.Name, didYouMean("", "notifiers", scope, names))
 		}
 		for i, n := range a.Notify {

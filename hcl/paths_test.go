@@ -87,3 +87,36 @@ func TestPortClashAcrossAddressSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestFilesAndAPIAgree: values the issue found accepted by files and
+// refused by the API (explicit empty values, a site that is its own
+// parent) are refused by both.
+func TestFilesAndAPIAgree(t *testing.T) {
+	for name, body := range map[string]string{
+		"empty group":     `group "g" { servers = [] }`,
+		"empty address":   `server "rec-2" { address = "" }`,
+		"own parent":      `parent = "hq"`,
+		"empty path":      `server "rec-3" { address = "10.0.0.3" ` + "\n" + `storage "main" { path = "" } }`,
+		"NaN floor":       `server "rec-3" { address = "10.0.0.3" ` + "\n" + `storage "main" { ` + "\n" + `path = "r"` + "\n" + `min_free = "NaN%" } }`,
+		"fractional size": `server "rec-3" { address = "10.0.0.3" ` + "\n" + `storage "main" { ` + "\n" + `path = "r"` + "\n" + `max_size = "0.5B" } }`,
+	} {
+		src := "site \"hq\" {\n  server \"rec-1\" {\n    address = \"10.0.0.1\"\n    storage \"main\" { path = \"rec\" }\n  }\n  " + body + "\n}\n"
+		cfg, diags := loadSources([]source{{"a.hcl", []byte(src)}}, LoadOptions{Env: []string{}}, nil)
+		if !diags.HasErrors() {
+			t.Errorf("%s: accepted in a file", name)
+		}
+		if len(cfg.Sites) == 1 && cfg.Sites[0] != nil && !strings.Contains(name, "size") {
+			site := *cfg.Sites[0]
+			site.Ranges = nil
+			for _, g := range site.Groups {
+				g.Ranges = nil
+			}
+			for _, sv := range site.Servers {
+				sv.Ranges = nil
+			}
+			if !ValidateSite(&site).HasErrors() {
+				t.Errorf("%s: accepted by the API", name)
+			}
+		}
+	}
+}

@@ -145,6 +145,10 @@ func validateSite(s *Site, advise bool) hhcl.Diagnostics {
 func (v *validator) site(s *Site, advise bool) {
 	scope := fmt.Sprintf("site %q", s.Name)
 	v.name("site", s.Name, s.Ranges, s.DeclRange)
+	if s.Parent != "" && s.Parent == s.Name {
+		// A site rule, so that the API refuses it as files do.
+		v.errorf(at(s.Ranges, "parent", s.DeclRange), "Site is its own parent", "Site %q names itself as its parent.", s.Name)
+	}
 	v.bounds(s.Ranges, "keepalive", s.DeclRange, s.Keepalive, MinKeepalive, MaxKeepalive)
 	v.alerting(s, scope)
 	if s.EventRetention != 0 {
@@ -185,7 +189,7 @@ func (v *validator) site(s *Site, advise bool) {
 		groups[g.Name] = g
 		groupNames = append(groupNames, g.Name)
 		v.name("group", g.Name, g.Ranges, g.DeclRange)
-		if len(g.Servers) == 0 && !given(g.Ranges, "servers") {
+		if len(g.Servers) == 0 {
 			v.errorf(at(g.Ranges, "servers", g.DeclRange), "Empty group", "Group %q lists no servers; give it one or more in priority order.", g.Name)
 		}
 		seen := map[string]bool{}
@@ -267,7 +271,7 @@ func (v *validator) server(s *Site, sv *Server) {
 			"Site %q is virtual, so it holds only virtual servers, but server %q is a %s server. Set kind = \"virtual\" or move the server to a real site.", s.Name, sv.Name, sv.Kind)
 	}
 	switch {
-	case sv.Address == "" && sv.Kind != KindVirtual && !given(sv.Ranges, "address"):
+	case sv.Address == "" && sv.Kind != KindVirtual:
 		v.errorf(at(sv.Ranges, "address", sv.DeclRange), "Missing server address", "Server %q needs an address (an IP address or a host name) on which its peers reach it.", sv.Name)
 	case sv.Address != "" && !validHost(sv.Address):
 		v.errorf(at(sv.Ranges, "address", sv.DeclRange), "Invalid server address", "%q is neither an IP address nor a host name.", sv.Address)
@@ -647,7 +651,7 @@ func validateConfig(cfg *Config) hhcl.Diagnostics {
 		r := at(s.Ranges, "parent", s.DeclRange)
 		switch {
 		case s.Parent == s.Name:
-			v.errorf(r, "Site is its own parent", "Site %q names itself as its parent.", s.Name)
+			// Reported by the site's own rules (ValidateSite).
 		case sites[s.Parent] == nil:
 			v.errorf(r, "Reference to undeclared site", "Site %q names %q as its parent, but the configuration has no site by that name.%s",
 				s.Name, s.Parent, didYouMean(s.Parent, "sites", "the configuration", names))
