@@ -179,3 +179,52 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 }
 
 func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o644) }
+
+// A segment deleted (by retention, or by hand) after the listing is a gap
+// in playback, not an error.
+func TestPlaybackOfADeletedSegment(t *testing.T) {
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	s := newSite(t, []string{"rec-1"}, 1)
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitListing(t, s, "rec-1", start.Add(-time.Minute), func(r *api.Recordings) bool {
+		return len(r.Spans) == 1 && r.Spans[0].End.Sub(r.Spans[0].Start) > 7*time.Second
+	})
+	files := recorded(t, s, "cam1", "rec-1")
+	if len(files) < 4 {
+		t.Fatalf("%d segment files", len(files))
+	}
+	victim, _ := filepath.Glob(filepath.Join(s.DataDir("rec-1"), "recordings", "cam1", "*", files[1].start.UTC().Format("15-04-05.000000")+".mp4"))
+	if len(victim) != 1 {
+		t.Fatalf("segment file of %s: %v", files[1].start, victim)
+	}
+	if err := os.Remove(victim[0]); err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"start": {files[0].start.Format(time.RFC3339Nano)}, "end": {files[3].end.Format(time.RFC3339Nano)}}
+	playlist := s.Server("rec-1").Addr() + "/v1/playback/cam1/index.m3u8?" + q.Encode()
+	resp, err := http.Get(playlist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m3u8, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Count(string(m3u8), "#EXT-X-DISCONTINUITY") != 1 {
+		t.Fatalf("playlist without the deleted segment (%d):\n%s", resp.StatusCode, m3u8)
+	}
+	out := filepath.Join(t.TempDir(), "hls.mp4")
+	if b, err := exec.Command("ffmpeg", "-v", "error", "-i", playlist, "-c", "copy", out).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, b)
+	}
+	// The file lasts from the first segment to the end of the fourth: the
+	// hole is a jump of the clock.
+	if d, want := ffprobeDuration(t, out), files[3].end.Sub(files[0].start); (d - want).Abs() > gop {
+		t.Errorf("lasts %v, want %v", d, want)
+	}
+}
