@@ -39,6 +39,16 @@ func ffprobeDuration(t *testing.T, path string) time.Duration {
 	return time.Duration(secs * float64(time.Second))
 }
 
+// needFFmpeg skips a test where ffmpeg or ffprobe is missing.
+func needFFmpeg(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+}
+
 // listedLength is the time from a listing's first recording to its last,
 // gaps included: what a stream of the period plays.
 func listedLength(r *api.Recordings) time.Duration {
@@ -46,11 +56,7 @@ func listedLength(r *api.Recordings) time.Duration {
 }
 
 func TestPlaybackAndExportAcrossFailover(t *testing.T) {
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	needFFmpeg(t)
 	s, killed, _ := failoverSite(t)
 	back := time.Now()
 	start := killed.Add(-3 * time.Second)
@@ -183,11 +189,7 @@ func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o644
 // A segment deleted (by retention, or by hand) after the listing is a gap
 // in playback, not an error.
 func TestPlaybackOfADeletedSegment(t *testing.T) {
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
+	needFFmpeg(t)
 	s := newSite(t, []string{"rec-1"}, 1)
 	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
 		t.Fatal(err)
