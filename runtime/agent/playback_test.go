@@ -39,6 +39,18 @@ func ffprobeDuration(t *testing.T, path string) time.Duration {
 	return time.Duration(secs * float64(time.Second))
 }
 
+// get answers a GET of u: its status and body.
+func get(t *testing.T, u string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
 // needFFmpeg skips a test where ffmpeg or ffprobe is missing.
 func needFFmpeg(t *testing.T) {
 	t.Helper()
@@ -74,16 +86,11 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 
 	// HLS through rec-2, whose playlist holds rec-1's files too.
 	playlist := s.Server("rec-2").Addr() + "/v1/playback/cam1/index.m3u8?" + q.Encode()
-	resp, err := http.Get(playlist)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m3u8, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(m3u8), "#EXT-X-ENDLIST") ||
+	code, m3u8 := get(t, playlist)
+	if code != http.StatusOK || !strings.Contains(string(m3u8), "#EXT-X-ENDLIST") ||
 		!strings.Contains(string(m3u8), "#EXT-X-DISCONTINUITY") || !strings.Contains(string(m3u8), "/media/rec-1/") ||
 		!strings.Contains(string(m3u8), "/media/rec-2/") || !strings.Contains(string(m3u8), "#EXT-X-PROGRAM-DATE-TIME:") {
-		t.Fatalf("playlist (%d):\n%s", resp.StatusCode, m3u8)
+		t.Fatalf("playlist (%d):\n%s", code, m3u8)
 	}
 	hls := filepath.Join(dir, "hls.mp4")
 	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", playlist, "-c", "copy", hls).CombinedOutput(); err != nil {
@@ -96,14 +103,9 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 
 	// The .mp4 stream of the same period, and a byte range of it.
 	stream := s.Server("rec-2").Addr() + "/v1/playback/cam1.mp4?" + url.Values{"start": {start.Format(time.RFC3339Nano)}, "duration": {end.Sub(start).String()}}.Encode()
-	resp, err = http.Get(stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	whole, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || len(whole) < 1000 {
-		t.Fatalf("stream: %d, %d bytes", resp.StatusCode, len(whole))
+	code, whole := get(t, stream)
+	if code != http.StatusOK || len(whole) < 1000 {
+		t.Fatalf("stream: %d, %d bytes", code, len(whole))
 	}
 	mp4 := filepath.Join(dir, "stream.mp4")
 	if err := writeFile(mp4, whole); err != nil {
@@ -115,7 +117,7 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, stream, nil)
 	from, to := len(whole)/2, len(whole)/2+99999
 	req.Header.Set("Range", "bytes="+strconv.Itoa(from)+"-"+strconv.Itoa(to))
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,12 +175,7 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 	}
 
 	// Up to now: an EVENT playlist that plays the segment being written.
-	resp, err = http.Get(s.Server("rec-1").Addr() + "/v1/playback/cam1/index.m3u8?" + url.Values{"start": {time.Now().Add(-5 * time.Second).Format(time.RFC3339Nano)}}.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, live := get(t, s.Server("rec-1").Addr()+"/v1/playback/cam1/index.m3u8?"+url.Values{"start": {time.Now().Add(-5 * time.Second).Format(time.RFC3339Nano)}}.Encode())
 	if !strings.Contains(string(live), "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(string(live), "#EXT-X-ENDLIST") {
 		t.Errorf("playlist up to now:\n%s", live)
 	}
@@ -211,14 +208,9 @@ func TestPlaybackOfADeletedSegment(t *testing.T) {
 	}
 	q := url.Values{"start": {files[0].start.Format(time.RFC3339Nano)}, "end": {files[3].end.Format(time.RFC3339Nano)}}
 	playlist := s.Server("rec-1").Addr() + "/v1/playback/cam1/index.m3u8?" + q.Encode()
-	resp, err := http.Get(playlist)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m3u8, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || strings.Count(string(m3u8), "#EXT-X-DISCONTINUITY") != 1 {
-		t.Fatalf("playlist without the deleted segment (%d):\n%s", resp.StatusCode, m3u8)
+	code, m3u8 := get(t, playlist)
+	if code != http.StatusOK || strings.Count(string(m3u8), "#EXT-X-DISCONTINUITY") != 1 {
+		t.Fatalf("playlist without the deleted segment (%d):\n%s", code, m3u8)
 	}
 	out := filepath.Join(t.TempDir(), "hls.mp4")
 	if b, err := exec.Command("ffmpeg", "-v", "error", "-i", playlist, "-c", "copy", out).CombinedOutput(); err != nil {
