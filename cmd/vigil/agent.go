@@ -40,6 +40,7 @@ The configuration file names the server and how it reaches its peers:
   token_file    = "/etc/vigil/token"    # or token = "..."
   site_key_file = "/etc/vigil/site.key" # or site_key = "..." (32 bytes, base64)
   config_dir    = "/etc/vigil/site"     # optional: watched *.hcl, applied on change
+  storage_roots = ["/srv", "/mnt"]      # optional: where absolute storage paths may lie
   log_level     = "info"
 
 With config_dir, saved changes are validated by every server and planned and
