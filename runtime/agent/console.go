@@ -1,13 +1,19 @@
 package agent
 
 import (
+	"archive/zip"
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +21,7 @@ import (
 
 	"vigil/runtime/api"
 	"vigil/runtime/console"
+	"vigil/runtime/evidence"
 )
 
 // consoleFeed is what the web console (runtime/console) needs of the agent:
@@ -187,4 +194,77 @@ func liveSource(v view, cam, self string) (name, addr string) {
 	})
 	m := v.members[cands[0].name]
 	return m.Name, net.JoinHostPort(m.Addr, strconv.Itoa(m.APIPort))
+}
+
+// handleConsoleExport answers GET /v1/console/export/CAMERA.zip?start=&end=
+// (token) for the console's export button: the signed export of
+// GET /v1/export/CAMERA.mp4, whose manifest comes as an HTTP trailer that
+// browsers cannot read, as one zip of NAME.mp4 and NAME.mp4.json, the two
+// files `vigil verify NAME.mp4` checks. The export is made through the API
+// (api.Client.Export, on this agent) into a temporary file first.
+func (a *Agent) handleConsoleExport(w http.ResponseWriter, r *http.Request) {
+	camera, ok := strings.CutSuffix(r.PathValue("file"), ".zip")
+	if !ok {
+		writeError(w, http.StatusNotFound, api.Error{Error: "export /v1/console/export/CAMERA.zip?start=&end="})
+		return
+	}
+	q := r.URL.Query()
+	start, err1 := time.Parse(time.RFC3339Nano, q.Get("start"))
+	end, err2 := time.Parse(time.RFC3339Nano, q.Get("end"))
+	if err := errors.Join(err1, err2); err != nil {
+		writeError(w, http.StatusBadRequest, api.Error{Error: "start and end must be RFC 3339 times: " + err.Error()})
+		return
+	}
+	tmp, err := os.CreateTemp("", "vigil-export-*.mp4")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, api.Error{Error: err.Error()})
+		return
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	raw, err := api.NewClient(a.Addr(), strings.TrimSpace(tok)).Export(r.Context(), camera, start, end, "console user at "+host, tmp)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, api.Error{Error: err.Error()})
+		return
+	}
+	// The manifest file as vigil export writes it, for the MP4 received.
+	var m evidence.Manifest
+	var manifest []byte
+	if err = json.Unmarshal(raw, &m); err == nil {
+		if sum, herr := evidence.HashFile(tmp.Name()); herr != nil || sum != m.MP4SHA256 {
+			err = fmt.Errorf("the MP4 does not have the SHA-256 its manifest signs (%s, want %s)", sum, m.MP4SHA256)
+		} else {
+			manifest, err = m.Encode()
+		}
+	}
+	if err != nil {
+		writeError(w, http.StatusBadGateway, api.Error{Error: "the export is damaged: " + err.Error()})
+		return
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		writeError(w, http.StatusInternalServerError, api.Error{Error: err.Error()})
+		return
+	}
+	name := camera + "-" + start.UTC().Format("20060102T150405Z")
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name+".zip"))
+	zw := zip.NewWriter(w)
+	mp4, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".mp4", Method: zip.Store, Modified: time.Now()})
+	if err == nil {
+		_, err = io.Copy(mp4, tmp)
+	}
+	if err == nil {
+		var j io.Writer
+		if j, err = zw.Create(name + ".mp4.json"); err == nil {
+			_, err = j.Write(manifest)
+		}
+	}
+	if err == nil {
+		err = zw.Close()
+	}
+	if err != nil {
+		a.log.Warn("console export cut short", "camera", camera, "err", err)
+	}
 }

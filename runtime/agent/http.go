@@ -55,6 +55,7 @@ func (a *Agent) routes() http.Handler {
 	handle("GET /v1/export/public-key", "export_public_key", a.handleExportPublicKey)
 	handle("GET /v1/console/stream", "console_stream", a.handleConsoleStream)
 	handle("GET /v1/live/{camera}", "live", a.handleLive)
+	handle("GET /v1/console/export/{file}", "console_export", a.requireToken(a.handleConsoleExport))
 	mux.Handle("GET /{$}", console.Handler())
 	mux.Handle("GET /ui/", console.Handler())
 	handle("GET /v1/recordings", "recordings", a.handleRecordings)

@@ -1,8 +1,14 @@
 package console_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 	"vigil/runtime/camsim"
+	"vigil/runtime/evidence"
 )
 
 // browser starts Debian's chromium, headless, for the test; it skips the
@@ -85,20 +93,26 @@ func tileJS(camera string) string {
 	return fmt.Sprintf(`document.querySelector('.tile[data-camera=%q]')`, camera)
 }
 
-// plays holds when a tile's video is playing: its time advances by a
-// second from when it first played, and a sampled frame is not blank
-// (camsim's picture has light and dark areas).
+// plays holds when a tile's video is playing (see advances).
 func plays(t *testing.T, ctx context.Context, camera string, d time.Duration) {
 	t.Helper()
 	tile := tileJS(camera)
 	until(t, ctx, camera+" playing", fmt.Sprintf(`(() => { const t = %s; return !!t && t.dataset.state === 'playing'; })()`, tile), d)
-	t0, err := chromedp.Run(ctx, chromedp.Evaluate[float64](tile+`.querySelector('video').currentTime`))
+	advances(t, ctx, camera, tile+`.querySelector('video')`, d)
+}
+
+// advances holds when a video's time advances by a second and a sampled
+// frame is not blank (camsim's picture has light and dark areas).
+func advances(t *testing.T, ctx context.Context, what, video string, d time.Duration) {
+	t.Helper()
+	until(t, ctx, what+" started", video+`?.currentTime > 0`, d)
+	t0, err := chromedp.Run(ctx, chromedp.Evaluate[float64](video+`.currentTime`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	until(t, ctx, camera+"'s video time advancing", fmt.Sprintf(`%s.querySelector('video').currentTime > %f + 1`, tile, t0), d)
-	until(t, ctx, camera+"'s frame not blank", fmt.Sprintf(`(() => {
-		const v = %s.querySelector('video');
+	until(t, ctx, what+"'s video time advancing", fmt.Sprintf(`%s.currentTime > %f + 1`, video, t0), d)
+	until(t, ctx, what+"'s frame not blank", fmt.Sprintf(`(() => {
+		const v = %s;
 		if (v.readyState < 2 || !v.videoWidth) return false;
 		const c = document.createElement('canvas');
 		c.width = 64; c.height = 36;
@@ -111,7 +125,7 @@ func plays(t *testing.T, ctx context.Context, camera string, d time.Duration) {
 			lo = Math.min(lo, y); hi = Math.max(hi, y);
 		}
 		return hi - lo > 40;
-	})()`, tile), d)
+	})()`, video), d)
 }
 
 // TestConsole runs a three-server site with a camera on each server and
@@ -244,5 +258,111 @@ func TestConsole(t *testing.T) {
 			t.Fatal(err)
 		}
 		screenshot(t, ctx, "timeline")
+	})
+
+	t.Run("a click before the gap plays the recording", func(t *testing.T) {
+		// The middle of srv-2's span before the failover gap.
+		pos, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+			const tl = document.querySelector('.timeline');
+			const gap = [...tl.querySelectorAll('.gap')].find(g => g.dataset.cause !== 'not recorded');
+			const span = [...tl.querySelectorAll('.span[data-server="srv-2"]')].find(s => s.getBoundingClientRect().right <= gap.getBoundingClientRect().left + 1);
+			const r = span.getBoundingClientRect();
+			return [r.left + r.width / 2, r.top + r.height / 2, Date.parse(span.title.split(' – ')[0])];
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.MouseClickXY(pos[0], pos[1])); err != nil {
+			t.Fatal(err)
+		}
+		advances(t, ctx, "cam2's recording", `document.querySelector('.playback[data-camera="cam2"] video')`, 30*time.Second)
+		wall, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.playback').dataset.wall`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("playing the recording of %s", wall)
+		screenshot(t, ctx, "playback")
+	})
+
+	t.Run("an export from the page verifies", func(t *testing.T) {
+		// Drag from srv-2's span before the failover gap to now: the
+		// export crosses the gap and the servers.
+		pos, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+			const tl = document.querySelector('.timeline');
+			const span = tl.querySelector('.span[data-server="srv-2"]');
+			const r = span.getBoundingClientRect(), track = tl.querySelector('.track').getBoundingClientRect();
+			return [r.left, track.right - 1, r.top + r.height / 2];
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x0, x1, y := pos[0], pos[1], pos[2]
+		if err := chromedp.Do(ctx,
+			chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x0, y, chromedp.ButtonLeft),
+			chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x1, y, chromedp.ButtonLeft),
+			chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x1, y, chromedp.ButtonLeft),
+			chromedp.SendKeys(chromedp.CSS(`.export input[type=password]`), site.Token),
+			chromedp.Click(chromedp.CSS(`.export button`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		until(t, ctx, "the export's download", `!!document.querySelector('.export').dataset.export || document.querySelector('.export .result.error')`, 60*time.Second)
+		b64, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+			const a = document.querySelector('.export a[download]');
+			if (!a) return 'error: ' + document.querySelector('.export .result').textContent;
+			const buf = new Uint8Array(await (await fetch(a.href)).arrayBuffer());
+			let s = '';
+			for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+			return btoa(s);
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg, ok := strings.CutPrefix(b64, "error: "); ok {
+			t.Fatal(msg)
+		}
+		screenshot(t, ctx, "export")
+		zb, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		var mp4 string
+		for _, f := range zr.File {
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f.Name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(f.Name, ".mp4") {
+				mp4 = filepath.Join(dir, f.Name)
+			}
+		}
+		kctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		k, err := site.Client("srv-1").ExportPublicKey(kctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := hex.DecodeString(k.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := evidence.VerifyFileTrusted(mp4, ed25519.PublicKey(key))
+		if err != nil {
+			t.Fatalf("vigil verify %s: %v", filepath.Base(mp4), err)
+		}
+		t.Logf("the export %s verifies: %s to %s, %d sources", filepath.Base(mp4), m.ActualStart, m.ActualEnd, len(m.Sources))
 	})
 }

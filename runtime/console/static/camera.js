@@ -1,24 +1,39 @@
-// A camera's page: its live view, what records it and why, and its
-// timeline across the site.
+// A camera's page: its live view (or recorded footage after a click on the
+// timeline), what records it and why, and its timeline across the site.
 import { h, dateTime, isSet, recordingServers } from './util.js';
 import { liveTile } from './cameras.js';
 import { timeline } from './timeline.js';
+import { playback } from './playback.js';
+import { exportPanel } from './export.js';
 
 export function cameraView(store, name) {
   const view = h('div', {class: 'view'});
   const facts = h('dl', {class: 'facts'});
-  let tile = null;
+  let tile = null, player = null;
 
   function showLive() {
+    player?.destroy();
+    player = null;
     tile = liveTile(name);
     tile.el.classList.add('large');
     view.replaceChildren(tile.el);
+    tl.setCursor(null);
+    update('state');
   }
-  const tl = timeline(store, name);
+  function play(from) {
+    tile?.destroy();
+    tile = null;
+    player?.destroy();
+    player = playback(name, from, {onTime: t => tl.setCursor(t), onClose: showLive});
+    view.replaceChildren(player.el);
+  }
+  const exp = exportPanel(name);
+  const tl = timeline(store, name, {onPlay: play, onSelect: exp.select});
   const el = h('section', {class: 'camera-page'},
     h('h2', null, h('a', {href: '#/cameras'}, 'Cameras'), ' / ', name),
     h('div', {class: 'camera-top'}, view, facts),
-    tl.el);
+    tl.el,
+    exp.el);
 
   function update(what) {
     if (what !== 'state') return;
@@ -44,6 +59,7 @@ export function cameraView(store, name) {
     destroy() {
       store.listeners.delete(update);
       tile?.destroy();
+      player?.destroy();
       tl.destroy();
     },
   };

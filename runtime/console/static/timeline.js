@@ -1,6 +1,8 @@
 // A camera's timeline (GET /v1/recordings): spans coloured by server, gaps
 // by cause, holds marked, from 1 hour to 30 days; it follows the recording
-// as it goes on.
+// as it goes on. A click plays the footage from that moment (onPlay), a
+// cursor marks the moment being played, and a drag selects a period
+// (onSelect).
 import { h, dateTime, clock } from './util.js';
 
 export const zooms = [
@@ -20,10 +22,12 @@ export function serverColour(store, server) {
   return palette[(i < 0 ? 0 : i) % palette.length];
 }
 
-export function timeline(store, camera) {
+export function timeline(store, camera, {onPlay, onSelect}) {
   let span = zooms[0][1];
   let end = null; // null: follows now
   let data = null;
+  let cursor = null;
+  let selection = null;
   const track = h('div', {class: 'track'});
   const axis = h('div', {class: 'axis'});
   const legend = h('div', {class: 'legend'});
@@ -42,8 +46,31 @@ export function timeline(store, camera) {
     const e = end ?? Date.now();
     return [e - span, e];
   }
+  const at = x => { const [s] = range(); return s + x * span; };
   const pct = t => { const [s] = range(); return `${((t - s) / span) * 100}%`; };
   const width = (a, b) => `${Math.max(0, ((b - a) / span) * 100)}%`;
+
+  track.classList.add('interactive');
+  let down = null;
+  const timeAt = e => {
+    const r = track.getBoundingClientRect();
+    return Math.min(at(Math.min(1, Math.max(0, (e.clientX - r.left) / r.width))), Date.now() - 1000);
+  };
+  track.addEventListener('mousedown', e => { down = {x: e.clientX, t: timeAt(e)}; });
+  const up = e => {
+    if (!down) return;
+    const from = down;
+    down = null;
+    if (Math.abs(e.clientX - from.x) < 4) {
+      onPlay(new Date(from.t));
+      return;
+    }
+    const t = timeAt(e);
+    selection = [Math.min(from.t, t), Math.max(from.t, t)];
+    onSelect(selection.map(x => new Date(x)));
+    draw();
+  };
+  window.addEventListener('mouseup', up);
 
   async function refresh() {
     for (const b of zoomButtons) b.classList.toggle('active', zooms.find(z => z[0] === b.dataset.zoom)[1] === span);
@@ -86,6 +113,8 @@ export function timeline(store, camera) {
       if (b <= a) continue;
       items.push(h('div', {class: 'hold', title: `hold ${hd.name}${hd.reason ? `: ${hd.reason}` : ''}`, style: `left:${pct(a)};width:${width(a, b)}`}));
     }
+    if (selection) items.push(h('div', {class: 'selection', style: `left:${pct(selection[0])};width:${width(selection[0], selection[1])}`}));
+    if (cursor) items.push(h('div', {class: 'cursor', style: `left:${pct(cursor)}`}));
     track.replaceChildren(...items);
     const ticks = [];
     for (let i = 0; i <= 6; i++) {
@@ -103,6 +132,14 @@ export function timeline(store, camera) {
   refresh();
   return {
     el,
-    destroy() { clearInterval(timer); window.removeEventListener('mouseup', up); },
+    // setCursor marks the moment being played (null: none).
+    setCursor(t) {
+      cursor = t ? t.getTime() : null;
+      draw();
+    },
+    destroy() {
+      clearInterval(timer);
+      window.removeEventListener('mouseup', up);
+    },
   };
 }
