@@ -39,10 +39,11 @@
 // that chain:
 //
 //   - A discontinuity of the camera's timestamps (a step back, a jump
-//     forward beyond the time that passed, a wrap, an encoder restart, a
-//     second client joining a shared stream) is rebased: the stream goes on
-//     one frame after the previous one, so no frame is lost, and a
-//     camera.timestamps event says so. If the camera also paused (sent
+//     forward beyond the time that passed, a reset to a new origin, an
+//     encoder restart, a second client joining a shared stream) is
+//     rebased: the stream goes on one frame after the previous one, so no
+//     frame is lost, and a camera.timestamps event says so. (The 32-bit
+//     RTP timestamp's own wrap is unwrapped by the RTSP client.) If the camera also paused (sent
 //     nothing for over 500 ms), the next keyframe starts a new segment at
 //     the recorder's clock and the pause is a gap with cause "timestamp
 //     jump". Frames the DTS extractor still cannot time are dropped up to

@@ -319,10 +319,11 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 
 // rebase returns the frame's timestamp in the muxer's continuous media
 // time. A step back, or a jump forward further than the clock moved since
-// the previous frame (a wrap, an NTP step, an encoder restart, a second
-// client joining a shared stream), is a discontinuity: the stream goes on
-// one frame after the previous one, so no frame is lost, and if the camera
-// paused meanwhile the drift estimate makes the next keyframe re-anchor.
+// the previous frame (an NTP step, a reset to a new origin, an encoder
+// restart, a second client joining a shared stream), is a discontinuity:
+// the stream goes on one frame after the previous one, so no frame is
+// lost; if the camera also paused, the next keyframe starts a segment at
+// the clock's time and the pause is a gap (resync).
 func (m *muxer) rebase(pts int64, now time.Time) int64 {
 	defer func() { m.lastPTS, m.lastArrival, m.hasLast = pts, now, true }()
 	if !m.hasLast {

@@ -280,6 +280,7 @@ func (s *session) run() {
 	defer func() {
 		close(s.jobs)
 		<-s.wdone
+		s.reportTallies(true) // the counts of the last minute are not lost
 		s.closeGap(s.m.now(), true)
 	}()
 	attempt := 0

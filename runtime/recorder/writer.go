@@ -210,7 +210,7 @@ func (w *writer) closeFile() {
 	f := w.file
 	w.file = nil
 	end := w.meta.wall.Add(w.lastEnd)
-	if at := w.meta.endAt.Load(); at != 0 && at < end.UnixNano() {
+	if at := w.meta.endAt.Load(); at != 0 && at < end.UnixNano() && at > w.meta.wall.UnixNano() {
 		end = time.Unix(0, at)
 	}
 	if _, err := f.Close(end, w.meta.codec, w.server); err != nil {
