@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/runtime/api"
 	"vigil/runtime/camsim"
 )
 
@@ -61,4 +62,26 @@ func TestSettingsChangeWithoutHole(t *testing.T) {
 	for _, seg := range segs {
 		ffprobe(t, seg.Path)
 	}
+}
+
+// A new source that does not work: the old one records until handoverWait,
+// then the camera is failing with the new source's cause, its gap starting
+// at the handover, not before.
+func TestHandoverToABrokenSource(t *testing.T) {
+	t.Parallel()
+	srv := startCamsim(t, camsim.Options{})
+	store := openStore(t, t.TempDir())
+	m, _ := newManager(t, store)
+	cam := Camera{Name: "door", URL: srv.URL(1)}
+	m.Set([]Camera{cam})
+	waitFor(t, 10*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
+	changed := time.Now()
+	cam.URL = "rtsp://127.0.0.1:9/nothing"
+	m.Set([]Camera{cam})
+	waitFor(t, handoverWait+10*time.Second, "failing", func() bool { return m.Status()[0].State == "failing" })
+	st := m.Status()[0]
+	if st.Gap == nil || st.Gap.Cause != api.CauseUnreachable || st.Gap.Start.Before(changed.Add(handoverWait)) {
+		t.Errorf("status %+v, gap %+v: want unreachable from the handover, %s after the change", st, st.Gap, handoverWait)
+	}
+	waitFor(t, 10*time.Second, "the old session closed", func() bool { return srv.Stats()["cam1"].Readers == 0 })
 }
