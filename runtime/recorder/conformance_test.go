@@ -59,13 +59,21 @@ func (c *camCase) files(t *testing.T, maxLost int64) []storage.Segment {
 	segs := c.store.Segments("cam")
 	var frames int64
 	for _, seg := range segs {
-		p := ffprobe(t, seg.Path)[0]
-		for j := 1; j < len(p.dts); j++ {
-			if p.dts[j] <= p.dts[j-1] {
-				t.Fatalf("%s: dts %v after %v", seg.Path, p.dts[j], p.dts[j-1])
+		streams := ffprobe(t, seg.Path)
+		for i, p := range streams {
+			for j := 1; j < len(p.dts); j++ {
+				if p.dts[j] <= p.dts[j-1] {
+					t.Fatalf("%s stream %d: dts %v after %v", seg.Path, i, p.dts[j], p.dts[j-1])
+				}
 			}
 		}
-		frames += int64(len(p.dts))
+		frames += int64(len(streams[0].dts))
+		if a, v := streams[1], streams[0]; a != nil && len(a.dts) > 0 {
+			// Audio stays with the video across discontinuities.
+			if d := a.dts[len(a.dts)-1] - v.dts[len(v.dts)-1]; d < -0.5 || d > 0.5 {
+				t.Errorf("%s: the audio ends %.3f s from the video", seg.Path, d)
+			}
+		}
 		if seg.Start.Before(c.started.Add(-2*time.Second)) || seg.End.After(c.stopped.Add(time.Second)) {
 			t.Errorf("segment %s to %s lies outside the recording (%s to %s)", seg.Start.Format(time.StampMilli), seg.End.Format(time.StampMilli),
 				c.started.Format(time.StampMilli), c.stopped.Format(time.StampMilli))
@@ -118,7 +126,7 @@ func TestConformanceJumpForward(t *testing.T) {
 func TestConformanceRestartInSession(t *testing.T) {
 	t.Parallel()
 	var paused time.Time
-	c := runCase(t, camsim.Options{}, Camera{SegmentDuration: 2 * time.Second}, 75, 100, func(s *camsim.Server) {
+	c := runCase(t, camsim.Options{Audio: true}, Camera{SegmentDuration: 2 * time.Second}, 75, 100, func(s *camsim.Server) {
 		paused = time.Now()
 		s.Restart("cam1", 2*time.Second)
 	})
