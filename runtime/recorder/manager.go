@@ -34,9 +34,11 @@
 // reports) are not trusted: many cameras are never set.
 //
 // The first segment of a connection starts at the recorder's clock when its
-// first keyframe arrives; the next ones follow on from the previous end, by
-// the stream's timestamps, so they join without a hole. Two things break
-// that chain:
+// first keyframe arrives, moved back to where the least delayed frame of its
+// first part puts it (a keyframe, the largest frame, often arrives late;
+// the file is named after that). The next ones follow on from the previous
+// end, by the stream's timestamps, so they join without a hole. Two things
+// break that chain:
 //
 //   - A discontinuity of the camera's timestamps (a step back, a jump
 //     forward beyond the time that passed, a reset to a new origin, an

@@ -127,6 +127,10 @@ type muxer struct {
 	drift       driftEstimate
 	reanchor    bool // the next keyframe starts a segment placed by the drift estimate
 	resync      bool // the next keyframe starts a segment at the clock's time: the camera paused across a discontinuity
+	// settling: the open segment was placed by its keyframe's arrival and
+	// has not reached the writer; early is the least lateness since (<= 0).
+	settling bool
+	early    time.Duration
 	// loss is the gap opened by frames lost since the last frame kept,
 	// closed by the next segment.
 	loss    *api.Gap
@@ -244,7 +248,9 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 	m.needKey, m.lost = false, false
 
 	if m.cur != nil {
-		m.drift.observe(now.Sub(m.wallAt(dts)), now)
+		late := now.Sub(m.wallAt(dts))
+		m.early = min(m.early, late)
+		m.drift.observe(late, now)
 		if d := m.drift.estimate(); d > maxDrift || d < -maxDrift {
 			m.reanchor = true
 		}
@@ -255,7 +261,7 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 	}
 	switch {
 	case m.cur == nil:
-		m.openSegment(dts, now)
+		m.openSegment(dts, now, true)
 	case cut:
 		m.finishPending(dts)
 		if m.cutNext {
@@ -264,7 +270,7 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 			m.flush(dts, false)
 		}
 		if !m.needKey { // else the part could not be queued: handled below
-			wall := m.wallAt(dts)
+			wall, byClock := m.wallAt(dts), m.cutNext || m.resync
 			switch {
 			case m.cutNext:
 				wall = now // media was lost: the clock, not the stream, says when we are
@@ -287,7 +293,7 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 					m.cur.endAt.Store(wall.UnixNano())
 				}
 			}
-			m.openSegment(dts, wall)
+			m.openSegment(dts, wall, byClock)
 		}
 	default:
 		m.finishPending(dts)
@@ -302,7 +308,7 @@ func (m *muxer) writeVideo(pts int64, au [][]byte) {
 			m.stats.drop(1, m.lossCause(), m.lossReason())
 			return
 		}
-		m.openSegment(dts, now)
+		m.openSegment(dts, now, true)
 		m.needKey, m.lost = false, false
 	}
 	if m.cur == nil {
@@ -540,7 +546,10 @@ func (m *muxer) dropPending() {
 	}
 }
 
-func (m *muxer) openSegment(dts int64, wall time.Time) {
+// openSegment starts a segment at video DTS dts and wall-clock time wall;
+// byClock: wall is the arrival of its keyframe, to be settled by the
+// frames that follow before the writer sees the segment.
+func (m *muxer) openSegment(dts int64, wall time.Time, byClock bool) {
 	tracks := []storage.Track{{ID: 1, TimeScale: videoTimeScale}}
 	if m.h265 {
 		tracks[0].Codec = &codecs.H265{VPS: m.vps, SPS: m.sps, PPS: m.pps}
@@ -575,6 +584,7 @@ func (m *muxer) openSegment(dts int64, wall time.Time) {
 		m.drift = driftEstimate{}
 	}
 	m.reanchor, m.resync = false, false
+	m.settling, m.early = byClock, 0
 	m.opened.Store(true)
 	m.segParams = [][]byte{m.vps, m.sps, m.pps}
 	m.start = dts
@@ -626,6 +636,7 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 	if m.cur == nil {
 		return
 	}
+	m.settle()
 	j := job{seg: m.cur, close: closeSeg, end: ticksToDuration(end-m.start, videoTimeScale), frames: len(m.samples), bytes: int64(m.partBytes)}
 	partStart := m.base
 	if len(m.samples) > 0 {
@@ -657,6 +668,31 @@ func (m *muxer) flush(end int64, closeSeg bool) {
 		m.stats.queued.Add(-j.bytes)
 		m.dropPart(j, partStart)
 	}
+}
+
+// settle moves the start of a segment placed by its keyframe's arrival to
+// that of the least delayed frame since (a keyframe, the largest frame,
+// often arrives later than the ones after it), before its first part goes
+// to the writer, which names the file after it. A gap before the segment
+// ends there too, never before it starts.
+func (m *muxer) settle() {
+	if !m.settling {
+		return
+	}
+	m.settling = false
+	if m.early >= 0 {
+		return
+	}
+	wall := m.cur.wall.Add(m.early)
+	if g := m.cur.loss; g != nil {
+		if !wall.After(g.Start) {
+			wall, m.cur.loss = g.Start, nil
+		} else {
+			g.End = wall
+		}
+	}
+	m.cur.wall = wall
+	m.drift = driftEstimate{} // its lateness was measured from the old start
 }
 
 // dropPart gives up a part the writer has no room for: the disk is slower

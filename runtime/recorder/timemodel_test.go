@@ -217,3 +217,23 @@ func TestRestartInSessionIsAGap(t *testing.T) {
 		t.Errorf("gap %s to %s, want the 3 s pause from %s", gaps[0].Start, gaps[0].End, paused)
 	}
 }
+
+// A keyframe that arrives late (the largest frame, after a connection's
+// setup) does not make the files late: the segment starts where the least
+// delayed of its first frames puts it.
+func TestLateFirstKeyframeDoesNotDelayTheFiles(t *testing.T) {
+	t.Parallel()
+	needFFprobe(t)
+	f := newFakeCam(t, time.Minute)
+	onTime := f.now()
+	f.clock.Add(int64(300 * time.Millisecond))
+	f.play(time.Second / 25) // the keyframe, 300 ms late
+	f.clock.Add(-int64(300 * time.Millisecond))
+	f.fed[0] = onTime
+	f.play(10 * time.Second)
+	segs := f.finish()
+	f.check(segs, 0, time.Millisecond)
+	if !segs[0].Start.Equal(onTime) {
+		t.Errorf("the segment starts at %s, want %s", segs[0].Start.Format(time.StampMilli), onTime.Format(time.StampMilli))
+	}
+}
