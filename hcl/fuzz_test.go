@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // FuzzLoad feeds arbitrary text to the loader as one configuration file (and
@@ -23,10 +24,25 @@ func FuzzLoad(f *testing.F) {
 			f.Add(src)
 		}
 	}
+	// The hardening issue's configurations, so that mutations explore the
+	// evaluation bounds (limits.go).
+	for _, src := range []string{
+		`locals { boom = length(setproduct(range(1000), range(1000), range(1000))) }`,
+		`locals { x = [for a in range(100) : [for b in range(100) : "${a}${b}"]] }`,
+		`locals { ok = can(regex("^a", "abc")) ? format("%05d", 1) : replace("aaa", "a", "bb") }`,
+		"locals { x = ((((!!(-1 > 0 ? 1 : 2)))))\n}",
+	} {
+		f.Add([]byte(src))
+	}
 	// Big but legal inputs (the large example with its numbers mutated)
 	// would take seconds each; a low block limit keeps executions fast.
 	defer func(old int64) { maxDynamicBlocks = old }(maxDynamicBlocks)
 	maxDynamicBlocks = 2000
+	// Likewise the evaluation budget: a mutated loop runs to its bound.
+	defer func(i, b, v, p int64, d time.Duration) {
+		maxIterations, maxTemplateBytes, maxValueUnits, maxProducedUnits, maxEvalTime = i, b, v, p, d
+	}(maxIterations, maxTemplateBytes, maxValueUnits, maxProducedUnits, maxEvalTime)
+	maxIterations, maxTemplateBytes, maxValueUnits, maxProducedUnits, maxEvalTime = 20_000, 1<<20, 64<<10, 256<<10, 2*time.Second
 	f.Fuzz(func(t *testing.T, src []byte) {
 		cfg, diags := loadSources([]source{{"fuzz.hcl", src}}, LoadOptions{Env: []string{}, Vars: map[string]string{}}, nil)
 		if cfg == nil {
