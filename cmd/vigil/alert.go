@@ -21,18 +21,15 @@ func runAlertTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "Usage: vigil alert test [-address URL] [-json] NOTIFIER\n\nThe agent sends a test message to NOTIFIER, a notifier of the committed\nconfiguration, and this prints what the mail server, webhook or MQTT broker\nanswered. Needs the API token in VIGIL_TOKEN.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, args); !ok {
+	notifier, code, ok := parseOneArg(fs, args)
+	if !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
 	}
 	token := api.TokenFromEnv()
 	if token == "" {
 		return fail(stdout, stderr, *asJSON, errors.New("VIGIL_TOKEN is not set: sending a test notification needs the API token of the agent configuration"))
 	}
-	resp, err := api.NewClient(*address, token).AlertTest(context.Background(), fs.Arg(0))
+	resp, err := api.NewClient(*address, token).AlertTest(context.Background(), notifier)
 	if err != nil {
 		return fail(stdout, stderr, *asJSON, err)
 	}

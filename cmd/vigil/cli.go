@@ -270,3 +270,17 @@ func fail(stdout, stderr io.Writer, asJSON bool, err error, diags ...hcl.Diagnos
 	}
 	return exitError
 }
+
+// parseOneArg is parseFlags for a command that takes exactly one argument
+// (a server, a notifier, a file): without it, or with more, the usage goes
+// to stderr and the command exits 2.
+func parseOneArg(fs *flag.FlagSet, args []string) (arg string, code int, ok bool) {
+	if code, ok := parseFlags(fs, args); !ok {
+		return "", code, false
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return "", exitUsage, false
+	}
+	return fs.Arg(0), exitOK, true
+}

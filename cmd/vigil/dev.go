@@ -480,19 +480,16 @@ func runDevControl(verb string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "Usage: vigil dev %s [-control ADDR] SERVER\n\nAsks the vigil dev running in another terminal to %s one of its servers.\nThe token comes from VIGIL_TOKEN, as vigil dev printed it.\n\nFlags:\n", verb, verb)
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, args); !ok {
+	server, code, ok := parseOneArg(fs, args)
+	if !ok {
 		return code
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
 	}
 	token := api.TokenFromEnv()
 	if token == "" {
 		fmt.Fprintf(stderr, "Error: VIGIL_TOKEN is not set: run the export line that vigil dev printed first\n")
 		return 1
 	}
-	msg, err := devsite.Control(context.Background(), *control, token, verb, fs.Arg(0))
+	msg, err := devsite.Control(context.Background(), *control, token, verb, server)
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1

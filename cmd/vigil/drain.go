@@ -34,14 +34,10 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, args); !ok {
+	server, code, ok := parseOneArg(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitUsage
-	}
-	server := fs.Arg(0)
 	token := api.TokenFromEnv()
 	if token == "" {
 		return fail(stdout, stderr, *asJSON, errors.New("VIGIL_TOKEN is not set: a drain needs the API token of the agent configuration"))

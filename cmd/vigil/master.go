@@ -21,14 +21,10 @@ func runMasterTransfer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "Usage: vigil master transfer [-address URL] [-json] SERVER\n\nMakes SERVER the site's master (raft leadership transfer). Needs the API token\nin VIGIL_TOKEN. Recording is not interrupted.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, args); !ok {
+	server, code, ok := parseOneArg(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
-	}
-	server := fs.Arg(0)
 	token := api.TokenFromEnv()
 	if token == "" {
 		return fail(stdout, stderr, *asJSON, errors.New("VIGIL_TOKEN is not set: moving the master role needs the API token of the agent configuration"))

@@ -28,14 +28,10 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			"from the file, to prove the export came from that site.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, args); !ok {
+	file, code, ok := parseOneArg(fs, args)
+	if !ok {
 		return code
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return 2
-	}
-	file := fs.Arg(0)
 	// Given the manifest instead of the video, check the pair all the same.
 	if mp4, ok := strings.CutSuffix(file, ".json"); ok {
 		if _, err := os.Stat(mp4); err == nil {
