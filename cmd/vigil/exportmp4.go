@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -49,20 +48,16 @@ func exportFile(address, camera, startS, endS, out string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
-	var m evidence.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		fmt.Fprintf(stderr, "Error: the agent's manifest is not one: %v\n", err)
-		return 1
-	}
-	if sum, err := evidence.HashFile(tmp.Name()); err != nil || sum != m.MP4SHA256 {
-		fmt.Fprintf(stderr, "Error: the MP4 received does not have the SHA-256 the agent signed (%s, want %s): the transfer was damaged; export again\n", sum, m.MP4SHA256)
+	m, err := evidence.Received(raw, tmp.Name())
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
-	if err := evidence.WriteFile(out, &m); err != nil {
+	if err := evidence.WriteFile(out, m); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}

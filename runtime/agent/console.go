@@ -3,7 +3,6 @@ package agent
 import (
 	"archive/zip"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -230,14 +229,10 @@ func (a *Agent) handleConsoleExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The manifest file as vigil export writes it, for the MP4 received.
-	var m evidence.Manifest
 	var manifest []byte
-	if err = json.Unmarshal(raw, &m); err == nil {
-		if sum, herr := evidence.HashFile(tmp.Name()); herr != nil || sum != m.MP4SHA256 {
-			err = fmt.Errorf("the MP4 does not have the SHA-256 its manifest signs (%s, want %s)", sum, m.MP4SHA256)
-		} else {
-			manifest, err = m.Encode()
-		}
+	m, err := evidence.Received(raw, tmp.Name())
+	if err == nil {
+		manifest, err = m.Encode()
 	}
 	if err != nil {
 		writeError(w, http.StatusBadGateway, api.Error{Error: "the export is damaged: " + err.Error()})

@@ -163,6 +163,26 @@ func HashFile(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// Received reads the manifest that an agent sends with an export (the
+// decoded trailer of GET /v1/export/CAMERA.mp4, api.Client.Export) and checks
+// that the MP4 received at mp4Path is the one it signs: a transfer cut or
+// damaged on the way fails here. vigil export and the console's export use
+// it before they hand the pair on.
+func Received(raw []byte, mp4Path string) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("the agent's manifest is not one: %w", err)
+	}
+	sum, err := HashFile(mp4Path)
+	if err != nil {
+		return nil, err
+	}
+	if sum != m.MP4SHA256 {
+		return nil, fmt.Errorf("the MP4 received does not have the SHA-256 the agent signed (%s, want %s): the transfer was damaged; export again", sum, m.MP4SHA256)
+	}
+	return &m, nil
+}
+
 // MismatchError lists everything in an export that does not match what was
 // signed. Any other error of VerifyFile means the files could not be read.
 type MismatchError struct {
