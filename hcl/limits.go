@@ -166,6 +166,8 @@ type budget struct {
 	iterations atomic.Int64
 	bytes      atomic.Int64
 	produced   atomic.Int64
+	checks     atomic.Int64
+	over       atomic.Bool // spent != "": read on every check, without the lock
 
 	mu      sync.Mutex
 	spent   string // the first bound passed, "" while within them
@@ -182,20 +184,23 @@ func (b *budget) exhaust(what string, subject *hhcl.Range) {
 		b.spent, b.subject = what, subject
 	}
 	b.mu.Unlock()
+	b.over.Store(true)
 }
 
-func (b *budget) exhausted() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.spent != ""
-}
+func (b *budget) exhausted() bool { return b.over.Load() }
 
-// check exhausts the budget when the evaluation ran out of time.
-func (b *budget) check(subject *hhcl.Range) bool {
-	if time.Now().After(b.deadline) {
+// check exhausts the budget when the evaluation ran out of time; the
+// clock is read every 64 checks (they run for every template part and
+// function call of thousands of cameras).
+func (b *budget) check(at hclsyntax.Node) bool {
+	if b.checks.Add(1)%64 == 0 && time.Now().After(b.deadline) {
+		var subject *hhcl.Range
+		if at != nil {
+			subject = at.Range().Ptr()
+		}
 		b.exhaust(fmt.Sprintf("its evaluation took more than %s", maxEvalTime), subject)
 	}
-	return !b.exhausted()
+	return !b.over.Load()
 }
 
 // diagnostic is the error of a load that passed a bound, nil otherwise.
@@ -234,19 +239,19 @@ func (b *budget) bound(n hclsyntax.Node) {
 }
 
 // iterate spends a for expression's collection.
-func (b *budget) iterate(v cty.Value, r hhcl.Range) {
+func (b *budget) iterate(v cty.Value, at hclsyntax.Node) {
 	if v.IsKnown() && !v.IsNull() && v.CanIterateElements() {
 		if b.iterations.Add(int64(v.LengthInt())) > maxIterations {
-			b.exhaust(fmt.Sprintf("its for expressions iterate over more than %d elements", maxIterations), &r)
+			b.exhaust(fmt.Sprintf("its for expressions iterate over more than %d elements", maxIterations), at.Range().Ptr())
 		}
 	}
 }
 
 // concat spends a template part.
-func (b *budget) concat(v cty.Value, r hhcl.Range) {
+func (b *budget) concat(v cty.Value, at hclsyntax.Node) {
 	if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
 		if b.bytes.Add(int64(len(v.AsString()))) > maxTemplateBytes {
-			b.exhaust(fmt.Sprintf("its string templates build more than %d bytes", maxTemplateBytes), &r)
+			b.exhaust(fmt.Sprintf("its string templates build more than %d bytes", maxTemplateBytes), at.Range().Ptr())
 		}
 	}
 }
@@ -258,21 +263,20 @@ func (b *budget) concat(v cty.Value, r hhcl.Range) {
 type boundedExpr struct {
 	*hclsyntax.ParenthesesExpr
 	b     *budget
-	spend func(cty.Value, hhcl.Range)
+	spend func(cty.Value, hclsyntax.Node)
 }
 
-func (b *budget) wrap(e hclsyntax.Expression, spend func(cty.Value, hhcl.Range)) hclsyntax.Expression {
+func (b *budget) wrap(e hclsyntax.Expression, spend func(cty.Value, hclsyntax.Node)) hclsyntax.Expression {
 	return &boundedExpr{ParenthesesExpr: &hclsyntax.ParenthesesExpr{Expression: e, SrcRange: e.Range()}, b: b, spend: spend}
 }
 
 func (e *boundedExpr) Value(ctx *hhcl.EvalContext) (cty.Value, hhcl.Diagnostics) {
-	r := e.Range()
-	if !e.b.check(&r) {
+	if !e.b.check(e) {
 		return cty.DynamicVal, nil
 	}
 	v, diags := e.Expression.Value(ctx)
 	uv, _ := v.Unmark()
-	e.spend(uv, r)
+	e.spend(uv, e)
 	if e.b.exhausted() {
 		return cty.DynamicVal, diags
 	}
@@ -358,6 +362,13 @@ func (b *budget) boundFunc(name string, f function.Function) function.Function {
 // valueUnits is v's size in bytes of strings plus elements, counted up to
 // limit (the count stops there).
 func valueUnits(v cty.Value, limit int64) int64 {
+	if v, _ := v.Unmark(); v.Type().IsPrimitiveType() {
+		// The common case, without a walk.
+		if v.IsKnown() && !v.IsNull() && v.Type() == cty.String {
+			return 1 + int64(len(v.AsString()))
+		}
+		return 1
+	}
 	var n int64
 	_ = cty.Walk(v, func(_ cty.Path, v cty.Value) (bool, error) {
 		if n > limit {

@@ -546,7 +546,7 @@ func (l *loader) evalLocals(attrs []*hhcl.Attribute) hhcl.Diagnostics {
 				next = append(next, a)
 				continue
 			}
-			if !l.budget.check(a.Expr.Range().Ptr()) {
+			if n, _ := a.Expr.(hclsyntax.Node); !l.budget.check(n) {
 				// Out of time: the rest stay unknown (the budget's error).
 				l.locals[a.Name] = cty.DynamicVal
 				continue
