@@ -517,7 +517,7 @@ func (s *session) notWriting(idle time.Duration) {
 		cause, reason = api.CauseMalformed, "no frame could be recorded"
 	}
 	n := s.stats.received.Load() - s.stats.receivedAtWrite.Load()
-	last := time.Unix(0, s.stats.lastWrite.Load())
+	last := time.Unix(0, s.stats.writtenUntil.Load())
 	s.mu.Lock()
 	s.state, s.since = "failing", s.m.now()
 	s.errMsg = fmt.Sprintf("%d frames received, none written for %s: %s", n, idle.Round(time.Second), reason)

@@ -23,6 +23,9 @@ type camStats struct {
 	// lastWrite is when media last reached the file (unix nanoseconds of
 	// the recorder's clock), 0 before the first part.
 	lastWrite atomic.Int64
+	// writtenUntil is the wall-clock end of the media written last (unix
+	// nanoseconds): where a gap of what follows starts.
+	writtenUntil atomic.Int64
 
 	// received counts the video frames that arrived; receivedAtWrite is
 	// its value when media last reached the file.
@@ -181,6 +184,7 @@ func (w *writer) handle(j job) {
 				w.stats.written(int64(j.frames), w.file.Size()-prev)
 				w.stats.receivedAtWrite.Store(w.stats.received.Load())
 				w.stats.lastWrite.Store(w.now().UnixNano())
+				w.stats.writtenUntil.Store(j.seg.wall.Add(j.end).UnixNano())
 				if now := time.Now(); now.Sub(w.lastSync) >= w.fsyncEvery {
 					if err := w.file.Sync(); err != nil {
 						w.fail(err)

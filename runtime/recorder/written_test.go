@@ -25,6 +25,7 @@ func TestReceivingButNotWritingIsFailing(t *testing.T) {
 	s.onRecording(m.now(), "h264", nil)
 	written := m.now().Add(-6 * time.Second)
 	s.stats.lastWrite.Store(written.UnixNano())
+	s.stats.writtenUntil.Store(written.Add(-200 * time.Millisecond).UnixNano()) // the media's end
 	s.stats.received.Add(150)
 	s.stats.drop(150, api.CauseTimestampJump, "undecodable frame timing, waiting for the next keyframe")
 	s.lastSeen.Store(time.Now().UnixNano())
@@ -32,8 +33,8 @@ func TestReceivingButNotWritingIsFailing(t *testing.T) {
 		t.Fatalf("checkWritten: %v (before NoKeyframe, the connection is kept)", err)
 	}
 	st := s.status()
-	if st.State != "failing" || st.Gap == nil || st.Gap.Cause != api.CauseTimestampJump || !st.Gap.Start.Equal(written) {
-		t.Fatalf("status %+v gap %+v, want failing with an open timestamp-jump gap from the last write", st, st.Gap)
+	if st.State != "failing" || st.Gap == nil || st.Gap.Cause != api.CauseTimestampJump || !st.Gap.Start.Equal(written.Add(-200*time.Millisecond)) {
+		t.Fatalf("status %+v gap %+v, want failing with an open timestamp-jump gap from the end of the media written", st, st.Gap)
 	}
 	if !strings.Contains(st.Error, "150 frames received, none written for 6s") {
 		t.Errorf("error %q does not give the count", st.Error)
@@ -47,7 +48,7 @@ func TestReceivingButNotWritingIsFailing(t *testing.T) {
 		t.Errorf("state %s after writing again", st.State)
 	}
 	gaps := store.Gaps("gate")
-	if len(gaps) != 1 || gaps[0].Cause != api.CauseTimestampJump || !gaps[0].Start.Equal(written) {
+	if len(gaps) != 1 || gaps[0].Cause != api.CauseTimestampJump || !gaps[0].Start.Equal(written.Add(-200*time.Millisecond)) {
 		t.Errorf("stored gaps %+v", gaps)
 	}
 }
