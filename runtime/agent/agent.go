@@ -194,6 +194,10 @@ func Start(cfg Config) (*Agent, error) {
 	var err error
 	a.history, err = eventlog.Open(filepath.Join(cfg.DataDir, "events"), eventlog.Options{
 		Retention: savedEventRetention(cfg.DataDir),
+		Failed: func(err error) {
+			a.log.Error("cannot keep events on disk: vigil events will miss them", "err", err)
+		},
+		Dropped: a.metrics.historyDropped.Inc,
 		Corrupt: func(file string, bad int) {
 			a.emit(api.Event{Severity: "warning", Kind: "events.corrupt",
 				Message: fmt.Sprintf("event history file %s has %d unreadable lines (cut by a crash or damaged): skipped", file, bad)})
@@ -346,9 +350,7 @@ func (a *Agent) publish(ev api.Event) {
 		ev.Time = time.Now()
 	}
 	a.metrics.events.WithLabelValues(ev.Kind).Inc()
-	if err := a.history.Append(ev); err != nil {
-		a.log.Error("cannot keep events on disk: vigil events will miss them", "err", err)
-	}
+	a.history.Append(ev)
 	a.events.publish(ev)
 }
 

@@ -16,8 +16,10 @@ type metrics struct {
 	reconcile     prometheus.Histogram
 	events        *prometheus.CounterVec
 	eventsDropped prometheus.Counter
-	requests      *prometheus.CounterVec
-	connsRefused  prometheus.Counter
+	// historyDropped counts events not kept on disk (the queue was full).
+	historyDropped prometheus.Counter
+	requests       *prometheus.CounterVec
+	connsRefused   prometheus.Counter
 	// Alerting, on the master.
 	alertPending    *prometheus.GaugeVec
 	alertDeliveries *prometheus.CounterVec
@@ -50,6 +52,9 @@ func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
 		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_events_dropped_total", Help: "Events not delivered to a slow /v1/events subscriber.",
 		}),
+		historyDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_event_history_dropped_total", Help: "Events not kept in the event history because the disk fell behind.",
+		}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_api_requests_total", Help: "HTTP API requests by endpoint and status code.",
 		}, []string{"endpoint", "code"}),
@@ -70,7 +75,7 @@ func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
 	})
 	info.Set(1)
 	reg.MustRegister(m.revision, m.master, m.servers, m.cameras, m.assigned, m.reconcile,
-		m.events, m.eventsDropped, m.requests, m.connsRefused, m.alertPending, m.alertDeliveries, info,
+		m.events, m.eventsDropped, m.historyDropped, m.requests, m.connsRefused, m.alertPending, m.alertDeliveries, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

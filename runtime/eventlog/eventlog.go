@@ -53,6 +53,10 @@ type Options struct {
 	Corrupt func(file string, bad int)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Failed hears of the first write error of a run of them.
+	Failed func(error)
+	// Dropped hears of each event not kept because the queue was full.
+	Dropped func()
 }
 
 // Log is an on-disk event history. It is safe for concurrent use.
@@ -66,7 +70,12 @@ type Log struct {
 	curBytes int64
 	total    int64
 	reported map[string]bool // files whose bad lines were reported
-	err      error           // the last write error, reported once
+
+	// The queue in front of the files (Append, writer).
+	qmu     sync.RWMutex // held to send; Close takes it to close q
+	closed  bool
+	q       chan item
+	stopped chan struct{} // closed when writer returns
 }
 
 type logFile struct {
@@ -89,7 +98,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("event history: %w", err)
 	}
-	l := &Log{dir: dir, opts: opts, reported: map[string]bool{}}
+	l := &Log{dir: dir, opts: opts, reported: map[string]bool{}, q: make(chan item, queueSize), stopped: make(chan struct{})}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("event history: %w", err)
@@ -108,6 +117,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	l.mu.Lock()
 	l.prune()
 	l.mu.Unlock()
+	go l.writer()
 	return l, nil
 }
 
@@ -143,23 +153,68 @@ func (l *Log) maxFile() int64 { return max(l.opts.MaxBytes/16, 4<<10) }
 // this much on a quiet agent.
 func (l *Log) rotateEvery() time.Duration { return min(time.Hour, l.opts.Retention/24) }
 
-// Append writes ev. An error is returned only the first time writes fail
-// in a row, so that a broken disk raises one event, not one per event.
-func (l *Log) Append(ev api.Event) error {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return err
+// queueSize bounds the events waiting to be written.
+const queueSize = 4096
+
+// item is an event to write, or a flush marker.
+type item struct {
+	ev      api.Event
+	flushed chan struct{}
+}
+
+// Append queues ev for writing and returns at once: a slow disk never
+// holds up the agent. When the queue is full the event is not kept
+// (Options.Dropped is told).
+func (l *Log) Append(ev api.Event) {
+	l.qmu.RLock()
+	defer l.qmu.RUnlock()
+	if l.closed {
+		return
 	}
-	b = append(b, '\n')
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	err = l.write(ev.Time, b)
-	first := err != nil && l.err == nil
-	l.err = err
-	if first {
-		return fmt.Errorf("event history: %w", err)
+	select {
+	case l.q <- item{ev: ev}:
+	default:
+		if l.opts.Dropped != nil {
+			l.opts.Dropped()
+		}
 	}
-	return nil
+}
+
+// Flush waits until the events appended before it are written.
+func (l *Log) Flush() {
+	done := make(chan struct{})
+	l.qmu.RLock()
+	if l.closed {
+		l.qmu.RUnlock()
+		return
+	}
+	l.q <- item{flushed: done}
+	l.qmu.RUnlock()
+	<-done
+}
+
+// writer writes the queue. Options.Failed hears of the first failure of a
+// run of them, so that a broken disk is reported once, not per event.
+func (l *Log) writer() {
+	defer close(l.stopped)
+	failing := false
+	for it := range l.q {
+		if it.flushed != nil {
+			close(it.flushed)
+			continue
+		}
+		b, err := json.Marshal(it.ev)
+		if err != nil {
+			continue
+		}
+		l.mu.Lock()
+		err = l.write(it.ev.Time, append(b, '\n'))
+		l.mu.Unlock()
+		if err != nil && !failing && l.opts.Failed != nil {
+			l.opts.Failed(fmt.Errorf("event history: %w", err))
+		}
+		failing = err != nil
+	}
 }
 
 func (l *Log) write(t time.Time, b []byte) error {
@@ -235,6 +290,7 @@ func (l *Log) remove(f logFile) bool {
 // newest Limit of them. It also removes the files past the retention, so
 // that a quiet agent does not keep them.
 func (l *Log) Query(f api.EventFilter) []api.Event {
+	l.Flush()
 	l.mu.Lock()
 	var names []string
 	for i, file := range l.files {
@@ -310,8 +366,16 @@ func (l *Log) read(name string, f api.EventFilter) []api.Event {
 	return out
 }
 
-// Close closes the open file.
+// Close writes what is queued and closes the open file; later appends
+// are ignored.
 func (l *Log) Close() error {
+	l.qmu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.q)
+	}
+	l.qmu.Unlock()
+	<-l.stopped
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.cur == nil {

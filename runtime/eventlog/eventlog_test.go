@@ -78,6 +78,7 @@ func TestRestartFilterAndCorruption(t *testing.T) {
 // Retention removes whole files past it; the size bound removes the oldest
 // files, never the open one.
 func TestRetentionAndSizeBound(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	l, err := Open(dir, Options{Now: func() time.Time { return now }, MaxBytes: 64 << 10, Retention: 48 * time.Hour})
@@ -89,7 +90,11 @@ func TestRetentionAndSizeBound(t *testing.T) {
 	start := now.Add(-72 * time.Hour)
 	for i := range 72 * 60 {
 		l.Append(ev(start.Add(time.Duration(i)*time.Minute), "camera.stalled", fmt.Sprintf("cam%d", i%50)))
+		if i%1000 == 0 {
+			l.Flush() // more than the queue holds
+		}
 	}
+	l.Flush()
 	var total int64
 	files, _ := filepath.Glob(filepath.Join(dir, "*"+fileExt))
 	for _, f := range files {
@@ -139,4 +144,29 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A full queue drops events (and says so) instead of holding up Append.
+func TestQueueFull(t *testing.T) {
+	dropped := 0
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Dropped: func() { dropped++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A disk that does not keep up: the writer waits for the files' lock.
+	l.mu.Lock()
+	n := queueSize + 10
+	for range n {
+		l.Append(ev(time.Now(), "x", ""))
+	}
+	l.mu.Unlock()
+	if dropped < 9 { // the writer may hold one event taken before it waited
+		t.Fatalf("%d events dropped, want at least 9 of %d", dropped, n)
+	}
+	if kept := len(l.Query(api.EventFilter{})); kept != n-dropped {
+		t.Errorf("%d events kept, want %d", kept, n-dropped)
+	}
+	l.Close()
+	l.Append(ev(time.Now(), "z", "")) // after Close: ignored
 }
