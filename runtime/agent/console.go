@@ -3,6 +3,7 @@ package agent
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vigil/planner"
 	"vigil/runtime/api"
 	"vigil/runtime/console"
 	"vigil/runtime/evidence"
@@ -63,7 +65,9 @@ const stateEvery = 500 * time.Millisecond
 
 // handleConsoleStream is the console's push channel (server-sent events):
 // an event "state" with the answer of GET /v1/state, again whenever it
-// changes (at most every stateEvery). The page follows the site's events
+// changes (at most every stateEvery), and an event "nplusone" with the
+// site's N+1 verdict (planner.CheckNPlusOne, as vigil plan prints it; null
+// without cameras). The page follows the site's events
 // with GET /v1/events?follow=1.
 func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
@@ -85,8 +89,30 @@ func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 		w.Write(bytes.ReplaceAll(bytes.TrimSpace(body), []byte("\n"), []byte("\ndata: ")))
 		w.Write([]byte("\n\n"))
 	}
+	// The N+1 verdict depends only on the committed spec and the
+	// balancing moves in force: it is checked again when they change.
+	var (
+		checked view
+		sent    bool
+	)
+	sendNPlusOne := func() {
+		a.mu.Lock()
+		v := a.view
+		a.mu.Unlock()
+		if sent && v.revision == checked.revision && slices.Equal(v.overrides, checked.overrides) {
+			return
+		}
+		checked, sent = v, true
+		var n *planner.NPlusOne
+		if spec := v.spec(); spec != nil {
+			n = planner.CheckNPlusOne(spec, v.overrides, time.Now())
+		}
+		body, _ := json.Marshal(n)
+		fmt.Fprintf(w, "event: nplusone\ndata: %s\n\n", body)
+	}
 	changed := a.viewChanged()
 	sendState()
+	sendNPlusOne()
 	flusher.Flush()
 	var due <-chan time.Time // a state to send once stateEvery has passed
 	ping := time.NewTicker(15 * time.Second)
@@ -106,6 +132,7 @@ func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 		case <-due:
 			due = nil
 			sendState()
+			sendNPlusOne()
 		case <-ping.C:
 			w.Write([]byte(": ping\n\n")) // finds browsers that went away
 		}

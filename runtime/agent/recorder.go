@@ -108,6 +108,7 @@ func (r *recorderSet) status(sessions []recorder.CameraStatus, rev uint64, res a
 	for _, u := range r.store.Usage() {
 		u.UsedBytes = u.UsedBytes >> 20 << 20 // MiB steps: gossip only real changes
 		u.FreeBytes = u.FreeBytes >> 20 << 20
+		u.Oldest = u.Oldest.Truncate(time.Minute) // retention deletes a segment at a time
 		ms.Storage = append(ms.Storage, u)
 	}
 	return ms

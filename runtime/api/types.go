@@ -101,6 +101,9 @@ type StorageState struct {
 	// RetentionShort is set while recordings younger than the volume's
 	// max_age had to be deleted for room (size, free-space floor, full disk).
 	RetentionShort bool `json:"retention_short"`
+	// Oldest is the start of the volume's oldest closed segment (its
+	// footage reaches back that far); zero while it has none.
+	Oldest time.Time `json:"oldest,omitzero"`
 }
 
 // CameraState is one camera, site-wide.

@@ -154,6 +154,7 @@ func TestConsole(t *testing.T) {
 	cam4 := site.CameraSpec(1, "srv-3")
 	cam4.Name, cam4.URL = "cam4", hevc.URL(1)
 	spec := site.Spec(site.CameraSpec(1, "srv-1", "srv-2"), site.CameraSpec(2, "srv-2", "srv-3"), site.CameraSpec(3, "srv-3", "srv-1"), cam4)
+	spec.Parent = "region" // a site of a domain: the site page shows its parent
 	if _, err := site.Apply(actx, spec); err != nil {
 		t.Fatal(err)
 	}
@@ -175,17 +176,43 @@ func TestConsole(t *testing.T) {
 		if hidden, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('banner').hidden`)); !hidden {
 			t.Error("the banner shows while every server is alive and every camera recorded")
 		}
+		// cam4 has no backup: the assignment with srv-3 dead strands it.
+		until(t, ctx, "the N+1 verdict", `!!document.querySelector('.nplusone').textContent`, 20*time.Second)
+		if v, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.nplusone').textContent`)); v != "N+1 fails: srv-3's failure strands 1 camera (cam4)" {
+			t.Errorf("N+1 verdict: %q", v)
+		}
+		// Each recording server's footage reaches back to its first closed
+		// segment (gossiped with its storage usage).
+		for _, s := range servers {
+			until(t, ctx, s+"'s footage", fmt.Sprintf(`(() => {
+				const td = document.querySelector('table.servers tr[data-server=%q] td.footage');
+				return td.textContent === 'under 1 h' && td.title.startsWith('oldest recording ');
+			})()`, s), 20*time.Second)
+		}
+		tree, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.tree').innerText`))
+		if !strings.HasPrefix(tree, "Domain tree: region ▸ "+site.Name) || !strings.Contains(tree, "not known from here") {
+			t.Errorf("domain tree: %q", tree)
+		}
 		screenshot(t, ctx, "site")
 	})
 
-	t.Run("events of every server", func(t *testing.T) {
-		if err := chromedp.Do(ctx, chromedp.Navigate(url+"#/events"), chromedp.SendKeys(chromedp.CSS(`input[data-filter="server"]`), "srv-3")); err != nil {
+	t.Run("events of every server, filtered by the server", func(t *testing.T) {
+		// A kind pattern (a glob) only the server's query understands.
+		if err := chromedp.Do(ctx, chromedp.Navigate(url+"#/events"),
+			chromedp.SendKeys(chromedp.CSS(`input[data-filter="server"]`), "srv-3"),
+			chromedp.SendKeys(chromedp.CSS(`input[data-filter="kind"]`), "camera.rec*")); err != nil {
 			t.Fatal(err)
 		}
-		until(t, ctx, "srv-3's camera.recording event on srv-1's page", `(() => {
+		until(t, ctx, "srv-3's camera.recording events on srv-1's page", `(() => {
+			const q = new URLSearchParams(document.querySelector('.event-list').dataset.query);
+			if (q.get('server') !== 'srv-3' || q.get('kind') !== 'camera.rec*') return false;
 			const rows = [...document.querySelectorAll('table.events tr')];
-			return rows.length > 0 && rows.every(r => r.innerText.includes('srv-3')) && rows.some(r => r.innerText.includes('camera.recording'));
+			return rows.length > 0 && rows.every(r => r.cells[2].innerText === 'srv-3' && r.cells[1].innerText.startsWith('camera.rec'));
 		})()`, 20*time.Second)
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`input[data-filter="kind"]`), "[")); err != nil {
+			t.Fatal(err)
+		}
+		until(t, ctx, "the server refusing a bad kind pattern", `(document.querySelector('.events-page .summary.error')?.textContent || '').includes('not a valid pattern')`, 20*time.Second)
 	})
 
 	t.Run("live tile plays through another server", func(t *testing.T) {

@@ -146,11 +146,29 @@ func (s *Store) Oldest(camera string) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var oldest time.Time
-	found := false
 	for _, v := range s.vols {
-		if c := v.cams[camera]; c != nil && len(c.segs) > 0 && (!found || c.segs[0].Start.Before(oldest)) {
-			oldest, found = c.segs[0].Start, true
+		oldest = earlier(oldest, v.oldest(camera))
+	}
+	return oldest, !oldest.IsZero()
+}
+
+// oldest is the start of the volume's oldest closed segment of camera, or
+// of any camera when camera is ""; zero when it has none. Callers hold
+// s.mu.
+func (v *volume) oldest(camera string) time.Time {
+	var t time.Time
+	for name, c := range v.cams {
+		if (camera == "" || name == camera) && len(c.segs) > 0 {
+			t = earlier(t, c.segs[0].Start)
 		}
 	}
-	return oldest, found
+	return t
+}
+
+// earlier is the earlier of two times, a zero time counting as none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }

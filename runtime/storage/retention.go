@@ -400,7 +400,7 @@ func (s *Store) Usage() []api.StorageState {
 	defer s.mu.Unlock()
 	out := make([]api.StorageState, 0, len(s.vols))
 	for _, v := range s.vols {
-		st := api.StorageState{Path: v.Path, UsedBytes: v.used.Load(), HeldBytes: v.held.Load(), Full: v.full, RetentionShort: v.short}
+		st := api.StorageState{Path: v.Path, UsedBytes: v.used.Load(), HeldBytes: v.held.Load(), Full: v.full, RetentionShort: v.short, Oldest: v.oldest("")}
 		if free, total, err := s.freeSpace(v.Path); err == nil {
 			st.FreeBytes, st.TotalBytes = int64(free), int64(total)
 		}

@@ -4,12 +4,12 @@
 import { h, since, recordingServers } from './util.js';
 import { siteView } from './site.js';
 import { camerasView } from './cameras.js';
-import { eventsView } from './events.js';
+import { eventsView, followEvents } from './events.js';
 import { cameraView } from './camera.js';
 
 // store is what the views read: the last state (GET /v1/state's answer),
-// the events, and who wants to hear of changes.
-export const store = { state: null, events: [], listeners: new Set() };
+// the site's N+1 verdict (planner.CheckNPlusOne), the events, and who wants to hear of changes.
+export const store = { state: null, nplusone: null, events: [], listeners: new Set() };
 const maxEvents = 1000;
 
 function changed(what) {
@@ -22,44 +22,23 @@ function connect() {
     store.state = JSON.parse(e.data);
     changed('state');
   });
+  es.addEventListener('nplusone', e => {
+    store.nplusone = JSON.parse(e.data);
+    changed('nplusone');
+  });
   es.onopen = () => showConnection(true);
   es.onerror = () => showConnection(false);
 }
 
-// followEvents reads the site's events (GET /v1/events: every server's
-// history, then what happens) as a stream of JSON lines, and follows on
-// from the last one when the stream breaks.
-async function followEvents() {
-  let since = '24h';
-  for (;;) {
-    try {
-      const resp = await fetch(`/v1/events?since=${encodeURIComponent(since)}&limit=${maxEvents}&follow=1`);
-      if (!resp.ok) throw new Error(resp.statusText);
-      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-      let rest = '';
-      for (;;) {
-        const {value, done} = await reader.read();
-        if (done) break;
-        const lines = (rest + value).split('\n');
-        rest = lines.pop();
-        const last = store.events.at(-1);
-        for (const line of lines) {
-          if (!line.trim()) continue;
-          const ev = JSON.parse(line);
-          // After a reconnection the history repeats the last moment.
-          if (last && Date.parse(ev.time) <= Date.parse(last.time) && store.events.some(e => e.time === ev.time && e.kind === ev.kind && e.message === ev.message)) continue;
-          store.events.push(ev);
-          since = ev.time;
-        }
-        if (store.events.length > maxEvents) store.events.splice(0, store.events.length - maxEvents);
-        changed('event');
-      }
-    } catch (err) {
-      // The server went away: the state channel says so; retry.
-    }
-    await new Promise(r => setTimeout(r, 2000));
-  }
+// The store keeps the site's latest events, for the site page.
+function keepEvents() {
+  followEvents({limit: String(maxEvents)}, batch => {
+    store.events.push(...batch);
+    if (store.events.length > maxEvents) store.events.splice(0, store.events.length - maxEvents);
+    changed('event');
+  });
 }
+
 function showConnection(ok) {
   const el = document.getElementById('conn');
   el.className = ok ? 'conn ok' : 'conn lost';
@@ -137,4 +116,4 @@ store.listeners.add(what => {
 window.addEventListener('hashchange', route);
 route();
 connect();
-followEvents();
+keepEvents();

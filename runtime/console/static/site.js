@@ -1,6 +1,7 @@
-// The site page: the servers (AddPac-style monitoring table), the cameras
-// with their state and the one-line reason, and the latest events.
-import { h, bytes, since, recordingServers } from './util.js';
+// The site page: the site's N+1 verdict and its place in the domain tree,
+// the servers (AddPac-style monitoring table), the cameras with their state
+// and the one-line reason, and the latest events.
+import { h, bytes, since, isSet, dateTime, recordingServers } from './util.js';
 import { eventList } from './events.js';
 
 export function siteView(store) {
@@ -8,11 +9,15 @@ export function siteView(store) {
   const cameras = h('tbody');
   const events = h('div');
   const summary = h('p', {class: 'summary'});
+  const nPlusOne = h('p', {class: 'nplusone'});
+  const tree = h('p', {class: 'tree'});
   const el = h('section', {class: 'site'},
     summary,
+    nPlusOne,
+    tree,
     h('h2', null, 'Servers'),
     h('table', {class: 'servers'},
-      h('thead', null, h('tr', null, ...['Server', 'Kind', 'Role', 'Health', 'Recording', 'Viewers', 'CPU', 'Memory', 'Storage'].map(t => h('th', null, t)))),
+      h('thead', null, h('tr', null, ...['Server', 'Kind', 'Role', 'Health', 'Recording', 'Viewers', 'CPU', 'Memory', 'Storage', 'Footage'].map(t => h('th', null, t)))),
       servers),
     h('h2', null, 'Cameras'),
     h('table', {class: 'cameras'},
@@ -24,7 +29,9 @@ export function siteView(store) {
   function update(what) {
     const st = store.state;
     if (what === 'event' || what === 'state') events.replaceChildren(eventList(store.events.slice(-15).reverse()));
+    if (what === 'nplusone' || what === 'state') showNPlusOne(nPlusOne, store.nplusone);
     if (what !== 'state' || !st) return;
+    showTree(tree, st);
     const spec = st.spec;
     const specServer = name => spec?.servers?.find(s => s.name === name);
     const alive = (st.servers || []).filter(s => s.health === 'alive').length;
@@ -39,6 +46,7 @@ export function siteView(store) {
         ? limits.reduce((a, b) => a + b, 0)
         : (s.storage || []).reduce((n, v) => n + v.total_bytes, 0);
       const live = s.health === 'alive' || s.health === 'suspect';
+      const oldest = (s.storage || []).map(v => v.oldest).filter(isSet).sort((a, b) => Date.parse(a) - Date.parse(b))[0];
       return h('tr', {class: `health-${s.health}`, 'data-server': s.name},
         h('td', null, s.name, s.message ? h('div', {class: 'note'}, s.message) : null),
         h('td', null, s.kind),
@@ -48,7 +56,8 @@ export function siteView(store) {
         h('td', {class: 'num'}, live ? (s.live_viewers || 0) : '—'),
         h('td', {class: 'num'}, live ? `${(s.cpu_percent || 0).toFixed(1)} %` : '—'),
         h('td', {class: 'num'}, live ? bytes(s.memory_bytes) : '—'),
-        h('td', {class: 'num'}, live && s.storage ? `${bytes(used)} / ${bytes(size)}` : '—'));
+        h('td', {class: 'num'}, live && s.storage ? `${bytes(used)} / ${bytes(size)}` : '—'),
+        h('td', {class: 'num footage', title: oldest ? `oldest recording ${dateTime(oldest)}` : ''}, live && oldest ? footageAge(oldest) : '—'));
     }));
     cameras.replaceChildren(...(st.cameras || []).map(c => {
       const by = recordingServers(c);
@@ -61,4 +70,59 @@ export function siteView(store) {
   }
   store.listeners.add(update);
   return { el, update, destroy() { store.listeners.delete(update); } };
+}
+
+// footageAge says how far back a server's footage reaches: its oldest
+// segment's age, in days once it is older than two.
+function footageAge(oldest) {
+  const hours = (Date.now() - Date.parse(oldest)) / 3600e3;
+  if (hours < 1) return 'under 1 h';
+  if (hours < 48) return `${Math.round(hours)} h`;
+  return `${(hours / 24).toFixed(1)} days`;
+}
+
+const count = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
+const names = list => list.slice(0, 6).join(', ') + (list.length > 6 ? ` and ${list.length - 6} more` : '');
+
+// showNPlusOne shows the site's N+1 verdict: the agent runs the site's
+// assignment once per server with that server dead (planner.CheckNPlusOne,
+// the check vigil plan prints). undefined: not heard yet; null: no cameras.
+function showNPlusOne(el, n) {
+  el.className = 'nplusone';
+  if (n === undefined) {
+    el.textContent = '';
+    return;
+  }
+  if (n === null) {
+    el.textContent = 'N+1: no cameras to check';
+    return;
+  }
+  const locked = n.locked ? ` (${n.locked === 1 ? '1 locked camera goes' : `${n.locked} locked cameras go`} dark with its own server, by design)` : '';
+  el.classList.add(n.ok ? 'ok' : 'fail');
+  if (n.ok) {
+    el.textContent = `N+1: every camera survives any one server failure${locked}`;
+    return;
+  }
+  const parts = [];
+  if (n.unplaced?.length) parts.push(`${count(n.unplaced.length, 'camera')} fit nowhere even with every server up (${names(n.unplaced)})`);
+  for (const l of n.losses || []) parts.push(`${l.server}'s failure strands ${count(l.cameras.length, 'camera')} (${names(l.cameras)})`);
+  el.textContent = `N+1 fails: ${parts.join('; ')}${locked}`;
+}
+
+// showTree shows the site's place in its domain's tree as far as this
+// site knows it: its committed spec names its parent site and nothing
+// else of the tree.
+function showTree(el, st) {
+  const parent = st.spec?.parent;
+  if (!st.spec) {
+    el.replaceChildren();
+    return;
+  }
+  el.dataset.parent = parent || '';
+  if (!parent) {
+    el.replaceChildren('Domain tree: no parent site in this site\'s spec. Sites below it, if any, are not known from here (vigil plan on the domain\'s configuration shows the whole tree).');
+    return;
+  }
+  el.replaceChildren('Domain tree: ', h('span', {class: 'site-node'}, parent), ' ▸ ', h('strong', {class: 'site-node'}, st.site),
+    h('span', {class: 'note'}, ` · what is above ${parent}, its other sites and any sites below ${st.site} are not known from here: this site's spec names only its parent (vigil plan on the domain's configuration shows the whole tree).`));
 }
