@@ -42,6 +42,7 @@ The configuration file names the server and how it reaches its peers:
   config_dir    = "/etc/vigil/site"     # optional: watched *.hcl, applied on change
   storage_roots = ["/srv", "/mnt"]      # optional: where absolute storage paths may lie
   log_level     = "info"
+  config_import_keys = ["HEX", ...]     # optional: import only signed sticks (vigil config keygen)
 
 With config_dir, saved changes are validated by every server and planned and
 applied by the master; SIGHUP reloads the directory even when unchanged.
@@ -57,15 +58,8 @@ Flags:
 		fs.Usage()
 		return 2
 	}
-	cfg, files, diags := agent.LoadConfig(*config)
-	if len(diags) > 0 {
-		color := false
-		if f, ok := stderr.(*os.File); ok {
-			color = views.ColorFor(f)
-		}
-		hcl.WriteDiagnostics(stderr, diags, files, color, nil)
-	}
-	if diags.HasErrors() {
+	cfg, ok := loadAgentConfig(*config, stderr)
+	if !ok {
 		return 1
 	}
 	cfg.Version = version
@@ -96,4 +90,18 @@ Flags:
 		cfg.Logger.Warn("leaving the site", "err", err)
 	}
 	return 0
+}
+
+// loadAgentConfig reads an agent file, writing its diagnostics to stderr;
+// ok is false when it has errors.
+func loadAgentConfig(path string, stderr io.Writer) (*agent.Config, bool) {
+	cfg, files, diags := agent.LoadConfig(path)
+	if len(diags) > 0 {
+		color := false
+		if f, ok := stderr.(*os.File); ok {
+			color = views.ColorFor(f)
+		}
+		hcl.WriteDiagnostics(stderr, diags, files, color, nil)
+	}
+	return cfg, !diags.HasErrors()
 }

@@ -263,13 +263,7 @@ func Start(cfg Config) (*Agent, error) {
 }
 
 // Addr is the agent's API base URL.
-func (a *Agent) Addr() string {
-	host := a.cfg.advertiseAddr()
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.cfg.Port))
-}
+func (a *Agent) Addr() string { return a.cfg.APIAddr() }
 
 // Name is the agent's server name.
 func (a *Agent) Name() string { return a.cfg.Server }

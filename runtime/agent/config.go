@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"crypto/ed25519"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	vhcl "vigil/hcl"
+	"vigil/runtime/evidence"
 )
 
 // Config is one agent's own configuration: who it is and how it reaches its
@@ -53,6 +55,10 @@ type Config struct {
 	// storage paths may lie (storage_roots; DefaultStorageRoots when
 	// empty). Relative paths lie under DataDir.
 	StorageRoots []string
+	// ConfigImportKeys, when set, are the public keys a configuration stick
+	// must be signed with to be imported (config_import_keys; package
+	// runtime/configimport). Empty: any stick is imported.
+	ConfigImportKeys []ed25519.PublicKey
 
 	// Fields below are not part of the file: set by the command or by tests.
 
@@ -89,6 +95,8 @@ type fileConfig struct {
 	ConfigDir    *string  `hcl:"config_dir"`
 	StorageRoots []string `hcl:"storage_roots,optional"`
 	LogLevel     *string  `hcl:"log_level"`
+	// ConfigImportKeys: hex Ed25519 public keys (vigil config keygen).
+	ConfigImportKeys []string `hcl:"config_import_keys,optional"`
 }
 
 // LoadConfig reads an agent configuration file. Relative paths in it
@@ -241,6 +249,13 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 	if fc.ConfigDir != nil {
 		cfg.ConfigDir = abs(*fc.ConfigDir)
 	}
+	for i, k := range fc.ConfigImportKeys {
+		pub, err := evidence.ParsePublicKey(k)
+		if err != nil {
+			bad("config_import_keys", "Invalid configuration import key", fmt.Sprintf("config_import_keys[%d]: %v; vigil config keygen prints one.", i, err))
+		}
+		cfg.ConfigImportKeys = append(cfg.ConfigImportKeys, pub)
+	}
 	if fc.LogLevel != nil {
 		if err := cfg.LogLevel.UnmarshalText([]byte(*fc.LogLevel)); err != nil {
 			bad("log_level", "Invalid log level", fmt.Sprintf("%q is not one of debug, info, warn, error.", *fc.LogLevel))
@@ -270,6 +285,16 @@ func JoinAddress(s string) (string, error) {
 }
 
 // advertiseAddr is the address peers reach this agent at.
+// APIAddr is the URL of this agent's API as its own server reaches it
+// (Agent.Addr; vigil config import reports to it).
+func (c *Config) APIAddr() string {
+	host := c.advertiseAddr()
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(c.Port))
+}
+
 func (c *Config) advertiseAddr() string {
 	if c.Advertise != "" {
 		return c.Advertise

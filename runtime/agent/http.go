@@ -48,6 +48,7 @@ func (a *Agent) routes() http.Handler {
 	handle("POST /v1/drain", "drain", a.requireToken(a.handleDrain))
 	handle("GET /v1/events", "events", a.handleEvents)
 	handle("POST /v1/alerts/test", "alert_test", a.requireToken(a.handleAlertTest))
+	handle("POST /v1/config/import-report", "config_import_report", a.requireToken(a.handleConfigImportReport))
 	handle("GET /v1/stats", "stats", a.handleStats)
 	handle("GET /v1/gaps", "gaps", a.handleGaps)
 	handle("GET /v1/stats/local", "stats_local", a.handleLocalStats)

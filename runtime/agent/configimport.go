@@ -1,0 +1,36 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"vigil/runtime/api"
+)
+
+// handleConfigImportReport raises the event of a configuration stick that
+// `vigil config import` imported or refused on this server
+// (api.ConfigImportReport): the import runs outside the agent, as root,
+// when the stick appears.
+func (a *Agent) handleConfigImportReport(w http.ResponseWriter, r *http.Request) {
+	var rep api.ConfigImportReport
+	body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err := json.Unmarshal(body, &rep); err != nil || rep.Source == "" || (rep.Refused == "") == (len(rep.Imported) == 0) {
+		writeError(w, http.StatusBadRequest, api.Error{Error: `the request must be a configuration import report: {"source": "DEVICE", "imported": [FILE...] or "refused": "REASON"}`})
+		return
+	}
+	ev := api.Event{Severity: "error", Kind: "config.import_refused",
+		Message: fmt.Sprintf("configuration stick %s refused: %s; nothing was imported, the running configuration stays", rep.Source, rep.Refused)}
+	if rep.Refused == "" {
+		signed := "unsigned"
+		if rep.Signer != "" {
+			signed = "signed by " + rep.Signer
+		}
+		ev = api.Event{Severity: "info", Kind: "config.imported",
+			Message: fmt.Sprintf("configuration stick %s imported into config_dir (%s): %s", rep.Source, signed, strings.Join(rep.Imported, ", "))}
+	}
+	a.emit(ev)
+	writeJSON(w, http.StatusOK, struct{}{})
+}
