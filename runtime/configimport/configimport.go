@@ -115,7 +115,12 @@ func Read(dir string) (files []File, skipped []string, err error) {
 		}
 		data, err := hcl.ReadFile(p)
 		if err != nil {
-			skipped = append(skipped, name+": "+strings.TrimPrefix(err.Error(), p+" "))
+			// hcl.ReadFile names the file by its path: name it as on the stick.
+			msg := name + ": " + err.Error()
+			if rest, ok := strings.CutPrefix(err.Error(), p+" "); ok {
+				msg = name + " " + rest
+			}
+			skipped = append(skipped, msg)
 			continue
 		}
 		files = append(files, File{Name: name, Data: data})

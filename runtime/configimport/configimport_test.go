@@ -169,3 +169,25 @@ func TestKeyFileRoundTrip(t *testing.T) {
 		t.Fatal("a malformed key file was accepted")
 	}
 }
+
+// TestOversizedFile: a file over the loader's bound is skipped (unsigned)
+// or refuses the stick (signed), named as on the stick.
+func TestOversizedFile(t *testing.T) {
+	k := key(t)
+	src := stick(t, k)
+	big := make([]byte, 16<<20+1)
+	if err := os.WriteFile(filepath.Join(src, "huge.hcl"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Import(src, t.TempDir(), nil)
+	if err != nil || len(res.Skipped) != 1 || !strings.HasPrefix(res.Skipped[0], "huge.hcl is 16777217 bytes, more than") {
+		t.Fatalf("unsigned: %+v, %v", res, err)
+	}
+	var r *Refusal
+	if _, err := Import(src, t.TempDir(), []ed25519.PublicKey{pub(k)}); !errors.As(err, &r) || !strings.Contains(r.Reason, "huge.hcl is 16777217 bytes") {
+		t.Fatalf("signed: %v", err)
+	}
+	if _, err := Sign(src, k); err == nil || !strings.Contains(err.Error(), "huge.hcl") {
+		t.Fatalf("signing a stick with an oversized file: %v", err)
+	}
+}
