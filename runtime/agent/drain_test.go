@@ -68,7 +68,7 @@ func TestDrainAndPlannedStop(t *testing.T) {
 	if err := s.Stop("rec-3"); err != nil {
 		t.Fatal(err)
 	}
-	st = watch("stop", func(st *api.State) bool {
+	watch("stop", func(st *api.State) bool {
 		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}}) && server(st, "rec-3").Health == api.HealthLeft
 	})
 

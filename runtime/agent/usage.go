@@ -4,10 +4,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-
-	"vigil/runtime/api"
 )
 
 // clockTicks is USER_HZ, the unit of /proc CPU times; 100 on every Linux
@@ -75,16 +72,4 @@ func readRSS() int64 {
 	}
 	pages, _ := strconv.ParseInt(f[1], 10, 64)
 	return pages * int64(os.Getpagesize())
-}
-
-// volumeUsage reports the filesystem usage of a storage path; used is what
-// vigil's files take, as reported by the store.
-func volumeUsage(path string, used int64) api.StorageState {
-	st := api.StorageState{Path: path, UsedBytes: used}
-	var fs syscall.Statfs_t
-	if syscall.Statfs(path, &fs) == nil {
-		st.FreeBytes = int64(fs.Bavail) * int64(fs.Bsize)
-		st.TotalBytes = int64(fs.Blocks) * int64(fs.Bsize)
-	}
-	return st
 }

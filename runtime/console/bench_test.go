@@ -3,7 +3,6 @@ package console_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -199,6 +198,6 @@ func BenchmarkLiveBrowserLatency(b *testing.B) {
 		}
 		b.ReportMetric(float64(percentile(lat, 0.5))/1e6, "ms-p50-behind")
 		b.ReportMetric(float64(percentile(lat, 0.95))/1e6, "ms-p95-behind")
-		b.Log(fmt.Sprintf("%d samples", len(lat)))
+		b.Logf("%d samples", len(lat))
 	}
 }

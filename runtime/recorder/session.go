@@ -709,8 +709,9 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 		incomplete func(error) bool
 	)
 	if h265f != nil {
-		vps, sps, pps := h265f.SafeParams()
-		mx = newMuxer(s.segmentDuration(), true, vps, sps, pps, audio, s.jobs, s.stats, s.m.now)
+		// The parameters as the SDP announced them (in-band ones reach
+		// the muxer with the frames).
+		mx = newMuxer(s.segmentDuration(), true, h265f.VPS, h265f.SPS, h265f.PPS, audio, s.jobs, s.stats, s.m.now)
 		d, err := h265f.CreateDecoder()
 		if err != nil {
 			return nil, failure(api.CauseMalformed, "H.265 depacketizer: %v", err)
@@ -720,8 +721,7 @@ func (s *session) setup(c *gortsplib.Client, desc *description.Session, decErr f
 			return errors.Is(err, rtph265.ErrMorePacketsNeeded) || errors.Is(err, rtph265.ErrNonStartingPacketAndNoPrevious)
 		}
 	} else {
-		sps, pps := h264f.SafeParams()
-		mx = newMuxer(s.segmentDuration(), false, nil, sps, pps, audio, s.jobs, s.stats, s.m.now)
+		mx = newMuxer(s.segmentDuration(), false, nil, h264f.SPS, h264f.PPS, audio, s.jobs, s.stats, s.m.now)
 		d, err := h264f.CreateDecoder()
 		if err != nil {
 			return nil, failure(api.CauseMalformed, "H.264 depacketizer: %v", err)
@@ -824,9 +824,13 @@ func (s *session) pickAudio(desc *description.Session, decErr func(error)) (*des
 				// store it as 16-bit PCM.
 				var pcm []byte
 				if mulaw {
-					pcm = g711.DecodeMulaw(samples)
+					var l g711.Mulaw
+					l.Unmarshal(samples)
+					pcm = l
 				} else {
-					pcm = g711.DecodeAlaw(samples)
+					var l g711.Alaw
+					l.Unmarshal(samples)
+					pcm = l
 				}
 				mx.writeAudio(pts, [][]byte{pcm}, uint32(len(samples)/ch))
 			}
@@ -842,7 +846,13 @@ func offered(desc *description.Session) string {
 	var names []string
 	for _, m := range desc.Medias {
 		for _, f := range m.Formats {
-			names = append(names, f.Codec())
+			// The encoding name of the rtpmap ("H264/90000"), or the
+			// payload type of a format without one.
+			name, _, _ := strings.Cut(f.RTPMap(), "/")
+			if name == "" {
+				name = fmt.Sprintf("payload type %d", f.PayloadType())
+			}
+			names = append(names, name)
 		}
 	}
 	if len(names) == 0 {

@@ -36,10 +36,10 @@ func onDisk(t *testing.T, segs ...Segment) {
 func TestHoldSurvivesAge(t *testing.T) {
 	now := t0.Add(72 * time.Hour)
 	s := open(t, []Volume{{Path: t.TempDir(), MaxAge: 24 * time.Hour}}, WithClock(func() time.Time { return now }))
-	var a, b []Segment
+	var a []Segment
 	for i := range 6 {
 		a = append(a, segment(t, s, "dock-1", t0.Add(time.Duration(i)*2*time.Second), 2))
-		b = append(b, segment(t, s, "lobby", t0.Add(time.Duration(i)*2*time.Second), 2))
+		segment(t, s, "lobby", t0.Add(time.Duration(i)*2*time.Second), 2)
 	}
 	// From +3s to +6s: dock-1's segments at +2s (reaching in) and +4s.
 	h := hold("case", []string{"dock-*"}, t0.Add(3*time.Second), t0.Add(6*time.Second))

@@ -206,7 +206,7 @@ func drive(counts string, d, warmup time.Duration, profile, codec, cpuProfile st
 		}
 		r, err := runOne(n, d, warmup, profile, codec, cpuProfile)
 		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+			return fmt.Errorf("%d streams: %w", n, err)
 		}
 		fmt.Printf("%5d %14.3f %14.2f %12.1f %12d %12d %12d %8d %6s\n", r.n, r.cpuPerStream, r.rssPerMB, r.bytesPerSec/1e6,
 			r.sent, r.fromKey, r.recorded, r.fromKey-r.recorded, r.load)
