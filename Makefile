@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build static test vet fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain bench-idle
+.PHONY: build static test vet staticcheck fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain bench-idle
 
 # One compile serves `go run ./cmd/vigil`, `go test` and `make build`: they
 # share Go's build cache only when built with the same settings, so build
@@ -18,14 +18,20 @@ build:
 static:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o bin/vigil-static ./cmd/vigil
 
-# The README's test command: formatting, vet, every unit and integration
-# test, and a short run of each fuzz target.
-test: fmt-check vet build
+# The README's test command: formatting, vet, staticcheck, every unit and
+# integration test, and a short run of each fuzz target.
+test: fmt-check vet staticcheck build
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz-short
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck at a pinned version, fetched through the module proxy by
+# `go run`, so a fresh machine needs nothing installed beforehand.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go' 2>/dev/null; git ls-files -o --exclude-standard '*.go')
