@@ -68,7 +68,9 @@ func TestLab(t *testing.T) {
 		}
 		return err
 	}
-	if err := ping(); err != nil {
+	// New links forward once their carrier is up, which a busy machine may
+	// take longer than one dial to report: wait for the condition.
+	if err := pingUntil(ping, 20*time.Second); err != nil {
 		t.Fatalf("a cannot reach b: %v", err)
 	}
 	// Nothing of the lab is in the root namespace.
@@ -84,8 +86,7 @@ func TestLab(t *testing.T) {
 	if err := kb.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	// A link set up again forwards once its carrier is up, which a busy
-	// machine may take a while to report: wait for the condition.
+	// A link set up again likewise.
 	if err := pingUntil(ping, 20*time.Second); err != nil {
 		t.Errorf("b unreachable after healing: %v", err)
 	}
