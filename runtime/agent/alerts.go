@@ -91,6 +91,7 @@ func (a *Agent) alertLoop(ctx context.Context) {
 				}
 				continue
 			}
+			ev.Committed()
 			for _, o := range commit.Send {
 				a.emit(api.Event{Severity: "info", Kind: "alert." + o.Notification.Status,
 					Message: fmt.Sprintf("alert %s %s: %s (to %v, notification %s)", o.Notification.Alert, o.Notification.Status, o.Notification.Summary, o.Pending, o.Notification.ID)})

@@ -30,11 +30,14 @@ type Evaluator struct {
 
 	ended   map[string]time.Time // incident key → when first seen ended
 	oneOffs map[string][]api.AlertItem
+	// carried is how many of each alert's one-offs the last Step put in
+	// its commit; they are forgotten only once Committed says it landed.
+	carried map[string]int
 }
 
 // NewEvaluator returns an Evaluator for a site.
 func NewEvaluator(site string) *Evaluator {
-	return &Evaluator{Site: site, GroupWait: DefaultGroupWait, ended: map[string]time.Time{}, oneOffs: map[string][]api.AlertItem{}}
+	return &Evaluator{Site: site, GroupWait: DefaultGroupWait, ended: map[string]time.Time{}, oneOffs: map[string][]api.AlertItem{}, carried: map[string]int{}}
 }
 
 // Happened queues a one-off item (config.applied, config.invalid) for the
@@ -71,6 +74,7 @@ type pending struct {
 // and ended, and one notification per alert whose first news is GroupWait
 // old, to each notifier of the alert. An empty commit means nothing to do.
 func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]cluster.Incident, now time.Time) cluster.AlertCommit {
+	clear(e.carried) // a Step not followed by Committed: carried again
 	byAlert := map[string]*pending{}
 	get := func(name string) *pending {
 		if byAlert[name] == nil {
@@ -163,7 +167,9 @@ func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]
 		for _, k := range p.ended {
 			delete(e.ended, k)
 		}
-		delete(e.oneOffs, name)
+		if n := len(e.oneOffs[name]); n > 0 {
+			e.carried[name] = n
+		}
 		if len(p.items) == 0 {
 			continue
 		}
@@ -171,6 +177,21 @@ func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]
 		commit.Send = append(commit.Send, cluster.Outgoing{Notification: n, Pending: slices.Clone(alertNamed(spec, name).Notify)})
 	}
 	return commit
+}
+
+// Committed tells that the commit of the last Step is in the replicated
+// state: the one-offs it carried are told. Until then every Step carries
+// them again, so a commit that fails (a raft timeout on a busy master)
+// loses no one-off; at worst one that did land is told twice.
+func (e *Evaluator) Committed() {
+	for name, n := range e.carried {
+		if rest := e.oneOffs[name][n:]; len(rest) > 0 {
+			e.oneOffs[name] = rest
+		} else {
+			delete(e.oneOffs, name)
+		}
+	}
+	clear(e.carried)
 }
 
 // join adds the incidents of ins whose subject is one p tells of already.

@@ -27,6 +27,7 @@ func newTestSite(alerts ...*hcl.Alert) *site {
 
 func (s *site) step(conds []api.AlertItem, now time.Time) {
 	c := s.ev.Step(s.spec, conds, s.told, now)
+	s.ev.Committed()
 	for _, k := range c.Ended {
 		delete(s.told, k)
 	}
@@ -113,6 +114,35 @@ func TestForAndCameraGrouping(t *testing.T) {
 	s.step(nil, t1.Add(3*time.Minute+2*time.Second))
 	if len(s.sent) != 2 || s.sent[1].Status != api.AlertResolved || len(s.sent[1].Items) != 2 {
 		t.Fatalf("want one resolved notification, got %+v", s.sent)
+	}
+}
+
+// A one-off whose commit failed is carried by the next Step, and by none
+// once a commit carrying it landed; one that happens in between waits for
+// the next.
+func TestOneOffSurvivesFailedCommit(t *testing.T) {
+	s := newTestSite(&hcl.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}})
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	s.ev.Happened(s.spec, api.AlertItem{Condition: "config.applied", Since: t0, Message: "committed revision 3"})
+	if c := s.ev.Step(s.spec, nil, s.told, t0.Add(2*time.Second)); len(c.Send) != 1 {
+		t.Fatalf("first step sends %+v, want the one-off", c.Send)
+	}
+	// That commit failed: no Committed. The next step carries it again,
+	// with what happened since.
+	s.ev.Happened(s.spec, api.AlertItem{Condition: "config.applied", Since: t0.Add(3 * time.Second), Message: "committed revision 4"})
+	c := s.ev.Step(s.spec, nil, s.told, t0.Add(5*time.Second))
+	if len(c.Send) != 1 || len(c.Send[0].Notification.Items) != 2 {
+		t.Fatalf("after a failed commit: %+v, want both one-offs", c.Send)
+	}
+	s.ev.Happened(s.spec, api.AlertItem{Condition: "config.applied", Since: t0.Add(6 * time.Second), Message: "committed revision 5"})
+	s.ev.Committed()
+	c = s.ev.Step(s.spec, nil, s.told, t0.Add(8*time.Second))
+	if len(c.Send) != 1 || len(c.Send[0].Notification.Items) != 1 || c.Send[0].Notification.Items[0].Message != "committed revision 5" {
+		t.Fatalf("after the commit landed: %+v, want only the later one-off", c.Send)
+	}
+	s.ev.Committed()
+	if c := s.ev.Step(s.spec, nil, s.told, t0.Add(10*time.Second)); len(c.Send) != 0 {
+		t.Fatalf("everything told, yet %+v", c.Send)
 	}
 }
 
