@@ -73,7 +73,8 @@ func TestAPI(t *testing.T) {
 	if got := st.Spec.Cameras[0].Password; got != hcl.Fingerprint("s3cret") {
 		t.Errorf("state shows password %q, want its fingerprint", got)
 	}
-	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: *st.Spec, BaseRevision: st.Revision}); err != nil {
+	reapplied, err := c.Apply(ctx, api.ApplyRequest{Spec: *st.Spec, BaseRevision: st.Revision})
+	if err != nil {
 		t.Fatalf("re-applying the state's spec: %v", err)
 	}
 	unknown := *st.Spec
@@ -110,8 +111,13 @@ func TestAPI(t *testing.T) {
 	}
 	a.SetConfigError("")
 
+	// The commit answers before the agent's view catches up with it: health
+	// reads the view, so wait for the view to show the revision.
+	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return st.Revision >= reapplied.Revision }); err != nil {
+		t.Fatal(err)
+	}
 	h, err := c.Health(ctx)
-	if err != nil || h.Status != "ok" || h.Revision != 2 || h.Master != "rec-1" {
+	if err != nil || h.Status != "ok" || h.Revision != 2 || reapplied.Revision != 2 || h.Master != "rec-1" {
 		t.Errorf("health: %+v, %v", h, err)
 	}
 
