@@ -166,11 +166,10 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 	}
 
 	// The files tell the same story: one hole at the takeover, none at the
-	// failback. Wait until the parts after the failback are on disk.
-	time.Sleep(2500 * time.Millisecond)
-	until := time.Now().Add(-1500 * time.Millisecond)
+	// failback: a second past it, once those parts are on disk.
+	until := time.Now().Add(time.Second)
 	for _, name := range []string{"cam1", "cam3"} {
-		spans := recorded(t, s, name, "rec-1", "rec-2")
+		spans := recordedUntil(t, s, name, until, "rec-1", "rec-2")
 		if len(spans) == 0 {
 			t.Fatalf("%s: no recordings", name)
 		}

@@ -72,12 +72,11 @@ func TestDrainAndPlannedStop(t *testing.T) {
 		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}}) && server(st, "rec-3").Health == api.HealthLeft
 	})
 
-	// The files: no hole in the moved cameras (the last parts reach the
-	// disk within a second).
-	time.Sleep(2500 * time.Millisecond)
-	until := time.Now().Add(-1500 * time.Millisecond)
+	// The files: no hole in the moved cameras up to a second past the
+	// stop, once those parts are on disk.
+	until := time.Now().Add(time.Second)
 	for _, c := range moved {
-		for _, h := range holes(recorded(t, s, c, "rec-1", "rec-2", "rec-3"), from, until) {
+		for _, h := range holes(recordedUntil(t, s, c, until, "rec-1", "rec-2", "rec-3"), from, until) {
 			if h.end.Sub(h.start) > 100*time.Millisecond {
 				t.Errorf("%s: hole of %v at %s in the files", c, h.end.Sub(h.start).Round(time.Millisecond), h.start.Format("15:04:05.000"))
 			}

@@ -41,6 +41,26 @@ func recorded(t *testing.T, s *agenttest.Site, camera string, servers ...string)
 	return out
 }
 
+// recordedUntil waits until the camera's files on the named servers reach
+// until (parts reach the disk as the recorder closes them, later on a busy
+// machine) and returns them; after a minute it returns what there is, for
+// the caller to report the hole.
+func recordedUntil(t *testing.T, s *agenttest.Site, camera string, until time.Time, servers ...string) []span {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		spans := recorded(t, s, camera, servers...)
+		reached := false
+		for _, sp := range spans {
+			reached = reached || !sp.end.Before(until)
+		}
+		if reached || time.Now().After(deadline) {
+			return spans
+		}
+		time.Sleep(100 * time.Millisecond) // polling the files
+	}
+}
+
 // holes returns the stretches between from and to that no span covers.
 func holes(spans []span, from, to time.Time) []span {
 	var out []span
