@@ -532,7 +532,11 @@ func TestWrongSiteKeyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	// Not a member once its traffic has reached both servers and been
+	// dropped there (a sleep proves nothing on a busy machine).
+	waitFor(t, 20*time.Second, "both servers dropping the intruder's traffic", func() bool {
+		return s.nodes[0].Dropped() > 0 && s.nodes[1].Dropped() > 0
+	})
 	for i := 0; i < 2; i++ {
 		if _, ok := health(s.nodes[i], "rec-3"); ok {
 			t.Fatalf("%s accepted a member without the site key", s.name(i))
