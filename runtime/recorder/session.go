@@ -846,19 +846,26 @@ func offered(desc *description.Session) string {
 	var names []string
 	for _, m := range desc.Medias {
 		for _, f := range m.Formats {
-			// The encoding name of the rtpmap ("H264/90000"), or the
-			// payload type of a format without one.
-			name, _, _ := strings.Cut(f.RTPMap(), "/")
-			if name == "" {
-				name = fmt.Sprintf("payload type %d", f.PayloadType())
-			}
-			names = append(names, name)
+			names = append(names, codecName(f))
 		}
 	}
 	if len(names) == 0 {
 		return "no track"
 	}
 	return strings.Join(names, ", ")
+}
+
+// codecName names a format for operators: the encoding name of its rtpmap
+// ("H264/90000"), M-JPEG for what RTP calls JPEG (the video codec cameras
+// offer besides H.26x), or its payload type when it has no rtpmap.
+func codecName(f format.Format) string {
+	if _, ok := f.(*format.MJPEG); ok {
+		return "M-JPEG"
+	}
+	if name, _, _ := strings.Cut(f.RTPMap(), "/"); name != "" {
+		return name
+	}
+	return fmt.Sprintf("payload type %d", f.PayloadType())
 }
 
 // classify maps a gortsplib or network error to a gap cause.
