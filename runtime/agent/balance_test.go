@@ -89,9 +89,9 @@ func TestBalancingMovesCameraInWindow(t *testing.T) {
 
 	// Make-before-break: b recorded before a stopped, so the files of cam1
 	// on a and b have no hole around the move.
-	time.Sleep(4 * time.Second) // two segments after the move reach the disk
-	spans := recorded(t, s, "cam1", "a", "b")
-	until := time.Now().Add(-1500 * time.Millisecond)
+	// Two segments past the move, once they reached the disk.
+	until := time.Now().Add(2500 * time.Millisecond)
+	spans := recordedUntil(t, s, "cam1", until, "a", "b")
 	if len(spans) == 0 || !spans[0].start.Before(opened) {
 		t.Fatalf("cam1 has no recording from before the window opened: %+v", spans)
 	}
