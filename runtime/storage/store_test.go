@@ -313,6 +313,21 @@ func TestVolumes(t *testing.T) {
 	if last, ok := s.LastSegment("nobody"); ok {
 		t.Errorf("last segment of an unknown camera: %v", last)
 	}
+	// Each volume's footage reaches back to its oldest segment, of any
+	// camera: a later camera on the big volume does not move it.
+	d := segment(t, s, "d", t0.Add(-time.Minute), 1)
+	if d.Volume != small {
+		t.Fatalf("camera d on %s, want %s", d.Volume, small)
+	}
+	if usage := s.Usage(); !usage[0].Oldest.Equal(d.Start) || !usage[1].Oldest.Equal(a.Start) {
+		t.Errorf("oldest segments %v and %v, want %v and %v", usage[0].Oldest, usage[1].Oldest, d.Start, a.Start)
+	}
+	if oldest, ok := s.Oldest("a"); !ok || !oldest.Equal(a.Start) {
+		t.Errorf("camera a's oldest segment: %v %v, want %v", oldest, ok, a.Start)
+	}
+	if _, ok := s.Oldest("nobody"); ok {
+		t.Error("an unknown camera has an oldest segment")
+	}
 }
 
 // TestFullHysteresis: a volume that retention keeps just full fails a write
