@@ -209,6 +209,7 @@ func TestConsole(t *testing.T) {
 			const rows = [...document.querySelectorAll('table.events tr')];
 			return rows.length > 0 && rows.every(r => r.cells[2].innerText === 'srv-3' && r.cells[1].innerText.startsWith('camera.rec'));
 		})()`, 20*time.Second)
+		screenshot(t, ctx, "events")
 		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`input[data-filter="kind"]`), "[")); err != nil {
 			t.Fatal(err)
 		}

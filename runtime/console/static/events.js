@@ -101,7 +101,7 @@ export function eventsView(store) {
   function render(asked) {
     const picked = Object.entries(filters).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
     status.className = 'summary';
-    status.textContent = `${events.length}${events.length === shownEvents ? ' (the latest)' : ''} events of every server` + (picked.length ? `, ${picked.join(', ')}` : '');
+    status.textContent = `${events.length}${events.length === shownEvents ? ' (the latest)' : ''} events` + (picked.length ? ` matching ${picked.join(', ')}` : '') + ' (every server\'s history)';
     list.dataset.query = asked;
     list.replaceChildren(eventList(events.slice().reverse()));
   }
