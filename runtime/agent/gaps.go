@@ -30,6 +30,10 @@ import (
 //     never reported.
 //   - So a gap is reported (gap.open) only once it has lasted confirm in
 //     this agent's view, or when it closes; gap.closed always follows.
+//   - A server that comes back with a recording whose media starts before
+//     a gap (it was cut off, not down: both sides of a partition record)
+//     recorded through it: the gap is retracted (gap.retracted) and
+//     leaves the history.
 //
 // Closed gaps are kept, newest last, up to gapHistory per camera.
 type gapTracker struct {
@@ -67,16 +71,18 @@ func (g *gapTracker) pendingGaps() bool {
 
 // observe updates the gaps from one reconcile pass (sessions: every
 // session of alive and suspect servers, by camera; heard: when each member
-// last answered) and returns the gaps reported open and closed in it.
-func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, heard map[string]time.Time, now time.Time) (opened, closed []api.Gap) {
+// last answered) and returns the gaps reported open, closed and retracted
+// in it.
+func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, heard map[string]time.Time, now time.Time) (opened, closed, retracted []api.Gap) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	names := map[string]bool{}
 	for _, c := range spec.Cameras {
 		names[c.Name] = true
-		by := map[string]time.Time{} // recorder → where its media starts
-		var from time.Time           // the earliest of those
-		var failing api.GapCause     // the recorder's own cause, when a session fails
+		by := map[string]time.Time{}    // recorder → where its media starts
+		var from time.Time              // the earliest of those
+		var failing api.GapCause        // the recorder's own cause, when a session fails
+		until := map[string]time.Time{} // failing recorder → where its media ended
 		for _, r := range sessions[c.Name] {
 			switch r.State {
 			case sessionRecording:
@@ -92,9 +98,13 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 				if failing = r.Cause; failing == "" {
 					failing = api.CauseUnreachable // a peer that does not say why
 				}
+				if !r.Until.IsZero() {
+					until[r.Server] = r.Until
+				}
 			}
 		}
 		if len(by) > 0 {
+			retracted = append(retracted, g.retract(c.Name, from)...)
 			end := now
 			if !from.IsZero() && from.Before(now) {
 				end = from
@@ -102,7 +112,7 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 			// A recorder that left while others record: their media must
 			// reach back to where its media ended (a fast camera's backup
 			// takes over on suspicion, before the server is dead).
-			if last, left := g.ended(c.Name, by, health, heard, now); left && end.After(last) &&
+			if last, left := g.ended(c.Name, by, until, health, heard, now); left && end.After(last) &&
 				g.open[c.Name] == nil && g.pending[c.Name] == nil {
 				gap := api.Gap{Camera: c.Name, Start: last, End: end, Cause: gapCause(res.Cameras[c.Name], health, failing)}
 				opened = append(opened, api.Gap{Camera: gap.Camera, Start: gap.Start, Cause: gap.Cause})
@@ -136,7 +146,7 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 		}
 		gap := g.pending[c.Name]
 		if gap == nil {
-			gap = &api.Gap{Camera: c.Name, Start: g.lastMedia(c.Name, health, heard, now), Cause: gapCause(res.Cameras[c.Name], health, failing)}
+			gap = &api.Gap{Camera: c.Name, Start: g.lastMedia(c.Name, until, health, heard, now), Cause: gapCause(res.Cameras[c.Name], health, failing)}
 			g.pending[c.Name], g.noticed[c.Name] = gap, now
 		}
 		if now.Sub(g.noticed[c.Name]) >= g.confirm {
@@ -156,30 +166,57 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 			delete(g.history, name)
 		}
 	}
-	return opened, closed
+	return opened, closed, retracted
 }
 
-// lastMedia is when the camera's last recorders' media ends: when a dead
-// one was last heard, now for the others (their gossip just said they
-// stopped). Called with g.mu held.
-func (g *gapTracker) lastMedia(camera string, health map[string]assign.Member, heard map[string]time.Time, now time.Time) time.Time {
-	if last, left := g.ended(camera, nil, health, heard, now); left {
+// retract removes the gaps of a camera that a recording whose media
+// starts at from covers (it is still recording, so it covers everything
+// since from). Called with g.mu held.
+func (g *gapTracker) retract(camera string, from time.Time) []api.Gap {
+	if from.IsZero() {
+		return nil
+	}
+	var out []api.Gap
+	if gap := g.open[camera]; gap != nil && !gap.Start.Before(from) {
+		out = append(out, *gap)
+		delete(g.open, camera)
+	}
+	h := g.history[camera]
+	kept := h[:0]
+	for _, gap := range h {
+		if gap.Start.Before(from) {
+			kept = append(kept, gap)
+		} else {
+			out = append(out, gap)
+		}
+	}
+	g.history[camera] = kept
+	return out
+}
+
+// lastMedia is when the camera's last recorders' media ends (see ended).
+// Called with g.mu held.
+func (g *gapTracker) lastMedia(camera string, until map[string]time.Time, health map[string]assign.Member, heard map[string]time.Time, now time.Time) time.Time {
+	if last, left := g.ended(camera, nil, until, health, heard, now); left {
 		return last
 	}
 	return now
 }
 
 // ended tells whether recorders of the last pass no longer record the
-// camera (are not in by), and when the last of their media ends. Called
-// with g.mu held.
-func (g *gapTracker) ended(camera string, by map[string]time.Time, health map[string]assign.Member, heard map[string]time.Time, now time.Time) (last time.Time, left bool) {
+// camera (are not in by), and when the last of their media ends: a failing
+// session's last frame (until), a dead server's last answer, else now (its
+// gossip just said it stopped). Called with g.mu held.
+func (g *gapTracker) ended(camera string, by, until map[string]time.Time, health map[string]assign.Member, heard map[string]time.Time, now time.Time) (last time.Time, left bool) {
 	for srv := range g.by[camera] {
 		if _, still := by[srv]; still {
 			continue
 		}
 		left = true
 		t := now
-		if h := health[srv].Health; h != api.HealthAlive && h != api.HealthSuspect {
+		if u, ok := until[srv]; ok && u.Before(now) {
+			t = u
+		} else if h := health[srv].Health; h != api.HealthAlive && h != api.HealthSuspect {
 			if hd := heard[srv]; !hd.IsZero() && hd.Before(now) {
 				t = hd
 			}
@@ -254,7 +291,7 @@ func (g *gapTracker) gaps(camera string) []api.Gap {
 }
 
 // gapEvents raises the events of the gaps a pass reported.
-func (a *Agent) gapEvents(opened, closed []api.Gap) {
+func (a *Agent) gapEvents(opened, closed, retracted []api.Gap) {
 	for _, g := range opened {
 		a.emit(api.Event{Severity: "warning", Kind: "gap.open", Camera: g.Camera, Gap: &g,
 			Message: fmt.Sprintf("%s is not recorded anywhere in the site since %s (%s)", g.Camera, g.Start.Format("15:04:05.000"), g.Cause)})
@@ -263,6 +300,10 @@ func (a *Agent) gapEvents(opened, closed []api.Gap) {
 		a.emit(api.Event{Severity: "info", Kind: "gap.closed", Camera: g.Camera, Gap: &g,
 			Message: fmt.Sprintf("%s is recorded again after a gap of %s, %s to %s (%s)", g.Camera, g.End.Sub(g.Start).Round(10*time.Millisecond),
 				g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"), g.Cause)})
+	}
+	for _, g := range retracted {
+		a.emit(api.Event{Severity: "info", Kind: "gap.retracted", Camera: g.Camera, Gap: &g,
+			Message: fmt.Sprintf("%s was recorded after all from %s (a server that was cut off, not down, kept recording it): no gap", g.Camera, g.Start.Format("15:04:05.000"))})
 	}
 }
 

@@ -12,14 +12,15 @@ import (
 // gapRun drives a gapTracker on an injected clock, for one camera "cam"
 // of server "a" with backup "b".
 type gapRun struct {
-	t       *testing.T
-	g       *gapTracker
-	spec    *hcl.Site
-	health  map[string]assign.Member
-	heard   map[string]time.Time
-	opened  []api.Gap
-	closed  []api.Gap
-	session map[string]api.Recorder // by server
+	t         *testing.T
+	g         *gapTracker
+	spec      *hcl.Site
+	health    map[string]assign.Member
+	heard     map[string]time.Time
+	opened    []api.Gap
+	closed    []api.Gap
+	retracted []api.Gap
+	session   map[string]api.Recorder // by server
 }
 
 var g0 = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -54,10 +55,11 @@ func (r *gapRun) pass(now time.Time) {
 			recs = append(recs, s)
 		}
 	}
-	o, c := r.g.observe(r.spec, assign.Result{Cameras: map[string]assign.Camera{"cam": {State: api.CameraCovered}}}, r.health,
+	o, c, x := r.g.observe(r.spec, assign.Result{Cameras: map[string]assign.Camera{"cam": {State: api.CameraCovered}}}, r.health,
 		map[string][]api.Recorder{"cam": recs}, r.heard, now)
 	r.opened = append(r.opened, o...)
 	r.closed = append(r.closed, c...)
+	r.retracted = append(r.retracted, x...)
 }
 
 // A suspect server still counts as recording: no gap.
@@ -171,5 +173,40 @@ func TestGapOfAFastTakeover(t *testing.T) {
 	r.pass(at(3 * time.Second))
 	if len(r.opened)+len(r.closed) > 0 {
 		t.Fatalf("gap with a constant copy: opened %v closed %v", r.opened, r.closed)
+	}
+}
+
+// A server cut off (seen dead) that kept recording comes back with media
+// from before the gap: the gap is retracted.
+func TestGapRetractedAfterAPartition(t *testing.T) {
+	r := newGapRun(t)
+	r.records("a", at(0))
+	r.pass(at(time.Second))
+	r.setHealth("a", api.HealthDead, at(1100*time.Millisecond))
+	r.pass(at(3 * time.Second))
+	r.records("b", at(1600*time.Millisecond))
+	r.pass(at(3200 * time.Millisecond))
+	if len(r.closed) != 1 {
+		t.Fatalf("closed %v, want the gap seen during the partition", r.closed)
+	}
+	// Healed: a is alive again and its recording started at 0.
+	r.setHealth("a", api.HealthAlive, at(10*time.Second))
+	r.pass(at(10 * time.Second))
+	if len(r.retracted) != 1 || len(r.g.gaps("cam")) != 0 {
+		t.Fatalf("retracted %v, history %v; want the gap retracted", r.retracted, r.g.gaps("cam"))
+	}
+}
+
+// A camera that stalls: its recorder says failing only after the stall
+// timeout, but the gap starts at its last frame.
+func TestGapOfAStalledCamera(t *testing.T) {
+	r := newGapRun(t)
+	r.records("a", at(0))
+	r.pass(at(time.Second))
+	r.session["a"] = api.Recorder{Server: "a", State: sessionFailing, Until: at(2 * time.Second), Cause: api.CauseStall}
+	r.pass(at(5 * time.Second))
+	r.pass(at(7 * time.Second))
+	if len(r.opened) != 1 || !r.opened[0].Start.Equal(at(2*time.Second)) || r.opened[0].Cause != api.CauseStall {
+		t.Fatalf("opened %v, want a stall gap from 2 s", r.opened)
 	}
 }

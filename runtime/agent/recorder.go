@@ -97,6 +97,9 @@ func (r *recorderSet) status(sessions []recorder.CameraStatus, rev uint64, res a
 		if !s.From.IsZero() {
 			sess.From = s.From.UnixMilli()
 		}
+		if sess.State == sessionFailing && s.Gap != nil && s.Gap.End.IsZero() {
+			sess.Until = s.Gap.Start.UnixMilli()
+		}
 		if sess.State == sessionFailing {
 			sess.Error = truncate(s.Error, 120)
 			if s.Gap != nil && s.Gap.End.IsZero() {

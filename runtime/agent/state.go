@@ -47,7 +47,10 @@ type session struct {
 	Since int64 `json:"t,omitempty"`
 	// From is where the session's media starts (recorder's
 	// CameraStatus.From), Unix milliseconds; 0 when unknown.
-	From  int64  `json:"f,omitempty"`
+	From int64 `json:"f,omitempty"`
+	// Until is where a failing session's media ended (its open gap's
+	// start), Unix milliseconds; 0 when unknown.
+	Until int64  `json:"u,omitempty"`
 	Error string `json:"e,omitempty"`
 	// Cause is the gap cause of a failing session.
 	Cause api.GapCause `json:"g,omitempty"`
@@ -89,7 +92,7 @@ func (a *Agent) sessionsByCamera(own *memberStatus, statuses map[string]*memberS
 		for _, s := range ms.Sessions {
 			out[s.Camera] = append(out[s.Camera], api.Recorder{
 				Server: server, Role: s.Role, State: s.State, Since: time.Unix(s.Since, 0), Error: s.Error, Cause: s.Cause,
-				From: fromMillis(s.From),
+				From: fromMillis(s.From), Until: fromMillis(s.Until),
 			})
 		}
 	}

@@ -128,7 +128,10 @@ type Recorder struct {
 	Since time.Time `json:"since"`
 	// From is where this server's media of the camera starts (the first
 	// frame of its current recording); zero when unknown.
-	From  time.Time `json:"from,omitempty"`
+	From time.Time `json:"from,omitempty"`
+	// Until is where this server's media of the camera ends, while its
+	// session fails (its last frame); zero otherwise.
+	Until time.Time `json:"until,omitempty"`
 	Error string    `json:"error,omitempty"`
 	// Cause is the gap cause of a failing session.
 	Cause GapCause `json:"cause,omitempty"`

@@ -37,6 +37,8 @@ type Row struct {
 	Duplicated time.Duration
 	// Cameras are the per-camera figures behind the row.
 	Cameras map[string]measure.Camera
+	// From and To bound the measured window.
+	From, To time.Time
 	// Skipped is the frames camsim itself failed to generate (overload),
 	// SkippedBy the same per camera.
 	Skipped   int64
@@ -78,7 +80,7 @@ type window struct {
 // analyze measures a window from the recordings.
 func analyze(rec measure.Site, w window, scenario, redundancy string, detection time.Duration, allCams []string) Row {
 	row := Row{Scenario: scenario, Redundancy: redundancy, Moved: len(w.moved), Detection: detection,
-		Cameras: map[string]measure.Camera{}, SkippedBy: map[string]int64{}, Dark: w.dark}
+		Cameras: map[string]measure.Camera{}, SkippedBy: map[string]int64{}, Dark: w.dark, From: w.from, To: w.to}
 	var gaps []time.Duration
 	for _, cam := range allCams {
 		c := measure.Analyze(cam, rec[cam], w.from, w.to, Period)

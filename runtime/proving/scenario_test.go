@@ -61,6 +61,7 @@ func TestKillAndFailback(t *testing.T) {
 	s := New(t, Options{Servers: 4, Cameras: 12, Locked: lockFourth})
 	failure, failback := s.RunFailover(FailoverOptions{Victim: "s4"})
 	checkFailover(t, failure, failback)
+	checkReportedGaps(t, s, "s1", failure, failback)
 }
 
 // Scenario 3: fast and constant redundancy.
@@ -88,6 +89,7 @@ func TestPartition(t *testing.T) {
 	s := New(t, Options{Servers: 4, Cameras: 12})
 	failure, failback := s.RunFailover(FailoverOptions{Victim: "s4", Partition: true})
 	checkFailover(t, failure, failback)
+	checkReportedGaps(t, s, "s1", failure, failback)
 	// The cut-off server never lost its cameras: nothing of its own went
 	// unrecorded.
 	for _, cam := range []string{"cam4", "cam8", "cam12"} {
@@ -393,6 +395,8 @@ func TestCameraOutage(t *testing.T) {
 	if c3.Gap > 0 {
 		t.Errorf("cam3, untouched, has a %v gap", c3.Gap)
 	}
+	checkReportedGaps(t, s, "s1", Row{Scenario: "camera outage", From: from, To: to,
+		Cameras: map[string]measure.Camera{"cam1": c1, "cam2": c2, "cam3": c3}})
 }
 
 // A server's camera link slows below what its cameras send: the recorder
@@ -552,6 +556,55 @@ func TestDrainAndRollingRestart(t *testing.T) {
 	for cam, c := range row.Cameras {
 		if c.Lost > 1 && row.SkippedBy[cam] == 0 && !slices.Contains(dark, cam) {
 			t.Errorf("%s lost %d frames through the drain and the rolling restart, want 0\n%s", cam, c.Lost, describeWorst(row, 3))
+		}
+	}	// s1, restarted first, saw the other stops: no gap but the locked
+	// cameras' (dark by design while their server restarts).
+	checkReportedGaps(t, s, "s1", row)
+}
+
+// checkReportedGaps compares the site-wide gaps a server reports (GET
+// /v1/gaps) with the files, camera by camera, over the rows' windows: a
+// camera whose files have a hole must have one reported gap there, ending
+// where the files resume (within two frames) and starting where they
+// stopped, give or take what the failed server may have recorded after its
+// last answer (a ping interval) or not written (its last part, about a
+// second, more while its writer lags under load: 2 s allowed); a camera
+// whose files have no hole must have no gap reported.
+func checkReportedGaps(t *testing.T, s *Site, observer string, rows ...Row) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	gaps, err := s.Client(observer).Gaps(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := s.Opts.Keepalive
+	for _, row := range rows {
+		for cam, c := range row.Cameras {
+			var in []api.Gap
+			for _, g := range gaps {
+				if g.Camera == cam && g.Start.Before(row.To) && (g.End.IsZero() || g.End.After(row.From)) {
+					in = append(in, g)
+				}
+			}
+			hole := c.Gap > Period && row.SkippedBy[cam] == 0 && !slices.Contains(row.Dark, cam)
+			switch {
+			case slices.Contains(row.Dark, cam):
+			case !hole && len(in) > 0:
+				t.Errorf("%s: %s reports gaps %v in %s, the files have none", cam, observer, in, row.Scenario)
+			case hole && len(in) != 1:
+				t.Errorf("%s: the files have a hole of %v (%s to %s) in %s; %s reports %v", cam, c.Gap.Round(time.Millisecond),
+					c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"), row.Scenario, observer, in)
+			case hole:
+				g := in[0]
+				ds, de := g.Start.Sub(c.GapStart), g.End.Sub(c.GapEnd)
+				t.Logf("%s: reported gap %s to %s, files %s to %s (start %+v, end %+v)", cam, g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"),
+					c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"), ds.Round(time.Millisecond), de.Round(time.Millisecond))
+				if ds < -(k/8+Period) || ds > 2*time.Second+k/8 || de < -2*Period || de > 2*Period {
+					t.Errorf("%s: reported gap %s to %s does not match the files %s to %s", cam, g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"),
+						c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"))
+				}
+			}
 		}
 	}
 }
