@@ -141,11 +141,29 @@ func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[strin
 			}
 			continue
 		}
-		if !g.seen[c.Name] || g.open[c.Name] != nil {
+		if !g.seen[c.Name] {
 			continue
 		}
-		gap := g.pending[c.Name]
+		// A failing recorder's last part may reach its file after it said
+		// it fails: the gap starts where its media ends now.
+		var later time.Time
+		for srv, u := range until {
+			if _, was := g.by[c.Name][srv]; was && u.After(later) && u.Before(now) {
+				later = u
+			}
+		}
+		gap := g.open[c.Name]
 		if gap == nil {
+			gap = g.pending[c.Name]
+		}
+		if gap != nil {
+			if later.After(gap.Start) {
+				gap.Start = later
+			}
+			if g.open[c.Name] != nil {
+				continue
+			}
+		} else {
 			gap = &api.Gap{Camera: c.Name, Start: g.lastMedia(c.Name, until, health, heard, now), Cause: gapCause(res.Cameras[c.Name], health, failing)}
 			g.pending[c.Name], g.noticed[c.Name] = gap, now
 		}

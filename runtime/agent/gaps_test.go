@@ -198,15 +198,19 @@ func TestGapRetractedAfterAPartition(t *testing.T) {
 }
 
 // A camera that stalls: its recorder says failing only after the stall
-// timeout, but the gap starts at its last frame.
+// timeout, but the gap starts at its last frame, as far as it reached the
+// file.
 func TestGapOfAStalledCamera(t *testing.T) {
 	r := newGapRun(t)
 	r.records("a", at(0))
 	r.pass(at(time.Second))
 	r.session["a"] = api.Recorder{Server: "a", State: sessionFailing, Until: at(2 * time.Second), Cause: api.CauseStall}
 	r.pass(at(5 * time.Second))
+	// Its last part reaches the file after it said it fails.
+	r.session["a"] = api.Recorder{Server: "a", State: sessionFailing, Until: at(2100 * time.Millisecond), Cause: api.CauseStall}
+	r.pass(at(5500 * time.Millisecond))
 	r.pass(at(7 * time.Second))
-	if len(r.opened) != 1 || !r.opened[0].Start.Equal(at(2*time.Second)) || r.opened[0].Cause != api.CauseStall {
-		t.Fatalf("opened %v, want a stall gap from 2 s", r.opened)
+	if len(r.opened) != 1 || !r.opened[0].Start.Equal(at(2100*time.Millisecond)) || r.opened[0].Cause != api.CauseStall {
+		t.Fatalf("opened %v, want a stall gap from 2.1 s", r.opened)
 	}
 }

@@ -97,8 +97,8 @@ func (r *recorderSet) status(sessions []recorder.CameraStatus, rev uint64, res a
 		if !s.From.IsZero() {
 			sess.From = s.From.UnixMilli()
 		}
-		if sess.State == sessionFailing && s.Gap != nil && s.Gap.End.IsZero() {
-			sess.Until = s.Gap.Start.UnixMilli()
+		if sess.State == sessionFailing && !s.MediaEnd.IsZero() {
+			sess.Until = s.MediaEnd.UnixMilli()
 		}
 		if sess.State == sessionFailing {
 			sess.Error = truncate(s.Error, 120)

@@ -48,8 +48,9 @@ type session struct {
 	// From is where the session's media starts (recorder's
 	// CameraStatus.From), Unix milliseconds; 0 when unknown.
 	From int64 `json:"f,omitempty"`
-	// Until is where a failing session's media ended (its open gap's
-	// start), Unix milliseconds; 0 when unknown.
+	// Until is where a failing session's media ended in the files' time
+	// (recorder's CameraStatus.MediaEnd), Unix milliseconds; 0 when
+	// unknown.
 	Until int64  `json:"u,omitempty"`
 	Error string `json:"e,omitempty"`
 	// Cause is the gap cause of a failing session.

@@ -557,7 +557,7 @@ func TestDrainAndRollingRestart(t *testing.T) {
 		if c.Lost > 1 && row.SkippedBy[cam] == 0 && !slices.Contains(dark, cam) {
 			t.Errorf("%s lost %d frames through the drain and the rolling restart, want 0\n%s", cam, c.Lost, describeWorst(row, 3))
 		}
-	}	// s1, restarted first, saw the other stops: no gap but the locked
+	} // s1, restarted first, saw the other stops: no gap but the locked
 	// cameras' (dark by design while their server restarts).
 	checkReportedGaps(t, s, "s1", row)
 }

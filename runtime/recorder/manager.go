@@ -155,6 +155,10 @@ type CameraStatus struct {
 	// recording (for a promoted warm session, of the first frame it held):
 	// where this server's media starts, which may be before Since.
 	From time.Time
+	// MediaEnd is where the media written so far ends, in the files' time;
+	// zero before the first part. While the camera fails, its gap starts
+	// there.
+	MediaEnd time.Time
 	// Error is the last failure while State is "failing".
 	Error string
 	Codec string // e.g. "h264+aac"

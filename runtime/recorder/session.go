@@ -945,6 +945,9 @@ func (s *session) status() CameraStatus {
 		Frames: s.stats.frames.Load(), Bytes: s.stats.bytes.Load(), Dropped: s.stats.dropped.Load(),
 		Skipped: s.stats.skipped.Load(),
 	}
+	if end := s.stats.writtenUntil.Load(); end > 0 {
+		st.MediaEnd = time.Unix(0, end)
+	}
 	if s.warm.Load() && st.State != "failing" {
 		st.State = "warm"
 	}
