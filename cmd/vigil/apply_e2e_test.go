@@ -51,18 +51,7 @@ func siteConfigOf(t *testing.T, s *agenttest.Site, servers []string, cameras ...
 // three agents: apply, then a plan that says No changes, then two applies
 // planned against the same revision, of which exactly one wins.
 func TestApplyEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a three-agent site")
-	}
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1", "rec-2", "rec-3"}, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(api.EnvToken, s.Token)
+	s := startSite(t, []string{"rec-1", "rec-2", "rec-3"}, 0)
 	addr := s.Server("rec-2").Addr()
 
 	first := siteConfig(t, s, [2]string{"door", "rec-1"}, [2]string{"yard", "rec-2"})

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -15,18 +14,7 @@ import (
 // runtime/agent's TestDrainAndPlannedStop and the proving ground's
 // scenario 9.)
 func TestDrainCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a two-agent site")
-	}
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1", "rec-2"}, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(api.EnvToken, s.Token)
+	s := startSite(t, []string{"rec-1", "rec-2"}, 0)
 	addr := s.Server("rec-1").Addr()
 	cfg := siteConfig(t, s, [2]string{"door", "rec-2"})
 	if code, out, errs := vigil(t, "apply", "-auto-approve", "-address", addr, cfg); code != 0 {

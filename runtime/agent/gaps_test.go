@@ -62,6 +62,21 @@ func (r *gapRun) pass(now time.Time) {
 	r.retracted = append(r.retracted, x...)
 }
 
+// killed plays a's death: a records from 0, is last heard at 1.1 s and
+// seen dead at 3 s; b's recording, with media from bFrom, is gossiped at
+// 3.2 s.
+func (r *gapRun) killed(bFrom time.Duration) {
+	r.records("a", at(0))
+	r.pass(at(time.Second))
+	r.setHealth("a", api.HealthDead, at(1100*time.Millisecond))
+	r.pass(at(3 * time.Second))
+	if len(r.opened) != 0 {
+		r.t.Fatalf("gap reported before it is confirmed or closed: %v", r.opened)
+	}
+	r.records("b", at(bFrom))
+	r.pass(at(3200 * time.Millisecond))
+}
+
 // A suspect server still counts as recording: no gap.
 func TestGapNotOnSuspicion(t *testing.T) {
 	r := newGapRun(t)
@@ -80,17 +95,8 @@ func TestGapNotOnSuspicion(t *testing.T) {
 // the backup's recording, however late the verdicts and the gossip.
 func TestGapTimesFromTheMedia(t *testing.T) {
 	r := newGapRun(t)
-	r.records("a", at(0))
-	r.pass(at(time.Second))
-	// a is killed at 1.1 s (last answer); b's warm media starts at 1.6 s;
-	// the dead verdict comes at 3 s, b's gossip at 3.2 s.
-	r.setHealth("a", api.HealthDead, at(1100*time.Millisecond))
-	r.pass(at(3 * time.Second))
-	if len(r.opened) != 0 {
-		t.Fatalf("gap reported before it is confirmed or closed: %v", r.opened)
-	}
-	r.records("b", at(1600*time.Millisecond))
-	r.pass(at(3200 * time.Millisecond))
+	// b's warm media starts at 1.6 s.
+	r.killed(1600 * time.Millisecond)
 	if len(r.opened) != 1 || len(r.closed) != 1 {
 		t.Fatalf("opened %v closed %v, want one each", r.opened, r.closed)
 	}
@@ -107,12 +113,7 @@ func TestGapTimesFromTheMedia(t *testing.T) {
 // hole: nothing is reported.
 func TestGapCoveredByWarmMedia(t *testing.T) {
 	r := newGapRun(t)
-	r.records("a", at(0))
-	r.pass(at(time.Second))
-	r.setHealth("a", api.HealthDead, at(1100*time.Millisecond))
-	r.pass(at(3 * time.Second))
-	r.records("b", at(900*time.Millisecond))
-	r.pass(at(3200 * time.Millisecond))
+	r.killed(900 * time.Millisecond)
 	if len(r.opened)+len(r.closed) > 0 {
 		t.Fatalf("a covered hand-over reported: opened %v closed %v", r.opened, r.closed)
 	}
@@ -180,12 +181,7 @@ func TestGapOfAFastTakeover(t *testing.T) {
 // from before the gap: the gap is retracted.
 func TestGapRetractedAfterAPartition(t *testing.T) {
 	r := newGapRun(t)
-	r.records("a", at(0))
-	r.pass(at(time.Second))
-	r.setHealth("a", api.HealthDead, at(1100*time.Millisecond))
-	r.pass(at(3 * time.Second))
-	r.records("b", at(1600*time.Millisecond))
-	r.pass(at(3200 * time.Millisecond))
+	r.killed(1600 * time.Millisecond)
 	if len(r.closed) != 1 {
 		t.Fatalf("closed %v, want the gap seen during the partition", r.closed)
 	}
