@@ -115,7 +115,8 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 	if err := s.Kill("rec-1"); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("killed at %s, kill took %v", killed.Format("15:04:05.000"), time.Since(killed))
+	killTook := time.Since(killed)
+	t.Logf("killed at %s, kill took %v", killed.Format("15:04:05.000"), killTook)
 	took := map[string]time.Duration{}
 	ctx := ctxFor(t, 30*time.Second)
 	st, err := s.Wait(ctx, "rec-2", func(st *api.State) bool {
@@ -187,7 +188,7 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 			}
 		}
 		t.Logf("%s: recording gap in the files at takeover %v", name, takeover.Round(10*time.Millisecond))
-		checkReportedGap(t, s, "rec-2", name, hole)
+		checkReportedGap(t, s, "rec-2", name, hole, killTook)
 	}
 
 	// rec-2's events tell the takeover: cam1 was not recorded, then was.

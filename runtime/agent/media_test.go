@@ -88,11 +88,12 @@ func holes(spans []span, from, to time.Time) []span {
 // checkReportedGap compares the site-wide gap an agent reports for a
 // camera with the hole in its files. The start is when the killed server
 // last answered a ping: its media may go on until it dies, up to a ping
-// interval (keepalive/8) later, and it may have had up to a part (a
-// second) unwritten, so the start may be that much earlier or later; the
-// end is where the new recorder's file starts, within a frame interval
-// and the resolution of the file spans.
-func checkReportedGap(t *testing.T, s *agenttest.Site, on, camera string, hole span) {
+// interval (keepalive/8) later, plus how long the in-process kill took
+// (killing: it stops membership first and closes the files after), and it
+// may have had up to a part (a second) unwritten, so the start may be that
+// much earlier or later; the end is where the new recorder's file starts,
+// within a frame interval and the resolution of the file spans.
+func checkReportedGap(t *testing.T, s *agenttest.Site, on, camera string, hole span, killing time.Duration) {
 	t.Helper()
 	gaps, err := s.Client(on).Gaps(context.Background(), camera)
 	if err != nil {
@@ -111,7 +112,7 @@ func checkReportedGap(t *testing.T, s *agenttest.Site, on, camera string, hole s
 		}
 		t.Logf("%s: reported gap %s to %s, files %s to %s", camera, g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"),
 			hole.start.Format("15:04:05.000"), hole.end.Format("15:04:05.000"))
-		if d := g.Start.Sub(hole.start); d < -(time.Second/8+frame) || d > time.Second+frame {
+		if d := g.Start.Sub(hole.start); d < -(time.Second/8+frame+killing) || d > time.Second+frame {
 			t.Errorf("%s: reported gap starts %v off the files", camera, d)
 		}
 		if d := g.End.Sub(hole.end); d < -2*frame || d > 2*frame {
