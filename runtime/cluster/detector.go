@@ -79,12 +79,17 @@ type peer struct {
 	asked   time.Time       // when a second opinion was asked; zero when none is pending
 	askedN  int             // how many members were asked
 	answers map[string]bool // asked member -> it still hears the member
+
+	// verdict is the last health given; only an answer softens it, so
+	// that thresholds stretched later do not take an accusation back.
+	verdict string
 }
 
 // answered records an answer from the member at now.
 func (d *detector) answered(p *peer, now time.Time) {
 	p.lastAck, p.deafAtAck = now, d.deaf
 	p.asked, p.askedN, p.answers = time.Time{}, 0, nil
+	p.verdict = api.HealthAlive
 }
 
 // silence is how long the member has been silent while this server was
@@ -121,8 +126,20 @@ type verdict struct {
 }
 
 // judge judges a member at now; witnesses is how many other members could
-// give a second opinion.
+// give a second opinion. A verdict never softens without an answer.
 func (d *detector) judge(p *peer, now time.Time, witnesses int) verdict {
+	v := d.judgeSilence(p, now, witnesses)
+	if severity[v.health] < severity[p.verdict] {
+		v = verdict{health: p.verdict}
+	}
+	p.verdict = v.health
+	return v
+}
+
+var severity = map[string]int{api.HealthAlive: 0, api.HealthSuspect: 1, api.HealthDead: 2}
+
+// judgeSilence is the verdict that the member's silence alone deserves.
+func (d *detector) judgeSilence(p *peer, now time.Time, witnesses int) verdict {
 	s := d.silence(p, now)
 	switch {
 	case s < d.suspectAfter():

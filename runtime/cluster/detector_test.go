@@ -214,3 +214,27 @@ func TestHears(t *testing.T) {
 		t.Error("vouches for a peer silent for a keepalive")
 	}
 }
+
+// A dead verdict stands while the judge grows late (its thresholds
+// stretch): only an answer takes it back.
+func TestVerdictStandsUntilAnAnswer(t *testing.T) {
+	l := newFakeLoop(t, 0)
+	l.run(time.Second, k/8, always)
+	l.run(2*time.Second, k/8, never)
+	if v := l.d.judge(l.p, l.now, 0); v.health != api.HealthDead {
+		t.Fatalf("after 2 s of silence: %s, want dead", v.health)
+	}
+	// The judge's ticks now come late: the score rises and stretches the
+	// thresholds past the silence so far.
+	l.run(time.Second, k/8+k/5, never)
+	if l.d.awareness() == 0 {
+		t.Fatal("awareness stayed 0")
+	}
+	if v := l.d.judge(l.p, l.now, 0); v.health != api.HealthDead {
+		t.Fatalf("dead member judged %s once the judge ran late", v.health)
+	}
+	l.d.answered(l.p, l.now)
+	if v := l.d.judge(l.p, l.now, 0); v.health != api.HealthAlive {
+		t.Fatalf("after an answer: %s, want alive", v.health)
+	}
+}
