@@ -20,12 +20,11 @@ func init() {
 
 // periodFlags are the -since, -start and -end flags of the footage commands.
 type periodFlags struct {
-	since      time.Duration
-	start, end string
+	since, start, end string
 }
 
-func (p *periodFlags) register(fs *flag.FlagSet, defSince time.Duration) {
-	fs.DurationVar(&p.since, "since", defSince, "the period ending now, e.g. 24h, 90m")
+func (p *periodFlags) register(fs *flag.FlagSet, defSince string) {
+	fs.StringVar(&p.since, "since", defSince, "the period ending now: a duration such as 90m, 24h or 7d")
 	fs.StringVar(&p.start, "start", "", "start of the period (RFC 3339, e.g. 2026-12-01T21:00:00Z or 2026-12-01T22:00:00+01:00)")
 	fs.StringVar(&p.end, "end", "", "end of the period (RFC 3339; default now)")
 }
@@ -39,10 +38,16 @@ func (p *periodFlags) resolve(now time.Time) (start, end time.Time, err error) {
 		}
 	}
 	if p.start == "" {
-		if p.since <= 0 {
+		// The durations of the configuration (hcl owns them: 7d, 2w), as
+		// vigil events -since takes them.
+		since, err := hcl.ParseDuration(p.since)
+		if err != nil {
+			return start, end, fmt.Errorf("-since: %v", err)
+		}
+		if since <= 0 {
 			return start, end, fmt.Errorf("-since must be positive, not %s", p.since)
 		}
-		return end.Add(-p.since), end, nil
+		return end.Add(-since), end, nil
 	}
 	if start, err = time.Parse(time.RFC3339Nano, p.start); err != nil {
 		return start, end, fmt.Errorf("-start %q is not a time like 2026-12-01T21:00:00Z (RFC 3339)", p.start)
@@ -58,7 +63,7 @@ func runRecordings(args []string, stdout, stderr io.Writer) int {
 	address := fs.String("address", api.AddressFromEnv(), "agent API address (any agent of the site; env VIGIL_ADDR)")
 	asJSON := fs.Bool("json", false, "print the answer of GET /v1/recordings as JSON")
 	var p periodFlags
-	p.register(fs, 24*time.Hour)
+	p.register(fs, "24h")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: vigil recordings CAMERA [-since 24h | -start T [-end T]] [-json] [-address URL]\n\n"+
 			"Lists a camera's recordings over a period across every server of the site: the\n"+

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,5 +42,24 @@ Recorded 44m58s of 45m0s in 2 span(s), 1 gap(s), 1.0 GB
 `
 	if b.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// The footage commands take -since in the durations of the configuration and
+// of vigil events -since (7d, 2w), not only Go's (90m, 24h).
+func TestPeriodSinceTakesDays(t *testing.T) {
+	now := time.Date(2026, 12, 4, 18, 0, 0, 0, time.UTC)
+	for since, want := range map[string]time.Duration{"90m": 90 * time.Minute, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "2w": 14 * 24 * time.Hour} {
+		p := periodFlags{since: since}
+		start, end, err := p.resolve(now)
+		if err != nil || !end.Equal(now) || end.Sub(start) != want {
+			t.Errorf("-since %s: %s to %s, %v; want %s before now", since, start, end, err, want)
+		}
+	}
+	for _, bad := range []string{"yesterday", "-5m", "0s", ""} {
+		p := periodFlags{since: bad}
+		if _, _, err := p.resolve(now); err == nil || !strings.Contains(err.Error(), "-since") {
+			t.Errorf("-since %q: err %v, want one naming -since", bad, err)
+		}
 	}
 }
