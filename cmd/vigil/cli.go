@@ -196,7 +196,8 @@ func usage(w io.Writer) {
 
 // runHelp is `vigil help [COMMAND...]`.
 func runHelp(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
+	// Help on help (vigil help -h, vigil help help) is the list of commands.
+	if len(args) == 0 || args[0] == "help" || wantsHelp(args[:1]) {
 		usage(stdout)
 		return exitOK
 	}
