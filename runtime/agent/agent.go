@@ -746,7 +746,7 @@ func (a *Agent) healthOf(spec *hcl.Site, members map[string]cluster.Member, stat
 		case s.Name == a.cfg.Server:
 			out[s.Name] = assign.Member{Health: api.HealthAlive, Since: a.started}
 		case ok:
-			out[s.Name] = assign.Member{Health: m.Health, Since: m.Since}
+			out[s.Name] = assign.Member{Health: m.Health, Since: m.Since, Left: m.Left}
 		case inGrace:
 			// Not seen yet: assume it is up until membership had time to
 			// converge, so that a booting agent records only its own cameras.

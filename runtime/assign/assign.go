@@ -170,6 +170,9 @@ type Member struct {
 	// stays on it. A drain is not a failure: it takes no
 	// max_concurrent_failovers slot.
 	Draining bool
+	// Left: a dead server that announced its departure (a planned stop).
+	// Reasons say "left", as vigil status shows its health, not "dead".
+	Left bool
 }
 
 // Input is everything the assignment depends on.
@@ -259,6 +262,7 @@ type server struct {
 	health    string
 	since     time.Time
 	draining  bool
+	left      bool // dead because it left the site (Member.Left)
 	max       int
 	load      int
 }
@@ -303,7 +307,16 @@ func (s *server) why(redundancy string) string {
 	case s.draining && s.health == api.HealthAlive:
 		return s.name + " draining"
 	}
-	return s.name + " " + s.health
+	return s.name + " " + s.healthWord()
+}
+
+// healthWord is the server's health as reasons name it: a dead server that
+// left the site (a planned stop) is "left".
+func (s *server) healthWord() string {
+	if s.left {
+		return api.HealthLeft
+	}
+	return s.health
 }
 
 func (s *server) fullWhy() string {
@@ -392,6 +405,7 @@ func Assign(in Input) Result {
 			}
 			s.since = m.Since
 			s.draining = m.Draining
+			s.left = m.Left && m.Health == api.HealthDead
 		}
 		servers = append(servers, s)
 		byName[s.name] = s
@@ -603,6 +617,8 @@ func decide(w *work, site *hcl.Site, byName map[string]*server, standbys []*serv
 			w.cause = fmt.Sprintf("locked to %s, a %s server, which records nothing", p.name, p.kind)
 		case p.health == api.HealthUnknown:
 			w.cause = fmt.Sprintf("locked to %s, whose health is unknown", p.name)
+		case p.left:
+			w.cause = fmt.Sprintf("locked to %s, which left the site", p.name)
 		default:
 			w.cause = fmt.Sprintf("locked to %s, which is %s", p.name, p.health)
 		}

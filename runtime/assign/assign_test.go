@@ -497,3 +497,16 @@ func TestConstantCopyMissingDuringHandover(t *testing.T) {
 			"rec-3 keeps recording until rec-1 runs it (failback); no live server with room for the constant copy"},
 	})
 }
+
+// A server stopped on purpose is "left" in vigil status; the reasons of its
+// cameras say so too, not "dead".
+func TestLeftServerNamedLeft(t *testing.T) {
+	s := site([]string{"rec-1", "rec-2"}, cam("c1", "rec-1", "rec-2"), cam("c2", "rec-1", "rec-2"))
+	s.Cameras[1].Locked = true
+	m := health(s, "rec-1=dead")
+	m["rec-1"] = Member{Health: api.HealthDead, Since: t0, Left: true}
+	check(t, Assign(Input{Spec: s, Members: m}), map[string]want{
+		"c1": {"rec-2(backup)", api.CameraCovered, "rec-1 left; covered by rec-2 (backup 1)"},
+		"c2": {"", api.CameraDark, "locked to rec-1, which left the site"},
+	})
+}
