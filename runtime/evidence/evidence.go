@@ -292,6 +292,10 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(b), nil
 }
 
+// summaryRound is the precision of the summary's durations: the times beside
+// them are whole seconds, and the manifest keeps the exact ones.
+const summaryRound = 100 * time.Millisecond
+
 // Summary is one line describing a verified export.
 func (m *Manifest) Summary() string {
 	gaps := ""
@@ -300,13 +304,13 @@ func (m *Manifest) Summary() string {
 		for _, g := range m.Gaps {
 			missing += g.End.Sub(g.Start)
 		}
-		gaps = fmt.Sprintf(", %d gap(s) totalling %s", n, missing)
+		gaps = fmt.Sprintf(", %d gap(s) totalling %s", n, missing.Round(summaryRound))
 	}
 	servers := map[string]bool{}
 	for _, s := range m.Sources {
 		servers[s.Server] = true
 	}
 	return fmt.Sprintf("camera %s of site %s, %s to %s (%s), %d segment(s) from %d server(s)%s; exported by %s at %s; MP4 SHA-256 %s; signed by key %s",
-		m.Camera, m.Site, m.ActualStart.UTC().Format(time.RFC3339), m.ActualEnd.UTC().Format(time.RFC3339), m.ActualEnd.Sub(m.ActualStart),
+		m.Camera, m.Site, m.ActualStart.UTC().Format(time.RFC3339), m.ActualEnd.UTC().Format(time.RFC3339), m.ActualEnd.Sub(m.ActualStart).Round(summaryRound),
 		len(m.Sources), len(servers), gaps, m.ExportedBy, m.ExportedAt.UTC().Format(time.RFC3339), m.MP4SHA256, m.PublicKey)
 }

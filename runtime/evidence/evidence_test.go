@@ -98,6 +98,14 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	if !strings.Contains(string(b), `"sources": []`) || !strings.Contains(string(b), `"gaps": []`) {
 		t.Errorf("empty lists: %s", b)
 	}
+	// Durations are rounded as the times beside them are, not printed to the
+	// nanosecond ("(50.998954818s)").
+	odd := &Manifest{ActualStart: time.Date(2026, 12, 4, 17, 48, 45, 209241297, time.UTC)}
+	odd.ActualEnd = odd.ActualStart.Add(50998954818)
+	odd.Gaps = []Gap{{Start: odd.ActualStart, End: odd.ActualStart.Add(838911000)}}
+	if s := odd.Summary(); !strings.Contains(s, "(51s)") || !strings.Contains(s, "totalling 800ms") {
+		t.Errorf("summary %q: want the period as (51s) and the gap as 800ms", s)
+	}
 	if err := Sign(m, key[:10]); err == nil {
 		t.Error("a short key signed")
 	}
