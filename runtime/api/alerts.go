@@ -38,8 +38,8 @@ type AlertItem struct {
 	// (a one-off).
 	State string    `json:"state"`
 	Since time.Time `json:"since"`
-	// End is set when State is "ended".
-	End     time.Time `json:"end,omitempty"`
+	// End is set when State is "ended"; absent from the JSON otherwise.
+	End     time.Time `json:"end,omitzero"`
 	Message string    `json:"message"`
 	// Cameras lists the cameras concerned: those a takeover moved, with
 	// the servers now recording them ("cam1 → rec-2").

@@ -20,3 +20,15 @@ func TestZeroesPresent(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertItemEndOnlyWhenEnded: a webhook receiver reads "end" only on an
+// item that ended, never the zero time "0001-01-01T00:00:00Z".
+func TestAlertItemEndOnlyWhenEnded(t *testing.T) {
+	b, err := json.Marshal(AlertItem{Condition: "server.dead", State: ItemStarted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), `"end"`) {
+		t.Errorf("a started item has an end: %s", b)
+	}
+}
