@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
@@ -392,5 +394,50 @@ func TestConsole(t *testing.T) {
 			t.Fatalf("vigil verify %s: %v", filepath.Base(mp4), err)
 		}
 		t.Logf("the export %s verifies: %s to %s, %d sources", filepath.Base(mp4), m.ActualStart, m.ActualEnd, len(m.Sources))
+	})
+
+	t.Run("a camera page loaded by its address colours each server", func(t *testing.T) {
+		// Loaded afresh, the page may read the recordings before the state
+		// that gives each server its colour. Hold the state's stream back
+		// until the spans are drawn, then let it through: srv-2 and srv-3
+		// must differ as soon as the state is shown.
+		paused := make(chan fetch.RequestID, 1)
+		if err := chromedp.Listen(ctx, func(ev any) {
+			if e, ok := ev.(*fetch.EventRequestPaused); ok {
+				select {
+				case paused <- e.RequestID:
+				default:
+				}
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: "*/v1/console/stream*"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+			t.Fatal(err)
+		}
+		var held fetch.RequestID
+		select {
+		case held = <-paused:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the page did not ask for the state's stream")
+		}
+		until(t, ctx, "cam2's spans on srv-2 and srv-3", `!!document.querySelector('.timeline .span[data-server="srv-2"]') && !!document.querySelector('.timeline .span[data-server="srv-3"]')`, 30*time.Second)
+		if _, err := chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: held}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Call(ctx, fetch.Disable, cdp.Empty{}); err != nil {
+			t.Fatal(err)
+		}
+		until(t, ctx, "the state", `document.getElementById('meta').textContent.includes('revision')`, 30*time.Second)
+		colours, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`['srv-2', 'srv-3'].map(s => document.querySelector('.timeline .span[data-server="' + s + '"]').style.background)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if colours[0] == colours[1] {
+			t.Errorf("srv-2 and srv-3 share the colour %s on the timeline", colours[0])
+		}
 	})
 }

@@ -35,8 +35,16 @@ export function cameraView(store, name) {
     tl.el,
     exp.el);
 
+  let servers = null; // the spec's servers the timeline was drawn with
   function update(what) {
     if (what !== 'state') return;
+    // The timeline's colours follow the spec's servers, which may arrive
+    // after its recordings: draw it again when they change.
+    const names = (store.state?.spec?.servers || []).map(s => s.name).join(' ');
+    if (names !== servers) {
+      servers = names;
+      tl.redraw();
+    }
     const cam = store.state?.cameras?.find(c => c.name === name);
     if (!cam) {
       facts.replaceChildren(h('dt', null, 'Camera'), h('dd', null, `${name} is not in the committed spec`));

@@ -132,6 +132,9 @@ export function timeline(store, camera, {onPlay, onSelect}) {
   refresh();
   return {
     el,
+    // redraw draws again with the state as it is now: a server's colour
+    // comes from the spec, which may arrive after the recordings.
+    redraw: draw,
     // setCursor marks the moment being played (null: none).
     setCursor(t) {
       cursor = t ? t.getTime() : null;
