@@ -440,4 +440,11 @@ func TestConsole(t *testing.T) {
 			t.Errorf("srv-2 and srv-3 share the colour %s on the timeline", colours[0])
 		}
 	})
+
+	t.Run("a server stopped on purpose is named as having left", func(t *testing.T) {
+		if err := site.Stop("srv-2"); err != nil {
+			t.Fatal(err)
+		}
+		until(t, ctx, "the banner saying srv-2 left", `(() => { const b = document.getElementById('banner'); return !b.hidden && /srv-2 left the site( \d+ s ago)?$/m.test(b.innerText); })()`, 15*time.Second)
+	})
 }

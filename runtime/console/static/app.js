@@ -73,7 +73,9 @@ function renderBanner(st) {
   if (st.config_error) lines.push(`configuration: ${st.config_error}`);
   for (const s of st.servers || []) {
     if (s.kind === 'virtual' || s.health === 'alive') continue;
-    lines.push(`${s.name} is ${s.health}${s.since && s.health !== 'unknown' ? ` since ${since(s.since)}` : ''}`);
+    // since() is a duration: "srv-2 is dead for 3 s", "srv-2 left the site 3 s ago".
+    const d = s.since && s.health !== 'unknown' ? since(s.since) : '';
+    lines.push(s.health === 'left' ? `${s.name} left the site${d ? ` ${d} ago` : ''}` : `${s.name} is ${s.health}${d ? ` for ${d}` : ''}`);
   }
   const dark = (st.cameras || []).filter(c => recordingServers(c).length === 0);
   if (dark.length) {
