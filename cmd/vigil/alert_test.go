@@ -57,7 +57,7 @@ func TestAlertTestAndEvents(t *testing.T) {
 		t.Errorf("alert test -json: exit %d\n%s", code, out)
 	}
 	code, _, errs = vigil(t, "alert", "test", "-address", addr, "pagr")
-	if code != 1 || !strings.Contains(errs, `no notifier "pagr"`) {
+	if code != 1 || !strings.Contains(errs, `no notifier "pagr". Did you mean "pager"? (notifiers: pager)`) {
 		t.Errorf("unknown notifier: exit %d: %s", code, errs)
 	}
 	code, out, errs = vigil(t, "events", "-address", addr, "-follow=false", "-since", "10m", "-kind", "alert.*")

@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
+	"vigil/hcl"
 	"vigil/runtime/alerting"
 	"vigil/runtime/api"
 	"vigil/runtime/cluster"
@@ -202,7 +204,16 @@ func (a *Agent) handleAlertTest(w http.ResponseWriter, r *http.Request) {
 		for _, n := range spec.Notifiers {
 			names = append(names, n.Name)
 		}
-		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("site %s has no notifier %q (notifiers: %v)", spec.Name, req.Notifier, names)})
+		msg := fmt.Sprintf("site %s has no notifier %q", spec.Name, req.Notifier)
+		if len(names) == 0 {
+			msg += ": it has no notifier blocks"
+		} else {
+			if near := hcl.Suggest(req.Notifier, names); near != "" {
+				msg += fmt.Sprintf(". Did you mean %q?", near)
+			}
+			msg += " (notifiers: " + strings.Join(names, ", ") + ")"
+		}
+		writeError(w, http.StatusNotFound, api.Error{Error: msg})
 		return
 	}
 	now := time.Now()
