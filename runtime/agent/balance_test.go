@@ -3,6 +3,7 @@ package agent_test
 import (
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,7 +161,9 @@ func TestBalancingFromRecordedBitrates(t *testing.T) {
 	}
 	wall := time.Now().UTC()
 	m := wall.Hour()*60 + wall.Minute()
-	fake := func() time.Time { return time.Now().Add(28 * time.Hour) }
+	// runs counts the balancer's runs: each reads the clock once.
+	var runs atomic.Int64
+	fake := func() time.Time { runs.Add(1); return time.Now().Add(28 * time.Hour) }
 	spec := s.Spec(hdCam(1), hdCam(2), s.CameraSpec(1, "a", "b"), s.CameraSpec(2, "b", "a"))
 	// A wide tolerance: statistics count whole 2 s segments, and the test
 	// records for seconds, not days.
@@ -201,7 +204,15 @@ func TestBalancingFromRecordedBitrates(t *testing.T) {
 	if _, err := s.Wait(ctxFor(t, 20*time.Second), "a", func(st *api.State) bool { return len(st.Overrides) > 0 }); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second) // later runs must not move anything else
+	// Ten later runs must not move anything else (a sleep would pass with
+	// none on a busy machine).
+	later, deadline := runs.Load()+10, time.Now().Add(30*time.Second)
+	for runs.Load() < later {
+		if time.Now().After(deadline) {
+			t.Fatalf("the balancer ran %d times in 30 s after its move, want 10", runs.Load()-later+10)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	st, err := s.Client("a").State(ctxFor(t, 5*time.Second))
 	if err != nil {
 		t.Fatal(err)
