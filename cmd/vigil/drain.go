@@ -46,7 +46,8 @@ Flags:
 	ctx := context.Background()
 	resp, err := c.Drain(ctx, server, *undo)
 	if errors.Is(err, api.ErrNotFound) {
-		err = fmt.Errorf("%s is not a server of this site: %w", server, err)
+		// The agent's answer says the same again: say it once.
+		err = fmt.Errorf("%s is not a server of this site (the committed configuration at %s has no such server)", server, *address)
 	}
 	if err != nil {
 		return fail(stdout, stderr, *asJSON, err)

@@ -39,7 +39,7 @@ func TestDrainCommand(t *testing.T) {
 		t.Fatalf("drain -undo -json: exit %d\n%s%s", code, out, errs)
 	}
 	code, _, errs = vigil(t, "drain", "-address", addr, "rec-9")
-	if code != 1 || !strings.Contains(errs, "rec-9 is not a server of this site") {
+	if code != 1 || !strings.Contains(errs, "rec-9 is not a server of this site") || strings.Count(errs, "not a server") != 1 {
 		t.Fatalf("drain of an unknown server: exit %d: %s", code, errs)
 	}
 }
