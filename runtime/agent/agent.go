@@ -110,6 +110,7 @@ type Agent struct {
 	mu        sync.Mutex
 	view      view
 	configErr string
+	domain    *api.DomainTree // from the configuration directory (SetDomain)
 	rec       *recorderSet
 	gaps      *gapTracker
 	// clockOffset measures this server's clock offset to the master (see
@@ -286,6 +287,17 @@ func (a *Agent) Emit(ev api.Event) { a.emit(ev) }
 func (a *Agent) SetConfigError(msg string) {
 	a.mu.Lock()
 	a.configErr = msg
+	a.console.wake()
+	a.mu.Unlock()
+}
+
+// SetDomain records the domain's tree of sites that the configuration
+// directory describes (hot reload), for /v1/state and the console; nil
+// when it describes none.
+func (a *Agent) SetDomain(d *api.DomainTree) {
+	a.mu.Lock()
+	a.domain = d
+	a.console.wake()
 	a.mu.Unlock()
 }
 
@@ -582,8 +594,7 @@ func (a *Agent) reconcile() {
 	a.mu.Lock()
 	a.view = v
 	if !same {
-		close(a.console.changed) // wakes the console's push channels
-		a.console.changed = make(chan struct{})
+		a.console.wake()
 	}
 	a.mu.Unlock()
 }

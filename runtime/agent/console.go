@@ -52,6 +52,13 @@ func newConsoleFeed(reg prometheus.Registerer) *consoleFeed {
 	return f
 }
 
+// wake tells the console's push channels that the state changed; the
+// caller holds Agent.mu.
+func (f *consoleFeed) wake() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
 // viewChanged returns a channel closed at the next change of the view.
 func (a *Agent) viewChanged() <-chan struct{} {
 	a.mu.Lock()

@@ -153,17 +153,18 @@ type stateCache struct {
 	mu        sync.Mutex // held while encoding: concurrent requests wait for one encoding
 	gen       uint64
 	configErr string
+	domain    *api.DomainTree
 	body      []byte
 }
 
 func (a *Agent) encodedState() []byte {
 	a.mu.Lock()
-	gen, configErr := a.view.gen, a.configErr
+	gen, configErr, domain := a.view.gen, a.configErr, a.domain
 	a.mu.Unlock()
 	c := &a.stateCache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.body != nil && c.gen == gen && c.configErr == configErr {
+	if c.body != nil && c.gen == gen && c.configErr == configErr && c.domain == domain {
 		return c.body
 	}
 	// State reads the view again: it may be newer than gen, never older,
@@ -172,7 +173,7 @@ func (a *Agent) encodedState() []byte {
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.Encode(a.State())
-	c.gen, c.configErr, c.body = gen, configErr, buf.Bytes()
+	c.gen, c.configErr, c.domain, c.body = gen, configErr, domain, buf.Bytes()
 	return c.body
 }
 

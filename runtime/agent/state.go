@@ -129,10 +129,11 @@ func (a *Agent) State() api.State {
 	a.mu.Lock()
 	v := a.view
 	rec := a.rec
-	configErr := a.configErr
+	configErr, domain := a.configErr, a.domain
 	a.mu.Unlock()
 
 	st := api.State{
+		Domain:      domain,
 		ConfigError: configErr,
 		Site:        a.cfg.Site,
 		Revision:    v.revision,

@@ -54,6 +54,24 @@ type State struct {
 	// Message is a note for the operator about the site as a whole, e.g.
 	// "waiting for vigil apply" on a fresh agent.
 	Message string `json:"message,omitempty"`
+	// Domain is the tree of sites that the answering server's
+	// configuration directory (config_dir) describes, when it describes a
+	// domain; nil otherwise (the committed spec names only the parent).
+	Domain *DomainTree `json:"domain,omitempty"`
+}
+
+// DomainTree is a domain's sites as a configuration describes them.
+type DomainTree struct {
+	// Name is the domain block's name, "" without one.
+	Name string `json:"name,omitempty"`
+	// Sites are in configuration order.
+	Sites []DomainTreeSite `json:"sites"`
+}
+
+// DomainTreeSite is one site of a DomainTree.
+type DomainTreeSite struct {
+	Name   string `json:"name"`
+	Parent string `json:"parent,omitempty"`
 }
 
 // ServerState is one server as the answering agent sees it.

@@ -193,8 +193,14 @@ func TestConsole(t *testing.T) {
 		}
 		tree, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('.tree').innerText`))
 		if !strings.HasPrefix(tree, "Domain tree: region ▸ "+site.Name) || !strings.Contains(tree, "not known from here") {
-			t.Errorf("domain tree: %q", tree)
+			t.Errorf("domain tree from the spec: %q", tree)
 		}
+		// A server whose configuration directory describes the domain
+		// (hot reload tells it, as SetDomain does here) knows the tree.
+		site.Server("srv-1").Agent().SetDomain(&api.DomainTree{Name: "acme", Sites: []api.DomainTreeSite{
+			{Name: "hq"}, {Name: "region", Parent: "hq"}, {Name: site.Name, Parent: "region"}, {Name: "north", Parent: site.Name}, {Name: "south", Parent: "region"}}})
+		want := "Domain acme: hq ▸ region ▸ " + site.Name + " · below " + site.Name + ": north · 5 sites in all, as srv-1's configuration directory describes them"
+		until(t, ctx, "the domain tree from srv-1's configuration directory", fmt.Sprintf(`document.querySelector('.tree').innerText === %q`, want), 10*time.Second)
 		screenshot(t, ctx, "site")
 	})
 

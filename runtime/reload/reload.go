@@ -71,6 +71,9 @@ type Agent interface {
 	State() api.State
 	Emit(api.Event)
 	SetConfigError(msg string)
+	// SetDomain tells the agent the domain's tree of sites that the
+	// directory describes (nil: none), for the console.
+	SetDomain(d *api.DomainTree)
 	LeaderLoop(fn func(ctx context.Context))
 }
 
@@ -404,10 +407,27 @@ func (w *Watcher) load() Result {
 			if len(diags) > 0 {
 				w.log.Warn("configuration warnings:\n" + w.render(diags, files))
 			}
+			w.a.SetDomain(domainTree(cfg))
 			return w.accept(own)
 		}
 	}
 	return w.refuse(diags, files)
+}
+
+// domainTree is the tree of sites of cfg when it describes a domain (a
+// domain block, or more than one site); nil otherwise.
+func domainTree(cfg *hcl.Config) *api.DomainTree {
+	if cfg.Domain == nil && len(cfg.Sites) < 2 {
+		return nil
+	}
+	d := &api.DomainTree{}
+	if cfg.Domain != nil {
+		d.Name = cfg.Domain.Name
+	}
+	for _, s := range cfg.Sites {
+		d.Sites = append(d.Sites, api.DomainTreeSite{Name: s.Name, Parent: s.Parent})
+	}
+	return d
 }
 
 func siteNames(cfg *hcl.Config) string {

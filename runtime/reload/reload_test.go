@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -468,6 +469,7 @@ type fakeAgent struct {
 	mu     sync.Mutex
 	evs    []api.Event
 	cfgErr string
+	domain *api.DomainTree
 }
 
 func (f *fakeAgent) Name() string                     { return "s1" }
@@ -482,6 +484,11 @@ func (f *fakeAgent) Emit(ev api.Event) {
 func (f *fakeAgent) SetConfigError(msg string) {
 	f.mu.Lock()
 	f.cfgErr = msg
+	f.mu.Unlock()
+}
+func (f *fakeAgent) SetDomain(d *api.DomainTree) {
+	f.mu.Lock()
+	f.domain = d
 	f.mu.Unlock()
 }
 
@@ -638,4 +645,46 @@ func TestOverBoundConfigKeepsLastGood(t *testing.T) {
 		t.Fatalf("after a symlink to /dev/zero: revision %d, config_error %q", st.Revision, st.ConfigError)
 	}
 	h.waitRecording(t, "s1", "cam1")
+}
+
+// TestDomainTreeKnown: a directory that describes a domain tells the agent
+// its tree of sites (for the console), even on a follower that only
+// validates; one without a domain tells it none.
+func TestDomainTreeKnown(t *testing.T) {
+	dir := t.TempDir()
+	site := func(name, parent, ip string) string {
+		p := ""
+		if parent != "" {
+			p = fmt.Sprintf("  parent = %q\n", parent)
+		}
+		return fmt.Sprintf("site %q {\n%s  server \"%s-1\" {\n    address = %q\n    storage \"main\" { path = \"rec\" }\n  }\n}\n", name, p, name, ip)
+	}
+	writeFile(t, filepath.Join(dir, "domain.hcl"), "domain \"acme\" {}\n"+site("hq", "", "127.0.0.1")+site("test", "hq", "127.0.0.2")+site("north", "test", "127.0.0.3"))
+	fa := &fakeAgent{}
+	results := make(chan Result, 10)
+	w, err := Start(fa, Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), results: results})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if r := <-results; r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	want := &api.DomainTree{Name: "acme", Sites: []api.DomainTreeSite{{Name: "hq"}, {Name: "test", Parent: "hq"}, {Name: "north", Parent: "test"}}}
+	fa.mu.Lock()
+	got := fa.domain
+	fa.mu.Unlock()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("domain tree (-want +got):\n%s", diff)
+	}
+
+	writeFile(t, filepath.Join(dir, "domain.hcl"), site("test", "", "127.0.0.2"))
+	if r := <-results; r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	if fa.domain != nil {
+		t.Errorf("a directory of one site without a domain block: tree %+v", fa.domain)
+	}
 }

@@ -110,15 +110,27 @@ function showNPlusOne(el, n) {
 }
 
 // showTree shows the site's place in its domain's tree as far as this
-// site knows it: its committed spec names its parent site and nothing
-// else of the tree.
+// server knows it: the whole tree when its configuration directory
+// describes the domain (st.domain), else only the parent that the
+// committed spec names.
 function showTree(el, st) {
+  el.dataset.parent = st.spec?.parent || '';
+  if (st.domain) {
+    const byName = new Map(st.domain.sites.map(s => [s.name, s]));
+    const path = [];
+    for (let s = byName.get(st.site); s && !path.includes(s.name); s = byName.get(s.parent)) path.unshift(s.name);
+    const children = st.domain.sites.filter(s => s.parent === st.site).map(s => s.name);
+    el.replaceChildren(`Domain${st.domain.name ? ` ${st.domain.name}` : ''}: `,
+      ...path.flatMap((n, i) => [i ? ' ▸ ' : '', h(n === st.site ? 'strong' : 'span', {class: 'site-node'}, n)]),
+      ` · below ${st.site}: `, children.length ? h('span', {class: 'site-node'}, children.join(', ')) : 'no site',
+      h('span', {class: 'note'}, ` · ${st.domain.sites.length} sites in all, as ${st.answering}'s configuration directory describes them`));
+    return;
+  }
   const parent = st.spec?.parent;
   if (!st.spec) {
     el.replaceChildren();
     return;
   }
-  el.dataset.parent = parent || '';
   if (!parent) {
     el.replaceChildren('Domain tree: no parent site in this site\'s spec. Sites below it, if any, are not known from here (vigil plan on the domain\'s configuration shows the whole tree).');
     return;
