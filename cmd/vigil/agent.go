@@ -42,7 +42,7 @@ The configuration file names the server and how it reaches its peers:
   config_dir    = "/etc/vigil/site"     # optional: watched *.hcl, applied on change
   storage_roots = ["/srv", "/mnt"]      # optional: where absolute storage paths may lie
   log_level     = "info"
-  config_import_keys = ["HEX", ...]     # optional: import only signed sticks (vigil config keygen)
+  config_import_keys = ["HEX", "site"]  # optional: import only sticks signed so (vigil config sign)
 
 With config_dir, saved changes are validated by every server and planned and
 applied by the master; SIGHUP reloads the directory even when unchanged.

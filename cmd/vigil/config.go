@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"vigil/runtime/agent"
 	"vigil/runtime/api"
 	"vigil/runtime/configimport"
 )
@@ -56,29 +58,40 @@ func runConfigKeygen(args []string, stdout, stderr io.Writer) int {
 func runConfigSign(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("config sign", stderr)
 	keyFile := fs.String("key", "", "the signing key file (vigil config keygen)")
+	siteKeyFile := fs.String("site-key", "", `the site key file (site_key_file of the agent file), for agents that list "site" in config_import_keys`)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil config sign -key FILE DIR\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: vigil config sign -key FILE | -site-key FILE DIR\n\n"+
 			"Signs the *.hcl files at the top level of DIR (a configuration stick) and writes\n"+
 			"the detached signature to DIR/%s. An agent whose file lists the key's\n"+
-			"public half in config_import_keys imports the stick only if its files are\n"+
-			"exactly the ones signed, byte for byte. Sign after the last change.\n\nFlags:\n", configimport.SignatureFile)
+			"public half (or \"site\", for -site-key) in config_import_keys imports the\n"+
+			"stick only if its files are exactly the ones signed, byte for byte. Sign after\n"+
+			"the last change.\n\nFlags:\n", configimport.SignatureFile)
 		fs.PrintDefaults()
 	}
 	dir, code, ok := parseOneArg(fs, args)
 	if !ok {
 		return code
 	}
-	if *keyFile == "" {
+	if (*keyFile == "") == (*siteKeyFile == "") {
 		fs.Usage()
 		return exitUsage
 	}
-	raw, err := os.ReadFile(*keyFile)
+	path := *keyFile + *siteKeyFile
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fail(stdout, stderr, false, err)
 	}
-	key, err := configimport.ParsePrivateKey(raw)
+	var key ed25519.PrivateKey
+	if *siteKeyFile != "" {
+		var site []byte
+		if site, err = agent.ParseSiteKey(string(raw)); err == nil {
+			key = configimport.SiteSigningKey(site)
+		}
+	} else {
+		key, err = configimport.ParsePrivateKey(raw)
+	}
 	if err != nil {
-		return fail(stdout, stderr, false, fmt.Errorf("%s: %w", *keyFile, err))
+		return fail(stdout, stderr, false, fmt.Errorf("%s: %w", path, err))
 	}
 	sig, err := configimport.Sign(dir, key)
 	if err != nil {

@@ -131,4 +131,18 @@ config_dir = "site"
 			t.Errorf("event %d: %s\nwant %s...", i, got[i], want[i])
 		}
 	}
+
+	// "site": sticks signed with the site key (-site-key), and only those.
+	siteKeyFile := filepath.Join(dir, "site.key")
+	os.WriteFile(siteKeyFile, []byte(base64.StdEncoding.EncodeToString(s.Key)+"\n"), 0o600)
+	cfg = agentFile(`config_import_keys = ["site"]` + "\n")
+	if _, errOut = cmd(1, "config", "import", "-config", cfg, stick); !strings.Contains(errOut, "not one of the agent's config_import_keys") {
+		t.Fatalf("operator-signed stick on a site-key agent: %s", errOut)
+	}
+	os.WriteFile(filepath.Join(stick, "main.hcl"), []byte("# v3\n"), 0o644)
+	cmd(0, "config", "sign", "-site-key", siteKeyFile, stick)
+	if out, _ = cmd(0, "config", "import", "-config", cfg, stick); !strings.Contains(out, "signed by") || imported() != "# v3\n" {
+		t.Fatalf("site-signed import: %s; config_dir has %q", out, imported())
+	}
+	cmd(2, "config", "sign", "-key", keyFile, "-site-key", siteKeyFile, stick)
 }

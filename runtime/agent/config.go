@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 
 	vhcl "vigil/hcl"
+	"vigil/runtime/configimport"
 	"vigil/runtime/evidence"
 )
 
@@ -57,7 +58,8 @@ type Config struct {
 	StorageRoots []string
 	// ConfigImportKeys, when set, are the public keys a configuration stick
 	// must be signed with to be imported (config_import_keys; package
-	// runtime/configimport). Empty: any stick is imported.
+	// runtime/configimport), "site" giving configimport.SiteSigningKey's.
+	// Empty: any stick is imported.
 	ConfigImportKeys []ed25519.PublicKey
 
 	// Fields below are not part of the file: set by the command or by tests.
@@ -95,7 +97,8 @@ type fileConfig struct {
 	ConfigDir    *string  `hcl:"config_dir"`
 	StorageRoots []string `hcl:"storage_roots,optional"`
 	LogLevel     *string  `hcl:"log_level"`
-	// ConfigImportKeys: hex Ed25519 public keys (vigil config keygen).
+	// ConfigImportKeys: hex Ed25519 public keys (vigil config keygen), or
+	// "site" for the key derived from the site key.
 	ConfigImportKeys []string `hcl:"config_import_keys,optional"`
 }
 
@@ -230,13 +233,9 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		bad("site_key", "Missing site key", "Set site_key or site_key_file to the site's 32-byte key in base64; every server of the site uses the same one. Generate one with: head -c 32 /dev/urandom | base64")
 	}
 	if keyText != "" {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(keyText))
-		switch {
-		case err != nil:
-			bad(keyAttr, "Invalid site key", "The site key must be 32 bytes written in base64 ("+err.Error()+"). Generate one with: head -c 32 /dev/urandom | base64")
-		case len(key) != 32:
-			bad(keyAttr, "Invalid site key", fmt.Sprintf("The site key must be 32 bytes, this one is %d. Generate one with: head -c 32 /dev/urandom | base64", len(key)))
-		default:
+		if key, err := ParseSiteKey(keyText); err != nil {
+			bad(keyAttr, "Invalid site key", err.Error())
+		} else {
 			cfg.SiteKey = key
 		}
 	}
@@ -250,9 +249,16 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		cfg.ConfigDir = abs(*fc.ConfigDir)
 	}
 	for i, k := range fc.ConfigImportKeys {
+		if k == "site" {
+			// Signed with the site key (vigil config sign -site-key).
+			if cfg.SiteKey != nil {
+				cfg.ConfigImportKeys = append(cfg.ConfigImportKeys, configimport.SiteSigningKey(cfg.SiteKey).Public().(ed25519.PublicKey))
+			}
+			continue
+		}
 		pub, err := evidence.ParsePublicKey(k)
 		if err != nil {
-			bad("config_import_keys", "Invalid configuration import key", fmt.Sprintf("config_import_keys[%d]: %v; vigil config keygen prints one.", i, err))
+			bad("config_import_keys", "Invalid configuration import key", fmt.Sprintf("config_import_keys[%d]: %v; vigil config keygen prints one, or \"site\" for the site key.", i, err))
 		}
 		cfg.ConfigImportKeys = append(cfg.ConfigImportKeys, pub)
 	}
@@ -265,6 +271,19 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		return nil, diags
 	}
 	return cfg, diags
+}
+
+// ParseSiteKey reads a site key as site_key and site_key_file hold it:
+// 32 bytes in base64.
+func ParseSiteKey(text string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("The site key must be 32 bytes written in base64 (%v). Generate one with: head -c 32 /dev/urandom | base64", err)
+	case len(key) != 32:
+		return nil, fmt.Errorf("The site key must be 32 bytes, this one is %d. Generate one with: head -c 32 /dev/urandom | base64", len(key))
+	}
+	return key, nil
 }
 
 // JoinAddress turns a join entry ("host" or "host:apiport") into the

@@ -23,6 +23,7 @@ package configimport
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -293,6 +294,19 @@ func ParsePrivateKey(b []byte) (ed25519.PrivateKey, error) {
 		return nil, errors.New("a configuration signing key file holds 64 hex digits, as `vigil config keygen` writes it")
 	}
 	return ed25519.NewKeyFromSeed(s), nil
+}
+
+// SiteSigningKey is the signing key derived from a site key (32 bytes):
+// an agent whose config_import_keys lists "site" imports sticks signed with
+// it (vigil config sign -site-key), so that a site need not keep another
+// secret. Whoever holds the site key can already join the site and commit
+// any configuration, so it signs nothing its holder could not do anyway.
+// The derivation (HMAC-SHA256 with a fixed label) keeps the signing key
+// apart from the site key's other uses.
+func SiteSigningKey(siteKey []byte) ed25519.PrivateKey {
+	m := hmac.New(sha256.New, siteKey)
+	m.Write([]byte(signingContext + "site signing key\n"))
+	return ed25519.NewKeyFromSeed(m.Sum(nil))
 }
 
 // PublicKeyString is a public key as config_import_keys lists it.

@@ -191,3 +191,16 @@ func TestOversizedFile(t *testing.T) {
 		t.Fatalf("signing a stick with an oversized file: %v", err)
 	}
 }
+
+// TestSiteSigningKey: the key derived from a site key is the same on every
+// server of the site, another for another site, and not the site key used
+// as a seed.
+func TestSiteSigningKey(t *testing.T) {
+	a, b := []byte("0123456789abcdef0123456789abcdef"), []byte("0123456789abcdef0123456789abcdeF")
+	if !SiteSigningKey(a).Equal(SiteSigningKey(append([]byte(nil), a...))) {
+		t.Fatal("two derivations from one site key differ")
+	}
+	if SiteSigningKey(a).Equal(SiteSigningKey(b)) || SiteSigningKey(a).Equal(ed25519.NewKeyFromSeed(a)) {
+		t.Fatal("the derived key does not depend on the site key, or is the site key itself")
+	}
+}
