@@ -199,11 +199,15 @@ func (c *Client) Export(ctx context.Context, camera string, start, end time.Time
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.http.Do(req)
+	h := c.exportHTTP()
+	resp, err := h.Do(req)
 	if err != nil {
 		return nil, c.transportError(err)
 	}
 	defer resp.Body.Close()
+	if h != c.http {
+		defer h.CloseIdleConnections()
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, decodeError(resp)
 	}
@@ -219,6 +223,31 @@ func (c *Client) Export(ctx context.Context, camera string, start, end time.Time
 		return nil, fmt.Errorf("the export's manifest is not base64: %w", err)
 	}
 	return b, nil
+}
+
+// maxManifest bounds the export's manifest trailer that Export reads: a
+// day of 10-second segments with their gaps, base64, fits.
+const maxManifest = 16 << 20
+
+// exportHTTP returns c's HTTP client with a read buffer that holds the
+// manifest trailer: Go's client refuses a trailer longer than its read
+// buffer (4 KiB by default: "suspiciously long trailer"), and a manifest
+// names every source segment, so an export of more than a few minutes
+// would fail. A transport that is not an *http.Transport is used as is.
+func (c *Client) exportHTTP() *http.Client {
+	rt := c.http.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	t, ok := rt.(*http.Transport)
+	if !ok {
+		return c.http
+	}
+	t = t.Clone()
+	t.ReadBufferSize = maxManifest
+	h := *c.http
+	h.Transport = t
+	return &h
 }
 
 // LocalRecordings asks an agent for its own footage (query as for
