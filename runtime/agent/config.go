@@ -279,9 +279,9 @@ func ParseSiteKey(text string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("The site key must be 32 bytes written in base64 (%v). Generate one with: head -c 32 /dev/urandom | base64", err)
+		return nil, fmt.Errorf("the site key must be 32 bytes written in base64 (%v). Generate one with: head -c 32 /dev/urandom | base64", err)
 	case len(key) != 32:
-		return nil, fmt.Errorf("The site key must be 32 bytes, this one is %d. Generate one with: head -c 32 /dev/urandom | base64", len(key))
+		return nil, fmt.Errorf("the site key must be 32 bytes, this one is %d. Generate one with: head -c 32 /dev/urandom | base64", len(key))
 	}
 	return key, nil
 }
