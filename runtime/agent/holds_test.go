@@ -112,9 +112,18 @@ func TestHoldSurvivesFullTmpfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxFor(t, 120*time.Second)
+	spec := s.Spec(s.CameraSpec(1, "rec-1"), s.CameraSpec(2, "rec-1"))
+	if _, err := s.Apply(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	// The hold's period is taken from when cam1 records: on a busy machine
+	// it may start later than 8 s after the apply, and the hold would then
+	// have no footage to keep.
+	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return len(agenttest.Recorders(st, "cam1")) > 0 }); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now().UTC()
 	h := &hcl.Hold{Name: "case", Cameras: []string{"cam1"}, From: start.Add(-time.Minute), To: start.Add(8 * time.Second), Reason: "test"}
-	spec := s.Spec(s.CameraSpec(1, "rec-1"), s.CameraSpec(2, "rec-1"))
 	spec.Holds = []*hcl.Hold{h}
 	if _, err := s.Apply(ctx, spec); err != nil {
 		t.Fatal(err)
