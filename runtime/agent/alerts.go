@@ -96,7 +96,7 @@ func (a *Agent) alertLoop(ctx context.Context) {
 			ev.Committed()
 			for _, o := range commit.Send {
 				a.emit(api.Event{Severity: "info", Kind: "alert." + o.Notification.Status,
-					Message: fmt.Sprintf("alert %s %s: %s (to %v, notification %s)", o.Notification.Alert, o.Notification.Status, o.Notification.Summary, o.Pending, o.Notification.ID)})
+					Message: fmt.Sprintf("alert %s %s: %s (to %s, notification %s)", o.Notification.Alert, o.Notification.Status, o.Notification.Summary, strings.Join(o.Pending, ", "), o.Notification.ID)})
 			}
 		}
 		a.metrics.alertPending.Reset()
