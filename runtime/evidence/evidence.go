@@ -212,6 +212,11 @@ func VerifyFileTrusted(mp4Path string, trusted ed25519.PublicKey) (*Manifest, er
 }
 
 func verify(mp4Path string, trusted ed25519.PublicKey) (*Manifest, error) {
+	// The video first: a wrong path should name the file the user gave,
+	// not the manifest derived from it.
+	if _, err := os.Stat(mp4Path); err != nil {
+		return nil, fmt.Errorf("reading the export: %w", err)
+	}
 	path := ManifestPath(mp4Path)
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -294,3 +294,12 @@ func TestUnreadable(t *testing.T) {
 		t.Errorf("missing manifest: %v", err)
 	}
 }
+
+// A mistyped path is said of the file the user named, not of its manifest.
+func TestVerifyNamesAMissingExport(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.mp4")
+	_, err := VerifyFile(missing)
+	if err == nil || !strings.Contains(err.Error(), "reading the export") || strings.Contains(err.Error(), ".json") {
+		t.Errorf("VerifyFile(%s) = %v, want an error about the export itself", missing, err)
+	}
+}
