@@ -171,19 +171,29 @@ func playAlongside(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
-	if err := other.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(other.Close)
-	desc, _, err := other.Describe(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := other.SetupAll(desc.BaseURL, desc.Medias); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := other.Play(nil); err != nil {
-		t.Fatal(err)
+	// A shared media may answer 503 while it is still being prepared for
+	// the first client (GStreamer's does on a busy machine): try again
+	// until it plays.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		other := &gortsplib.Client{Scheme: u.Scheme, Host: u.Host}
+		if err := other.Start(); err != nil {
+			t.Fatal(err)
+		}
+		desc, _, err := other.Describe(u)
+		if err == nil {
+			if err = other.SetupAll(desc.BaseURL, desc.Medias); err == nil {
+				_, err = other.Play(nil)
+			}
+		}
+		if err == nil {
+			t.Cleanup(other.Close)
+			return
+		}
+		other.Close()
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
