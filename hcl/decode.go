@@ -27,7 +27,7 @@ var (
 	domainSchema = &hhcl.BodySchema{Attributes: attrs("description")}
 	siteSchema   = &hhcl.BodySchema{
 		Attributes: attrs("parent", "description", "virtual", "keepalive", "failback",
-			"max_concurrent_failovers", "virtual_ip", "time_sync", "time_zone", "event_retention"),
+			"max_concurrent_failovers", "virtual_ip", "time_sync", "time_zone", "event_retention", "audit_retention"),
 		Blocks: []hhcl.BlockHeaderSchema{
 			{Type: "server", LabelNames: []string{"name"}},
 			{Type: "group", LabelNames: []string{"name"}},
@@ -340,6 +340,7 @@ func (d *decoder) site(b *hhcl.Block) *Site {
 	d.boolean(at, "time_sync", &s.TimeSync, s.Ranges)
 	d.str(at, "time_zone", &s.TimeZone, s.Ranges)
 	d.duration(at, "event_retention", &s.EventRetention, s.Ranges)
+	d.duration(at, "audit_retention", &s.AuditRetention, s.Ranges)
 	for _, blk := range c.Blocks {
 		switch blk.Type {
 		case "server":

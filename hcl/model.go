@@ -58,6 +58,9 @@ type Site struct {
 	// EventRetention is how long every agent keeps its events on disk;
 	// 0 means the default, 10 days.
 	EventRetention time.Duration `json:"event_retention"`
+	// AuditRetention is how long the site's audit log (kept in the
+	// replicated state) keeps its entries; 0 means the default, 365 days.
+	AuditRetention time.Duration `json:"audit_retention"`
 
 	Servers   []*Server  `json:"servers"`
 	Groups    []*Group   `json:"groups,omitempty"`

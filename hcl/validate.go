@@ -27,6 +27,11 @@ const (
 	MaxStallTimeout    = 10 * time.Minute
 	MinEventRetention  = time.Hour
 	MaxEventRetention  = 366 * 24 * time.Hour
+	MinAuditRetention  = 24 * time.Hour
+	MaxAuditRetention  = 3660 * 24 * time.Hour
+	// DefaultAuditRetention is the audit log's retention when the site
+	// sets no audit_retention.
+	DefaultAuditRetention = 365 * 24 * time.Hour
 	// PortsPerServer: the API port, membership (port+1) and raft (port+2).
 	PortsPerServer = 3
 )
@@ -153,6 +158,9 @@ func (v *validator) site(s *Site, advise bool) {
 	v.alerting(s, scope)
 	if s.EventRetention != 0 {
 		v.bounds(s.Ranges, "event_retention", s.DeclRange, s.EventRetention, MinEventRetention, MaxEventRetention)
+	}
+	if s.AuditRetention != 0 {
+		v.bounds(s.Ranges, "audit_retention", s.DeclRange, s.AuditRetention, MinAuditRetention, MaxAuditRetention)
 	}
 	if s.MaxConcurrentFailovers < 0 {
 		v.errorf(at(s.Ranges, "max_concurrent_failovers", s.DeclRange), "Value out of range", "max_concurrent_failovers must be 0 (no limit) or more.")

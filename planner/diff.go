@@ -423,6 +423,7 @@ func siteAttrs(s *hcl.Site) []attr {
 		{name: "time_sync", val: s.TimeSync},
 		{name: "time_zone", val: s.TimeZone},
 		{name: "event_retention", val: duration(s.EventRetention)},
+		{name: "audit_retention", val: duration(s.AuditRetention)},
 	}
 }
 

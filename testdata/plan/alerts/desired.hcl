@@ -18,6 +18,7 @@ variable "webhook_secret" {
 
 site "hq" {
   description = "Head office"
+  audit_retention = "90d"
 
   server "rec-1" {
     address = "10.0.0.11"

@@ -6,6 +6,7 @@ variable "secret" {
 
 site "hq" {
   event_retention = "5m"
+  audit_retention = "4000d"
 
   server "rec-1" {
     address = "10.0.0.11"

@@ -10,6 +10,7 @@ variable "mail_password" {
 
 site "hq" {
   event_retention = "30d"
+  audit_retention = "730d"
 
   server "rec-1" {
     address = "10.0.0.11"
