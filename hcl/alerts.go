@@ -1,148 +1,17 @@
 package hcl
 
 import (
-	"fmt"
 	"net"
 	"net/mail"
 	"net/url"
 	"path"
 	"slices"
 	"strings"
-	"time"
 
 	hhcl "github.com/hashicorp/hcl/v2"
+
+	"vigil/hcl/spec"
 )
-
-// Notifier is where alert notifications go: exactly one of SMTP, Webhook
-// and MQTT. A notifier block may sit in a site or at the top level, where
-// it belongs to every site of the configuration.
-type Notifier struct {
-	Name    string           `json:"name"`
-	SMTP    *SMTPNotifier    `json:"smtp,omitempty"`
-	Webhook *WebhookNotifier `json:"webhook,omitempty"`
-	MQTT    *MQTTNotifier    `json:"mqtt,omitempty"`
-
-	DeclRange hhcl.Range            `json:"-"`
-	Ranges    map[string]hhcl.Range `json:"-"`
-}
-
-// SMTPNotifier sends mail. STARTTLS is used when the server offers it and
-// required when a username is set (except on loopback).
-type SMTPNotifier struct {
-	Server   string   `json:"server"` // host:port
-	From     string   `json:"from"`
-	To       []string `json:"to"`
-	Username string   `json:"username,omitempty"`
-	// Password is sensitive (see Camera.Password).
-	Password string `json:"password,omitempty"`
-
-	Ranges map[string]hhcl.Range `json:"-"`
-}
-
-// WebhookNotifier POSTs the notification as JSON.
-type WebhookNotifier struct {
-	URL string `json:"url"`
-	// Secret is sensitive: the body's HMAC-SHA256 with it is sent in the
-	// X-Vigil-Signature header.
-	Secret string `json:"secret,omitempty"`
-
-	Ranges map[string]hhcl.Range `json:"-"`
-}
-
-// MQTTNotifier publishes the notification as JSON, retained.
-type MQTTNotifier struct {
-	Broker   string `json:"broker"` // tcp://host:port, ssl://, ws://, wss://
-	Topic    string `json:"topic"`
-	Username string `json:"username,omitempty"`
-	// Password is sensitive.
-	Password string `json:"password,omitempty"`
-
-	Ranges map[string]hhcl.Range `json:"-"`
-}
-
-// Channel names the kind of notifier: "smtp", "webhook" or "mqtt".
-func (n *Notifier) Channel() string {
-	switch {
-	case n.SMTP != nil:
-		return "smtp"
-	case n.Webhook != nil:
-		return "webhook"
-	case n.MQTT != nil:
-		return "mqtt"
-	}
-	return ""
-}
-
-// Alert says which conditions, lasting how long, notify whom.
-type Alert struct {
-	Name string `json:"name"`
-	// When lists conditions (AlertConditions).
-	When []string `json:"when"`
-	// For: a condition must last this long before it notifies; 0 notifies at once.
-	For time.Duration `json:"for"`
-	// Cameras and Servers select the subjects by name or glob pattern;
-	// empty means all.
-	Cameras []string `json:"cameras,omitempty"`
-	Servers []string `json:"servers,omitempty"`
-	// Notify names notifiers of the site.
-	Notify []string `json:"notify"`
-
-	DeclRange hhcl.Range            `json:"-"`
-	Ranges    map[string]hhcl.Range `json:"-"`
-}
-
-// AlertConditions are the values of an alert's `when`, with what they mean.
-// Lasting conditions send a message when they start (after `for`) and a
-// resolved message when they end; the others are one-off.
-var AlertConditions = map[string]string{
-	"server.dead":        "a server of the site is dead (lasting; resolved when it is back)",
-	"server.back":        "a dead server is back (one-off)",
-	"takeover":           "takeover.started and takeover.finished",
-	"takeover.started":   "a dead server's cameras are recorded by others, listing them (lasting; resolved when they are back on their server)",
-	"takeover.finished":  "a server's cameras went back to it after a takeover (one-off)",
-	"camera.unreachable": "a camera's stream cannot be received by the server that should record it (lasting)",
-	"camera.stalled":     "a camera's stream stopped delivering frames (lasting)",
-	"gap.open":           "a camera is not recorded anywhere in the site (lasting)",
-	"storage.full":       "a server's storage is full (lasting)",
-	"storage.floor":      "a server's storage is under its free-space floor (lasting)",
-	"storage.retention":  "a server's storage had to delete recordings younger than its max_age for room (lasting)",
-	"clock.skew":         "a server's clock is off the master's by more than 1s (lasting)",
-	"config.invalid":     "a changed configuration (hot reload) is invalid (one-off)",
-	"config.applied":     "a configuration change was committed (one-off)",
-}
-
-// Notifier returns the named notifier of the site, or nil.
-func (s *Site) Notifier(name string) *Notifier {
-	for _, n := range s.Notifiers {
-		if n.Name == name {
-			return n
-		}
-	}
-	return nil
-}
-
-// Matches tells whether the alert covers a condition (server, camera).
-func (a *Alert) Matches(condition, server, camera string) bool {
-	ok := slices.Contains(a.When, condition) ||
-		strings.HasPrefix(condition, "takeover.") && slices.Contains(a.When, "takeover")
-	return ok && globsMatch(a.Servers, server) && globsMatch(a.Cameras, camera)
-}
-
-// globsMatch: an empty list or an empty name matches.
-func globsMatch(patterns []string, name string) bool {
-	if len(patterns) == 0 || name == "" {
-		return true
-	}
-	for _, p := range patterns {
-		if ok, _ := path.Match(p, name); ok {
-			return true
-		}
-	}
-	return false
-}
-
-// MaxAlertFor bounds an alert's `for`.
-const MaxAlertFor = 24 * time.Hour
 
 var (
 	notifierSchema = &hhcl.BodySchema{Blocks: []hhcl.BlockHeaderSchema{{Type: "smtp"}, {Type: "webhook"}, {Type: "mqtt"}}}
@@ -153,13 +22,13 @@ var (
 )
 
 func (d *decoder) notifier(b *hhcl.Block) *Notifier {
-	n := &Notifier{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	n := &Notifier{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	for _, blk := range d.content(b, notifierSchema).Blocks {
 		if n.Channel() != "" {
 			d.errorf(blk.DefRange, "Duplicate channel", "Notifier %q already has a %s block; a notifier has exactly one channel (smtp, webhook or mqtt): declare another notifier.", n.Name, n.Channel())
 			continue
 		}
-		rs := map[string]hhcl.Range{}
+		rs := map[string]spec.Range{}
 		switch blk.Type {
 		case "smtp":
 			at := d.content(blk, smtpSchema).Attributes
@@ -190,7 +59,7 @@ func (d *decoder) notifier(b *hhcl.Block) *Notifier {
 }
 
 func (d *decoder) alert(b *hhcl.Block) *Alert {
-	a := &Alert{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	a := &Alert{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	at := d.content(b, alertSchema).Attributes
 	d.list(at, "when", &a.When, a.Ranges)
 	d.duration(at, "for", &a.For, a.Ranges)
@@ -305,61 +174,6 @@ func (v *validator) notifier(n *Notifier) {
 	default:
 		v.errorf(at(nil, "", n.DeclRange), "Missing channel", "Notifier %q needs one channel block: smtp, webhook or mqtt.", n.Name)
 	}
-}
-
-// redactAlerting fingerprints the notifiers' secrets (see Site.Redacted).
-func redactAlerting(s *Site) {
-	for _, n := range s.Notifiers {
-		for _, p := range n.Secrets() {
-			*p = Fingerprint(*p)
-		}
-	}
-}
-
-// Secrets returns pointers to the notifier's secret fields, for code that
-// must keep or hide them (the agent puts committed secrets back where a
-// spec carries fingerprints).
-func (n *Notifier) Secrets() []*string {
-	switch {
-	case n.SMTP != nil:
-		return []*string{&n.SMTP.Password}
-	case n.Webhook != nil:
-		return []*string{&n.Webhook.Secret}
-	case n.MQTT != nil:
-		return []*string{&n.MQTT.Password}
-	}
-	return nil
-}
-
-func copyAlertRanges(from, to *Site) {
-	for i, n := range from.Notifiers {
-		t := to.Notifiers[i]
-		t.DeclRange, t.Ranges = n.DeclRange, n.Ranges
-		switch {
-		case n.SMTP != nil:
-			t.SMTP.Ranges = n.SMTP.Ranges
-		case n.Webhook != nil:
-			t.Webhook.Ranges = n.Webhook.Ranges
-		case n.MQTT != nil:
-			t.MQTT.Ranges = n.MQTT.Ranges
-		}
-	}
-	for i, a := range from.Alerts {
-		to.Alerts[i].DeclRange, to.Alerts[i].Ranges = a.DeclRange, a.Ranges
-	}
-}
-
-// String is the notifier's destination for people: no secrets.
-func (n *Notifier) String() string {
-	switch {
-	case n.SMTP != nil:
-		return fmt.Sprintf("mail to %s via %s", strings.Join(n.SMTP.To, ", "), n.SMTP.Server)
-	case n.Webhook != nil:
-		return "webhook " + n.Webhook.URL
-	case n.MQTT != nil:
-		return fmt.Sprintf("MQTT %s topic %s", n.MQTT.Broker, n.MQTT.Topic)
-	}
-	return "nothing"
 }
 
 // shared decodes the top-level notifier and alert blocks into site s, after

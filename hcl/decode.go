@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"vigil/hcl/spec"
 )
 
 func attrs(names ...string) []hhcl.AttributeSchema {
@@ -141,19 +143,19 @@ var (
 
 // lookup returns attribute name, or nil if it is not set, and records its
 // range in rs.
-func lookup(at hhcl.Attributes, name string, rs map[string]hhcl.Range) *hhcl.Attribute {
+func lookup(at hhcl.Attributes, name string, rs map[string]spec.Range) *hhcl.Attribute {
 	a := at[name]
 	if a != nil {
-		rs[name] = a.Expr.Range()
+		rs[name] = specRange(a.Expr.Range())
 	}
 	return a
 }
 
-func (d *decoder) str(at hhcl.Attributes, name string, dst *string, rs map[string]hhcl.Range) {
+func (d *decoder) str(at hhcl.Attributes, name string, dst *string, rs map[string]spec.Range) {
 	d.strSensitive(at, name, dst, rs, false)
 }
 
-func (d *decoder) strSensitive(at hhcl.Attributes, name string, dst *string, rs map[string]hhcl.Range, sensitiveOK bool) {
+func (d *decoder) strSensitive(at hhcl.Attributes, name string, dst *string, rs map[string]spec.Range, sensitiveOK bool) {
 	a := lookup(at, name, rs)
 	if a == nil {
 		return
@@ -163,7 +165,7 @@ func (d *decoder) strSensitive(at hhcl.Attributes, name string, dst *string, rs 
 	}
 }
 
-func (d *decoder) boolean(at hhcl.Attributes, name string, dst *bool, rs map[string]hhcl.Range) {
+func (d *decoder) boolean(at hhcl.Attributes, name string, dst *bool, rs map[string]spec.Range) {
 	a := lookup(at, name, rs)
 	if a == nil {
 		return
@@ -173,7 +175,7 @@ func (d *decoder) boolean(at hhcl.Attributes, name string, dst *bool, rs map[str
 	}
 }
 
-func (d *decoder) integer(at hhcl.Attributes, name string, dst *int, rs map[string]hhcl.Range) {
+func (d *decoder) integer(at hhcl.Attributes, name string, dst *int, rs map[string]spec.Range) {
 	a := lookup(at, name, rs)
 	if a == nil {
 		return
@@ -195,7 +197,7 @@ func (d *decoder) integer(at hhcl.Attributes, name string, dst *int, rs map[stri
 	*dst = int(i)
 }
 
-func (d *decoder) float(at hhcl.Attributes, name string, dst *float64, rs map[string]hhcl.Range) {
+func (d *decoder) float(at hhcl.Attributes, name string, dst *float64, rs map[string]spec.Range) {
 	a := lookup(at, name, rs)
 	if a == nil {
 		return
@@ -212,7 +214,7 @@ func (d *decoder) float(at hhcl.Attributes, name string, dst *float64, rs map[st
 	*dst, _ = bf.Float64()
 }
 
-func (d *decoder) list(at hhcl.Attributes, name string, dst *[]string, rs map[string]hhcl.Range) {
+func (d *decoder) list(at hhcl.Attributes, name string, dst *[]string, rs map[string]spec.Range) {
 	a := lookup(at, name, rs)
 	if a == nil {
 		return
@@ -239,7 +241,7 @@ func (d *decoder) list(at hhcl.Attributes, name string, dst *[]string, rs map[st
 	}
 	if exprs, diags := hhcl.ExprList(a.Expr); !diags.HasErrors() && len(exprs) == len(out) {
 		for i, e := range exprs {
-			rs[elemKey(name, i)] = e.Range()
+			rs[elemKey(name, i)] = specRange(e.Range())
 		}
 	}
 }
@@ -265,7 +267,7 @@ func elemKey(name string, i int) string {
 	return name + "." + strconv.Itoa(i)
 }
 
-func (d *decoder) labels(at hhcl.Attributes, name string, dst *map[string]string, rs map[string]hhcl.Range) {
+func (d *decoder) labels(at hhcl.Attributes, name string, dst *map[string]string, rs map[string]spec.Range) {
 	a := lookup(at, name, rs)
 	if a == nil {
 		return
@@ -286,17 +288,17 @@ func (d *decoder) labels(at hhcl.Attributes, name string, dst *map[string]string
 	*dst = out
 }
 
-func (d *decoder) duration(at hhcl.Attributes, name string, dst *time.Duration, rs map[string]hhcl.Range) {
+func (d *decoder) duration(at hhcl.Attributes, name string, dst *time.Duration, rs map[string]spec.Range) {
 	parsed(d, at, name, dst, rs, "Invalid duration", ParseDuration)
 }
 
-func (d *decoder) size(at hhcl.Attributes, name string, dst *int64, rs map[string]hhcl.Range) {
+func (d *decoder) size(at hhcl.Attributes, name string, dst *int64, rs map[string]spec.Range) {
 	parsed(d, at, name, dst, rs, "Invalid size", ParseSize)
 }
 
 // parsed decodes string attribute name with parse, whose error is reported
 // under summary. An empty string leaves dst alone.
-func parsed[T any](d *decoder, at hhcl.Attributes, name string, dst *T, rs map[string]hhcl.Range, summary string, parse func(string) (T, error)) {
+func parsed[T any](d *decoder, at hhcl.Attributes, name string, dst *T, rs map[string]spec.Range, summary string, parse func(string) (T, error)) {
 	var s string
 	d.str(at, name, &s, rs)
 	if s == "" {
@@ -304,22 +306,22 @@ func parsed[T any](d *decoder, at hhcl.Attributes, name string, dst *T, rs map[s
 	}
 	v, err := parse(s)
 	if err != nil {
-		d.errorf(rs[name], summary, "%s.", err)
+		d.errorf(hclRange(rs[name]), summary, "%s.", err)
 		return
 	}
 	*dst = v
 }
 
-func newRanges(b *hhcl.Block) map[string]hhcl.Range {
-	rs := make(map[string]hhcl.Range, 8) // a small map fits a camera without growing
+func newRanges(b *hhcl.Block) map[string]spec.Range {
+	rs := make(map[string]spec.Range, 8) // a small map fits a camera without growing
 	if len(b.LabelRanges) > 0 {
-		rs["name"] = b.LabelRanges[0]
+		rs["name"] = specRange(b.LabelRanges[0])
 	}
 	return rs
 }
 
 func (d *decoder) domain(b *hhcl.Block) *Domain {
-	dom := &Domain{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	dom := &Domain{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	c := d.content(b, domainSchema)
 	d.str(c.Attributes, "description", &dom.Description, dom.Ranges)
 	return dom
@@ -327,7 +329,7 @@ func (d *decoder) domain(b *hhcl.Block) *Domain {
 
 func (d *decoder) site(b *hhcl.Block) *Site {
 	s := newSite()
-	s.Name, s.DeclRange, s.Ranges = b.Labels[0], b.DefRange, newRanges(b)
+	s.Name, s.DeclRange, s.Ranges = b.Labels[0], specRange(b.DefRange), newRanges(b)
 	c := d.content(b, siteSchema)
 	at := c.Attributes
 	d.str(at, "parent", &s.Parent, s.Ranges)
@@ -346,14 +348,14 @@ func (d *decoder) site(b *hhcl.Block) *Site {
 		case "server":
 			s.Servers = append(s.Servers, d.server(blk))
 		case "group":
-			g := &Group{Name: blk.Labels[0], DeclRange: blk.DefRange, Ranges: newRanges(blk)}
+			g := &Group{Name: blk.Labels[0], DeclRange: specRange(blk.DefRange), Ranges: newRanges(blk)}
 			d.list(d.content(blk, groupSchema).Attributes, "servers", &g.Servers, g.Ranges)
 			s.Groups = append(s.Groups, g)
 		case "camera":
 			s.Cameras = append(s.Cameras, d.camera(blk))
 		case "balancing":
 			if s.Balancing != nil {
-				d.errorf(blk.DefRange, "Duplicate balancing block", "Site %q already has a balancing block at %s; a site has at most one.", s.Name, rangeString(s.Balancing.DeclRange))
+				d.errorf(blk.DefRange, "Duplicate balancing block", "Site %q already has a balancing block at %s; a site has at most one.", s.Name, rangeString(hclRange(s.Balancing.DeclRange)))
 				continue
 			}
 			s.Balancing = d.balancing(blk)
@@ -370,7 +372,7 @@ func (d *decoder) site(b *hhcl.Block) *Site {
 
 func (d *decoder) server(b *hhcl.Block) *Server {
 	v := newServer()
-	v.Name, v.DeclRange, v.Ranges = b.Labels[0], b.DefRange, newRanges(b)
+	v.Name, v.DeclRange, v.Ranges = b.Labels[0], specRange(b.DefRange), newRanges(b)
 	c := d.content(b, serverSchema)
 	at := c.Attributes
 	d.str(at, "address", &v.Address, v.Ranges)
@@ -385,7 +387,7 @@ func (d *decoder) server(b *hhcl.Block) *Server {
 			v.Storage = append(v.Storage, d.storage(blk))
 		case "network":
 			if v.Network != nil {
-				d.errorf(blk.DefRange, "Duplicate network block", "Server %q already has a network block at %s; a server has at most one.", v.Name, rangeString(v.Network.DeclRange))
+				d.errorf(blk.DefRange, "Duplicate network block", "Server %q already has a network block at %s; a server has at most one.", v.Name, rangeString(hclRange(v.Network.DeclRange)))
 				continue
 			}
 			v.Network = d.network(blk)
@@ -395,7 +397,7 @@ func (d *decoder) server(b *hhcl.Block) *Server {
 }
 
 func (d *decoder) storage(b *hhcl.Block) *Storage {
-	st := &Storage{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	st := &Storage{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	at := d.content(b, storageSchema).Attributes
 	d.str(at, "path", &st.Path, st.Ranges)
 	d.size(at, "max_size", &st.MaxSize, st.Ranges)
@@ -405,14 +407,14 @@ func (d *decoder) storage(b *hhcl.Block) *Storage {
 	if p, ok := strings.CutSuffix(strings.TrimSpace(minFree), "%"); ok {
 		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 		if err != nil {
-			d.errorf(st.Ranges["min_free"], "Invalid free-space floor", "%q is not a percentage: write a size such as \"10GB\" or a percentage such as \"5%%\".", minFree)
+			d.errorf(hclRange(st.Ranges["min_free"]), "Invalid free-space floor", "%q is not a percentage: write a size such as \"10GB\" or a percentage such as \"5%%\".", minFree)
 		} else {
 			st.MinFreePercent = f
 		}
 	} else if minFree != "" {
 		n, err := ParseSize(minFree)
 		if err != nil {
-			d.errorf(st.Ranges["min_free"], "Invalid free-space floor", "%s; a percentage such as \"5%%\" is also accepted.", err)
+			d.errorf(hclRange(st.Ranges["min_free"]), "Invalid free-space floor", "%s; a percentage such as \"5%%\" is also accepted.", err)
 		} else {
 			st.MinFree = n
 		}
@@ -421,18 +423,18 @@ func (d *decoder) storage(b *hhcl.Block) *Storage {
 }
 
 func (d *decoder) network(b *hhcl.Block) *Network {
-	n := &Network{DeclRange: b.DefRange}
+	n := &Network{DeclRange: specRange(b.DefRange)}
 	for _, blk := range d.content(b, networkSchema).Blocks {
 		switch blk.Type {
 		case "interface":
-			i := &Interface{Name: blk.Labels[0], DeclRange: blk.DefRange, Ranges: newRanges(blk)}
+			i := &Interface{Name: blk.Labels[0], DeclRange: specRange(blk.DefRange), Ranges: newRanges(blk)}
 			at := d.content(blk, interfaceSchema).Attributes
 			d.list(at, "addresses", &i.Addresses, i.Ranges)
 			d.integer(at, "mtu", &i.MTU, i.Ranges)
 			d.boolean(at, "dhcp", &i.DHCP, i.Ranges)
 			n.Interfaces = append(n.Interfaces, i)
 		case "route":
-			r := &Route{DeclRange: blk.DefRange, Ranges: map[string]hhcl.Range{}}
+			r := &Route{DeclRange: specRange(blk.DefRange), Ranges: map[string]spec.Range{}}
 			at := d.content(blk, routeSchema).Attributes
 			d.str(at, "destination", &r.Destination, r.Ranges)
 			d.str(at, "gateway", &r.Gateway, r.Ranges)
@@ -445,13 +447,13 @@ func (d *decoder) network(b *hhcl.Block) *Network {
 
 func (d *decoder) camera(b *hhcl.Block) *Camera {
 	c := newCamera()
-	c.Name, c.DeclRange, c.Ranges = b.Labels[0], b.DefRange, newRanges(b)
+	c.Name, c.DeclRange, c.Ranges = b.Labels[0], specRange(b.DefRange), newRanges(b)
 	at := d.content(b, cameraSchema).Attributes
 	d.strSensitive(at, "url", &c.URL, c.Ranges, true)
 	// A sensitive value may be the URL's password, which Redacted hides,
 	// but nowhere else in it.
-	if c.URL != "" && Scrub(redactURL(c.URL), d.sensitive) != redactURL(c.URL) {
-		d.errorf(c.Ranges["url"], "Sensitive value not allowed here",
+	if c.URL != "" && Scrub(spec.RedactURL(c.URL), d.sensitive) != spec.RedactURL(c.URL) {
+		d.errorf(hclRange(c.Ranges["url"]), "Sensitive value not allowed here",
 			"The url of camera %q holds a value from a sensitive variable outside its password part (rtsp://user:password@host/...). Only the password may be sensitive: the rest of the URL is shown in plans and status output.", c.Name)
 		c.URL = ""
 	}
@@ -473,7 +475,7 @@ func (d *decoder) camera(b *hhcl.Block) *Camera {
 
 func (d *decoder) balancing(b *hhcl.Block) *Balancing {
 	bl := newBalancing()
-	bl.DeclRange, bl.Ranges = b.DefRange, map[string]hhcl.Range{}
+	bl.DeclRange, bl.Ranges = specRange(b.DefRange), map[string]spec.Range{}
 	at := d.content(b, balancingSchema).Attributes
 	d.boolean(at, "enabled", &bl.Enabled, bl.Ranges)
 	d.integer(at, "history_days", &bl.HistoryDays, bl.Ranges)
@@ -485,11 +487,11 @@ func (d *decoder) balancing(b *hhcl.Block) *Balancing {
 	for _, s := range days {
 		wd, err := ParseWeekday(s)
 		if err != nil {
-			d.errorf(bl.Ranges["weekdays"], "Invalid weekday", "%s.", err)
+			d.errorf(hclRange(bl.Ranges["weekdays"]), "Invalid weekday", "%s.", err)
 			continue
 		}
 		if seen[wd] {
-			d.errorf(bl.Ranges["weekdays"], "Duplicate weekday", "%q is listed twice.", s)
+			d.errorf(hclRange(bl.Ranges["weekdays"]), "Duplicate weekday", "%q is listed twice.", s)
 			continue
 		}
 		seen[wd] = true
@@ -502,7 +504,7 @@ func (d *decoder) balancing(b *hhcl.Block) *Balancing {
 }
 
 func (d *decoder) hold(b *hhcl.Block, zone string) *Hold {
-	h := &Hold{Name: b.Labels[0], DeclRange: b.DefRange, Ranges: newRanges(b)}
+	h := &Hold{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	at := d.content(b, holdSchema).Attributes
 	d.list(at, "cameras", &h.Cameras, h.Ranges)
 	// A date alone is midnight in the site's time zone (an unknown zone is

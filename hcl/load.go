@@ -600,7 +600,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 				dom := d.domain(b)
 				if l.cfg.Domain != nil {
 					d.errorf(b.DefRange, "Duplicate domain block",
-						"A configuration has at most one domain; the first is declared at %s.", rangeString(l.cfg.Domain.DeclRange))
+						"A configuration has at most one domain; the first is declared at %s.", rangeString(hclRange(l.cfg.Domain.DeclRange)))
 					continue
 				}
 				l.cfg.Domain = dom

@@ -15,6 +15,8 @@ import (
 	_ "time/tzdata"
 
 	hhcl "github.com/hashicorp/hcl/v2"
+
+	"vigil/hcl/spec"
 )
 
 // Bounds of the validated values.
@@ -36,10 +38,6 @@ const (
 	PortsPerServer = 3
 )
 
-// Names become directory names and URL path elements, so they are kept to
-// a safe alphabet.
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
-
 var hostnameRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$`)
 
 type validator struct {
@@ -48,12 +46,12 @@ type validator struct {
 
 // at returns the range of attribute key, else the fallback, else nil (a spec
 // that did not come from files has no ranges).
-func at(rs map[string]hhcl.Range, key string, fallback hhcl.Range) *hhcl.Range {
+func at(rs map[string]spec.Range, key string, fallback spec.Range) *hhcl.Range {
 	if r, ok := rs[key]; ok {
-		return &r
+		return hclRange(r).Ptr()
 	}
 	if fallback.Filename != "" {
-		return &fallback
+		return hclRange(fallback).Ptr()
 	}
 	return nil
 }
@@ -61,15 +59,15 @@ func at(rs map[string]hhcl.Range, key string, fallback hhcl.Range) *hhcl.Range {
 // given reports whether the files set attribute key. A required attribute
 // that was given but is empty failed to decode, and that error was
 // reported already.
-func given(rs map[string]hhcl.Range, key string) bool {
+func given(rs map[string]spec.Range, key string) bool {
 	_, ok := rs[key]
 	return ok
 }
 
 // atElem is at for element i of a list attribute.
-func atElem(rs map[string]hhcl.Range, key string, i int, fallback hhcl.Range) *hhcl.Range {
+func atElem(rs map[string]spec.Range, key string, i int, fallback spec.Range) *hhcl.Range {
 	if r, ok := rs[elemKey(key, i)]; ok {
-		return &r
+		return hclRange(r).Ptr()
 	}
 	return at(rs, key, fallback)
 }
@@ -82,25 +80,18 @@ func (v *validator) warnf(r *hhcl.Range, summary, format string, args ...any) {
 	v.diags = append(v.diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: r})
 }
 
-func (v *validator) name(kind, name string, rs map[string]hhcl.Range, decl hhcl.Range) {
+func (v *validator) name(kind, name string, rs map[string]spec.Range, decl spec.Range) {
 	if !ValidName(name) {
 		v.errorf(at(rs, "name", decl), "Invalid "+kind+" name",
 			"%q is not a valid %s name: use 1 to 63 letters, digits, dots, dashes and underscores, starting with a letter or digit.", name, kind)
 	}
 }
 
-// ValidName is the one rule for the names of the model (domain, site,
-// server, camera, group, storage): 1 to 63 letters, digits, dots, dashes
-// and underscores, starting with a letter or digit. The agent's own
-// configuration names its server and site by it too, so that every server
-// a configuration declares can also run.
-func ValidName(name string) bool { return nameRE.MatchString(name) }
-
 // caseClash reports a name that differs only in case from one seen
 // before in the same scope: servers and cameras name directories, which
 // are one directory on case-insensitive filesystems. seen maps lower-case
 // names to their first spelling.
-func (v *validator) caseClash(kind, name, scope string, decl hhcl.Range, seen map[string]string) {
+func (v *validator) caseClash(kind, name, scope string, decl spec.Range, seen map[string]string) {
 	k := strings.ToLower(name)
 	if prev, ok := seen[k]; ok && prev != name {
 		v.errorf(at(nil, "", decl), "Names differ only in case",
@@ -111,10 +102,10 @@ func (v *validator) caseClash(kind, name, scope string, decl hhcl.Range, seen ma
 }
 
 // duplicate reports a name declared twice in one scope.
-func (v *validator) duplicate(kind, name, scope string, decl, prev hhcl.Range) {
+func (v *validator) duplicate(kind, name, scope string, decl, prev spec.Range) {
 	where := ""
 	if prev.Filename != "" {
-		where = " at " + rangeString(prev)
+		where = " at " + rangeString(hclRange(prev))
 	}
 	article := "A"
 	if strings.ContainsRune("aeiou", rune(kind[0])) {
@@ -125,7 +116,7 @@ func (v *validator) duplicate(kind, name, scope string, decl, prev hhcl.Range) {
 }
 
 // bounds checks duration attribute key of a block declared at decl.
-func (v *validator) bounds(rs map[string]hhcl.Range, key string, decl hhcl.Range, d, lo, hi time.Duration) {
+func (v *validator) bounds(rs map[string]spec.Range, key string, decl spec.Range, d, lo, hi time.Duration) {
 	if d < lo || d > hi {
 		v.errorf(at(rs, key, decl), "Value out of range", "%s must be between %s and %s; it is %s.", key, FormatDuration(lo), FormatDuration(hi), FormatDuration(d))
 	}
@@ -543,7 +534,7 @@ func (v *validator) balancing(s *Site, b *Balancing, cameraNames []string) {
 // cameraPatterns checks a list of camera names and glob patterns of owner
 // ("balancing", `hold "x"`). A name of no camera is an error, unless
 // unknownOK explains why it may stand (then it is a warning).
-func (v *validator) cameraPatterns(scope, owner string, list []string, rs map[string]hhcl.Range, decl hhcl.Range, cameraNames []string, unknownOK string) {
+func (v *validator) cameraPatterns(scope, owner string, list []string, rs map[string]spec.Range, decl spec.Range, cameraNames []string, unknownOK string) {
 	exists := map[string]bool{}
 	for _, n := range cameraNames {
 		exists[n] = true

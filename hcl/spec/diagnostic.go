@@ -1,4 +1,4 @@
-package hcl
+package spec
 
 // Diagnostic is the serialisable form of one problem found in a
 // configuration: what `vigil validate -json` prints and what the API returns

@@ -1,4 +1,4 @@
-package hcl
+package spec
 
 import (
 	"crypto/sha256"
@@ -41,25 +41,25 @@ func (s *Site) Redacted() *Site {
 	// part of the JSON and are carried over below.
 	data, err := json.Marshal(s)
 	if err != nil {
-		panic("hcl: a Site always marshals: " + err.Error())
+		panic("spec: a Site always marshals: " + err.Error())
 	}
 	out := &Site{}
 	if err := json.Unmarshal(data, out); err != nil {
-		panic("hcl: a Site always unmarshals: " + err.Error())
+		panic("spec: a Site always unmarshals: " + err.Error())
 	}
 	copyRanges(s, out)
 	for _, c := range out.Cameras {
 		c.Password = Fingerprint(c.Password)
-		c.URL = redactURL(c.URL)
+		c.URL = RedactURL(c.URL)
 	}
 	redactAlerting(out)
 	return out
 }
 
-// redactURL fingerprints the password of a URL's user information. It
+// RedactURL fingerprints the password of a URL's user information. It
 // edits the text rather than re-serialising the URL, so that the
 // fingerprint stays readable instead of percent-encoded.
-func redactURL(raw string) string {
+func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw
