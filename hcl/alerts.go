@@ -176,8 +176,8 @@ func (v *validator) notifier(n *Notifier) {
 	}
 }
 
-// shared decodes the top-level notifier and alert blocks into site s, after
-// its own: each site gets its own copy.
+// shared decodes the top-level notifier, alert, user and token blocks into
+// site s, after its own: each site gets its own copy.
 func (d *decoder) shared(s *Site, blocks []*hhcl.Block) {
 	for _, b := range blocks {
 		switch b.Type {
@@ -185,6 +185,10 @@ func (d *decoder) shared(s *Site, blocks []*hhcl.Block) {
 			s.Notifiers = append(s.Notifiers, d.notifier(b))
 		case "alert":
 			s.Alerts = append(s.Alerts, d.alert(b))
+		case "user":
+			s.Users = append(s.Users, d.user(b))
+		case "token":
+			s.Tokens = append(s.Tokens, d.token(b))
 		}
 	}
 }

@@ -24,6 +24,8 @@ type (
 	WebhookNotifier = spec.WebhookNotifier
 	MQTTNotifier    = spec.MQTTNotifier
 	Alert           = spec.Alert
+	User            = spec.User
+	Token           = spec.Token
 	Diagnostic      = spec.Diagnostic
 	Range           = spec.Range
 	Pos             = spec.Pos
@@ -64,4 +66,5 @@ var (
 	FormatHourWindow = spec.FormatHourWindow
 	ParseWeekday     = spec.ParseWeekday
 	ParseTime        = spec.ParseTime
+	Roles            = spec.Roles
 )

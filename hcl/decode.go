@@ -38,6 +38,8 @@ var (
 			{Type: "notifier", LabelNames: []string{"name"}},
 			{Type: "alert", LabelNames: []string{"name"}},
 			{Type: "hold", LabelNames: []string{"name"}},
+			{Type: "user", LabelNames: []string{"name"}},
+			{Type: "token", LabelNames: []string{"name"}},
 		},
 	}
 	serverSchema = &hhcl.BodySchema{
@@ -365,6 +367,10 @@ func (d *decoder) site(b *hhcl.Block) *Site {
 			s.Alerts = append(s.Alerts, d.alert(blk))
 		case "hold":
 			s.Holds = append(s.Holds, d.hold(blk, s.TimeZone))
+		case "user":
+			s.Users = append(s.Users, d.user(blk))
+		case "token":
+			s.Tokens = append(s.Tokens, d.token(blk))
 		}
 	}
 	return s

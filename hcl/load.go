@@ -44,9 +44,11 @@ var rootSchema = &hhcl.BodySchema{Blocks: []hhcl.BlockHeaderSchema{
 	{Type: "locals"},
 	{Type: "domain", LabelNames: []string{"name"}},
 	{Type: "site", LabelNames: []string{"name"}},
-	// Top-level notifiers and alerts belong to every site.
+	// Top-level notifiers, alerts, users and tokens belong to every site.
 	{Type: "notifier", LabelNames: []string{"name"}},
 	{Type: "alert", LabelNames: []string{"name"}},
+	{Type: "user", LabelNames: []string{"name"}},
+	{Type: "token", LabelNames: []string{"name"}},
 }}
 
 // The first pass reads only what the evaluation context is made of.
@@ -606,7 +608,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 				l.cfg.Domain = dom
 			case "site":
 				siteBlocks = append(siteBlocks, b)
-			case "notifier", "alert":
+			case "notifier", "alert", "user", "token":
 				shared = append(shared, b)
 			}
 		}

@@ -140,6 +140,14 @@ site "hq" {
     password = "${var.pw}-2"
     server   = "nope-${var.pw}"
   }
+  user "u" {
+    role          = "viewer"
+    password_hash = var.pw
+  }
+  token "t" {
+    role = "admin"
+    hash = "sha256:${var.pw}"
+  }
 }
 `})
 	cfg, diags := Load([]string{dir}, LoadOptions{Env: []string{"VIGIL_VAR_pw=" + secret}, Vars: map[string]string{"pin": secret}})
@@ -174,6 +182,9 @@ site "hq" {
 	// The model itself keeps the password: it is the spec sent to agents.
 	if c := cfg.Site("hq").Camera("c1"); c == nil || c.Password != secret {
 		t.Errorf("camera c1 lost its password: %+v", c)
+	}
+	if u := cfg.Site("hq").User("u"); u == nil || u.PasswordHash != secret {
+		t.Errorf("user u lost its password hash: %+v", u)
 	}
 }
 

@@ -238,6 +238,7 @@ func (v *validator) site(s *Site, advise bool) {
 	if b := s.Balancing; b != nil {
 		v.balancing(s, b, cameraNames)
 	}
+	v.access(s, scope, cameraNames)
 	holds := map[string]*Hold{}
 	for _, h := range s.Holds {
 		if prev, ok := holds[h.Name]; ok {

@@ -158,12 +158,17 @@ func (d *differ) site(want, have *hcl.Site) []Change {
 	var haveNotifiers []*hcl.Notifier
 	var haveAlerts []*hcl.Alert
 	var haveHolds []*hcl.Hold
+	var haveUsers []*hcl.User
+	var haveTokens []*hcl.Token
 	if have != nil {
 		haveNotifiers, haveAlerts, haveHolds = have.Notifiers, have.Alerts, have.Holds
+		haveUsers, haveTokens = have.Users, have.Tokens
 	}
 	out = append(out, diffNamed(d, base, TypeNotifier, want.Notifiers, haveNotifiers, func(n *hcl.Notifier) string { return n.Name }, notifierAttrs)...)
 	out = append(out, diffNamed(d, base, TypeAlert, want.Alerts, haveAlerts, func(a *hcl.Alert) string { return a.Name }, alertAttrs)...)
 	out = append(out, diffNamed(d, base, TypeHold, want.Holds, haveHolds, func(h *hcl.Hold) string { return h.Name }, holdAttrs)...)
+	out = append(out, diffNamed(d, base, TypeUser, want.Users, haveUsers, func(u *hcl.User) string { return u.Name }, userAttrs)...)
+	out = append(out, diffNamed(d, base, TypeToken, want.Tokens, haveTokens, func(t *hcl.Token) string { return t.Name }, tokenAttrs)...)
 	return out
 }
 
@@ -213,6 +218,23 @@ func notifierAttrs(n *hcl.Notifier) []attr {
 			{name: "mqtt.username", val: m.Username}, secret("mqtt.password", m.Password)}
 	}
 	return nil
+}
+
+// userAttrs flattens a user; its password hash compares by fingerprint and
+// shows as (sensitive), like a notifier's secrets.
+func userAttrs(u *hcl.User) []attr {
+	return []attr{
+		{name: "role", val: u.Role},
+		{name: "cameras", val: u.Cameras},
+		{name: "password_hash", val: hcl.Fingerprint(u.PasswordHash), sensitive: true},
+	}
+}
+
+func tokenAttrs(t *hcl.Token) []attr {
+	return []attr{
+		{name: "role", val: t.Role},
+		{name: "hash", val: hcl.Fingerprint(t.Hash), sensitive: true},
+	}
 }
 
 func alertAttrs(a *hcl.Alert) []attr {

@@ -31,7 +31,7 @@ func phase(c Change) int {
 			return 6
 		}
 		return 4
-	case TypeBalancing, TypeAlert, TypeHold:
+	case TypeBalancing, TypeAlert, TypeHold, TypeUser, TypeToken:
 		return 5
 	case TypeNotifier:
 		if c.Action == Delete {

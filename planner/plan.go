@@ -35,6 +35,8 @@ const (
 	TypeMaster    = "master"
 	TypeNotifier  = "notifier"
 	TypeAlert     = "alert"
+	TypeUser      = "user"
+	TypeToken     = "token"
 )
 
 // Change is one action on one resource.

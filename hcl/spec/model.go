@@ -1,6 +1,6 @@
 // Package spec is vigil's committed spec: the plain Go model of a site
-// (servers, cameras, groups, balancing, notifiers, alerts, holds) that
-// `vigil apply` commits through raft, that the API carries and that the
+// (servers, cameras, groups, balancing, notifiers, alerts, holds, users
+// and tokens) that `vigil apply` commits through raft, that the API carries and that the
 // planner, the assignment and the agent work on. It knows nothing of the
 // configuration language: package hcl parses and validates files into it.
 //
@@ -57,6 +57,9 @@ type Site struct {
 	Alerts    []*Alert    `json:"alerts,omitempty"`
 	// Holds are evidence locks: footage that retention keeps.
 	Holds []*Hold `json:"holds,omitempty"`
+	// Users and Tokens: who may use the API and the console (access.go).
+	Users  []*User  `json:"users,omitempty"`
+	Tokens []*Token `json:"tokens,omitempty"`
 
 	DeclRange Range            `json:"-"`
 	Ranges    map[string]Range `json:"-"`

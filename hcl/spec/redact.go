@@ -33,9 +33,10 @@ func IsFingerprint(s string) bool {
 }
 
 // Redacted returns a deep copy of the site in which every camera password,
-// and the password part of every camera URL, is replaced by its
-// Fingerprint. Use it for anything shown to people or stored outside the
-// cluster: plans, status, golden files.
+// the password part of every camera URL, every notifier secret and every
+// user's and token's hash is replaced by its Fingerprint. Use it for
+// anything shown to people or stored outside the cluster: plans, status,
+// golden files.
 func (s *Site) Redacted() *Site {
 	// A JSON round trip is the simplest complete deep copy; ranges are not
 	// part of the JSON and are carried over below.
@@ -53,6 +54,7 @@ func (s *Site) Redacted() *Site {
 		c.URL = RedactURL(c.URL)
 	}
 	redactAlerting(out)
+	redactAccess(out)
 	return out
 }
 
@@ -112,6 +114,7 @@ func copyRanges(from, to *Site) {
 		to.Balancing.DeclRange, to.Balancing.Ranges = from.Balancing.DeclRange, from.Balancing.Ranges
 	}
 	copyAlertRanges(from, to)
+	copyAccessRanges(from, to)
 	for i, h := range from.Holds {
 		to.Holds[i].DeclRange, to.Holds[i].Ranges = h.DeclRange, h.Ranges
 	}

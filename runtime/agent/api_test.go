@@ -22,6 +22,10 @@ func TestAPI(t *testing.T) {
 	ctx := ctxFor(t, 30*time.Second)
 	spec := s.Spec(s.CameraSpec(1, "rec-1"))
 	spec.Cameras[0].Password = "s3cret"
+	const userHash = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+	const tokenHash = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	spec.Users = []*hcl.User{{Name: "alice", Role: "viewer", PasswordHash: userHash}}
+	spec.Tokens = []*hcl.Token{{Name: "ci", Role: "admin", Hash: tokenHash}}
 
 	// State-changing calls without the right token change nothing.
 	for _, tok := range []string{"", "wrong"} {
@@ -73,6 +77,9 @@ func TestAPI(t *testing.T) {
 	if got := st.Spec.Cameras[0].Password; got != hcl.Fingerprint("s3cret") {
 		t.Errorf("state shows password %q, want its fingerprint", got)
 	}
+	if u, tk := st.Spec.User("alice"), st.Spec.Token("ci"); u == nil || u.PasswordHash != hcl.Fingerprint(userHash) || tk == nil || tk.Hash != hcl.Fingerprint(tokenHash) {
+		t.Errorf("state shows user %+v and token %+v, want their hashes' fingerprints", u, tk)
+	}
 	reapplied, err := c.Apply(ctx, api.ApplyRequest{Spec: *st.Spec, BaseRevision: st.Revision})
 	if err != nil {
 		t.Fatalf("re-applying the state's spec: %v", err)
@@ -82,6 +89,11 @@ func TestAPI(t *testing.T) {
 	unknown.Cameras[0].Password = hcl.Fingerprint("other")
 	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: unknown, BaseRevision: st.Revision + 1}); !errors.As(err, &verr) {
 		t.Errorf("a fingerprint that matches no committed password: %v, want a validation error", err)
+	}
+	unknown = *st.Spec
+	unknown.Tokens = []*hcl.Token{{Name: "ci", Role: "admin", Hash: hcl.Fingerprint("sha256:other")}}
+	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: unknown, BaseRevision: st.Revision + 1}); !errors.As(err, &verr) || !strings.Contains(err.Error(), `Token "ci": hash is a fingerprint`) {
+		t.Errorf("a token hash fingerprint that matches no committed hash: %v, want a validation error", err)
 	}
 
 	// Events: the backlog tells the story so far.

@@ -243,8 +243,9 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// keepPasswords puts back the committed password (and URL) of cameras
-// whose password in the request is the fingerprint /v1/state shows, so that
+// keepPasswords puts back the committed password (and URL) of cameras, and
+// the committed secrets of notifiers, users and tokens, where the request
+// carries the fingerprint /v1/state shows, so that
 // re-applying a spec read from the API never replaces a password by its
 // fingerprint. A fingerprint that matches nothing committed is refused.
 func (a *Agent) keepPasswords(spec *hcl.Site) []hcl.Diagnostic {
@@ -289,6 +290,25 @@ func (a *Agent) keepPasswords(spec *hcl.Site) []hcl.Diagnostic {
 			}
 			*p = *old.Secrets()[i]
 		}
+	}
+	committed := map[string]string{}
+	if cur != nil {
+		for _, s := range cur.AccessSecrets() {
+			committed[s.Kind+"\x00"+s.Name] = *s.Value
+		}
+	}
+	for _, s := range spec.AccessSecrets() {
+		if !hcl.IsFingerprint(*s.Value) {
+			continue
+		}
+		old, ok := committed[s.Kind+"\x00"+s.Name]
+		if !ok || hcl.Fingerprint(old) != *s.Value {
+			diags = append(diags, hcl.Diagnostic{Severity: "error",
+				Summary: fmt.Sprintf("%s %q: hash is a fingerprint", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.Name),
+				Detail:  "The spec carries a hash fingerprint, as GET /v1/state shows it, that matches no committed hash: send the hash from the configuration."})
+			continue
+		}
+		*s.Value = old
 	}
 	return diags
 }

@@ -1,0 +1,110 @@
+package hcl
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	hhcl "github.com/hashicorp/hcl/v2"
+
+	"vigil/hcl/spec"
+)
+
+var (
+	userSchema  = &hhcl.BodySchema{Attributes: attrs("role", "cameras", "password_hash")}
+	tokenSchema = &hhcl.BodySchema{Attributes: attrs("role", "hash")}
+)
+
+func (d *decoder) user(b *hhcl.Block) *User {
+	u := &User{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
+	at := d.content(b, userSchema).Attributes
+	d.str(at, "role", &u.Role, u.Ranges)
+	d.list(at, "cameras", &u.Cameras, u.Ranges)
+	d.strSensitive(at, "password_hash", &u.PasswordHash, u.Ranges, true)
+	return u
+}
+
+func (d *decoder) token(b *hhcl.Block) *Token {
+	t := &Token{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
+	at := d.content(b, tokenSchema).Attributes
+	d.str(at, "role", &t.Role, t.Ranges)
+	d.strSensitive(at, "hash", &t.Hash, t.Ranges, true)
+	return t
+}
+
+// access validates a site's users and tokens. Users and tokens share one
+// namespace: the audit log and the events name the caller by it.
+func (v *validator) access(s *Site, scope string, cameraNames []string) {
+	type declared struct {
+		kind string
+		at   spec.Range
+	}
+	seen := map[string]declared{}
+	unique := func(kind, name string, decl spec.Range) bool {
+		prev, ok := seen[name]
+		if !ok {
+			seen[name] = declared{kind, decl}
+			return true
+		}
+		where := ""
+		if prev.at.Filename != "" {
+			where = " at " + rangeString(hclRange(prev.at))
+		}
+		v.errorf(at(nil, "", decl), "Duplicate "+kind+" name", "%s also has a %s named %q%s: users and tokens share one set of names, which events and the audit log show. Rename one.",
+			strings.ToUpper(scope[:1])+scope[1:], prev.kind, name, where)
+		return false
+	}
+	for _, u := range s.Users {
+		v.name("user", u.Name, u.Ranges, u.DeclRange)
+		if !unique("user", u.Name, u.DeclRange) {
+			continue
+		}
+		owner := fmt.Sprintf("User %q", u.Name)
+		v.role(owner, u.Role, u.Ranges, u.DeclRange)
+		if u.Cameras != nil && len(u.Cameras) == 0 {
+			v.errorf(at(u.Ranges, "cameras", u.DeclRange), "User without cameras", "%s has an empty cameras list. Leave cameras out for every camera, or list names or patterns such as \"lobby-*\".", owner)
+		}
+		v.cameraPatterns(scope, fmt.Sprintf("user %q", u.Name), u.Cameras, u.Ranges, u.DeclRange, cameraNames,
+			"The user sees that camera once one of that name is declared.")
+		if u.PasswordHash == "" && !given(u.Ranges, "password_hash") {
+			v.errorf(at(u.Ranges, "password_hash", u.DeclRange), "Missing password hash", "%s needs password_hash: run vigil user hash and paste what it prints.", owner)
+		} else if u.PasswordHash != "" && !IsFingerprint(u.PasswordHash) {
+			if err := spec.CheckPasswordHashFormat(u.PasswordHash); err != nil {
+				v.errorf(at(u.Ranges, "password_hash", u.DeclRange), "Invalid password hash", "%s: %v. Run vigil user hash and paste what it prints; never the password itself.", owner, err)
+			}
+		}
+	}
+	for _, t := range s.Tokens {
+		v.name("token", t.Name, t.Ranges, t.DeclRange)
+		if !unique("token", t.Name, t.DeclRange) {
+			continue
+		}
+		owner := fmt.Sprintf("Token %q", t.Name)
+		v.role(owner, t.Role, t.Ranges, t.DeclRange)
+		switch {
+		case t.Hash == "" && given(t.Ranges, "hash"):
+			// It failed to decode, as reported.
+		case t.Hash == "":
+			v.errorf(at(t.Ranges, "hash", t.DeclRange), "Missing token hash", "%s needs hash: run vigil token new %s and paste the block it prints.", owner, t.Name)
+		case IsFingerprint(t.Hash):
+		default:
+			if err := spec.CheckTokenHashFormat(t.Hash); err != nil {
+				v.errorf(at(t.Ranges, "hash", t.DeclRange), "Invalid token hash", "%s: %v. Run vigil token new %s and paste the block it prints; never the token itself.", owner, err, t.Name)
+			}
+		}
+	}
+}
+
+func (v *validator) role(owner, role string, rs map[string]spec.Range, decl spec.Range) {
+	switch {
+	case role == "" && given(rs, "role"):
+	case role == "":
+		v.errorf(at(rs, "role", decl), "Missing role", "%s needs a role: one of %s.", owner, strings.Join(spec.Roles, ", "))
+	case !slices.Contains(Roles, role):
+		hint := ""
+		if s := suggest(role, spec.Roles); s != "" {
+			hint = fmt.Sprintf(" Did you mean %q?", s)
+		}
+		v.errorf(at(rs, "role", decl), "Unknown role", "%s has role %q, which is not one of %s.%s", owner, role, strings.Join(spec.Roles, ", "), hint)
+	}
+}
