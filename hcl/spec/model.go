@@ -1,8 +1,9 @@
 // Package spec is vigil's committed spec: the plain Go model of a site
 // (servers, cameras, groups, balancing, notifiers, alerts, holds, users
-// and tokens) that `vigil apply` commits through raft, that the API carries and that the
-// planner, the assignment and the agent work on. It knows nothing of the
-// configuration language: package hcl parses and validates files into it.
+// and tokens) that `vigil apply` commits through raft, that the API
+// carries and that the planner, the assignment and the agent work on. It
+// knows nothing of the configuration language: package hcl parses and
+// validates files into it.
 //
 // Every object keeps the source range of its block (DeclRange) and of each
 // attribute it was given (Ranges, keyed by attribute name), so that hcl's

@@ -2,7 +2,10 @@ package access
 
 import (
 	"context"
+	"slices"
 	"testing"
+
+	"vigil/hcl/spec"
 )
 
 func TestRolesAreOrdered(t *testing.T) {
@@ -38,5 +41,17 @@ func TestContext(t *testing.T) {
 	got, ok := From(WithIdentity(context.Background(), id))
 	if !ok || got.Name != "alice" || got.Role != Operator {
 		t.Fatalf("From = %+v, %v", got, ok)
+	}
+}
+
+// TestRolesMatchTheSpec: the model, which cannot import this package,
+// lists the same roles in the same order.
+func TestRolesMatchTheSpec(t *testing.T) {
+	var got []string
+	for _, r := range Roles {
+		got = append(got, string(r))
+	}
+	if !slices.Equal(got, spec.Roles) {
+		t.Errorf("access.Roles %v, spec.Roles %v", got, spec.Roles)
 	}
 }

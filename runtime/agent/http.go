@@ -211,6 +211,10 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, api.Error{Error: "the spec is invalid", Diagnostics: hcl.DiagnosticsJSON(diags)})
 		return
 	}
+	if diags := passwordHashes(&req.Spec); len(diags) > 0 {
+		writeError(w, http.StatusUnprocessableEntity, api.Error{Error: "the spec is invalid", Diagnostics: diags})
+		return
+	}
 	// Forward to the master when there is one elsewhere. Without a known
 	// master, commit here: on a fresh site this bootstraps the quorum, and
 	// otherwise the cluster explains why there is no master.
