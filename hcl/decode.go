@@ -58,8 +58,8 @@ var (
 	routeSchema     = &hhcl.BodySchema{Attributes: attrs("destination", "gateway", "interface")}
 	groupSchema     = &hhcl.BodySchema{Attributes: attrs("servers")}
 	cameraSchema    = &hhcl.BodySchema{Attributes: attrs("url", "username", "password", "server", "backup",
-		"group", "locked", "redundancy", "transport", "retention", "segment_duration", "stall_timeout",
-		"balance", "labels")}
+		"group", "locked", "redundancy", "transport", "tls_fingerprint", "tls_insecure", "retention",
+		"segment_duration", "stall_timeout", "balance", "labels")}
 	holdSchema      = &hhcl.BodySchema{Attributes: attrs("cameras", "from", "to", "until", "reason")}
 	balancingSchema = &hhcl.BodySchema{Attributes: attrs("enabled", "history_days", "min_days_between_moves",
 		"window", "weekdays", "cameras", "labels", "tolerance_percent")}
@@ -471,6 +471,9 @@ func (d *decoder) camera(b *hhcl.Block) *Camera {
 	d.boolean(at, "locked", &c.Locked, c.Ranges)
 	d.str(at, "redundancy", &c.Redundancy, c.Ranges)
 	d.str(at, "transport", &c.Transport, c.Ranges)
+	d.str(at, "tls_fingerprint", &c.TLSFingerprint, c.Ranges)
+	c.TLSFingerprint = spec.CanonicalCertFingerprint(c.TLSFingerprint)
+	d.boolean(at, "tls_insecure", &c.TLSInsecure, c.Ranges)
 	d.duration(at, "retention", &c.Retention, c.Ranges)
 	d.duration(at, "segment_duration", &c.SegmentDuration, c.Ranges)
 	d.duration(at, "stall_timeout", &c.StallTimeout, c.Ranges)

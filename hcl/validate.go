@@ -410,6 +410,7 @@ func (v *validator) portConflicts(servers []*Server, report func(a, b *Server) b
 func (v *validator) camera(scope string, c *Camera, servers map[string]*Server, serverNames []string, groups map[string]*Group, groupNames []string) {
 	v.name("camera", c.Name, c.Ranges, c.DeclRange)
 	v.cameraURL(c)
+	v.cameraTLS(c)
 
 	switch sv := servers[c.Server]; {
 	case c.Server == "" && given(c.Ranges, "server"):
@@ -512,6 +513,31 @@ func (v *validator) cameraURL(c *Camera) {
 	}
 	if u.Hostname() == "" {
 		v.errorf(r(), "Invalid camera URL", "The url of camera %q has no host: %q.", c.Name, u.Redacted())
+	}
+}
+
+// cameraTLS checks tls_fingerprint and tls_insecure: they say how an
+// rtsps:// camera's certificate is checked, so they need one, and they
+// exclude each other.
+func (v *validator) cameraTLS(c *Camera) {
+	if c.TLSFingerprint == "" && !c.TLSInsecure {
+		return
+	}
+	attr := "tls_fingerprint"
+	if c.TLSFingerprint == "" {
+		attr = "tls_insecure"
+	}
+	r := at(c.Ranges, attr, c.DeclRange)
+	if u, err := url.Parse(c.URL); err == nil && !strings.EqualFold(u.Scheme, "rtsps") {
+		v.errorf(r, "TLS setting without rtsps", "Camera %q sets %s, but its url is not rtsps://: only an rtsps:// camera has a certificate to check.", c.Name, attr)
+		return
+	}
+	if c.TLSFingerprint != "" && c.TLSInsecure {
+		v.errorf(r, "Conflicting TLS settings", "Camera %q sets both tls_fingerprint and tls_insecure: pin the certificate (tls_fingerprint) or skip its check (tls_insecure), not both.", c.Name)
+		return
+	}
+	if c.TLSFingerprint != "" && !spec.ValidCertFingerprint(c.TLSFingerprint) {
+		v.errorf(r, "Invalid TLS fingerprint", "Camera %q: tls_fingerprint must be \"sha256:\" and the certificate's 64-digit SHA-256 in hex (as `openssl x509 -noout -fingerprint -sha256` prints it, colons allowed); it is %q.", c.Name, c.TLSFingerprint)
 	}
 }
 

@@ -396,7 +396,8 @@ func (d *differ) containsSecret(v any) bool {
 //     new session; the camera's earlier recordings stay under its name.
 //
 // Everything else is updated in place: credentials (including those inside
-// the URL) and transport reconnect the same source; backup lists, groups,
+// the URL), transport and the certificate check (tls_fingerprint,
+// tls_insecure) reconnect the same source; backup lists, groups,
 // redundancy, storage limits and balancing settings change what the agents
 // do without tearing anything down. A camera's primary server is a move, not
 // a replacement.
@@ -505,6 +506,8 @@ func cameraAttrs(c *hcl.Camera) []attr {
 		{name: "locked", val: c.Locked},
 		{name: "redundancy", val: c.Redundancy},
 		{name: "transport", val: c.Transport},
+		{name: "tls_fingerprint", val: c.TLSFingerprint},
+		{name: "tls_insecure", val: onlyTrue(c.TLSInsecure)},
 		{name: "retention", val: duration(c.Retention)},
 		{name: "segment_duration", val: duration(c.SegmentDuration)},
 		{name: "stall_timeout", val: duration(c.StallTimeout)},
@@ -520,7 +523,7 @@ func sameCamera(a, b *hcl.Camera) bool {
 	return a.URL == b.URL && a.Username == b.Username && a.Password == b.Password &&
 		a.Server == b.Server && equal(a.Backup, b.Backup) && a.Group == b.Group &&
 		a.Locked == b.Locked && a.Redundancy == b.Redundancy && a.Transport == b.Transport &&
-		a.Retention == b.Retention && a.SegmentDuration == b.SegmentDuration &&
+		a.TLSFingerprint == b.TLSFingerprint && a.TLSInsecure == b.TLSInsecure && a.Retention == b.Retention && a.SegmentDuration == b.SegmentDuration &&
 		a.StallTimeout == b.StallTimeout && a.Balance == b.Balance && equal(a.Labels, b.Labels)
 }
 
@@ -562,6 +565,8 @@ func duration(d time.Duration) string {
 // equal compares two flattened values of the same attribute.
 func equal(a, b any) bool {
 	switch x := a.(type) {
+	case nil:
+		return b == nil
 	case string:
 		y, ok := b.(string)
 		return ok && x == y
@@ -585,6 +590,15 @@ func equal(a, b any) bool {
 		return ok && maps.Equal(x, y)
 	}
 	panic(fmt.Sprintf("planner: no comparison for %T", a))
+}
+
+// onlyTrue is a boolean attribute that defaults to false and is shown only
+// where it is set: nil for false.
+func onlyTrue(b bool) any {
+	if b {
+		return true
+	}
+	return nil
 }
 
 func isZero(v any) bool {

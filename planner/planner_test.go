@@ -91,6 +91,30 @@ func TestCredentialsInURLUpdateInPlace(t *testing.T) {
 	}
 }
 
+// A certificate pin is not secret: its change shows, as an update in place.
+func TestTLSSettingsShowAndUpdateInPlace(t *testing.T) {
+	old := site()
+	old.Cameras[0].URL = "rtsps://10.1.0.1/s"
+	old.Cameras[0].TLSInsecure = true
+	want := site()
+	want.Cameras[0].URL = "rtsps://10.1.0.1/s"
+	want.Cameras[0].TLSFingerprint = "sha256:" + strings.Repeat("ab", 32)
+	p, err := Plan(want, liveOf(old), Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(p); !cmp.Equal(got, []string{"update site.hq.camera.a"}) {
+		t.Fatalf("pinning a camera: %v, want an update in place", got)
+	}
+	wantAttrs := []AttributeChange{
+		{Name: "tls_fingerprint", After: want.Cameras[0].TLSFingerprint},
+		{Name: "tls_insecure", Before: true},
+	}
+	if diff := cmp.Diff(wantAttrs, p.Changes[0].Attributes); diff != "" {
+		t.Errorf("attributes (-want +got):\n%s", diff)
+	}
+}
+
 func TestSensitiveVariableHidesAttribute(t *testing.T) {
 	old := site()
 	want := site()

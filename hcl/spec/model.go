@@ -183,6 +183,14 @@ type Camera struct {
 	Redundancy string `json:"redundancy"`
 	// Transport is "tcp" (default) or "udp".
 	Transport string `json:"transport"`
+	// TLSFingerprint pins an rtsps:// camera's certificate (a self-signed
+	// one): "sha256:" and the SHA-256 of the certificate, 64 lower-case hex
+	// digits once loaded. Unset, the certificate must be signed by an
+	// authority the server's system trusts and name the URL's host. It is
+	// not secret.
+	TLSFingerprint string `json:"tls_fingerprint,omitempty"`
+	// TLSInsecure accepts an rtsps:// camera's certificate unchecked.
+	TLSInsecure bool `json:"tls_insecure,omitempty"`
 	// Retention is the maximum age of this camera's recordings; 0 means the
 	// storage's limits alone apply.
 	Retention time.Duration `json:"retention"`

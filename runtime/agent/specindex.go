@@ -29,6 +29,8 @@ func newSpecIndex(rev uint64, spec *hcl.Site) *specIndex {
 			Username:        c.Username,
 			Password:        c.Password,
 			Transport:       c.Transport,
+			TLSFingerprint:  c.TLSFingerprint,
+			TLSInsecure:     c.TLSInsecure,
 			SegmentDuration: c.SegmentDuration,
 			StallTimeout:    c.StallTimeout,
 			Retention:       c.Retention,

@@ -177,9 +177,12 @@ const (
 	CauseServerFailure GapCause = "server failure"
 	// CauseNotRecorded: no server records the camera and none says why
 	// (site view: not assigned, or its server has not reported yet).
-	CauseNotRecorded   GapCause = "not recorded"
-	CauseUnreachable   GapCause = "camera unreachable"
-	CauseAuth          GapCause = "wrong credentials"
+	CauseNotRecorded GapCause = "not recorded"
+	CauseUnreachable GapCause = "camera unreachable"
+	CauseAuth        GapCause = "wrong credentials"
+	// CauseCertificate: an rtsps:// camera's certificate failed its check
+	// (untrusted, another host, not the pinned one).
+	CauseCertificate   GapCause = "camera certificate"
 	CauseCodec         GapCause = "unsupported codec"
 	CauseMalformed     GapCause = "malformed stream"
 	CauseStall         GapCause = "stream stalled"

@@ -21,6 +21,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 
+	"vigil/hcl/spec"
 	"vigil/runtime/camsim"
 	"vigil/runtime/storage"
 )
@@ -241,13 +242,46 @@ func TestRecordG711AndOpus(t *testing.T) {
 	}
 }
 
+// An rtsps:// camera with a self-signed certificate is refused by default
+// (the system's roots do not know it), recorded when pinned or when
+// tls_insecure says so, and refused when pinned to another certificate;
+// a refusal is the camera's error, with one camera.certificate event.
 func TestRecordRTSPS(t *testing.T) {
 	t.Parallel()
-	url := startSyntheticCamera(t, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}, nil, nil, 25)
-	store := openStore(t, t.TempDir())
-	m, _ := newManager(t, store)
-	m.Set([]Camera{{Name: "secure", URL: url}})
-	waitFor(t, 5*time.Second, "recording over rtsps", func() bool { return m.Status()[0].State == "recording" })
+	cert := selfSigned(t)
+	url := startSyntheticCamera(t, &tls.Config{Certificates: []tls.Certificate{cert}}, nil, nil, 25)
+	pin := spec.CertFingerprint(cert.Certificate[0])
+	other := spec.CertFingerprint(selfSigned(t).Certificate[0])
+	for _, tc := range []struct {
+		name string
+		cam  Camera
+		// refused is a part of the error when the certificate is refused.
+		refused string
+	}{
+		{"default", Camera{URL: url}, "not signed by an authority this server trusts"},
+		{"pinned", Camera{URL: url, TLSFingerprint: pin}, ""},
+		{"insecure", Camera{URL: url, TLSInsecure: true}, ""},
+		{"wrong-pin", Camera{URL: url, TLSFingerprint: other}, "not the pinned tls_fingerprint " + other},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m, events := newManager(t, openStore(t, t.TempDir()))
+			tc.cam.Name = "secure"
+			m.Set([]Camera{tc.cam})
+			if tc.refused == "" {
+				waitFor(t, 5*time.Second, "recording over rtsps", func() bool { return m.Status()[0].State == "recording" })
+				return
+			}
+			waitFor(t, 5*time.Second, "a camera.certificate event", func() bool { return events.count("camera.certificate") == 1 })
+			st := m.Status()[0]
+			if st.State != "failing" || !strings.Contains(st.Error, tc.refused) || !strings.Contains(st.Error, pin) {
+				t.Errorf("state %s, error %q; want failing with %q and the camera's fingerprint %s", st.State, st.Error, tc.refused, pin)
+			}
+			if segs := m.cfg.Store.Segments("secure"); len(segs) != 0 {
+				t.Errorf("%d segments recorded from a refused camera", len(segs))
+			}
+		})
+	}
 }
 
 // selfSigned makes the kind of certificate cameras ship with.

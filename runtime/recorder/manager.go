@@ -14,7 +14,8 @@
 // A connection that fails, delivers no frame for StallTimeout, or delivers
 // for NoKeyframe only frames that cannot start a recording (no keyframe, no
 // parameter sets), is retried with a jittered backoff from 1 s to 30 s
-// (straight to 30 s for wrong credentials or an unsupported codec). Every
+// (straight to 30 s for wrong credentials, an unsupported codec or a refused
+// rtsps:// certificate, see tlsConfig). Every
 // interruption becomes a gap (api.Gap) stored with the recordings, and an
 // event. A camera of the Manager's first Set that last recorded less than
 // 10 minutes before gets a "restart" gap for that span (the recorder itself
@@ -89,6 +90,12 @@ type Camera struct {
 	Name, URL, Username, Password string
 	// Transport is "tcp" (default) or "udp".
 	Transport string
+	// TLSFingerprint pins an rtsps:// camera's certificate
+	// (spec.CertFingerprint's form); TLSInsecure skips its check. With
+	// neither, the certificate must be valid for the URL's host under the
+	// system's roots.
+	TLSFingerprint string
+	TLSInsecure    bool
 	// SegmentDuration is the length of one file (default 60 s); the cut
 	// happens at the first keyframe after it.
 	SegmentDuration time.Duration
@@ -413,7 +420,8 @@ func (m *Manager) awaitHandover(name string, h *session) {
 // sameSource tells whether a and b record the same source the same way,
 // whatever their settings that need no new connection.
 func sameSource(a, b Camera) bool {
-	return a.URL == b.URL && a.Username == b.Username && a.Password == b.Password && a.Transport == b.Transport
+	return a.URL == b.URL && a.Username == b.Username && a.Password == b.Password && a.Transport == b.Transport &&
+		a.TLSFingerprint == b.TLSFingerprint && a.TLSInsecure == b.TLSInsecure
 }
 
 func (m *Manager) stopLocked(name string, s *session) {

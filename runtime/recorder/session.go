@@ -2,7 +2,6 @@ package recorder
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +36,7 @@ import (
 var causeKind = map[api.GapCause]string{
 	api.CauseUnreachable:   "camera.unreachable",
 	api.CauseAuth:          "camera.auth",
+	api.CauseCertificate:   "camera.certificate",
 	api.CauseCodec:         "camera.codec",
 	api.CauseMalformed:     "camera.malformed",
 	api.CauseStall:         "camera.stalled",
@@ -297,7 +297,7 @@ func (s *session) run() {
 		cause := s.failed(err)
 		s.reportTallies(true)
 		wait := backoff(attempt)
-		if cause == api.CauseAuth || cause == api.CauseCodec {
+		if cause == api.CauseAuth || cause == api.CauseCodec || cause == api.CauseCertificate {
 			wait = maxBackoff // retrying sooner cannot help
 		}
 		attempt++
@@ -353,7 +353,7 @@ func (s *session) failed(err error) api.GapCause {
 	s.m.up.WithLabelValues(s.cam.Name).Set(0)
 	if !repeat {
 		sev := "warning"
-		if cause == api.CauseAuth || cause == api.CauseCodec {
+		if cause == api.CauseAuth || cause == api.CauseCodec || cause == api.CauseCertificate {
 			sev = "error"
 		}
 		s.m.emit(sev, kind, s.cam.Name, fmt.Sprintf("camera %s: %s: %v", s.cam.Name, cause, err))
@@ -594,9 +594,7 @@ func (s *session) connect() error {
 		c.UDPReadBufferSize = udpBufferSize()
 	}
 	if u.Scheme == "rtsps" {
-		// Cameras ship self-signed certificates that nothing can verify;
-		// rtsps gives confidentiality on the wire, not camera identity.
-		c.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec
+		c.TLSConfig = tlsConfig(s.cam)
 	}
 	// Decode errors of the connection (gortsplib's, the depacketizers' and
 	// the muxer's) tell a malformed stream from a silent one.
@@ -876,6 +874,9 @@ func classify(err error) error {
 	var se *sessionError
 	if errors.As(err, &se) {
 		return err
+	}
+	if cert := certFailure(err); cert != nil {
+		return cert
 	}
 	var bad liberrors.ErrClientBadStatusCode
 	if errors.As(err, &bad) {

@@ -12,6 +12,7 @@ export const zooms = [
 const palette = ['#2e90fa', '#12b76a', '#9e77ed', '#f79009', '#ee46bc', '#15b79e', '#6172f3', '#a15c07'];
 const causeColours = {
   'server failure': '#d92d20', 'camera unreachable': '#f79009', 'wrong credentials': '#dc6803',
+  'camera certificate': '#dc6803',
   'stream stalled': '#fdb022', 'camera disconnected': '#f79009', 'storage': '#7a5af8', 'restart': '#667085',
   'not recorded': '#d0d5dd', // e.g. before the camera's first recording
 };
