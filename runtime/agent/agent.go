@@ -121,6 +121,8 @@ type Agent struct {
 	stateCache stateCache
 	// console feeds the web console's push channel and live views.
 	console *consoleFeed
+	// login is the console's login: sessions and failed logins.
+	login *login
 	// runs is what the day overview of footage walked before.
 	runs runCache
 	// probes are the layouts of segment files played lately.
@@ -208,6 +210,7 @@ func Start(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.console = newConsoleFeed(a.reg)
+	a.login = a.newLogin()
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
 	if err != nil {

@@ -43,6 +43,9 @@ func (a *Agent) routes() http.Handler {
 	}
 	handle("GET /v1/state", "state", a.handleState)
 	handle("GET /v1/health", "health", a.handleHealth)
+	handle("POST /v1/login", "login", a.login.sessions.ServeLogin)
+	handle("POST /v1/logout", "logout", a.login.sessions.ServeLogout)
+	handle("GET /v1/session", "session", a.login.sessions.ServeSession)
 	handle("POST /v1/apply", "apply", a.requireToken(a.handleApply))
 	handle("POST /v1/master/transfer", "master_transfer", a.requireToken(a.handleTransfer))
 	handle("POST /v1/drain", "drain", a.requireToken(a.handleDrain))

@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"vigil/runtime/access"
+	"vigil/runtime/api"
+)
+
+// login is the console's login (access.Sessions) on this agent: its users
+// are the committed spec's user blocks, and failed logins are reported by
+// loginFailed.
+type login struct {
+	sessions *access.Sessions
+	failures *prometheus.CounterVec
+	// gate lets one auth.login_failed event through a minute: a password
+	// guesser must not fill the log and the event backlog.
+	gate minuteGate
+}
+
+func (a *Agent) newLogin() *login {
+	l := &login{
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_login_failures_total", Help: "Refused console logins by reason (wrong password, unknown user, too many failed logins).",
+		}, []string{"reason"}),
+	}
+	l.sessions = access.NewSessions(specUsers{a}, access.SessionOptions{OnFailure: a.loginFailed})
+	a.reg.MustRegister(l.failures, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "vigil_console_sessions", Help: "Console sessions this agent keeps (logged-in users; expired ones until noticed).",
+	}, func() float64 { return float64(l.sessions.Count()) }))
+	return l
+}
+
+// loginFailed reports a refused login: the one place every failed login
+// passes (metric, event and log; the audit log hooks in here).
+func (a *Agent) loginFailed(f access.LoginFailure) {
+	a.login.failures.WithLabelValues(f.Reason).Inc()
+	pass, n := a.login.gate.pass()
+	if !pass {
+		return
+	}
+	who := "a name that is no user"
+	if f.User != "" {
+		who = f.User
+	}
+	msg := fmt.Sprintf("failed login as %s from %s: %s", who, f.Address, f.Reason)
+	if f.Reason == access.FailedThrottled {
+		msg = fmt.Sprintf("login as %s from %s refused: too many failed logins", who, f.Address)
+	}
+	if f.Wait > 0 {
+		msg += fmt.Sprintf("; the next attempt waits %s", f.Wait.Round(time.Second))
+	}
+	a.emit(api.Event{Severity: "warning", Kind: "auth.login_failed", Message: msg + andMore(n)})
+}
+
+// specUsers are the users of the committed spec (access.Users).
+type specUsers struct{ a *Agent }
+
+func (u specUsers) User(name string) (access.User, bool) {
+	u.a.mu.Lock()
+	spec := u.a.view.spec()
+	u.a.mu.Unlock()
+	if spec == nil {
+		return access.User{}, false
+	}
+	su := spec.User(name)
+	if su == nil {
+		return access.User{}, false
+	}
+	return access.User{Name: su.Name, Role: access.Role(su.Role), Cameras: su.Cameras, PasswordHash: su.PasswordHash}, true
+}
+
+func (u specUsers) Any() bool {
+	u.a.mu.Lock()
+	defer u.a.mu.Unlock()
+	spec := u.a.view.spec()
+	return spec != nil && len(spec.Users) > 0
+}
