@@ -1,11 +1,13 @@
-// The console's entry point: the push channel (server-sent events) that
-// keeps the site's state and events, the header and banner, and the views
-// chosen by the URL's fragment (#/, #/cameras, #/events, #/camera/NAME).
+// The console's entry point: the login (login.js), the push channel
+// (server-sent events) that keeps the site's state and events, the header
+// and banner, and the views chosen by the URL's fragment (#/, #/cameras,
+// #/events, #/camera/NAME).
 import { h, since, recordingServers } from './util.js';
 import { siteView } from './site.js';
 import { camerasView } from './cameras.js';
 import { eventsView, followEvents } from './events.js';
 import { cameraView } from './camera.js';
+import { session, setup, showLogin, showUser, recheck, watchFetches } from './login.js';
 
 // store is what the views read: the last state (GET /v1/state's answer),
 // the site's N+1 verdict (planner.CheckNPlusOne), the events, and who wants to hear of changes.
@@ -16,8 +18,13 @@ function changed(what) {
   for (const fn of store.listeners) fn(what);
 }
 
+// running holds what the console runs while shown: the push channel and
+// the events' stream, which a logout stops.
+let running = null;
+
 function connect() {
   const es = new EventSource('/v1/console/stream');
+  running.es = es;
   es.addEventListener('state', e => {
     store.state = JSON.parse(e.data);
     changed('state');
@@ -27,7 +34,10 @@ function connect() {
     changed('nplusone');
   });
   es.onopen = () => showConnection(true);
-  es.onerror = () => showConnection(false);
+  es.onerror = () => {
+    showConnection(false);
+    recheck(stop);
+  };
 }
 
 // The store keeps the site's latest events, for the site page.
@@ -36,7 +46,7 @@ function keepEvents() {
     store.events.push(...batch);
     if (store.events.length > maxEvents) store.events.splice(0, store.events.length - maxEvents);
     changed('event');
-  });
+  }, {signal: running.abort.signal});
 }
 
 function showConnection(ok) {
@@ -115,7 +125,42 @@ store.listeners.add(what => {
   if (what === 'state') renderHeader();
   current?.update(what);
 });
-window.addEventListener('hashchange', route);
-route();
-connect();
-keepEvents();
+// run starts the console: the view, the push channel and the events.
+function run(user) {
+  if (user) showUser(user);
+  running = {abort: new AbortController()};
+  route();
+  connect();
+  keepEvents();
+}
+
+// stop ends what run started (a logout, or the session ended).
+function stop() {
+  if (!running) return;
+  running.es?.close();
+  running.abort.abort();
+  running = null;
+  current?.destroy?.();
+  current = null;
+  document.getElementById('main').replaceChildren();
+  store.state = null;
+  store.events = [];
+}
+
+// start shows the login form when the site has users and the page has no
+// session, else the console.
+async function start() {
+  let s = {login: false, user: null};
+  try {
+    s = await session();
+  } catch {
+    // An agent without sessions or away: the console shows what it can.
+  }
+  setup(run, stop);
+  watchFetches(stop);
+  window.addEventListener('hashchange', () => { if (running) route(); });
+  if (s.login && !s.user) showLogin();
+  else run(s.user);
+}
+
+start();

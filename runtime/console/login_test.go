@@ -1,0 +1,97 @@
+package console_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"vigil/hcl"
+	"vigil/runtime/access"
+	"vigil/runtime/agent/agenttest"
+	"vigil/runtime/api"
+)
+
+// TestConsoleLogin: on a site with users the console shows its login form;
+// a wrong password says so, the right one shows the console with the user's
+// name, over plain HTTP to 127.0.0.x (which Chromium counts as secure, so it
+// keeps the Secure cookie); logging out brings the form back.
+func TestConsoleLogin(t *testing.T) {
+	ctx := browser(t)
+	site, err := agenttest.New(agenttest.Options{Servers: []string{"srv-1"}, Keepalive: time.Second, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(site.Close)
+	if err := site.Start(); err != nil {
+		t.Fatal(err)
+	}
+	actx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hash, err := access.HashPassword("alice's secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := site.Spec()
+	spec.Users = []*hcl.User{{Name: "alice", Role: "operator", PasswordHash: hash}}
+	rev, err := site.Apply(actx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := site.Wait(actx, "srv-1", func(st *api.State) bool { return st.Revision >= rev }); err != nil {
+		t.Fatal(err)
+	}
+	url := site.Server("srv-1").Addr() + "/"
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "the login form", `!document.getElementById('login').hidden && document.body.classList.contains('logged-out')`, 20*time.Second)
+	if secure, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.isSecureContext`)); !secure {
+		t.Errorf("Chromium does not count %s as a secure context", url)
+	}
+	screenshot(t, ctx, "login")
+
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=user]`), "alice"),
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=password]`), "wrong"),
+		chromedp.Click(chromedp.CSS(`#login button`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "the wrong password's message", `document.querySelector('#login .error').textContent === 'Wrong user name or password.'`, 20*time.Second)
+	screenshot(t, ctx, "login-wrong")
+
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=password]`), "alice's secret"),
+		chromedp.Click(chromedp.CSS(`#login button`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "the console with alice logged in", `!document.body.classList.contains('logged-out') && document.querySelector('#user .name')?.textContent === 'alice (operator)' && document.getElementById('meta').textContent.includes('revision')`, 20*time.Second)
+	until(t, ctx, "the push channel open with the cookie", `document.getElementById('conn').classList.contains('ok')`, 20*time.Second)
+	got, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c *network.Cookie
+	for _, x := range got.Cookies {
+		if x.Name == access.CookieName {
+			c = x
+		}
+	}
+	if c == nil || !c.Secure || !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict {
+		t.Errorf("the browser's session cookie: %+v; want Secure, HttpOnly, SameSite=Strict", c)
+	}
+	if js, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`)); js != "" {
+		t.Errorf("scripts see the cookie: %q", js)
+	}
+	screenshot(t, ctx, "logged-in")
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#user button`))); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "the login form after logging out", `!document.getElementById('login').hidden && document.querySelector('#login .error').textContent === ''`, 20*time.Second)
+}
