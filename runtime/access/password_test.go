@@ -100,3 +100,17 @@ func FuzzParsePasswordHash(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckPassword is the cost of one login's password check with
+// the parameters vigil user hash uses (README: Console login and sessions).
+func BenchmarkCheckPassword(b *testing.B) {
+	hash, err := HashPassword("correct horse")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if !CheckPassword(hash, "correct horse") {
+			b.Fatal("the password does not check")
+		}
+	}
+}
