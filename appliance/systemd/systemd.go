@@ -44,8 +44,8 @@ import (
 // Agent is what the supervisor needs from a running agent; *agent.Agent
 // satisfies it.
 type Agent interface {
-	// Addr is the API base URL ("http://host:port").
-	Addr() string
+	// Client is a client of the agent's own API with a token (here none).
+	Client(token string) *api.Client
 	// State is the agent's view of its site.
 	State() api.State
 	// Registry holds the agent's metrics, among them the reconcile loop's
@@ -118,7 +118,7 @@ func Run(ctx context.Context, a Agent, o Options) {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
 
-	s := &supervisor{a: a, log: o.Logger, client: api.NewClient(a.Addr(), "")}
+	s := &supervisor{a: a, log: o.Logger, client: a.Client("")}
 	started := time.Now()
 	poll := time.NewTicker(250 * time.Millisecond)
 	defer poll.Stop()

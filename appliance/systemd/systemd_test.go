@@ -46,9 +46,9 @@ func newFakeAgent(t *testing.T, st api.State) *fakeAgent {
 	return f
 }
 
-func (f *fakeAgent) Addr() string                   { return f.srv.URL }
-func (f *fakeAgent) Registry() *prometheus.Registry { return f.reg }
-func (f *fakeAgent) Done() <-chan struct{}          { return f.done }
+func (f *fakeAgent) Client(token string) *api.Client { return api.NewClient(f.srv.URL, token) }
+func (f *fakeAgent) Registry() *prometheus.Registry  { return f.reg }
+func (f *fakeAgent) Done() <-chan struct{}           { return f.done }
 func (f *fakeAgent) State() api.State {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -29,7 +29,7 @@ func runAlertTest(args []string, stdout, stderr io.Writer) int {
 	if token == "" {
 		return fail(stdout, stderr, *asJSON, errors.New("VIGIL_TOKEN is not set: sending a test notification needs the API token of the agent configuration"))
 	}
-	resp, err := api.NewClient(*address, token).AlertTest(context.Background(), notifier)
+	resp, err := newClient(*address, token).AlertTest(context.Background(), notifier)
 	if err != nil {
 		return fail(stdout, stderr, *asJSON, err)
 	}

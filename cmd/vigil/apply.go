@@ -112,7 +112,7 @@ func recordApplied(ctx context.Context, p *planner.SitePlan, rev uint64) {
 
 // apply is vigil apply once its flags are parsed.
 func apply(ctx context.Context, src *planSource, path string, autoApprove bool, stdout, stderr io.Writer) int {
-	client := api.NewClient(src.address, api.TokenFromEnv())
+	client := newClient(src.address, api.TokenFromEnv())
 	color := isTerminal(stdout)
 
 	var p *planner.SitePlan

@@ -33,7 +33,7 @@ func runBalanceReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil balance report: -days must be positive, not %d\n", *days)
 		return 2
 	}
-	rep, err := api.NewClient(*address, api.TokenFromEnv()).BalanceReport(context.Background(), *days)
+	rep, err := newClient(*address, api.TokenFromEnv()).BalanceReport(context.Background(), *days)
 	if err != nil {
 		return fail(stdout, stderr, *asJSON, err)
 	}

@@ -27,9 +27,17 @@ const (
 // run dispatches one command line: global flags, help, version, then the
 // command of the registry.
 func run(args []string, stdout, stderr io.Writer) int {
-	args, noColor := stripGlobalFlags(args)
-	if noColor {
+	args, g, err := stripGlobalFlags(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitUsage
+	}
+	if g.noColor {
 		views.NoColor = true
+	}
+	if trustedCA, err = loadTrustedCA(g.caCert); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
 	}
 	if len(args) == 0 {
 		usage(stdout)
@@ -57,21 +65,42 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return commands[name].run(rest, stdout, stderr)
 }
 
-// stripGlobalFlags takes -no-color out of the arguments (anywhere before
-// "--"), so that every command has it.
-func stripGlobalFlags(args []string) (rest []string, noColor bool) {
+// globalFlags are the flags every command has, anywhere on the line.
+type globalFlags struct {
+	noColor bool
+	caCert  string // -ca-cert FILE
+}
+
+// stripGlobalFlags takes -no-color and -ca-cert FILE out of the arguments
+// (anywhere before "--"), so that every command has them.
+func stripGlobalFlags(args []string) (rest []string, g globalFlags, err error) {
 	rest = make([]string, 0, len(args))
-	for i, a := range args {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		if a == "--" {
-			return append(rest, args[i:]...), noColor
+			return append(rest, args[i:]...), g, nil
 		}
-		if a == "-no-color" || a == "--no-color" {
-			noColor = true
-			continue
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			name = ""
 		}
-		rest = append(rest, a)
+		switch name {
+		case "no-color", "-no-color":
+			g.noColor = true
+		case "ca-cert", "-ca-cert":
+			if !hasValue {
+				if i+1 == len(args) {
+					return nil, g, errors.New("flag needs an argument: -ca-cert FILE (a PEM file of the CA to trust, as VIGIL_CACERT)")
+				}
+				i++
+				value = args[i]
+			}
+			g.caCert = value
+		default:
+			rest = append(rest, a)
+		}
 	}
-	return rest, noColor
+	return rest, g, nil
 }
 
 // wantsHelp reports whether a command's arguments ask for its help: -h,
@@ -183,7 +212,7 @@ func listCommands(w io.Writer, names []string) {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: vigil [-no-color] <command> [flags] [args]\n\nCommands:\n")
+	fmt.Fprintf(w, "Usage: vigil [-no-color] [-ca-cert FILE] <command> [flags] [args]\n\nCommands:\n")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
@@ -191,7 +220,8 @@ func usage(w io.Writer) {
 	sort.Strings(names)
 	listCommands(w, names)
 	fmt.Fprintf(w, "\nRun 'vigil <command> -h' (or 'vigil help <command>') for a command's flags.\n"+
-		"-no-color, anywhere on the line, turns colours off, as the NO_COLOR environment variable does.\n")
+		"-no-color, anywhere on the line, turns colours off, as the NO_COLOR environment variable does.\n"+
+		"-ca-cert FILE, anywhere on the line, trusts the CA certificates of FILE for HTTPS, as VIGIL_CACERT does.\n")
 }
 
 // runHelp is `vigil help [COMMAND...]`.
@@ -222,7 +252,7 @@ func helpText(name string) string {
 		fmt.Fprintf(&b, "\nSubcommands:\n")
 		listCommands(&b, subs)
 	}
-	fmt.Fprintf(&b, "\nGlobal flags:\n  -no-color\n    \tno colours in the output (as NO_COLOR=1)\n")
+	fmt.Fprintf(&b, "\nGlobal flags:\n  -ca-cert FILE\n    \ttrust the CA certificates of FILE for HTTPS (as VIGIL_CACERT; vigil ca writes the site's)\n  -no-color\n    \tno colours in the output (as NO_COLOR=1)\n")
 	return b.String()
 }
 

@@ -304,3 +304,26 @@ func TestREADMECommandTable(t *testing.T) {
 		}
 	}
 }
+
+// -ca-cert FILE is a global flag, anywhere on the line, and VIGIL_CACERT
+// stands for it: a file that is missing or holds no certificate is said,
+// before the command talks to any agent.
+func TestCACertFlag(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "not-a-cert.pem")
+	os.WriteFile(bad, []byte("hello"), 0o600)
+	for _, tt := range []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{"", []string{"status", "-ca-cert", "testdata/no-such-ca.pem"}, "-ca-cert: reading the CA certificate"},
+		{"", []string{"-ca-cert=" + bad, "status"}, "holds no PEM certificate"},
+		{bad, []string{"status"}, "VIGIL_CACERT: " + bad + " holds no PEM certificate"},
+		{"", []string{"status", "-ca-cert"}, "flag needs an argument: -ca-cert"},
+	} {
+		t.Setenv("VIGIL_CACERT", tt.env)
+		if code, _, errs := runArgs(tt.args...); code == 0 || !strings.Contains(errs, tt.want) {
+			t.Errorf("VIGIL_CACERT=%q vigil %s: exit %d, stderr %q; want an error with %q", tt.env, strings.Join(tt.args, " "), code, errs, tt.want)
+		}
+	}
+}

@@ -49,7 +49,7 @@ func stateFunc(token string) planner.StateFunc {
 	return func(ctx context.Context, address string) (*api.State, error) {
 		ctx, cancel := context.WithTimeout(ctx, siteTimeout)
 		defer cancel()
-		return api.NewClient(address, token).State(ctx)
+		return newClient(address, token).State(ctx)
 	}
 }
 
@@ -346,7 +346,7 @@ func applyWave(ctx context.Context, sites []*planner.DomainSite, stdout, stderr 
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			r := &results[i]
-			client := api.NewClient(s.Address, api.TokenFromEnv())
+			client := newClient(s.Address, api.TokenFromEnv())
 			r.code = applyPlan(ctx, client, s.Plan, &r.out, &r.errs)
 		}()
 	}

@@ -42,7 +42,7 @@ Flags:
 	if token == "" {
 		return fail(stdout, stderr, *asJSON, errors.New("VIGIL_TOKEN is not set: a drain needs the API token of the agent configuration"))
 	}
-	c := api.NewClient(*address, token)
+	c := newClient(*address, token)
 	ctx := context.Background()
 	resp, err := c.Drain(ctx, server, *undo)
 	if errors.Is(err, api.ErrNotFound) {

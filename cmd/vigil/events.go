@@ -61,7 +61,7 @@ func runEvents(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	followOn := *follow && f.Until.IsZero()
-	s, err := api.NewClient(*address, api.TokenFromEnv()).EventHistory(ctx, f, api.EventOptions{Follow: followOn})
+	s, err := newClient(*address, api.TokenFromEnv()).EventHistory(ctx, f, api.EventOptions{Follow: followOn})
 	if err != nil {
 		return fail(stdout, stderr, *asJSON, err)
 	}

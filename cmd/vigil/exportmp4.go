@@ -40,7 +40,7 @@ func exportFile(address, camera, startS, endS, out string, stdout, stderr io.Wri
 		return 1
 	}
 	defer os.Remove(tmp.Name())
-	raw, err := api.NewClient(address, api.TokenFromEnv()).Export(context.Background(), camera, start, end, whoAmI(), tmp)
+	raw, err := newClient(address, api.TokenFromEnv()).Export(context.Background(), camera, start, end, whoAmI(), tmp)
 	if cerr := tmp.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

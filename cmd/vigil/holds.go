@@ -18,7 +18,7 @@ func askFootage(token string) planner.FootageFunc {
 	return func(ctx context.Context, address string, holds []*hcl.Hold) (*api.HoldFootage, error) {
 		ctx, cancel := context.WithTimeout(ctx, footageTimeout)
 		defer cancel()
-		return api.NewClient(address, token).HoldFootage(ctx, api.HoldFootageRequest{Holds: holds})
+		return newClient(address, token).HoldFootage(ctx, api.HoldFootageRequest{Holds: holds})
 	}
 }
 

@@ -29,7 +29,7 @@ func runMasterTransfer(args []string, stdout, stderr io.Writer) int {
 	if token == "" {
 		return fail(stdout, stderr, *asJSON, errors.New("VIGIL_TOKEN is not set: moving the master role needs the API token of the agent configuration"))
 	}
-	c := api.NewClient(*address, token)
+	c := newClient(*address, token)
 	master, err := c.TransferMaster(context.Background(), server)
 	if errors.Is(err, api.ErrNotFound) {
 		err = fmt.Errorf("%s is not a server of this site: %w", server, err)

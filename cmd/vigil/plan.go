@@ -251,7 +251,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := signalContext()
 	defer cancel()
-	client := api.NewClient(src.address, api.TokenFromEnv())
+	client := newClient(src.address, api.TokenFromEnv())
 	fetch := fetchState(ctx, client)
 	cfg, diags := src.load(path)
 	if !diags.HasErrors() && src.domainMode(cfg) {

@@ -84,7 +84,7 @@ func runRecordings(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil recordings: %v\n", err)
 		return 2
 	}
-	rec, err := api.NewClient(*address, api.TokenFromEnv()).Recordings(context.Background(), camera, start, end)
+	rec, err := newClient(*address, api.TokenFromEnv()).Recordings(context.Background(), camera, start, end)
 	if err != nil {
 		return fail(stdout, stderr, *asJSON, err)
 	}

@@ -117,7 +117,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	st, err := api.NewClient(a.address, api.TokenFromEnv()).State(ctx)
+	st, err := newClient(a.address, api.TokenFromEnv()).State(ctx)
 	if err != nil {
 		return fail(stdout, stderr, a.json, err)
 	}
@@ -142,7 +142,7 @@ func anyAddress(args []string) bool {
 // statusOf is `vigil status NAME...`: the servers, cameras or site that the
 // names give, from the state of the site at address.
 func statusOf(ctx context.Context, address string, names []string, asJSON bool, o views.Options, stdout, stderr io.Writer) int {
-	st, err := api.NewClient(address, api.TokenFromEnv()).State(ctx)
+	st, err := newClient(address, api.TokenFromEnv()).State(ctx)
 	if err != nil {
 		return fail(stdout, stderr, asJSON, err)
 	}

@@ -79,9 +79,11 @@ type Agent struct {
 	history *eventlog.Log
 	started time.Time
 
-	cl   *cluster.Cluster
-	srv  *http.Server
-	kick chan struct{}
+	cl  *cluster.Cluster
+	srv *http.Server
+	// peerHTTP is the HTTP client of agent-to-agent calls (peerClient).
+	peerHTTP *http.Client
+	kick     chan struct{}
 	// One report a minute of refused API requests and connections.
 	unauthGate, connGate minuteGate
 
@@ -191,6 +193,7 @@ func Start(cfg Config) (*Agent, error) {
 		done:     make(chan struct{}),
 		gaps:     newGapTracker(gapConfirm(cfg.Keepalive)),
 		decoded:  map[string]decodedStatus{},
+		peerHTTP: &http.Client{},
 	}
 	a.metrics = newMetrics(a.reg, &a.cfg)
 	a.events = newHub(a.metrics.eventsDropped.Inc)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -188,7 +187,10 @@ func nextFor(outbox []cluster.Outgoing, notifier string) (cluster.Outgoing, bool
 // spec and answers with what its server said.
 func (a *Agent) handleAlertTest(w http.ResponseWriter, r *http.Request) {
 	var req api.AlertTestRequest
-	body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	body, ok := readBody(w, r, 1<<20)
+	if !ok {
+		return
+	}
 	if err := json.Unmarshal(body, &req); err != nil || req.Notifier == "" {
 		writeError(w, http.StatusBadRequest, api.Error{Error: `the request must name a notifier: {"notifier": "NAME"}`})
 		return

@@ -3,7 +3,6 @@ package agent
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -16,7 +15,10 @@ import (
 // when the stick appears.
 func (a *Agent) handleConfigImportReport(w http.ResponseWriter, r *http.Request) {
 	var rep api.ConfigImportReport
-	body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	body, ok := readBody(w, r, 64<<10)
+	if !ok {
+		return
+	}
 	if err := json.Unmarshal(body, &rep); err != nil || rep.Source == "" || (rep.Refused == "") == (len(rep.Imported) == 0) {
 		writeError(w, http.StatusBadRequest, api.Error{Error: `the request must be a configuration import report: {"source": "DEVICE", "imported": [FILE...] or "refused": "REASON"}`})
 		return

@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -24,6 +27,7 @@ type apiLimits struct {
 	total     int           // open connections in all
 	idle      time.Duration // keep-alive idle time before closing
 	header    time.Duration // time to send a request's headers
+	body      time.Duration // time to send a request's body
 }
 
 // defaultAPILimits derives the total from RLIMIT_NOFILE (Go raises the soft
@@ -34,17 +38,18 @@ func defaultAPILimits() apiLimits {
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur > 0 {
 		nofile = rl.Cur
 	}
-	return apiLimits{perSource: 256, total: int(min(max(nofile/4, 16), 4096)), idle: time.Minute, header: 10 * time.Second}
+	return apiLimits{perSource: 256, total: int(min(max(nofile/4, 16), 4096)), idle: time.Minute, header: 10 * time.Second, body: 2 * time.Minute}
 }
 
 // server is the API's http.Server on a listener bounded by l; onRefuse is
 // called for each connection closed for being over a limit.
 func (l apiLimits) server(ln net.Listener, h http.Handler, onRefuse func(host netip.Addr)) (*http.Server, net.Listener) {
 	srv := &http.Server{
-		Handler: h,
+		Handler: l.boundBodies(h),
 		// No ReadTimeout or WriteTimeout: event streams, playback and
 		// exports are long requests. Headers and idle time are bounded,
-		// request bodies by maxBody, and the number of connections below.
+		// request bodies by maxBody and l.body (boundBodies), and the
+		// number of connections below.
 		ReadHeaderTimeout: l.header,
 		IdleTimeout:       l.idle,
 	}
@@ -149,4 +154,70 @@ func (a *Agent) refuseConn(host netip.Addr) {
 		a.emit(api.Event{Severity: "warning", Kind: "api.refused", Message: fmt.Sprintf(
 			"API connection from %s closed: over the limit of connections per source or in all%s", host, andMore(n))})
 	}
+}
+
+// maxBody bounds request bodies: 10 MB. The largest, an apply of a site of
+// 10,000 cameras, is 3.7 MB of JSON.
+const maxBody = 10 << 20
+
+// boundBodies refuses a request that declares a body over maxBody (413)
+// before its handler runs, bounds every body to maxBody, and gives the
+// client l.body to send it, so that a client trickling a body holds its
+// connection no longer. readBody turns the bounds into answers.
+func (l apiLimits) boundBodies(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBody {
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestEntityTooLarge, api.Error{Error: tooLarge(maxBody)})
+			return
+		}
+		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			rc.SetReadDeadline(time.Now().Add(l.body))
+			r.Body = &deadlineBody{ReadCloser: http.MaxBytesReader(w, r.Body, maxBody),
+				clear: func() { rc.SetReadDeadline(time.Time{}) }}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody lifts the read deadline of its connection once the body has
+// been read, so that a long answer (an apply waiting for its commit) is not
+// cut by it.
+type deadlineBody struct {
+	io.ReadCloser
+	once  sync.Once
+	clear func()
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.once.Do(b.clear)
+	}
+	return n, err
+}
+
+// readBody reads a request's body of at most limit bytes. When it cannot,
+// it answers 413 (over the limit), 408 (sent too slowly) or 400 and
+// returns false.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return body, true
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, api.Error{Error: tooLarge(tooBig.Limit)})
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		writeError(w, http.StatusRequestTimeout, api.Error{Error: "the request body was not sent in time"})
+	default:
+		writeError(w, http.StatusBadRequest, api.Error{Error: "reading request: " + err.Error()})
+	}
+	return nil, false
+}
+
+// tooLarge says what a 413 refuses.
+func tooLarge(limit int64) string {
+	return fmt.Sprintf("the request body is larger than this endpoint takes (%d MB at most)", max(limit>>20, 1))
 }

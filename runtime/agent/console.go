@@ -257,7 +257,7 @@ func (a *Agent) handleConsoleExport(w http.ResponseWriter, r *http.Request) {
 	defer tmp.Close()
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	raw, err := api.NewClient(a.Addr(), strings.TrimSpace(tok)).Export(r.Context(), camera, start, end, "console user at "+host, tmp)
+	raw, err := a.Client(strings.TrimSpace(tok)).Export(r.Context(), camera, start, end, "console user at "+host, tmp)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, api.Error{Error: err.Error()})
 		return

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -121,9 +120,8 @@ func drainStaying(in assign.Input, server string) []api.DrainStay {
 // handleDrain serves POST /v1/drain: the master commits the drain (or its
 // undo); other agents forward it.
 func (a *Agent) handleDrain(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.Error{Error: "reading request: " + err.Error()})
+	body, ok := readBody(w, r, 1<<20)
+	if !ok {
 		return
 	}
 	var req api.DrainRequest

@@ -234,7 +234,7 @@ func (a *Agent) gatherFootage(ctx context.Context, query url.Values) (*siteFoota
 	peers := a.livePeers(&unanswered)
 	var mu sync.Mutex
 	silent := a.askPeers(ctx, "footage", peers, peerTimeout, func(ctx context.Context, name, addr string) error {
-		got, err := fetchFootage(ctx, addr, name, query)
+		got, err := a.fetchFootage(ctx, addr, name, query)
 		if err != nil {
 			return err
 		}
@@ -248,8 +248,8 @@ func (a *Agent) gatherFootage(ctx context.Context, query url.Values) (*siteFoota
 }
 
 // fetchFootage asks one peer for its footage.
-func fetchFootage(ctx context.Context, addr, server string, query url.Values) ([]api.LocalRecordings, error) {
-	out, err := api.NewClient("http://"+addr, "").LocalRecordings(ctx, query)
+func (a *Agent) fetchFootage(ctx context.Context, addr, server string, query url.Values) ([]api.LocalRecordings, error) {
+	out, err := a.peerClient(addr).LocalRecordings(ctx, query)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func TestFetchFootageFromBadPeers(t *testing.T) {
 	} {
 		srv := httptest.NewServer(h)
 		ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
-		_, err := fetchFootage(ctx, strings.TrimPrefix(srv.URL, "http://"), "rec-2", url.Values{"camera": {"cam1"}})
+		_, err := (&Agent{peerHTTP: srv.Client()}).fetchFootage(ctx, strings.TrimPrefix(srv.URL, "http://"), "rec-2", url.Values{"camera": {"cam1"}})
 		cancel()
 		srv.Close()
 		if err == nil {

@@ -215,7 +215,7 @@ func (a *Agent) followPeers(ctx context.Context, peers map[string]string, f api.
 }
 
 func (a *Agent) peerEvents(ctx context.Context, addr string, f api.EventFilter, follow bool) (<-chan api.Event, error) {
-	s, err := api.NewClient("http://"+addr, "").EventHistory(ctx, f, api.EventOptions{Follow: follow, Local: true})
+	s, err := a.peerClient(addr).EventHistory(ctx, f, api.EventOptions{Follow: follow, Local: true})
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,11 +20,11 @@ import (
 // it with each hold.
 func (a *Agent) handleHoldFootage(w http.ResponseWriter, r *http.Request) {
 	var req api.HoldFootageRequest
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err == nil {
-		err = json.Unmarshal(body, &req)
+	body, ok := readBody(w, r, maxBody)
+	if !ok {
+		return
 	}
-	if err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, api.Error{Error: fmt.Sprintf("the body is not a hold footage request: %v", err)})
 		return
 	}
@@ -75,7 +74,7 @@ func (a *Agent) peerHeld(ctx context.Context, peers map[string]string, holds []*
 	var mu sync.Mutex
 	var out []api.HeldFootage
 	silent := a.askPeers(ctx, "hold footage", peers, peerHistoryTimeout, func(ctx context.Context, name, addr string) error {
-		f, err := api.NewClient("http://"+addr, "").HoldFootage(ctx, api.HoldFootageRequest{Holds: holds, Local: true})
+		f, err := a.peerClient(addr).HoldFootage(ctx, api.HoldFootageRequest{Holds: holds, Local: true})
 		if err != nil {
 			return err
 		}

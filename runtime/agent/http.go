@@ -29,9 +29,6 @@ import (
 // it is never forwarded twice.
 const forwardedHeader = "X-Vigil-Forwarded-By"
 
-// maxBody bounds request bodies; a spec of thousands of cameras fits.
-const maxBody = 32 << 20
-
 func (a *Agent) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern, endpoint string, h http.HandlerFunc) {
@@ -195,9 +192,8 @@ func (a *Agent) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.Error{Error: "reading request: " + err.Error()})
+	body, ok := readBody(w, r, maxBody)
+	if !ok {
 		return
 	}
 	var req api.ApplyRequest
@@ -342,9 +338,8 @@ func (a *Agent) noQuorumMessage(err error) string {
 }
 
 func (a *Agent) handleTransfer(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, api.Error{Error: "reading request: " + err.Error()})
+	body, ok := readBody(w, r, 1<<20)
+	if !ok {
 		return
 	}
 	var req api.TransferRequest
@@ -386,7 +381,7 @@ func (a *Agent) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, r.Method, "http://"+addr+r.URL.Path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, r.Method, a.peerURL(addr)+r.URL.Path, bytes.NewReader(body))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, api.Error{Error: err.Error()})
 		return
@@ -394,7 +389,7 @@ func (a *Agent) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", r.Header.Get("Authorization"))
 	req.Header.Set(forwardedHeader, a.cfg.Server)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.peerHTTP.Do(req)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, api.Error{Error: fmt.Sprintf("cannot reach the master %s at %s: %v", name, addr, err), Master: addr})
 		return

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"vigil/runtime/api"
 )
 
 // askPeers calls ask for every peer (name to API address) in parallel,
@@ -31,4 +33,19 @@ func (a *Agent) askPeers(ctx context.Context, what string, peers map[string]stri
 	wg.Wait()
 	slices.Sort(silent)
 	return silent
+}
+
+// peerURL is the base URL of a peer's API at addr ("host:port"). Agents
+// speak to each other with peerHTTP, which trusts the site's CA.
+func (a *Agent) peerURL(addr string) string { return "http://" + addr }
+
+// peerClient is an API client of the peer at addr, without a token.
+func (a *Agent) peerClient(addr string) *api.Client {
+	return api.NewClientHTTP(a.peerURL(addr), "", a.peerHTTP)
+}
+
+// Client is a client of this agent's own API with token, trusting what
+// the agent's peers trust (hot reload, the supervisor, vigil config import).
+func (a *Agent) Client(token string) *api.Client {
+	return api.NewClientHTTP(a.Addr(), token, a.peerHTTP)
 }

@@ -99,7 +99,11 @@ func (a *Agent) localLayouts(paths []string, samples bool) []api.SegmentLayout {
 // {"paths": [...]}: the layouts of this server's files, for its peers.
 func (a *Agent) handleLocalLayouts(w http.ResponseWriter, r *http.Request) {
 	var req api.LayoutsRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
+	body, ok := readBody(w, r, maxBody)
+	if !ok {
+		return
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, api.Error{Error: `the request must list segment files: {"paths": [...]}`})
 		return
 	}
@@ -165,7 +169,7 @@ func (a *Agent) fetchLayouts(ctx context.Context, server string, paths []string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, layoutTimeout)
 	defer cancel()
-	return api.NewClient("http://"+addr, "").SegmentLayouts(ctx, paths, samples)
+	return a.peerClient(addr).SegmentLayouts(ctx, paths, samples)
 }
 
 // playItems gathers, chooses and cuts the files that play a camera's
@@ -300,7 +304,7 @@ func (a *Agent) proxyMedia(w http.ResponseWriter, r *http.Request, server string
 		writeError(w, http.StatusBadGateway, api.Error{Error: fmt.Sprintf("%s, which holds this footage, is down", server)})
 		return
 	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "http://"+addr+r.URL.RequestURI(), nil)
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, a.peerURL(addr)+r.URL.RequestURI(), nil)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, api.Error{Error: err.Error()})
 		return
@@ -309,7 +313,7 @@ func (a *Agent) proxyMedia(w http.ResponseWriter, r *http.Request, server string
 		req.Header.Set("Range", rg)
 	}
 	req.Header.Set(forwardedHeader, a.cfg.Server)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.peerHTTP.Do(req)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, api.Error{Error: fmt.Sprintf("cannot reach %s, which holds this footage: %v", server, err)})
 		return
@@ -341,13 +345,13 @@ func (a *Agent) openChunk(ctx context.Context, c playback.Chunk, off int64) (io.
 	if !ok {
 		return nil, fmt.Errorf("%s, which holds %s, is down", c.Server, c.Path)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+playback.MediaURL(c.Server, c.Path, c.Shift), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.peerURL(addr)+playback.MediaURL(c.Server, c.Path, c.Shift), nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", c.Offset+off, c.Offset+c.Size-1))
 	req.Header.Set(forwardedHeader, a.cfg.Server)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.peerHTTP.Do(req)
 	if err != nil {
 		return nil, err
 	}

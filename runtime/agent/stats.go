@@ -66,7 +66,7 @@ func (a *Agent) collectStats(ctx context.Context) []cluster.DailyStat {
 		if s.Name == a.cfg.Server || !ok || m.Health != api.HealthAlive {
 			continue
 		}
-		remote, err := fetchLocalStats(ctx, m.APIAddr(), since)
+		remote, err := a.fetchLocalStats(ctx, m.APIAddr(), since)
 		if err != nil {
 			a.log.Debug("no recording statistics from a server", "from", s.Name, "err", err)
 			continue
@@ -112,14 +112,14 @@ func sortStats(s []api.DailyStat) {
 	})
 }
 
-func fetchLocalStats(ctx context.Context, addr, since string) ([]api.DailyStat, error) {
+func (a *Agent) fetchLocalStats(ctx context.Context, addr, since string) ([]api.DailyStat, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/stats/local?since="+since, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.peerURL(addr)+"/v1/stats/local?since="+since, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.peerHTTP.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +29,10 @@ const DefaultAddress = "http://127.0.0.1:53540"
 const (
 	EnvAddress = "VIGIL_ADDR"
 	EnvToken   = "VIGIL_TOKEN"
+	// EnvCACert names a PEM file of the certificate authorities the
+	// command line trusts for HTTPS (the site's CA: vigil ca), instead of
+	// the system's; -ca-cert overrides it.
+	EnvCACert = "VIGIL_CACERT"
 )
 
 // unaryTimeout bounds a request whose context has no deadline of its own.
@@ -55,8 +61,43 @@ type Client struct {
 // NewClient returns a client for the agent at address ("http://host:port",
 // "host:port" or "host"; the port defaults to 53540). token authorises
 // state-changing calls and may be empty for read-only use.
-func NewClient(address, token string) *Client {
-	return NewClientHTTP(address, token, &http.Client{})
+func NewClient(address, token string, opts ...Option) *Client {
+	c := NewClientHTTP(address, token, &http.Client{})
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Option configures a Client made by NewClient.
+type Option func(*Client)
+
+// WithCA makes the client trust the certificate authorities of pool for
+// HTTPS instead of the system's: the site's CA (VIGIL_CACERT, -ca-cert).
+// A nil pool leaves the system's.
+func WithCA(pool *x509.CertPool) Option {
+	return func(c *Client) {
+		if pool == nil {
+			return
+		}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		c.http = &http.Client{Transport: t}
+	}
+}
+
+// LoadCA reads a PEM file of certificates (VIGIL_CACERT, -ca-cert) into a
+// pool to trust.
+func LoadCA(file string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the CA certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate (vigil ca writes the site's)", file)
+	}
+	return pool, nil
 }
 
 // NewClientHTTP is NewClient with the HTTP client to use: its transport

@@ -67,7 +67,8 @@ import (
 // Agent is what hot reload needs of the running agent (*agent.Agent).
 type Agent interface {
 	Name() string
-	Addr() string
+	// Client is a client of the agent's own API with token.
+	Client(token string) *api.Client
 	State() api.State
 	Emit(api.Event)
 	SetConfigError(msg string)
@@ -178,7 +179,7 @@ func Start(a Agent, o Options) (*Watcher, error) {
 		a:       a,
 		o:       o,
 		log:     o.Logger.With("component", "reload", "dir", o.Dir),
-		client:  api.NewClient(a.Addr(), o.Token),
+		client:  a.Client(o.Token),
 		fw:      fw,
 		trigger: make(chan struct{}, 1),
 		results: o.results,

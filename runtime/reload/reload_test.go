@@ -472,8 +472,10 @@ type fakeAgent struct {
 	domain *api.DomainTree
 }
 
-func (f *fakeAgent) Name() string                     { return "s1" }
-func (f *fakeAgent) Addr() string                     { return "http://127.0.0.1:1" }
+func (f *fakeAgent) Name() string { return "s1" }
+func (f *fakeAgent) Client(token string) *api.Client {
+	return api.NewClient("http://127.0.0.1:1", token)
+}
 func (f *fakeAgent) State() api.State                 { return api.State{Site: "test", Master: "s2"} }
 func (f *fakeAgent) LeaderLoop(func(context.Context)) {}
 func (f *fakeAgent) Emit(ev api.Event) {
