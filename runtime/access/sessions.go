@@ -29,10 +29,12 @@ import (
 // agent's restart logs its users out; the console of another server of the
 // site needs its own login. A session ID is 256 random bits; the agent keeps
 // only its SHA-256, so its memory holds nothing a cookie could be made
-// from. A session ends after IdleTimeout without requests, after MaxAge in
-// any case, when its user is removed from the configuration and when the
-// user's password hash changes. Every request of a session reads the user's
-// role and cameras afresh from the configuration.
+// from. A session ends after IdleTimeout without requests (a request bound
+// with Bind, such as the console's push channel, keeps it in use while
+// open), after MaxAge in any case, when its user is removed from the
+// configuration and when the user's password hash changes; its bound
+// requests end with it. Every request of a session reads the user's role
+// and cameras afresh from the configuration.
 type Sessions struct {
 	users Users
 	opts  SessionOptions
@@ -111,6 +113,25 @@ type session struct {
 	hashSum  [32]byte // of the user's password hash when logging in
 	created  time.Time
 	lastSeen time.Time
+	// open counts the session's requests being served that Bind bound:
+	// while one is open the session is in use, not idle.
+	open int
+	// ctx ends when the session ends, and with it the bound requests.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// expired reports whether sess is past MaxAge, or idle for IdleTimeout.
+func (s *Sessions) expired(sess *session, now time.Time) bool {
+	return now.Sub(sess.created) >= s.opts.MaxAge || (sess.open == 0 && now.Sub(sess.lastSeen) >= s.opts.IdleTimeout)
+}
+
+// end ends a session and its bound requests; s.mu is held.
+func (s *Sessions) end(key [32]byte) {
+	if sess, ok := s.sessions[key]; ok {
+		delete(s.sessions, key)
+		sess.cancel()
+	}
 }
 
 // maxSessions bounds the sessions kept; past it, a login ends the session
@@ -146,42 +167,103 @@ func NewSessions(users Users, opts SessionOptions) *Sessions {
 // (Kind "user") with the role and cameras the configuration gives it now.
 // A missing, forged, expired or ended session gives false.
 func (s *Sessions) Identify(r *http.Request) (Identity, bool) {
+	id, _, ok := s.identify(r)
+	return id, ok
+}
+
+// Bind is Identify for a request that may stay open (the console's push
+// channel, the events' stream, a live view): the request it returns has a
+// context that ends when the session ends (a logout, MaxAge, its user
+// removed or its password changed, as Sweep finds), and while it is open
+// the session is in use and does not expire for being idle.
+func (s *Sessions) Bind(r *http.Request) (*http.Request, Identity, bool) {
+	id, sess, ok := s.identify(r)
+	if !ok {
+		return r, id, false
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(sess.ctx, cancel)
+	s.mu.Lock()
+	sess.open++
+	s.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		stop()
+		s.mu.Lock()
+		sess.open--
+		sess.lastSeen = s.opts.Now()
+		s.mu.Unlock()
+	})
+	return r.WithContext(ctx), id, true
+}
+
+func (s *Sessions) identify(r *http.Request) (Identity, *session, bool) {
 	c, err := r.Cookie(CookieName)
 	if err != nil {
-		return Identity{}, false
+		return Identity{}, nil, false
 	}
 	key, ok := sessionKey(c.Value)
 	if !ok {
-		return Identity{}, false
+		return Identity{}, nil, false
 	}
 	now := s.opts.Now()
 	s.mu.Lock()
 	sess, ok := s.sessions[key]
-	if ok && (now.Sub(sess.lastSeen) >= s.opts.IdleTimeout || now.Sub(sess.created) >= s.opts.MaxAge) {
-		delete(s.sessions, key)
+	if ok && s.expired(sess, now) {
+		s.end(key)
 		ok = false
 	}
-	var name string
-	var sum [32]byte
 	if ok {
 		sess.lastSeen = now
-		name, sum = sess.user, sess.hashSum
 	}
 	s.mu.Unlock()
 	if !ok {
-		return Identity{}, false
+		return Identity{}, nil, false
 	}
-	u, ok := s.users.User(name)
-	if !ok || sha256.Sum256([]byte(u.PasswordHash)) != sum {
+	u, ok := s.current(sess)
+	if !ok {
 		s.mu.Lock()
-		delete(s.sessions, key)
+		s.end(key)
 		s.mu.Unlock()
-		return Identity{}, false
+		return Identity{}, nil, false
 	}
-	return Identity{Name: u.Name, Kind: "user", Role: u.Role, Cameras: u.Cameras, Address: addressOf(r)}, true
+	return Identity{Name: u.Name, Kind: "user", Role: u.Role, Cameras: u.Cameras, Address: addressOf(r)}, sess, true
 }
 
-// Count is the number of sessions kept (some may have expired unnoticed).
+// current returns the user of sess as the configuration has it now, and
+// false when it was removed or its password hash changed.
+func (s *Sessions) current(sess *session) (User, bool) {
+	u, ok := s.users.User(sess.user)
+	return u, ok && sha256.Sum256([]byte(u.PasswordHash)) == sess.hashSum
+}
+
+// Sweep ends the sessions that expired and those whose user was removed or
+// whose password hash changed, with their bound requests. The agent calls
+// it every few seconds.
+func (s *Sessions) Sweep() {
+	now := s.opts.Now()
+	s.mu.Lock()
+	live := make(map[[32]byte]*session, len(s.sessions))
+	for k, sess := range s.sessions {
+		if s.expired(sess, now) {
+			s.end(k)
+		} else {
+			live[k] = sess
+		}
+	}
+	s.mu.Unlock()
+	// The users are looked up without s.mu: the lookup takes the agent's
+	// lock, which is not held while calling Sessions.
+	for k, sess := range live {
+		if _, ok := s.current(sess); !ok {
+			s.mu.Lock()
+			s.end(k)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Count is the number of sessions kept (expired ones until the next
+// Sweep).
 func (s *Sessions) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -285,7 +367,7 @@ func (s *Sessions) ServeLogout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(CookieName); err == nil {
 		if key, ok := sessionKey(c.Value); ok {
 			s.mu.Lock()
-			delete(s.sessions, key)
+			s.end(key)
 			s.mu.Unlock()
 		}
 	}
@@ -338,29 +420,30 @@ func (s *Sessions) create(u User, now time.Time) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.sessions) >= maxSessions {
-		s.sweep(now)
+		s.evict(now)
 	}
-	s.sessions[sha256.Sum256(raw)] = &session{user: u.Name, hashSum: sha256.Sum256([]byte(u.PasswordHash)), created: now, lastSeen: now}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.sessions[sha256.Sum256(raw)] = &session{user: u.Name, hashSum: sha256.Sum256([]byte(u.PasswordHash)),
+		created: now, lastSeen: now, ctx: ctx, cancel: cancel}
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
-// sweep drops the expired sessions and, if none has, the one used longest
+// evict ends the expired sessions and, if none has, the one used longest
 // ago; s.mu is held.
-func (s *Sessions) sweep(now time.Time) {
+func (s *Sessions) evict(now time.Time) {
 	var oldest *[32]byte
 	var oldestSeen time.Time
 	for k, sess := range s.sessions {
-		if now.Sub(sess.lastSeen) >= s.opts.IdleTimeout || now.Sub(sess.created) >= s.opts.MaxAge {
-			delete(s.sessions, k)
+		if s.expired(sess, now) {
+			s.end(k)
 			continue
 		}
 		if oldest == nil || sess.lastSeen.Before(oldestSeen) {
-			k := k
 			oldest, oldestSeen = &k, sess.lastSeen
 		}
 	}
 	if len(s.sessions) >= maxSessions && oldest != nil {
-		delete(s.sessions, *oldest)
+		s.end(*oldest)
 	}
 }
 

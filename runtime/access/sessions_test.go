@@ -1,6 +1,7 @@
 package access
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -456,4 +457,103 @@ func TestGuard(t *testing.T) {
 	if n := len(g.addrs); n > maxAddresses {
 		t.Errorf("%d addresses kept; want at most %d", n, maxAddresses)
 	}
+}
+
+// ended waits for a bound request's context to end (the session's end
+// cancels it from a goroutine of its own).
+func ended(t *testing.T, what string, r *http.Request) {
+	t.Helper()
+	select {
+	case <-r.Context().Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: the bound request is still open", what)
+	}
+}
+
+// TestBoundRequests: a request bound to its session (the console's push
+// channel, a live view) keeps the session in use while open, and ends when
+// the session ends: logout, MaxAge, the user removed (found by Sweep).
+func TestBoundRequests(t *testing.T) {
+	r := newRig(t)
+	bind := func(c *http.Cookie) (*http.Request, context.CancelFunc) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		req, id, ok := r.s.Bind(request("10.0.0.2", c).WithContext(ctx))
+		if !ok || id.Name != "alice" {
+			t.Fatalf("Bind = %+v, %v", id, ok)
+		}
+		return req, cancel
+	}
+
+	// Open for two idle timeouts: the session is in use.
+	c := sessionCookie(t, r.login("10.0.0.2", "alice", "alice's secret"))
+	stream, cancel := bind(c)
+	r.clock.Advance(45 * time.Minute)
+	r.s.Sweep()
+	r.clock.Advance(45 * time.Minute)
+	if _, ok := r.s.Identify(request("10.0.0.2", c)); !ok || stream.Context().Err() != nil {
+		t.Fatal("a session with an open stream expired for being idle")
+	}
+	// Closed, the session is idle from then on.
+	cancel()
+	key := mustKey(t, c.Value)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		r.s.mu.Lock()
+		open := r.s.sessions[key].open
+		r.s.mu.Unlock()
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the closed stream is still counted open")
+		}
+		time.Sleep(time.Millisecond) // the context's AfterFunc runs in a goroutine of its own
+	}
+	r.clock.Advance(30 * time.Minute)
+	if _, ok := r.s.Identify(request("10.0.0.2", c)); ok {
+		t.Error("the session did not expire 30 minutes after its stream closed")
+	}
+
+	// Logout ends the streams of the session.
+	c = sessionCookie(t, r.login("10.0.0.2", "alice", "alice's secret"))
+	stream, cancel = bind(c)
+	defer cancel()
+	req := httptest.NewRequest("POST", "/v1/logout", nil)
+	req.AddCookie(c)
+	r.s.ServeLogout(httptest.NewRecorder(), req)
+	ended(t, "logout", stream)
+
+	// MaxAge, found by Sweep.
+	c = sessionCookie(t, r.login("10.0.0.2", "alice", "alice's secret"))
+	stream, cancel = bind(c)
+	defer cancel()
+	r.clock.Advance(8 * time.Hour)
+	r.s.Sweep()
+	ended(t, "MaxAge", stream)
+
+	// The user removed from the configuration, found by Sweep.
+	c = sessionCookie(t, r.login("10.0.0.2", "alice", "alice's secret"))
+	stream, cancel = bind(c)
+	defer cancel()
+	r.s.Sweep()
+	if stream.Context().Err() != nil {
+		t.Fatal("Sweep ended a valid session")
+	}
+	r.users.mu.Lock()
+	delete(r.users.users, "alice")
+	r.users.mu.Unlock()
+	r.s.Sweep()
+	ended(t, "user removed", stream)
+	if r.s.Count() != 0 {
+		t.Errorf("%d sessions kept", r.s.Count())
+	}
+}
+
+func mustKey(t *testing.T, id string) [32]byte {
+	t.Helper()
+	k, ok := sessionKey(id)
+	if !ok {
+		t.Fatalf("bad session ID %q", id)
+	}
+	return k
 }

@@ -265,6 +265,7 @@ func Start(cfg Config) (*Agent, error) {
 
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	go a.loop(a.ctx)
+	go a.login.sweepLoop(a.ctx)
 	a.emit(api.Event{Severity: "info", Kind: "agent.started", Message: fmt.Sprintf("agent %s of site %s started (vigil %s), API on %s", cfg.Server, cfg.Site, cfg.Version, a.Addr())})
 	return a, nil
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -32,6 +33,23 @@ func (a *Agent) newLogin() *login {
 		Name: "vigil_console_sessions", Help: "Console sessions this agent keeps (logged-in users; expired ones until noticed).",
 	}, func() float64 { return float64(l.sessions.Count()) }))
 	return l
+}
+
+// sweepEvery is how often the agent ends expired sessions and those of
+// removed users (and their open streams).
+const sweepEvery = 10 * time.Second
+
+func (l *login) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.sessions.Sweep()
+		}
+	}
 }
 
 // loginFailed reports a refused login: the one place every failed login
