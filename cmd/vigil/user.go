@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -80,6 +82,23 @@ func readTerminalPassword(tty *os.File, old *unix.Termios, prompt io.Writer) (st
 		return "", fmt.Errorf("turning the terminal's echo off: %w", err)
 	}
 	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	// Ctrl-C while the echo is off must not leave the terminal silent.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	defer func() {
+		signal.Stop(sig)
+		close(done)
+	}()
+	go func() {
+		select {
+		case <-sig:
+			unix.IoctlSetTermios(fd, unix.TCSETS, old)
+			fmt.Fprintln(prompt)
+			os.Exit(130)
+		case <-done:
+		}
+	}()
 	r := bufio.NewReader(tty)
 	read := func(label string) (string, error) {
 		fmt.Fprint(prompt, label)
