@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/planner/views"
 	"vigil/runtime/api"
@@ -24,7 +25,7 @@ func loadLarge(b *testing.B) *hcl.Config {
 
 // liveOf is the state of a healthy site running spec: every server alive,
 // every camera recorded by its primary.
-func liveOf(spec *hcl.Site, revision uint64) *api.State {
+func liveOf(spec *spec.Site, revision uint64) *api.State {
 	st := &api.State{Site: spec.Name, Revision: revision, Version: "bench", Answering: spec.Servers[0].Name, Master: spec.Servers[0].Name}
 	if revision > 0 {
 		st.Spec = spec.Redacted()
@@ -61,9 +62,9 @@ func BenchmarkPlan(b *testing.B) {
 	b.Run("one-camera-change", func(b *testing.B) {
 		live := liveOf(site, 7)
 		changed := *site
-		changed.Cameras = append([]*hcl.Camera(nil), site.Cameras...)
+		changed.Cameras = append([]*spec.Camera(nil), site.Cameras...)
 		c := *changed.Cameras[1234]
-		c.Redundancy = hcl.RedundancyFast
+		c.Redundancy = spec.RedundancyFast
 		changed.Cameras[1234] = &c
 		for b.Loop() {
 			p, err := planner.Plan(&changed, live, planner.Options{Now: now})

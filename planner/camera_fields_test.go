@@ -5,19 +5,19 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 // sameCamera and cameraAttrs must cover the same fields: a field added to
-// hcl.Camera but missed by either would make its changes vanish from plans.
+// spec.Camera but missed by either would make its changes vanish from plans.
 // Each field is changed in turn, by reflection.
 func TestSameCameraCoversEveryField(t *testing.T) {
-	base := func() *hcl.Camera {
-		return &hcl.Camera{Name: "c", URL: "rtsp://10.0.0.1/s", Server: "rec-1", Backup: []string{"rec-2"},
-			Redundancy: hcl.RedundancyNormal, Transport: "tcp", SegmentDuration: time.Minute, StallTimeout: 5 * time.Second,
+	base := func() *spec.Camera {
+		return &spec.Camera{Name: "c", URL: "rtsp://10.0.0.1/s", Server: "rec-1", Backup: []string{"rec-2"},
+			Redundancy: spec.RedundancyNormal, Transport: "tcp", SegmentDuration: time.Minute, StallTimeout: 5 * time.Second,
 			Balance: true, Labels: map[string]string{"zone": "a"}}
 	}
-	typ := reflect.TypeFor[hcl.Camera]()
+	typ := reflect.TypeFor[spec.Camera]()
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		switch f.Name {
@@ -38,7 +38,7 @@ func TestSameCameraCoversEveryField(t *testing.T) {
 		case reflect.Map:
 			v.Set(reflect.ValueOf(map[string]string{"zone": "b"}))
 		default:
-			t.Fatalf("hcl.Camera.%s: kind %s not handled by this test", f.Name, v.Kind())
+			t.Fatalf("spec.Camera.%s: kind %s not handled by this test", f.Name, v.Kind())
 		}
 		if sameCamera(base(), changed) {
 			t.Errorf("sameCamera misses a change of %s", f.Name)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 // attr is one flattened attribute of a resource. val is one of string, int,
@@ -41,9 +41,9 @@ func newDiffer(sensitive []string) *differ {
 // site diffs the whole site. Changes come out in configuration order for
 // creates and updates and in live order for deletes; order() arranges them.
 //
-// have is the live spec, whose secrets are fingerprints (hcl.Site.Redacted):
+// have is the live spec, whose secrets are fingerprints (spec.Site.Redacted):
 // want is redacted the same way so that equal secrets compare equal.
-func (d *differ) site(want, have *hcl.Site) []Change {
+func (d *differ) site(want, have *spec.Site) []Change {
 	want = redacted(want)
 	base := "site." + want.Name
 	var out []Change
@@ -55,16 +55,16 @@ func (d *differ) site(want, have *hcl.Site) []Change {
 		out = append(out, c)
 	}
 
-	var haveServers []*hcl.Server
-	var haveGroups []*hcl.Group
-	var haveCameras []*hcl.Camera
-	var haveBalancing *hcl.Balancing
+	var haveServers []*spec.Server
+	var haveGroups []*spec.Group
+	var haveCameras []*spec.Camera
+	var haveBalancing *spec.Balancing
 	if have != nil {
 		haveServers, haveGroups, haveCameras, haveBalancing = have.Servers, have.Groups, have.Cameras, have.Balancing
 	}
 
 	// Servers.
-	oldServers := make(map[string]*hcl.Server, len(haveServers))
+	oldServers := make(map[string]*spec.Server, len(haveServers))
 	for _, s := range haveServers {
 		oldServers[s.Name] = s
 	}
@@ -86,7 +86,7 @@ func (d *differ) site(want, have *hcl.Site) []Change {
 	}
 
 	// Groups.
-	oldGroups := make(map[string]*hcl.Group, len(haveGroups))
+	oldGroups := make(map[string]*spec.Group, len(haveGroups))
 	for _, g := range haveGroups {
 		oldGroups[g.Name] = g
 	}
@@ -110,7 +110,7 @@ func (d *differ) site(want, have *hcl.Site) []Change {
 	}
 
 	// Cameras. Sites hold thousands of them, hence the maps.
-	oldCameras := make(map[string]*hcl.Camera, len(haveCameras))
+	oldCameras := make(map[string]*spec.Camera, len(haveCameras))
 	for _, c := range haveCameras {
 		oldCameras[c.Name] = c
 	}
@@ -155,20 +155,20 @@ func (d *differ) site(want, have *hcl.Site) []Change {
 	if c, ok := d.resource(base+".balancing", TypeBalancing, "", na, oa, haveBalancing != nil, want.Balancing != nil); ok {
 		out = append(out, c)
 	}
-	var haveNotifiers []*hcl.Notifier
-	var haveAlerts []*hcl.Alert
-	var haveHolds []*hcl.Hold
-	var haveUsers []*hcl.User
-	var haveTokens []*hcl.Token
+	var haveNotifiers []*spec.Notifier
+	var haveAlerts []*spec.Alert
+	var haveHolds []*spec.Hold
+	var haveUsers []*spec.User
+	var haveTokens []*spec.Token
 	if have != nil {
 		haveNotifiers, haveAlerts, haveHolds = have.Notifiers, have.Alerts, have.Holds
 		haveUsers, haveTokens = have.Users, have.Tokens
 	}
-	out = append(out, diffNamed(d, base, TypeNotifier, want.Notifiers, haveNotifiers, func(n *hcl.Notifier) string { return n.Name }, notifierAttrs)...)
-	out = append(out, diffNamed(d, base, TypeAlert, want.Alerts, haveAlerts, func(a *hcl.Alert) string { return a.Name }, alertAttrs)...)
-	out = append(out, diffNamed(d, base, TypeHold, want.Holds, haveHolds, func(h *hcl.Hold) string { return h.Name }, holdAttrs)...)
-	out = append(out, diffNamed(d, base, TypeUser, want.Users, haveUsers, func(u *hcl.User) string { return u.Name }, userAttrs)...)
-	out = append(out, diffNamed(d, base, TypeToken, want.Tokens, haveTokens, func(t *hcl.Token) string { return t.Name }, tokenAttrs)...)
+	out = append(out, diffNamed(d, base, TypeNotifier, want.Notifiers, haveNotifiers, func(n *spec.Notifier) string { return n.Name }, notifierAttrs)...)
+	out = append(out, diffNamed(d, base, TypeAlert, want.Alerts, haveAlerts, func(a *spec.Alert) string { return a.Name }, alertAttrs)...)
+	out = append(out, diffNamed(d, base, TypeHold, want.Holds, haveHolds, func(h *spec.Hold) string { return h.Name }, holdAttrs)...)
+	out = append(out, diffNamed(d, base, TypeUser, want.Users, haveUsers, func(u *spec.User) string { return u.Name }, userAttrs)...)
+	out = append(out, diffNamed(d, base, TypeToken, want.Tokens, haveTokens, func(t *spec.Token) string { return t.Name }, tokenAttrs)...)
 	return out
 }
 
@@ -203,8 +203,8 @@ func diffNamed[T any](d *differ, base, typ string, want, have []T, name func(T) 
 
 // notifierAttrs flattens a notifier; secrets compare by fingerprint (the
 // live spec holds fingerprints) and show as (sensitive).
-func notifierAttrs(n *hcl.Notifier) []attr {
-	secret := func(name, v string) attr { return attr{name: name, val: hcl.Fingerprint(v), sensitive: true} }
+func notifierAttrs(n *spec.Notifier) []attr {
+	secret := func(name, v string) attr { return attr{name: name, val: spec.Fingerprint(v), sensitive: true} }
 	switch {
 	case n.SMTP != nil:
 		m := n.SMTP
@@ -222,22 +222,22 @@ func notifierAttrs(n *hcl.Notifier) []attr {
 
 // userAttrs flattens a user; its password hash compares by fingerprint and
 // shows as (sensitive), like a notifier's secrets.
-func userAttrs(u *hcl.User) []attr {
+func userAttrs(u *spec.User) []attr {
 	return []attr{
 		{name: "role", val: u.Role},
 		{name: "cameras", val: u.Cameras},
-		{name: "password_hash", val: hcl.Fingerprint(u.PasswordHash), sensitive: true},
+		{name: "password_hash", val: spec.Fingerprint(u.PasswordHash), sensitive: true},
 	}
 }
 
-func tokenAttrs(t *hcl.Token) []attr {
+func tokenAttrs(t *spec.Token) []attr {
 	return []attr{
 		{name: "role", val: t.Role},
-		{name: "hash", val: hcl.Fingerprint(t.Hash), sensitive: true},
+		{name: "hash", val: spec.Fingerprint(t.Hash), sensitive: true},
 	}
 }
 
-func alertAttrs(a *hcl.Alert) []attr {
+func alertAttrs(a *spec.Alert) []attr {
 	return []attr{
 		{name: "when", val: a.When},
 		{name: "for", val: duration(a.For)},
@@ -248,11 +248,11 @@ func alertAttrs(a *hcl.Alert) []attr {
 }
 
 // redacted is s with camera secrets replaced by fingerprints by
-// hcl.Site.Redacted. Only the cameras that hold a secret go through it: its
+// spec.Site.Redacted. Only the cameras that hold a secret go through it: its
 // deep copy of a whole 2,500-camera site costs more than the rest of the
 // plan.
-func redacted(s *hcl.Site) *hcl.Site {
-	var secret []*hcl.Camera
+func redacted(s *spec.Site) *spec.Site {
+	var secret []*spec.Camera
 	var at []int
 	for i, c := range s.Cameras {
 		if c.Password != "" || strings.Contains(c.URL, "@") {
@@ -263,9 +263,9 @@ func redacted(s *hcl.Site) *hcl.Site {
 	if len(secret) == 0 {
 		return s
 	}
-	r := (&hcl.Site{Name: s.Name, Cameras: secret}).Redacted()
+	r := (&spec.Site{Name: s.Name, Cameras: secret}).Redacted()
 	out := *s
-	out.Cameras = append([]*hcl.Camera(nil), s.Cameras...)
+	out.Cameras = append([]*spec.Camera(nil), s.Cameras...)
 	for k, i := range at {
 		out.Cameras[i] = r.Cameras[k]
 	}
@@ -425,7 +425,7 @@ func displayURL(raw string) string {
 		return raw
 	}
 	pw, ok := u.User.Password()
-	if !ok || !hcl.IsFingerprint(pw) {
+	if !ok || !spec.IsFingerprint(pw) {
 		return raw
 	}
 	user := url.User(u.User.Username()).String()
@@ -434,7 +434,7 @@ func displayURL(raw string) string {
 	return scheme + "://" + user + ":" + pw + "@" + rest
 }
 
-func siteAttrs(s *hcl.Site) []attr {
+func siteAttrs(s *spec.Site) []attr {
 	return []attr{
 		{name: "description", val: s.Description},
 		{name: "parent", val: s.Parent},
@@ -450,7 +450,7 @@ func siteAttrs(s *hcl.Site) []attr {
 	}
 }
 
-func serverAttrs(s *hcl.Server) []attr {
+func serverAttrs(s *spec.Server) []attr {
 	a := []attr{
 		{name: "address", val: s.Address, replace: always},
 		{name: "port", val: s.Port, replace: always},
@@ -489,13 +489,13 @@ func serverAttrs(s *hcl.Server) []attr {
 	return a
 }
 
-func groupAttrs(g *hcl.Group) []attr {
+func groupAttrs(g *spec.Group) []attr {
 	return []attr{{name: "servers", val: g.Servers}}
 }
 
 // cameraAttrs flattens a camera of a redacted site: the password is a
 // fingerprint.
-func cameraAttrs(c *hcl.Camera) []attr {
+func cameraAttrs(c *spec.Camera) []attr {
 	return []attr{
 		{name: "url", val: displayURL(c.URL), replace: otherSource},
 		{name: "username", val: c.Username},
@@ -519,7 +519,7 @@ func cameraAttrs(c *hcl.Camera) []attr {
 // sameCamera is the fast path of the camera comparison: most cameras of a
 // large site do not change, and flattening them all costs more than this.
 // It compares exactly the fields cameraAttrs lists.
-func sameCamera(a, b *hcl.Camera) bool {
+func sameCamera(a, b *spec.Camera) bool {
 	return a.URL == b.URL && a.Username == b.Username && a.Password == b.Password &&
 		a.Server == b.Server && equal(a.Backup, b.Backup) && a.Group == b.Group &&
 		a.Locked == b.Locked && a.Redundancy == b.Redundancy && a.Transport == b.Transport &&
@@ -527,7 +527,7 @@ func sameCamera(a, b *hcl.Camera) bool {
 		a.StallTimeout == b.StallTimeout && a.Balance == b.Balance && equal(a.Labels, b.Labels)
 }
 
-func balancingAttrs(b *hcl.Balancing) []attr {
+func balancingAttrs(b *spec.Balancing) []attr {
 	days := make([]string, len(b.Weekdays))
 	for i, w := range b.Weekdays {
 		days[i] = strings.ToLower(w.String())
@@ -536,7 +536,7 @@ func balancingAttrs(b *hcl.Balancing) []attr {
 		{name: "enabled", val: b.Enabled},
 		{name: "history_days", val: b.HistoryDays},
 		{name: "min_days_between_moves", val: b.MinDaysBetweenMoves},
-		{name: "window", val: hcl.FormatHourWindow(b.Window)},
+		{name: "window", val: spec.FormatHourWindow(b.Window)},
 		{name: "weekdays", val: days},
 		{name: "cameras", val: b.Cameras},
 		{name: "labels", val: b.Labels},
@@ -552,14 +552,14 @@ func size(b int64) string {
 	if b == 0 {
 		return ""
 	}
-	return hcl.FormatSizeExact(b)
+	return spec.FormatSizeExact(b)
 }
 
 func duration(d time.Duration) string {
 	if d == 0 {
 		return ""
 	}
-	return hcl.FormatDuration(d)
+	return spec.FormatDuration(d)
 }
 
 // equal compares two flattened values of the same attribute.

@@ -2,7 +2,7 @@
 // says what applying the configuration would do: `vigil plan`, `vigil apply`
 // and hot reload all go through Plan.
 //
-//	planner.Plan(desired *hcl.Site, live *api.State, opts) -> *SitePlan
+//	planner.Plan(desired *spec.Site, live *api.State, opts) -> *SitePlan
 //
 // The site is the unit of planning: a domain plan is a list of site plans,
 // each made against that site's own live state.
@@ -46,7 +46,7 @@
 // # Sensitive values
 //
 // Camera passwords, and passwords inside camera URLs, are compared through
-// their fingerprints: the live spec carries only those (hcl.Site.Redacted),
+// their fingerprints: the live spec carries only those (spec.Site.Redacted),
 // and the desired site is redacted the same way before the comparison.
 // Passwords, and any attribute whose value contains the value of a
 // sensitive variable, are shown as (sensitive) and are null in JSON, on both

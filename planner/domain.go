@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -117,12 +118,12 @@ func (d *DomainPlan) MovedCameras() map[string]string {
 // is reached, in the order of its servers: a server's external_address and
 // external_port when set (NAT, a VPN), else its address and port. Servers
 // without an address are left out.
-func SiteAddresses(s *hcl.Site) []string {
+func SiteAddresses(s *spec.Site) []string {
 	var out []string
 	for _, sv := range s.Servers {
 		port := sv.Port
 		if port == 0 {
-			port = hcl.DefaultAPIPort
+			port = spec.DefaultAPIPort
 		}
 		host := sv.Address
 		if sv.ExternalAddress != "" {
@@ -189,10 +190,10 @@ func PlanDomain(ctx context.Context, cfg *hcl.Config, state StateFunc, opts Doma
 			}
 			keep[n] = true
 		}
-		order = slices.DeleteFunc(order, func(s *hcl.Site) bool { return !keep[s.Name] })
+		order = slices.DeleteFunc(order, func(s *spec.Site) bool { return !keep[s.Name] })
 	}
 	for _, f := range opts.Fail {
-		if !slices.ContainsFunc(order, func(s *hcl.Site) bool { return s.Server(f) != nil }) {
+		if !slices.ContainsFunc(order, func(s *spec.Site) bool { return s.Server(f) != nil }) {
 			return nil, fmt.Errorf("-fail names %q, which is no server of the sites planned", f)
 		}
 	}
@@ -224,7 +225,7 @@ func PlanDomain(ctx context.Context, cfg *hcl.Config, state StateFunc, opts Doma
 	return d, nil
 }
 
-func planSite(ctx context.Context, ds *DomainSite, s *hcl.Site, state StateFunc, opts Options, ask FootageFunc) {
+func planSite(ctx context.Context, ds *DomainSite, s *spec.Site, state StateFunc, opts Options, ask FootageFunc) {
 	addrs := SiteAddresses(s)
 	if len(addrs) == 0 {
 		ds.Status = SiteNoAddress
@@ -287,13 +288,13 @@ func removesAnswering(p *SitePlan) bool {
 // TreeOrder lists the sites depth first from the roots, children in the
 // order of the configuration. Sites whose parent is missing (an invalid
 // configuration) count as roots, so that none is lost.
-func TreeOrder(sites []*hcl.Site) []*hcl.Site {
+func TreeOrder(sites []*spec.Site) []*spec.Site {
 	byName := map[string]bool{}
 	for _, s := range sites {
 		byName[s.Name] = true
 	}
-	children := map[string][]*hcl.Site{}
-	var roots []*hcl.Site
+	children := map[string][]*spec.Site{}
+	var roots []*spec.Site
 	for _, s := range sites {
 		if s.Parent == "" || !byName[s.Parent] || s.Parent == s.Name {
 			roots = append(roots, s)
@@ -301,10 +302,10 @@ func TreeOrder(sites []*hcl.Site) []*hcl.Site {
 			children[s.Parent] = append(children[s.Parent], s)
 		}
 	}
-	var out []*hcl.Site
+	var out []*spec.Site
 	seen := map[string]bool{}
-	var walk func(s *hcl.Site)
-	walk = func(s *hcl.Site) {
+	var walk func(s *spec.Site)
+	walk = func(s *spec.Site) {
 		if seen[s.Name] {
 			return
 		}
@@ -325,7 +326,7 @@ func TreeOrder(sites []*hcl.Site) []*hcl.Site {
 }
 
 // TreePath is the site's ancestors from the root, then the site.
-func TreePath(cfg *hcl.Config, s *hcl.Site) []string {
+func TreePath(cfg *hcl.Config, s *spec.Site) []string {
 	path := []string{s.Name}
 	seen := map[string]bool{s.Name: true}
 	for p := cfg.Site(s.Parent); p != nil && !seen[p.Name]; p = cfg.Site(p.Parent) {

@@ -9,23 +9,24 @@ import (
 	"time"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
 func twoSites() *hcl.Config {
-	site := func(name, addr, ext string, cams ...string) *hcl.Site {
-		s := &hcl.Site{Name: name, Keepalive: time.Second, Failback: true, TimeZone: "UTC",
-			Servers: []*hcl.Server{
-				{Name: name + "-1", Address: addr, Port: 53540, ExternalAddress: ext, ExternalPort: 8443, Kind: hcl.KindRecording},
-				{Name: name + "-2", Address: addr + "0", Port: 53540, Kind: hcl.KindRecording},
+	site := func(name, addr, ext string, cams ...string) *spec.Site {
+		s := &spec.Site{Name: name, Keepalive: time.Second, Failback: true, TimeZone: "UTC",
+			Servers: []*spec.Server{
+				{Name: name + "-1", Address: addr, Port: 53540, ExternalAddress: ext, ExternalPort: 8443, Kind: spec.KindRecording},
+				{Name: name + "-2", Address: addr + "0", Port: 53540, Kind: spec.KindRecording},
 			}}
 		for _, c := range cams {
-			s.Cameras = append(s.Cameras, &hcl.Camera{Name: c, URL: "rtsp://10.9.9.9/" + c, Server: name + "-1",
-				Redundancy: hcl.RedundancyNormal, Transport: "tcp", SegmentDuration: time.Minute, StallTimeout: 5 * time.Second, Balance: true})
+			s.Cameras = append(s.Cameras, &spec.Camera{Name: c, URL: "rtsp://10.9.9.9/" + c, Server: name + "-1",
+				Redundancy: spec.RedundancyNormal, Transport: "tcp", SegmentDuration: time.Minute, StallTimeout: 5 * time.Second, Balance: true})
 		}
 		return s
 	}
-	return &hcl.Config{Domain: &hcl.Domain{Name: "d"}, Sites: []*hcl.Site{site("a", "10.0.0.1", "", "x"), site("b", "10.0.0.2", "203.0.113.2", "y", "moved")}}
+	return &hcl.Config{Domain: &spec.Domain{Name: "d"}, Sites: []*spec.Site{site("a", "10.0.0.1", "", "x"), site("b", "10.0.0.2", "203.0.113.2", "y", "moved")}}
 }
 
 func TestSiteAddresses(t *testing.T) {
@@ -39,8 +40,8 @@ func TestSiteAddresses(t *testing.T) {
 // keeps each site's checksum, and dropping a site from it is detected.
 func TestDomainMoveAndPlanFile(t *testing.T) {
 	before := twoSites()
-	before.Sites[0].Cameras = append(before.Sites[0].Cameras, &hcl.Camera{Name: "moved", URL: "rtsp://10.9.9.9/moved", Server: "a-1",
-		Redundancy: hcl.RedundancyNormal, Transport: "tcp", SegmentDuration: time.Minute, StallTimeout: 5 * time.Second, Balance: true})
+	before.Sites[0].Cameras = append(before.Sites[0].Cameras, &spec.Camera{Name: "moved", URL: "rtsp://10.9.9.9/moved", Server: "a-1",
+		Redundancy: spec.RedundancyNormal, Transport: "tcp", SegmentDuration: time.Minute, StallTimeout: 5 * time.Second, Balance: true})
 	before.Sites[1].Cameras = before.Sites[1].Cameras[:1]
 	live := map[string]*api.State{
 		"10.0.0.1:53540":   {Site: "a", Revision: 2, Spec: before.Sites[0].Redacted()},
@@ -143,7 +144,7 @@ func TestDomainPlanAvoidsRemovedServer(t *testing.T) {
 	}
 	// a-1's address now belongs to a new server, tried first: a-1 answers
 	// there, and the plan removes it.
-	a.Servers = append([]*hcl.Server{{Name: "a-1-new", Address: "10.0.0.1", Port: 53540, Kind: hcl.KindRecording}}, a.Servers...)
+	a.Servers = append([]*spec.Server{{Name: "a-1-new", Address: "10.0.0.1", Port: 53540, Kind: spec.KindRecording}}, a.Servers...)
 	d, err = PlanDomain(context.Background(), desired, state, DomainOptions{})
 	if err != nil {
 		t.Fatal(err)

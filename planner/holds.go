@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -47,7 +47,7 @@ type KeptFootage struct {
 }
 
 // holdAttrs flattens a hold for the diff; times are RFC 3339 in UTC.
-func holdAttrs(h *hcl.Hold) []attr {
+func holdAttrs(h *spec.Hold) []attr {
 	return []attr{
 		{name: "cameras", val: h.Cameras},
 		{name: "from", val: timeText(h.From)},
@@ -69,7 +69,7 @@ func timeText(t time.Time) string {
 // (when footage is known), and warns about holds that keep nothing: ended,
 // or whose footage is already gone, and about removed holds whose footage
 // retention may then delete.
-func holdReports(desired, live *hcl.Site, footage *api.HoldFootage, now time.Time) ([]HoldReport, []Problem) {
+func holdReports(desired, live *spec.Site, footage *api.HoldFootage, now time.Time) ([]HoldReport, []Problem) {
 	base := "site." + desired.Name + ".hold."
 	var reports []HoldReport
 	var warnings []Problem
@@ -99,12 +99,12 @@ func holdReports(desired, live *hcl.Site, footage *api.HoldFootage, now time.Tim
 	}
 	if live != nil {
 		for _, h := range live.Holds {
-			if slices.ContainsFunc(desired.Holds, func(x *hcl.Hold) bool { return x.Name == h.Name }) || !h.Active(now) {
+			if slices.ContainsFunc(desired.Holds, func(x *spec.Hold) bool { return x.Name == h.Name }) || !h.Active(now) {
 				continue
 			}
 			what := "the footage it keeps"
 			if f := kept(h.Name, footage); f != nil && f.Segments > 0 {
-				what = fmt.Sprintf("the %s it keeps (%d segments of %s)", hcl.FormatSize(float64(f.Bytes)), f.Segments, joinNames(f.Cameras))
+				what = fmt.Sprintf("the %s it keeps (%d segments of %s)", spec.FormatSize(float64(f.Bytes)), f.Segments, joinNames(f.Cameras))
 			}
 			warnings = append(warnings, Problem{Address: base + h.Name,
 				Summary: fmt.Sprintf("Removing hold %q lets retention delete %s.", h.Name, what)})
@@ -149,13 +149,13 @@ func joinNames(names []string) string {
 // FootageFunc asks the site at address which of its footage the holds
 // keep (POST /v1/holds/footage). The planner opens no socket itself: vigil
 // plan passes the API client.
-type FootageFunc func(ctx context.Context, address string, holds []*hcl.Hold) (*api.HoldFootage, error)
+type FootageFunc func(ctx context.Context, address string, holds []*spec.Hold) (*api.HoldFootage, error)
 
 // PlanWithFootage is Plan after asking the site, through ask, which
 // footage the holds keep: those of desired, and those of the live spec
 // that desired removes. A site that cannot say makes a warning, not a
 // failed plan.
-func PlanWithFootage(ctx context.Context, desired *hcl.Site, live *api.State, opts Options, ask FootageFunc, address string) (*SitePlan, error) {
+func PlanWithFootage(ctx context.Context, desired *spec.Site, live *api.State, opts Options, ask FootageFunc, address string) (*SitePlan, error) {
 	holds := slices.Clone(desired.Holds)
 	if live != nil && live.Spec != nil {
 		for _, h := range live.Spec.Holds {
@@ -165,7 +165,7 @@ func PlanWithFootage(ctx context.Context, desired *hcl.Site, live *api.State, op
 		}
 	}
 	// A hold without a period is refused by the agent; validation reports it.
-	holds = slices.DeleteFunc(holds, func(h *hcl.Hold) bool { return !h.To.After(h.From) })
+	holds = slices.DeleteFunc(holds, func(h *spec.Hold) bool { return !h.To.After(h.From) })
 	var askErr error
 	if len(holds) > 0 && live != nil && live.Revision > 0 && ask != nil {
 		opts.Footage, askErr = ask(ctx, address, holds)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -17,16 +17,16 @@ import (
 // the site has a spec; a site that cannot answer is a warning.
 func TestPlanWithFootage(t *testing.T) {
 	from := time.Date(2026, 11, 20, 21, 0, 0, 0, time.UTC)
-	hold := func(name string) *hcl.Hold {
-		return &hcl.Hold{Name: name, Cameras: []string{"a"}, From: from, To: from.Add(time.Hour)}
+	hold := func(name string) *spec.Hold {
+		return &spec.Hold{Name: name, Cameras: []string{"a"}, From: from, To: from.Add(time.Hour)}
 	}
 	have := site()
-	have.Holds = []*hcl.Hold{hold("kept"), hold("removed")}
+	have.Holds = []*spec.Hold{hold("kept"), hold("removed")}
 	want := site()
-	want.Holds = []*hcl.Hold{hold("kept"), hold("new"), {Name: "no-period", Cameras: []string{"a"}}}
+	want.Holds = []*spec.Hold{hold("kept"), hold("new"), {Name: "no-period", Cameras: []string{"a"}}}
 	var asked []string
 	var at string
-	ask := func(_ context.Context, address string, holds []*hcl.Hold) (*api.HoldFootage, error) {
+	ask := func(_ context.Context, address string, holds []*spec.Hold) (*api.HoldFootage, error) {
 		at = address
 		for _, h := range holds {
 			asked = append(asked, h.Name)
@@ -57,7 +57,7 @@ func TestPlanWithFootage(t *testing.T) {
 	if _, err := PlanWithFootage(context.Background(), want, &api.State{}, opts, ask, "x"); err != nil || asked != nil {
 		t.Errorf("first apply: asked %v, %v", asked, err)
 	}
-	failing := func(context.Context, string, []*hcl.Hold) (*api.HoldFootage, error) {
+	failing := func(context.Context, string, []*spec.Hold) (*api.HoldFootage, error) {
 		return nil, errors.New("503 no quorum")
 	}
 	p, err = PlanWithFootage(context.Background(), want, liveOf(have), opts, failing, "x")

@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
 // liveNotes describes the live site: what is down, who covers for whom,
 // which balancing moves are in force. None of it is a change: a takeover is
 // the site doing its job, not drift from the configuration.
-func liveNotes(desired *hcl.Site, live *api.State) []Note {
+func liveNotes(desired *spec.Site, live *api.State) []Note {
 	base := "site." + desired.Name
 	var notes []Note
 	if live.ConfigError != "" {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -45,7 +45,7 @@ func phase(c Change) int {
 // order applies the ordering rules: the master role moves first when its
 // server goes, camera moves come before the delete of the server they leave,
 // and the server the command talks to may not be removed.
-func order(p *SitePlan, desired *hcl.Site, live *api.State) {
+func order(p *SitePlan, desired *spec.Site, live *api.State) {
 	going := make(map[string]Action) // servers deleted or replaced
 	for _, c := range p.Changes {
 		if c.Type == TypeServer && (c.Action == Delete || c.Action == Replace) {
@@ -118,7 +118,7 @@ func order(p *SitePlan, desired *hcl.Site, live *api.State) {
 // masterCandidate picks the server that takes the master role: one that
 // stays, unchanged in address, alive, and votes in the site; recording
 // servers first, then standby, then witness, in configuration order.
-func masterCandidate(desired *hcl.Site, live *api.State, going map[string]Action) string {
+func masterCandidate(desired *spec.Site, live *api.State, going map[string]Action) string {
 	alive := make(map[string]bool, len(live.Servers))
 	for _, s := range live.Servers {
 		alive[s.Name] = s.Health == api.HealthAlive || s.Health == api.HealthDraining
@@ -126,7 +126,7 @@ func masterCandidate(desired *hcl.Site, live *api.State, going map[string]Action
 	inLive := func(name string) bool {
 		return live.Spec != nil && live.Spec.Server(name) != nil
 	}
-	for _, kind := range []string{hcl.KindRecording, hcl.KindStandby, hcl.KindWitness} {
+	for _, kind := range []string{spec.KindRecording, spec.KindStandby, spec.KindWitness} {
 		for _, s := range desired.Servers {
 			if kindOf(s) != kind || s.Name == live.Master || !alive[s.Name] || !inLive(s.Name) {
 				continue
@@ -141,9 +141,9 @@ func masterCandidate(desired *hcl.Site, live *api.State, going map[string]Action
 }
 
 // kindOf is the server's kind, recording when the spec leaves it empty.
-func kindOf(s *hcl.Server) string {
+func kindOf(s *spec.Server) string {
 	if s.Kind == "" {
-		return hcl.KindRecording
+		return spec.KindRecording
 	}
 	return s.Kind
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -141,7 +141,7 @@ type SitePlan struct {
 
 	// Desired is the configuration the plan leads to, with real passwords;
 	// it is what `vigil apply` sends and what a plan file stores.
-	Desired *hcl.Site `json:"-"`
+	Desired *spec.Site `json:"-"`
 }
 
 // HasChanges reports whether applying the plan would change the site.
@@ -185,7 +185,7 @@ func (e *SiteMismatchError) Error() string {
 //
 // Only the committed spec is compared: where cameras are recorded right now
 // (a takeover, a balancing move) is reported as a note, never as drift.
-func Plan(desired *hcl.Site, live *api.State, opts Options) (*SitePlan, error) {
+func Plan(desired *spec.Site, live *api.State, opts Options) (*SitePlan, error) {
 	if desired == nil {
 		return nil, fmt.Errorf("no site to plan")
 	}

@@ -11,7 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
+	"vigil/runtime/atomicfile"
 )
 
 // PlanFile is what `vigil plan -out FILE` saves and `vigil apply FILE` reads.
@@ -31,8 +32,8 @@ type PlanFile struct {
 	MasterTransfer string `json:"master_transfer,omitempty"`
 	// Sensitive are the values of the configuration's sensitive variables,
 	// so that showing the plan again at apply time hides them too.
-	Sensitive []string  `json:"sensitive,omitempty"`
-	Spec      *hcl.Site `json:"spec"`
+	Sensitive []string   `json:"sensitive,omitempty"`
+	Spec      *spec.Site `json:"spec"`
 }
 
 // envelope is the file on disk: the checksum covers the compact JSON of Plan.
@@ -96,7 +97,7 @@ func writeFile[F any](path string, f F, encode func(F) ([]byte, error)) error {
 		return err
 	}
 	// Not remove-then-write: a symlink planted in between was followed.
-	return hcl.WriteFileAtomic(path, append(b, '\n'), 0o600, "."+filepath.Base(path)+".*")
+	return atomicfile.Write(path, append(b, '\n'), 0o600, "."+filepath.Base(path)+".*")
 }
 
 // readFile reads the plan file at path and decodes it, naming path in the

@@ -12,28 +12,28 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
 var now = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 
 // site builds a small site: rec-1 and rec-2 recording, one camera on each.
-func site() *hcl.Site {
-	return &hcl.Site{
+func site() *spec.Site {
+	return &spec.Site{
 		Name: "hq", Keepalive: time.Second, Failback: true, TimeZone: "UTC",
-		Servers: []*hcl.Server{
-			{Name: "rec-1", Address: "10.0.0.11", Port: 53540, Kind: hcl.KindRecording},
-			{Name: "rec-2", Address: "10.0.0.12", Port: 53540, Kind: hcl.KindRecording},
+		Servers: []*spec.Server{
+			{Name: "rec-1", Address: "10.0.0.11", Port: 53540, Kind: spec.KindRecording},
+			{Name: "rec-2", Address: "10.0.0.12", Port: 53540, Kind: spec.KindRecording},
 		},
-		Cameras: []*hcl.Camera{
+		Cameras: []*spec.Camera{
 			{Name: "a", URL: "rtsp://10.1.0.1/s", Server: "rec-1", Backup: []string{"rec-2"}, Redundancy: "normal", Transport: "tcp", Balance: true},
 			{Name: "b", URL: "rtsp://10.1.0.2/s", Server: "rec-2", Backup: []string{"rec-1"}, Redundancy: "normal", Transport: "tcp", Balance: true},
 		},
 	}
 }
 
-func liveOf(spec *hcl.Site) *api.State {
+func liveOf(spec *spec.Site) *api.State {
 	st := &api.State{Site: spec.Name, Revision: 3, Spec: spec.Redacted(), Master: "rec-1", Answering: "rec-1", Version: "1.0"}
 	for _, s := range spec.Servers {
 		st.Servers = append(st.Servers, api.ServerState{Name: s.Name, Health: api.HealthAlive, Version: "1.0"})
@@ -338,21 +338,21 @@ func TestFirstApplyMustIncludeTheAnsweringServer(t *testing.T) {
 
 // Every camera attribute change is seen, through the fast path too.
 func TestEveryCameraAttributeIsCompared(t *testing.T) {
-	for name, edit := range map[string]func(c *hcl.Camera){
-		"url":              func(c *hcl.Camera) { c.URL = "rtsp://10.1.0.1/other" },
-		"username":         func(c *hcl.Camera) { c.Username = "admin" },
-		"password":         func(c *hcl.Camera) { c.Password = "pw" },
-		"server":           func(c *hcl.Camera) { c.Server, c.Backup = "rec-2", nil },
-		"backup":           func(c *hcl.Camera) { c.Backup = nil },
-		"group":            func(c *hcl.Camera) { c.Backup, c.Group = nil, "g" },
-		"locked":           func(c *hcl.Camera) { c.Locked = true },
-		"redundancy":       func(c *hcl.Camera) { c.Redundancy = "fast" },
-		"transport":        func(c *hcl.Camera) { c.Transport = "udp" },
-		"retention":        func(c *hcl.Camera) { c.Retention = time.Hour },
-		"segment_duration": func(c *hcl.Camera) { c.SegmentDuration = time.Minute },
-		"stall_timeout":    func(c *hcl.Camera) { c.StallTimeout = time.Second },
-		"balance":          func(c *hcl.Camera) { c.Balance = false },
-		"labels":           func(c *hcl.Camera) { c.Labels = map[string]string{"zone": "n"} },
+	for name, edit := range map[string]func(c *spec.Camera){
+		"url":              func(c *spec.Camera) { c.URL = "rtsp://10.1.0.1/other" },
+		"username":         func(c *spec.Camera) { c.Username = "admin" },
+		"password":         func(c *spec.Camera) { c.Password = "pw" },
+		"server":           func(c *spec.Camera) { c.Server, c.Backup = "rec-2", nil },
+		"backup":           func(c *spec.Camera) { c.Backup = nil },
+		"group":            func(c *spec.Camera) { c.Backup, c.Group = nil, "g" },
+		"locked":           func(c *spec.Camera) { c.Locked = true },
+		"redundancy":       func(c *spec.Camera) { c.Redundancy = "fast" },
+		"transport":        func(c *spec.Camera) { c.Transport = "udp" },
+		"retention":        func(c *spec.Camera) { c.Retention = time.Hour },
+		"segment_duration": func(c *spec.Camera) { c.SegmentDuration = time.Minute },
+		"stall_timeout":    func(c *spec.Camera) { c.StallTimeout = time.Second },
+		"balance":          func(c *spec.Camera) { c.Balance = false },
+		"labels":           func(c *spec.Camera) { c.Labels = map[string]string{"zone": "n"} },
 	} {
 		want := site()
 		edit(want.Cameras[0])

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 )
@@ -73,7 +73,7 @@ type ServerLoss struct {
 // Simulate runs the assignment of the desired spec with the failed servers
 // dead (in the order given) and every other server alive, and compares it
 // with every server alive. Balancing moves in force are kept.
-func Simulate(desired *hcl.Site, overrides []api.Override, failed []string, now time.Time) (*FailureSimulation, error) {
+func Simulate(desired *spec.Site, overrides []api.Override, failed []string, now time.Time) (*FailureSimulation, error) {
 	seen := map[string]bool{}
 	for _, name := range failed {
 		if desired.Server(name) == nil {
@@ -120,7 +120,7 @@ func Simulate(desired *hcl.Site, overrides []api.Override, failed []string, now 
 
 // CheckNPlusOne runs the assignment once per server that can record, with
 // that server dead. A site without cameras has nothing to check: nil.
-func CheckNPlusOne(desired *hcl.Site, overrides []api.Override, now time.Time) *NPlusOne {
+func CheckNPlusOne(desired *spec.Site, overrides []api.Override, now time.Time) *NPlusOne {
 	if len(desired.Cameras) == 0 {
 		return nil
 	}
@@ -159,7 +159,7 @@ func CheckNPlusOne(desired *hcl.Site, overrides []api.Override, now time.Time) *
 // members is every server of the spec alive, except failed, which died one
 // second apart in the order given (the order max_concurrent_failovers
 // covers them in).
-func members(site *hcl.Site, failed []string, now time.Time) map[string]assign.Member {
+func members(site *spec.Site, failed []string, now time.Time) map[string]assign.Member {
 	m := make(map[string]assign.Member, len(site.Servers))
 	for _, s := range site.Servers {
 		m[s.Name] = assign.Member{Health: api.HealthAlive, Since: now.Add(-time.Hour)}

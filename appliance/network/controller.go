@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -92,14 +92,14 @@ func (c *Controller) Close() {
 func (c *Controller) follow(ctx context.Context) {
 	defer close(c.done)
 	var applied []byte // JSON of the block last applied; nil: none yet
-	var prev *hcl.Network
+	var prev *spec.Network
 	t := time.NewTicker(c.o.Interval)
 	defer t.Stop()
 	for {
 		st := c.a.State()
 		c.dropStaleVIP(&st)
 		if st.Spec != nil && c.o.Block {
-			var block *hcl.Network
+			var block *spec.Network
 			if s := st.Spec.Server(c.a.Name()); s != nil {
 				block = s.Network
 			}
@@ -123,7 +123,7 @@ func (c *Controller) follow(ctx context.Context) {
 // change applies block; a risky change must let the server reach its site
 // within the try timeout or it is undone. It reports whether block is in
 // force.
-func (c *Controller) change(ctx context.Context, st *api.State, prev, block *hcl.Network) bool {
+func (c *Controller) change(ctx context.Context, st *api.State, prev, block *spec.Network) bool {
 	rep, err := c.m.Apply(block)
 	for _, n := range rep.Notes {
 		c.log.Info(n)
@@ -312,7 +312,7 @@ func peersAnswer(self string) func(ctx context.Context, st *api.State) error {
 		}
 		var errs []error
 		for _, s := range st.Spec.Servers {
-			if s.Name == self || s.Kind == hcl.KindVirtual {
+			if s.Name == self || s.Kind == spec.KindVirtual {
 				continue
 			}
 			addr := "http://" + net.JoinHostPort(s.Address, fmt.Sprint(s.Port)) + "/v1/health"

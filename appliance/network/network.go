@@ -37,7 +37,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 // RecordFile is the name, in the agent's data directory, of the record of
@@ -137,7 +137,7 @@ func (r *Report) add(risky bool, format string, args ...any) {
 // Apply makes the namespace's network follow n (nil: vigil manages
 // nothing, and removes what it added). It returns what it changed; on an
 // error, the changes made so far stay and are recorded.
-func (m *Manager) Apply(n *hcl.Network) (Report, error) {
+func (m *Manager) Apply(n *spec.Network) (Report, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var rep Report
@@ -148,9 +148,9 @@ func (m *Manager) Apply(n *hcl.Network) (Report, error) {
 	return rep, err
 }
 
-func (m *Manager) apply(n *hcl.Network, rep *Report) error {
+func (m *Manager) apply(n *spec.Network, rep *Report) error {
 	if n == nil {
-		n = &hcl.Network{}
+		n = &spec.Network{}
 	}
 	if m.rec.MTU == nil {
 		m.rec.MTU = map[string]int{}
@@ -196,7 +196,7 @@ func (m *Manager) apply(n *hcl.Network, rep *Report) error {
 	}
 	// Links vigil changed the MTU of that the block no longer sets.
 	for name := range m.rec.MTU {
-		if !slices.ContainsFunc(n.Interfaces, func(i *hcl.Interface) bool { return i.Name == name && i.MTU > 0 }) {
+		if !slices.ContainsFunc(n.Interfaces, func(i *spec.Interface) bool { return i.Name == name && i.MTU > 0 }) {
 			if link, err := m.h.LinkByName(name); err == nil {
 				if err := m.setMTU(link, 0, rep); err != nil {
 					return err
@@ -208,7 +208,7 @@ func (m *Manager) apply(n *hcl.Network, rep *Report) error {
 	}
 
 	type wanted struct {
-		r   *hcl.Route
+		r   *spec.Route
 		nr  *netlink.Route
 		key RouteKey
 	}
@@ -228,7 +228,7 @@ func (m *Manager) apply(n *hcl.Network, rep *Report) error {
 			keepRoutes = append(keepRoutes, k)
 			continue
 		}
-		nr, _, err := m.route(&hcl.Route{Destination: k.Destination, Gateway: k.Gateway, Interface: k.Link})
+		nr, _, err := m.route(&spec.Route{Destination: k.Destination, Gateway: k.Gateway, Interface: k.Link})
 		if err == nil {
 			err = m.h.RouteDel(nr)
 		}
@@ -318,7 +318,7 @@ func (m *Manager) setMTU(link netlink.Link, mtu int, rep *Report) error {
 }
 
 // route turns a route of the block into a netlink route and its key.
-func (m *Manager) route(r *hcl.Route) (*netlink.Route, RouteKey, error) {
+func (m *Manager) route(r *spec.Route) (*netlink.Route, RouteKey, error) {
 	_, dst, err := net.ParseCIDR(r.Destination)
 	if err != nil {
 		return nil, RouteKey{}, fmt.Errorf("route %q: %w", r.Destination, err)

@@ -21,7 +21,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
@@ -124,9 +124,9 @@ func TestApplyAndRemove(t *testing.T) {
 	}
 	defer m.Close()
 
-	block := &hcl.Network{
-		Interfaces: []*hcl.Interface{{Name: "vd0", Addresses: []string{"10.50.0.2/24", "10.50.0.9/24"}, MTU: 1400}},
-		Routes: []*hcl.Route{
+	block := &spec.Network{
+		Interfaces: []*spec.Interface{{Name: "vd0", Addresses: []string{"10.50.0.2/24", "10.50.0.9/24"}, MTU: 1400}},
+		Routes: []*spec.Route{
 			{Destination: "10.60.0.0/16", Gateway: "10.50.0.1"},
 			{Destination: "10.70.0.0/16", Interface: "vd0"},
 		},
@@ -158,9 +158,9 @@ func TestApplyAndRemove(t *testing.T) {
 	}
 
 	// A new block: one address replaced, the MTU and a route dropped.
-	block2 := &hcl.Network{
-		Interfaces: []*hcl.Interface{{Name: "vd0", Addresses: []string{"10.50.0.3/24"}}},
-		Routes:     []*hcl.Route{{Destination: "10.70.0.0/16", Interface: "vd0"}},
+	block2 := &spec.Network{
+		Interfaces: []*spec.Interface{{Name: "vd0", Addresses: []string{"10.50.0.3/24"}}},
+		Routes:     []*spec.Route{{Destination: "10.70.0.0/16", Interface: "vd0"}},
 	}
 	rep, err = m.Apply(block2)
 	if err != nil {
@@ -204,7 +204,7 @@ func TestUnknownInterface(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	_, err = m.Apply(&hcl.Network{Interfaces: []*hcl.Interface{{Name: "eth9", Addresses: []string{"10.1.0.1/24"}}}})
+	_, err = m.Apply(&spec.Network{Interfaces: []*spec.Interface{{Name: "eth9", Addresses: []string{"10.1.0.1/24"}}}})
 	if err == nil || err.Error() != "interface eth9: Link not found" {
 		t.Errorf("err = %v", err)
 	}
@@ -249,15 +249,15 @@ func TestTryModeReverts(t *testing.T) {
 			return fmt.Errorf("no peer answers")
 		},
 	}}
-	good := &hcl.Network{Interfaces: []*hcl.Interface{{Name: "vd0", Addresses: []string{"10.50.0.2/24"}}},
-		Routes: []*hcl.Route{{Destination: "0.0.0.0/0", Gateway: "10.50.0.1"}}}
+	good := &spec.Network{Interfaces: []*spec.Interface{{Name: "vd0", Addresses: []string{"10.50.0.2/24"}}},
+		Routes: []*spec.Route{{Destination: "0.0.0.0/0", Gateway: "10.50.0.1"}}}
 	if !c.change(t.Context(), &api.State{}, nil, good) {
 		t.Fatal("the first block was not applied")
 	}
 	// A change that loses the site: new address, new gateway.
 	reachable = false
-	bad := &hcl.Network{Interfaces: []*hcl.Interface{{Name: "vd0", Addresses: []string{"10.51.0.2/24"}}},
-		Routes: []*hcl.Route{{Destination: "0.0.0.0/0", Gateway: "10.51.0.1"}}}
+	bad := &spec.Network{Interfaces: []*spec.Interface{{Name: "vd0", Addresses: []string{"10.51.0.2/24"}}},
+		Routes: []*spec.Route{{Destination: "0.0.0.0/0", Gateway: "10.51.0.1"}}}
 	if c.change(t.Context(), &api.State{}, good, bad) {
 		t.Fatal("a change that cut the server off was kept")
 	}
@@ -379,14 +379,14 @@ func TestVIPFailover(t *testing.T) {
 		ctrls[n] = Start(site.Server(n).Agent(), m, Options{Block: true, Interval: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		defer ctrls[n].Close()
 	}
-	spec := site.Spec()
-	spec.VirtualIP = "10.90.0.10/24"
-	for i, s := range spec.Servers { // each server's network block
-		s.Network = &hcl.Network{Interfaces: []*hcl.Interface{{Name: "eth0", Addresses: []string{fmt.Sprintf("10.91.0.%d/24", i+1)}}}}
+	siteSpec := site.Spec()
+	siteSpec.VirtualIP = "10.90.0.10/24"
+	for i, s := range siteSpec.Servers { // each server's network block
+		s.Network = &spec.Network{Interfaces: []*spec.Interface{{Name: "eth0", Addresses: []string{fmt.Sprintf("10.91.0.%d/24", i+1)}}}}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := site.Apply(ctx, spec); err != nil {
+	if _, err := site.Apply(ctx, siteSpec); err != nil {
 		t.Fatal(err)
 	}
 	holders := func() []string {
@@ -465,9 +465,9 @@ func TestPeersAnswer(t *testing.T) {
 	deadPort := dead.Addr().(*net.TCPAddr).Port
 	dead.Close()
 	spec := func(ports ...int) *api.State {
-		s := &hcl.Site{Servers: []*hcl.Server{{Name: "self", Address: "127.0.0.1", Port: 1}}}
+		s := &spec.Site{Servers: []*spec.Server{{Name: "self", Address: "127.0.0.1", Port: 1}}}
 		for i, p := range ports {
-			s.Servers = append(s.Servers, &hcl.Server{Name: fmt.Sprintf("peer%d", i), Address: host, Port: p})
+			s.Servers = append(s.Servers, &spec.Server{Name: fmt.Sprintf("peer%d", i), Address: host, Port: p})
 		}
 		return &api.State{Spec: s}
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/alerting"
 	"vigil/runtime/api"
@@ -38,11 +38,11 @@ func TestAlertTestAndEvents(t *testing.T) {
 		w.Write([]byte("thanks"))
 	}))
 	defer hook.Close()
-	spec := s.Spec()
-	spec.Notifiers = []*hcl.Notifier{{Name: "pager", Webhook: &hcl.WebhookNotifier{URL: hook.URL, Secret: "s3cret"}}}
+	site := s.Spec()
+	site.Notifiers = []*spec.Notifier{{Name: "pager", Webhook: &spec.WebhookNotifier{URL: hook.URL, Secret: "s3cret"}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := s.Apply(ctx, spec); err != nil {
+	if _, err := s.Apply(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	addr := s.Server("rec-1").Addr()

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/balance"
 )
@@ -17,17 +17,17 @@ import (
 // sampleReport is the report of a three-server site where rec-1 records
 // far more than the others, outside a 01:00-05:00 window.
 func sampleReport() api.BalanceReport {
-	site := &hcl.Site{Name: "hq", TimeZone: "UTC",
-		Balancing: &hcl.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 10,
-			Window: hcl.HourWindow{StartMinute: 60, EndMinute: 300}},
-		Servers: []*hcl.Server{{Name: "rec-1", Kind: hcl.KindRecording}, {Name: "rec-2", Kind: hcl.KindRecording},
-			{Name: "rec-3", Kind: hcl.KindRecording, MaxCameras: 8}, {Name: "spare", Kind: hcl.KindStandby}}}
+	site := &spec.Site{Name: "hq", TimeZone: "UTC",
+		Balancing: &spec.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 10,
+			Window: spec.HourWindow{StartMinute: 60, EndMinute: 300}},
+		Servers: []*spec.Server{{Name: "rec-1", Kind: spec.KindRecording}, {Name: "rec-2", Kind: spec.KindRecording},
+			{Name: "rec-3", Kind: spec.KindRecording, MaxCameras: 8}, {Name: "spare", Kind: spec.KindStandby}}}
 	rates := map[string]float64{"gate": 31.2e9, "lobby": 8.4e9, "dock-1": 22.5e9, "dock-2": 21.9e9, "yard": 12.1e9, "office": 4.3e9}
 	primary := map[string]string{"gate": "rec-1", "lobby": "rec-1", "dock-1": "rec-1", "dock-2": "rec-2", "yard": "rec-3", "office": "rec-3"}
 	now := time.Date(2026, 11, 23, 14, 30, 0, 0, time.UTC)
 	var stats []api.DailyStat
 	for _, name := range []string{"dock-1", "dock-2", "gate", "lobby", "office", "yard"} {
-		site.Cameras = append(site.Cameras, &hcl.Camera{Name: name, Server: primary[name], Balance: name != "gate", Redundancy: hcl.RedundancyNormal})
+		site.Cameras = append(site.Cameras, &spec.Camera{Name: name, Server: primary[name], Balance: name != "gate", Redundancy: spec.RedundancyNormal})
 		for d := 1; d <= 7; d++ {
 			stats = append(stats, api.DailyStat{Server: primary[name], Camera: name, Date: now.AddDate(0, 0, -d).Format(time.DateOnly), Bytes: int64(rates[name])})
 		}

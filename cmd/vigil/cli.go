@@ -12,6 +12,7 @@ import (
 
 	"vigil/cmd/vigil/internal/views"
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	pviews "vigil/planner/views"
 )
 
@@ -293,7 +294,7 @@ func commandFlags(name string) []string {
 // the error document on stdout, the one shape of every -json command
 // ({"format_version", "error", "diagnostics"}; planner/views owns it); else
 // "Error: ..." on stderr.
-func fail(stdout, stderr io.Writer, asJSON bool, err error, diags ...hcl.Diagnostic) int {
+func fail(stdout, stderr io.Writer, asJSON bool, err error, diags ...spec.Diagnostic) int {
 	if asJSON {
 		pviews.JSONError(stdout, err.Error(), diags)
 	} else {

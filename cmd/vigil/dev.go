@@ -22,6 +22,7 @@ import (
 
 	statusviews "vigil/cmd/vigil/internal/views"
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/runtime/api"
 	"vigil/runtime/devsite"
@@ -291,7 +292,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 // from its data directory (vigil dev -data DIR, run again) keeps its state,
 // with whatever the operator applied since: the configuration is not
 // applied over it, and the difference is only reported.
-func devBringUp(ctx context.Context, s *devsite.Site, site *hcl.Site, sensitive []string, path string, stdout io.Writer) error {
+func devBringUp(ctx context.Context, s *devsite.Site, site *spec.Site, sensitive []string, path string, stdout io.Writer) error {
 	actx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if !s.Applied {
@@ -359,7 +360,7 @@ func termSize(w io.Writer) (width, height int) {
 }
 
 // pickDevSite chooses the site to run.
-func pickDevSite(cfg *hcl.Config, name string) (*hcl.Site, error) {
+func pickDevSite(cfg *hcl.Config, name string) (*spec.Site, error) {
 	var names []string
 	for _, s := range cfg.Sites {
 		if name == s.Name || name == "" && len(cfg.Sites) == 1 {
@@ -443,7 +444,7 @@ func liveTerminal(w io.Writer) bool {
 }
 
 // devFarewell says where the recordings are, or that they were removed.
-func devFarewell(w io.Writer, s *devsite.Site, site *hcl.Site, dir string, remove bool) {
+func devFarewell(w io.Writer, s *devsite.Site, site *spec.Site, dir string, remove bool) {
 	if remove {
 		os.RemoveAll(dir)
 		statusviews.DevFarewell(w, dir, nil)

@@ -15,6 +15,7 @@ import (
 	hhcl "github.com/hashicorp/hcl/v2"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/planner/views"
 	"vigil/runtime/api"
@@ -72,7 +73,7 @@ type domainPlanFlags struct {
 func runDomainPlan(ctx context.Context, src *planSource, cfg *hcl.Config, diags hhcl.Diagnostics, f domainPlanFlags, stdout, stderr io.Writer) int {
 	d, err := src.planDomain(ctx, cfg, f.fail)
 	if !showPlan(stdout, stderr, cfg, diags, err, f.json,
-		func(w io.Writer, diags []hcl.Diagnostic) error { return views.DomainJSON(w, d, diags) },
+		func(w io.Writer, diags []spec.Diagnostic) error { return views.DomainJSON(w, d, diags) },
 		func(w io.Writer) error { return views.DomainText(w, d, isTerminal(w)) }) {
 		return 1
 	}
@@ -137,7 +138,7 @@ func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdou
 	// being applied; the base revisions say whether it is still that plan.
 	cfg := &hcl.Config{}
 	if f.Domain != "" {
-		cfg.Domain = &hcl.Domain{Name: f.Domain}
+		cfg.Domain = &spec.Domain{Name: f.Domain}
 	}
 	files := map[string]*planner.PlanFile{}
 	var sensitive []string

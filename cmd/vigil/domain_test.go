@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
@@ -262,7 +262,7 @@ func TestDomainApplyHoldsBackTheGiverOfAFailedMove(t *testing.T) {
 	defer south.Close()
 	site := func(name, addr string, action planner.Action) planner.DomainSite {
 		return planner.DomainSite{Site: name, Status: planner.SitePlanned, Address: addr, Plan: &planner.SitePlan{
-			Site: name, Desired: &hcl.Site{Name: name},
+			Site: name, Desired: &spec.Site{Name: name},
 			Changes: []planner.Change{{Address: "site." + name + ".camera.c", Type: planner.TypeCamera, Name: "c", Action: action}},
 		}}
 	}
@@ -299,7 +299,7 @@ func TestDomainApplyHoldsBackAChainOfGivers(t *testing.T) {
 	defer south.Close()
 	site := func(name, addr string) planner.DomainSite {
 		return planner.DomainSite{Site: name, Status: planner.SitePlanned, Address: addr, Plan: &planner.SitePlan{
-			Site: name, Desired: &hcl.Site{Name: name},
+			Site: name, Desired: &spec.Site{Name: name},
 			Changes: []planner.Change{{Address: "site." + name + ".camera.x", Type: planner.TypeCamera, Name: "x", Action: planner.Update}},
 		}}
 	}

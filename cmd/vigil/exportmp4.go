@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/evidence"
 )
@@ -66,7 +66,7 @@ func exportFile(address, camera, startS, endS, out string, stdout, stderr io.Wri
 		return 1
 	}
 	st, _ := os.Stat(out)
-	fmt.Fprintf(stdout, "Exported %s: %s (%s), manifest %s\n", camera, out, hcl.FormatSize(float64(st.Size())), evidence.ManifestPath(out))
+	fmt.Fprintf(stdout, "Exported %s: %s (%s), manifest %s\n", camera, out, spec.FormatSize(float64(st.Size())), evidence.ManifestPath(out))
 	fmt.Fprintf(stdout, "  %s\n", m.Summary())
 	if len(m.Gaps) > 0 {
 		fmt.Fprintf(stdout, "  gaps:\n")

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"vigil/hcl"
+	"vigil/runtime/atomicfile"
 )
 
 func init() {
@@ -132,7 +133,7 @@ func writeFileKeepMode(name string, data []byte) error {
 	}
 	// The temporary name does not end in .hcl, so that a leftover is not
 	// loaded as configuration.
-	if err := hcl.WriteFileAtomic(target, data, st.Mode().Perm(), "."+filepath.Base(target)+".*.tmp"); err != nil {
+	if err := atomicfile.Write(target, data, st.Mode().Perm(), "."+filepath.Base(target)+".*.tmp"); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/runtime/api"
 )
@@ -15,7 +15,7 @@ const footageTimeout = 10 * time.Second
 
 // askFootage asks a site which footage holds keep, through the API client.
 func askFootage(token string) planner.FootageFunc {
-	return func(ctx context.Context, address string, holds []*hcl.Hold) (*api.HoldFootage, error) {
+	return func(ctx context.Context, address string, holds []*spec.Hold) (*api.HoldFootage, error) {
 		ctx, cancel := context.WithTimeout(ctx, footageTimeout)
 		defer cancel()
 		return newClient(address, token).HoldFootage(ctx, api.HoldFootageRequest{Holds: holds})
@@ -24,6 +24,6 @@ func askFootage(token string) planner.FootageFunc {
 
 // planSite plans desired against live, asking the site at client's
 // address which footage the holds keep.
-func planSite(client *api.Client, desired *hcl.Site, live *api.State, opts planner.Options) (*planner.SitePlan, error) {
+func planSite(client *api.Client, desired *spec.Site, live *api.State, opts planner.Options) (*planner.SitePlan, error) {
 	return planner.PlanWithFootage(context.Background(), desired, live, opts, askFootage(api.TokenFromEnv()), client.Address())
 }

@@ -14,6 +14,7 @@ import (
 	hhcl "github.com/hashicorp/hcl/v2"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/planner/views"
 	"vigil/runtime/api"
@@ -85,7 +86,7 @@ func (s *planSource) parseArgs(fs *flag.FlagSet, args []string, what string, std
 // diagnostics on stderr and the text on stdout (apply: asJSON false,
 // writeJSON nil). It reports whether the command may go on.
 func showPlan(stdout, stderr io.Writer, cfg *hcl.Config, diags hhcl.Diagnostics, planErr error, asJSON bool,
-	writeJSON func(io.Writer, []hcl.Diagnostic) error, writeText func(io.Writer) error) bool {
+	writeJSON func(io.Writer, []spec.Diagnostic) error, writeText func(io.Writer) error) bool {
 	var err error
 	if asJSON {
 		if planErr != nil {
@@ -142,7 +143,7 @@ func (l *liveState) wait() (*api.State, error) {
 var errInvalidConfig = errors.New("the configuration has errors; nothing was planned")
 
 // siteFor picks the configuration's site that the live server belongs to.
-func siteFor(cfg *hcl.Config, live *api.State, address string) (*hcl.Site, error) {
+func siteFor(cfg *hcl.Config, live *api.State, address string) (*spec.Site, error) {
 	if len(cfg.Sites) == 0 {
 		return nil, fmt.Errorf("the configuration declares no site")
 	}
@@ -259,7 +260,7 @@ func runPlan(args []string, stdout, stderr io.Writer) int {
 	}
 	p, err := planConfig(client, fetch, cfg, diags, failed)
 	if !showPlan(stdout, stderr, cfg, diags, err, *asJSON,
-		func(w io.Writer, d []hcl.Diagnostic) error { return views.JSON(w, p, d) },
+		func(w io.Writer, d []spec.Diagnostic) error { return views.JSON(w, p, d) },
 		func(w io.Writer) error {
 			otherSites(stderr, cfg, p, client.Address())
 			return views.Text(w, p, isTerminal(w))

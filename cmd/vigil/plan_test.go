@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/runtime/api"
 )
@@ -283,7 +284,7 @@ func TestApplyRefused(t *testing.T) {
 	}{
 		{http.StatusConflict, api.Error{Error: "stale", Revision: 6, BaseRevision: 4},
 			"planned against revision 4, the site is at revision 6; run vigil plan again. Nothing was applied."},
-		{http.StatusUnprocessableEntity, api.Error{Error: "invalid spec", Diagnostics: []hcl.Diagnostic{{Severity: "error", Summary: "Reference to undeclared server"}}},
+		{http.StatusUnprocessableEntity, api.Error{Error: "invalid spec", Diagnostics: []spec.Diagnostic{{Severity: "error", Summary: "Reference to undeclared server"}}},
 			"the site refused the configuration: invalid spec\n  error: Reference to undeclared server"},
 		{http.StatusUnauthorized, api.Error{Error: "missing token"}, "set VIGIL_TOKEN"},
 		{http.StatusServiceUnavailable, api.Error{Error: "no quorum"}, "the site could not commit the change (no quorum). A site without a master"},
@@ -337,7 +338,7 @@ func TestPlanJSONFailures(t *testing.T) {
 	code, stdout, _ := vigil(t, "plan", "-json", "-address", f.srv.URL, bad)
 	var doc struct {
 		Error       string
-		Diagnostics []hcl.Diagnostic
+		Diagnostics []spec.Diagnostic
 	}
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil || code != 1 {
 		t.Fatalf("invalid configuration: exit %d, not one JSON document (%v):\n%s", code, err, stdout)
@@ -384,7 +385,7 @@ func TestApplyRefusedAfterMasterTransferSaysSo(t *testing.T) {
 		http.Error(w, "no quorum", http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	p := &planner.SitePlan{Site: "s", Desired: &hcl.Site{Name: "s"}, Changes: []planner.Change{
+	p := &planner.SitePlan{Site: "s", Desired: &spec.Site{Name: "s"}, Changes: []planner.Change{
 		{Address: "site.s.master", Type: planner.TypeMaster, Action: planner.TransferMaster, From: "a", To: "b"},
 		{Address: "site.s.server.a", Type: planner.TypeServer, Name: "a", Action: planner.Delete},
 	}}

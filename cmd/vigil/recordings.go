@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -40,7 +40,7 @@ func (p *periodFlags) resolve(now time.Time) (start, end time.Time, err error) {
 	if p.start == "" {
 		// The durations of the configuration (hcl owns them: 7d, 2w), as
 		// vigil events -since takes them.
-		since, err := hcl.ParseDuration(p.since)
+		since, err := spec.ParseDuration(p.since)
 		if err != nil {
 			return start, end, fmt.Errorf("-since: %v", err)
 		}
@@ -141,7 +141,7 @@ func renderRecordings(w io.Writer, r *api.Recordings, now time.Time) {
 		bytes += s.Bytes
 	}
 	fmt.Fprintf(w, "Recorded %s of %s in %d span(s), %d gap(s), %s\n\n", fmtDuration(recorded),
-		fmtDuration(minTime(r.End, now).Sub(r.Start)), len(r.Spans), len(r.Gaps), hcl.FormatSize(float64(bytes)))
+		fmtDuration(minTime(r.End, now).Sub(r.Start)), len(r.Spans), len(r.Gaps), spec.FormatSize(float64(bytes)))
 	fmt.Fprintf(w, "%s %s %s\n", start.Format(layout), bar(r, now), end.Format(layout))
 	fmt.Fprintf(w, "%s █ recorded  ▄ partly  · gap\n\n", strings.Repeat(" ", len(start.Format(layout))))
 
@@ -151,7 +151,7 @@ func renderRecordings(w io.Writer, r *api.Recordings, now time.Time) {
 	}
 	var rows []row
 	for _, s := range r.Spans {
-		rows = append(rows, row{s.Start, s.End, "recorded on " + strings.Join(s.Servers, ", "), hcl.FormatSize(float64(s.Bytes))})
+		rows = append(rows, row{s.Start, s.End, "recorded on " + strings.Join(s.Servers, ", "), spec.FormatSize(float64(s.Bytes))})
 	}
 	for _, g := range r.Gaps {
 		rows = append(rows, row{g.Start, g.End, "gap: " + string(g.Cause), ""})

@@ -12,6 +12,7 @@ import (
 
 	"vigil/cmd/vigil/internal/views"
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/runtime/api"
 )
@@ -247,7 +248,7 @@ func addressSites(ctx context.Context, addrs []string) []views.DomainSite {
 			continue
 		}
 		bySite[st.Site] = i
-		s := &hcl.Site{Name: st.Site}
+		s := &spec.Site{Name: st.Site}
 		if st.Spec != nil {
 			s.Parent, s.Virtual = st.Spec.Parent, st.Spec.Virtual
 		}

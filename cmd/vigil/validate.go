@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 func init() {
@@ -14,10 +15,10 @@ func init() {
 
 // validateResult is what `vigil validate -json` prints.
 type validateResult struct {
-	Valid        bool             `json:"valid"`
-	ErrorCount   int              `json:"error_count"`
-	WarningCount int              `json:"warning_count"`
-	Diagnostics  []hcl.Diagnostic `json:"diagnostics"`
+	Valid        bool              `json:"valid"`
+	ErrorCount   int               `json:"error_count"`
+	WarningCount int               `json:"warning_count"`
+	Diagnostics  []spec.Diagnostic `json:"diagnostics"`
 }
 
 func runValidate(args []string, stdout, stderr io.Writer) int {

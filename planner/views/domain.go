@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 )
 
@@ -83,12 +83,12 @@ func (t *text) domainSummary(s planner.DomainSummary) {
 type jsonDomainPlan struct {
 	FormatVersion planner.FormatVersion `json:"format_version"`
 	Kind          string                `json:"kind"`
-	Diagnostics   []hcl.Diagnostic      `json:"diagnostics,omitempty"`
+	Diagnostics   []spec.Diagnostic     `json:"diagnostics,omitempty"`
 	*planner.DomainPlan
 }
 
 // DomainJSON writes the domain plan as one indented JSON document, with the
 // configuration's warnings.
-func DomainJSON(w io.Writer, d *planner.DomainPlan, warnings []hcl.Diagnostic) error {
+func DomainJSON(w io.Writer, d *planner.DomainPlan, warnings []spec.Diagnostic) error {
 	return encode(w, jsonDomainPlan{FormatVersion: planner.Format, Kind: "domain", Diagnostics: warnings, DomainPlan: d})
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 )
 
@@ -37,9 +37,9 @@ func (t *text) holds(hs []planner.HoldReport) {
 		default:
 			var on []string
 			for _, s := range f.Servers {
-				on = append(on, fmt.Sprintf("%s %s", s.Server, hcl.FormatSize(float64(s.Bytes))))
+				on = append(on, fmt.Sprintf("%s %s", s.Server, spec.FormatSize(float64(s.Bytes))))
 			}
-			t.printf("      keeps: %s in %s of %s, on %s%s\n", hcl.FormatSize(float64(f.Bytes)), plural(f.Segments, "segment", "segments"),
+			t.printf("      keeps: %s in %s of %s, on %s%s\n", spec.FormatSize(float64(f.Bytes)), plural(f.Segments, "segment", "segments"),
 				names(f.Cameras), strings.Join(on, ", "), unanswered(f))
 		}
 	}

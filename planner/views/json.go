@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"io"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 )
 
@@ -13,7 +13,7 @@ import (
 type jsonPlan struct {
 	FormatVersion planner.FormatVersion `json:"format_version"`
 	// Diagnostics are the configuration's warnings.
-	Diagnostics []hcl.Diagnostic `json:"diagnostics,omitempty"`
+	Diagnostics []spec.Diagnostic `json:"diagnostics,omitempty"`
 	*planner.SitePlan
 }
 
@@ -21,20 +21,20 @@ type jsonPlan struct {
 type jsonFailure struct {
 	FormatVersion planner.FormatVersion `json:"format_version"`
 	Error         string                `json:"error"`
-	Diagnostics   []hcl.Diagnostic      `json:"diagnostics"`
+	Diagnostics   []spec.Diagnostic     `json:"diagnostics"`
 }
 
 // JSON writes the plan as one indented JSON document, with the
 // configuration's warnings.
-func JSON(w io.Writer, p *planner.SitePlan, warnings []hcl.Diagnostic) error {
+func JSON(w io.Writer, p *planner.SitePlan, warnings []spec.Diagnostic) error {
 	return encode(w, jsonPlan{FormatVersion: planner.Format, Diagnostics: warnings, SitePlan: p})
 }
 
 // JSONError writes, in place of a plan, why there is none: an error and the
 // configuration's diagnostics.
-func JSONError(w io.Writer, msg string, diags []hcl.Diagnostic) error {
+func JSONError(w io.Writer, msg string, diags []spec.Diagnostic) error {
 	if diags == nil {
-		diags = []hcl.Diagnostic{}
+		diags = []spec.Diagnostic{}
 	}
 	return encode(w, jsonFailure{FormatVersion: planner.Format, Error: msg, Diagnostics: diags})
 }

@@ -57,7 +57,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 	"vigil/runtime/cluster"
@@ -168,7 +168,7 @@ func Start(cfg Config) (*Agent, error) {
 		cfg.Keepalive = savedKeepalive(cfg.DataDir)
 	}
 	if cfg.Port == 0 {
-		cfg.Port = hcl.DefaultAPIPort
+		cfg.Port = spec.DefaultAPIPort
 	}
 	if cfg.Bind == "" {
 		cfg.Bind = "0.0.0.0"
@@ -661,7 +661,7 @@ func lateOf(members map[string]cluster.Member) []string {
 }
 
 // spec is the committed spec the view was built from, nil when none is.
-func (v view) spec() *hcl.Site {
+func (v view) spec() *spec.Site {
 	if v.idx == nil {
 		return nil
 	}
@@ -752,7 +752,7 @@ func (a *Agent) keepaliveChanged(k time.Duration) {
 // healthOf builds the assignment's view of the servers of the spec: their
 // health, and whether they are draining (committed drains, servers that
 // say they are stopping, this one while it stops).
-func (a *Agent) healthOf(spec *hcl.Site, members map[string]cluster.Member, statuses map[string]*memberStatus, drains []string, now time.Time) map[string]assign.Member {
+func (a *Agent) healthOf(spec *spec.Site, members map[string]cluster.Member, statuses map[string]*memberStatus, drains []string, now time.Time) map[string]assign.Member {
 	keepalive := spec.Keepalive
 	if keepalive <= 0 {
 		keepalive = a.cfg.Keepalive
@@ -830,15 +830,15 @@ func (a *Agent) fillUsage(ms *memberStatus, now time.Time) {
 
 // recorderFor returns the recorder for this server's storage in the spec,
 // opening it (or reopening it when the storage changed).
-func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
+func (a *Agent) recorderFor(site *spec.Site) (*recorderSet, error) {
 	a.mu.Lock()
 	rec := a.rec
 	a.mu.Unlock()
 	// Witness and virtual servers (and servers not in the spec) record
 	// nothing and need no storage.
-	me := spec.Server(a.cfg.Server)
-	records := me != nil && (me.Kind == "" || me.Kind == hcl.KindRecording || me.Kind == hcl.KindStandby)
-	vols := a.volumes(spec)
+	me := site.Server(a.cfg.Server)
+	records := me != nil && (me.Kind == "" || me.Kind == spec.KindRecording || me.Kind == spec.KindStandby)
+	vols := a.volumes(site)
 	if rec != nil && records && !slices.Equal(rec.volumes, vols) && rec.store.SetLimits(vols) == nil {
 		// Only limits changed (size, age, free-space floor): the open
 		// store takes them, and no camera stops recording.
@@ -846,7 +846,7 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 		a.emit(api.Event{Severity: "info", Kind: "storage.changed", Message: "storage limits changed: applied without restarting the recorder"})
 	}
 	if rec != nil && records && slices.Equal(rec.volumes, vols) {
-		rec.store.SetHolds(spec.Holds)
+		rec.store.SetHolds(site.Holds)
 		return rec, nil
 	}
 	if rec != nil {
@@ -873,7 +873,7 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 		}
 	}
 	if err == nil {
-		rec, err = openRecorder(a, vols, spec.Holds)
+		rec, err = openRecorder(a, vols, site.Holds)
 	}
 	if err != nil {
 		err = fmt.Errorf("cannot open storage: %w", err)
@@ -894,7 +894,7 @@ func (a *Agent) recorderFor(spec *hcl.Site) (*recorderSet, error) {
 const storageRetry = 10 * time.Second
 
 // volumes resolves this server's storage from the spec.
-func (a *Agent) volumes(spec *hcl.Site) []storage.Volume {
+func (a *Agent) volumes(spec *spec.Site) []storage.Volume {
 	var vols []storage.Volume
 	if me := spec.Server(a.cfg.Server); me != nil {
 		for _, s := range me.Storage {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
@@ -104,7 +104,7 @@ func TestSingleServerRecordsItsCameras(t *testing.T) {
 func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "rec-2"}, 3)
 	fast := s.CameraSpec(3, "rec-1", "rec-2")
-	fast.Redundancy = hcl.RedundancyFast
+	fast.Redundancy = spec.RedundancyFast
 	spec := s.Spec(s.CameraSpec(1, "rec-1", "rec-2"), s.CameraSpec(2, "rec-2", "rec-1"), fast)
 	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
 		t.Fatal(err)
@@ -247,7 +247,7 @@ func camera(st *api.State, name string) api.CameraState {
 func TestThreeServers(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "rec-2", "rec-3"}, 4)
 	constant := s.CameraSpec(2, "rec-2", "rec-3")
-	constant.Redundancy = hcl.RedundancyConstant
+	constant.Redundancy = spec.RedundancyConstant
 	spec := s.Spec(s.CameraSpec(1, "rec-1", "rec-2", "rec-3"), constant, s.CameraSpec(3, "rec-3", "rec-1"))
 	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
 		t.Fatal(err)
@@ -385,14 +385,14 @@ func server(st *api.State, name string) api.ServerState {
 // records nothing.
 func TestWitnessRecordsNothing(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "wit"}, 1)
-	spec := s.Spec(s.CameraSpec(1, "rec-1"))
-	spec.Servers[1].Kind = hcl.KindWitness
-	spec.Servers[1].Storage = nil
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+	site := s.Spec(s.CameraSpec(1, "rec-1"))
+	site.Servers[1].Kind = spec.KindWitness
+	site.Servers[1].Storage = nil
+	if _, err := s.Apply(ctxFor(t, 20*time.Second), site); err != nil {
 		t.Fatal(err)
 	}
 	st := waitRecorded(t, s, "wit", map[string][]string{"cam1": {"rec-1"}}, 20*time.Second)
-	if w := server(st, "wit"); w.Kind != hcl.KindWitness || w.Recording != 0 {
+	if w := server(st, "wit"); w.Kind != spec.KindWitness || w.Recording != 0 {
 		t.Errorf("witness %+v", w)
 	}
 	if w := server(st, "wit"); w.Role != "master" && server(st, "rec-1").Role != "master" {

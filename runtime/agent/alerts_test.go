@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/alerting"
 	"vigil/runtime/api"
@@ -80,11 +80,11 @@ func (h *hook) next(ctx context.Context, alert string) api.Notification {
 }
 
 // alertSpec is the site's spec with a webhook notifier and the alerts.
-func alertSpec(s *agenttest.Site, h *hook, cams []*hcl.Camera, alerts ...*hcl.Alert) hcl.Site {
-	spec := s.Spec(cams...)
-	spec.Notifiers = []*hcl.Notifier{{Name: "pager", Webhook: &hcl.WebhookNotifier{URL: h.srv.URL + "/vigil", Secret: hookSecret}}}
-	spec.Alerts = alerts
-	return spec
+func alertSpec(s *agenttest.Site, h *hook, cams []*spec.Camera, alerts ...*spec.Alert) spec.Site {
+	site := s.Spec(cams...)
+	site.Notifiers = []*spec.Notifier{{Name: "pager", Webhook: &spec.WebhookNotifier{URL: h.srv.URL + "/vigil", Secret: hookSecret}}}
+	site.Alerts = alerts
+	return site
 }
 
 func masterOf(t *testing.T, s *agenttest.Site, ctx context.Context, on string) string {
@@ -102,7 +102,7 @@ func TestAlertServerKilled(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "rec-2", "rec-3"}, 6)
 	ctx := ctxFor(t, 90*time.Second)
 	h := newHook(t)
-	var cams []*hcl.Camera
+	var cams []*spec.Camera
 	want := map[string][]string{}
 	for i, srv := range []string{"rec-1", "rec-1", "rec-2", "rec-2", "rec-3", "rec-3"} {
 		backup := []string{"rec-1", "rec-2", "rec-3"}
@@ -111,7 +111,7 @@ func TestAlertServerKilled(t *testing.T) {
 		cams = append(cams, c)
 		want[c.Name] = []string{srv}
 	}
-	spec := alertSpec(s, h, cams, &hcl.Alert{Name: "failover", When: []string{"server.dead", "takeover", "server.back"}, Notify: []string{"pager"}})
+	spec := alertSpec(s, h, cams, &spec.Alert{Name: "failover", When: []string{"server.dead", "takeover", "server.back"}, Notify: []string{"pager"}})
 	if _, err := s.Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestAlertCameraStalled(t *testing.T) {
 	cam := s.CameraSpec(1, "rec-1")
 	cam.StallTimeout = time.Second
 	const wait = 12 * time.Second
-	spec := alertSpec(s, h, []*hcl.Camera{cam}, &hcl.Alert{Name: "camera-dark", When: []string{"camera.unreachable", "camera.stalled", "gap.open"},
+	spec := alertSpec(s, h, []*spec.Camera{cam}, &spec.Alert{Name: "camera-dark", When: []string{"camera.unreachable", "camera.stalled", "gap.open"},
 		For: wait, Cameras: []string{"*"}, Notify: []string{"pager"}})
 	if _, err := s.Apply(ctx, spec); err != nil {
 		t.Fatal(err)
@@ -241,8 +241,8 @@ func TestAlertMasterKilledMidDelivery(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "rec-2", "rec-3"}, 1)
 	ctx := ctxFor(t, 90*time.Second)
 	h := newHook(t)
-	spec := alertSpec(s, h, []*hcl.Camera{s.CameraSpec(1, "rec-1", "rec-2")},
-		&hcl.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}})
+	spec := alertSpec(s, h, []*spec.Camera{s.CameraSpec(1, "rec-1", "rec-2")},
+		&spec.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}})
 	if _, err := s.Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestAlertMasterKilledMidDelivery(t *testing.T) {
 	}
 }
 
-func applyVia(t *testing.T, ctx context.Context, s *agenttest.Site, on string, spec hcl.Site) {
+func applyVia(t *testing.T, ctx context.Context, s *agenttest.Site, on string, spec spec.Site) {
 	t.Helper()
 	c := s.Client(on)
 	for {
@@ -320,8 +320,8 @@ func TestAlertNotifierDown(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	spec := alertSpec(s, h, []*hcl.Camera{s.CameraSpec(1, "rec-1")},
-		&hcl.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}})
+	spec := alertSpec(s, h, []*spec.Camera{s.CameraSpec(1, "rec-1")},
+		&spec.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}})
 	if _, err := s.Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
@@ -361,8 +361,8 @@ func TestAlertConfigEvents(t *testing.T) {
 	s := newSite(t, []string{"rec-1"}, 1)
 	ctx := ctxFor(t, 60*time.Second)
 	h := newHook(t)
-	spec := alertSpec(s, h, []*hcl.Camera{s.CameraSpec(1, "rec-1")},
-		&hcl.Alert{Name: "config", When: []string{"config.invalid", "config.applied"}, Notify: []string{"pager"}})
+	spec := alertSpec(s, h, []*spec.Camera{s.CameraSpec(1, "rec-1")},
+		&spec.Alert{Name: "config", When: []string{"config.invalid", "config.applied"}, Notify: []string{"pager"}})
 	if _, err := s.Apply(ctx, spec); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -20,17 +20,17 @@ import (
 func TestAPI(t *testing.T) {
 	s := newSite(t, []string{"rec-1"}, 1)
 	ctx := ctxFor(t, 30*time.Second)
-	spec := s.Spec(s.CameraSpec(1, "rec-1"))
-	spec.Cameras[0].Password = "s3cret"
+	site := s.Spec(s.CameraSpec(1, "rec-1"))
+	site.Cameras[0].Password = "s3cret"
 	const userHash = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 	const tokenHash = "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-	spec.Users = []*hcl.User{{Name: "alice", Role: "viewer", PasswordHash: userHash}}
-	spec.Tokens = []*hcl.Token{{Name: "ci", Role: "admin", Hash: tokenHash}}
+	site.Users = []*spec.User{{Name: "alice", Role: "viewer", PasswordHash: userHash}}
+	site.Tokens = []*spec.Token{{Name: "ci", Role: "admin", Hash: tokenHash}}
 
 	// State-changing calls without the right token change nothing.
 	for _, tok := range []string{"", "wrong"} {
 		c := api.NewClient(s.Server("rec-1").Addr(), tok)
-		if _, err := c.Apply(ctx, api.ApplyRequest{Spec: spec}); !errors.Is(err, api.ErrUnauthorized) {
+		if _, err := c.Apply(ctx, api.ApplyRequest{Spec: site}); !errors.Is(err, api.ErrUnauthorized) {
 			t.Errorf("apply with token %q: %v, want 401", tok, err)
 		}
 		if _, err := c.TransferMaster(ctx, "rec-1"); !errors.Is(err, api.ErrUnauthorized) {
@@ -57,12 +57,12 @@ func TestAPI(t *testing.T) {
 		t.Errorf("diagnostics do not name the unknown server: %v", verr)
 	}
 
-	resp, err := c.Apply(ctx, api.ApplyRequest{Spec: spec})
+	resp, err := c.Apply(ctx, api.ApplyRequest{Spec: site})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A spec planned against an old revision is refused with both revisions.
-	_, err = c.Apply(ctx, api.ApplyRequest{Spec: spec, BaseRevision: 0})
+	_, err = c.Apply(ctx, api.ApplyRequest{Spec: site, BaseRevision: 0})
 	var stale *api.StaleError
 	if !errors.As(err, &stale) || stale.Revision != resp.Revision || stale.BaseRevision != 0 {
 		t.Fatalf("stale apply: %v, want 409 naming revisions %d and 0", err, resp.Revision)
@@ -74,10 +74,10 @@ func TestAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Spec.Cameras[0].Password; got != hcl.Fingerprint("s3cret") {
+	if got := st.Spec.Cameras[0].Password; got != spec.Fingerprint("s3cret") {
 		t.Errorf("state shows password %q, want its fingerprint", got)
 	}
-	if u, tk := st.Spec.User("alice"), st.Spec.Token("ci"); u == nil || u.PasswordHash != hcl.Fingerprint(userHash) || tk == nil || tk.Hash != hcl.Fingerprint(tokenHash) {
+	if u, tk := st.Spec.User("alice"), st.Spec.Token("ci"); u == nil || u.PasswordHash != spec.Fingerprint(userHash) || tk == nil || tk.Hash != spec.Fingerprint(tokenHash) {
 		t.Errorf("state shows user %+v and token %+v, want their hashes' fingerprints", u, tk)
 	}
 	reapplied, err := c.Apply(ctx, api.ApplyRequest{Spec: *st.Spec, BaseRevision: st.Revision})
@@ -85,13 +85,13 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("re-applying the state's spec: %v", err)
 	}
 	unknown := *st.Spec
-	unknown.Cameras = []*hcl.Camera{s.CameraSpec(1, "rec-1")}
-	unknown.Cameras[0].Password = hcl.Fingerprint("other")
+	unknown.Cameras = []*spec.Camera{s.CameraSpec(1, "rec-1")}
+	unknown.Cameras[0].Password = spec.Fingerprint("other")
 	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: unknown, BaseRevision: st.Revision + 1}); !errors.As(err, &verr) {
 		t.Errorf("a fingerprint that matches no committed password: %v, want a validation error", err)
 	}
 	unknown = *st.Spec
-	unknown.Tokens = []*hcl.Token{{Name: "ci", Role: "admin", Hash: hcl.Fingerprint("sha256:other")}}
+	unknown.Tokens = []*spec.Token{{Name: "ci", Role: "admin", Hash: spec.Fingerprint("sha256:other")}}
 	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: unknown, BaseRevision: st.Revision + 1}); !errors.As(err, &verr) || !strings.Contains(err.Error(), `Token "ci": hash is a fingerprint`) {
 		t.Errorf("a token hash fingerprint that matches no committed hash: %v, want a validation error", err)
 	}

@@ -3,7 +3,7 @@ package agent
 import (
 	"fmt"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/access"
 )
 
@@ -11,11 +11,11 @@ import (
 // them (access.ValidPasswordHash: the parameters within bounds); the
 // configuration language checks only their form, as it cannot import the
 // agent's packages.
-func passwordHashes(spec *hcl.Site) []hcl.Diagnostic {
-	var diags []hcl.Diagnostic
-	for _, u := range spec.Users {
-		if err := access.ValidPasswordHash(u.PasswordHash); err != nil && !hcl.IsFingerprint(u.PasswordHash) {
-			diags = append(diags, hcl.Diagnostic{Severity: "error",
+func passwordHashes(site *spec.Site) []spec.Diagnostic {
+	var diags []spec.Diagnostic
+	for _, u := range site.Users {
+		if err := access.ValidPasswordHash(u.PasswordHash); err != nil && !spec.IsFingerprint(u.PasswordHash) {
+			diags = append(diags, spec.Diagnostic{Severity: "error",
 				Summary: fmt.Sprintf("User %q: invalid password hash", u.Name),
 				Detail:  err.Error()})
 		}

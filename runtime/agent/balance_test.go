@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/camsim"
 )
@@ -24,10 +24,10 @@ func TestBalancingMovesCameraInWindow(t *testing.T) {
 	// test's loop runs 20 hours in the past, inside the window.
 	fake := func() time.Time { return time.Now().Add(-20 * time.Hour) }
 	m := wall.Hour()*60 + wall.Minute()
-	spec := s.Spec(s.CameraSpec(1, "a", "b"), s.CameraSpec(2, "a", "b"), s.CameraSpec(3, "a", "b"), s.CameraSpec(4, "b", "a"))
-	spec.Balancing = &hcl.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 10,
-		Window: hcl.HourWindow{StartMinute: (m + 180) % 1440, EndMinute: (m + 300) % 1440}}
-	if _, err := s.Apply(ctxFor(t, 10*time.Second), spec); err != nil {
+	site := s.Spec(s.CameraSpec(1, "a", "b"), s.CameraSpec(2, "a", "b"), s.CameraSpec(3, "a", "b"), s.CameraSpec(4, "b", "a"))
+	site.Balancing = &spec.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 10,
+		Window: spec.HourWindow{StartMinute: (m + 180) % 1440, EndMinute: (m + 300) % 1440}}
+	if _, err := s.Apply(ctxFor(t, 10*time.Second), site); err != nil {
 		t.Fatal(err)
 	}
 	st := waitRecorded(t, s, "a", map[string][]string{"cam1": {"a"}, "cam2": {"a"}, "cam3": {"a"}, "cam4": {"b"}}, 20*time.Second)
@@ -154,7 +154,7 @@ func TestBalancingFromRecordedBitrates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hd.Close()
-	hdCam := func(i int) *hcl.Camera {
+	hdCam := func(i int) *spec.Camera {
 		c := s.CameraSpec(i, "a", "b")
 		c.Name, c.URL = "hd"+strconv.Itoa(i), hd.URL(i)
 		return c
@@ -164,12 +164,12 @@ func TestBalancingFromRecordedBitrates(t *testing.T) {
 	// runs counts the balancer's runs: each reads the clock once.
 	var runs atomic.Int64
 	fake := func() time.Time { runs.Add(1); return time.Now().Add(28 * time.Hour) }
-	spec := s.Spec(hdCam(1), hdCam(2), s.CameraSpec(1, "a", "b"), s.CameraSpec(2, "b", "a"))
+	site := s.Spec(hdCam(1), hdCam(2), s.CameraSpec(1, "a", "b"), s.CameraSpec(2, "b", "a"))
 	// A wide tolerance: statistics count whole 2 s segments, and the test
 	// records for seconds, not days.
-	spec.Balancing = &hcl.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 30,
-		Window: hcl.HourWindow{StartMinute: (m + 180) % 1440, EndMinute: (m + 300) % 1440}}
-	if _, err := s.Apply(ctxFor(t, 10*time.Second), spec); err != nil {
+	site.Balancing = &spec.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 30,
+		Window: spec.HourWindow{StartMinute: (m + 180) % 1440, EndMinute: (m + 300) % 1440}}
+	if _, err := s.Apply(ctxFor(t, 10*time.Second), site); err != nil {
 		t.Fatal(err)
 	}
 	waitRecorded(t, s, "a", map[string][]string{"hd1": {"a"}, "hd2": {"a"}, "cam1": {"a"}, "cam2": {"b"}}, 20*time.Second)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
@@ -83,13 +83,13 @@ func benchSite(b *testing.B, addr string, stall time.Duration) *agenttest.Site {
 	if err := s.Start(); err != nil {
 		b.Fatal(err)
 	}
-	var cams []*hcl.Camera
+	var cams []*spec.Camera
 	for i := 1; i <= benchCameras; i++ {
-		cams = append(cams, &hcl.Camera{
+		cams = append(cams, &spec.Camera{
 			Name:            "cam" + strconv.Itoa(i),
 			URL:             fmt.Sprintf("rtsp://%s/cam%d", addr, i),
 			Server:          s.Names()[i%3],
-			Redundancy:      hcl.RedundancyNormal,
+			Redundancy:      spec.RedundancyNormal,
 			Transport:       "tcp",
 			SegmentDuration: 10 * time.Second,
 			StallTimeout:    stall,

@@ -17,7 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
 
-	vhcl "vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/configimport"
 	"vigil/runtime/evidence"
 )
@@ -155,15 +155,15 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		Server:  fc.Server,
 		Site:    fc.Site,
 		DataDir: abs(fc.DataDir),
-		Port:    vhcl.DefaultAPIPort,
+		Port:    spec.DefaultAPIPort,
 		Bind:    "0.0.0.0",
 		Join:    fc.Join,
 	}
 	// The names of the site's configuration, by the same rule.
-	if !vhcl.ValidName(fc.Server) {
+	if !spec.ValidName(fc.Server) {
 		bad("server", "Invalid server name", fmt.Sprintf("%q is not a valid name: use 1 to 63 letters, digits, dots, dashes and underscores, starting with a letter or digit.", fc.Server))
 	}
-	if !vhcl.ValidName(fc.Site) {
+	if !spec.ValidName(fc.Site) {
 		bad("site", "Invalid site name", fmt.Sprintf("%q is not a valid name: use 1 to 63 letters, digits, dots, dashes and underscores, starting with a letter or digit.", fc.Site))
 	}
 	if fc.DataDir == "" {
@@ -240,7 +240,7 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		}
 	}
 	for _, r := range fc.StorageRoots {
-		if r = filepath.Clean(r); !filepath.IsAbs(r) || vhcl.CheckStoragePath(r) != nil {
+		if r = filepath.Clean(r); !filepath.IsAbs(r) || spec.CheckStoragePath(r) != nil {
 			bad("storage_roots", "Invalid storage root", fmt.Sprintf("%q must be an absolute path that is neither the root nor a system directory.", r))
 		}
 		cfg.StorageRoots = append(cfg.StorageRoots, r)
@@ -289,7 +289,7 @@ func ParseSiteKey(text string) ([]byte, error) {
 // JoinAddress turns a join entry ("host" or "host:apiport") into the
 // peer's membership address (API port + 1).
 func JoinAddress(s string) (string, error) {
-	host, port := s, vhcl.DefaultAPIPort
+	host, port := s, spec.DefaultAPIPort
 	if h, p, err := net.SplitHostPort(s); err == nil {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65533 {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	vhcl "vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 var testKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
@@ -124,7 +124,7 @@ func TestServerNamesFollowTheModelRule(t *testing.T) {
 			other := map[string]string{"server": "site", "site": "server"}[attr]
 			src := fmt.Sprintf("%s = %q\n%s = \"ok\"\n", attr, name, other) + base
 			_, diags := ParseConfig("agent.hcl", []byte(src))
-			if got, want := !diags.HasErrors(), vhcl.ValidName(name); got != want {
+			if got, want := !diags.HasErrors(), spec.ValidName(name); got != want {
 				t.Errorf("%s %q: agent accepts %v, model rule %v (%v)", attr, name, got, want, diags)
 			}
 		}

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/footage"
 	"vigil/runtime/storage"
@@ -203,7 +203,7 @@ func (a *Agent) allRuns(camera string) api.LocalRecordings {
 
 // siteFootage is what the servers of the site answered about some cameras.
 type siteFootage struct {
-	spec    *hcl.Site
+	spec    *spec.Site
 	answers []api.LocalRecordings
 	// silent are the servers that did not answer (down, too slow,
 	// garbage).
@@ -266,11 +266,11 @@ func (a *Agent) fetchFootage(ctx context.Context, addr, server string, query url
 // mayHold reports whether a server may hold footage of camera since a
 // time: it records the camera or backs it up in the spec, is a standby,
 // or the site's statistics say it recorded the camera on or after that day.
-func (a *Agent) mayHold(spec *hcl.Site, server, camera string, since time.Time) bool {
-	if s := spec.Server(server); s != nil && s.Kind == hcl.KindStandby {
+func (a *Agent) mayHold(site *spec.Site, server, camera string, since time.Time) bool {
+	if s := site.Server(server); s != nil && s.Kind == spec.KindStandby {
 		return true
 	}
-	if c := spec.Camera(camera); c != nil && (c.Server == server || slices.Contains(spec.BackupServers(c), server)) {
+	if c := site.Camera(camera); c != nil && (c.Server == server || slices.Contains(site.BackupServers(c), server)) {
 		return true
 	}
 	for _, st := range a.cl.Stats(since.UTC().Format(time.DateOnly)) {
@@ -285,7 +285,7 @@ func (a *Agent) mayHold(spec *hcl.Site, server, camera string, since time.Time) 
 func (a *Agent) missing(sf *siteFootage, camera string, since time.Time) []string {
 	var out []string
 	for _, s := range sf.silent {
-		if srv := sf.spec.Server(s); srv == nil || srv.Kind == hcl.KindWitness {
+		if srv := sf.spec.Server(s); srv == nil || srv.Kind == spec.KindWitness {
 			continue // records nothing
 		}
 		if camera == "" || a.mayHold(sf.spec, s, camera, since) {
@@ -297,7 +297,7 @@ func (a *Agent) missing(sf *siteFootage, camera string, since time.Time) []strin
 }
 
 // siteLocation is the site's time zone (UTC when unset or unknown).
-func siteLocation(spec *hcl.Site) (*time.Location, string) {
+func siteLocation(spec *spec.Site) (*time.Location, string) {
 	if spec != nil && spec.TimeZone != "" {
 		if loc, err := time.LoadLocation(spec.TimeZone); err == nil {
 			return loc, spec.TimeZone

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 )
@@ -73,7 +73,7 @@ func (g *gapTracker) pendingGaps() bool {
 // session of alive and suspect servers, by camera; heard: when each member
 // last answered) and returns the gaps reported open, closed and retracted
 // in it.
-func (g *gapTracker) observe(spec *hcl.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, heard map[string]time.Time, now time.Time) (opened, closed, retracted []api.Gap) {
+func (g *gapTracker) observe(spec *spec.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, heard map[string]time.Time, now time.Time) (opened, closed, retracted []api.Gap) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	names := map[string]bool{}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 )
@@ -14,7 +14,7 @@ import (
 type gapRun struct {
 	t         *testing.T
 	g         *gapTracker
-	spec      *hcl.Site
+	spec      *spec.Site
 	health    map[string]assign.Member
 	heard     map[string]time.Time
 	opened    []api.Gap
@@ -30,7 +30,7 @@ func at(d time.Duration) time.Time { return g0.Add(d) }
 func newGapRun(t *testing.T) *gapRun {
 	return &gapRun{
 		t: t, g: newGapTracker(time.Second),
-		spec:    &hcl.Site{Cameras: []*hcl.Camera{{Name: "cam", Server: "a", Backup: []string{"b"}}}},
+		spec:    &spec.Site{Cameras: []*spec.Camera{{Name: "cam", Server: "a", Backup: []string{"b"}}}},
 		health:  map[string]assign.Member{"a": {Health: api.HealthAlive}, "b": {Health: api.HealthAlive}},
 		heard:   map[string]time.Time{},
 		session: map[string]api.Recorder{},

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/eventlog"
 )
@@ -152,7 +152,7 @@ func (a *Agent) livePeers(unanswered *[]string) map[string]string {
 		return out
 	}
 	for _, s := range v.spec().Servers {
-		if s.Name == a.cfg.Server || s.Kind == hcl.KindVirtual {
+		if s.Name == a.cfg.Server || s.Kind == spec.KindVirtual {
 			continue
 		}
 		if m, ok := v.members[s.Name]; ok && m.Health == api.HealthAlive {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -50,7 +50,7 @@ func (a *Agent) handleHoldFootage(w http.ResponseWriter, r *http.Request) {
 
 // localHeld is this server's part: nothing on a server that records
 // nothing.
-func (a *Agent) localHeld(holds []*hcl.Hold) []api.HeldFootage {
+func (a *Agent) localHeld(holds []*spec.Hold) []api.HeldFootage {
 	a.mu.Lock()
 	rec := a.rec
 	a.mu.Unlock()
@@ -70,7 +70,7 @@ func (a *Agent) localHeld(holds []*hcl.Hold) []api.HeldFootage {
 
 // peerHeld asks every peer for its part in parallel, each within
 // peerHistoryTimeout, and returns the answers and the names of the silent.
-func (a *Agent) peerHeld(ctx context.Context, peers map[string]string, holds []*hcl.Hold) ([]api.HeldFootage, []string) {
+func (a *Agent) peerHeld(ctx context.Context, peers map[string]string, holds []*spec.Hold) ([]api.HeldFootage, []string) {
 	var mu sync.Mutex
 	var out []api.HeldFootage
 	silent := a.askPeers(ctx, "hold footage", peers, peerHistoryTimeout, func(ctx context.Context, name, addr string) error {
@@ -91,7 +91,7 @@ func (a *Agent) peerHeld(ctx context.Context, peers map[string]string, holds []*
 
 // recordingHolds lists the active holds of spec that keep part of a
 // camera's footage from start to end, for the recordings listing.
-func recordingHolds(spec *hcl.Site, camera string, start, end, now time.Time) []api.RecordingHold {
+func recordingHolds(spec *spec.Site, camera string, start, end, now time.Time) []api.RecordingHold {
 	out := []api.RecordingHold{}
 	if spec == nil {
 		return out

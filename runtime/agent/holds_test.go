@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 	"vigil/runtime/camsim"
@@ -22,17 +22,17 @@ func TestHoldFootage(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "rec-2"}, 2)
 	ctx := ctxFor(t, 60*time.Second)
 	cam1 := s.CameraSpec(1, "rec-1", "rec-2")
-	cam1.Redundancy = hcl.RedundancyConstant
-	spec := s.Spec(cam1, s.CameraSpec(2, "rec-2"))
+	cam1.Redundancy = spec.RedundancyConstant
+	site := s.Spec(cam1, s.CameraSpec(2, "rec-2"))
 	now := time.Now().UTC()
-	spec.Holds = []*hcl.Hold{
+	site.Holds = []*spec.Hold{
 		{Name: "case", Cameras: []string{"cam1"}, From: now.Add(-time.Hour), To: now.Add(time.Hour), Reason: "test"},
 		{Name: "elsewhere", Cameras: []string{"cam9*"}, From: now.Add(-time.Hour), To: now.Add(time.Hour)},
 	}
-	if _, err := s.Apply(ctx, spec); err != nil {
+	if _, err := s.Apply(ctx, site); err != nil {
 		t.Fatal(err)
 	}
-	req := api.HoldFootageRequest{Holds: spec.Holds}
+	req := api.HoldFootageRequest{Holds: site.Holds}
 	var got *api.HoldFootage
 	for {
 		f, err := s.Client("rec-2").HoldFootage(ctx, req)
@@ -54,11 +54,11 @@ func TestHoldFootage(t *testing.T) {
 	if len(got.Unanswered) != 0 {
 		t.Errorf("unanswered %v", got.Unanswered)
 	}
-	local, err := s.Client("rec-2").HoldFootage(ctx, api.HoldFootageRequest{Holds: spec.Holds, Local: true})
+	local, err := s.Client("rec-2").HoldFootage(ctx, api.HoldFootageRequest{Holds: site.Holds, Local: true})
 	if err != nil || len(local.Footage) != 1 || local.Footage[0].Server != "rec-2" {
 		t.Errorf("local answer %+v, %v", local, err)
 	}
-	if _, err := s.Client("rec-2").HoldFootage(ctx, api.HoldFootageRequest{Holds: []*hcl.Hold{{Name: "x", From: now, To: now}}}); err == nil {
+	if _, err := s.Client("rec-2").HoldFootage(ctx, api.HoldFootageRequest{Holds: []*spec.Hold{{Name: "x", From: now, To: now}}}); err == nil {
 		t.Error("an empty period was answered")
 	}
 
@@ -112,8 +112,8 @@ func TestHoldSurvivesFullTmpfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxFor(t, 120*time.Second)
-	spec := s.Spec(s.CameraSpec(1, "rec-1"), s.CameraSpec(2, "rec-1"))
-	if _, err := s.Apply(ctx, spec); err != nil {
+	site := s.Spec(s.CameraSpec(1, "rec-1"), s.CameraSpec(2, "rec-1"))
+	if _, err := s.Apply(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	// The hold's period is taken from when cam1 records: on a busy machine
@@ -123,9 +123,9 @@ func TestHoldSurvivesFullTmpfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now().UTC()
-	h := &hcl.Hold{Name: "case", Cameras: []string{"cam1"}, From: start.Add(-time.Minute), To: start.Add(8 * time.Second), Reason: "test"}
-	spec.Holds = []*hcl.Hold{h}
-	if _, err := s.Apply(ctx, spec); err != nil {
+	h := &spec.Hold{Name: "case", Cameras: []string{"cam1"}, From: start.Add(-time.Minute), To: start.Add(8 * time.Second), Reason: "test"}
+	site.Holds = []*spec.Hold{h}
+	if _, err := s.Apply(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	c := s.Client("rec-1")
@@ -133,7 +133,7 @@ func TestHoldSurvivesFullTmpfs(t *testing.T) {
 	// period, while cam1's is kept.
 	var held api.HeldFootage
 	for {
-		f, err := c.HoldFootage(ctx, api.HoldFootageRequest{Holds: []*hcl.Hold{h, {Name: "cam2", Cameras: []string{"cam2"}, From: h.From, To: h.To}}})
+		f, err := c.HoldFootage(ctx, api.HoldFootageRequest{Holds: []*spec.Hold{h, {Name: "cam2", Cameras: []string{"cam2"}, From: h.From, To: h.To}}})
 		if err == nil && time.Now().After(h.To.Add(10*time.Second)) {
 			var cam1, cam2 int
 			for _, x := range f.Footage {

@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/cluster"
 	"vigil/runtime/console"
@@ -205,7 +206,7 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, api.Error{Error: fmt.Sprintf("the spec is for site %q but this agent belongs to site %q", req.Spec.Name, a.cfg.Site)})
 		return
 	}
-	hcl.ApplyDefaults(&req.Spec)
+	spec.ApplyDefaults(&req.Spec)
 	if diags := hcl.ValidateSite(&req.Spec); diags.HasErrors() {
 		writeError(w, http.StatusUnprocessableEntity, api.Error{Error: "the spec is invalid", Diagnostics: hcl.DiagnosticsJSON(diags)})
 		return
@@ -251,21 +252,21 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 // carries the fingerprint /v1/state shows, so that
 // re-applying a spec read from the API never replaces a password by its
 // fingerprint. A fingerprint that matches nothing committed is refused.
-func (a *Agent) keepPasswords(spec *hcl.Site) []hcl.Diagnostic {
+func (a *Agent) keepPasswords(site *spec.Site) []spec.Diagnostic {
 	cur := a.cl.State().Spec
-	var red *hcl.Site
+	var red *spec.Site
 	if cur != nil {
 		red = cur.Redacted()
 	}
-	var diags []hcl.Diagnostic
-	for _, c := range spec.Cameras {
-		var old, oldRed *hcl.Camera
+	var diags []spec.Diagnostic
+	for _, c := range site.Cameras {
+		var old, oldRed *spec.Camera
 		if cur != nil {
 			old, oldRed = cur.Camera(c.Name), red.Camera(c.Name)
 		}
-		if hcl.IsFingerprint(c.Password) {
+		if spec.IsFingerprint(c.Password) {
 			if old == nil || c.Password != oldRed.Password {
-				diags = append(diags, hcl.Diagnostic{Severity: "error",
+				diags = append(diags, spec.Diagnostic{Severity: "error",
 					Summary: fmt.Sprintf("Camera %q: password is a fingerprint", c.Name),
 					Detail:  "The spec carries a password fingerprint, as shown by vigil status, that matches no committed password: send the real password."})
 				continue
@@ -276,17 +277,17 @@ func (a *Agent) keepPasswords(spec *hcl.Site) []hcl.Diagnostic {
 			c.URL = old.URL
 		}
 	}
-	for _, n := range spec.Notifiers {
-		var old *hcl.Notifier
+	for _, n := range site.Notifiers {
+		var old *spec.Notifier
 		if cur != nil {
 			old = cur.Notifier(n.Name)
 		}
 		for i, p := range n.Secrets() {
-			if !hcl.IsFingerprint(*p) {
+			if !spec.IsFingerprint(*p) {
 				continue
 			}
-			if old == nil || old.Channel() != n.Channel() || hcl.Fingerprint(*old.Secrets()[i]) != *p {
-				diags = append(diags, hcl.Diagnostic{Severity: "error",
+			if old == nil || old.Channel() != n.Channel() || spec.Fingerprint(*old.Secrets()[i]) != *p {
+				diags = append(diags, spec.Diagnostic{Severity: "error",
 					Summary: fmt.Sprintf("Notifier %q: secret is a fingerprint", n.Name),
 					Detail:  "The spec carries a secret fingerprint, as shown by vigil status, that matches no committed secret: send the real secret."})
 				continue
@@ -300,13 +301,13 @@ func (a *Agent) keepPasswords(spec *hcl.Site) []hcl.Diagnostic {
 			committed[s.Kind+"\x00"+s.Name] = *s.Value
 		}
 	}
-	for _, s := range spec.AccessSecrets() {
-		if !hcl.IsFingerprint(*s.Value) {
+	for _, s := range site.AccessSecrets() {
+		if !spec.IsFingerprint(*s.Value) {
 			continue
 		}
 		old, ok := committed[s.Kind+"\x00"+s.Name]
-		if !ok || hcl.Fingerprint(old) != *s.Value {
-			diags = append(diags, hcl.Diagnostic{Severity: "error",
+		if !ok || spec.Fingerprint(old) != *s.Value {
+			diags = append(diags, spec.Diagnostic{Severity: "error",
 				Summary: fmt.Sprintf("%s %q: hash is a fingerprint", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.Name),
 				Detail:  "The spec carries a hash fingerprint, as GET /v1/state shows it, that matches no committed hash: send the hash from the configuration."})
 			continue
@@ -329,7 +330,7 @@ func (a *Agent) noQuorumMessage(err error) string {
 	if v.spec() != nil {
 		total = 0
 		for _, s := range v.spec().Servers {
-			if s.Kind != hcl.KindVirtual {
+			if s.Kind != spec.KindVirtual {
 				total++
 			}
 		}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 	"vigil/runtime/recorder"
@@ -23,7 +23,7 @@ type recorderSet struct {
 	reg     *prometheus.Registry
 }
 
-func openRecorder(a *Agent, vols []storage.Volume, holds []*hcl.Hold) (*recorderSet, error) {
+func openRecorder(a *Agent, vols []storage.Volume, holds []*spec.Hold) (*recorderSet, error) {
 	// The holds are in force before retention first runs.
 	store, err := storage.Open(vols, a.log, storage.WithHolds(holds))
 	if err != nil {

@@ -3,7 +3,7 @@ package agent
 import (
 	"sync"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/recorder"
 )
 
@@ -12,15 +12,15 @@ import (
 // searched linearly, and a site has thousands of cameras.
 type specIndex struct {
 	revision uint64
-	spec     *hcl.Site
+	spec     *spec.Site
 	// cameras is the recorder's configuration of every camera, by name.
 	cameras map[string]recorder.Camera
 
 	redactOnce sync.Once
-	redacted   *hcl.Site
+	redacted   *spec.Site
 }
 
-func newSpecIndex(rev uint64, spec *hcl.Site) *specIndex {
+func newSpecIndex(rev uint64, spec *spec.Site) *specIndex {
 	idx := &specIndex{revision: rev, spec: spec, cameras: make(map[string]recorder.Camera, len(spec.Cameras))}
 	for _, c := range spec.Cameras {
 		idx.cameras[c.Name] = recorder.Camera{
@@ -40,7 +40,7 @@ func newSpecIndex(rev uint64, spec *hcl.Site) *specIndex {
 }
 
 // redactedSpec is the spec as /v1/state shows it, redacted once.
-func (idx *specIndex) redactedSpec() *hcl.Site {
+func (idx *specIndex) redactedSpec() *spec.Site {
 	idx.redactOnce.Do(func() { idx.redacted = idx.spec.Redacted() })
 	return idx.redacted
 }

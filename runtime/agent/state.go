@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 )
@@ -157,7 +157,7 @@ func (a *Agent) State() api.State {
 		slices.Sort(names[1:])
 		for _, n := range names {
 			m := v.members[n]
-			ss := api.ServerState{Name: n, Kind: hcl.KindRecording, Role: roleName(n, v.master), Health: m.Health, Version: m.Version, Since: m.Since}
+			ss := api.ServerState{Name: n, Kind: spec.KindRecording, Role: roleName(n, v.master), Health: m.Health, Version: m.Version, Since: m.Since}
 			if m.Addr != "" {
 				ss.Address = net.JoinHostPort(m.Addr, strconv.Itoa(m.APIPort))
 			}
@@ -185,7 +185,7 @@ func (a *Agent) State() api.State {
 			Health:  api.HealthUnknown,
 		}
 		if ss.Kind == "" {
-			ss.Kind = hcl.KindRecording
+			ss.Kind = spec.KindRecording
 		}
 		h, ok := v.health[s.Name]
 		if ok {

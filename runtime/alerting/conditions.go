@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -57,7 +57,7 @@ func Conditions(st *api.State, now time.Time, seen Since) []api.AlertItem {
 		return seen.at(key, now)
 	}
 	for _, ss := range st.Servers {
-		if ss.Kind == hcl.KindVirtual {
+		if ss.Kind == spec.KindVirtual {
 			continue
 		}
 		if ss.Health == api.HealthDead {
@@ -71,7 +71,7 @@ func Conditions(st *api.State, now time.Time, seen Since) []api.AlertItem {
 		if ss.Health != api.HealthAlive {
 			continue
 		}
-		spec := st.Spec.Server(ss.Name)
+		sv := st.Spec.Server(ss.Name)
 		for i, vol := range ss.Storage {
 			if vol.Full {
 				key := "storage.full/" + ss.Name + "/" + vol.Path
@@ -83,10 +83,10 @@ func Conditions(st *api.State, now time.Time, seen Since) []api.AlertItem {
 				out = append(out, api.AlertItem{Condition: "storage.retention", Server: ss.Name, Since: since(key),
 					Message: fmt.Sprintf("storage %s of %s cannot keep its max_age: recordings younger were deleted for room", vol.Path, ss.Name)})
 			}
-			if spec != nil && i < len(spec.Storage) && underFloor(spec.Storage[i], vol) {
+			if sv != nil && i < len(sv.Storage) && underFloor(sv.Storage[i], vol) {
 				key := "storage.floor/" + ss.Name + "/" + vol.Path
 				out = append(out, api.AlertItem{Condition: "storage.floor", Server: ss.Name, Since: since(key),
-					Message: fmt.Sprintf("storage %s of %s is under its free-space floor (%s free)", vol.Path, ss.Name, hcl.FormatSize(float64(vol.FreeBytes)))})
+					Message: fmt.Sprintf("storage %s of %s is under its free-space floor (%s free)", vol.Path, ss.Name, spec.FormatSize(float64(vol.FreeBytes)))})
 			}
 		}
 		if ss.ClockOffsetKnown && math.Abs(ss.ClockOffsetMS) > float64(ClockSkewBound.Milliseconds()) {
@@ -145,9 +145,9 @@ func takenOver(st *api.State, server string) []string {
 	return out
 }
 
-func underFloor(spec *hcl.Storage, vol api.StorageState) bool {
-	if spec.MinFree > 0 && vol.FreeBytes < spec.MinFree {
+func underFloor(st *spec.Storage, vol api.StorageState) bool {
+	if st.MinFree > 0 && vol.FreeBytes < st.MinFree {
 		return true
 	}
-	return spec.MinFreePercent > 0 && vol.TotalBytes > 0 && float64(vol.FreeBytes)*100/float64(vol.TotalBytes) < spec.MinFreePercent
+	return st.MinFreePercent > 0 && vol.TotalBytes > 0 && float64(vol.FreeBytes)*100/float64(vol.TotalBytes) < st.MinFreePercent
 }

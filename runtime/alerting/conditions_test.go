@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -15,14 +15,14 @@ import (
 // time while they last.
 func TestConditions(t *testing.T) {
 	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
-	spec := &hcl.Site{Name: "hq", Servers: []*hcl.Server{
-		{Name: "rec-1"}, {Name: "rec-2", Storage: []*hcl.Storage{{Path: "/rec", MinFree: 10 << 30}}}, {Name: "rec-3"}}}
-	st := &api.State{Spec: spec,
+	srv := &spec.Site{Name: "hq", Servers: []*spec.Server{
+		{Name: "rec-1"}, {Name: "rec-2", Storage: []*spec.Storage{{Path: "/rec", MinFree: 10 << 30}}}, {Name: "rec-3"}}}
+	st := &api.State{Spec: srv,
 		Servers: []api.ServerState{
-			{Name: "rec-1", Kind: hcl.KindRecording, Health: api.HealthDead, Since: t0},
-			{Name: "rec-2", Kind: hcl.KindRecording, Health: api.HealthAlive,
+			{Name: "rec-1", Kind: spec.KindRecording, Health: api.HealthDead, Since: t0},
+			{Name: "rec-2", Kind: spec.KindRecording, Health: api.HealthAlive,
 				Storage: []api.StorageState{{Path: "/rec", FreeBytes: 1 << 30, TotalBytes: 1 << 40, Full: true, RetentionShort: true}}},
-			{Name: "rec-3", Kind: hcl.KindRecording, Health: api.HealthAlive, ClockOffsetMS: -1500, ClockOffsetKnown: true},
+			{Name: "rec-3", Kind: spec.KindRecording, Health: api.HealthAlive, ClockOffsetMS: -1500, ClockOffsetKnown: true},
 		},
 		Cameras: []api.CameraState{
 			{Name: "cam1", Server: "rec-1", State: api.CameraCovered, Recorders: []api.Recorder{{Server: "rec-2", State: "recording"}}},
@@ -68,7 +68,7 @@ func TestConditions(t *testing.T) {
 // A camera's conditions that are not due yet join a message about it: one
 // failure, one message.
 func TestSameSubjectJoins(t *testing.T) {
-	s := newTestSite(&hcl.Alert{Name: "camera-dark", When: []string{"camera.stalled", "gap.open"}, For: 10 * time.Second, Notify: []string{"pager"}})
+	s := newTestSite(&spec.Alert{Name: "camera-dark", When: []string{"camera.stalled", "gap.open"}, For: 10 * time.Second, Notify: []string{"pager"}})
 	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	gap := api.AlertItem{Condition: "gap.open", Camera: "cam1", Since: t0}
 	stalled := api.AlertItem{Condition: "camera.stalled", Camera: "cam1", Since: t0.Add(5 * time.Second)}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/cluster"
 )
@@ -42,7 +42,7 @@ func NewEvaluator(site string) *Evaluator {
 
 // Happened queues a one-off item (config.applied, config.invalid) for the
 // alerts of spec that want it.
-func (e *Evaluator) Happened(spec *hcl.Site, it api.AlertItem) {
+func (e *Evaluator) Happened(spec *spec.Site, it api.AlertItem) {
 	it.State = api.ItemHappened
 	for _, a := range spec.Alerts {
 		if a.Matches(it.Condition, it.Server, it.Camera) {
@@ -53,7 +53,7 @@ func (e *Evaluator) Happened(spec *hcl.Site, it api.AlertItem) {
 
 // tracks tells whether alert a follows lasting condition c: it lists it or
 // its end.
-func tracks(a *hcl.Alert, c api.AlertItem) bool {
+func tracks(a *spec.Alert, c api.AlertItem) bool {
 	return a.Matches(c.Condition, c.Server, c.Camera) || endOf[c.Condition] != "" && a.Matches(endOf[c.Condition], c.Server, c.Camera)
 }
 
@@ -73,7 +73,7 @@ type pending struct {
 // told (the replicated state) and returns what to commit: incidents started
 // and ended, and one notification per alert whose first news is GroupWait
 // old, to each notifier of the alert. An empty commit means nothing to do.
-func (e *Evaluator) Step(spec *hcl.Site, conds []api.AlertItem, told map[string]cluster.Incident, now time.Time) cluster.AlertCommit {
+func (e *Evaluator) Step(spec *spec.Site, conds []api.AlertItem, told map[string]cluster.Incident, now time.Time) cluster.AlertCommit {
 	clear(e.carried) // a Step not followed by Committed: carried again
 	byAlert := map[string]*pending{}
 	get := func(name string) *pending {
@@ -195,7 +195,7 @@ func (e *Evaluator) Committed() {
 }
 
 // join adds the incidents of ins whose subject is one p tells of already.
-func (p *pending) join(ins []cluster.Incident, a *hcl.Alert) {
+func (p *pending) join(ins []cluster.Incident, a *spec.Alert) {
 	subjects := map[string]bool{}
 	for _, in := range p.started {
 		subjects[subject(in.Item)] = true
@@ -219,7 +219,7 @@ func subject(it api.AlertItem) string {
 	return "server/" + it.Server
 }
 
-func alertNamed(spec *hcl.Site, name string) *hcl.Alert {
+func alertNamed(spec *spec.Site, name string) *spec.Alert {
 	for _, a := range spec.Alerts {
 		if a.Name == name {
 			return a

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/cluster"
 )
@@ -14,14 +14,14 @@ import (
 // site is a replicated alert state driven by an Evaluator, as the master
 // runs it.
 type site struct {
-	spec *hcl.Site
+	spec *spec.Site
 	ev   *Evaluator
 	told map[string]cluster.Incident
 	sent []api.Notification
 }
 
-func newTestSite(alerts ...*hcl.Alert) *site {
-	spec := &hcl.Site{Name: "hq", Alerts: alerts, Notifiers: []*hcl.Notifier{{Name: "pager", Webhook: &hcl.WebhookNotifier{URL: "http://x"}}}}
+func newTestSite(alerts ...*spec.Alert) *site {
+	spec := &spec.Site{Name: "hq", Alerts: alerts, Notifiers: []*spec.Notifier{{Name: "pager", Webhook: &spec.WebhookNotifier{URL: "http://x"}}}}
 	return &site{spec: spec, ev: NewEvaluator("hq"), told: map[string]cluster.Incident{}}
 }
 
@@ -42,7 +42,7 @@ func (s *site) step(conds []api.AlertItem, now time.Time) {
 // A dead server with 50 cameras is one message listing them, and its
 // return one resolved message.
 func TestGroupedFailover(t *testing.T) {
-	s := newTestSite(&hcl.Alert{Name: "failover", When: []string{"server.dead", "takeover", "server.back"}, Notify: []string{"pager"}})
+	s := newTestSite(&spec.Alert{Name: "failover", When: []string{"server.dead", "takeover", "server.back"}, Notify: []string{"pager"}})
 	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	dead := api.AlertItem{Condition: "server.dead", Server: "rec-1", Since: t0, Message: "server rec-1 is dead"}
 	var moved []string
@@ -85,7 +85,7 @@ func TestGroupedFailover(t *testing.T) {
 // A condition shorter than `for` sends nothing; a longer one one alert,
 // grouping the cameras that went dark together.
 func TestForAndCameraGrouping(t *testing.T) {
-	s := newTestSite(&hcl.Alert{Name: "camera-dark", When: []string{"camera.stalled", "gap.open"}, For: time.Minute, Cameras: []string{"door-*"}, Notify: []string{"pager"}})
+	s := newTestSite(&spec.Alert{Name: "camera-dark", When: []string{"camera.stalled", "gap.open"}, For: time.Minute, Cameras: []string{"door-*"}, Notify: []string{"pager"}})
 	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	stalled := func(cam string) api.AlertItem {
 		return api.AlertItem{Condition: "camera.stalled", Camera: cam, Since: t0, Message: cam + " stalled"}
@@ -121,7 +121,7 @@ func TestForAndCameraGrouping(t *testing.T) {
 // once a commit carrying it landed; one that happens in between waits for
 // the next.
 func TestOneOffSurvivesFailedCommit(t *testing.T) {
-	s := newTestSite(&hcl.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}})
+	s := newTestSite(&spec.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}})
 	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	s.ev.Happened(s.spec, api.AlertItem{Condition: "config.applied", Since: t0, Message: "committed revision 3"})
 	if c := s.ev.Step(s.spec, nil, s.told, t0.Add(2*time.Second)); len(c.Send) != 1 {
@@ -148,8 +148,8 @@ func TestOneOffSurvivesFailedCommit(t *testing.T) {
 
 // One-off conditions, and an alert removed while its incident is open.
 func TestOneOffsAndRemovedAlert(t *testing.T) {
-	s := newTestSite(&hcl.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}},
-		&hcl.Alert{Name: "failover", When: []string{"server.dead"}, Notify: []string{"pager"}})
+	s := newTestSite(&spec.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}},
+		&spec.Alert{Name: "failover", When: []string{"server.dead"}, Notify: []string{"pager"}})
 	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	s.ev.Happened(s.spec, api.AlertItem{Condition: "config.applied", Since: t0, Message: "committed revision 3"})
 	s.ev.Happened(s.spec, api.AlertItem{Condition: "config.invalid", Since: t0, Message: "not wanted"})

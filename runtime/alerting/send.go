@@ -20,7 +20,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -30,7 +30,7 @@ const SendTimeout = 10 * time.Second
 // Send delivers n to the notifier and returns what the receiving server
 // answered. It never takes longer than ctx allows (SendTimeout without a
 // deadline).
-func Send(ctx context.Context, nf *hcl.Notifier, n api.Notification) (string, error) {
+func Send(ctx context.Context, nf *spec.Notifier, n api.Notification) (string, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, SendTimeout)
@@ -58,7 +58,7 @@ func Sign(secret string, body []byte) string {
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
 }
 
-func sendWebhook(ctx context.Context, w *hcl.WebhookNotifier, id string, body []byte) (string, error) {
+func sendWebhook(ctx context.Context, w *spec.WebhookNotifier, id string, body []byte) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
 		return "", err
@@ -88,7 +88,7 @@ func sendWebhook(ctx context.Context, w *hcl.WebhookNotifier, id string, body []
 // sendMail speaks SMTP: STARTTLS when offered (required with a username,
 // except on loopback, by net/smtp's PLAIN auth), and returns the server's
 // reply to the message.
-func sendMail(ctx context.Context, m *hcl.SMTPNotifier, n api.Notification) (string, error) {
+func sendMail(ctx context.Context, m *spec.SMTPNotifier, n api.Notification) (string, error) {
 	host, _, err := net.SplitHostPort(m.Server)
 	if err != nil {
 		return "", err
@@ -154,7 +154,7 @@ func sendMail(ctx context.Context, m *hcl.SMTPNotifier, n api.Notification) (str
 
 // mailMessage is the message: headers (the notification's ID in
 // Message-ID, so a repeat is recognisable) and a plain-text body.
-func mailMessage(m *hcl.SMTPNotifier, n api.Notification) []byte {
+func mailMessage(m *spec.SMTPNotifier, n api.Notification) []byte {
 	var b bytes.Buffer
 	subject := fmt.Sprintf("[vigil %s] %s %s: %s", n.Site, strings.ToUpper(n.Status), n.Alert, n.Summary)
 	if len(subject) > 200 {
@@ -196,7 +196,7 @@ func Text(n api.Notification) string {
 // publishMQTT publishes the notification with QoS 1, retained, so that a
 // subscriber that connects later still reads the latest; a repeat carries
 // the same id.
-func publishMQTT(ctx context.Context, m *hcl.MQTTNotifier, n api.Notification, body []byte) (string, error) {
+func publishMQTT(ctx context.Context, m *spec.MQTTNotifier, n api.Notification, body []byte) (string, error) {
 	opts := mqtt.NewClientOptions().AddBroker(m.Broker).SetClientID("vigil-" + n.Site + "-" + NewID()[:8]).
 		SetAutoReconnect(false).SetConnectRetry(false).SetCleanSession(true)
 	if dl, ok := ctx.Deadline(); ok {

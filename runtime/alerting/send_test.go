@@ -23,7 +23,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -53,7 +53,7 @@ func TestWebhook(t *testing.T) {
 		fmt.Fprint(w, "queued as 42")
 	}))
 	defer srv.Close()
-	nf := &hcl.Notifier{Name: "pager", Webhook: &hcl.WebhookNotifier{URL: srv.URL + "/vigil", Secret: "s3cret"}}
+	nf := &spec.Notifier{Name: "pager", Webhook: &spec.WebhookNotifier{URL: srv.URL + "/vigil", Secret: "s3cret"}}
 	answer, err := Send(context.Background(), nf, n)
 	if err != nil || answer != "202 Accepted: queued as 42" {
 		t.Fatalf("answer %q, %v", answer, err)
@@ -136,7 +136,7 @@ func TestMail(t *testing.T) {
 	defer srv.Close()
 
 	n := testNotification()
-	nf := &hcl.Notifier{Name: "ops-mail", SMTP: &hcl.SMTPNotifier{Server: ln.Addr().String(), From: "vigil@example.com",
+	nf := &spec.Notifier{Name: "ops-mail", SMTP: &spec.SMTPNotifier{Server: ln.Addr().String(), From: "vigil@example.com",
 		To: []string{"ops@example.com", "night@example.com"}, Username: "vigil", Password: "mail-pass"}}
 	answer, err := Send(context.Background(), nf, n)
 	if err != nil || !strings.HasPrefix(answer, "250 ") {
@@ -194,7 +194,7 @@ func TestMQTT(t *testing.T) {
 	}
 	broker := startMosquitto(t, bin)
 	n := testNotification()
-	nf := &hcl.Notifier{Name: "home", MQTT: &hcl.MQTTNotifier{Broker: broker, Topic: "vigil/hq"}}
+	nf := &spec.Notifier{Name: "home", MQTT: &spec.MQTTNotifier{Broker: broker, Topic: "vigil/hq"}}
 	answer, err := Send(context.Background(), nf, n)
 	if err != nil || !strings.Contains(answer, "acknowledged") {
 		t.Fatalf("answer %q, %v", answer, err)

@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 // DefaultAddress is the agent address used when neither -address nor
@@ -444,7 +444,7 @@ func (e *StaleError) Error() string {
 // ValidationError is a refused apply: the spec is invalid.
 type ValidationError struct {
 	Message     string
-	Diagnostics []hcl.Diagnostic
+	Diagnostics []spec.Diagnostic
 }
 
 func (e *ValidationError) Error() string {

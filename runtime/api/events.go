@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 // EventFilter selects events of GET /v1/events: the query parameters since,
@@ -97,7 +97,7 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	d, err := hcl.ParseDuration(s)
+	d, err := spec.ParseDuration(s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%q is neither a duration (2h, 10d) nor a time (RFC 3339)", s)
 	}

@@ -7,7 +7,7 @@ package api
 import (
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 // Server health as seen by membership.
@@ -38,10 +38,10 @@ type State struct {
 	// Revision of the committed spec; 0 means nothing was ever applied.
 	Revision uint64 `json:"revision"`
 	// Spec is the committed spec, with camera passwords replaced by
-	// fingerprints (see hcl.Camera.Password); nil before the first apply.
-	Spec    *hcl.Site `json:"spec,omitempty"`
-	Master  string    `json:"master,omitempty"`
-	Version string    `json:"version"`
+	// fingerprints (see spec.Camera.Password); nil before the first apply.
+	Spec    *spec.Site `json:"spec,omitempty"`
+	Master  string     `json:"master,omitempty"`
+	Version string     `json:"version"`
 	// Answering is the server that produced this state.
 	Answering string        `json:"answering"`
 	Servers   []ServerState `json:"servers"`
@@ -207,7 +207,7 @@ type Override struct {
 
 // ApplyRequest is the body of POST /v1/apply.
 type ApplyRequest struct {
-	Spec hcl.Site `json:"spec"`
+	Spec spec.Site `json:"spec"`
 	// BaseRevision is the revision the change was planned against; a
 	// different committed revision refuses the apply (409).
 	BaseRevision uint64 `json:"base_revision"`
@@ -225,7 +225,7 @@ type Error struct {
 	Revision     uint64 `json:"revision,omitempty"`
 	BaseRevision uint64 `json:"base_revision,omitempty"`
 	// Diagnostics are set when a spec fails validation (422).
-	Diagnostics []hcl.Diagnostic `json:"diagnostics,omitempty"`
+	Diagnostics []spec.Diagnostic `json:"diagnostics,omitempty"`
 	// Master is the master's API address when this agent cannot answer itself.
 	Master string `json:"master,omitempty"`
 }
@@ -308,7 +308,7 @@ type ExportPublicKey struct {
 // HoldFootageRequest is the body of POST /v1/holds/footage: which footage
 // these holds (committed or only planned) cover.
 type HoldFootageRequest struct {
-	Holds []*hcl.Hold `json:"holds"`
+	Holds []*spec.Hold `json:"holds"`
 	// Local asks for the answering server's footage alone (agents asking
 	// their peers); otherwise the answer covers the whole site.
 	Local bool `json:"local,omitempty"`

@@ -26,7 +26,7 @@
 // alive.
 //
 // A camera's cover list is its ordered backup list, or the ordered servers of
-// its group (hcl.Site.BackupServers), then every standby server of the site in
+// its group (spec.Site.BackupServers), then every standby server of the site in
 // declaration order that is not already in the list. Standby servers (N+1,
 // N+2) cover failures: they are used after the explicit backups and always
 // hand cameras back (see failback). A camera whose spec names a standby as its
@@ -143,7 +143,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -180,7 +180,7 @@ type Input struct {
 	// Spec is the committed site spec; nil gives an empty Result. Its
 	// Failback field is taken as is: the loader defaults it to true, a Site
 	// built by hand must set it.
-	Spec *hcl.Site
+	Spec *spec.Site
 	// Members by server name; a server absent from the map is HealthUnknown.
 	Members map[string]Member
 	// Running maps a server to the cameras it has a running recorder session
@@ -257,7 +257,7 @@ func LatestOverrides(overrides []api.Override) map[string]api.Override {
 // server is a server of the spec with its health and the load placed so far.
 type server struct {
 	name      string
-	kind      string // normalised: "" becomes hcl.KindRecording
+	kind      string // normalised: "" becomes spec.KindRecording
 	canRecord bool
 	health    string
 	since     time.Time
@@ -288,7 +288,7 @@ func (s *server) upFor(redundancy string) bool {
 	case api.HealthAlive:
 		return true
 	case api.HealthSuspect:
-		return redundancy != hcl.RedundancyFast
+		return redundancy != spec.RedundancyFast
 	}
 	return false
 }
@@ -298,9 +298,9 @@ func (s *server) hasRoom() bool { return s.max <= 0 || s.load < s.max }
 // why says in a few words why s cannot keep a camera of the given redundancy.
 func (s *server) why(redundancy string) string {
 	switch {
-	case s.kind == hcl.KindWitness || s.kind == hcl.KindVirtual:
+	case s.kind == spec.KindWitness || s.kind == spec.KindVirtual:
 		return fmt.Sprintf("%s is a %s server and records nothing", s.name, s.kind)
-	case s.health == api.HealthSuspect && redundancy == hcl.RedundancyFast:
+	case s.health == api.HealthSuspect && redundancy == spec.RedundancyFast:
 		return s.name + " suspect (fast redundancy)"
 	case s.health == api.HealthUnknown:
 		return s.name + " down (health unknown)"
@@ -325,7 +325,7 @@ func (s *server) fullWhy() string {
 
 // work is the decision in progress for one camera.
 type work struct {
-	cam        *hcl.Camera
+	cam        *spec.Camera
 	redundancy string
 	primary    *server // nil when the primary is not a server of the spec
 	main       *server // where the camera belongs now; nil when none is up
@@ -389,12 +389,12 @@ func Assign(in Input) Result {
 		}
 		kind := sv.Kind
 		if kind == "" {
-			kind = hcl.KindRecording
+			kind = spec.KindRecording
 		}
 		s := &server{
 			name:      sv.Name,
 			kind:      kind,
-			canRecord: kind == hcl.KindRecording || kind == hcl.KindStandby,
+			canRecord: kind == spec.KindRecording || kind == spec.KindStandby,
 			health:    api.HealthUnknown,
 			max:       sv.MaxCameras,
 		}
@@ -409,7 +409,7 @@ func Assign(in Input) Result {
 		}
 		servers = append(servers, s)
 		byName[s.name] = s
-		if kind == hcl.KindStandby {
+		if kind == spec.KindStandby {
 			standbys = append(standbys, s)
 		}
 	}
@@ -434,7 +434,7 @@ func Assign(in Input) Result {
 		slices.SortFunc(list, func(a, b *server) int { return strings.Compare(a.name, b.name) })
 	}
 
-	cams := make([]*hcl.Camera, 0, len(site.Cameras))
+	cams := make([]*spec.Camera, 0, len(site.Cameras))
 	seen := make(map[string]bool, len(site.Cameras))
 	for _, c := range site.Cameras {
 		if c == nil || seen[c.Name] {
@@ -443,7 +443,7 @@ func Assign(in Input) Result {
 		seen[c.Name] = true
 		cams = append(cams, c)
 	}
-	slices.SortFunc(cams, func(a, b *hcl.Camera) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(cams, func(a, b *spec.Camera) int { return strings.Compare(a.Name, b.Name) })
 
 	res := Result{Cameras: make(map[string]Camera, len(cams)), Load: make(map[string]int, len(servers))}
 	works := make([]*work, len(cams))
@@ -453,7 +453,7 @@ func Assign(in Input) Result {
 		w := &pool[i]
 		*w = work{cam: c, redundancy: c.Redundancy, primary: byName[c.Server], running: running[c.Name]}
 		if w.redundancy == "" {
-			w.redundancy = hcl.RedundancyNormal
+			w.redundancy = spec.RedundancyNormal
 		}
 		works[i] = w
 		decide(w, site, byName, standbys, overrides)
@@ -553,7 +553,7 @@ func Assign(in Input) Result {
 
 	// Step 6: constant copies.
 	for _, w := range works {
-		if w.redundancy != hcl.RedundancyConstant || w.cam.Locked || (len(w.recs) == 0 && !w.queued) {
+		if w.redundancy != spec.RedundancyConstant || w.cam.Locked || (len(w.recs) == 0 && !w.queued) {
 			continue
 		}
 		var cands []*server
@@ -601,7 +601,7 @@ func Assign(in Input) Result {
 
 // decide fills the camera's main server, cover list and the step that places
 // it (steps 1 and 2 of the package documentation).
-func decide(w *work, site *hcl.Site, byName map[string]*server, standbys []*server, overrides map[string]api.Override) {
+func decide(w *work, site *spec.Site, byName map[string]*server, standbys []*server, overrides map[string]api.Override) {
 	c, p := w.cam, w.primary
 	if c.Locked {
 		// A suspect server keeps its locked cameras: nobody else may record them.
@@ -683,7 +683,7 @@ func decide(w *work, site *hcl.Site, byName map[string]*server, standbys []*serv
 	// never changes which cameras are at home (step 4 checks health).
 	if !site.Failback && !w.runs(p) {
 		for _, s := range w.list[:w.nBackups] {
-			if s.kind == hcl.KindRecording && w.runs(s) {
+			if s.kind == spec.KindRecording && w.runs(s) {
 				w.stay, w.cover = true, true
 				return
 			}
@@ -706,7 +706,7 @@ func homeCandidates(w *work) []candidate {
 	var out []candidate
 	if w.stay {
 		for _, s := range w.list[:w.nBackups] {
-			if s.kind == hcl.KindRecording && s.alive() && w.runs(s) {
+			if s.kind == spec.KindRecording && s.alive() && w.runs(s) {
 				out = append(out, candidate{s, RoleBackup, true})
 			}
 		}
@@ -781,7 +781,7 @@ func finish(w *work, queueWhy string) Camera {
 			parts = append(parts, r.Server+" keeps recording until "+first.Server+" runs it (failback)")
 		}
 	}
-	if w.redundancy == hcl.RedundancyConstant && !w.cam.Locked && !w.queued && copies == 0 {
+	if w.redundancy == spec.RedundancyConstant && !w.cam.Locked && !w.queued && copies == 0 {
 		parts = append(parts, "no live server with room for the constant copy")
 	}
 	c.Reason = strings.Join(parts, "; ")

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -14,26 +14,26 @@ var t0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 
 // srv declares a server: "rec-1", "sb-1:standby", "w-1:witness", "rec-1/2"
 // (max_cameras 2), "sb-1:standby/3".
-func srv(spec string) *hcl.Server {
-	s := &hcl.Server{Kind: hcl.KindRecording}
-	if name, max, ok := strings.Cut(spec, "/"); ok {
-		spec = name
+func srv(site string) *spec.Server {
+	s := &spec.Server{Kind: spec.KindRecording}
+	if name, max, ok := strings.Cut(site, "/"); ok {
+		site = name
 		fmt.Sscan(max, &s.MaxCameras)
 	}
-	if name, kind, ok := strings.Cut(spec, ":"); ok {
-		spec, s.Kind = name, kind
+	if name, kind, ok := strings.Cut(site, ":"); ok {
+		site, s.Kind = name, kind
 	}
-	s.Name = spec
+	s.Name = site
 	return s
 }
 
 // cam declares a camera on a primary with an ordered backup list.
-func cam(name, primary string, backups ...string) *hcl.Camera {
-	return &hcl.Camera{Name: name, Server: primary, Backup: backups, Redundancy: hcl.RedundancyNormal}
+func cam(name, primary string, backups ...string) *spec.Camera {
+	return &spec.Camera{Name: name, Server: primary, Backup: backups, Redundancy: spec.RedundancyNormal}
 }
 
-func site(servers []string, cams ...*hcl.Camera) *hcl.Site {
-	s := &hcl.Site{Name: "s", Failback: true, Cameras: cams}
+func site(servers []string, cams ...*spec.Camera) *spec.Site {
+	s := &spec.Site{Name: "s", Failback: true, Cameras: cams}
 	for _, v := range servers {
 		s.Servers = append(s.Servers, srv(v))
 	}
@@ -42,7 +42,7 @@ func site(servers []string, cams ...*hcl.Camera) *hcl.Site {
 
 // health builds Members from "rec-1=dead@3" (Since = t0 + 3s); servers not
 // named are alive.
-func health(s *hcl.Site, states ...string) map[string]Member {
+func health(s *spec.Site, states ...string) map[string]Member {
 	m := map[string]Member{}
 	for _, v := range s.Servers {
 		m[v.Name] = Member{Health: api.HealthAlive, Since: t0}
@@ -125,10 +125,10 @@ func TestDeadPrimaryCoveredByFirstLiveBackup(t *testing.T) {
 
 func TestGroupOrderIsBackupOrder(t *testing.T) {
 	s := site([]string{"rec-1", "rec-2", "rec-3"})
-	s.Groups = []*hcl.Group{{Name: "g", Servers: []string{"rec-1", "rec-3", "rec-2"}}}
+	s.Groups = []*spec.Group{{Name: "g", Servers: []string{"rec-1", "rec-3", "rec-2"}}}
 	c := cam("c1", "rec-1")
 	c.Group = "g"
-	s.Cameras = []*hcl.Camera{c}
+	s.Cameras = []*spec.Camera{c}
 	check(t, Assign(Input{Spec: s, Members: health(s, "rec-1=dead")}), map[string]want{
 		"c1": {"rec-3(backup)", api.CameraCovered, "covered by rec-3 (backup 1)"},
 	})
@@ -210,15 +210,15 @@ func TestUnknownPrimaryNameGoesToBackups(t *testing.T) {
 }
 
 func TestLockedCameras(t *testing.T) {
-	locked := func(name, primary string, red string) *hcl.Camera {
+	locked := func(name, primary string, red string) *spec.Camera {
 		c := cam(name, primary, "rec-2")
 		c.Locked, c.Redundancy = true, red
 		return c
 	}
 	s := site([]string{"rec-1/1", "rec-2", "w-1:witness"},
-		locked("lpr-1", "rec-1", hcl.RedundancyNormal),
-		locked("lpr-2", "rec-1", hcl.RedundancyConstant),
-		locked("lpr-3", "w-1", hcl.RedundancyNormal))
+		locked("lpr-1", "rec-1", spec.RedundancyNormal),
+		locked("lpr-2", "rec-1", spec.RedundancyConstant),
+		locked("lpr-3", "w-1", spec.RedundancyNormal))
 	check(t, Assign(Input{Spec: s, Members: health(s)}), map[string]want{
 		"lpr-1": {"rec-1(primary)", api.CameraRecording, ""},
 		"lpr-2": {"", api.CameraUncovered, "locked to rec-1 full (max_cameras 1)"},
@@ -232,7 +232,7 @@ func TestLockedCameras(t *testing.T) {
 		"lpr-1": {"", api.CameraDark, "locked to rec-1, whose health is unknown"},
 	})
 	// A fast locked camera stays on its suspect server: there is nowhere else.
-	f := locked("lpr-f", "rec-1", hcl.RedundancyFast)
+	f := locked("lpr-f", "rec-1", spec.RedundancyFast)
 	s2 := site([]string{"rec-1", "rec-2"}, f)
 	check(t, Assign(Input{Spec: s2, Members: health(s2, "rec-1=suspect")}), map[string]want{
 		"lpr-f": {"rec-1(primary)", api.CameraRecording, ""},
@@ -249,7 +249,7 @@ func TestLockedCameras(t *testing.T) {
 func TestRedundancyNormalWaitsForDeadFastActsOnSuspect(t *testing.T) {
 	n := cam("normal", "rec-1", "rec-2")
 	f := cam("fast", "rec-1", "rec-2")
-	f.Redundancy = hcl.RedundancyFast
+	f.Redundancy = spec.RedundancyFast
 	s := site([]string{"rec-1", "rec-2"}, n, f)
 	check(t, Assign(Input{Spec: s, Members: health(s, "rec-1=suspect")}), map[string]want{
 		"normal": {"rec-1(primary)", api.CameraRecording, ""},
@@ -267,7 +267,7 @@ func TestRedundancyNormalWaitsForDeadFastActsOnSuspect(t *testing.T) {
 
 func TestConstantRecordsTwice(t *testing.T) {
 	c := cam("c1", "rec-1", "rec-2", "rec-3")
-	c.Redundancy = hcl.RedundancyConstant
+	c.Redundancy = spec.RedundancyConstant
 	s := site([]string{"rec-1", "rec-2", "rec-3", "sb-1:standby"}, c)
 	check(t, Assign(Input{Spec: s, Members: health(s)}), map[string]want{
 		"c1": {"rec-1(primary) rec-2(constant)", api.CameraRecording, "recorded by rec-1; constant copy on rec-2"},
@@ -317,7 +317,7 @@ func TestMaxConcurrentFailoversQueuesInDeathOrder(t *testing.T) {
 
 func TestQueuedConstantCameraKeepsItsConstantCopy(t *testing.T) {
 	c := cam("c", "rec-2", "rec-3", "rec-4")
-	c.Redundancy = hcl.RedundancyConstant
+	c.Redundancy = spec.RedundancyConstant
 	s := site([]string{"rec-1", "rec-2", "rec-3", "rec-4", "sb-1:standby"}, cam("a", "rec-1", "rec-3"), c)
 	s.MaxConcurrentFailovers = 1
 	check(t, Assign(Input{Spec: s, Members: health(s, "rec-1=dead@1", "rec-2=dead@2")}), map[string]want{
@@ -458,7 +458,7 @@ func TestSuspectServerKeepsItsNormalCameras(t *testing.T) {
 
 func TestFailbackOffConstantCamera(t *testing.T) {
 	c := cam("c1", "rec-1", "rec-2")
-	c.Redundancy = hcl.RedundancyConstant
+	c.Redundancy = spec.RedundancyConstant
 	s := site([]string{"rec-1", "rec-2"}, c)
 	s.Failback = false
 	// rec-1 restarted: rec-2 keeps the camera, rec-1 records the constant copy.
@@ -475,7 +475,7 @@ func TestFailbackOffConstantCamera(t *testing.T) {
 
 func TestForListsEveryRole(t *testing.T) {
 	c := cam("b", "rec-2", "rec-1")
-	c.Redundancy = hcl.RedundancyConstant
+	c.Redundancy = spec.RedundancyConstant
 	s := site([]string{"rec-1", "rec-2", "rec-3"}, cam("c", "rec-1"), c, cam("a", "rec-3", "rec-1"))
 	r := Assign(Input{Spec: s, Members: health(s, "rec-3=dead")})
 	if got := strings.Join(r.For("rec-1"), ","); got != "a,b,c" {
@@ -488,7 +488,7 @@ func TestForListsEveryRole(t *testing.T) {
 
 func TestConstantCopyMissingDuringHandover(t *testing.T) {
 	c := cam("c1", "rec-1", "rec-2")
-	c.Redundancy = hcl.RedundancyConstant
+	c.Redundancy = spec.RedundancyConstant
 	s := site([]string{"rec-1", "rec-2/1", "rec-3"}, c, cam("a", "rec-2"))
 	// rec-2 is full of its own camera; rec-3 still runs c1 from an older spec.
 	running := map[string]map[string]bool{"rec-3": {"c1": true}}

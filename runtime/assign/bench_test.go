@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -13,11 +13,11 @@ import (
 // one returning (its cameras are handed back make-before-break) and every
 // other camera running where it belongs.
 func benchInput(servers, cameras int) Input {
-	s := &hcl.Site{Name: "bench", Failback: true}
+	s := &spec.Site{Name: "bench", Failback: true}
 	for i := range servers {
-		s.Servers = append(s.Servers, &hcl.Server{Name: fmt.Sprintf("rec-%02d", i), Kind: hcl.KindRecording, MaxCameras: 300})
+		s.Servers = append(s.Servers, &spec.Server{Name: fmt.Sprintf("rec-%02d", i), Kind: spec.KindRecording, MaxCameras: 300})
 	}
-	s.Servers = append(s.Servers, &hcl.Server{Name: "standby", Kind: hcl.KindStandby, MaxCameras: 300})
+	s.Servers = append(s.Servers, &spec.Server{Name: "standby", Kind: spec.KindStandby, MaxCameras: 300})
 	in := Input{Spec: s, Members: map[string]Member{}, Running: map[string]map[string]bool{}, Now: t0}
 	for _, sv := range s.Servers {
 		in.Members[sv.Name] = Member{Health: api.HealthAlive, Since: t0}
@@ -26,15 +26,15 @@ func benchInput(servers, cameras int) Input {
 	in.Members["rec-00"] = Member{Health: api.HealthDead, Since: t0}
 	for i := range cameras {
 		p := i % servers
-		c := &hcl.Camera{
+		c := &spec.Camera{
 			Name:       fmt.Sprintf("cam-%05d", i),
 			Server:     s.Servers[p].Name,
 			Backup:     []string{s.Servers[(p+1)%servers].Name, s.Servers[(p+2)%servers].Name},
-			Redundancy: hcl.RedundancyNormal,
+			Redundancy: spec.RedundancyNormal,
 		}
 		switch i % 50 {
 		case 7:
-			c.Redundancy = hcl.RedundancyConstant
+			c.Redundancy = spec.RedundancyConstant
 		case 9:
 			c.Locked = true
 		}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 )
@@ -13,20 +13,20 @@ import (
 // reader goes dark, and the constant camera of rec-2 keeps two recorders.
 func ExampleAssign() {
 	now := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
-	site := &hcl.Site{
+	site := &spec.Site{
 		Name:     "depot",
 		Failback: true,
-		Servers: []*hcl.Server{
-			{Name: "rec-1", Kind: hcl.KindRecording},
-			{Name: "rec-2", Kind: hcl.KindRecording},
-			{Name: "rec-3", Kind: hcl.KindRecording, MaxCameras: 10},
-			{Name: "spare", Kind: hcl.KindStandby},
+		Servers: []*spec.Server{
+			{Name: "rec-1", Kind: spec.KindRecording},
+			{Name: "rec-2", Kind: spec.KindRecording},
+			{Name: "rec-3", Kind: spec.KindRecording, MaxCameras: 10},
+			{Name: "spare", Kind: spec.KindStandby},
 		},
-		Cameras: []*hcl.Camera{
-			{Name: "gate", Server: "rec-1", Backup: []string{"rec-3", "rec-2"}, Redundancy: hcl.RedundancyNormal},
-			{Name: "lpr", Server: "rec-1", Locked: true, Redundancy: hcl.RedundancyNormal},
-			{Name: "vault", Server: "rec-2", Backup: []string{"rec-1", "rec-3"}, Redundancy: hcl.RedundancyConstant},
-			{Name: "yard", Server: "rec-1", Redundancy: hcl.RedundancyNormal},
+		Cameras: []*spec.Camera{
+			{Name: "gate", Server: "rec-1", Backup: []string{"rec-3", "rec-2"}, Redundancy: spec.RedundancyNormal},
+			{Name: "lpr", Server: "rec-1", Locked: true, Redundancy: spec.RedundancyNormal},
+			{Name: "vault", Server: "rec-2", Backup: []string{"rec-1", "rec-3"}, Redundancy: spec.RedundancyConstant},
+			{Name: "yard", Server: "rec-1", Redundancy: spec.RedundancyNormal},
 		},
 	}
 	res := assign.Assign(assign.Input{

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -20,21 +20,21 @@ const propertyCases = 3000
 // health and Since, random running sessions and balancing moves. Names that
 // are not servers of the site appear now and then, as in a spec that changed.
 func randomInput(rng *rand.Rand) Input {
-	s := &hcl.Site{Name: "s", Failback: rng.IntN(4) != 0}
+	s := &spec.Site{Name: "s", Failback: rng.IntN(4) != 0}
 	if rng.IntN(3) == 0 {
 		s.MaxConcurrentFailovers = rng.IntN(3) + 1
 	}
 	nServers := rng.IntN(8) + 1
 	var names []string
 	for i := range nServers {
-		sv := &hcl.Server{Name: fmt.Sprintf("srv-%d", i), Kind: hcl.KindRecording}
+		sv := &spec.Server{Name: fmt.Sprintf("srv-%d", i), Kind: spec.KindRecording}
 		switch k := rng.IntN(20); {
 		case k < 3:
-			sv.Kind = hcl.KindStandby
+			sv.Kind = spec.KindStandby
 		case k < 5:
-			sv.Kind = hcl.KindWitness
+			sv.Kind = spec.KindWitness
 		case k < 6:
-			sv.Kind = hcl.KindVirtual
+			sv.Kind = spec.KindVirtual
 		case k < 7:
 			sv.Kind = "" // the default: recording
 		}
@@ -51,15 +51,15 @@ func randomInput(rng *rand.Rand) Input {
 		return names[rng.IntN(len(names))]
 	}
 	for i := range rng.IntN(3) {
-		g := &hcl.Group{Name: fmt.Sprintf("g%d", i)}
+		g := &spec.Group{Name: fmt.Sprintf("g%d", i)}
 		for range rng.IntN(4) + 1 {
 			g.Servers = append(g.Servers, pick())
 		}
 		s.Groups = append(s.Groups, g)
 	}
-	redundancies := []string{hcl.RedundancyNormal, hcl.RedundancyFast, hcl.RedundancyConstant, ""}
+	redundancies := []string{spec.RedundancyNormal, spec.RedundancyFast, spec.RedundancyConstant, ""}
 	for i := range rng.IntN(61) {
-		c := &hcl.Camera{Name: fmt.Sprintf("cam-%02d", i), Server: pick(),
+		c := &spec.Camera{Name: fmt.Sprintf("cam-%02d", i), Server: pick(),
 			Redundancy: redundancies[rng.IntN(len(redundancies))], Locked: rng.IntN(10) == 0}
 		if len(s.Groups) > 0 && rng.IntN(3) == 0 {
 			c.Group = fmt.Sprintf("g%d", rng.IntN(len(s.Groups)+1)) // sometimes a group that does not exist
@@ -114,15 +114,15 @@ func forEachCase(t *testing.T, check func(t *testing.T, in Input, r Result)) {
 	}
 }
 
-func serverOfSpec(in Input, name string) *hcl.Server {
+func serverOfSpec(in Input, name string) *spec.Server {
 	if name == "" {
 		return nil
 	}
 	return in.Spec.Server(name)
 }
 
-func canRecord(sv *hcl.Server) bool {
-	return sv != nil && (sv.Kind == "" || sv.Kind == hcl.KindRecording || sv.Kind == hcl.KindStandby)
+func canRecord(sv *spec.Server) bool {
+	return sv != nil && (sv.Kind == "" || sv.Kind == spec.KindRecording || sv.Kind == spec.KindStandby)
 }
 
 func healthOf(in Input, name string) string {
@@ -140,7 +140,7 @@ func isAlive(in Input, name string) bool {
 func upFor(in Input, name, redundancy string) bool {
 	h := healthOf(in, name)
 	return canRecord(serverOfSpec(in, name)) &&
-		(h == api.HealthAlive || (h == api.HealthSuspect && redundancy != hcl.RedundancyFast))
+		(h == api.HealthAlive || (h == api.HealthSuspect && redundancy != spec.RedundancyFast))
 }
 
 func hasRoom(in Input, r Result, name string) bool {
@@ -165,14 +165,14 @@ func overrideFor(in Input, cam string) (api.Override, bool) {
 
 // eligible lists the servers that may ever record an unlocked camera: its
 // primary, its balancing server, its backups or group, every standby.
-func eligible(in Input, c *hcl.Camera) []string {
+func eligible(in Input, c *spec.Camera) []string {
 	out := []string{c.Server}
 	if o, ok := overrideFor(in, c.Name); ok {
 		out = append(out, o.Server)
 	}
 	out = append(out, in.Spec.BackupServers(c)...)
 	for _, sv := range in.Spec.Servers {
-		if sv.Kind == hcl.KindStandby {
+		if sv.Kind == spec.KindStandby {
 			out = append(out, sv.Name)
 		}
 	}
@@ -331,7 +331,7 @@ func TestPropertyConstantCamerasRecordTwice(t *testing.T) {
 		}
 		for _, c := range in.Spec.Cameras {
 			got := r.Cameras[c.Name]
-			if c.Redundancy != hcl.RedundancyConstant || c.Locked || queued[c.Server] || len(got.Recorders) == 0 {
+			if c.Redundancy != spec.RedundancyConstant || c.Locked || queued[c.Server] || len(got.Recorders) == 0 {
 				continue
 			}
 			n := 0
@@ -422,7 +422,7 @@ func TestPropertyDeterministic(t *testing.T) {
 	})
 }
 
-func runsOnBackup(in Input, c *hcl.Camera) bool {
+func runsOnBackup(in Input, c *spec.Camera) bool {
 	for _, b := range in.Spec.BackupServers(c) {
 		if b != c.Server && in.Running[b][c.Name] {
 			return true

@@ -71,7 +71,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 )
@@ -79,7 +79,7 @@ import (
 // Input is everything a balancing decision depends on.
 type Input struct {
 	// Spec is the committed site spec; nil gives an empty report.
-	Spec *hcl.Site
+	Spec *spec.Site
 	// Stats are the site's daily recorded bytes (at least the period).
 	Stats []api.DailyStat
 	// Overrides are the balancing moves in force.
@@ -109,25 +109,25 @@ func (r Result) Apply() bool { return r.Report.Enabled && r.Report.InWindow && r
 
 // Settings returns the site's balancing block, or the defaults with
 // balancing disabled when the site has none.
-func Settings(s *hcl.Site) hcl.Balancing {
+func Settings(s *spec.Site) spec.Balancing {
 	if s != nil && s.Balancing != nil {
 		b := *s.Balancing
 		if b.HistoryDays <= 0 {
-			b.HistoryDays = hcl.DefaultHistoryDays
+			b.HistoryDays = spec.DefaultHistoryDays
 		}
 		if b.TolerancePercent <= 0 {
-			b.TolerancePercent = hcl.DefaultTolerance
+			b.TolerancePercent = spec.DefaultTolerance
 		}
 		return b
 	}
-	return hcl.Balancing{HistoryDays: hcl.DefaultHistoryDays, MinDaysBetweenMoves: hcl.DefaultMinDaysBetween,
-		Window: hcl.HourWindow{StartMinute: 0, EndMinute: 24 * 60}, TolerancePercent: hcl.DefaultTolerance}
+	return spec.Balancing{HistoryDays: spec.DefaultHistoryDays, MinDaysBetweenMoves: spec.DefaultMinDaysBetween,
+		Window: spec.HourWindow{StartMinute: 0, EndMinute: 24 * 60}, TolerancePercent: spec.DefaultTolerance}
 }
 
 // Window reports whether now lies inside the balancing window (in loc), when
 // the window opens next (zero while inside, or when it never opens), and
 // when the current window closes (zero outside).
-func Window(b hcl.Balancing, loc *time.Location, now time.Time) (inside bool, next, ends time.Time) {
+func Window(b spec.Balancing, loc *time.Location, now time.Time) (inside bool, next, ends time.Time) {
 	w := b.Window
 	if w.StartMinute == w.EndMinute {
 		return false, time.Time{}, time.Time{} // an empty window never opens
@@ -160,7 +160,7 @@ func Window(b hcl.Balancing, loc *time.Location, now time.Time) (inside bool, ne
 
 // selected reports whether the balancing block lets camera c move, and why
 // not.
-func selected(b hcl.Balancing, c *hcl.Camera) (bool, string) {
+func selected(b spec.Balancing, c *spec.Camera) (bool, string) {
 	switch {
 	case c.Locked:
 		return false, "locked"
@@ -188,7 +188,7 @@ func selected(b hcl.Balancing, c *hcl.Camera) (bool, string) {
 }
 
 type server struct {
-	spec     *hcl.Server
+	spec     *spec.Server
 	balanced bool
 	load     float64
 	count    int
@@ -198,7 +198,7 @@ type server struct {
 }
 
 type camera struct {
-	spec    *hcl.Camera
+	spec    *spec.Camera
 	main    string
 	rate    float64
 	movable bool
@@ -226,7 +226,7 @@ func Plan(in Input) Result {
 	}
 	site := in.Spec
 	rep.Enabled = site.Balancing != nil && site.Balancing.Enabled
-	rep.TimeZone = cmp.Or(site.TimeZone, hcl.DefaultTimeZone)
+	rep.TimeZone = cmp.Or(site.TimeZone, spec.DefaultTimeZone)
 	loc, err := time.LoadLocation(rep.TimeZone)
 	if err != nil {
 		loc = time.UTC
@@ -250,13 +250,13 @@ func Plan(in Input) Result {
 	servers := map[string]*server{}
 	var order []*server
 	for _, s := range site.Servers {
-		v := &server{spec: s, balanced: s.Kind == hcl.KindRecording && in.Alive[s.Name]}
+		v := &server{spec: s, balanced: s.Kind == spec.KindRecording && in.Alive[s.Name]}
 		servers[s.Name] = v
 		order = append(order, v)
 	}
 	canRecord := func(name string) bool {
 		s := servers[name]
-		return s != nil && (s.spec.Kind == hcl.KindRecording || s.spec.Kind == hcl.KindStandby)
+		return s != nil && (s.spec.Kind == spec.KindRecording || s.spec.Kind == spec.KindStandby)
 	}
 
 	last := assign.LatestOverrides(in.Overrides)
@@ -268,7 +268,7 @@ func Plan(in Input) Result {
 		cm := &camera{spec: c, main: c.Server, backups: site.BackupServers(c)}
 		if rep.DaysWithData > 0 {
 			cm.rate = float64(total[c.Name]) / float64(rep.DaysWithData)
-			if c.Redundancy == hcl.RedundancyConstant {
+			if c.Redundancy == spec.RedundancyConstant {
 				cm.rate /= 2
 			}
 		}
@@ -413,7 +413,7 @@ func message(rep api.BalanceReport, n int, tol float64) string {
 	}
 }
 
-func windowText(b hcl.Balancing) string {
+func windowText(b spec.Balancing) string {
 	w := b.Window
 	s := fmt.Sprintf("%02d:%02d-%02d:%02d", w.StartMinute/60, w.StartMinute%60, w.EndMinute/60, w.EndMinute%60)
 	if len(b.Weekdays) > 0 {
@@ -426,8 +426,8 @@ func windowText(b hcl.Balancing) string {
 	return s
 }
 
-func notBalancedWhy(s *hcl.Server, alive map[string]bool) string {
-	if s.Kind != hcl.KindRecording {
+func notBalancedWhy(s *spec.Server, alive map[string]bool) string {
+	if s.Kind != spec.KindRecording {
 		return s.Kind + " server"
 	}
 	if !alive[s.Name] {
@@ -485,8 +485,8 @@ func greedy(cams []*camera, bal []*server, mean, tol float64) []api.BalanceMove 
 		}
 		h := best.at
 		reason := fmt.Sprintf("%s %s → %s, %s %s → %s (mean %s)",
-			h.spec.Name, hcl.FormatSize(h.load), FormatRate(h.load-best.rate),
-			bestTo.spec.Name, hcl.FormatSize(bestTo.load), FormatRate(bestTo.load+best.rate), FormatRate(mean))
+			h.spec.Name, spec.FormatSize(h.load), FormatRate(h.load-best.rate),
+			bestTo.spec.Name, spec.FormatSize(bestTo.load), FormatRate(bestTo.load+best.rate), FormatRate(mean))
 		moves = append(moves, api.BalanceMove{Camera: best.spec.Name, From: h.spec.Name, To: bestTo.spec.Name, BytesPerDay: best.rate, Reason: reason})
 		h.load -= best.rate
 		h.count--
@@ -503,7 +503,7 @@ func fits(c *camera, t *server) bool {
 	if t.spec.MaxCameras > 0 && t.count >= t.spec.MaxCameras {
 		return false
 	}
-	if c.spec.Redundancy == hcl.RedundancyConstant && t.spec.Name != c.spec.Server && slices.Contains(c.backups, t.spec.Name) {
+	if c.spec.Redundancy == spec.RedundancyConstant && t.spec.Name != c.spec.Server && slices.Contains(c.backups, t.spec.Name) {
 		return false
 	}
 	return true
@@ -525,5 +525,5 @@ func sameOverrides(a, b []api.Override) bool {
 
 // FormatRate writes bytes per day for people: "31.2 GB/day" (decimal units).
 func FormatRate(bytesPerDay float64) string {
-	return hcl.FormatSize(bytesPerDay) + "/day"
+	return spec.FormatSize(bytesPerDay) + "/day"
 }

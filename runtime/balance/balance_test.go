@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -19,15 +19,15 @@ var day0 = time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
 
 // site builds a spec: servers a, b, c (recording), cameras with their
 // primary; balancing enabled, window 01:00-05:00, every day.
-func site(cams map[string]string) *hcl.Site {
-	s := &hcl.Site{Name: "s", TimeZone: "UTC", Failback: true,
-		Balancing: &hcl.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7,
-			Window: hcl.HourWindow{StartMinute: 60, EndMinute: 300}, TolerancePercent: 10}}
+func site(cams map[string]string) *spec.Site {
+	s := &spec.Site{Name: "s", TimeZone: "UTC", Failback: true,
+		Balancing: &spec.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7,
+			Window: spec.HourWindow{StartMinute: 60, EndMinute: 300}, TolerancePercent: 10}}
 	for _, n := range []string{"a", "b", "c"} {
-		s.Servers = append(s.Servers, &hcl.Server{Name: n, Kind: hcl.KindRecording})
+		s.Servers = append(s.Servers, &spec.Server{Name: n, Kind: spec.KindRecording})
 	}
 	for _, name := range slices.Sorted(maps.Keys(cams)) {
-		s.Cameras = append(s.Cameras, &hcl.Camera{Name: name, Server: cams[name], Redundancy: hcl.RedundancyNormal, Balance: true})
+		s.Cameras = append(s.Cameras, &spec.Camera{Name: name, Server: cams[name], Redundancy: spec.RedundancyNormal, Balance: true})
 	}
 	return s
 }
@@ -52,7 +52,7 @@ func alive(names ...string) map[string]bool {
 	return m
 }
 
-func unequal() (*hcl.Site, []api.DailyStat) {
+func unequal() (*spec.Site, []api.DailyStat) {
 	on := map[string]string{"cam1": "a", "cam2": "a", "cam3": "a", "cam4": "a", "cam5": "b", "cam6": "c"}
 	rates := map[string]float64{"cam1": 10, "cam2": 10, "cam3": 10, "cam4": 10, "cam5": 10, "cam6": 10}
 	return site(on), stats(day0, rates, on)
@@ -106,7 +106,7 @@ func TestNoFlipFlop(t *testing.T) {
 	}
 }
 
-func mainOf(spec *hcl.Site, ov []api.Override) map[string]string {
+func mainOf(spec *spec.Site, ov []api.Override) map[string]string {
 	m := map[string]string{}
 	for _, c := range spec.Cameras {
 		m[c.Name] = c.Server
@@ -170,7 +170,7 @@ func TestWindow(t *testing.T) {
 		{"empty window", 60, 60, nil, time.UTC, mon, false, time.Time{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := hcl.Balancing{Window: hcl.HourWindow{StartMinute: tc.start, EndMinute: tc.end}, Weekdays: tc.weekdays}
+			b := spec.Balancing{Window: spec.HourWindow{StartMinute: tc.start, EndMinute: tc.end}, Weekdays: tc.weekdays}
 			in, next, ends := Window(b, tc.loc, tc.now)
 			if in != tc.inside || !next.Equal(tc.next) {
 				t.Fatalf("Window = %v, next %v; want %v, next %v", in, next, tc.inside, tc.next)
@@ -230,26 +230,26 @@ func TestMinDaysBetweenMoves(t *testing.T) {
 func TestEligibility(t *testing.T) {
 	cases := []struct {
 		name  string
-		edit  func(s *hcl.Site)
+		edit  func(s *spec.Site)
 		alive []string
 		want  func(r Result) error
 	}{
-		{"locked and balance=false never move", func(s *hcl.Site) {
+		{"locked and balance=false never move", func(s *spec.Site) {
 			for _, c := range s.Cameras[:4] {
 				c.Locked = c.Name <= "cam2"
 				c.Balance = c.Name > "cam3"
 			}
 		}, nil, movesOnly("cam4")},
-		{"patterns", func(s *hcl.Site) { s.Balancing.Cameras = []string{"cam[34]"} }, nil, movesOnly("cam3", "cam4")},
-		{"exact names", func(s *hcl.Site) { s.Balancing.Cameras = []string{"cam2"} }, nil, movesOnly("cam2")},
-		{"labels", func(s *hcl.Site) {
+		{"patterns", func(s *spec.Site) { s.Balancing.Cameras = []string{"cam[34]"} }, nil, movesOnly("cam3", "cam4")},
+		{"exact names", func(s *spec.Site) { s.Balancing.Cameras = []string{"cam2"} }, nil, movesOnly("cam2")},
+		{"labels", func(s *spec.Site) {
 			s.Balancing.Labels = map[string]string{"zone": "yard"}
 			s.Cameras[0].Labels = map[string]string{"zone": "yard"}
 		}, nil, movesOnly("cam1")},
-		{"never to standby, witness or virtual", func(s *hcl.Site) {
-			s.Servers[1].Kind = hcl.KindStandby
-			s.Servers[2].Kind = hcl.KindWitness
-			s.Servers = append(s.Servers, &hcl.Server{Name: "v", Kind: hcl.KindVirtual})
+		{"never to standby, witness or virtual", func(s *spec.Site) {
+			s.Servers[1].Kind = spec.KindStandby
+			s.Servers[2].Kind = spec.KindWitness
+			s.Servers = append(s.Servers, &spec.Server{Name: "v", Kind: spec.KindVirtual})
 		}, []string{"a", "b", "c", "v"}, movesOnly()},
 		{"never to a dead server", nil, []string{"a", "b"}, func(r Result) error {
 			for _, m := range r.Report.Moves {
@@ -259,15 +259,15 @@ func TestEligibility(t *testing.T) {
 			}
 			return nil
 		}},
-		{"max_cameras", func(s *hcl.Site) { s.Servers[1].MaxCameras = 1; s.Servers[2].MaxCameras = 2 }, nil, func(r Result) error {
+		{"max_cameras", func(s *spec.Site) { s.Servers[1].MaxCameras = 1; s.Servers[2].MaxCameras = 2 }, nil, func(r Result) error {
 			if len(r.Report.Moves) != 1 || r.Report.Moves[0].To != "c" {
 				return fmt.Errorf("moves %+v, want one to c", r.Report.Moves)
 			}
 			return nil
 		}},
-		{"constant camera never onto its backup", func(s *hcl.Site) {
+		{"constant camera never onto its backup", func(s *spec.Site) {
 			for _, c := range s.Cameras[:4] {
-				c.Redundancy = hcl.RedundancyConstant
+				c.Redundancy = spec.RedundancyConstant
 				c.Backup = []string{"b"}
 			}
 		}, nil, func(r Result) error {
@@ -364,13 +364,13 @@ func TestOverridesKeptAndDropped(t *testing.T) {
 func TestRatePerCopy(t *testing.T) {
 	// A constant camera recorded by two servers counts once; a camera whose
 	// day was split by a move counts whole.
-	spec := site(map[string]string{"cam1": "a", "cam2": "a"})
-	spec.Cameras[0].Redundancy = hcl.RedundancyConstant
+	siteSpec := site(map[string]string{"cam1": "a", "cam2": "a"})
+	siteSpec.Cameras[0].Redundancy = spec.RedundancyConstant
 	d := day0.AddDate(0, 0, -1).Format(time.DateOnly)
 	st := []api.DailyStat{{Server: "a", Camera: "cam1", Date: d, Bytes: 5e9}, {Server: "b", Camera: "cam1", Date: d, Bytes: 5e9},
 		{Server: "a", Camera: "cam2", Date: d, Bytes: 3e9}, {Server: "b", Camera: "cam2", Date: d, Bytes: 2e9},
 		{Server: "a", Camera: "cam1", Date: day0.Format(time.DateOnly), Bytes: 9e9}} // today is not complete: ignored
-	r := Plan(Input{Spec: spec, Stats: st, Alive: alive("a", "b", "c"), Now: day0})
+	r := Plan(Input{Spec: siteSpec, Stats: st, Alive: alive("a", "b", "c"), Now: day0})
 	for _, c := range r.Report.Cameras {
 		if c.BytesPerDay != 5e9 {
 			t.Errorf("%s: rate %v, want 5e9", c.Name, c.BytesPerDay)

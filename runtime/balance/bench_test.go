@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -14,18 +14,18 @@ import (
 // balancer has hundreds of moves to choose.
 func BenchmarkPlan2500(b *testing.B) {
 	const servers, cams = 10, 2500
-	site := &hcl.Site{Name: "big", TimeZone: "UTC",
-		Balancing: &hcl.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 10,
-			Window: hcl.HourWindow{StartMinute: 0, EndMinute: 24 * 60}}}
+	site := &spec.Site{Name: "big", TimeZone: "UTC",
+		Balancing: &spec.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 10,
+			Window: spec.HourWindow{StartMinute: 0, EndMinute: 24 * 60}}}
 	alive := map[string]bool{}
 	for i := range servers {
 		name := fmt.Sprintf("rec-%d", i+1)
-		site.Servers = append(site.Servers, &hcl.Server{Name: name, Kind: hcl.KindRecording})
+		site.Servers = append(site.Servers, &spec.Server{Name: name, Kind: spec.KindRecording})
 		alive[name] = true
 	}
 	var stats []api.DailyStat
 	for i := range cams {
-		c := &hcl.Camera{Name: fmt.Sprintf("cam-%04d", i), Server: fmt.Sprintf("rec-%d", i%(servers/2)+1), Balance: true, Redundancy: hcl.RedundancyNormal}
+		c := &spec.Camera{Name: fmt.Sprintf("cam-%04d", i), Server: fmt.Sprintf("rec-%d", i%(servers/2)+1), Balance: true, Redundancy: spec.RedundancyNormal}
 		site.Cameras = append(site.Cameras, c)
 		for d := 1; d <= 7; d++ {
 			stats = append(stats, api.DailyStat{Server: c.Server, Camera: c.Name, Date: day0.AddDate(0, 0, -d).Format(time.DateOnly), Bytes: int64(1+i%7) * 1e9})

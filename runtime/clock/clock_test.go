@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -73,7 +73,7 @@ func TestMeasurerEvent(t *testing.T) {
 	}
 	defer r.Close()
 	host, port := splitHostPort(t, r.conn.LocalAddr().String())
-	fa := &fakeAgent{name: "s2", st: api.State{Master: "s1", Spec: &hcl.Site{Servers: []*hcl.Server{
+	fa := &fakeAgent{name: "s2", st: api.State{Master: "s1", Spec: &spec.Site{Servers: []*spec.Server{
 		{Name: "s1", Address: host, Port: port}, {Name: "s2", Address: "127.0.0.1", Port: 1}}}}}
 	reg := prometheus.NewRegistry()
 	m, err := Start(fa, Options{Key: key, Interval: time.Hour, Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -89,7 +89,7 @@ func TestSNTPSilentWhenNotAnswering(t *testing.T) {
 }
 
 func TestTimesyncdDropIn(t *testing.T) {
-	site := &hcl.Site{Name: "lab", TimeSync: true, Servers: []*hcl.Server{
+	site := &spec.Site{Name: "lab", TimeSync: true, Servers: []*spec.Server{
 		{Name: "a", Address: "10.0.0.11"}, {Name: "b", Address: "10.0.0.12"}}}
 	a := &fakeAgent{name: "b", st: api.State{Spec: site, Master: "a"}}
 	path := filepath.Join(t.TempDir(), "timesyncd.conf.d", "vigil.conf")

@@ -22,7 +22,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -214,10 +214,10 @@ func Start(cfg Config) (*Cluster, error) {
 		return nil, errors.New("cluster: a data directory is required")
 	}
 	if cfg.Port == 0 {
-		cfg.Port = hcl.DefaultAPIPort
+		cfg.Port = spec.DefaultAPIPort
 	}
 	if cfg.Keepalive <= 0 {
-		cfg.Keepalive = hcl.DefaultKeepalive
+		cfg.Keepalive = spec.DefaultKeepalive
 	}
 	if cfg.BindAddr == "" {
 		cfg.BindAddr = "0.0.0.0"

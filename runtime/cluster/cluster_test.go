@@ -17,7 +17,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -157,15 +157,15 @@ func (s *testSite) stopAll() {
 	}
 }
 
-func (s *testSite) spec(names ...string) hcl.Site {
-	site := hcl.Site{Name: "hq", Keepalive: s.keepalive, Failback: true, TimeZone: "UTC"}
+func (s *testSite) spec(names ...string) spec.Site {
+	site := spec.Site{Name: "hq", Keepalive: s.keepalive, Failback: true, TimeZone: "UTC"}
 	for i := range s.nodes {
 		if len(names) > 0 && !contains(names, s.name(i)) {
 			continue
 		}
-		site.Servers = append(site.Servers, &hcl.Server{Name: s.name(i), Address: s.ip(i), Port: s.port, Kind: hcl.KindRecording})
+		site.Servers = append(site.Servers, &spec.Server{Name: s.name(i), Address: s.ip(i), Port: s.port, Kind: spec.KindRecording})
 	}
-	site.Cameras = []*hcl.Camera{{Name: "gate", URL: "rtsp://127.0.0.1/gate", Server: s.name(0), Redundancy: hcl.RedundancyNormal}}
+	site.Cameras = []*spec.Camera{{Name: "gate", URL: "rtsp://127.0.0.1/gate", Server: s.name(0), Redundancy: spec.RedundancyNormal}}
 	return site
 }
 
@@ -687,9 +687,9 @@ func TestMembershipChangesFollowSpec(t *testing.T) {
 		return len(voters(t, leader)) == 3 && late.State().Revision == 2
 	})
 	// Made virtual, it leaves the quorum but keeps the state...
-	spec := s.spec()
-	spec.Servers[2].Kind = hcl.KindVirtual
-	if _, err := leader.Apply(ctx(t), spec, 2); err != nil {
+	site := s.spec()
+	site.Servers[2].Kind = spec.KindVirtual
+	if _, err := leader.Apply(ctx(t), site, 2); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "virtual rec-3 out of the quorum", func() bool { return !contains(voters(t, leader), "rec-3") })
@@ -849,9 +849,9 @@ func TestSpecServerStartedLater(t *testing.T) {
 	s := newSite(t, 2, 200*time.Millisecond)
 	s.waitFormed()
 	// The spec names rec-3, which is not running yet.
-	spec := s.spec()
-	spec.Servers = append(spec.Servers, &hcl.Server{Name: "rec-3", Address: s.ip(2), Port: s.port, Kind: hcl.KindWitness})
-	if _, err := s.nodes[0].Apply(ctx(t), spec, 0); err != nil {
+	site := s.spec()
+	site.Servers = append(site.Servers, &spec.Server{Name: "rec-3", Address: s.ip(2), Port: s.port, Kind: spec.KindWitness})
+	if _, err := s.nodes[0].Apply(ctx(t), site, 0); err != nil {
 		t.Fatal(err)
 	}
 	_, leader := s.leader(0, 1)
@@ -876,20 +876,20 @@ func TestVirtualSiteApplies(t *testing.T) {
 		t.Run(fmt.Sprintf("%d virtual servers", n), func(t *testing.T) {
 			s := newSite(t, n, 200*time.Millisecond)
 			s.waitFormed()
-			spec := s.spec()
-			spec.Cameras = nil
-			for _, srv := range spec.Servers {
-				srv.Kind = hcl.KindVirtual
+			site := s.spec()
+			site.Cameras = nil
+			for _, srv := range site.Servers {
+				srv.Kind = spec.KindVirtual
 			}
-			rev, err := s.nodes[0].Apply(ctx(t), spec, 0)
+			rev, err := s.nodes[0].Apply(ctx(t), site, 0)
 			if err != nil || rev != 1 {
 				t.Fatalf("first apply on a virtual site: revision %d, %v", rev, err)
 			}
 			s.waitRevision(1, all(n)...)
 			_, leader := s.leader(all(n)...)
 			waitFor(t, 5*time.Second, "every virtual server to be a voter", func() bool { return len(voters(t, leader)) == n })
-			spec.Description = "second"
-			if rev, err := leader.Apply(ctx(t), spec, 1); err != nil || rev != 2 {
+			site.Description = "second"
+			if rev, err := leader.Apply(ctx(t), site, 1); err != nil || rev != 2 {
 				t.Fatalf("second apply on a virtual site: revision %d, %v", rev, err)
 			}
 			s.waitRevision(2, all(n)...)

@@ -49,7 +49,7 @@
 // # Replicated state
 //
 // All writes go through raft and the state machine (fsm.go): the committed
-// spec (hcl.Site) with its revision, the balancing overrides, and daily
+// spec (spec.Site) with its revision, the balancing overrides, and daily
 // recorded-bytes statistics per server and camera. Log entries are JSON
 // envelopes with a type and a version per type; snapshots hold the whole
 // state as JSON. State, Stats and Members read local copies and never need

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 // TestFSMExportKey: the first committed export key stays the site's key,
@@ -21,7 +21,7 @@ func TestFSMExportKey(t *testing.T) {
 		t.Fatal("a key before the first apply")
 	}
 	seed1, seed2 := bytes.Repeat([]byte{1}, ed25519.SeedSize), bytes.Repeat([]byte{2}, ed25519.SeedSize)
-	spec := hcl.Site{Name: "hq"}
+	spec := spec.Site{Name: "hq"}
 	// A stale apply carries no key into the state.
 	applyEntry(t, f, cmdApplySpec, 1, applySpecBody{Spec: spec, Base: 7, ExportKey: seed2})
 	if f.siteExportKey() != nil {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -48,8 +48,8 @@ type envelope struct {
 }
 
 type applySpecBody struct {
-	Spec hcl.Site `json:"spec"`
-	Base uint64   `json:"base"`
+	Spec spec.Site `json:"spec"`
+	Base uint64    `json:"base"`
 	// Time is the leader's clock when it proposed the entry, so that every
 	// replica records the same commit time.
 	Time time.Time `json:"time"`
@@ -82,7 +82,7 @@ type statKey struct{ Server, Camera, Date string }
 // It is a snapshot: later commits do not change it. Treat Spec as read-only.
 type State struct {
 	// Spec is the committed spec; nil before the first apply.
-	Spec *hcl.Site
+	Spec *spec.Site
 	// Revision of Spec; 0 before the first apply.
 	Revision uint64
 	// Committed is when Revision was proposed (master's clock).
@@ -228,11 +228,11 @@ func (f *fsm) apply(env envelope) any {
 // keepOverrides drops the balancing moves of cameras that the new spec
 // removes or gives another primary server: an apply that changes a
 // camera's primary clears its override.
-func keepOverrides(prev, next *hcl.Site, o []api.Override) []api.Override {
+func keepOverrides(prev, next *spec.Site, o []api.Override) []api.Override {
 	if len(o) == 0 {
 		return o
 	}
-	primaries := func(s *hcl.Site) map[string]string {
+	primaries := func(s *spec.Site) map[string]string {
 		m := map[string]string{}
 		if s != nil {
 			for _, c := range s.Cameras {
@@ -322,7 +322,7 @@ func sortStats(s []DailyStat) {
 // snapshotData is the JSON form of the whole state machine.
 type snapshotData struct {
 	V         int            `json:"v"`
-	Spec      *hcl.Site      `json:"spec,omitempty"`
+	Spec      *spec.Site     `json:"spec,omitempty"`
 	Revision  uint64         `json:"revision"`
 	Committed time.Time      `json:"committed"`
 	Overrides []api.Override `json:"overrides,omitempty"`

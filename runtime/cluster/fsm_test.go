@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/raft"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -55,8 +55,8 @@ func restored(t *testing.T, f *fsm) *fsm {
 func TestFSMSnapshotRoundTrip(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f := newFSM(log, nil)
-	spec := hcl.Site{Name: "hq", Keepalive: time.Second, Servers: []*hcl.Server{{Name: "rec-1", Address: "10.0.0.1", Port: 53540}},
-		Cameras: []*hcl.Camera{{Name: "gate", Server: "rec-1", SegmentDuration: time.Minute, Labels: map[string]string{"zone": "north"}}}}
+	spec := spec.Site{Name: "hq", Keepalive: time.Second, Servers: []*spec.Server{{Name: "rec-1", Address: "10.0.0.1", Port: 53540}},
+		Cameras: []*spec.Camera{{Name: "gate", Server: "rec-1", SegmentDuration: time.Minute, Labels: map[string]string{"zone": "north"}}}}
 	if got := applyEntry(t, f, cmdApplySpec, 1, applySpecBody{Spec: spec, Base: 0, Time: time.Unix(100, 0).UTC()}); got != uint64(1) {
 		t.Fatalf("apply gave %v", got)
 	}
@@ -84,7 +84,7 @@ func TestFSMSnapshotRoundTrip(t *testing.T) {
 
 func TestFSMRefusesUnknownEntries(t *testing.T) {
 	f := newFSM(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	got := applyEntry(t, f, cmdApplySpec, cmdApplySpecV+1, applySpecBody{Spec: hcl.Site{Name: "hq"}})
+	got := applyEntry(t, f, cmdApplySpec, cmdApplySpecV+1, applySpecBody{Spec: spec.Site{Name: "hq"}})
 	if err, ok := got.(error); !ok || !strings.Contains(err.Error(), "same vigil version") {
 		t.Fatalf("newer entry version: %v", got)
 	}
@@ -96,7 +96,7 @@ func TestFSMRefusesUnknownEntries(t *testing.T) {
 		t.Fatal("a refused entry changed the state")
 	}
 	// A stale base is answered, not applied.
-	got = applyEntry(t, f, cmdApplySpec, 1, applySpecBody{Spec: hcl.Site{Name: "hq"}, Base: 3})
+	got = applyEntry(t, f, cmdApplySpec, 1, applySpecBody{Spec: spec.Site{Name: "hq"}, Base: 3})
 	var stale *StaleError
 	if err, _ := got.(error); !errors.As(err, &stale) || stale.Base != 3 || stale.Current != 0 {
 		t.Fatalf("stale entry: %v", got)
@@ -129,7 +129,7 @@ func TestLogAdapters(t *testing.T) {
 // no longer drained.
 func TestFSMDrains(t *testing.T) {
 	f := newFSM(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	spec := hcl.Site{Name: "hq", Servers: []*hcl.Server{{Name: "rec-1"}, {Name: "rec-2"}}}
+	spec := spec.Site{Name: "hq", Servers: []*spec.Server{{Name: "rec-1"}, {Name: "rec-2"}}}
 	applyEntry(t, f, cmdApplySpec, 1, applySpecBody{Spec: spec})
 	for _, b := range []setDrainBody{{"rec-2", true}, {"rec-1", true}, {"rec-2", true}} {
 		applyEntry(t, f, cmdSetDrain, 1, b)

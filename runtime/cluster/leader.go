@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -160,19 +160,19 @@ func (c *Cluster) LeaderLoop(fn func(ctx context.Context)) {
 }
 
 // isVoterKind reports whether a server of this kind votes in the raft
-// quorum of spec. Recording, standby and witness servers vote. Virtual
+// quorum of site. Recording, standby and witness servers vote. Virtual
 // servers record nothing and are left out of a site that has any other
 // server, but a virtual site (a spec with no recording, standby or witness
 // server) has no one else to hold its committed spec, so there its virtual
 // servers vote.
-func isVoterKind(spec *hcl.Site, kind string) bool {
-	return kind != hcl.KindVirtual || virtualOnly(spec)
+func isVoterKind(site *spec.Site, kind string) bool {
+	return kind != spec.KindVirtual || virtualOnly(site)
 }
 
-// virtualOnly reports whether every server of spec is virtual.
-func virtualOnly(spec *hcl.Site) bool {
-	for _, s := range spec.Servers {
-		if s.Kind != hcl.KindVirtual {
+// virtualOnly reports whether every server of site is virtual.
+func virtualOnly(site *spec.Site) bool {
+	for _, s := range site.Servers {
+		if s.Kind != spec.KindVirtual {
 			return false
 		}
 	}
@@ -256,7 +256,7 @@ func (c *Cluster) reconcile() {
 //
 // On a server without any raft state, Apply first bootstraps the site's raft
 // (see the package documentation).
-func (c *Cluster) Apply(ctx context.Context, spec hcl.Site, base uint64) (uint64, error) {
+func (c *Cluster) Apply(ctx context.Context, spec spec.Site, base uint64) (uint64, error) {
 	if spec.Name != c.cfg.Site {
 		return 0, fmt.Errorf("the spec is for site %q but this server belongs to site %q", spec.Name, c.cfg.Site)
 	}
@@ -429,7 +429,7 @@ func (c *Cluster) quorumReport() string {
 // bootstrap creates the site's raft configuration on a server that has
 // none: the voting servers of the spec that membership sees alive, this one
 // included. Called with applyMu held.
-func (c *Cluster) bootstrap(spec *hcl.Site) error {
+func (c *Cluster) bootstrap(spec *spec.Site) error {
 	self := spec.Server(c.cfg.Name)
 	if self == nil || !isVoterKind(spec, self.Kind) {
 		return fmt.Errorf("this server (%s) is not a voting server of the spec; send the first apply to one of its recording, standby or witness servers (to a virtual server only when the site has no other kind)", c.cfg.Name)

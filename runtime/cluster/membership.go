@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -111,7 +111,7 @@ func joinAddrs(in []string) []string {
 	out := make([]string, 0, len(in))
 	for _, a := range in {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			a = net.JoinHostPort(a, strconv.Itoa(hcl.DefaultAPIPort+1))
+			a = net.JoinHostPort(a, strconv.Itoa(spec.DefaultAPIPort+1))
 		}
 		out = append(out, a)
 	}
@@ -635,14 +635,14 @@ func (c *Cluster) joinLoop() {
 		if len(alive) == 0 {
 			addrs = joinAddrs(c.cfg.Join)
 		}
-		if spec := c.fsm.current().Spec; spec != nil {
-			for _, s := range spec.Servers {
-				if alive[s.Name] || s.Name == c.cfg.Name || !isVoterKind(spec, s.Kind) || s.Address == "" {
+		if site := c.fsm.current().Spec; site != nil {
+			for _, s := range site.Servers {
+				if alive[s.Name] || s.Name == c.cfg.Name || !isVoterKind(site, s.Kind) || s.Address == "" {
 					continue
 				}
 				port := s.Port
 				if port == 0 {
-					port = hcl.DefaultAPIPort
+					port = spec.DefaultAPIPort
 				}
 				addrs = append(addrs, net.JoinHostPort(s.Address, strconv.Itoa(port+1)))
 			}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -14,11 +14,11 @@ import (
 // its balancing override; other overrides stay in force.
 func TestApplyClearsOverridesOfChangedPrimaries(t *testing.T) {
 	f := newFSM(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	spec := func(primaries map[string]string) hcl.Site {
-		s := hcl.Site{Name: "hq"}
+	spec := func(primaries map[string]string) spec.Site {
+		s := spec.Site{Name: "hq"}
 		for _, name := range []string{"cam1", "cam2", "cam3"} {
 			if p, ok := primaries[name]; ok {
-				s.Cameras = append(s.Cameras, &hcl.Camera{Name: name, Server: p})
+				s.Cameras = append(s.Cameras, &spec.Camera{Name: name, Server: p})
 			}
 		}
 		return s

@@ -38,6 +38,7 @@ import (
 	"strings"
 
 	"vigil/hcl"
+	"vigil/runtime/atomicfile"
 	"vigil/runtime/evidence"
 )
 
@@ -148,7 +149,7 @@ func Sign(dir string, key ed25519.PrivateKey) (*Signature, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := hcl.WriteFileAtomic(filepath.Join(dir, SignatureFile), append(b, '\n'), 0o644, ".sig-*"); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, SignatureFile), append(b, '\n'), 0o644, ".sig-*"); err != nil {
 		return nil, err
 	}
 	return sig, nil
@@ -266,7 +267,7 @@ func Import(src, dst string, trusted []ed25519.PublicKey) (*Result, error) {
 		return nil, err
 	}
 	for _, f := range files {
-		if err := hcl.WriteFileAtomic(filepath.Join(dst, f.Name), f.Data, 0o600, "."+f.Name+".import-*"); err != nil {
+		if err := atomicfile.Write(filepath.Join(dst, f.Name), f.Data, 0o600, "."+f.Name+".import-*"); err != nil {
 			return res, fmt.Errorf("writing %s into %s: %w", f.Name, dst, err)
 		}
 		res.Imported = append(res.Imported, f.Name)

@@ -13,7 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 	"vigil/runtime/camsim"
@@ -33,7 +33,7 @@ func recordingSite(b *testing.B, n int) *agenttest.Site {
 	if err := site.Start(); err != nil {
 		b.Fatal(err)
 	}
-	var cams []*hcl.Camera
+	var cams []*spec.Camera
 	want := map[string][]string{}
 	for i := 1; i <= n; i++ {
 		cams = append(cams, site.CameraSpec(i, "srv-1"))

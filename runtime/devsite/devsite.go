@@ -33,7 +33,7 @@ import (
 	"syscall"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/runtime/agent"
 	"vigil/runtime/agent/agenttest"
@@ -112,7 +112,7 @@ type serverAddr struct {
 // Start checks that the site can run here, starts camsim and one agent per
 // server (virtual servers have no agent), and returns once they listen.
 // Nothing is applied yet: see Apply.
-func Start(site *hcl.Site, opts Options) (*Site, error) {
+func Start(site *spec.Site, opts Options) (*Site, error) {
 	if site == nil {
 		return nil, errors.New("no site to run")
 	}
@@ -122,7 +122,7 @@ func Start(site *hcl.Site, opts Options) (*Site, error) {
 	s := &Site{Name: site.Name}
 	addrs := map[string]string{}
 	for _, srv := range site.Servers {
-		if srv.Kind == hcl.KindVirtual {
+		if srv.Kind == spec.KindVirtual {
 			continue
 		}
 		s.names = append(s.names, srv.Name)
@@ -225,18 +225,18 @@ func measureClock(logger *slog.Logger) func(*agent.Agent, agent.Config) (func(),
 	}
 }
 
-func apiPort(srv *hcl.Server) int {
+func apiPort(srv *spec.Server) int {
 	if srv.Port == 0 {
-		return hcl.DefaultAPIPort
+		return spec.DefaultAPIPort
 	}
 	return srv.Port
 }
 
 // camsimPlan picks camsim's address and number of paths: the loopback
 // address most rtsp://HOST:PORT/camN URLs name.
-func camsimPlan(cams []*hcl.Camera) (addr string, paths int, unserved []Unserved) {
+func camsimPlan(cams []*spec.Camera) (addr string, paths int, unserved []Unserved) {
 	type cand struct {
-		cam  *hcl.Camera
+		cam  *spec.Camera
 		addr string
 		n    int
 	}
@@ -284,9 +284,9 @@ func camsimPlan(cams []*hcl.Camera) (addr string, paths int, unserved []Unserved
 
 // checkAddresses tells, before anything starts, which configured address
 // cannot be used on this machine.
-func checkAddresses(site *hcl.Site, camAddr string) error {
+func checkAddresses(site *spec.Site, camAddr string) error {
 	for _, srv := range site.Servers {
-		if srv.Kind == hcl.KindVirtual {
+		if srv.Kind == spec.KindVirtual {
 			continue
 		}
 		ip := net.ParseIP(srv.Address)
@@ -402,12 +402,12 @@ func (s *Site) WaitState(ctx context.Context, cond func(*api.State) bool) (*api.
 // Options.Relocate, the servers' addresses and ports and the URLs of the
 // cameras camsim serves change to where they really run. Without it, site is
 // returned as it is. The configuration is not modified.
-func (s *Site) Desired(site *hcl.Site) *hcl.Site {
+func (s *Site) Desired(site *spec.Site) *spec.Site {
 	if s.servers == nil && s.camFrom == "" {
 		return site
 	}
 	out := *site
-	out.Servers = make([]*hcl.Server, len(site.Servers))
+	out.Servers = make([]*spec.Server, len(site.Servers))
 	for i, srv := range site.Servers {
 		c := *srv
 		if live, ok := s.servers[net.JoinHostPort(srv.Address, strconv.Itoa(apiPort(srv)))]; ok {
@@ -415,7 +415,7 @@ func (s *Site) Desired(site *hcl.Site) *hcl.Site {
 		}
 		out.Servers[i] = &c
 	}
-	out.Cameras = make([]*hcl.Camera, len(site.Cameras))
+	out.Cameras = make([]*spec.Camera, len(site.Cameras))
 	for i, cam := range site.Cameras {
 		c := *cam
 		if u, err := url.Parse(cam.URL); err == nil && s.camFrom != "" && u.Host == s.camFrom {
@@ -429,7 +429,7 @@ func (s *Site) Desired(site *hcl.Site) *hcl.Site {
 
 // Plan plans a site of the configuration (mapped with Desired) against the
 // live state of the first running server, as `vigil plan` does.
-func (s *Site) Plan(ctx context.Context, site *hcl.Site, opts planner.Options) (*planner.SitePlan, error) {
+func (s *Site) Plan(ctx context.Context, site *spec.Site, opts planner.Options) (*planner.SitePlan, error) {
 	c, err := s.client()
 	if err != nil {
 		return nil, err
@@ -449,7 +449,7 @@ func (s *Site) Plan(ctx context.Context, site *hcl.Site, opts planner.Options) (
 // for until ctx ends. When the site turns out to be at a newer revision than
 // the one planned against (an agent that restarted reports its revision once
 // it caught up), Apply plans again, a few times at most.
-func (s *Site) Apply(ctx context.Context, site *hcl.Site, opts planner.Options) (*planner.SitePlan, uint64, error) {
+func (s *Site) Apply(ctx context.Context, site *spec.Site, opts planner.Options) (*planner.SitePlan, uint64, error) {
 	c, err := s.client()
 	if err != nil {
 		return nil, 0, err
@@ -474,7 +474,7 @@ func (s *Site) Apply(ctx context.Context, site *hcl.Site, opts planner.Options) 
 	}
 }
 
-func (s *Site) applyOnce(ctx context.Context, c *api.Client, site *hcl.Site, opts planner.Options) (*planner.SitePlan, uint64, error) {
+func (s *Site) applyOnce(ctx context.Context, c *api.Client, site *spec.Site, opts planner.Options) (*planner.SitePlan, uint64, error) {
 	live, err := c.State(ctx)
 	if err != nil {
 		return nil, 0, err

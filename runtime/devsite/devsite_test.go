@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
-func loadSite(t testing.TB, path string, vars map[string]string) (*hcl.Site, *hcl.Config) {
+func loadSite(t testing.TB, path string, vars map[string]string) (*spec.Site, *hcl.Config) {
 	t.Helper()
 	cfg, diags := hcl.Load([]string{path}, hcl.LoadOptions{Vars: vars})
 	if diags.HasErrors() {
@@ -145,7 +146,7 @@ func TestQuickstart(t *testing.T) {
 }
 
 func TestCamsimPlan(t *testing.T) {
-	cams := []*hcl.Camera{
+	cams := []*spec.Camera{
 		{Name: "a", URL: "rtsp://127.0.0.1:8554/cam1"},
 		{Name: "b", URL: "rtsp://user:secret@127.0.0.1:8554/cam7"},
 		{Name: "c", URL: "rtsp://127.0.0.1:9000/cam2"},
@@ -182,7 +183,7 @@ func TestPortInUse(t *testing.T) {
 	}
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
-	site := &hcl.Site{Name: "x", Servers: []*hcl.Server{{Name: "a", Address: "127.0.0.1", Port: port, Kind: hcl.KindRecording}}}
+	site := &spec.Site{Name: "x", Servers: []*spec.Server{{Name: "a", Address: "127.0.0.1", Port: port, Kind: spec.KindRecording}}}
 	_, err = Start(site, Options{Dir: t.TempDir()})
 	var inUse *PortInUseError
 	if !errors.As(err, &inUse) || err.Error() != "port "+strconv.Itoa(port)+" on 127.0.0.1 (a's API) is in use: is another vigil dev, vigil agent or vigil camsim running?" {

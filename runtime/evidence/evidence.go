@@ -35,7 +35,7 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/runtime/atomicfile"
 )
 
 // FormatVersion is the manifest format this package writes; it reads this
@@ -143,7 +143,7 @@ func WriteFile(mp4Path string, m *Manifest) error {
 		return err
 	}
 	path := ManifestPath(mp4Path)
-	if err := hcl.WriteFileAtomic(path, b, 0o600, ".manifest-*"); err != nil {
+	if err := atomicfile.Write(path, b, 0o600, ".manifest-*"); err != nil {
 		return fmt.Errorf("writing manifest %s: %w", path, err)
 	}
 	return nil

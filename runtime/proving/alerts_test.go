@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/alerting"
 	"vigil/runtime/api"
 )
@@ -45,10 +45,10 @@ func TestAlertOnKill(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	spec := s.Spec()
-	spec.Notifiers = []*hcl.Notifier{{Name: "pager", Webhook: &hcl.WebhookNotifier{URL: "http://" + ln.Addr().String() + "/vigil", Secret: secret}}}
-	spec.Alerts = []*hcl.Alert{{Name: "failover", When: []string{"server.dead", "takeover", "server.back"}, Notify: []string{"pager"}}}
-	if err := s.Apply(ctx, spec); err != nil {
+	site := s.Spec()
+	site.Notifiers = []*spec.Notifier{{Name: "pager", Webhook: &spec.WebhookNotifier{URL: "http://" + ln.Addr().String() + "/vigil", Secret: secret}}}
+	site.Alerts = []*spec.Alert{{Name: "failover", When: []string{"server.dead", "takeover", "server.back"}, Notify: []string{"pager"}}}
+	if err := s.Apply(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.WaitRecording(ctx, "s1", s.Expected(nil)); err != nil {
@@ -70,7 +70,7 @@ func TestAlertOnKill(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("no notification after kill -9")
 	}
-	t.Logf("kill -9 of %s to the webhook's arrival: %v (keepalive %v, 3 servers, 6 cameras)", victim, (<-arrived).Sub(killed).Round(time.Millisecond), spec.Keepalive)
+	t.Logf("kill -9 of %s to the webhook's arrival: %v (keepalive %v, 3 servers, 6 cameras)", victim, (<-arrived).Sub(killed).Round(time.Millisecond), site.Keepalive)
 	var moved []string
 	dead := false
 	for _, it := range n.Items {

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/camsim"
 	"vigil/runtime/proving/measure"
@@ -230,7 +230,7 @@ func (s *Site) RunFailover(fo FailoverOptions) (failure, failback Row) {
 		s.Kill(fo.Victim)
 	}
 	health := []string{api.HealthDead}
-	if redundancy != hcl.RedundancyNormal {
+	if redundancy != spec.RedundancyNormal {
 		health = append(health, api.HealthSuspect)
 	}
 	c, cn = wctx()

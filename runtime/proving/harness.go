@@ -44,7 +44,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/camsim"
 	"vigil/runtime/proving/measure"
@@ -180,7 +180,7 @@ func New(t testing.TB, opts Options) *Site {
 		opts.Keepalive = time.Second
 	}
 	if opts.Redundancy == "" {
-		opts.Redundancy = hcl.RedundancyNormal
+		opts.Redundancy = spec.RedundancyNormal
 	}
 	if opts.SegmentDuration == 0 {
 		opts.SegmentDuration = 4 * time.Second
@@ -415,14 +415,14 @@ func (s *Site) Running(name string) bool {
 }
 
 // Spec is the site spec of the options.
-func (s *Site) Spec() hcl.Site {
+func (s *Site) Spec() spec.Site {
 	o := s.Opts
-	spec := hcl.Site{Name: "proving", Keepalive: o.Keepalive, Failback: true, TimeZone: "UTC",
+	site := spec.Site{Name: "proving", Keepalive: o.Keepalive, Failback: true, TimeZone: "UTC",
 		MaxConcurrentFailovers: o.MaxConcurrentFailovers}
 	for _, srv := range s.Servers {
-		st := &hcl.Storage{Name: "main", Path: srv.Storage}
-		spec.Servers = append(spec.Servers, &hcl.Server{Name: srv.Name, Address: srv.IP, Port: hcl.DefaultAPIPort,
-			Kind: hcl.KindRecording, Storage: []*hcl.Storage{st}})
+		st := &spec.Storage{Name: "main", Path: srv.Storage}
+		site.Servers = append(site.Servers, &spec.Server{Name: srv.Name, Address: srv.IP, Port: spec.DefaultAPIPort,
+			Kind: spec.KindRecording, Storage: []*spec.Storage{st}})
 	}
 	n := len(s.Servers)
 	for i := 1; i <= o.Cameras; i++ {
@@ -431,14 +431,14 @@ func (s *Site) Spec() hcl.Site {
 		for k := 1; k < n; k++ {
 			backup = append(backup, s.Servers[(p+k)%n].Name)
 		}
-		spec.Cameras = append(spec.Cameras, &hcl.Camera{
+		site.Cameras = append(site.Cameras, &spec.Camera{
 			Name: "cam" + strconv.Itoa(i), URL: fmt.Sprintf("rtsp://%s:8554/cam%d", s.CamIP, i),
 			Server: s.Servers[p].Name, Backup: backup, Locked: o.Locked != nil && o.Locked(i),
 			Redundancy: o.Redundancy, Transport: "tcp", SegmentDuration: o.SegmentDuration,
 			StallTimeout: 3 * time.Second, Balance: false,
 		})
 	}
-	return spec
+	return site
 }
 
 // Expected returns, for every camera, the servers that should record it
@@ -460,7 +460,7 @@ func (s *Site) Expected(down map[string]bool) map[string][]string {
 			want[c.Name] = nil
 		case len(live) == 0:
 			want[c.Name] = nil
-		case c.Redundancy == hcl.RedundancyConstant && !c.Locked && len(live) > 1:
+		case c.Redundancy == spec.RedundancyConstant && !c.Locked && len(live) > 1:
 			want[c.Name] = live[:2]
 		default:
 			want[c.Name] = live[:1]
@@ -472,12 +472,12 @@ func (s *Site) Expected(down map[string]bool) map[string][]string {
 // Client is an API client for a server (its calls leave from the ctl
 // namespace).
 func (s *Site) Client(name string) *api.Client {
-	return api.NewClientHTTP("http://"+net.JoinHostPort(s.Server(name).IP, strconv.Itoa(hcl.DefaultAPIPort)), s.Token, s.http)
+	return api.NewClientHTTP("http://"+net.JoinHostPort(s.Server(name).IP, strconv.Itoa(spec.DefaultAPIPort)), s.Token, s.http)
 }
 
 // Apply commits spec through the first running server, retrying while the
 // site has no master yet.
-func (s *Site) Apply(ctx context.Context, spec hcl.Site) error {
+func (s *Site) Apply(ctx context.Context, spec spec.Site) error {
 	var last error
 	for {
 		for _, srv := range s.Servers {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/proving/measure"
 )
@@ -67,14 +67,14 @@ func TestKillAndFailback(t *testing.T) {
 // Scenario 3: fast and constant redundancy.
 func TestFastRedundancy(t *testing.T) {
 	full(t)
-	s := New(t, Options{Servers: 4, Cameras: 12, Redundancy: hcl.RedundancyFast})
+	s := New(t, Options{Servers: 4, Cameras: 12, Redundancy: spec.RedundancyFast})
 	failure, failback := s.RunFailover(FailoverOptions{Victim: "s4"})
 	checkFailover(t, failure, failback)
 }
 
 func TestConstantRedundancy(t *testing.T) {
 	full(t)
-	s := New(t, Options{Servers: 4, Cameras: 12, Redundancy: hcl.RedundancyConstant})
+	s := New(t, Options{Servers: 4, Cameras: 12, Redundancy: spec.RedundancyConstant})
 	failure, failback := s.RunFailover(FailoverOptions{Victim: "s4"})
 	checkFailover(t, failure, failback)
 	if failure.Lost > 0 {
@@ -308,7 +308,7 @@ func TestBenchFailover(t *testing.T) {
 	run := func(name string, o Options, fo FailoverOptions) {
 		t.Run(name, func(t *testing.T) {
 			n := cams
-			if o.Redundancy == hcl.RedundancyConstant || fo.Partition {
+			if o.Redundancy == spec.RedundancyConstant || fo.Partition {
 				n = double
 			}
 			locked := func(i int) bool { return i > n-4 } // the last 4: one locked camera per server
@@ -322,8 +322,8 @@ func TestBenchFailover(t *testing.T) {
 		})
 	}
 	run("normal", Options{}, FailoverOptions{})
-	run("fast", Options{Redundancy: hcl.RedundancyFast}, FailoverOptions{})
-	run("constant", Options{Redundancy: hcl.RedundancyConstant}, FailoverOptions{})
+	run("fast", Options{Redundancy: spec.RedundancyFast}, FailoverOptions{})
+	run("constant", Options{Redundancy: spec.RedundancyConstant}, FailoverOptions{})
 	run("partition", Options{}, FailoverOptions{Partition: true})
 	fmt.Printf("\nfailover benchmark: 4 servers, %d cameras (%d with constant redundancy and for the partition), %s, keepalive 1s\n", cams, double, profile)
 	WriteTable(os.Stdout, rows)
@@ -547,7 +547,7 @@ func TestDrainAndRollingRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := analyze(rec, w, "drain + rolling restart", hcl.RedundancyNormal, 0, s.cameraNames())
+	row := analyze(rec, w, "drain + rolling restart", spec.RedundancyNormal, 0, s.cameraNames())
 	var buf []byte
 	WriteTable(&sliceWriter{&buf}, []Row{row})
 	t.Logf("\n%s", buf)

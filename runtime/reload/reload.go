@@ -59,6 +59,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/planner/views"
 	"vigil/runtime/api"
@@ -142,7 +143,7 @@ type Watcher struct {
 	// Used by the run goroutine only.
 	hash    [sha256.Size]byte
 	hashed  bool
-	pending *hcl.Site // valid change not yet seen committed
+	pending *spec.Site // valid change not yet seen committed
 	// lastApplyErr is the last apply failure, "" after a success.
 	lastApplyErr string
 	// lastErr is the refused change's message, "" while the directory is valid.
@@ -394,7 +395,7 @@ func (w *Watcher) load() Result {
 		files, w.sens = cfg.Files, cfg.Sensitive
 	}
 	if !diags.HasErrors() {
-		var own *hcl.Site
+		var own *spec.Site
 		for _, s := range cfg.Sites {
 			if s.Name == site {
 				own = s
@@ -481,7 +482,7 @@ func (w *Watcher) refuse(diags hhcl.Diagnostics, files map[string][]byte) Result
 
 // accept clears a previous refusal and plans the site when this server is
 // the master; a follower remembers it for when it becomes the master.
-func (w *Watcher) accept(site *hcl.Site) Result {
+func (w *Watcher) accept(site *spec.Site) Result {
 	w.valid.Set(1)
 	if w.lastErr != "" {
 		w.lastErr = ""
@@ -501,7 +502,7 @@ func (w *Watcher) accept(site *hcl.Site) Result {
 // master, or the site has never been applied and this server is the first
 // voting server of the configuration, which then creates the site's quorum
 // (one server only, so that servers do not bootstrap different quorums).
-func (w *Watcher) applies(st *api.State, site *hcl.Site) bool {
+func (w *Watcher) applies(st *api.State, site *spec.Site) bool {
 	me := w.a.Name()
 	if st.Master == me {
 		return true
@@ -510,7 +511,7 @@ func (w *Watcher) applies(st *api.State, site *hcl.Site) bool {
 		return false
 	}
 	for _, s := range site.Servers {
-		if s.Kind != hcl.KindVirtual {
+		if s.Kind != spec.KindVirtual {
 			return s.Name == me
 		}
 	}
@@ -523,7 +524,7 @@ const applyAttempts = 3
 // plan plans site against the committed state and applies it through the
 // agent's own API. A stale answer means another apply landed in between:
 // plan again (an identical spec then has no changes).
-func (w *Watcher) plan(site *hcl.Site) Result {
+func (w *Watcher) plan(site *spec.Site) Result {
 	var res Result
 	for attempt := 1; ; attempt++ {
 		st, err := w.client.State(w.ctx)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
-	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 // BenchmarkEnforceLargeIndex is one retention run on a volume holding 30
@@ -15,7 +15,7 @@ import (
 func BenchmarkEnforceLargeIndex(b *testing.B) {
 	const perCamera = 30 * 24 * 60
 	start := time.Now().Add(-perCamera * time.Minute)
-	for _, holds := range map[string][]*hcl.Hold{
+	for _, holds := range map[string][]*spec.Hold{
 		"none": nil,
 		"held": {
 			{Name: "old", Cameras: []string{"cam*"}, From: start, To: start.Add(10 * 24 * time.Hour)},

@@ -6,16 +6,16 @@ import (
 	"strings"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 )
 
 // WithHolds sets the evidence holds in force from the start, before the
 // first retention run.
-func WithHolds(holds []*hcl.Hold) Option { return func(s *Store) { s.holds = slices.Clone(holds) } }
+func WithHolds(holds []*spec.Hold) Option { return func(s *Store) { s.holds = slices.Clone(holds) } }
 
 // SetHolds replaces the evidence holds (the committed spec's): retention
 // never deletes a segment that overlaps an active hold of its camera.
-func (s *Store) SetHolds(holds []*hcl.Hold) {
+func (s *Store) SetHolds(holds []*spec.Hold) {
 	s.mu.Lock()
 	s.holds = slices.Clone(holds)
 	s.mu.Unlock()
@@ -24,12 +24,12 @@ func (s *Store) SetHolds(holds []*hcl.Hold) {
 // heldIndex says which segments the active holds keep, for one retention
 // run: per camera, the merged periods of the holds naming it.
 type heldIndex struct {
-	active  []*hcl.Hold
-	periods map[string][]hcl.Hold
+	active  []*spec.Hold
+	periods map[string][]spec.Hold
 }
 
-func newHeldIndex(holds []*hcl.Hold, now time.Time) *heldIndex {
-	h := &heldIndex{periods: map[string][]hcl.Hold{}}
+func newHeldIndex(holds []*spec.Hold, now time.Time) *heldIndex {
+	h := &heldIndex{periods: map[string][]spec.Hold{}}
 	for _, x := range holds {
 		if x.Active(now) {
 			h.active = append(h.active, x)
@@ -40,21 +40,21 @@ func newHeldIndex(holds []*hcl.Hold, now time.Time) *heldIndex {
 
 // of returns the camera's held periods, sorted and merged, so that each
 // segment is tested against few of them.
-func (h *heldIndex) of(camera string) []hcl.Hold {
+func (h *heldIndex) of(camera string) []spec.Hold {
 	if len(h.active) == 0 {
 		return nil
 	}
 	if p, ok := h.periods[camera]; ok {
 		return p
 	}
-	var ps []hcl.Hold
+	var ps []spec.Hold
 	for _, x := range h.active {
 		if x.MatchesCamera(camera) {
-			ps = append(ps, hcl.Hold{From: x.From, To: x.To})
+			ps = append(ps, spec.Hold{From: x.From, To: x.To})
 		}
 	}
-	slices.SortFunc(ps, func(a, b hcl.Hold) int { return a.From.Compare(b.From) })
-	var merged []hcl.Hold
+	slices.SortFunc(ps, func(a, b spec.Hold) int { return a.From.Compare(b.From) })
+	var merged []spec.Hold
 	for _, p := range ps {
 		if n := len(merged); n > 0 && !p.From.After(merged[n-1].To) {
 			if p.To.After(merged[n-1].To) {
@@ -76,7 +76,7 @@ func (h *heldIndex) firstUnheld(c *camIndex) int {
 	i := 0
 	for i < len(c.segs) {
 		seg := c.segs[i]
-		k := slices.IndexFunc(ps, func(p hcl.Hold) bool { return p.Overlaps(seg.Start, seg.End) })
+		k := slices.IndexFunc(ps, func(p spec.Hold) bool { return p.Overlaps(seg.Start, seg.End) })
 		if k < 0 {
 			return i
 		}
@@ -150,7 +150,7 @@ func startCmp(a Segment, t time.Time) int { return a.Start.Compare(t) }
 // candidates is the range of segs (sorted by start) that may overlap the
 // hold's period: from the last one starting before it (which may reach
 // into it) to the last one starting inside it.
-func candidates(segs []Segment, h *hcl.Hold) (lo, hi int) {
+func candidates(segs []Segment, h *spec.Hold) (lo, hi int) {
 	lo, _ = slices.BinarySearchFunc(segs, h.From, startCmp)
 	if lo > 0 {
 		lo--
@@ -173,7 +173,7 @@ type HeldFootage struct {
 
 // Footage reports, for each hold, the footage of this server that it
 // covers, whether or not the hold is active now.
-func (s *Store) Footage(holds []*hcl.Hold) []HeldFootage {
+func (s *Store) Footage(holds []*spec.Hold) []HeldFootage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]HeldFootage, len(holds))
@@ -213,5 +213,5 @@ func (s *Store) Footage(holds []*hcl.Hold) []HeldFootage {
 
 // heldText describes the footage holds keep on a volume, for events.
 func heldText(bytes int64) string {
-	return fmt.Sprintf("%s held", hcl.FormatSize(float64(bytes)))
+	return fmt.Sprintf("%s held", spec.FormatSize(float64(bytes)))
 }

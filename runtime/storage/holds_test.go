@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
-func hold(name string, cameras []string, from, to time.Time) *hcl.Hold {
-	return &hcl.Hold{Name: name, Cameras: cameras, From: from, To: to}
+func hold(name string, cameras []string, from, to time.Time) *spec.Hold {
+	return &spec.Hold{Name: name, Cameras: cameras, From: from, To: to}
 }
 
 func onDisk(t *testing.T, segs ...Segment) {
@@ -43,7 +43,7 @@ func TestHoldSurvivesAge(t *testing.T) {
 	}
 	// From +3s to +6s: dock-1's segments at +2s (reaching in) and +4s.
 	h := hold("case", []string{"dock-*"}, t0.Add(3*time.Second), t0.Add(6*time.Second))
-	s.SetHolds([]*hcl.Hold{h})
+	s.SetHolds([]*spec.Hold{h})
 	if n := s.Enforce(); n != 10 {
 		t.Errorf("deleted %d segments, want 10 (all but the two held)", n)
 	}
@@ -71,7 +71,7 @@ func TestHeldRunsAreSkipped(t *testing.T) {
 	}
 	s.Close()
 	// Room for 12 segments: 8 must go, the oldest unheld first.
-	s = open(t, []Volume{{Path: s.vols[0].Path, MaxSize: 12 * segs[0].Bytes}}, WithHolds([]*hcl.Hold{
+	s = open(t, []Volume{{Path: s.vols[0].Path, MaxSize: 12 * segs[0].Bytes}}, WithHolds([]*spec.Hold{
 		hold("front", []string{"cam"}, t0, t0.Add(5*time.Second)),
 		hold("middle", []string{"c?m"}, t0.Add(8*time.Second), t0.Add(10*time.Second)),
 		hold("overlapping", []string{"cam"}, t0.Add(9*time.Second), t0.Add(11*time.Second)),
@@ -86,7 +86,7 @@ func TestHeldRunsAreSkipped(t *testing.T) {
 	if u := s.Usage()[0]; u.HeldBytes != 8*segs[0].Bytes {
 		t.Errorf("held %d bytes, want %d", u.HeldBytes, 8*segs[0].Bytes)
 	}
-	f := s.Footage([]*hcl.Hold{hold("front", []string{"cam"}, t0, t0.Add(5*time.Second)), hold("gone", []string{"cam"}, t0.Add(12*time.Second), t0.Add(14*time.Second))})
+	f := s.Footage([]*spec.Hold{hold("front", []string{"cam"}, t0, t0.Add(5*time.Second)), hold("gone", []string{"cam"}, t0.Add(12*time.Second), t0.Add(14*time.Second))})
 	if f[0].Segments != 5 || f[0].Bytes != 5*segs[0].Bytes || !f[0].First.Equal(t0) || !f[0].Last.Equal(t0.Add(5*time.Second)) || len(f[0].Cameras) != 1 {
 		t.Errorf("footage of front: %+v", f[0])
 	}
@@ -111,7 +111,7 @@ func TestHoldSurvivesFullDisk(t *testing.T) {
 		segment(t, s, "dock-1", t0.Add(time.Duration(10+i)*time.Second), 1)
 		segment(t, s, "lobby", t0.Add(time.Duration(10+i)*time.Second), 1)
 	}
-	s.SetHolds([]*hcl.Hold{hold("case-2291", []string{"dock-*"}, t0, t0.Add(4*time.Second))})
+	s.SetHolds([]*spec.Hold{hold("case-2291", []string{"dock-*"}, t0, t0.Add(4*time.Second))})
 	if err := s.writeErr(s.vols[0], syscall.ENOSPC); !errors.Is(err, ErrFull) {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestHoldOnTmpfs(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	s := open(t, []Volume{{Path: dir}})
-	s.SetHolds([]*hcl.Hold{hold("case", []string{"dock-1"}, t0, t0.Add(3*time.Second))})
+	s.SetHolds([]*spec.Hold{hold("case", []string{"dock-1"}, t0, t0.Add(3*time.Second))})
 	var held []Segment
 	for i := range 3 {
 		held = append(held, segment(t, s, "dock-1", t0.Add(time.Duration(i)*time.Second), 1))
@@ -253,7 +253,7 @@ func TestHoldProperty(t *testing.T) {
 				at = at.Add(time.Duration(parts) * time.Second)
 			}
 		}
-		var holds []*hcl.Hold
+		var holds []*spec.Hold
 		for i := range r.IntN(5) {
 			from := t0.Add(time.Duration(r.IntN(80)) * time.Second)
 			h := hold(fmt.Sprint("h", i), []string{[]string{"dock-*", "lobby", "dock-2", "gate"}[r.IntN(4)]}, from, from.Add(time.Duration(1+r.IntN(20))*time.Second))
@@ -267,7 +267,7 @@ func TestHoldProperty(t *testing.T) {
 		for _, cam := range cams {
 			var want []Segment
 			for _, seg := range all {
-				if seg.Camera == cam && slices.ContainsFunc(holds, func(h *hcl.Hold) bool {
+				if seg.Camera == cam && slices.ContainsFunc(holds, func(h *spec.Hold) bool {
 					return h.Active(now) && h.MatchesCamera(cam) && h.Overlaps(seg.Start, seg.End)
 				}) {
 					want = append(want, seg)
@@ -296,7 +296,7 @@ func TestHeldBytesFollowCloses(t *testing.T) {
 	s := open(t, []Volume{{Path: t.TempDir()}}, WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now }))
 	h := hold("case", []string{"dock-*"}, t0, t0.Add(10*time.Second))
 	h.Until = t0.Add(time.Hour)
-	s.SetHolds([]*hcl.Hold{h, hold("other", []string{"lobby"}, t0.Add(time.Hour), t0.Add(2*time.Hour))})
+	s.SetHolds([]*spec.Hold{h, hold("other", []string{"lobby"}, t0.Add(time.Hour), t0.Add(2*time.Hour))})
 	held := func() int64 { s.Enforce(); return s.Usage()[0].HeldBytes }
 	if n := held(); n != 0 {
 		t.Fatalf("held %d before any footage", n)

@@ -36,7 +36,7 @@ import (
 	"syscall"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/evidence"
 )
@@ -105,7 +105,7 @@ type Store struct {
 	mu        sync.Mutex
 	vols      []*volume
 	retention map[string]time.Duration
-	holds     []*hcl.Hold
+	holds     []*spec.Hold
 	events    func(api.Event)
 	early     []api.Event // emitted before SetEvents (see emit)
 	closed    bool

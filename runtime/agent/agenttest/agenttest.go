@@ -26,7 +26,7 @@ import (
 	"sync"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/agent"
 	"vigil/runtime/api"
 	"vigil/runtime/camsim"
@@ -318,22 +318,22 @@ func (s *Site) Client(name string) *api.Client {
 // ServerSpec returns the spec of a recording server of the site, with its
 // address and port filled in and one storage "recordings" (relative, so
 // under the server's data directory).
-func (s *Site) ServerSpec(name string) *hcl.Server {
+func (s *Site) ServerSpec(name string) *spec.Server {
 	srv := s.Server(name)
-	return &hcl.Server{Name: name, Address: srv.IP, Port: srv.Port, Kind: hcl.KindRecording,
-		Storage: []*hcl.Storage{{Name: "main", Path: "recordings"}}}
+	return &spec.Server{Name: name, Address: srv.IP, Port: srv.Port, Kind: spec.KindRecording,
+		Storage: []*spec.Storage{{Name: "main", Path: "recordings"}}}
 }
 
 // CameraSpec returns the spec of simulated camera i (1-based), named
 // "cam<i>", recorded by server with the given backups. Segments are short
 // (2s) so that tests see files quickly.
-func (s *Site) CameraSpec(i int, server string, backup ...string) *hcl.Camera {
-	return &hcl.Camera{
+func (s *Site) CameraSpec(i int, server string, backup ...string) *spec.Camera {
+	return &spec.Camera{
 		Name:            "cam" + strconv.Itoa(i),
 		URL:             s.Cams.URL(i),
 		Server:          server,
 		Backup:          backup,
-		Redundancy:      hcl.RedundancyNormal,
+		Redundancy:      spec.RedundancyNormal,
 		Transport:       "tcp",
 		SegmentDuration: 2 * time.Second,
 		StallTimeout:    3 * time.Second,
@@ -343,8 +343,8 @@ func (s *Site) CameraSpec(i int, server string, backup ...string) *hcl.Camera {
 
 // Spec returns a site spec with every server of the site (as ServerSpec)
 // and the given cameras, with the site's keepalive and failback on.
-func (s *Site) Spec(cameras ...*hcl.Camera) hcl.Site {
-	spec := hcl.Site{Name: s.Name, Keepalive: s.Keepalive, Failback: true, TimeZone: "UTC", Cameras: cameras}
+func (s *Site) Spec(cameras ...*spec.Camera) spec.Site {
+	spec := spec.Site{Name: s.Name, Keepalive: s.Keepalive, Failback: true, TimeZone: "UTC", Cameras: cameras}
 	for _, n := range s.opts.Servers {
 		spec.Servers = append(spec.Servers, s.ServerSpec(n))
 	}
@@ -353,7 +353,7 @@ func (s *Site) Spec(cameras ...*hcl.Camera) hcl.Site {
 
 // Apply commits spec through the first running agent, planned against the
 // revision that agent reports.
-func (s *Site) Apply(ctx context.Context, spec hcl.Site) (uint64, error) {
+func (s *Site) Apply(ctx context.Context, spec spec.Site) (uint64, error) {
 	for _, n := range s.opts.Servers {
 		if s.Server(n).Agent() == nil {
 			continue

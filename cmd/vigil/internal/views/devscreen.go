@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -110,13 +110,13 @@ func devTables(st *api.State, width, room int, o Options, p func(color, s string
 		}
 		if up {
 			cpu = fmt.Sprintf("%.1f%%", s.CPUPercent)
-			mem = hcl.FormatSize(float64(s.MemoryBytes))
+			mem = spec.FormatSize(float64(s.MemoryBytes))
 			var used int64
 			for _, v := range s.Storage {
 				used += v.UsedBytes
 			}
 			if len(s.Storage) > 0 {
-				stor = hcl.FormatSize(float64(used)) + " used"
+				stor = spec.FormatSize(float64(used)) + " used"
 			}
 		}
 		health := s.Health

@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/clock"
 )
@@ -108,7 +108,7 @@ func Status(w io.Writer, st *api.State, o Options) {
 		}
 		if up {
 			cpu = fmt.Sprintf("%.1f%%", s.CPUPercent)
-			mem = hcl.FormatSize(float64(s.MemoryBytes))
+			mem = spec.FormatSize(float64(s.MemoryBytes))
 			clk = clockOffset(s, p)
 			stor = storage(s.Storage)
 		}
@@ -314,9 +314,9 @@ func storage(vols []api.StorageState) string {
 		free += v.FreeBytes
 		full = full || v.Full
 	}
-	s := fmt.Sprintf("%s used, %s free", hcl.FormatSize(float64(used)), hcl.FormatSize(float64(free)))
+	s := fmt.Sprintf("%s used, %s free", spec.FormatSize(float64(used)), spec.FormatSize(float64(free)))
 	if held > 0 {
-		s = fmt.Sprintf("%s used (%s held), %s free", hcl.FormatSize(float64(used)), hcl.FormatSize(float64(held)), hcl.FormatSize(float64(free)))
+		s = fmt.Sprintf("%s used (%s held), %s free", spec.FormatSize(float64(used)), spec.FormatSize(float64(held)), spec.FormatSize(float64(free)))
 	}
 	if full {
 		s += " FULL"

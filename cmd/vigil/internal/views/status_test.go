@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/api"
 )
 
@@ -15,7 +15,7 @@ var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 func site(cameras int) *api.State {
 	st := &api.State{
 		Site: "hq", Revision: 7, Master: "rec-1", Version: "v1.0", Answering: "rec-2",
-		Spec: &hcl.Site{Name: "hq", Servers: []*hcl.Server{{Name: "rec-1", MaxCameras: 100}, {Name: "rec-2"}, {Name: "wit"}}},
+		Spec: &spec.Site{Name: "hq", Servers: []*spec.Server{{Name: "rec-1", MaxCameras: 100}, {Name: "rec-2"}, {Name: "wit"}}},
 		Servers: []api.ServerState{
 			{Name: "rec-1", Kind: "recording", Role: "master", Health: api.HealthAlive, Recording: cameras - 2, CPUPercent: 3.25, MemoryBytes: 64 << 20, ClockOffsetKnown: true,
 				Storage: []api.StorageState{{Path: "/rec", UsedBytes: 3 << 30, FreeBytes: 100 << 30}}},
