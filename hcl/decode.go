@@ -157,6 +157,14 @@ func (d *decoder) str(at hhcl.Attributes, name string, dst *string, rs map[strin
 	d.strSensitive(at, name, dst, rs, false)
 }
 
+// enum decodes a string attribute into a string type of the model (a
+// server's kind, a camera's redundancy); the validator checks its value.
+func enum[T ~string](d *decoder, at hhcl.Attributes, name string, dst *T, rs map[string]spec.Range) {
+	s := string(*dst)
+	d.str(at, name, &s, rs)
+	*dst = T(s)
+}
+
 func (d *decoder) strSensitive(at hhcl.Attributes, name string, dst *string, rs map[string]spec.Range, sensitiveOK bool) {
 	a := lookup(at, name, rs)
 	if a == nil {
@@ -385,7 +393,7 @@ func (d *decoder) server(b *hhcl.Block) *Server {
 	d.integer(at, "port", &v.Port, v.Ranges)
 	d.str(at, "external_address", &v.ExternalAddress, v.Ranges)
 	d.integer(at, "external_port", &v.ExternalPort, v.Ranges)
-	d.str(at, "kind", &v.Kind, v.Ranges)
+	enum(d, at, "kind", &v.Kind, v.Ranges)
 	d.integer(at, "max_cameras", &v.MaxCameras, v.Ranges)
 	for _, blk := range c.Blocks {
 		switch blk.Type {
@@ -469,8 +477,8 @@ func (d *decoder) camera(b *hhcl.Block) *Camera {
 	d.list(at, "backup", &c.Backup, c.Ranges)
 	d.str(at, "group", &c.Group, c.Ranges)
 	d.boolean(at, "locked", &c.Locked, c.Ranges)
-	d.str(at, "redundancy", &c.Redundancy, c.Ranges)
-	d.str(at, "transport", &c.Transport, c.Ranges)
+	enum(d, at, "redundancy", &c.Redundancy, c.Ranges)
+	enum(d, at, "transport", &c.Transport, c.Ranges)
 	d.str(at, "tls_fingerprint", &c.TLSFingerprint, c.Ranges)
 	c.TLSFingerprint = spec.CanonicalCertFingerprint(c.TLSFingerprint)
 	d.boolean(at, "tls_insecure", &c.TLSInsecure, c.Ranges)

@@ -1,5 +1,7 @@
 package hcl
 
+import "vigil/hcl/spec"
+
 // The loader starts every object from its defaults and overwrites what the
 // files set, so an explicit zero ("keepalive = \"0s\"") is validated rather
 // than silently replaced.
@@ -13,7 +15,7 @@ func newServer() *Server {
 }
 
 func newCamera() *Camera {
-	return &Camera{Redundancy: RedundancyNormal, Transport: "tcp",
+	return &Camera{Redundancy: RedundancyNormal, Transport: spec.TransportTCP,
 		SegmentDuration: DefaultSegmentDuration, StallTimeout: DefaultStallTimeout, Balance: true}
 }
 

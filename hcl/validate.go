@@ -205,7 +205,7 @@ func (v *validator) site(s *Site, advise bool) {
 					g.Name, m, scope, didYouMean(m, "servers", scope, serverNames))
 				continue
 			}
-			if sv.Kind == KindWitness || sv.Kind == KindVirtual {
+			if sv.Kind.Valid() && !sv.Kind.CanRecord() {
 				v.errorf(r, "Server cannot record", "Group %q lists server %q, which is a %s server and records nothing. Only recording and standby servers take cameras over.", g.Name, m, sv.Kind)
 			}
 		}
@@ -261,9 +261,7 @@ func (v *validator) hasErrors() bool { return v.diags.HasErrors() }
 
 func (v *validator) server(s *Site, sv *Server) {
 	v.name("server", sv.Name, sv.Ranges, sv.DeclRange)
-	switch sv.Kind {
-	case KindRecording, KindStandby, KindWitness, KindVirtual:
-	default:
+	if !sv.Kind.Valid() {
 		v.errorf(at(sv.Ranges, "kind", sv.DeclRange), "Invalid server kind", "%q is not a server kind: use \"recording\" (the default), \"standby\", \"witness\" or \"virtual\".", sv.Kind)
 	}
 	if s.Virtual && sv.Kind != KindVirtual {
@@ -289,7 +287,7 @@ func (v *validator) server(s *Site, sv *Server) {
 	if sv.MaxCameras < 0 {
 		v.errorf(at(sv.Ranges, "max_cameras", sv.DeclRange), "Value out of range", "max_cameras must be 0 (no limit) or more; it is %d.", sv.MaxCameras)
 	}
-	if len(sv.Storage) == 0 && (sv.Kind == KindRecording || sv.Kind == KindStandby) {
+	if len(sv.Storage) == 0 && sv.Kind.CanRecord() {
 		v.errorf(at(nil, "", sv.DeclRange), "Missing storage", "Server %q is a %s server, so it needs at least one storage block saying where it records.", sv.Name, sv.Kind)
 	}
 	storage := map[string]*Storage{}
@@ -446,7 +444,7 @@ func (v *validator) camera(scope string, c *Camera, servers map[string]*Server, 
 			v.errorf(r(), "Reference to undeclared server",
 				"Camera %q lists %q as a backup server, but %s has no server by that name; backups must be servers of the camera's own site.%s",
 				c.Name, b, scope, didYouMean(b, "servers", scope, serverNames))
-		case sv.Kind == KindWitness || sv.Kind == KindVirtual:
+		case sv.Kind.Valid() && !sv.Kind.CanRecord():
 			v.errorf(r(), "Server cannot record", "Camera %q lists %q as a backup server, but that is a %s server. %s", c.Name, b, sv.Kind, kindRole(sv.Kind))
 		}
 		seen[b] = true
@@ -456,17 +454,16 @@ func (v *validator) camera(scope string, c *Camera, servers map[string]*Server, 
 			"Camera %q names group %q, but %s has no group by that name; a camera's group must be in its own site.%s", c.Name, c.Group, scope, didYouMean(c.Group, "groups", scope, groupNames))
 	}
 
-	switch c.Redundancy {
-	case RedundancyNormal, RedundancyFast:
-	case RedundancyConstant:
+	switch {
+	case c.Redundancy == RedundancyConstant:
 		if len(c.Backup) == 0 && c.Group == "" {
 			v.errorf(at(c.Ranges, "redundancy", c.DeclRange), "Constant redundancy without a backup",
 				"Camera %q has constant redundancy, which records it on its primary and its first backup at all times, but it has no backup list or group.", c.Name)
 		}
-	default:
+	case !c.Redundancy.Valid():
 		v.errorf(at(c.Ranges, "redundancy", c.DeclRange), "Invalid redundancy", "%q is not a redundancy mode: use \"normal\" (the default), \"fast\" or \"constant\".", c.Redundancy)
 	}
-	if c.Transport != "tcp" && c.Transport != "udp" {
+	if !c.Transport.Valid() {
 		v.errorf(at(c.Ranges, "transport", c.DeclRange), "Invalid transport", "%q is not an RTSP transport: use \"tcp\" (the default) or \"udp\".", c.Transport)
 	}
 	v.bounds(c.Ranges, "segment_duration", c.DeclRange, c.SegmentDuration, MinSegmentDuration, MaxSegmentDuration)
@@ -476,7 +473,7 @@ func (v *validator) camera(scope string, c *Camera, servers map[string]*Server, 
 	}
 }
 
-func kindRole(kind string) string {
+func kindRole(kind spec.ServerKind) string {
 	switch kind {
 	case KindStandby:
 		return "Standby servers record only while covering for a failed server."
@@ -624,10 +621,10 @@ func (v *validator) hold(scope string, h *Hold, cameraNames []string) {
 func (v *validator) witnessWarning(s *Site) {
 	var voters, witnesses int
 	for _, sv := range s.Servers {
-		switch sv.Kind {
-		case KindRecording, KindStandby:
+		switch {
+		case sv.Kind.CanRecord():
 			voters++
-		case KindWitness:
+		case sv.Kind == KindWitness:
 			witnesses++
 		}
 	}

@@ -456,7 +456,7 @@ func serverAttrs(s *spec.Server) []attr {
 		{name: "port", val: s.Port, replace: always},
 		{name: "external_address", val: s.ExternalAddress},
 		{name: "external_port", val: s.ExternalPort},
-		{name: "kind", val: s.Kind},
+		{name: "kind", val: string(s.Kind)},
 		{name: "max_cameras", val: s.MaxCameras},
 	}
 	for _, st := range s.Storage {
@@ -504,8 +504,8 @@ func cameraAttrs(c *spec.Camera) []attr {
 		{name: "backup", val: c.Backup},
 		{name: "group", val: c.Group},
 		{name: "locked", val: c.Locked},
-		{name: "redundancy", val: c.Redundancy},
-		{name: "transport", val: c.Transport},
+		{name: "redundancy", val: string(c.Redundancy)},
+		{name: "transport", val: string(c.Transport)},
 		{name: "tls_fingerprint", val: c.TLSFingerprint},
 		{name: "tls_insecure", val: onlyTrue(c.TLSInsecure)},
 		{name: "retention", val: duration(c.Retention)},

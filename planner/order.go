@@ -126,9 +126,9 @@ func masterCandidate(desired *spec.Site, live *api.State, going map[string]Actio
 	inLive := func(name string) bool {
 		return live.Spec != nil && live.Spec.Server(name) != nil
 	}
-	for _, kind := range []string{spec.KindRecording, spec.KindStandby, spec.KindWitness} {
+	for _, kind := range []spec.ServerKind{spec.KindRecording, spec.KindStandby, spec.KindWitness} {
 		for _, s := range desired.Servers {
-			if kindOf(s) != kind || s.Name == live.Master || !alive[s.Name] || !inLive(s.Name) {
+			if s.Kind.OrDefault() != kind || s.Name == live.Master || !alive[s.Name] || !inLive(s.Name) {
 				continue
 			}
 			if _, ok := going[s.Name]; ok {
@@ -138,12 +138,4 @@ func masterCandidate(desired *spec.Site, live *api.State, going map[string]Actio
 		}
 	}
 	return ""
-}
-
-// kindOf is the server's kind, recording when the spec leaves it empty.
-func kindOf(s *spec.Server) string {
-	if s.Kind == "" {
-		return spec.KindRecording
-	}
-	return s.Kind
 }

@@ -38,7 +38,7 @@ func ApplyDefaults(s *Site) {
 			c.Redundancy = RedundancyNormal
 		}
 		if c.Transport == "" {
-			c.Transport = "tcp"
+			c.Transport = TransportTCP
 		}
 		if c.SegmentDuration == 0 {
 			c.SegmentDuration = DefaultSegmentDuration

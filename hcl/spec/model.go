@@ -66,14 +66,6 @@ type Site struct {
 	Ranges    map[string]Range `json:"-"`
 }
 
-// Server kinds.
-const (
-	KindRecording = "recording"
-	KindStandby   = "standby"
-	KindWitness   = "witness"
-	KindVirtual   = "virtual"
-)
-
 // Default ports; `port` moves the API port and the others follow it.
 const (
 	DefaultAPIPort = 53540
@@ -89,7 +81,7 @@ type Server struct {
 	ExternalAddress string `json:"external_address,omitempty"`
 	ExternalPort    int    `json:"external_port"`
 	// Kind is one of KindRecording (default), KindStandby, KindWitness, KindVirtual.
-	Kind string `json:"kind"`
+	Kind ServerKind `json:"kind"`
 	// MaxCameras bounds the cameras this server records at once; 0 means no limit.
 	MaxCameras int        `json:"max_cameras"`
 	Storage    []*Storage `json:"storage,omitempty"`
@@ -157,13 +149,6 @@ type Group struct {
 	Ranges    map[string]Range `json:"-"`
 }
 
-// Redundancy modes of a camera.
-const (
-	RedundancyNormal   = "normal"
-	RedundancyFast     = "fast"
-	RedundancyConstant = "constant"
-)
-
 // Camera is one RTSP source registered to a primary server.
 type Camera struct {
 	Name     string `json:"name"`
@@ -180,9 +165,9 @@ type Camera struct {
 	Group  string   `json:"group,omitempty"`
 	Locked bool     `json:"locked"`
 	// Redundancy is RedundancyNormal (default), RedundancyFast or RedundancyConstant.
-	Redundancy string `json:"redundancy"`
-	// Transport is "tcp" (default) or "udp".
-	Transport string `json:"transport"`
+	Redundancy Redundancy `json:"redundancy"`
+	// Transport is TransportTCP (default) or TransportUDP.
+	Transport Transport `json:"transport"`
 	// TLSFingerprint pins an rtsps:// camera's certificate (a self-signed
 	// one): "sha256:" and the SHA-256 of the certificate, 64 lower-case hex
 	// digits once loaded. Unset, the certificate must be signed by an

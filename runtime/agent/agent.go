@@ -837,7 +837,7 @@ func (a *Agent) recorderFor(site *spec.Site) (*recorderSet, error) {
 	// Witness and virtual servers (and servers not in the spec) record
 	// nothing and need no storage.
 	me := site.Server(a.cfg.Server)
-	records := me != nil && (me.Kind == "" || me.Kind == spec.KindRecording || me.Kind == spec.KindStandby)
+	records := me != nil && me.Kind.CanRecord()
 	vols := a.volumes(site)
 	if rec != nil && records && !slices.Equal(rec.volumes, vols) && rec.store.SetLimits(vols) == nil {
 		// Only limits changed (size, age, free-space floor): the open

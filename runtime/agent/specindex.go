@@ -28,7 +28,7 @@ func newSpecIndex(rev uint64, spec *spec.Site) *specIndex {
 			URL:             c.URL,
 			Username:        c.Username,
 			Password:        c.Password,
-			Transport:       c.Transport,
+			Transport:       string(c.Transport),
 			TLSFingerprint:  c.TLSFingerprint,
 			TLSInsecure:     c.TLSInsecure,
 			SegmentDuration: c.SegmentDuration,

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"vigil/hcl/spec"
 )
 
 // BalanceReport is the answer of GET /v1/balance/report: the site's recorded
@@ -48,8 +50,8 @@ type BalanceReport struct {
 
 // BalanceServer is one server's load in a BalanceReport.
 type BalanceServer struct {
-	Name string `json:"name"`
-	Kind string `json:"kind"`
+	Name string          `json:"name"`
+	Kind spec.ServerKind `json:"kind"`
 	// Balanced says whether the server takes part (a live recording server).
 	Balanced bool `json:"balanced"`
 	// Why explains a server that does not take part.

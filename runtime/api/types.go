@@ -76,13 +76,13 @@ type DomainTreeSite struct {
 
 // ServerState is one server as the answering agent sees it.
 type ServerState struct {
-	Name      string `json:"name"`
-	Address   string `json:"address"`
-	Kind      string `json:"kind"`
-	Role      string `json:"role"` // "master" or "member"
-	Health    string `json:"health"`
-	Version   string `json:"version,omitempty"`
-	Recording int    `json:"recording"`
+	Name      string          `json:"name"`
+	Address   string          `json:"address"`
+	Kind      spec.ServerKind `json:"kind"`
+	Role      string          `json:"role"` // "master" or "member"
+	Health    string          `json:"health"`
+	Version   string          `json:"version,omitempty"`
+	Recording int             `json:"recording"`
 	// CPUPercent is the agent process's CPU use in % of one core.
 	CPUPercent  float64        `json:"cpu_percent"`
 	MemoryBytes int64          `json:"memory_bytes"`

@@ -257,7 +257,7 @@ func LatestOverrides(overrides []api.Override) map[string]api.Override {
 // server is a server of the spec with its health and the load placed so far.
 type server struct {
 	name      string
-	kind      string // normalised: "" becomes spec.KindRecording
+	kind      spec.ServerKind // normalised: "" becomes spec.KindRecording
 	canRecord bool
 	health    string
 	since     time.Time
@@ -280,7 +280,7 @@ func (s *server) holds() bool {
 
 // upFor reports whether s keeps a camera of the given redundancy: fast
 // cameras leave a suspect server, the others wait until it is dead.
-func (s *server) upFor(redundancy string) bool {
+func (s *server) upFor(redundancy spec.Redundancy) bool {
 	if !s.canRecord || s.draining {
 		return false
 	}
@@ -296,9 +296,9 @@ func (s *server) upFor(redundancy string) bool {
 func (s *server) hasRoom() bool { return s.max <= 0 || s.load < s.max }
 
 // why says in a few words why s cannot keep a camera of the given redundancy.
-func (s *server) why(redundancy string) string {
+func (s *server) why(redundancy spec.Redundancy) string {
 	switch {
-	case s.kind == spec.KindWitness || s.kind == spec.KindVirtual:
+	case !s.canRecord:
 		return fmt.Sprintf("%s is a %s server and records nothing", s.name, s.kind)
 	case s.health == api.HealthSuspect && redundancy == spec.RedundancyFast:
 		return s.name + " suspect (fast redundancy)"
@@ -326,7 +326,7 @@ func (s *server) fullWhy() string {
 // work is the decision in progress for one camera.
 type work struct {
 	cam        *spec.Camera
-	redundancy string
+	redundancy spec.Redundancy
 	primary    *server // nil when the primary is not a server of the spec
 	main       *server // where the camera belongs now; nil when none is up
 	mainRole   string
@@ -387,14 +387,11 @@ func Assign(in Input) Result {
 		if sv == nil || byName[sv.Name] != nil {
 			continue
 		}
-		kind := sv.Kind
-		if kind == "" {
-			kind = spec.KindRecording
-		}
+		kind := sv.Kind.OrDefault()
 		s := &server{
 			name:      sv.Name,
 			kind:      kind,
-			canRecord: kind == spec.KindRecording || kind == spec.KindStandby,
+			canRecord: kind.CanRecord(),
 			health:    api.HealthUnknown,
 			max:       sv.MaxCameras,
 		}
@@ -756,7 +753,7 @@ func finish(w *work, queueWhy string) Camera {
 		case w.cause != "":
 			parts = append(parts, w.cause, "back on "+first.Server)
 		case w.main != nil && w.main.health == api.HealthSuspect:
-			parts = append(parts, "recorded by "+first.Server+", which is suspect ("+w.redundancy+" redundancy waits for dead)")
+			parts = append(parts, "recorded by "+first.Server+", which is suspect ("+string(w.redundancy)+" redundancy waits for dead)")
 		default:
 			parts = append(parts, "recorded by "+first.Server)
 		}

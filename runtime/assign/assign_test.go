@@ -14,16 +14,16 @@ var t0 = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 
 // srv declares a server: "rec-1", "sb-1:standby", "w-1:witness", "rec-1/2"
 // (max_cameras 2), "sb-1:standby/3".
-func srv(site string) *spec.Server {
+func srv(decl string) *spec.Server {
 	s := &spec.Server{Kind: spec.KindRecording}
-	if name, max, ok := strings.Cut(site, "/"); ok {
-		site = name
+	if name, max, ok := strings.Cut(decl, "/"); ok {
+		decl = name
 		fmt.Sscan(max, &s.MaxCameras)
 	}
-	if name, kind, ok := strings.Cut(site, ":"); ok {
-		site, s.Kind = name, kind
+	if name, kind, ok := strings.Cut(decl, ":"); ok {
+		decl, s.Kind = name, spec.ServerKind(kind)
 	}
-	s.Name = site
+	s.Name = decl
 	return s
 }
 
@@ -210,7 +210,7 @@ func TestUnknownPrimaryNameGoesToBackups(t *testing.T) {
 }
 
 func TestLockedCameras(t *testing.T) {
-	locked := func(name, primary string, red string) *spec.Camera {
+	locked := func(name, primary string, red spec.Redundancy) *spec.Camera {
 		c := cam(name, primary, "rec-2")
 		c.Locked, c.Redundancy = true, red
 		return c

@@ -57,7 +57,7 @@ func randomInput(rng *rand.Rand) Input {
 		}
 		s.Groups = append(s.Groups, g)
 	}
-	redundancies := []string{spec.RedundancyNormal, spec.RedundancyFast, spec.RedundancyConstant, ""}
+	redundancies := []spec.Redundancy{spec.RedundancyNormal, spec.RedundancyFast, spec.RedundancyConstant, ""}
 	for i := range rng.IntN(61) {
 		c := &spec.Camera{Name: fmt.Sprintf("cam-%02d", i), Server: pick(),
 			Redundancy: redundancies[rng.IntN(len(redundancies))], Locked: rng.IntN(10) == 0}
@@ -122,7 +122,7 @@ func serverOfSpec(in Input, name string) *spec.Server {
 }
 
 func canRecord(sv *spec.Server) bool {
-	return sv != nil && (sv.Kind == "" || sv.Kind == spec.KindRecording || sv.Kind == spec.KindStandby)
+	return sv != nil && sv.Kind.CanRecord()
 }
 
 func healthOf(in Input, name string) string {
@@ -137,7 +137,7 @@ func isAlive(in Input, name string) bool {
 }
 
 // upFor: normal and constant cameras stay on a suspect server, fast ones leave.
-func upFor(in Input, name, redundancy string) bool {
+func upFor(in Input, name string, redundancy spec.Redundancy) bool {
 	h := healthOf(in, name)
 	return canRecord(serverOfSpec(in, name)) &&
 		(h == api.HealthAlive || (h == api.HealthSuspect && redundancy != spec.RedundancyFast))

@@ -256,7 +256,7 @@ func Plan(in Input) Result {
 	}
 	canRecord := func(name string) bool {
 		s := servers[name]
-		return s != nil && (s.spec.Kind == spec.KindRecording || s.spec.Kind == spec.KindStandby)
+		return s != nil && s.spec.Kind.CanRecord()
 	}
 
 	last := assign.LatestOverrides(in.Overrides)
@@ -428,7 +428,7 @@ func windowText(b spec.Balancing) string {
 
 func notBalancedWhy(s *spec.Server, alive map[string]bool) string {
 	if s.Kind != spec.KindRecording {
-		return s.Kind + " server"
+		return string(s.Kind) + " server"
 	}
 	if !alive[s.Name] {
 		return "not alive"

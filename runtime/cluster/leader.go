@@ -159,26 +159,6 @@ func (c *Cluster) LeaderLoop(fn func(ctx context.Context)) {
 	}
 }
 
-// isVoterKind reports whether a server of this kind votes in the raft
-// quorum of site. Recording, standby and witness servers vote. Virtual
-// servers record nothing and are left out of a site that has any other
-// server, but a virtual site (a spec with no recording, standby or witness
-// server) has no one else to hold its committed spec, so there its virtual
-// servers vote.
-func isVoterKind(site *spec.Site, kind string) bool {
-	return kind != spec.KindVirtual || virtualOnly(site)
-}
-
-// virtualOnly reports whether every server of site is virtual.
-func virtualOnly(site *spec.Site) bool {
-	for _, s := range site.Servers {
-		if s.Kind != spec.KindVirtual {
-			return false
-		}
-	}
-	return true
-}
-
 // reconcile makes the raft configuration follow the committed spec: servers
 // of the spec that membership sees alive become voters (or get their new
 // address), voters no longer in the spec are removed. Servers of the spec
@@ -204,7 +184,7 @@ func (c *Cluster) reconcile() {
 	}
 	wanted := map[string]bool{}
 	for _, s := range spec.Servers {
-		if !isVoterKind(spec, s.Kind) {
+		if !s.Kind.Votes(spec.AllVirtual()) {
 			continue
 		}
 		wanted[s.Name] = true
@@ -431,13 +411,13 @@ func (c *Cluster) quorumReport() string {
 // included. Called with applyMu held.
 func (c *Cluster) bootstrap(spec *spec.Site) error {
 	self := spec.Server(c.cfg.Name)
-	if self == nil || !isVoterKind(spec, self.Kind) {
+	if self == nil || !self.Kind.Votes(spec.AllVirtual()) {
 		return fmt.Errorf("this server (%s) is not a voting server of the spec; send the first apply to one of its recording, standby or witness servers (to a virtual server only when the site has no other kind)", c.cfg.Name)
 	}
 	var servers []raft.Server
 	var left []string
 	for _, s := range spec.Servers {
-		if !isVoterKind(spec, s.Kind) {
+		if !s.Kind.Votes(spec.AllVirtual()) {
 			continue
 		}
 		if s.Name == c.cfg.Name {

@@ -637,7 +637,7 @@ func (c *Cluster) joinLoop() {
 		}
 		if site := c.fsm.current().Spec; site != nil {
 			for _, s := range site.Servers {
-				if alive[s.Name] || s.Name == c.cfg.Name || !isVoterKind(site, s.Kind) || s.Address == "" {
+				if alive[s.Name] || s.Name == c.cfg.Name || !s.Kind.Votes(site.AllVirtual()) || s.Address == "" {
 					continue
 				}
 				port := s.Port

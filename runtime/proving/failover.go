@@ -19,7 +19,7 @@ import (
 // Row is one line of the failover benchmark table.
 type Row struct {
 	Scenario   string
-	Redundancy string
+	Redundancy spec.Redundancy
 	// Moved is the number of cameras whose recorders changed.
 	Moved int
 	// Detection is how long the survivors took to act on the failure
@@ -78,7 +78,7 @@ type window struct {
 }
 
 // analyze measures a window from the recordings.
-func analyze(rec measure.Site, w window, scenario, redundancy string, detection time.Duration, allCams []string) Row {
+func analyze(rec measure.Site, w window, scenario string, redundancy spec.Redundancy, detection time.Duration, allCams []string) Row {
 	row := Row{Scenario: scenario, Redundancy: redundancy, Moved: len(w.moved), Detection: detection,
 		Cameras: map[string]measure.Camera{}, SkippedBy: map[string]int64{}, Dark: w.dark, From: w.from, To: w.to}
 	var gaps []time.Duration

@@ -69,7 +69,7 @@ type Options struct {
 	// Keepalive is the site's keepalive (default 1s).
 	Keepalive time.Duration
 	// Redundancy of every camera (default normal).
-	Redundancy string
+	Redundancy spec.Redundancy
 	// Locked reports whether camera i is locked to its server.
 	Locked func(i int) bool
 	// MaxConcurrentFailovers is the site option (0: no limit).

@@ -125,7 +125,7 @@ func devTables(st *api.State, width, room int, o Options, p func(color, s string
 		}
 		name := s.Name
 		if s.Kind != "" && s.Kind != "recording" {
-			name += " (" + s.Kind + ")"
+			name += " (" + string(s.Kind) + ")"
 		}
 		servers.add([]string{name, s.Role, p(healthColor(s.Health), health), rec, cpu, mem, stor})
 	}

@@ -120,7 +120,7 @@ func Status(w io.Writer, st *api.State, o Options) {
 		if role == "master" {
 			role = p(bold, role)
 		}
-		t.add([]string{s.Name, s.Kind, role, p(healthColor(s.Health), health), rec, cpu, mem, clk, stor})
+		t.add([]string{s.Name, string(s.Kind), role, p(healthColor(s.Health), health), rec, cpu, mem, clk, stor})
 	}
 	t.write(w)
 	for _, s := range st.Servers {
