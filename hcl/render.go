@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	hhcl "github.com/hashicorp/hcl/v2"
+
+	"vigil/hcl/spec"
 )
 
 // sortDiagnostics orders diagnostics by file and position so that output is
@@ -163,7 +165,7 @@ func DiagnosticsJSON(diags hhcl.Diagnostics) []Diagnostic {
 	shown, more := shownDiagnostics(diags)
 	out := make([]Diagnostic, 0, len(shown)+1)
 	for _, d := range shown {
-		j := Diagnostic{Severity: "error", Summary: clip(d.Summary, maxDiagText), Detail: clip(d.Detail, maxDiagText)}
+		j := Diagnostic{Severity: spec.SeverityError, Summary: clip(d.Summary, maxDiagText), Detail: clip(d.Detail, maxDiagText)}
 		if d.Severity == hhcl.DiagWarning {
 			j.Severity = "warning"
 		}
@@ -175,7 +177,7 @@ func DiagnosticsJSON(diags hhcl.Diagnostics) []Diagnostic {
 		out = append(out, j)
 	}
 	if more != "" {
-		out = append(out, Diagnostic{Severity: "warning", Summary: "More diagnostics not shown", Detail: more})
+		out = append(out, Diagnostic{Severity: spec.SeverityWarning, Summary: "More diagnostics not shown", Detail: more})
 	}
 	return out
 }

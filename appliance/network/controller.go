@@ -134,7 +134,7 @@ func (c *Controller) change(ctx context.Context, st *api.State, prev, block *spe
 			msg += " (applied before the error: " + strings.Join(rep.Changes, "; ") + ")"
 		}
 		c.log.Error(msg)
-		c.a.Emit(api.Event{Severity: "error", Kind: "network.failed", Server: c.a.Name(), Message: msg})
+		c.a.Emit(api.Event{Severity: spec.SeverityError, Kind: spec.EventNetworkFailed, Server: c.a.Name(), Message: msg})
 		return false
 	}
 	if len(rep.Changes) == 0 {
@@ -143,7 +143,7 @@ func (c *Controller) change(ctx context.Context, st *api.State, prev, block *spe
 	summary := strings.Join(rep.Changes, "; ")
 	if !rep.Risky {
 		c.log.Info("network block applied", "changes", summary)
-		c.a.Emit(api.Event{Severity: "info", Kind: "network.applied", Server: c.a.Name(), Message: summary})
+		c.a.Emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventNetworkApplied, Server: c.a.Name(), Message: summary})
 		return true
 	}
 	c.log.Info("network block applied in try mode: checking that the site is still reachable", "changes", summary, "timeout", c.o.TryTimeout)
@@ -152,7 +152,7 @@ func (c *Controller) change(ctx context.Context, st *api.State, prev, block *spe
 	var last error
 	for {
 		if last = c.o.Reachable(tctx, st); last == nil {
-			c.a.Emit(api.Event{Severity: "info", Kind: "network.applied", Server: c.a.Name(), Message: summary + " (the site is reachable)"})
+			c.a.Emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventNetworkApplied, Server: c.a.Name(), Message: summary + " (the site is reachable)"})
 			return true
 		}
 		select {
@@ -171,7 +171,7 @@ func (c *Controller) change(ctx context.Context, st *api.State, prev, block *spe
 		msg = fmt.Sprintf("network change cut the server off (%v) and restoring the previous network failed: %v", last, err)
 	}
 	c.log.Error(msg)
-	c.a.Emit(api.Event{Severity: "error", Kind: "network.reverted", Server: c.a.Name(), Message: msg})
+	c.a.Emit(api.Event{Severity: spec.SeverityError, Kind: spec.EventNetworkReverted, Server: c.a.Name(), Message: msg})
 	return false
 }
 
@@ -198,7 +198,7 @@ func (c *Controller) holdVIP(lctx, ctx context.Context) {
 			c.log.Error("releasing the virtual IP", "err", err)
 		} else {
 			c.log.Info("virtual IP released", "vip", cur.vip, "link", cur.link)
-			c.a.Emit(api.Event{Severity: "info", Kind: "vip.released", Server: c.a.Name(), Message: fmt.Sprintf("virtual IP %s removed from %s", cur.vip, cur.link)})
+			c.a.Emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventVIPReleased, Server: c.a.Name(), Message: fmt.Sprintf("virtual IP %s removed from %s", cur.vip, cur.link)})
 		}
 		cur = nil
 	}
@@ -210,7 +210,7 @@ func (c *Controller) holdVIP(lctx, ctx context.Context) {
 	fail := func(err error) {
 		if err.Error() != lastErr {
 			c.log.Error("virtual IP", "err", err)
-			c.a.Emit(api.Event{Severity: "error", Kind: "vip.failed", Server: c.a.Name(), Message: err.Error()})
+			c.a.Emit(api.Event{Severity: spec.SeverityError, Kind: spec.EventVIPFailed, Server: c.a.Name(), Message: err.Error()})
 		}
 		lastErr = err.Error()
 	}
@@ -234,7 +234,7 @@ func (c *Controller) holdVIP(lctx, ctx context.Context) {
 				}
 				cur, lastErr = &held{want, link}, ""
 				c.log.Info("virtual IP added: this server is the master", "vip", want, "link", link)
-				c.a.Emit(api.Event{Severity: "info", Kind: "vip.acquired", Server: c.a.Name(), Message: fmt.Sprintf("virtual IP %s added to %s", want, link)})
+				c.a.Emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventVIPAcquired, Server: c.a.Name(), Message: fmt.Sprintf("virtual IP %s added to %s", want, link)})
 			}
 		}
 		select {
@@ -278,7 +278,7 @@ func (c *Controller) dropStaleVIP(st *api.State) {
 	}
 	msg := fmt.Sprintf("virtual IP %s removed from %s: %s is the master", st.Spec.VirtualIP, l.Attrs().Name, st.Master)
 	c.log.Warn(msg)
-	c.a.Emit(api.Event{Severity: "warning", Kind: "vip.released", Server: c.a.Name(), Message: msg})
+	c.a.Emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventVIPReleased, Server: c.a.Name(), Message: msg})
 }
 
 // wantVIP is the site's virtual_ip and the link it goes on ("" when the

@@ -86,24 +86,28 @@ type Alert struct {
 	Ranges    map[string]Range `json:"-"`
 }
 
+// ConditionTakeover in an alert's `when` stands for EventTakeoverStarted
+// and EventTakeoverFinished.
+const ConditionTakeover = "takeover"
+
 // AlertConditions are the values of an alert's `when`, with what they mean.
 // Lasting conditions send a message when they start (after `for`) and a
 // resolved message when they end; the others are one-off.
 var AlertConditions = map[string]string{
-	"server.dead":        "a server of the site is dead (lasting; resolved when it is back)",
-	"server.back":        "a dead server is back (one-off)",
-	"takeover":           "takeover.started and takeover.finished",
-	"takeover.started":   "a dead server's cameras are recorded by others, listing them (lasting; resolved when they are back on their server)",
-	"takeover.finished":  "a server's cameras went back to it after a takeover (one-off)",
-	"camera.unreachable": "a camera's stream cannot be received by the server that should record it (lasting)",
-	"camera.stalled":     "a camera's stream stopped delivering frames (lasting)",
-	"gap.open":           "a camera is not recorded anywhere in the site (lasting)",
-	"storage.full":       "a server's storage is full (lasting)",
-	"storage.floor":      "a server's storage is under its free-space floor (lasting)",
-	"storage.retention":  "a server's storage had to delete recordings younger than its max_age for room (lasting)",
-	"clock.skew":         "a server's clock is off the master's by more than 1s (lasting)",
-	"config.invalid":     "a changed configuration (hot reload) is invalid (one-off)",
-	"config.applied":     "a configuration change was committed (one-off)",
+	EventServerDead:        "a server of the site is dead (lasting; resolved when it is back)",
+	EventServerBack:        "a dead server is back (one-off)",
+	ConditionTakeover:      "takeover.started and takeover.finished",
+	EventTakeoverStarted:   "a dead server's cameras are recorded by others, listing them (lasting; resolved when they are back on their server)",
+	EventTakeoverFinished:  "a server's cameras went back to it after a takeover (one-off)",
+	EventCameraUnreachable: "a camera's stream cannot be received by the server that should record it (lasting)",
+	EventCameraStalled:     "a camera's stream stopped delivering frames (lasting)",
+	EventGapOpen:           "a camera is not recorded anywhere in the site (lasting)",
+	EventStorageFull:       "a server's storage is full (lasting)",
+	EventStorageFloor:      "a server's storage is under its free-space floor (lasting)",
+	EventStorageRetention:  "a server's storage had to delete recordings younger than its max_age for room (lasting)",
+	EventClockSkew:         "a server's clock is off the master's by more than 1s (lasting)",
+	EventConfigInvalid:     "a changed configuration (hot reload) is invalid (one-off)",
+	EventConfigApplied:     "a configuration change was committed (one-off)",
 }
 
 // Notifier returns the named notifier of the site, or nil.
@@ -119,7 +123,7 @@ func (s *Site) Notifier(name string) *Notifier {
 // Matches tells whether the alert covers a condition (server, camera).
 func (a *Alert) Matches(condition, server, camera string) bool {
 	ok := slices.Contains(a.When, condition) ||
-		strings.HasPrefix(condition, "takeover.") && slices.Contains(a.When, "takeover")
+		strings.HasPrefix(condition, ConditionTakeover+".") && slices.Contains(a.When, ConditionTakeover)
 	return ok && globsMatch(a.Servers, server) && globsMatch(a.Cameras, camera)
 }
 

@@ -4,9 +4,9 @@ package spec
 // configuration: what `vigil validate -json` prints and what the API returns
 // when it refuses a spec.
 type Diagnostic struct {
-	Severity string `json:"severity"` // "error" or "warning"
-	Summary  string `json:"summary"`
-	Detail   string `json:"detail,omitempty"`
+	Severity Severity `json:"severity"` // SeverityError or SeverityWarning
+	Summary  string   `json:"summary"`
+	Detail   string   `json:"detail,omitempty"`
 	// Range is nil for problems not tied to a place in a file.
 	Range *Range `json:"range,omitempty"`
 }

@@ -205,7 +205,7 @@ func Start(cfg Config) (*Agent, error) {
 		},
 		Dropped: a.metrics.historyDropped.Inc,
 		Corrupt: func(file string, bad int) {
-			a.emit(api.Event{Severity: "warning", Kind: "events.corrupt",
+			a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventEventsCorrupt,
 				Message: fmt.Sprintf("event history file %s has %d unreadable lines (cut by a crash or damaged): skipped", file, bad)})
 		},
 	})
@@ -266,7 +266,7 @@ func Start(cfg Config) (*Agent, error) {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	go a.loop(a.ctx)
 	go a.login.sweepLoop(a.ctx)
-	a.emit(api.Event{Severity: "info", Kind: "agent.started", Message: fmt.Sprintf("agent %s of site %s started (vigil %s), API on %s", cfg.Server, cfg.Site, cfg.Version, a.Addr())})
+	a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventAgentStarted, Message: fmt.Sprintf("agent %s of site %s started (vigil %s), API on %s", cfg.Server, cfg.Site, cfg.Version, a.Addr())})
 	return a, nil
 }
 
@@ -370,18 +370,11 @@ func (a *Agent) publish(ev api.Event) {
 // emit raises an event of the agent's own: log, metrics and /v1/events.
 func (a *Agent) emit(ev api.Event) {
 	a.publish(ev)
-	level := slog.LevelInfo
-	switch ev.Severity {
-	case "warning":
-		level = slog.LevelWarn
-	case "error":
-		level = slog.LevelError
-	}
 	attrs := []any{"kind", ev.Kind}
 	if ev.Camera != "" {
 		attrs = append(attrs, "camera", ev.Camera)
 	}
-	a.log.Log(context.Background(), level, ev.Message, attrs...)
+	a.log.Log(context.Background(), ev.Severity.Level(), ev.Message, attrs...)
 }
 
 // recorderEvent forwards a recorder event and wakes the loop, so that a
@@ -520,7 +513,7 @@ func (a *Agent) reconcile() {
 		own = &memberStatus{Waiting: true}
 	} else {
 		if prev.revision != st.Revision {
-			a.emit(api.Event{Severity: "info", Kind: "config.committed", Message: fmt.Sprintf("site spec revision %d is in force", st.Revision)})
+			a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventConfigCommitted, Message: fmt.Sprintf("site spec revision %d is in force", st.Revision)})
 			a.keepaliveChanged(st.Spec.Keepalive)
 			a.eventRetentionChanged(st.Spec.EventRetention)
 		}
@@ -744,7 +737,7 @@ func (a *Agent) keepaliveChanged(k time.Duration) {
 	}
 	a.saveDuration(keepaliveFile, "keepalive", k)
 	if k != a.cfg.Keepalive {
-		a.emit(api.Event{Severity: "warning", Kind: "config.restart_needed",
+		a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventConfigRestartNeeded,
 			Message: fmt.Sprintf("the site's keepalive is %s but this agent probes every %s: restart the agent to apply it", k, a.cfg.Keepalive)})
 	}
 }
@@ -843,7 +836,7 @@ func (a *Agent) recorderFor(site *spec.Site) (*recorderSet, error) {
 		// Only limits changed (size, age, free-space floor): the open
 		// store takes them, and no camera stops recording.
 		rec.volumes = slices.Clone(vols)
-		a.emit(api.Event{Severity: "info", Kind: "storage.changed", Message: "storage limits changed: applied without restarting the recorder"})
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventStorageChanged, Message: "storage limits changed: applied without restarting the recorder"})
 	}
 	if rec != nil && records && slices.Equal(rec.volumes, vols) {
 		rec.store.SetHolds(site.Holds)
@@ -851,7 +844,7 @@ func (a *Agent) recorderFor(site *spec.Site) (*recorderSet, error) {
 	}
 	if rec != nil {
 		if records {
-			a.emit(api.Event{Severity: "warning", Kind: "storage.changed", Message: "storage volumes changed: restarting the recorder"})
+			a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventStorageChanged, Message: "storage volumes changed: restarting the recorder"})
 		}
 		rec.close()
 		a.mu.Lock()
@@ -878,7 +871,7 @@ func (a *Agent) recorderFor(site *spec.Site) (*recorderSet, error) {
 	if err != nil {
 		err = fmt.Errorf("cannot open storage: %w", err)
 		if a.openErr == nil || a.openErr.Error() != err.Error() {
-			a.emit(api.Event{Severity: "error", Kind: "storage.unavailable", Message: err.Error()})
+			a.emit(api.Event{Severity: spec.SeverityError, Kind: spec.EventStorageUnavailable, Message: err.Error()})
 		}
 		a.openErr, a.openErrAt = err, time.Now()
 		return nil, err
@@ -925,14 +918,14 @@ func (a *Agent) diffEvents(prev, cur view) {
 			continue
 		}
 		role := roleOf(cur.result, c, a.cfg.Server)
-		a.emit(api.Event{Severity: "info", Kind: "camera.assigned", Camera: c,
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventCameraAssigned, Camera: c,
 			Message: fmt.Sprintf("recording %s as %s (%s)", c, role, cur.result.Cameras[c].Reason)})
 	}
 	for c := range was {
-		a.emit(api.Event{Severity: "info", Kind: "camera.released", Camera: c, Message: fmt.Sprintf("no longer recording %s", c)})
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventCameraReleased, Camera: c, Message: fmt.Sprintf("no longer recording %s", c)})
 	}
 	if len(cur.warm) > 0 && len(prev.warm) == 0 {
-		a.emit(api.Event{Severity: "info", Kind: "takeover.ready",
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventTakeoverReady,
 			Message: fmt.Sprintf("%s not answering: %d cameras are connected here and held in memory, to be recorded at once if it fails",
 				strings.Join(cur.failing, ", "), len(cur.warm))})
 	}
@@ -944,14 +937,14 @@ func (a *Agent) diffEvents(prev, cur view) {
 		if !ok && c.State == api.CameraRecording {
 			continue
 		}
-		sev := "info"
+		sev := spec.SeverityInfo
 		switch c.State {
 		case api.CameraDark, api.CameraUncovered:
-			sev = "error"
+			sev = spec.SeverityError
 		case api.CameraCovered:
-			sev = "warning"
+			sev = spec.SeverityWarning
 		}
-		a.emit(api.Event{Severity: sev, Kind: "assignment." + c.State, Camera: name, Server: a.cfg.Server,
+		a.emit(api.Event{Severity: sev, Kind: spec.EventAssignmentPrefix + c.State, Camera: name, Server: a.cfg.Server,
 			Message: fmt.Sprintf("%s is %s: %s", name, c.State, c.Reason)})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"vigil/runtime/alerting"
 	"vigil/runtime/api"
 	"vigil/runtime/cluster"
+
+	"vigil/hcl/spec"
 )
 
 // Alerting runs on the master (a leader loop): it evaluates the alerts of
@@ -33,7 +35,7 @@ const oneOffReplay = 5 * time.Second
 
 // oneOffKinds are the events on the master that are alert conditions of
 // their own (one-off).
-var oneOffKinds = []string{"config.applied", "config.invalid"}
+var oneOffKinds = []string{spec.EventConfigApplied, spec.EventConfigInvalid}
 
 func (a *Agent) alertLoop(ctx context.Context) {
 	ev := alerting.NewEvaluator(a.cfg.Site)
@@ -94,7 +96,7 @@ func (a *Agent) alertLoop(ctx context.Context) {
 			}
 			ev.Committed()
 			for _, o := range commit.Send {
-				a.emit(api.Event{Severity: "info", Kind: "alert." + o.Notification.Status,
+				a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventAlertPrefix + o.Notification.Status,
 					Message: fmt.Sprintf("alert %s %s: %s (to %s, notification %s)", o.Notification.Alert, o.Notification.Status, o.Notification.Summary, strings.Join(o.Pending, ", "), o.Notification.ID)})
 			}
 		}
@@ -132,10 +134,10 @@ func (a *Agent) deliver(ctx context.Context, notifier string, wake <-chan struct
 			}
 		}
 		n := o.Notification
-		spec := a.cl.State().Spec
-		nf := spec.Notifier(notifier)
+		site := a.cl.State().Spec
+		nf := site.Notifier(notifier)
 		if nf == nil {
-			a.emit(api.Event{Severity: "warning", Kind: "alert.dropped",
+			a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventAlertDropped,
 				Message: fmt.Sprintf("notification %s of alert %s not sent to %s: the notifier is no longer configured", n.ID, n.Alert, notifier)})
 		} else {
 			answer, err := alerting.Send(ctx, nf, n)
@@ -146,7 +148,7 @@ func (a *Agent) deliver(ctx context.Context, notifier string, wake <-chan struct
 				attempts++
 				a.metrics.alertDeliveries.WithLabelValues(notifier, "failed").Inc()
 				wait := min(retryMin<<min(attempts-1, 10), retryMax)
-				a.emit(api.Event{Severity: "warning", Kind: "alert.delivery_failed",
+				a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventAlertDeliveryFailed,
 					Message: fmt.Sprintf("notification %s of alert %s to %s (%s) failed (attempt %d): %v; retrying in %s", n.ID, n.Alert, notifier, nf, attempts, err, wait)})
 				select {
 				case <-ctx.Done():
@@ -157,7 +159,7 @@ func (a *Agent) deliver(ctx context.Context, notifier string, wake <-chan struct
 			}
 			attempts = 0
 			a.metrics.alertDeliveries.WithLabelValues(notifier, "ok").Inc()
-			a.emit(api.Event{Severity: "info", Kind: "alert.delivered",
+			a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventAlertDelivered,
 				Message: fmt.Sprintf("notification %s of alert %s delivered to %s (%s): %s", n.ID, n.Alert, notifier, nf, answer)})
 		}
 		// Until the delivery is committed, the notification stays in the
@@ -195,18 +197,18 @@ func (a *Agent) handleAlertTest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, api.Error{Error: `the request must name a notifier: {"notifier": "NAME"}`})
 		return
 	}
-	spec := a.cl.State().Spec
-	if spec == nil {
+	site := a.cl.State().Spec
+	if site == nil {
 		writeError(w, http.StatusNotFound, api.Error{Error: WaitingMessage})
 		return
 	}
-	nf := spec.Notifier(req.Notifier)
+	nf := site.Notifier(req.Notifier)
 	if nf == nil {
 		var names []string
-		for _, n := range spec.Notifiers {
+		for _, n := range site.Notifiers {
 			names = append(names, n.Name)
 		}
-		msg := fmt.Sprintf("site %s has no notifier %q", spec.Name, req.Notifier)
+		msg := fmt.Sprintf("site %s has no notifier %q", site.Name, req.Notifier)
 		if len(names) == 0 {
 			msg += ": it has no notifier blocks"
 		} else {
@@ -219,15 +221,15 @@ func (a *Agent) handleAlertTest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	n := api.Notification{ID: alerting.NewID(), Site: spec.Name, Time: now, Status: api.AlertTest,
+	n := api.Notification{ID: alerting.NewID(), Site: site.Name, Time: now, Status: api.AlertTest,
 		Summary: fmt.Sprintf("test message from %s: notifier %s works", a.cfg.Server, nf.Name),
 		Items:   []api.AlertItem{{Condition: "test", Server: a.cfg.Server, State: api.ItemHappened, Since: now, Message: "sent by vigil alert test"}}}
 	answer, err := alerting.Send(r.Context(), nf, n)
 	if err != nil {
-		a.emit(api.Event{Severity: "warning", Kind: "alert.test_failed", Message: fmt.Sprintf("test notification to %s (%s) failed: %v", nf.Name, nf, err)})
+		a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventAlertTestFailed, Message: fmt.Sprintf("test notification to %s (%s) failed: %v", nf.Name, nf, err)})
 		writeError(w, http.StatusBadGateway, api.Error{Error: fmt.Sprintf("%s (%s): %v", nf.Name, nf, err)})
 		return
 	}
-	a.emit(api.Event{Severity: "info", Kind: "alert.test", Message: fmt.Sprintf("test notification delivered to %s (%s): %s", nf.Name, nf, answer)})
+	a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventAlertTest, Message: fmt.Sprintf("test notification delivered to %s (%s): %s", nf.Name, nf, answer)})
 	writeJSON(w, http.StatusOK, api.AlertTestResponse{Notifier: nf.Name, Destination: nf.String(), Answer: answer})
 }

@@ -15,7 +15,7 @@ func passwordHashes(site *spec.Site) []spec.Diagnostic {
 	var diags []spec.Diagnostic
 	for _, u := range site.Users {
 		if err := access.ValidPasswordHash(u.PasswordHash); err != nil && !spec.IsFingerprint(u.PasswordHash) {
-			diags = append(diags, spec.Diagnostic{Severity: "error",
+			diags = append(diags, spec.Diagnostic{Severity: spec.SeverityError,
 				Summary: fmt.Sprintf("User %q: invalid password hash", u.Name),
 				Detail:  err.Error()})
 		}

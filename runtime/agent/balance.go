@@ -10,6 +10,8 @@ import (
 	"vigil/runtime/api"
 	"vigil/runtime/balance"
 	"vigil/runtime/cluster"
+
+	"vigil/hcl/spec"
 )
 
 // DefaultBalanceInterval is how often the master runs the storage balancer.
@@ -50,7 +52,7 @@ func (a *Agent) balanceOnce(ctx context.Context, now time.Time) {
 		return
 	}
 	for _, m := range r.Report.Moves {
-		a.emit(api.Event{Severity: "info", Kind: "balance.moved", Camera: m.Camera, Server: m.To,
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventBalanceMoved, Camera: m.Camera, Server: m.To,
 			Message: fmt.Sprintf("balancing moves camera %s (%s) from %s to %s: %s", m.Camera, balance.FormatRate(m.BytesPerDay), m.From, m.To, m.Reason)})
 	}
 	a.poke()

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"vigil/runtime/api"
+
+	"vigil/hcl/spec"
 )
 
 // handleConfigImportReport raises the event of a configuration stick that
@@ -23,14 +25,14 @@ func (a *Agent) handleConfigImportReport(w http.ResponseWriter, r *http.Request)
 		writeError(w, http.StatusBadRequest, api.Error{Error: `the request must be a configuration import report: {"source": "DEVICE", "imported": [FILE...] or "refused": "REASON"}`})
 		return
 	}
-	ev := api.Event{Severity: "error", Kind: "config.import_refused",
+	ev := api.Event{Severity: spec.SeverityError, Kind: spec.EventConfigImportRefused,
 		Message: fmt.Sprintf("configuration stick %s refused: %s; nothing was imported, the running configuration stays", rep.Source, rep.Refused)}
 	if rep.Refused == "" {
 		signed := "unsigned"
 		if rep.Signer != "" {
 			signed = "signed by " + rep.Signer
 		}
-		ev = api.Event{Severity: "info", Kind: "config.imported",
+		ev = api.Event{Severity: spec.SeverityInfo, Kind: spec.EventConfigImported,
 			Message: fmt.Sprintf("configuration stick %s imported into config_dir (%s): %s", rep.Source, signed, strings.Join(rep.Imported, ", "))}
 	}
 	a.emit(ev)

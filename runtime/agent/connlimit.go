@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"vigil/runtime/api"
+
+	"vigil/hcl/spec"
 )
 
 // The API's connections are bounded so that clients, hostile or broken,
@@ -151,7 +153,7 @@ func andMore(n int) string {
 func (a *Agent) refuseConn(host netip.Addr) {
 	a.metrics.connsRefused.Inc()
 	if ok, n := a.connGate.pass(); ok {
-		a.emit(api.Event{Severity: "warning", Kind: "api.refused", Message: fmt.Sprintf(
+		a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventAPIRefused, Message: fmt.Sprintf(
 			"API connection from %s closed: over the limit of connections per source or in all%s", host, andMore(n))})
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 	"vigil/runtime/cluster"
+
+	"vigil/hcl/spec"
 )
 
 // A drain hands a server's cameras away without losing a frame: the
@@ -56,7 +58,7 @@ func (a *Agent) handOver() {
 				return
 			}
 			if time.Now().After(deadline) {
-				a.emit(api.Event{Severity: "warning", Kind: "server.stop_timeout",
+				a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventServerStopTimeout,
 					Message: fmt.Sprintf("stopping although %d cameras were not taken over within %s: %v", len(waiting), handOverTimeout, waiting)})
 				return
 			}
@@ -152,14 +154,14 @@ func (a *Agent) handleDrain(w http.ResponseWriter, r *http.Request) {
 	a.mu.Unlock()
 	resp := api.DrainResponse{Server: req.Server, Draining: !req.Undo}
 	if req.Undo {
-		a.emit(api.Event{Severity: "info", Kind: "server.undrained", Message: fmt.Sprintf("drain of %s ended: it takes its cameras back", req.Server)})
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventServerUndrained, Message: fmt.Sprintf("drain of %s ended: it takes its cameras back", req.Server)})
 	} else {
 		resp.Staying = drainStaying(in, req.Server)
 		msg := fmt.Sprintf("%s drained: its cameras are handed to other servers", req.Server)
 		if n := len(resp.Staying); n > 0 {
 			msg += fmt.Sprintf("; %d cannot be placed elsewhere and stay", n)
 		}
-		a.emit(api.Event{Severity: "info", Kind: "server.draining", Message: msg})
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventServerDraining, Message: msg})
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -16,6 +16,8 @@ import (
 	"vigil/runtime/api"
 	"vigil/runtime/evidence"
 	"vigil/runtime/playback"
+
+	"vigil/hcl/spec"
 )
 
 // readRange reads size bytes at off of a segment file as recorded, from
@@ -79,7 +81,7 @@ func (a *Agent) handleExport(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		a.log.Warn("export failed", "camera", camera, "err", err)
-		a.emit(api.Event{Severity: "warning", Kind: "footage.export_failed", Camera: camera, Message: fmt.Sprintf("export of %s from %s to %s failed: %v", camera, p.start.Format(time.RFC3339), p.end.Format(time.RFC3339), err)})
+		a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventFootageExportFailed, Camera: camera, Message: fmt.Sprintf("export of %s from %s to %s failed: %v", camera, p.start.Format(time.RFC3339), p.end.Format(time.RFC3339), err)})
 		return
 	}
 	actual := period{start: items[0].Start(), end: items[len(items)-1].End()}
@@ -114,7 +116,7 @@ func (a *Agent) handleExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(api.ManifestTrailer, base64.StdEncoding.EncodeToString(b))
-	a.emit(api.Event{Severity: "info", Kind: "footage.exported", Camera: camera, Message: fmt.Sprintf("%s exported %s from %s to %s (%d sources, %d gaps)",
+	a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventFootageExported, Camera: camera, Message: fmt.Sprintf("%s exported %s from %s to %s (%d sources, %d gaps)",
 		m.ExportedBy, camera, m.ActualStart.Format(time.RFC3339), m.ActualEnd.Format(time.RFC3339), len(m.Sources), len(m.Gaps))})
 }
 

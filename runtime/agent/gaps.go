@@ -311,16 +311,16 @@ func (g *gapTracker) gaps(camera string) []api.Gap {
 // gapEvents raises the events of the gaps a pass reported.
 func (a *Agent) gapEvents(opened, closed, retracted []api.Gap) {
 	for _, g := range opened {
-		a.emit(api.Event{Severity: "warning", Kind: "gap.open", Camera: g.Camera, Gap: &g,
+		a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventGapOpen, Camera: g.Camera, Gap: &g,
 			Message: fmt.Sprintf("%s is not recorded anywhere in the site since %s (%s)", g.Camera, g.Start.Format("15:04:05.000"), g.Cause)})
 	}
 	for _, g := range closed {
-		a.emit(api.Event{Severity: "info", Kind: "gap.closed", Camera: g.Camera, Gap: &g,
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventGapClosed, Camera: g.Camera, Gap: &g,
 			Message: fmt.Sprintf("%s is recorded again after a gap of %s, %s to %s (%s)", g.Camera, g.End.Sub(g.Start).Round(10*time.Millisecond),
 				g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"), g.Cause)})
 	}
 	for _, g := range retracted {
-		a.emit(api.Event{Severity: "info", Kind: "gap.retracted", Camera: g.Camera, Gap: &g,
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventGapRetracted, Camera: g.Camera, Gap: &g,
 			Message: fmt.Sprintf("%s was recorded after all from %s (a server that was cut off, not down, kept recording it): no gap", g.Camera, g.Start.Format("15:04:05.000"))})
 	}
 }

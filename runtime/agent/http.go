@@ -121,7 +121,7 @@ func (a *Agent) requireToken(h http.HandlerFunc) http.HandlerFunc {
 			// One report a minute: a flood of refused requests must not
 			// fill the log or push the real events out of the backlog.
 			if pass, n := a.unauthGate.pass(); pass {
-				a.emit(api.Event{Severity: "warning", Kind: "api.unauthorized", Message: fmt.Sprintf("refused %s %s from %s: %s%s", r.Method, r.URL.Path, r.RemoteAddr, msg, andMore(n))})
+				a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventAPIUnauthorized, Message: fmt.Sprintf("refused %s %s from %s: %s%s", r.Method, r.URL.Path, r.RemoteAddr, msg, andMore(n))})
 			}
 			writeError(w, http.StatusUnauthorized, api.Error{Error: msg})
 			return
@@ -230,7 +230,7 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 	var stale *cluster.StaleError
 	switch {
 	case err == nil:
-		a.emit(api.Event{Severity: "info", Kind: "config.applied", Message: fmt.Sprintf("committed revision %d (planned against %d)", rev, req.BaseRevision)})
+		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventConfigApplied, Message: fmt.Sprintf("committed revision %d (planned against %d)", rev, req.BaseRevision)})
 		writeJSON(w, http.StatusOK, api.ApplyResponse{Revision: rev})
 		a.poke()
 	case errors.As(err, &stale):
@@ -266,7 +266,7 @@ func (a *Agent) keepPasswords(site *spec.Site) []spec.Diagnostic {
 		}
 		if spec.IsFingerprint(c.Password) {
 			if old == nil || c.Password != oldRed.Password {
-				diags = append(diags, spec.Diagnostic{Severity: "error",
+				diags = append(diags, spec.Diagnostic{Severity: spec.SeverityError,
 					Summary: fmt.Sprintf("Camera %q: password is a fingerprint", c.Name),
 					Detail:  "The spec carries a password fingerprint, as shown by vigil status, that matches no committed password: send the real password."})
 				continue
@@ -287,7 +287,7 @@ func (a *Agent) keepPasswords(site *spec.Site) []spec.Diagnostic {
 				continue
 			}
 			if old == nil || old.Channel() != n.Channel() || spec.Fingerprint(*old.Secrets()[i]) != *p {
-				diags = append(diags, spec.Diagnostic{Severity: "error",
+				diags = append(diags, spec.Diagnostic{Severity: spec.SeverityError,
 					Summary: fmt.Sprintf("Notifier %q: secret is a fingerprint", n.Name),
 					Detail:  "The spec carries a secret fingerprint, as shown by vigil status, that matches no committed secret: send the real secret."})
 				continue
@@ -307,7 +307,7 @@ func (a *Agent) keepPasswords(site *spec.Site) []spec.Diagnostic {
 		}
 		old, ok := committed[s.Kind+"\x00"+s.Name]
 		if !ok || spec.Fingerprint(old) != *s.Value {
-			diags = append(diags, spec.Diagnostic{Severity: "error",
+			diags = append(diags, spec.Diagnostic{Severity: spec.SeverityError,
 				Summary: fmt.Sprintf("%s %q: hash is a fingerprint", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.Name),
 				Detail:  "The spec carries a hash fingerprint, as GET /v1/state shows it, that matches no committed hash: send the hash from the configuration."})
 			continue
@@ -364,7 +364,7 @@ func (a *Agent) handleTransfer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, api.Error{Error: fmt.Sprintf("cannot make %s the master: %v", req.Server, err)})
 		return
 	}
-	a.emit(api.Event{Severity: "info", Kind: "master.transfer", Message: fmt.Sprintf("master role handed to %s", req.Server)})
+	a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventMasterTransfer, Message: fmt.Sprintf("master role handed to %s", req.Server)})
 	writeJSON(w, http.StatusOK, api.TransferResponse{Master: req.Server})
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vigil/hcl/spec"
 	"vigil/runtime/access"
 	"vigil/runtime/api"
 )
@@ -71,7 +72,7 @@ func (a *Agent) loginFailed(f access.LoginFailure) {
 	if f.Wait > 0 {
 		msg += fmt.Sprintf("; the next attempt waits %s", f.Wait.Round(time.Second))
 	}
-	a.emit(api.Event{Severity: "warning", Kind: "auth.login_failed", Message: msg + andMore(n)})
+	a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventAuthLoginFailed, Message: msg + andMore(n)})
 }
 
 // specUsers are the users of the committed spec (access.Users).

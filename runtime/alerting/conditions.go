@@ -61,10 +61,10 @@ func Conditions(st *api.State, now time.Time, seen Since) []api.AlertItem {
 			continue
 		}
 		if ss.Health == api.HealthDead {
-			out = append(out, api.AlertItem{Condition: "server.dead", Server: ss.Name, Since: ss.Since,
+			out = append(out, api.AlertItem{Condition: spec.EventServerDead, Server: ss.Name, Since: ss.Since,
 				Message: fmt.Sprintf("server %s is dead (no answer to keepalives)", ss.Name)})
 			if moved := takenOver(st, ss.Name); len(moved) > 0 {
-				out = append(out, api.AlertItem{Condition: "takeover.started", Server: ss.Name, Since: ss.Since, Cameras: moved,
+				out = append(out, api.AlertItem{Condition: spec.EventTakeoverStarted, Server: ss.Name, Since: ss.Since, Cameras: moved,
 					Message: fmt.Sprintf("%d cameras of %s are recorded by other servers", len(moved), ss.Name)})
 			}
 		}
@@ -75,41 +75,41 @@ func Conditions(st *api.State, now time.Time, seen Since) []api.AlertItem {
 		for i, vol := range ss.Storage {
 			if vol.Full {
 				key := "storage.full/" + ss.Name + "/" + vol.Path
-				out = append(out, api.AlertItem{Condition: "storage.full", Server: ss.Name, Since: since(key),
+				out = append(out, api.AlertItem{Condition: spec.EventStorageFull, Server: ss.Name, Since: since(key),
 					Message: fmt.Sprintf("storage %s of %s is full", vol.Path, ss.Name)})
 			}
 			if vol.RetentionShort {
 				key := "storage.retention/" + ss.Name + "/" + vol.Path
-				out = append(out, api.AlertItem{Condition: "storage.retention", Server: ss.Name, Since: since(key),
+				out = append(out, api.AlertItem{Condition: spec.EventStorageRetention, Server: ss.Name, Since: since(key),
 					Message: fmt.Sprintf("storage %s of %s cannot keep its max_age: recordings younger were deleted for room", vol.Path, ss.Name)})
 			}
 			if sv != nil && i < len(sv.Storage) && underFloor(sv.Storage[i], vol) {
 				key := "storage.floor/" + ss.Name + "/" + vol.Path
-				out = append(out, api.AlertItem{Condition: "storage.floor", Server: ss.Name, Since: since(key),
+				out = append(out, api.AlertItem{Condition: spec.EventStorageFloor, Server: ss.Name, Since: since(key),
 					Message: fmt.Sprintf("storage %s of %s is under its free-space floor (%s free)", vol.Path, ss.Name, spec.FormatSize(float64(vol.FreeBytes)))})
 			}
 		}
 		if ss.ClockOffsetKnown && math.Abs(ss.ClockOffsetMS) > float64(ClockSkewBound.Milliseconds()) {
 			key := "clock.skew/" + ss.Name
-			out = append(out, api.AlertItem{Condition: "clock.skew", Server: ss.Name, Since: since(key),
+			out = append(out, api.AlertItem{Condition: spec.EventClockSkew, Server: ss.Name, Since: since(key),
 				Message: fmt.Sprintf("the clock of %s is %.0f ms off the master's (bound %s)", ss.Name, ss.ClockOffsetMS, ClockSkewBound)})
 		}
 	}
 	for _, cs := range st.Cameras {
 		if g := cs.LastGap; g != nil && g.End.IsZero() {
-			out = append(out, api.AlertItem{Condition: "gap.open", Camera: cs.Name, Server: cs.Server, Since: g.Start,
+			out = append(out, api.AlertItem{Condition: spec.EventGapOpen, Camera: cs.Name, Server: cs.Server, Since: g.Start,
 				Message: fmt.Sprintf("%s is not recorded anywhere in the site (%s)", cs.Name, g.Cause)})
 		}
 		if cs.State != api.CameraFailing {
 			continue
 		}
-		cond, since, why := "camera.unreachable", time.Time{}, ""
+		cond, since, why := spec.EventCameraUnreachable, time.Time{}, ""
 		for _, r := range cs.Recorders {
 			if r.State != "failing" {
 				continue
 			}
 			if r.Cause == api.CauseStall {
-				cond = "camera.stalled"
+				cond = spec.EventCameraStalled
 			}
 			if since.IsZero() || r.Since.Before(since) {
 				since, why = r.Since, fmt.Sprintf("%s: %s", r.Server, r.Error)

@@ -19,7 +19,7 @@ import (
 const DefaultGroupWait = time.Second
 
 // endOf maps a lasting condition to the one-off condition that tells its end.
-var endOf = map[string]string{"server.dead": "server.back", "takeover.started": "takeover.finished"}
+var endOf = map[string]string{spec.EventServerDead: spec.EventServerBack, spec.EventTakeoverStarted: spec.EventTakeoverFinished}
 
 // Evaluator decides what to notify. It runs on the master; its memory is
 // only timing (when an end or a one-off was first seen), so a new master
@@ -231,9 +231,9 @@ func alertNamed(spec *spec.Site, name string) *spec.Alert {
 func endMessage(it api.AlertItem) string {
 	d := it.End.Sub(it.Since).Round(time.Second)
 	switch it.Condition {
-	case "server.dead":
+	case spec.EventServerDead:
 		return fmt.Sprintf("server %s is back after %s", it.Server, d)
-	case "takeover.started":
+	case spec.EventTakeoverStarted:
 		return fmt.Sprintf("the cameras of %s are back on it after %s", it.Server, d)
 	}
 	return fmt.Sprintf("ended after %s: %s", d, it.Message)

@@ -232,12 +232,12 @@ type Error struct {
 
 // Event is one entry of GET /v1/events.
 type Event struct {
-	Time     time.Time `json:"time"`
-	Severity string    `json:"severity"` // "info", "warning", "error"
-	Kind     string    `json:"kind"`     // e.g. "camera.unreachable", "server.dead", "config.invalid"
-	Server   string    `json:"server,omitempty"`
-	Camera   string    `json:"camera,omitempty"`
-	Message  string    `json:"message"`
+	Time     time.Time     `json:"time"`
+	Severity spec.Severity `json:"severity"`
+	Kind     string        `json:"kind"` // one of the spec.Event* kinds, such as spec.EventServerDead
+	Server   string        `json:"server,omitempty"`
+	Camera   string        `json:"camera,omitempty"`
+	Message  string        `json:"message"`
 	// Gap is the gap a gap.open or gap.closed event is about, with its
 	// start (and end) as the segment files have them.
 	Gap *Gap `json:"gap,omitempty"`

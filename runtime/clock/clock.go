@@ -32,6 +32,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/runtime/api"
+
+	"vigil/hcl/spec"
 )
 
 // MaxOffset is the offset above which an event is raised.
@@ -304,10 +306,10 @@ func (m *Measurer) measure(ctx context.Context) {
 	case over && !wasOver:
 		msg := fmt.Sprintf("this server's clock is %v off the master's (%s), more than %v: recordings' times disagree between servers; check NTP (time_sync)", off.Round(time.Millisecond), st.Master, MaxOffset)
 		m.log.Warn(msg)
-		m.a.Emit(api.Event{Severity: "warning", Kind: "clock.offset", Server: m.a.Name(), Message: msg})
+		m.a.Emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventClockOffset, Server: m.a.Name(), Message: msg})
 	case !over && wasOver:
 		msg := fmt.Sprintf("this server's clock is back within %v of the master's (%v)", MaxOffset, off.Round(time.Millisecond))
 		m.log.Info(msg)
-		m.a.Emit(api.Event{Severity: "info", Kind: "clock.offset", Server: m.a.Name(), Message: msg})
+		m.a.Emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventClockOffset, Server: m.a.Name(), Message: msg})
 	}
 }

@@ -390,7 +390,7 @@ func (c *Cluster) signal(ch chan struct{}) {
 
 func (c *Cluster) notify() { c.signal(c.changes) }
 
-func (c *Cluster) emit(severity, kind, server, msg string) {
+func (c *Cluster) emit(severity spec.Severity, kind, server, msg string) {
 	if c.cfg.Events == nil {
 		return
 	}

@@ -43,7 +43,7 @@ func (c *Cluster) observeLeader(obs chan raft.Observation) {
 					c.log.Warn("no master: election in progress or no quorum")
 				} else {
 					c.log.Info("master is "+name, "master", name)
-					c.emit("info", "master.changed", name, fmt.Sprintf("server %s is the master", name))
+					c.emit(spec.SeverityInfo, spec.EventMasterChanged, name, fmt.Sprintf("server %s is the master", name))
 				}
 			}
 			c.notify()
@@ -102,7 +102,7 @@ func (c *Cluster) leaderLoop(stop chan struct{}) {
 		}
 	}
 	c.log.Info("this server is the master")
-	c.emit("info", "master.elected", c.cfg.Name, fmt.Sprintf("server %s became the master", c.cfg.Name))
+	c.emit(spec.SeverityInfo, spec.EventMasterElected, c.cfg.Name, fmt.Sprintf("server %s became the master", c.cfg.Name))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	c.leaderMu.Lock()

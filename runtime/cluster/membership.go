@@ -283,7 +283,7 @@ func (c *Cluster) refuse(name, reason string) error {
 	c.mu.Unlock()
 	if report {
 		c.log.Warn("member refused: "+reason, "peer", name)
-		c.emit("error", "server.refused", name, reason)
+		c.emit(spec.SeverityError, spec.EventServerRefused, name, reason)
 	}
 	return fmt.Errorf("refused: %s", reason)
 }
@@ -298,7 +298,7 @@ func (c *Cluster) onRaftRefused(remote string, err error) {
 	if report {
 		msg := fmt.Sprintf("raft connection from %s refused: %v", remote, err)
 		c.log.Warn(msg)
-		c.emit("error", "raft.refused", "", msg)
+		c.emit(spec.SeverityError, spec.EventRaftRefused, "", msg)
 	}
 }
 
@@ -407,16 +407,16 @@ func (c *Cluster) healthEvent(name, addr, health string, left bool) {
 	switch {
 	case health == api.HealthDead && left:
 		c.log.Info("server left the site", "peer", name)
-		c.emit("warning", "server.left", name, fmt.Sprintf("server %s left the site (shut down)", name))
+		c.emit(spec.SeverityWarning, spec.EventServerLeft, name, fmt.Sprintf("server %s left the site (shut down)", name))
 	case health == api.HealthDead:
 		c.log.Warn("server is dead", "peer", name)
-		c.emit("error", "server.dead", name, fmt.Sprintf("server %s is dead (no answer to keepalives)", name))
+		c.emit(spec.SeverityError, spec.EventServerDead, name, fmt.Sprintf("server %s is dead (no answer to keepalives)", name))
 	case health == api.HealthSuspect:
 		c.log.Warn("server is suspect", "peer", name)
-		c.emit("warning", "server.suspect", name, fmt.Sprintf("server %s is suspect (missed a keepalive)", name))
+		c.emit(spec.SeverityWarning, spec.EventServerSuspect, name, fmt.Sprintf("server %s is suspect (missed a keepalive)", name))
 	default:
 		c.log.Info("server is alive", "peer", name, "addr", addr)
-		c.emit("info", "server.alive", name, fmt.Sprintf("server %s is alive", name))
+		c.emit(spec.SeverityInfo, spec.EventServerAlive, name, fmt.Sprintf("server %s is alive", name))
 	}
 }
 

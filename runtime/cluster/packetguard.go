@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"vigil/hcl/spec"
 )
 
 // guardedTransport is memberlist's network transport with the checks moved
@@ -346,5 +348,5 @@ func (c *Cluster) memberlistLogger() *log.Logger {
 // reportDrop logs and emits one drop report.
 func (c *Cluster) reportDrop(msg string) {
 	c.log.Warn(msg)
-	c.emit("warning", "membership.refused", "", msg)
+	c.emit(spec.SeverityWarning, spec.EventMembershipRefused, "", msg)
 }

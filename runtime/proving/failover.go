@@ -218,7 +218,7 @@ func (s *Site) RunFailover(fo FailoverOptions) (failure, failback Row) {
 	}
 	time.Sleep(settle)
 	// A server seen late while all are up costs warm sessions for nothing.
-	t.Logf("before the failure: %d takeover.ready events (false alarms) on all servers", s.countEvents(ctx, "takeover.ready"))
+	t.Logf("before the failure: %d takeover.ready events (false alarms) on all servers", s.countEvents(ctx, spec.EventTakeoverReady))
 
 	// The failure.
 	failAt := time.Now()

@@ -83,6 +83,8 @@ import (
 
 	"vigil/runtime/api"
 	"vigil/runtime/storage"
+
+	"vigil/hcl/spec"
 )
 
 // Camera is what the recorder needs to know about a camera.
@@ -256,8 +258,8 @@ func NewManager(cfg ManagerConfig) (*Manager, error) {
 
 func (m *Manager) now() time.Time { return m.cfg.Now() }
 
-func (m *Manager) emit(severity, kind, camera, msg string) {
-	m.log.Log(context.Background(), levelOf(severity), msg, "kind", kind, "camera", camera)
+func (m *Manager) emit(severity spec.Severity, kind, camera, msg string) {
+	m.log.Log(context.Background(), severity.Level(), msg, "kind", kind, "camera", camera)
 	m.send(api.Event{Time: m.now(), Severity: severity, Kind: kind, Server: m.cfg.ServerName, Camera: camera, Message: msg})
 }
 
@@ -265,16 +267,6 @@ func (m *Manager) send(e api.Event) {
 	if m.cfg.Events != nil {
 		m.cfg.Events(e)
 	}
-}
-
-func levelOf(severity string) slog.Level {
-	switch severity {
-	case "error":
-		return slog.LevelError
-	case "warning":
-		return slog.LevelWarn
-	}
-	return slog.LevelInfo
 }
 
 func withDefaults(c Camera) Camera {

@@ -30,19 +30,21 @@ import (
 	"github.com/pion/rtp"
 
 	"vigil/runtime/api"
+
+	"vigil/hcl/spec"
 )
 
 // causeKind is the event kind of each gap cause the recorder reports.
 var causeKind = map[api.GapCause]string{
-	api.CauseUnreachable:   "camera.unreachable",
-	api.CauseAuth:          "camera.auth",
-	api.CauseCertificate:   "camera.certificate",
-	api.CauseCodec:         "camera.codec",
-	api.CauseMalformed:     "camera.malformed",
-	api.CauseStall:         "camera.stalled",
-	api.CauseDisconnect:    "camera.disconnected",
-	api.CauseStorage:       "camera.storage",
-	api.CauseTimestampJump: "camera.timestamps",
+	api.CauseUnreachable:   spec.EventCameraUnreachable,
+	api.CauseAuth:          spec.EventCameraAuth,
+	api.CauseCertificate:   spec.EventCameraCertificate,
+	api.CauseCodec:         spec.EventCameraCodec,
+	api.CauseMalformed:     spec.EventCameraMalformed,
+	api.CauseStall:         spec.EventCameraStalled,
+	api.CauseDisconnect:    spec.EventCameraDisconnected,
+	api.CauseStorage:       spec.EventCameraStorage,
+	api.CauseTimestampJump: spec.EventCameraTimestamps,
 }
 
 // Backoff bounds between connection attempts.
@@ -352,9 +354,9 @@ func (s *session) failed(err error) api.GapCause {
 	s.mu.Unlock()
 	s.m.up.WithLabelValues(s.cam.Name).Set(0)
 	if !repeat {
-		sev := "warning"
+		sev := spec.SeverityWarning
 		if cause == api.CauseAuth || cause == api.CauseCodec || cause == api.CauseCertificate {
-			sev = "error"
+			sev = spec.SeverityError
 		}
 		s.m.emit(sev, kind, s.cam.Name, fmt.Sprintf("camera %s: %s: %v", s.cam.Name, cause, err))
 	}
@@ -388,10 +390,10 @@ func (s *session) onRecording(wall time.Time, codec string, loss *api.Gap) {
 	s.mu.Unlock()
 	s.m.up.WithLabelValues(s.cam.Name).Set(1)
 	if g := s.closeGap(wall, false); g != nil && was != "recording" {
-		s.m.emit("info", "camera.recording", s.cam.Name, fmt.Sprintf("camera %s: recording (%s) after a gap of %s (%s)",
+		s.m.emit(spec.SeverityInfo, spec.EventCameraRecording, s.cam.Name, fmt.Sprintf("camera %s: recording (%s) after a gap of %s (%s)",
 			s.cam.Name, codec, g.End.Sub(g.Start).Round(time.Millisecond), g.Cause))
 	} else if was != "recording" {
-		s.m.emit("info", "camera.recording", s.cam.Name, fmt.Sprintf("camera %s: recording (%s)", s.cam.Name, codec))
+		s.m.emit(spec.SeverityInfo, spec.EventCameraRecording, s.cam.Name, fmt.Sprintf("camera %s: recording (%s)", s.cam.Name, codec))
 	}
 }
 
@@ -444,7 +446,7 @@ func (s *session) onWriteErr(err error) {
 		if isFull(err) {
 			msg = "storage full, frames dropped until retention makes room"
 		}
-		s.m.emit("error", causeKind[cause], s.cam.Name, fmt.Sprintf("camera %s: %s: %v", s.cam.Name, msg, err))
+		s.m.emit(spec.SeverityError, causeKind[cause], s.cam.Name, fmt.Sprintf("camera %s: %s: %v", s.cam.Name, msg, err))
 	}
 }
 
@@ -492,19 +494,19 @@ func (s *session) emitTally(t *eventTally, n int64, from time.Time, what string)
 	name := s.cam.Name
 	switch t {
 	case &s.drops:
-		s.m.emit("warning", "camera.dropped", name, fmt.Sprintf("camera %s: %d frames dropped since %s: %s", name, n, from.Format(time.TimeOnly), what))
+		s.m.emit(spec.SeverityWarning, spec.EventCameraDropped, name, fmt.Sprintf("camera %s: %d frames dropped since %s: %s", name, n, from.Format(time.TimeOnly), what))
 	case &s.jumps:
 		msg := fmt.Sprintf("camera %s: %s; recording goes on without a hole", name, what)
 		if n > 1 {
 			msg = fmt.Sprintf("camera %s: %d timestamp discontinuities since %s, the last: %s; recording goes on without a hole", name, n, from.Format(time.TimeOnly), what)
 		}
-		s.m.emit("warning", causeKind[api.CauseTimestampJump], name, msg)
+		s.m.emit(spec.SeverityWarning, causeKind[api.CauseTimestampJump], name, msg)
 	case &s.drift:
 		msg := fmt.Sprintf("camera %s: %s: a new segment starts at the recorder's time", name, what)
 		if n > 1 {
 			msg = fmt.Sprintf("camera %s: %d new segments since %s placed by the recorder's clock, the last because %s", name, n, from.Format(time.TimeOnly), what)
 		}
-		s.m.emit("info", "camera.drift", name, msg)
+		s.m.emit(spec.SeverityInfo, spec.EventCameraDrift, name, msg)
 	}
 }
 
@@ -528,7 +530,7 @@ func (s *session) notWriting(idle time.Duration) {
 	s.lastKind = causeKind[cause]
 	s.mu.Unlock()
 	s.m.up.WithLabelValues(s.cam.Name).Set(0)
-	s.m.emit("error", causeKind[cause], s.cam.Name, fmt.Sprintf("camera %s: not recording: %s", s.cam.Name, msg))
+	s.m.emit(spec.SeverityError, causeKind[cause], s.cam.Name, fmt.Sprintf("camera %s: not recording: %s", s.cam.Name, msg))
 }
 
 func (s *session) recording() bool {

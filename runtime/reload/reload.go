@@ -475,7 +475,7 @@ func (w *Watcher) refuse(diags hhcl.Diagnostics, files map[string][]byte) Result
 	w.valid.Set(0)
 	w.errs.Inc()
 	w.a.SetConfigError(msg)
-	w.a.Emit(api.Event{Severity: "error", Kind: "config.invalid", Server: w.a.Name(), Message: msg})
+	w.a.Emit(api.Event{Severity: spec.SeverityError, Kind: spec.EventConfigInvalid, Server: w.a.Name(), Message: msg})
 	w.lastErr = msg
 	return Result{Err: errors.New(msg)}
 }
@@ -487,7 +487,7 @@ func (w *Watcher) accept(site *spec.Site) Result {
 	if w.lastErr != "" {
 		w.lastErr = ""
 		w.a.SetConfigError("")
-		w.a.Emit(api.Event{Severity: "info", Kind: "config.valid", Server: w.a.Name(), Message: "the configuration directory is valid again"})
+		w.a.Emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventConfigValid, Server: w.a.Name(), Message: "the configuration directory is valid again"})
 	}
 	w.pending = site
 	st := w.a.State()
@@ -562,7 +562,7 @@ func (w *Watcher) plan(site *spec.Site) Result {
 		}
 		w.pending, w.lastApplyErr = nil, ""
 		w.applied.Inc()
-		w.a.Emit(api.Event{Severity: "info", Kind: "config.reloaded", Server: w.a.Name(),
+		w.a.Emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventConfigReloaded, Server: w.a.Name(),
 			Message: fmt.Sprintf("applied the configuration directory's change as revision %d (%d changes)", rev, len(p.Changes))})
 		res.Applied = rev
 		return res
@@ -591,7 +591,7 @@ func (w *Watcher) applyFailed(err error) Result {
 	w.log.Error(msg)
 	w.errs.Inc()
 	if msg != w.lastApplyErr { // a retry failing the same way is not news
-		w.a.Emit(api.Event{Severity: "error", Kind: "config.apply_failed", Server: w.a.Name(), Message: msg})
+		w.a.Emit(api.Event{Severity: spec.SeverityError, Kind: spec.EventConfigApplyFailed, Server: w.a.Name(), Message: msg})
 	}
 	w.lastApplyErr = msg
 	return Result{Err: errors.New(msg), Planned: true}

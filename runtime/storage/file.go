@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"vigil/hcl/spec"
 )
 
 // File is a segment being written. Its methods are not safe for concurrent
@@ -254,7 +256,7 @@ func (s *Store) writeErr(v *volume, err error) error {
 	v.troubled.Store(true)
 	s.mu.Unlock()
 	if announce {
-		s.emit("error", "storage.full", "", fmt.Sprintf("storage %s is full; deleting the oldest recordings to make room", v.Path))
+		s.emit(spec.SeverityError, spec.EventStorageFull, "", fmt.Sprintf("storage %s is full; deleting the oldest recordings to make room", v.Path))
 	}
 	s.Kick()
 	return fmt.Errorf("%w: %w", ErrFull, err)
@@ -277,6 +279,6 @@ func (s *Store) writeOK(v *volume) {
 	v.troubled.Store(v.announced)
 	s.mu.Unlock()
 	if announce {
-		s.emit("info", "storage.ok", "", fmt.Sprintf("storage %s has room again: no write failed for %s; recording resumed", v.Path, okAfter))
+		s.emit(spec.SeverityInfo, spec.EventStorageOK, "", fmt.Sprintf("storage %s has room again: no write failed for %s; recording resumed", v.Path, okAfter))
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/runtime/api"
+
+	"vigil/hcl/spec"
 )
 
 // Kick asks the background retention to run now (after a write hit a full
@@ -80,13 +82,13 @@ func (s *Store) Enforce() int {
 		if held := s.heldOn(p); held > 0 {
 			left = fmt.Sprintf("only segments being written and footage kept by holds (%s) are left", heldText(held))
 		}
-		s.emit("warning", "storage.floor", "", fmt.Sprintf("storage %s: the free-space floor cannot be reached: %s", p, left))
+		s.emit(spec.SeverityWarning, spec.EventStorageFloor, "", fmt.Sprintf("storage %s: the free-space floor cannot be reached: %s", p, left))
 	}
 	for _, p := range reached {
-		s.emit("info", "storage.floor", "", fmt.Sprintf("storage %s: free space is above the floor again", p))
+		s.emit(spec.SeverityInfo, spec.EventStorageFloor, "", fmt.Sprintf("storage %s: free space is above the floor again", p))
 	}
 	for _, p := range heldFull {
-		s.emit("error", "storage.full", "", fmt.Sprintf("storage %s is full and holds fill it: every recording left on it is kept by a hold (%s), so new footage is dropped until a hold ends or is removed, or storage is added", p, heldText(s.heldOn(p))))
+		s.emit(spec.SeverityError, spec.EventStorageFull, "", fmt.Sprintf("storage %s is full and holds fill it: every recording left on it is kept by a hold (%s), so new footage is dropped until a hold ends or is removed, or storage is added", p, heldText(s.heldOn(p))))
 	}
 	s.retentionEvents()
 	return n
@@ -387,9 +389,9 @@ func (s *Store) retentionEvents() {
 	s.mu.Unlock()
 	for _, c := range changes {
 		if c.short {
-			s.emit("warning", "storage.retention", "", fmt.Sprintf("storage %s cannot keep max_age %s: recordings younger than that were deleted for room", c.path, c.age))
+			s.emit(spec.SeverityWarning, spec.EventStorageRetention, "", fmt.Sprintf("storage %s cannot keep max_age %s: recordings younger than that were deleted for room", c.path, c.age))
 		} else {
-			s.emit("info", "storage.retention", "", fmt.Sprintf("storage %s keeps max_age %s again", c.path, c.age))
+			s.emit(spec.SeverityInfo, spec.EventStorageRetention, "", fmt.Sprintf("storage %s keeps max_age %s again", c.path, c.age))
 		}
 	}
 }

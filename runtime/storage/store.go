@@ -264,8 +264,8 @@ func (s *Store) SetRetention(camera string, d time.Duration) {
 	}
 }
 
-func (s *Store) emit(severity, kind, camera, msg string) {
-	s.log.Log(context.Background(), levelOf(severity), msg, "kind", kind, "camera", camera)
+func (s *Store) emit(severity spec.Severity, kind, camera, msg string) {
+	s.log.Log(context.Background(), severity.Level(), msg, "kind", kind, "camera", camera)
 	ev := api.Event{Time: time.Now(), Severity: severity, Kind: kind, Camera: camera, Message: msg}
 	s.mu.Lock()
 	fn := s.events
@@ -277,16 +277,6 @@ func (s *Store) emit(severity, kind, camera, msg string) {
 	if fn != nil {
 		fn(ev)
 	}
-}
-
-func levelOf(severity string) slog.Level {
-	switch severity {
-	case "error":
-		return slog.LevelError
-	case "warning":
-		return slog.LevelWarn
-	}
-	return slog.LevelInfo
 }
 
 // validCamera rejects camera names that cannot be a single directory name.
@@ -487,7 +477,7 @@ func (s *Store) quarantine(path string, cause error) {
 		s.log.Error("cannot quarantine damaged segment", "file", path, "error", err)
 		return
 	}
-	s.emit("error", "storage.quarantined", filepath.Base(filepath.Dir(filepath.Dir(path))),
+	s.emit(spec.SeverityError, spec.EventStorageQuarantined, filepath.Base(filepath.Dir(filepath.Dir(path))),
 		fmt.Sprintf("segment file %s is damaged (%v): moved aside to %s", path, cause, filepath.Base(dst)))
 }
 

@@ -5,17 +5,19 @@ import (
 	"io"
 
 	"vigil/runtime/api"
+
+	"vigil/hcl/spec"
 )
 
 // Event prints one event on a line: time, severity, server, camera and
 // message.
 func Event(w io.Writer, ev api.Event, color bool) {
 	p := painter(color)
-	sev := ev.Severity
-	switch sev {
-	case "error":
+	var sev string
+	switch ev.Severity {
+	case spec.SeverityError:
 		sev = p(red, "ERROR")
-	case "warning":
+	case spec.SeverityWarning:
 		sev = p(yellow, "WARN ")
 	default:
 		sev = "INFO "
