@@ -59,7 +59,8 @@
 // and lists every camera whose recorders change, the cameras that go dark
 // (locked to a failed server) or uncovered (no capacity, or queued by
 // max_concurrent_failovers), and every server's load before and after.
-// CheckNPlusOne runs it once per server that can record and reports whether
+// The N+1 check (assign.CheckNPlusOne, also behind vigil validate's capacity
+// warning) runs it once per server that can record and reports whether
 // the site can lose any one server without a camera going unrecorded;
 // cameras locked to the lost server go dark by design and are only counted.
 //

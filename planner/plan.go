@@ -6,6 +6,7 @@ import (
 
 	"vigil/hcl/spec"
 	"vigil/runtime/api"
+	"vigil/runtime/assign"
 )
 
 // Action is what a plan does to one resource.
@@ -136,7 +137,7 @@ type SitePlan struct {
 	// keeps; Warnings are about holds that keep less than meant.
 	Holds      []HoldReport       `json:"holds,omitempty"`
 	Warnings   []Problem          `json:"warnings,omitempty"`
-	NPlusOne   *NPlusOne          `json:"n_plus_one"`
+	NPlusOne   *assign.NPlusOne   `json:"n_plus_one"`
 	Simulation *FailureSimulation `json:"failure_simulation,omitempty"`
 
 	// Desired is the configuration the plan leads to, with real passwords;
@@ -218,7 +219,7 @@ func Plan(desired *spec.Site, live *api.State, opts Options) (*SitePlan, error) 
 	p.Notes = append(p.Notes, newServerNotes(p.Changes, live)...)
 
 	p.Holds, p.Warnings = holdReports(desired, live.Spec, opts.Footage, opts.Now)
-	p.NPlusOne = CheckNPlusOne(desired, live.Overrides, opts.Now)
+	p.NPlusOne = assign.CheckNPlusOne(desired, live.Overrides, opts.Now)
 	if len(opts.Fail) > 0 {
 		sim, err := Simulate(desired, live.Overrides, opts.Fail, opts.Now)
 		if err != nil {

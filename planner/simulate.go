@@ -51,25 +51,6 @@ type ServerLoad struct {
 	Failed     bool `json:"failed"`
 }
 
-// NPlusOne is the answer to: can the site lose any one server without a
-// camera going unrecorded? Cameras locked to the lost server go dark by
-// design and do not fail the check; they are counted in Locked.
-type NPlusOne struct {
-	OK bool `json:"ok"`
-	// Unplaced are cameras that fit nowhere even with every server up.
-	Unplaced []string `json:"unplaced,omitempty"`
-	// Losses lists the servers whose loss leaves cameras unrecorded.
-	Losses []ServerLoss `json:"losses,omitempty"`
-	// Locked counts cameras that go dark with their own server.
-	Locked int `json:"locked"`
-}
-
-// ServerLoss is the cameras that one server's loss leaves unrecorded.
-type ServerLoss struct {
-	Server  string   `json:"server"`
-	Cameras []string `json:"cameras"`
-}
-
 // Simulate runs the assignment of the desired spec with the failed servers
 // dead (in the order given) and every other server alive, and compares it
 // with every server alive. Balancing moves in force are kept.
@@ -88,8 +69,8 @@ func Simulate(desired *spec.Site, overrides []api.Override, failed []string, now
 		}
 		seen[name] = true
 	}
-	before := assign.Assign(assign.Input{Spec: desired, Members: members(desired, nil, now), Overrides: overrides, Now: now})
-	after := assign.Assign(assign.Input{Spec: desired, Members: members(desired, failed, now), Overrides: overrides, Now: now})
+	before := assign.Assign(assign.Input{Spec: desired, Members: assign.SimulatedMembers(desired, nil, now), Overrides: overrides, Now: now})
+	after := assign.Assign(assign.Input{Spec: desired, Members: assign.SimulatedMembers(desired, failed, now), Overrides: overrides, Now: now})
 
 	sim := &FailureSimulation{Failed: failed, Cameras: []SimulatedCamera{}, Queued: after.Queued}
 	for _, c := range desired.Cameras {
@@ -116,58 +97,6 @@ func Simulate(desired *spec.Site, overrides []api.Override, failed []string, now
 		})
 	}
 	return sim, nil
-}
-
-// CheckNPlusOne runs the assignment once per server that can record, with
-// that server dead. A site without cameras has nothing to check: nil.
-func CheckNPlusOne(desired *spec.Site, overrides []api.Override, now time.Time) *NPlusOne {
-	if len(desired.Cameras) == 0 {
-		return nil
-	}
-	n := &NPlusOne{}
-	base := assign.Assign(assign.Input{Spec: desired, Members: members(desired, nil, now), Overrides: overrides, Now: now})
-	for _, c := range desired.Cameras {
-		if r, ok := base.Cameras[c.Name]; ok && len(r.Recorders) == 0 {
-			n.Unplaced = append(n.Unplaced, c.Name)
-		}
-	}
-	for _, s := range desired.Servers {
-		if _, ok := base.Load[s.Name]; !ok {
-			continue
-		}
-		res := assign.Assign(assign.Input{Spec: desired, Members: members(desired, []string{s.Name}, now), Overrides: overrides, Now: now})
-		var lost []string
-		for _, c := range desired.Cameras {
-			r := res.Cameras[c.Name]
-			if len(r.Recorders) > 0 || len(base.Cameras[c.Name].Recorders) == 0 {
-				continue
-			}
-			if c.Locked && c.Server == s.Name {
-				n.Locked++
-				continue
-			}
-			lost = append(lost, c.Name)
-		}
-		if len(lost) > 0 {
-			n.Losses = append(n.Losses, ServerLoss{Server: s.Name, Cameras: lost})
-		}
-	}
-	n.OK = len(n.Losses) == 0 && len(n.Unplaced) == 0
-	return n
-}
-
-// members is every server of the spec alive, except failed, which died one
-// second apart in the order given (the order max_concurrent_failovers
-// covers them in).
-func members(site *spec.Site, failed []string, now time.Time) map[string]assign.Member {
-	m := make(map[string]assign.Member, len(site.Servers))
-	for _, s := range site.Servers {
-		m[s.Name] = assign.Member{Health: api.HealthAlive, Since: now.Add(-time.Hour)}
-	}
-	for i, name := range failed {
-		m[name] = assign.Member{Health: api.HealthDead, Since: now.Add(time.Duration(i-len(failed)) * time.Second)}
-	}
-	return m
 }
 
 func servers(recs []assign.Recorder) []string {

@@ -25,6 +25,7 @@ import (
 	"text/tabwriter"
 
 	"vigil/planner"
+	"vigil/runtime/assign"
 )
 
 // ANSI colours, Terraform's palette.
@@ -266,7 +267,7 @@ func (t *text) notes(notes []planner.Note) {
 	}
 }
 
-func (t *text) nPlusOne(n *planner.NPlusOne) {
+func (t *text) nPlusOne(n *assign.NPlusOne) {
 	locked := ""
 	if n.Locked > 0 {
 		what := "locked cameras go dark with their"

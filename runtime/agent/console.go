@@ -19,8 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"vigil/planner"
 	"vigil/runtime/api"
+	"vigil/runtime/assign"
 	"vigil/runtime/console"
 	"vigil/runtime/evidence"
 )
@@ -73,7 +73,7 @@ const stateEvery = 500 * time.Millisecond
 // handleConsoleStream is the console's push channel (server-sent events):
 // an event "state" with the answer of GET /v1/state, again whenever it
 // changes (at most every stateEvery), and an event "nplusone" with the
-// site's N+1 verdict (planner.CheckNPlusOne, as vigil plan prints it; null
+// site's N+1 verdict (assign.CheckNPlusOne, as vigil plan prints it; null
 // without cameras). The page follows the site's events
 // with GET /v1/events?follow=1.
 func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
@@ -110,9 +110,9 @@ func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		checked, sent = v, true
-		var n *planner.NPlusOne
+		var n *assign.NPlusOne
 		if spec := v.spec(); spec != nil {
-			n = planner.CheckNPlusOne(spec, v.overrides, time.Now())
+			n = assign.CheckNPlusOne(spec, v.overrides, time.Now())
 		}
 		body, _ := json.Marshal(n)
 		fmt.Fprintf(w, "event: nplusone\ndata: %s\n\n", body)
