@@ -15,8 +15,8 @@ var (
 	tokenSchema = &hhcl.BodySchema{Attributes: attrs("role", "hash")}
 )
 
-func (d *decoder) user(b *hhcl.Block) *User {
-	u := &User{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
+func (d *decoder) user(b *hhcl.Block) *spec.User {
+	u := &spec.User{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	at := d.content(b, userSchema).Attributes
 	d.str(at, "role", &u.Role, u.Ranges)
 	d.list(at, "cameras", &u.Cameras, u.Ranges)
@@ -24,8 +24,8 @@ func (d *decoder) user(b *hhcl.Block) *User {
 	return u
 }
 
-func (d *decoder) token(b *hhcl.Block) *Token {
-	t := &Token{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
+func (d *decoder) token(b *hhcl.Block) *spec.Token {
+	t := &spec.Token{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	at := d.content(b, tokenSchema).Attributes
 	d.str(at, "role", &t.Role, t.Ranges)
 	d.strSensitive(at, "hash", &t.Hash, t.Ranges, true)
@@ -34,7 +34,7 @@ func (d *decoder) token(b *hhcl.Block) *Token {
 
 // access validates a site's users and tokens. Users and tokens share one
 // namespace: the audit log and the events name the caller by it.
-func (v *validator) access(s *Site, scope string, cameraNames []string) {
+func (v *validator) access(s *spec.Site, scope string, cameraNames []string) {
 	type declared struct {
 		kind string
 		at   spec.Range
@@ -68,7 +68,7 @@ func (v *validator) access(s *Site, scope string, cameraNames []string) {
 			"The user sees that camera once one of that name is declared.")
 		if u.PasswordHash == "" && !given(u.Ranges, "password_hash") {
 			v.errorf(at(u.Ranges, "password_hash", u.DeclRange), "Missing password hash", "%s needs password_hash: run vigil user hash and paste what it prints.", owner)
-		} else if u.PasswordHash != "" && !IsFingerprint(u.PasswordHash) {
+		} else if u.PasswordHash != "" && !spec.IsFingerprint(u.PasswordHash) {
 			if err := spec.CheckPasswordHashFormat(u.PasswordHash); err != nil {
 				v.errorf(at(u.Ranges, "password_hash", u.DeclRange), "Invalid password hash", "%s: %v. Run vigil user hash and paste what it prints; never the password itself.", owner, err)
 			}
@@ -86,7 +86,7 @@ func (v *validator) access(s *Site, scope string, cameraNames []string) {
 			// It failed to decode, as reported.
 		case t.Hash == "":
 			v.errorf(at(t.Ranges, "hash", t.DeclRange), "Missing token hash", "%s needs hash: run vigil token new %s and paste the block it prints.", owner, t.Name)
-		case IsFingerprint(t.Hash):
+		case spec.IsFingerprint(t.Hash):
 		default:
 			if err := spec.CheckTokenHashFormat(t.Hash); err != nil {
 				v.errorf(at(t.Ranges, "hash", t.DeclRange), "Invalid token hash", "%s: %v. Run vigil token new %s and paste the block it prints; never the token itself.", owner, err, t.Name)
@@ -100,7 +100,7 @@ func (v *validator) role(owner, role string, rs map[string]spec.Range, decl spec
 	case role == "" && given(rs, "role"):
 	case role == "":
 		v.errorf(at(rs, "role", decl), "Missing role", "%s needs a role: one of %s.", owner, strings.Join(spec.Roles, ", "))
-	case !slices.Contains(Roles, role):
+	case !slices.Contains(spec.Roles, role):
 		hint := ""
 		if s := suggest(role, spec.Roles); s != "" {
 			hint = fmt.Sprintf(" Did you mean %q?", s)

@@ -21,8 +21,8 @@ var (
 	alertSchema    = &hhcl.BodySchema{Attributes: attrs("when", "for", "cameras", "servers", "notify")}
 )
 
-func (d *decoder) notifier(b *hhcl.Block) *Notifier {
-	n := &Notifier{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
+func (d *decoder) notifier(b *hhcl.Block) *spec.Notifier {
+	n := &spec.Notifier{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	for _, blk := range d.content(b, notifierSchema).Blocks {
 		if n.Channel() != "" {
 			d.errorf(blk.DefRange, "Duplicate channel", "Notifier %q already has a %s block; a notifier has exactly one channel (smtp, webhook or mqtt): declare another notifier.", n.Name, n.Channel())
@@ -32,7 +32,7 @@ func (d *decoder) notifier(b *hhcl.Block) *Notifier {
 		switch blk.Type {
 		case "smtp":
 			at := d.content(blk, smtpSchema).Attributes
-			m := &SMTPNotifier{Ranges: rs}
+			m := &spec.SMTPNotifier{Ranges: rs}
 			d.str(at, "server", &m.Server, rs)
 			d.str(at, "from", &m.From, rs)
 			d.list(at, "to", &m.To, rs)
@@ -41,13 +41,13 @@ func (d *decoder) notifier(b *hhcl.Block) *Notifier {
 			n.SMTP = m
 		case "webhook":
 			at := d.content(blk, webhookSchema).Attributes
-			w := &WebhookNotifier{Ranges: rs}
+			w := &spec.WebhookNotifier{Ranges: rs}
 			d.str(at, "url", &w.URL, rs)
 			d.strSensitive(at, "secret", &w.Secret, rs, true)
 			n.Webhook = w
 		case "mqtt":
 			at := d.content(blk, mqttSchema).Attributes
-			m := &MQTTNotifier{Ranges: rs}
+			m := &spec.MQTTNotifier{Ranges: rs}
 			d.str(at, "broker", &m.Broker, rs)
 			d.str(at, "topic", &m.Topic, rs)
 			d.str(at, "username", &m.Username, rs)
@@ -58,8 +58,8 @@ func (d *decoder) notifier(b *hhcl.Block) *Notifier {
 	return n
 }
 
-func (d *decoder) alert(b *hhcl.Block) *Alert {
-	a := &Alert{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
+func (d *decoder) alert(b *hhcl.Block) *spec.Alert {
+	a := &spec.Alert{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	at := d.content(b, alertSchema).Attributes
 	d.list(at, "when", &a.When, a.Ranges)
 	d.duration(at, "for", &a.For, a.Ranges)
@@ -70,9 +70,9 @@ func (d *decoder) alert(b *hhcl.Block) *Alert {
 }
 
 // alerting validates a site's notifiers and alerts.
-func (v *validator) alerting(s *Site, scope string) {
+func (v *validator) alerting(s *spec.Site, scope string) {
 	var names []string
-	seen := map[string]*Notifier{}
+	seen := map[string]*spec.Notifier{}
 	for _, n := range s.Notifiers {
 		v.name("notifier", n.Name, n.Ranges, n.DeclRange)
 		if prev, ok := seen[n.Name]; ok {
@@ -83,9 +83,9 @@ func (v *validator) alerting(s *Site, scope string) {
 		names = append(names, n.Name)
 		v.notifier(n)
 	}
-	alerts := map[string]*Alert{}
+	alerts := map[string]*spec.Alert{}
 	var conditions []string
-	for c := range AlertConditions {
+	for c := range spec.AlertConditions {
 		conditions = append(conditions, c)
 	}
 	slices.Sort(conditions)
@@ -100,13 +100,13 @@ func (v *validator) alerting(s *Site, scope string) {
 			v.errorf(at(nil, "", a.DeclRange), "Missing conditions", "Alert %q needs when: the conditions that send it, such as [\"server.dead\", \"takeover\"].", a.Name)
 		}
 		for i, c := range a.When {
-			if _, ok := AlertConditions[c]; !ok {
+			if _, ok := spec.AlertConditions[c]; !ok {
 				v.errorf(atElem(a.Ranges, "when", i, a.DeclRange), "Unknown condition", "Alert %q: %q is not a condition.%s",
 					a.Name, c, didYouMean(c, "conditions", "an alert", conditions))
 			}
 		}
-		if a.For < 0 || a.For > MaxAlertFor {
-			v.errorf(at(a.Ranges, "for", a.DeclRange), "Value out of range", "for must be between 0s and %s; it is %s.", FormatDuration(MaxAlertFor), FormatDuration(a.For))
+		if a.For < 0 || a.For > spec.MaxAlertFor {
+			v.errorf(at(a.Ranges, "for", a.DeclRange), "Value out of range", "for must be between 0s and %s; it is %s.", spec.FormatDuration(spec.MaxAlertFor), spec.FormatDuration(a.For))
 		}
 		for _, list := range []struct {
 			key      string
@@ -130,7 +130,7 @@ func (v *validator) alerting(s *Site, scope string) {
 	}
 }
 
-func (v *validator) notifier(n *Notifier) {
+func (v *validator) notifier(n *spec.Notifier) {
 	switch {
 	case n.SMTP != nil:
 		m, rs := n.SMTP, n.SMTP.Ranges
@@ -178,7 +178,7 @@ func (v *validator) notifier(n *Notifier) {
 
 // shared decodes the top-level notifier, alert, user and token blocks into
 // site s, after its own: each site gets its own copy.
-func (d *decoder) shared(s *Site, blocks []*hhcl.Block) {
+func (d *decoder) shared(s *spec.Site, blocks []*hhcl.Block) {
 	for _, b := range blocks {
 		switch b.Type {
 		case "notifier":

@@ -299,11 +299,11 @@ func (d *decoder) labels(at hhcl.Attributes, name string, dst *map[string]string
 }
 
 func (d *decoder) duration(at hhcl.Attributes, name string, dst *time.Duration, rs map[string]spec.Range) {
-	parsed(d, at, name, dst, rs, "Invalid duration", ParseDuration)
+	parsed(d, at, name, dst, rs, "Invalid duration", spec.ParseDuration)
 }
 
 func (d *decoder) size(at hhcl.Attributes, name string, dst *int64, rs map[string]spec.Range) {
-	parsed(d, at, name, dst, rs, "Invalid size", ParseSize)
+	parsed(d, at, name, dst, rs, "Invalid size", spec.ParseSize)
 }
 
 // parsed decodes string attribute name with parse, whose error is reported
@@ -330,14 +330,14 @@ func newRanges(b *hhcl.Block) map[string]spec.Range {
 	return rs
 }
 
-func (d *decoder) domain(b *hhcl.Block) *Domain {
-	dom := &Domain{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
+func (d *decoder) domain(b *hhcl.Block) *spec.Domain {
+	dom := &spec.Domain{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	c := d.content(b, domainSchema)
 	d.str(c.Attributes, "description", &dom.Description, dom.Ranges)
 	return dom
 }
 
-func (d *decoder) site(b *hhcl.Block) *Site {
+func (d *decoder) site(b *hhcl.Block) *spec.Site {
 	s := newSite()
 	s.Name, s.DeclRange, s.Ranges = b.Labels[0], specRange(b.DefRange), newRanges(b)
 	c := d.content(b, siteSchema)
@@ -358,7 +358,7 @@ func (d *decoder) site(b *hhcl.Block) *Site {
 		case "server":
 			s.Servers = append(s.Servers, d.server(blk))
 		case "group":
-			g := &Group{Name: blk.Labels[0], DeclRange: specRange(blk.DefRange), Ranges: newRanges(blk)}
+			g := &spec.Group{Name: blk.Labels[0], DeclRange: specRange(blk.DefRange), Ranges: newRanges(blk)}
 			d.list(d.content(blk, groupSchema).Attributes, "servers", &g.Servers, g.Ranges)
 			s.Groups = append(s.Groups, g)
 		case "camera":
@@ -384,7 +384,7 @@ func (d *decoder) site(b *hhcl.Block) *Site {
 	return s
 }
 
-func (d *decoder) server(b *hhcl.Block) *Server {
+func (d *decoder) server(b *hhcl.Block) *spec.Server {
 	v := newServer()
 	v.Name, v.DeclRange, v.Ranges = b.Labels[0], specRange(b.DefRange), newRanges(b)
 	c := d.content(b, serverSchema)
@@ -410,8 +410,8 @@ func (d *decoder) server(b *hhcl.Block) *Server {
 	return v
 }
 
-func (d *decoder) storage(b *hhcl.Block) *Storage {
-	st := &Storage{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
+func (d *decoder) storage(b *hhcl.Block) *spec.Storage {
+	st := &spec.Storage{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	at := d.content(b, storageSchema).Attributes
 	d.str(at, "path", &st.Path, st.Ranges)
 	d.size(at, "max_size", &st.MaxSize, st.Ranges)
@@ -426,7 +426,7 @@ func (d *decoder) storage(b *hhcl.Block) *Storage {
 			st.MinFreePercent = f
 		}
 	} else if minFree != "" {
-		n, err := ParseSize(minFree)
+		n, err := spec.ParseSize(minFree)
 		if err != nil {
 			d.errorf(hclRange(st.Ranges["min_free"]), "Invalid free-space floor", "%s; a percentage such as \"5%%\" is also accepted.", err)
 		} else {
@@ -436,19 +436,19 @@ func (d *decoder) storage(b *hhcl.Block) *Storage {
 	return st
 }
 
-func (d *decoder) network(b *hhcl.Block) *Network {
-	n := &Network{DeclRange: specRange(b.DefRange)}
+func (d *decoder) network(b *hhcl.Block) *spec.Network {
+	n := &spec.Network{DeclRange: specRange(b.DefRange)}
 	for _, blk := range d.content(b, networkSchema).Blocks {
 		switch blk.Type {
 		case "interface":
-			i := &Interface{Name: blk.Labels[0], DeclRange: specRange(blk.DefRange), Ranges: newRanges(blk)}
+			i := &spec.Interface{Name: blk.Labels[0], DeclRange: specRange(blk.DefRange), Ranges: newRanges(blk)}
 			at := d.content(blk, interfaceSchema).Attributes
 			d.list(at, "addresses", &i.Addresses, i.Ranges)
 			d.integer(at, "mtu", &i.MTU, i.Ranges)
 			d.boolean(at, "dhcp", &i.DHCP, i.Ranges)
 			n.Interfaces = append(n.Interfaces, i)
 		case "route":
-			r := &Route{DeclRange: specRange(blk.DefRange), Ranges: map[string]spec.Range{}}
+			r := &spec.Route{DeclRange: specRange(blk.DefRange), Ranges: map[string]spec.Range{}}
 			at := d.content(blk, routeSchema).Attributes
 			d.str(at, "destination", &r.Destination, r.Ranges)
 			d.str(at, "gateway", &r.Gateway, r.Ranges)
@@ -459,7 +459,7 @@ func (d *decoder) network(b *hhcl.Block) *Network {
 	return n
 }
 
-func (d *decoder) camera(b *hhcl.Block) *Camera {
+func (d *decoder) camera(b *hhcl.Block) *spec.Camera {
 	c := newCamera()
 	c.Name, c.DeclRange, c.Ranges = b.Labels[0], specRange(b.DefRange), newRanges(b)
 	at := d.content(b, cameraSchema).Attributes
@@ -490,19 +490,19 @@ func (d *decoder) camera(b *hhcl.Block) *Camera {
 	return c
 }
 
-func (d *decoder) balancing(b *hhcl.Block) *Balancing {
+func (d *decoder) balancing(b *hhcl.Block) *spec.Balancing {
 	bl := newBalancing()
 	bl.DeclRange, bl.Ranges = specRange(b.DefRange), map[string]spec.Range{}
 	at := d.content(b, balancingSchema).Attributes
 	d.boolean(at, "enabled", &bl.Enabled, bl.Ranges)
 	d.integer(at, "history_days", &bl.HistoryDays, bl.Ranges)
 	d.integer(at, "min_days_between_moves", &bl.MinDaysBetweenMoves, bl.Ranges)
-	parsed(d, at, "window", &bl.Window, bl.Ranges, "Invalid hour window", ParseHourWindow)
+	parsed(d, at, "window", &bl.Window, bl.Ranges, "Invalid hour window", spec.ParseHourWindow)
 	var days []string
 	d.list(at, "weekdays", &days, bl.Ranges)
 	seen := map[time.Weekday]bool{}
 	for _, s := range days {
-		wd, err := ParseWeekday(s)
+		wd, err := spec.ParseWeekday(s)
 		if err != nil {
 			d.errorf(hclRange(bl.Ranges["weekdays"]), "Invalid weekday", "%s.", err)
 			continue
@@ -520,8 +520,8 @@ func (d *decoder) balancing(b *hhcl.Block) *Balancing {
 	return bl
 }
 
-func (d *decoder) hold(b *hhcl.Block, zone string) *Hold {
-	h := &Hold{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
+func (d *decoder) hold(b *hhcl.Block, zone string) *spec.Hold {
+	h := &spec.Hold{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	at := d.content(b, holdSchema).Attributes
 	d.list(at, "cameras", &h.Cameras, h.Ranges)
 	// A date alone is midnight in the site's time zone (an unknown zone is
@@ -530,7 +530,7 @@ func (d *decoder) hold(b *hhcl.Block, zone string) *Hold {
 	if err != nil || zone == "" || zone == "Local" {
 		loc = time.UTC
 	}
-	parse := func(s string) (time.Time, error) { return ParseTime(s, loc) }
+	parse := func(s string) (time.Time, error) { return spec.ParseTime(s, loc) }
 	parsed(d, at, "from", &h.From, h.Ranges, "Invalid time", parse)
 	parsed(d, at, "to", &h.To, h.Ranges, "Invalid time", parse)
 	parsed(d, at, "until", &h.Until, h.Ranges, "Invalid time", parse)

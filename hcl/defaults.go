@@ -6,20 +6,20 @@ import "vigil/hcl/spec"
 // files set, so an explicit zero ("keepalive = \"0s\"") is validated rather
 // than silently replaced.
 
-func newSite() *Site {
-	return &Site{Keepalive: DefaultKeepalive, Failback: true, TimeZone: DefaultTimeZone}
+func newSite() *spec.Site {
+	return &spec.Site{Keepalive: spec.DefaultKeepalive, Failback: true, TimeZone: spec.DefaultTimeZone}
 }
 
-func newServer() *Server {
-	return &Server{Port: DefaultAPIPort, Kind: KindRecording}
+func newServer() *spec.Server {
+	return &spec.Server{Port: spec.DefaultAPIPort, Kind: spec.KindRecording}
 }
 
-func newCamera() *Camera {
-	return &Camera{Redundancy: RedundancyNormal, Transport: spec.TransportTCP,
-		SegmentDuration: DefaultSegmentDuration, StallTimeout: DefaultStallTimeout, Balance: true}
+func newCamera() *spec.Camera {
+	return &spec.Camera{Redundancy: spec.RedundancyNormal, Transport: spec.TransportTCP,
+		SegmentDuration: spec.DefaultSegmentDuration, StallTimeout: spec.DefaultStallTimeout, Balance: true}
 }
 
-func newBalancing() *Balancing {
-	return &Balancing{Enabled: true, HistoryDays: DefaultHistoryDays, MinDaysBetweenMoves: DefaultMinDaysBetween,
-		Window: HourWindow{StartMinute: 0, EndMinute: 24 * 60}, TolerancePercent: DefaultTolerance}
+func newBalancing() *spec.Balancing {
+	return &spec.Balancing{Enabled: true, HistoryDays: spec.DefaultHistoryDays, MinDaysBetweenMoves: spec.DefaultMinDaysBetween,
+		Window: spec.HourWindow{StartMinute: 0, EndMinute: 24 * 60}, TolerancePercent: spec.DefaultTolerance}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	hhcl "github.com/hashicorp/hcl/v2"
+
+	"vigil/hcl/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/hcl")
@@ -84,8 +86,8 @@ func TestGolden(t *testing.T) {
 func modelJSON(t *testing.T, cfg *Config) []byte {
 	t.Helper()
 	out := struct {
-		Domain *Domain `json:"domain,omitempty"`
-		Sites  []*Site `json:"sites"`
+		Domain *spec.Domain `json:"domain,omitempty"`
+		Sites  []*spec.Site `json:"sites"`
 	}{Domain: cfg.Domain}
 	for _, s := range cfg.Sites {
 		out.Sites = append(out.Sites, s.Redacted())

@@ -3,11 +3,13 @@ package hcl
 import (
 	"testing"
 	"time"
+
+	"vigil/hcl/spec"
 )
 
 func TestHoldRules(t *testing.T) {
 	from := time.Date(2026, 12, 1, 21, 0, 0, 0, time.UTC)
-	h := &Hold{Cameras: []string{"dock-*", "lobby"}, From: from, To: from.Add(150 * time.Minute), Until: time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)}
+	h := &spec.Hold{Cameras: []string{"dock-*", "lobby"}, From: from, To: from.Add(150 * time.Minute), Until: time.Date(2027, 6, 1, 0, 0, 0, 0, time.UTC)}
 	for cam, want := range map[string]bool{"dock-1": true, "dock-": true, "lobby": true, "lobby-2": false, "gate": false} {
 		if got := h.MatchesCamera(cam); got != want {
 			t.Errorf("MatchesCamera(%q) = %v", cam, got)

@@ -18,6 +18,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"vigil/hcl/spec"
 )
 
 // LoadOptions supplies values for the configuration's variables.
@@ -619,7 +621,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 	// evaluation only reads the shared context. Results keep declaration
 	// order.
 	type result struct {
-		site  *Site
+		site  *spec.Site
 		diags hhcl.Diagnostics
 	}
 	results := make([]result, len(siteBlocks))

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	hhcl "github.com/hashicorp/hcl/v2"
+
+	"vigil/hcl/spec"
 )
 
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -78,8 +80,8 @@ func TestQuickstartLayout(t *testing.T) {
 		}
 	}
 	for i, v := range s.Servers {
-		if want := "127.0.0.1" + string(rune('1'+i)); v.Address != want || v.Port != DefaultAPIPort || perServer[v.Name] != 4 {
-			t.Errorf("server %s: address %s port %d cameras %d; want %s %d 4", v.Name, v.Address, v.Port, perServer[v.Name], want, DefaultAPIPort)
+		if want := "127.0.0.1" + string(rune('1'+i)); v.Address != want || v.Port != spec.DefaultAPIPort || perServer[v.Name] != 4 {
+			t.Errorf("server %s: address %s port %d cameras %d; want %s %d 4", v.Name, v.Address, v.Port, perServer[v.Name], want, spec.DefaultAPIPort)
 		}
 		if filepath.IsAbs(v.Storage[0].Path) {
 			t.Errorf("server %s: storage path %q should be relative to the agent's data directory", v.Name, v.Storage[0].Path)
@@ -212,15 +214,15 @@ func TestInvalidSensitiveValue(t *testing.T) {
 }
 
 func TestRedactedIsACopy(t *testing.T) {
-	s := &Site{Name: "x", Cameras: []*Camera{{Name: "c", Password: "pw1", URL: "rtsp://u:pw1@h/p"}}}
+	s := &spec.Site{Name: "x", Cameras: []*spec.Camera{{Name: "c", Password: "pw1", URL: "rtsp://u:pw1@h/p"}}}
 	r := s.Redacted()
 	if s.Cameras[0].Password != "pw1" || s.Cameras[0].URL != "rtsp://u:pw1@h/p" {
 		t.Fatal("Redacted changed the original")
 	}
-	if !IsFingerprint(r.Cameras[0].Password) || r.Cameras[0].URL != "rtsp://u:"+Fingerprint("pw1")+"@h/p" {
+	if !spec.IsFingerprint(r.Cameras[0].Password) || r.Cameras[0].URL != "rtsp://u:"+spec.Fingerprint("pw1")+"@h/p" {
 		t.Fatalf("redacted camera: %+v", r.Cameras[0])
 	}
-	if Fingerprint("pw1") == Fingerprint("pw2") || Fingerprint(r.Cameras[0].Password) != r.Cameras[0].Password {
+	if spec.Fingerprint("pw1") == spec.Fingerprint("pw2") || spec.Fingerprint(r.Cameras[0].Password) != r.Cameras[0].Password {
 		t.Error("fingerprints must differ for different secrets and be stable when applied twice")
 	}
 }
@@ -267,12 +269,12 @@ site "s" {
 // TestValidateSiteWithoutRanges is the agent's use: a spec decoded from
 // JSON, with no source ranges, is held to the same rules.
 func TestValidateSiteWithoutRanges(t *testing.T) {
-	s := &Site{Name: "api", Failback: true,
-		Servers: []*Server{{Name: "a", Address: "10.0.0.1", Storage: []*Storage{{Name: "m", Path: "/r"}}}},
-		Cameras: []*Camera{{Name: "c", URL: "rtsp://h/p", Server: "b", Balance: true}},
+	s := &spec.Site{Name: "api", Failback: true,
+		Servers: []*spec.Server{{Name: "a", Address: "10.0.0.1", Storage: []*spec.Storage{{Name: "m", Path: "/r"}}}},
+		Cameras: []*spec.Camera{{Name: "c", URL: "rtsp://h/p", Server: "b", Balance: true}},
 	}
-	ApplyDefaults(s)
-	if s.Keepalive != DefaultKeepalive || s.Servers[0].Port != DefaultAPIPort || s.Cameras[0].Transport != "tcp" {
+	spec.ApplyDefaults(s)
+	if s.Keepalive != spec.DefaultKeepalive || s.Servers[0].Port != spec.DefaultAPIPort || s.Cameras[0].Transport != "tcp" {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
 	diags := ValidateSite(s)
@@ -317,41 +319,41 @@ dynamic "site" {
 func TestUnits(t *testing.T) {
 	for in, want := range map[string]time.Duration{"500ms": 500 * time.Millisecond, "30s": 30 * time.Second,
 		"14d": 14 * 24 * time.Hour, "1h30m": 90 * time.Minute, "2w": 14 * 24 * time.Hour, "1.5s": 1500 * time.Millisecond} {
-		if got, err := ParseDuration(in); err != nil || got != want {
+		if got, err := spec.ParseDuration(in); err != nil || got != want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
-		if got, _ := ParseDuration(FormatDuration(want)); got != want {
+		if got, _ := spec.ParseDuration(spec.FormatDuration(want)); got != want {
 			t.Errorf("FormatDuration(%v) does not round-trip", want)
 		}
 	}
 	for _, in := range []string{"", "10", "s", "5 parsecs", "1e400h"} {
-		if _, err := ParseDuration(in); err == nil {
+		if _, err := spec.ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) succeeded", in)
 		}
 	}
 	for in, want := range map[string]int64{"500MB": 500e6, "2TB": 2e12, "64GiB": 64 << 30, "1kib": 1024, "10 GB": 10e9} {
-		if got, err := ParseSize(in); err != nil || got != want {
+		if got, err := spec.ParseSize(in); err != nil || got != want {
 			t.Errorf("ParseSize(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "12", "12XB", "-"} {
-		if _, err := ParseSize(in); err == nil {
+		if _, err := spec.ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) succeeded", in)
 		}
 	}
 	for in, want := range map[float64]string{0: "0 B", 999: "999 B", 64 << 20: "67.1 MB", 2e12: "2.0 TB"} {
-		if got := FormatSize(in); got != want {
+		if got := spec.FormatSize(in); got != want {
 			t.Errorf("FormatSize(%v) = %q, want %q", in, got, want)
 		}
 	}
-	w, err := ParseHourWindow("22:00-04:00")
-	if err != nil || !w.Contains(23*60) || !w.Contains(60) || w.Contains(12*60) || FormatHourWindow(w) != "22:00-04:00" {
+	w, err := spec.ParseHourWindow("22:00-04:00")
+	if err != nil || !w.Contains(23*60) || !w.Contains(60) || w.Contains(12*60) || spec.FormatHourWindow(w) != "22:00-04:00" {
 		t.Errorf("window across midnight: %+v %v", w, err)
 	}
-	if w, err := ParseHourWindow("00:00-24:00"); err != nil || !w.Contains(0) || !w.Contains(24*60-1) {
+	if w, err := spec.ParseHourWindow("00:00-24:00"); err != nil || !w.Contains(0) || !w.Contains(24*60-1) {
 		t.Errorf("whole-day window: %+v %v", w, err)
 	}
-	if d, err := ParseWeekday("Saturday"); err != nil || d != time.Saturday {
+	if d, err := spec.ParseWeekday("Saturday"); err != nil || d != time.Saturday {
 		t.Errorf("ParseWeekday: %v %v", d, err)
 	}
 }

@@ -8,11 +8,13 @@
 // hot reload point at the line that caused a problem.
 package hcl
 
+import "vigil/hcl/spec"
+
 // Config is a whole configuration: every *.hcl file of a directory, evaluated.
 type Config struct {
 	// Domain is nil when the files declare no domain block.
-	Domain *Domain `json:"domain,omitempty"`
-	Sites  []*Site `json:"sites"`
+	Domain *spec.Domain `json:"domain,omitempty"`
+	Sites  []*spec.Site `json:"sites"`
 	// Sensitive lists the values of sensitive variables, so that renderers can
 	// scrub them from any text they print. Never serialised.
 	Sensitive []string `json:"-"`
@@ -21,7 +23,7 @@ type Config struct {
 }
 
 // Site returns the named site, or nil.
-func (c *Config) Site(name string) *Site {
+func (c *Config) Site(name string) *spec.Site {
 	for _, s := range c.Sites {
 		if s.Name == name {
 			return s

@@ -3,6 +3,8 @@ package hcl
 import (
 	"strings"
 	"testing"
+
+	"vigil/hcl/spec"
 )
 
 // TestStoragePathRule: configuration files and the API (ValidateSite on a
@@ -34,7 +36,7 @@ func TestStoragePathRule(t *testing.T) {
 			t.Errorf("path %q: the API accepts %v, want %v", p, apiOK, ok)
 		}
 	}
-	if err := CheckStoragePath("/etc"); err == nil || !strings.Contains(err.Error(), "system directory /etc") {
+	if err := spec.CheckStoragePath("/etc"); err == nil || !strings.Contains(err.Error(), "system directory /etc") {
 		t.Errorf("/etc: %v", err)
 	}
 }
@@ -42,10 +44,10 @@ func TestStoragePathRule(t *testing.T) {
 // TestSizesThatMeanNothing: a fractional byte count is refused instead of
 // silently meaning "no limit", and a NaN floor by files and the API alike.
 func TestSizesThatMeanNothing(t *testing.T) {
-	if _, err := ParseSize("0.5B"); err == nil {
+	if _, err := spec.ParseSize("0.5B"); err == nil {
 		t.Error(`"0.5B" accepted`)
 	}
-	if n, err := ParseSize("1.5KiB"); err != nil || n != 1536 {
+	if n, err := spec.ParseSize("1.5KiB"); err != nil || n != 1536 {
 		t.Errorf(`"1.5KiB": %d, %v`, n, err)
 	}
 	for attr, want := range map[string]string{`max_size = "0.5B"`: "whole number of bytes", `min_free = "NaN%"`: "free-space floor"} {

@@ -161,23 +161,23 @@ func wrap(text string, width int) string {
 }
 
 // DiagnosticsJSON converts diagnostics to their serialisable form.
-func DiagnosticsJSON(diags hhcl.Diagnostics) []Diagnostic {
+func DiagnosticsJSON(diags hhcl.Diagnostics) []spec.Diagnostic {
 	shown, more := shownDiagnostics(diags)
-	out := make([]Diagnostic, 0, len(shown)+1)
+	out := make([]spec.Diagnostic, 0, len(shown)+1)
 	for _, d := range shown {
-		j := Diagnostic{Severity: spec.SeverityError, Summary: clip(d.Summary, maxDiagText), Detail: clip(d.Detail, maxDiagText)}
+		j := spec.Diagnostic{Severity: spec.SeverityError, Summary: clip(d.Summary, maxDiagText), Detail: clip(d.Detail, maxDiagText)}
 		if d.Severity == hhcl.DiagWarning {
 			j.Severity = "warning"
 		}
 		if r := d.Subject; r != nil {
-			j.Range = &Range{Filename: r.Filename,
-				Start: Pos{Line: r.Start.Line, Column: r.Start.Column, Byte: r.Start.Byte},
-				End:   Pos{Line: r.End.Line, Column: r.End.Column, Byte: r.End.Byte}}
+			j.Range = &spec.Range{Filename: r.Filename,
+				Start: spec.Pos{Line: r.Start.Line, Column: r.Start.Column, Byte: r.Start.Byte},
+				End:   spec.Pos{Line: r.End.Line, Column: r.End.Column, Byte: r.End.Byte}}
 		}
 		out = append(out, j)
 	}
 	if more != "" {
-		out = append(out, Diagnostic{Severity: spec.SeverityWarning, Summary: "More diagnostics not shown", Detail: more})
+		out = append(out, spec.Diagnostic{Severity: spec.SeverityWarning, Summary: "More diagnostics not shown", Detail: more})
 	}
 	return out
 }

@@ -31,9 +31,6 @@ const (
 	MaxEventRetention  = 366 * 24 * time.Hour
 	MinAuditRetention  = 24 * time.Hour
 	MaxAuditRetention  = 3660 * 24 * time.Hour
-	// DefaultAuditRetention is the audit log's retention when the site
-	// sets no audit_retention.
-	DefaultAuditRetention = 365 * 24 * time.Hour
 	// PortsPerServer: the API port, membership (port+1) and raft (port+2).
 	PortsPerServer = 3
 )
@@ -81,7 +78,7 @@ func (v *validator) warnf(r *hhcl.Range, summary, format string, args ...any) {
 }
 
 func (v *validator) name(kind, name string, rs map[string]spec.Range, decl spec.Range) {
-	if !ValidName(name) {
+	if !spec.ValidName(name) {
 		v.errorf(at(rs, "name", decl), "Invalid "+kind+" name",
 			"%q is not a valid %s name: use 1 to 63 letters, digits, dots, dashes and underscores, starting with a letter or digit.", name, kind)
 	}
@@ -118,7 +115,7 @@ func (v *validator) duplicate(kind, name, scope string, decl, prev spec.Range) {
 // bounds checks duration attribute key of a block declared at decl.
 func (v *validator) bounds(rs map[string]spec.Range, key string, decl spec.Range, d, lo, hi time.Duration) {
 	if d < lo || d > hi {
-		v.errorf(at(rs, key, decl), "Value out of range", "%s must be between %s and %s; it is %s.", key, FormatDuration(lo), FormatDuration(hi), FormatDuration(d))
+		v.errorf(at(rs, key, decl), "Value out of range", "%s must be between %s and %s; it is %s.", key, spec.FormatDuration(lo), spec.FormatDuration(hi), spec.FormatDuration(d))
 	}
 }
 
@@ -126,19 +123,19 @@ func (v *validator) bounds(rs map[string]spec.Range, key string, decl spec.Range
 // single site. Load applies it to each site of the configuration; the agent
 // applies it to a spec that arrives over the API (whose objects carry no
 // source ranges, so the diagnostics then have no Subject).
-func ValidateSite(s *Site) hhcl.Diagnostics {
+func ValidateSite(s *spec.Site) hhcl.Diagnostics {
 	return validateSite(s, true)
 }
 
 // validateSite checks a site; advice (the warnings) is left out when the
 // caller already found errors in it.
-func validateSite(s *Site, advise bool) hhcl.Diagnostics {
+func validateSite(s *spec.Site, advise bool) hhcl.Diagnostics {
 	v := &validator{}
 	v.site(s, advise)
 	return v.diags
 }
 
-func (v *validator) site(s *Site, advise bool) {
+func (v *validator) site(s *spec.Site, advise bool) {
 	scope := fmt.Sprintf("site %q", s.Name)
 	v.name("site", s.Name, s.Ranges, s.DeclRange)
 	if s.Parent != "" && s.Parent == s.Name {
@@ -163,7 +160,7 @@ func (v *validator) site(s *Site, advise bool) {
 		v.errorf(at(s.Ranges, "time_zone", s.DeclRange), "Unknown time zone", "%q is not an IANA time zone name such as \"UTC\" or \"Europe/Berlin\".", s.TimeZone)
 	}
 
-	servers := map[string]*Server{}
+	servers := map[string]*spec.Server{}
 	var serverNames []string
 	folded := map[string]string{}
 	for _, sv := range s.Servers {
@@ -176,9 +173,9 @@ func (v *validator) site(s *Site, advise bool) {
 		serverNames = append(serverNames, sv.Name)
 		v.server(s, sv)
 	}
-	v.portConflicts(s.Servers, func(a, b *Server) bool { return true })
+	v.portConflicts(s.Servers, func(a, b *spec.Server) bool { return true })
 
-	groups := map[string]*Group{}
+	groups := map[string]*spec.Group{}
 	var groupNames []string
 	for _, g := range s.Groups {
 		if prev, ok := groups[g.Name]; ok {
@@ -211,7 +208,7 @@ func (v *validator) site(s *Site, advise bool) {
 		}
 	}
 
-	cameras := map[string]*Camera{}
+	cameras := map[string]*spec.Camera{}
 	var cameraNames []string
 	primaries := map[string]int{} // cameras per primary server
 	folded = map[string]string{}
@@ -239,7 +236,7 @@ func (v *validator) site(s *Site, advise bool) {
 		v.balancing(s, b, cameraNames)
 	}
 	v.access(s, scope, cameraNames)
-	holds := map[string]*Hold{}
+	holds := map[string]*spec.Hold{}
 	for _, h := range s.Holds {
 		if prev, ok := holds[h.Name]; ok {
 			v.duplicate("hold", h.Name, scope, h.DeclRange, prev.DeclRange)
@@ -259,17 +256,17 @@ func (v *validator) site(s *Site, advise bool) {
 
 func (v *validator) hasErrors() bool { return v.diags.HasErrors() }
 
-func (v *validator) server(s *Site, sv *Server) {
+func (v *validator) server(s *spec.Site, sv *spec.Server) {
 	v.name("server", sv.Name, sv.Ranges, sv.DeclRange)
 	if !sv.Kind.Valid() {
 		v.errorf(at(sv.Ranges, "kind", sv.DeclRange), "Invalid server kind", "%q is not a server kind: use \"recording\" (the default), \"standby\", \"witness\" or \"virtual\".", sv.Kind)
 	}
-	if s.Virtual && sv.Kind != KindVirtual {
+	if s.Virtual && sv.Kind != spec.KindVirtual {
 		v.errorf(at(sv.Ranges, "kind", sv.DeclRange), "Non-virtual server in a virtual site",
 			"Site %q is virtual, so it holds only virtual servers, but server %q is a %s server. Set kind = \"virtual\" or move the server to a real site.", s.Name, sv.Name, sv.Kind)
 	}
 	switch {
-	case sv.Address == "" && sv.Kind != KindVirtual:
+	case sv.Address == "" && sv.Kind != spec.KindVirtual:
 		v.errorf(at(sv.Ranges, "address", sv.DeclRange), "Missing server address", "Server %q needs an address (an IP address or a host name) on which its peers reach it.", sv.Name)
 	case sv.Address != "" && !validHost(sv.Address):
 		v.errorf(at(sv.Ranges, "address", sv.DeclRange), "Invalid server address", "%q is neither an IP address nor a host name.", sv.Address)
@@ -290,7 +287,7 @@ func (v *validator) server(s *Site, sv *Server) {
 	if len(sv.Storage) == 0 && sv.Kind.CanRecord() {
 		v.errorf(at(nil, "", sv.DeclRange), "Missing storage", "Server %q is a %s server, so it needs at least one storage block saying where it records.", sv.Name, sv.Kind)
 	}
-	storage := map[string]*Storage{}
+	storage := map[string]*spec.Storage{}
 	for _, st := range sv.Storage {
 		if prev, ok := storage[st.Name]; ok {
 			v.duplicate("storage", st.Name, fmt.Sprintf("server %q", sv.Name), st.DeclRange, prev.DeclRange)
@@ -300,14 +297,14 @@ func (v *validator) server(s *Site, sv *Server) {
 		v.name("storage", st.Name, st.Ranges, st.DeclRange)
 		if st.Path == "" && !given(st.Ranges, "path") {
 			v.errorf(at(st.Ranges, "path", st.DeclRange), "Missing storage path", "Storage %q of server %q needs a path.", st.Name, sv.Name)
-		} else if err := CheckStoragePath(st.Path); err != nil {
+		} else if err := spec.CheckStoragePath(st.Path); err != nil {
 			v.errorf(at(st.Ranges, "path", st.DeclRange), "Storage path not allowed", "Storage %q of server %q: %v.", st.Name, sv.Name, err)
 		}
 		if st.MaxSize < 0 {
 			v.errorf(at(st.Ranges, "max_size", st.DeclRange), "Value out of range", "max_size must not be negative.")
 		}
 		if st.MaxAge < 0 || st.MaxAge > 0 && st.MaxAge < time.Hour {
-			v.errorf(at(st.Ranges, "max_age", st.DeclRange), "Value out of range", "max_age must be at least 1h; it is %s.", FormatDuration(st.MaxAge))
+			v.errorf(at(st.Ranges, "max_age", st.DeclRange), "Value out of range", "max_age must be at least 1h; it is %s.", spec.FormatDuration(st.MaxAge))
 		}
 		if !(st.MinFreePercent >= 0 && st.MinFreePercent < 100) { // NaN too
 			v.errorf(at(st.Ranges, "min_free", st.DeclRange), "Value out of range", "A free-space floor in percent must be between 0%% and 100%% (exclusive); it is %g%%.", st.MinFreePercent)
@@ -326,8 +323,8 @@ func (v *validator) server(s *Site, sv *Server) {
 
 var ifnameRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,15}$`)
 
-func (v *validator) network(sv *Server) {
-	ifaces := map[string]*Interface{}
+func (v *validator) network(sv *spec.Server) {
+	ifaces := map[string]*spec.Interface{}
 	var names []string
 	for _, i := range sv.Network.Interfaces {
 		if prev, ok := ifaces[i.Name]; ok {
@@ -370,8 +367,8 @@ func (v *validator) network(sv *Server) {
 // portConflicts reports servers on one address whose port ranges
 // [port, port+2] overlap; pairs for which report returns false are left to
 // another check.
-func (v *validator) portConflicts(servers []*Server, report func(a, b *Server) bool) {
-	byAddr := map[string][]*Server{}
+func (v *validator) portConflicts(servers []*spec.Server, report func(a, b *spec.Server) bool) {
+	byAddr := map[string][]*spec.Server{}
 	var addrs []string
 	for _, sv := range servers {
 		if sv.Address == "" {
@@ -405,7 +402,7 @@ func (v *validator) portConflicts(servers []*Server, report func(a, b *Server) b
 }
 
 // camera checks camera c; scope names its site in messages.
-func (v *validator) camera(scope string, c *Camera, servers map[string]*Server, serverNames []string, groups map[string]*Group, groupNames []string) {
+func (v *validator) camera(scope string, c *spec.Camera, servers map[string]*spec.Server, serverNames []string, groups map[string]*spec.Group, groupNames []string) {
 	v.name("camera", c.Name, c.Ranges, c.DeclRange)
 	v.cameraURL(c)
 	v.cameraTLS(c)
@@ -421,7 +418,7 @@ func (v *validator) camera(scope string, c *Camera, servers map[string]*Server, 
 	case sv == nil:
 		v.errorf(at(c.Ranges, "server", c.DeclRange), "Reference to undeclared server",
 			"Camera %q names %q as its primary server, but %s has no server by that name.%s", c.Name, c.Server, scope, didYouMean(c.Server, "servers", scope, serverNames))
-	case sv.Kind != KindRecording:
+	case sv.Kind != spec.KindRecording:
 		v.errorf(at(c.Ranges, "server", c.DeclRange), "Server cannot be a primary",
 			"Camera %q names %q as its primary server, but that is a %s server. %s Choose a recording server.", c.Name, c.Server, sv.Kind, kindRole(sv.Kind))
 	}
@@ -455,7 +452,7 @@ func (v *validator) camera(scope string, c *Camera, servers map[string]*Server, 
 	}
 
 	switch {
-	case c.Redundancy == RedundancyConstant:
+	case c.Redundancy == spec.RedundancyConstant:
 		if len(c.Backup) == 0 && c.Group == "" {
 			v.errorf(at(c.Ranges, "redundancy", c.DeclRange), "Constant redundancy without a backup",
 				"Camera %q has constant redundancy, which records it on its primary and its first backup at all times, but it has no backup list or group.", c.Name)
@@ -469,23 +466,23 @@ func (v *validator) camera(scope string, c *Camera, servers map[string]*Server, 
 	v.bounds(c.Ranges, "segment_duration", c.DeclRange, c.SegmentDuration, MinSegmentDuration, MaxSegmentDuration)
 	v.bounds(c.Ranges, "stall_timeout", c.DeclRange, c.StallTimeout, MinStallTimeout, MaxStallTimeout)
 	if c.Retention < 0 || c.Retention > 0 && c.Retention < c.SegmentDuration {
-		v.errorf(at(c.Ranges, "retention", c.DeclRange), "Value out of range", "retention must be at least one segment (%s); it is %s.", FormatDuration(c.SegmentDuration), FormatDuration(c.Retention))
+		v.errorf(at(c.Ranges, "retention", c.DeclRange), "Value out of range", "retention must be at least one segment (%s); it is %s.", spec.FormatDuration(c.SegmentDuration), spec.FormatDuration(c.Retention))
 	}
 }
 
 func kindRole(kind spec.ServerKind) string {
 	switch kind {
-	case KindStandby:
+	case spec.KindStandby:
 		return "Standby servers record only while covering for a failed server."
-	case KindWitness:
+	case spec.KindWitness:
 		return "Witness servers only vote in the site's quorum and record nothing."
-	case KindVirtual:
+	case spec.KindVirtual:
 		return "Virtual servers are organisational and record nothing."
 	}
 	return ""
 }
 
-func (v *validator) cameraURL(c *Camera) {
+func (v *validator) cameraURL(c *spec.Camera) {
 	r := func() *hhcl.Range { return at(c.Ranges, "url", c.DeclRange) }
 	if c.URL == "" && given(c.Ranges, "url") {
 		return
@@ -516,7 +513,7 @@ func (v *validator) cameraURL(c *Camera) {
 // cameraTLS checks tls_fingerprint and tls_insecure: they say how an
 // rtsps:// camera's certificate is checked, so they need one, and they
 // exclude each other.
-func (v *validator) cameraTLS(c *Camera) {
+func (v *validator) cameraTLS(c *spec.Camera) {
 	if c.TLSFingerprint == "" && !c.TLSInsecure {
 		return
 	}
@@ -538,7 +535,7 @@ func (v *validator) cameraTLS(c *Camera) {
 	}
 }
 
-func (v *validator) balancing(s *Site, b *Balancing, cameraNames []string) {
+func (v *validator) balancing(s *spec.Site, b *spec.Balancing, cameraNames []string) {
 	if b.HistoryDays < 1 || b.HistoryDays > 365 {
 		v.errorf(at(b.Ranges, "history_days", b.DeclRange), "Value out of range", "history_days must be between 1 and 365; it is %d.", b.HistoryDays)
 	}
@@ -596,7 +593,7 @@ func (v *validator) cameraPatterns(scope, owner string, list []string, rs map[st
 
 // hold checks an evidence lock: a name, cameras, and a period that is not
 // empty. Whether it has ended is the planner's to say: it knows the time.
-func (v *validator) hold(scope string, h *Hold, cameraNames []string) {
+func (v *validator) hold(scope string, h *spec.Hold, cameraNames []string) {
 	v.name("hold", h.Name, h.Ranges, h.DeclRange)
 	owner := fmt.Sprintf("hold %q", h.Name)
 	if len(h.Cameras) == 0 {
@@ -618,13 +615,13 @@ func (v *validator) hold(scope string, h *Hold, cameraNames []string) {
 	}
 }
 
-func (v *validator) witnessWarning(s *Site) {
+func (v *validator) witnessWarning(s *spec.Site) {
 	var voters, witnesses int
 	for _, sv := range s.Servers {
 		switch {
 		case sv.Kind.CanRecord():
 			voters++
-		case sv.Kind == KindWitness:
+		case sv.Kind == spec.KindWitness:
 			witnesses++
 		}
 	}
@@ -654,7 +651,7 @@ func validateConfig(cfg *Config) hhcl.Diagnostics {
 	if cfg.Domain != nil {
 		v.name("domain", cfg.Domain.Name, cfg.Domain.Ranges, cfg.Domain.DeclRange)
 	}
-	sites := map[string]*Site{}
+	sites := map[string]*spec.Site{}
 	var names []string
 	for _, s := range cfg.Sites {
 		if prev, ok := sites[s.Name]; ok {
@@ -682,8 +679,8 @@ func validateConfig(cfg *Config) hhcl.Diagnostics {
 	}
 	v.siteCycles(cfg.Sites, sites)
 
-	var all []*Server
-	siteOf := map[*Server]string{}
+	var all []*spec.Server
+	siteOf := map[*spec.Server]string{}
 	for _, s := range cfg.Sites {
 		for _, sv := range s.Servers {
 			all = append(all, sv)
@@ -691,13 +688,13 @@ func validateConfig(cfg *Config) hhcl.Diagnostics {
 		}
 	}
 	// Clashes inside one site were reported by ValidateSite.
-	v.portConflicts(all, func(a, b *Server) bool { return siteOf[a] != siteOf[b] })
+	v.portConflicts(all, func(a, b *spec.Server) bool { return siteOf[a] != siteOf[b] })
 	return v.diags
 }
 
 // siteCycles reports each loop in the parent links once, at the first site
 // of the loop in declaration order.
-func (v *validator) siteCycles(list []*Site, sites map[string]*Site) {
+func (v *validator) siteCycles(list []*spec.Site, sites map[string]*spec.Site) {
 	const (
 		unvisited = iota
 		onPath
@@ -708,7 +705,7 @@ func (v *validator) siteCycles(list []*Site, sites map[string]*Site) {
 		if state[start.Name] != unvisited {
 			continue
 		}
-		var path []*Site
+		var path []*spec.Site
 		s := start
 		for s != nil && state[s.Name] == unvisited && s.Parent != s.Name {
 			state[s.Name] = onPath
@@ -744,7 +741,7 @@ func (v *validator) siteCycles(list []*Site, sites map[string]*Site) {
 	}
 }
 
-func indexOfSite(list []*Site, s *Site) int {
+func indexOfSite(list []*spec.Site, s *spec.Site) int {
 	for i, x := range list {
 		if x == s {
 			return i

@@ -11,6 +11,9 @@ const (
 	DefaultHistoryDays     = 7
 	DefaultMinDaysBetween  = 7
 	DefaultTolerance       = 10
+	// DefaultAuditRetention is the audit log's retention when the site
+	// sets no audit_retention.
+	DefaultAuditRetention = 365 * 24 * time.Hour
 )
 
 // ApplyDefaults fills the zero-valued fields of a site that arrived without

@@ -327,7 +327,7 @@ func (c *Config) advertiseAddr() string {
 var DefaultStorageRoots = []string{"/var/lib/vigil", "/srv", "/mnt", "/media", "/data"}
 
 // checkVolume refuses a storage path outside the agent's data directory
-// and storage roots; the spec's own rule (hcl.CheckStoragePath) has kept
+// and storage roots; the spec's own rule (spec.CheckStoragePath) has kept
 // system directories and ".." out already.
 func (c *Config) checkVolume(path string) error {
 	roots := c.StorageRoots

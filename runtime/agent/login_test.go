@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/access"
 	"vigil/runtime/api"
 )
@@ -25,9 +25,9 @@ func TestConsoleLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := s.Spec()
-	spec.Users = []*hcl.User{{Name: "alice", Role: "operator", Cameras: []string{"lobby-*"}, PasswordHash: hash}}
-	rev, err := s.Apply(ctx, spec)
+	site := s.Spec()
+	site.Users = []*spec.User{{Name: "alice", Role: "operator", Cameras: []string{"lobby-*"}, PasswordHash: hash}}
+	rev, err := s.Apply(ctx, site)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ const (
 
 // AlertItem is one condition of a notification.
 type AlertItem struct {
-	// Condition is one of hcl.AlertConditions, e.g. "server.dead".
+	// Condition is one of spec.AlertConditions, e.g. spec.EventServerDead.
 	Condition string `json:"condition"`
 	Server    string `json:"server,omitempty"`
 	Camera    string `json:"camera,omitempty"`

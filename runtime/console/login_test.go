@@ -8,7 +8,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/access"
 	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
@@ -34,9 +34,9 @@ func TestConsoleLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := site.Spec()
-	spec.Users = []*hcl.User{{Name: "alice", Role: "operator", PasswordHash: hash}}
-	rev, err := site.Apply(actx, spec)
+	siteSpec := site.Spec()
+	siteSpec.Users = []*spec.User{{Name: "alice", Role: "operator", PasswordHash: hash}}
+	rev, err := site.Apply(actx, siteSpec)
 	if err != nil {
 		t.Fatal(err)
 	}
