@@ -466,7 +466,7 @@ func (d *decoder) camera(b *hhcl.Block) *spec.Camera {
 	d.strSensitive(at, "url", &c.URL, c.Ranges, true)
 	// A sensitive value may be the URL's password, which Redacted hides,
 	// but nowhere else in it.
-	if c.URL != "" && Scrub(spec.RedactURL(c.URL), d.sensitive) != spec.RedactURL(c.URL) {
+	if c.URL != "" && Scrub(spec.RedactURL(c.URL, nil), d.sensitive) != spec.RedactURL(c.URL, nil) {
 		d.errorf(hclRange(c.Ranges["url"]), "Sensitive value not allowed here",
 			"The url of camera %q holds a value from a sensitive variable outside its password part (rtsp://user:password@host/...). Only the password may be sensitive: the rest of the URL is shown in plans and status output.", c.Name)
 		c.URL = ""

@@ -51,7 +51,7 @@ func FuzzLoad(f *testing.F) {
 		_ = WriteDiagnostics(discard{}, diags, cfg.Files, false, cfg.Sensitive)
 		_ = DiagnosticsJSON(diags)
 		for _, s := range cfg.Sites {
-			_ = s.Redacted()
+			_ = s.Redacted(nil)
 		}
 		if !CheckSyntax(src, "fuzz.hcl").HasErrors() {
 			_ = Format(src)

@@ -90,7 +90,7 @@ func modelJSON(t *testing.T, cfg *Config) []byte {
 		Sites  []*spec.Site `json:"sites"`
 	}{Domain: cfg.Domain}
 	for _, s := range cfg.Sites {
-		out.Sites = append(out.Sites, s.Redacted())
+		out.Sites = append(out.Sites, s.Redacted(nil))
 	}
 	data, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

@@ -170,7 +170,7 @@ site "hq" {
 	j, _ := json.Marshal(DiagnosticsJSON(diags[:len(diags)-1]))
 	outputs = append(outputs, string(j))
 	for _, s := range cfg.Sites {
-		m, _ := json.Marshal(s.Redacted())
+		m, _ := json.Marshal(s.Redacted(spec.NewFingerprinter([]byte("key"))))
 		outputs = append(outputs, string(m))
 	}
 	for i, out := range outputs {
@@ -215,15 +215,19 @@ func TestInvalidSensitiveValue(t *testing.T) {
 
 func TestRedactedIsACopy(t *testing.T) {
 	s := &spec.Site{Name: "x", Cameras: []*spec.Camera{{Name: "c", Password: "pw1", URL: "rtsp://u:pw1@h/p"}}}
-	r := s.Redacted()
+	fp := spec.NewFingerprinter([]byte("site key"))
+	r := s.Redacted(fp)
 	if s.Cameras[0].Password != "pw1" || s.Cameras[0].URL != "rtsp://u:pw1@h/p" {
 		t.Fatal("Redacted changed the original")
 	}
-	if !spec.IsFingerprint(r.Cameras[0].Password) || r.Cameras[0].URL != "rtsp://u:"+spec.Fingerprint("pw1")+"@h/p" {
+	if !spec.IsFingerprint(r.Cameras[0].Password) || r.Cameras[0].URL != "rtsp://u:"+fp("pw1")+"@h/p" {
 		t.Fatalf("redacted camera: %+v", r.Cameras[0])
 	}
-	if spec.Fingerprint("pw1") == spec.Fingerprint("pw2") || spec.Fingerprint(r.Cameras[0].Password) != r.Cameras[0].Password {
+	if fp("pw1") == fp("pw2") || fp(r.Cameras[0].Password) != r.Cameras[0].Password {
 		t.Error("fingerprints must differ for different secrets and be stable when applied twice")
+	}
+	if r := s.Redacted(nil); r.Cameras[0].Password != "(sensitive)" || r.Cameras[0].URL != "rtsp://u:(sensitive)@h/p" {
+		t.Errorf("redacted without a key: %+v", r.Cameras[0])
 	}
 }
 

@@ -23,17 +23,23 @@ func loadLarge(b *testing.B) *hcl.Config {
 	return cfg
 }
 
+// testKey is the fingerprint key of the benchmark's live states.
+var (
+	testKey = []byte("test site fingerprint key")
+	testFP  = spec.NewFingerprinter(testKey)
+)
+
 // liveOf is the state of a healthy site running spec: every server alive,
 // every camera recorded by its primary.
-func liveOf(spec *spec.Site, revision uint64) *api.State {
-	st := &api.State{Site: spec.Name, Revision: revision, Version: "bench", Answering: spec.Servers[0].Name, Master: spec.Servers[0].Name}
+func liveOf(site *spec.Site, revision uint64) *api.State {
+	st := &api.State{Site: site.Name, Revision: revision, Version: "bench", Answering: site.Servers[0].Name, Master: site.Servers[0].Name}
 	if revision > 0 {
-		st.Spec = spec.Redacted()
+		st.Spec, st.FingerprintKey = site.Redacted(testFP), testKey
 	}
-	for _, s := range spec.Servers {
+	for _, s := range site.Servers {
 		st.Servers = append(st.Servers, api.ServerState{Name: s.Name, Address: s.Address, Kind: s.Kind, Role: "member", Health: api.HealthAlive, Version: "bench"})
 	}
-	for _, c := range spec.Cameras {
+	for _, c := range site.Cameras {
 		st.Cameras = append(st.Cameras, api.CameraState{Name: c.Name, Server: c.Server, State: api.CameraRecording,
 			Recorders: []api.Recorder{{Server: c.Server, Role: "primary", State: "recording"}}})
 	}

@@ -26,16 +26,22 @@ type attr struct {
 // differ compares typed resources attribute by attribute.
 type differ struct {
 	sensitive []string
+	// fp fingerprints a secret as the live site does; nil when the site
+	// did not give its key (see differ.secret).
+	fp spec.Fingerprinter
+	// uncompared names the resources whose secrets could not be compared
+	// for want of the key.
+	uncompared []string
 }
 
-func newDiffer(sensitive []string) *differ {
+func newDiffer(sensitive []string, fp spec.Fingerprinter) *differ {
 	var s []string
 	for _, v := range sensitive {
 		if v != "" {
 			s = append(s, v)
 		}
 	}
-	return &differ{sensitive: s}
+	return &differ{sensitive: s, fp: fp}
 }
 
 // site diffs the whole site. Changes come out in configuration order for
@@ -44,7 +50,7 @@ func newDiffer(sensitive []string) *differ {
 // have is the live spec, whose secrets are fingerprints (spec.Site.Redacted):
 // want is redacted the same way so that equal secrets compare equal.
 func (d *differ) site(want, have *spec.Site) []Change {
-	want = redacted(want)
+	want = d.redacted(want, have)
 	base := "site." + want.Name
 	var out []Change
 	var haveAttrs []attr
@@ -201,10 +207,10 @@ func diffNamed[T any](d *differ, base, typ string, want, have []T, name func(T) 
 	return out
 }
 
-// notifierAttrs flattens a notifier; secrets compare by fingerprint (the
-// live spec holds fingerprints) and show as (sensitive).
+// notifierAttrs flattens a notifier of a redacted site (see
+// differ.redacted): secrets are fingerprints and show as (sensitive).
 func notifierAttrs(n *spec.Notifier) []attr {
-	secret := func(name, v string) attr { return attr{name: name, val: spec.Fingerprint(v), sensitive: true} }
+	secret := func(name, v string) attr { return attr{name: name, val: v, sensitive: true} }
 	switch {
 	case n.SMTP != nil:
 		m := n.SMTP
@@ -220,20 +226,21 @@ func notifierAttrs(n *spec.Notifier) []attr {
 	return nil
 }
 
-// userAttrs flattens a user; its password hash compares by fingerprint and
-// shows as (sensitive), like a notifier's secrets.
+// userAttrs flattens a user of a redacted site (see differ.redacted): its
+// password hash is a fingerprint and shows as (sensitive), like a
+// notifier's secrets.
 func userAttrs(u *spec.User) []attr {
 	return []attr{
 		{name: "role", val: u.Role},
 		{name: "cameras", val: u.Cameras},
-		{name: "password_hash", val: spec.Fingerprint(u.PasswordHash), sensitive: true},
+		{name: "password_hash", val: u.PasswordHash, sensitive: true},
 	}
 }
 
 func tokenAttrs(t *spec.Token) []attr {
 	return []attr{
 		{name: "role", val: t.Role},
-		{name: "hash", val: spec.Fingerprint(t.Hash), sensitive: true},
+		{name: "hash", val: t.Hash, sensitive: true},
 	}
 }
 
@@ -245,31 +252,6 @@ func alertAttrs(a *spec.Alert) []attr {
 		{name: "servers", val: a.Servers},
 		{name: "notify", val: a.Notify},
 	}
-}
-
-// redacted is s with camera secrets replaced by fingerprints by
-// spec.Site.Redacted. Only the cameras that hold a secret go through it: its
-// deep copy of a whole 2,500-camera site costs more than the rest of the
-// plan.
-func redacted(s *spec.Site) *spec.Site {
-	var secret []*spec.Camera
-	var at []int
-	for i, c := range s.Cameras {
-		if c.Password != "" || strings.Contains(c.URL, "@") {
-			secret = append(secret, c)
-			at = append(at, i)
-		}
-	}
-	if len(secret) == 0 {
-		return s
-	}
-	r := (&spec.Site{Name: s.Name, Cameras: secret}).Redacted()
-	out := *s
-	out.Cameras = append([]*spec.Camera(nil), s.Cameras...)
-	for k, i := range at {
-		out.Cameras[i] = r.Cameras[k]
-	}
-	return &out
 }
 
 // resource compares one resource's flattened attributes. exists and wanted
@@ -418,7 +400,7 @@ func otherSource(before, after any) bool {
 }
 
 // displayURL writes a redacted camera URL with its password fingerprint
-// unescaped: rtsp://viewer:(sensitive:9fd1b2c5)@10.1.0.2/stream1.
+// unescaped: rtsp://viewer:(sensitive:3738c6137debe7cc)@10.1.0.2/stream1.
 func displayURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {

@@ -45,9 +45,16 @@
 //
 // # Sensitive values
 //
-// Camera passwords, and passwords inside camera URLs, are compared through
-// their fingerprints: the live spec carries only those (spec.Site.Redacted),
-// and the desired site is redacted the same way before the comparison.
+// Camera passwords (also inside camera URLs), notifier secrets and user and
+// token hashes are compared through their fingerprints: the live spec
+// carries only those, keyed by the site (spec.NewFingerprinter), and the
+// desired site is fingerprinted with the key the state gives a caller with
+// the API token (api.State.FingerprintKey). Without the key the secrets are
+// not compared (they count as unchanged, with a warning). A desired secret
+// that already is a fingerprint keeps the committed one; a legacy
+// (unkeyed) fingerprint counts as the live one. A camera that keeps its
+// password so while its URL names another scheme, host or port is an
+// error: a kept password is never sent to another host.
 // Passwords, and any attribute whose value contains the value of a
 // sensitive variable, are shown as (sensitive) and are null in JSON, on both
 // sides; a URL shows the fingerprint in place of its password.

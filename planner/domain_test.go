@@ -44,8 +44,8 @@ func TestDomainMoveAndPlanFile(t *testing.T) {
 		Redundancy: spec.RedundancyNormal, Transport: "tcp", SegmentDuration: time.Minute, StallTimeout: 5 * time.Second, Balance: true})
 	before.Sites[1].Cameras = before.Sites[1].Cameras[:1]
 	live := map[string]*api.State{
-		"10.0.0.1:53540":   {Site: "a", Revision: 2, Spec: before.Sites[0].Redacted()},
-		"203.0.113.2:8443": {Site: "b", Revision: 5, Spec: before.Sites[1].Redacted()},
+		"10.0.0.1:53540":   {Site: "a", Revision: 2, Spec: before.Sites[0].Redacted(testFP), FingerprintKey: testKey},
+		"203.0.113.2:8443": {Site: "b", Revision: 5, Spec: before.Sites[1].Redacted(testFP), FingerprintKey: testKey},
 	}
 	var tried []string
 	state := func(_ context.Context, a string) (*api.State, error) {
@@ -129,8 +129,8 @@ func TestDomainPlanAvoidsRemovedServer(t *testing.T) {
 	desired.Sites = desired.Sites[:1]
 	alive := []api.ServerState{{Name: "a-1", Health: api.HealthAlive, Role: "master"}, {Name: "a-2", Health: api.HealthAlive, Role: "member"}}
 	live := map[string]*api.State{
-		"10.0.0.1:53540":  {Site: "a", Revision: 2, Answering: "a-1", Master: "a-1", Servers: alive, Spec: before.Sites[0].Redacted()},
-		"10.0.0.10:53540": {Site: "a", Revision: 2, Answering: "a-2", Master: "a-1", Servers: alive, Spec: before.Sites[0].Redacted()},
+		"10.0.0.1:53540":  {Site: "a", Revision: 2, Answering: "a-1", Master: "a-1", Servers: alive, Spec: before.Sites[0].Redacted(testFP), FingerprintKey: testKey},
+		"10.0.0.10:53540": {Site: "a", Revision: 2, Answering: "a-2", Master: "a-1", Servers: alive, Spec: before.Sites[0].Redacted(testFP), FingerprintKey: testKey},
 	}
 	state := func(_ context.Context, addr string) (*api.State, error) {
 		if st := live[addr]; st != nil {

@@ -211,14 +211,20 @@ func Plan(desired *spec.Site, live *api.State, opts Options) (*SitePlan, error) 
 		Errors:       []Problem{},
 		Desired:      desired,
 	}
-	d := newDiffer(opts.Sensitive)
+	var fp spec.Fingerprinter
+	if live.FingerprintKey != nil {
+		fp = spec.NewFingerprinter(live.FingerprintKey)
+	}
+	d := newDiffer(opts.Sensitive, fp)
 	p.Changes = append([]Change{}, d.site(desired, live.Spec)...)
 	order(p, desired, live)
+	p.Errors = append(p.Errors, keptPasswords(desired, live)...)
 	p.Summary = summarize(p.Changes)
 	p.Notes = append(p.Notes, liveNotes(desired, live)...)
 	p.Notes = append(p.Notes, newServerNotes(p.Changes, live)...)
 
 	p.Holds, p.Warnings = holdReports(desired, live.Spec, opts.Footage, opts.Now)
+	p.Warnings = append(p.Warnings, uncomparedWarning(d.uncompared)...)
 	p.NPlusOne = assign.CheckNPlusOne(desired, live.Overrides, opts.Now)
 	if len(opts.Fail) > 0 {
 		sim, err := Simulate(desired, live.Overrides, opts.Fail, opts.Now)

@@ -34,7 +34,7 @@ func site() *spec.Site {
 }
 
 func liveOf(spec *spec.Site) *api.State {
-	st := &api.State{Site: spec.Name, Revision: 3, Spec: spec.Redacted(), Master: "rec-1", Answering: "rec-1", Version: "1.0"}
+	st := &api.State{Site: spec.Name, Revision: 3, Spec: spec.Redacted(testFP), FingerprintKey: testKey, Master: "rec-1", Answering: "rec-1", Version: "1.0"}
 	for _, s := range spec.Servers {
 		st.Servers = append(st.Servers, api.ServerState{Name: s.Name, Health: api.HealthAlive, Version: "1.0"})
 	}

@@ -53,7 +53,7 @@ func newFakeAgent(t *testing.T, scenario string) *fakeAgent {
 		if diags.HasErrors() {
 			t.Fatal(diags.Error())
 		}
-		f.state.Spec = cfg.Sites[0].Redacted()
+		f.state.Spec, f.state.FingerprintKey = cfg.Sites[0].Redacted(spec.NewFingerprinter(testKey)), testKey
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -83,7 +83,7 @@ func (f *fakeAgent) serve(w http.ResponseWriter, r *http.Request) {
 			if f.commitLost {
 				f.applies = append(f.applies, req)
 				f.state.Revision++
-				f.state.Spec = req.Spec.Redacted()
+				f.state.Spec = req.Spec.Redacted(spec.NewFingerprinter(testKey))
 			}
 			w.WriteHeader(http.StatusServiceUnavailable)
 			json.NewEncoder(w).Encode(api.Error{Error: "leadership lost while committing"})
@@ -107,6 +107,9 @@ func (f *fakeAgent) appliesSeen() []api.ApplyRequest {
 	defer f.mu.Unlock()
 	return append([]api.ApplyRequest(nil), f.applies...)
 }
+
+// testKey is the fingerprint key of the fake agents' states.
+var testKey = []byte("test site fingerprint key")
 
 func desiredOf(scenario string) string {
 	return filepath.Join("..", "..", "testdata", "plan", scenario, "desired.hcl")
@@ -397,5 +400,39 @@ func TestApplyRefusedAfterMasterTransferSaysSo(t *testing.T) {
 	}
 	if !strings.Contains(errs.String(), "Note: the master role had already moved to b; it stays there.") {
 		t.Errorf("stderr:\n%s", errs.String())
+	}
+}
+
+// A configuration that keeps a camera's committed password (it gives the
+// fingerprint the state shows) while pointing the camera at another host
+// is refused at plan time, naming the camera and what to do; the same
+// host is fine.
+func TestPlanRefusesKeptPasswordForAnotherHost(t *testing.T) {
+	f := newFakeAgent(t, "sensitive-change")
+	live, err := os.ReadFile(filepath.Join("..", "..", "testdata", "plan", "sensitive-change", "live.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := spec.NewFingerprinter(testKey)("old-Secr3t!")
+	for _, tc := range []struct {
+		host string
+		code int
+	}{{"10.1.0.2", 0}, {"10.9.9.9", 1}} {
+		dir := t.TempDir()
+		desired := strings.Replace(string(live), `"rtsp://viewer:${var.camera_password}@10.1.0.2/stream1"`, `"rtsp://viewer:`+kept+`@`+tc.host+`/stream1"`, 1)
+		if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(desired), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := vigil(t, "plan", "-address", f.srv.URL, dir)
+		if code != tc.code {
+			t.Errorf("host %s: exit %d, want %d\n%s%s", tc.host, code, tc.code, out, errs)
+		}
+		if tc.code == 1 && (!strings.Contains(out+errs, "camera lobby moves from rtsp://10.1.0.2:554 to rtsp://10.9.9.9:554 but keeps its committed password") ||
+			!strings.Contains(out+errs, "give the camera's password again")) {
+			t.Errorf("host %s: the plan does not name the camera and what to do:\n%s%s", tc.host, out, errs)
+		}
+		if strings.Contains(out+errs, "old-Secr3t!") {
+			t.Errorf("the plan shows the password:\n%s%s", out, errs)
+		}
 	}
 }

@@ -115,9 +115,9 @@ func CheckPasswordHashFormat(h string) error {
 
 // redactAccess fingerprints the users' and tokens' hashes (see
 // Site.Redacted).
-func redactAccess(s *Site) {
+func redactAccess(s *Site, fp Fingerprinter) {
 	for _, p := range s.AccessSecrets() {
-		*p.Value = Fingerprint(*p.Value)
+		*p.Value = fp(*p.Value)
 	}
 }
 

@@ -144,10 +144,10 @@ func globsMatch(patterns []string, name string) bool {
 const MaxAlertFor = 24 * time.Hour
 
 // redactAlerting fingerprints the notifiers' secrets (see Site.Redacted).
-func redactAlerting(s *Site) {
+func redactAlerting(s *Site, fp Fingerprinter) {
 	for _, n := range s.Notifiers {
 		for _, p := range n.Secrets() {
-			*p = Fingerprint(*p)
+			*p = fp(*p)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/planner/views"
 	"vigil/runtime/api"
@@ -79,7 +80,7 @@ func liveDomain(t *testing.T, dir string, cfg *hcl.Config) planner.StateFunc {
 			t.Fatalf("live/%s.json: %v", s.Name, err)
 		}
 		if committed != nil && committed.Site(s.Name) != nil {
-			st.Spec = committed.Site(s.Name).Redacted()
+			st.Spec, st.FingerprintKey = committed.Site(s.Name).Redacted(spec.NewFingerprinter(testKey)), testKey
 		}
 		for _, a := range planner.SiteAddresses(s) {
 			states[a] = &st

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/planner/views"
 	"vigil/runtime/api"
@@ -110,10 +111,13 @@ func loadLive(t testing.TB, dir string) *api.State {
 		t.Fatalf("%s/live.json: %v", dir, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "live.hcl")); err == nil {
-		st.Spec = load(t, filepath.Join(dir, "live.hcl")).Sites[0].Redacted()
+		st.Spec, st.FingerprintKey = load(t, filepath.Join(dir, "live.hcl")).Sites[0].Redacted(spec.NewFingerprinter(testKey)), testKey
 	}
 	return &st
 }
+
+// testKey is the fingerprint key of the test sites' live states.
+var testKey = []byte("test site fingerprint key")
 
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()

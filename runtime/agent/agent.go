@@ -78,6 +78,10 @@ type Agent struct {
 	events  *hub
 	history *eventlog.Log
 	started time.Time
+	// fpKey is the key of the site's secret fingerprints, fp their maker
+	// (see fingerprintKey).
+	fpKey []byte
+	fp    spec.Fingerprinter
 
 	cl  *cluster.Cluster
 	srv *http.Server
@@ -194,7 +198,9 @@ func Start(cfg Config) (*Agent, error) {
 		gaps:     newGapTracker(gapConfirm(cfg.Keepalive)),
 		decoded:  map[string]decodedStatus{},
 		peerHTTP: &http.Client{},
+		fpKey:    fingerprintKey(cfg.SiteKey),
 	}
+	a.fp = spec.NewFingerprinter(a.fpKey)
 	a.metrics = newMetrics(a.reg, &a.cfg)
 	a.events = newHub(a.metrics.eventsDropped.Inc)
 	var err error
@@ -518,7 +524,7 @@ func (a *Agent) reconcile() {
 			a.eventRetentionChanged(st.Spec.EventRetention)
 		}
 		if a.idx == nil || a.idx.revision != st.Revision || a.idx.spec != st.Spec {
-			a.idx = newSpecIndex(st.Revision, st.Spec)
+			a.idx = newSpecIndex(st.Revision, st.Spec, a.fp)
 		}
 		v.idx = a.idx
 		v.health = a.healthOf(st.Spec, members, statuses, st.Drains, now)

@@ -74,10 +74,10 @@ func TestAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Spec.Cameras[0].Password; got != spec.Fingerprint("s3cret") {
+	if got := st.Spec.Cameras[0].Password; got != fingerprintIn(st, "s3cret") {
 		t.Errorf("state shows password %q, want its fingerprint", got)
 	}
-	if u, tk := st.Spec.User("alice"), st.Spec.Token("ci"); u == nil || u.PasswordHash != spec.Fingerprint(userHash) || tk == nil || tk.Hash != spec.Fingerprint(tokenHash) {
+	if u, tk := st.Spec.User("alice"), st.Spec.Token("ci"); u == nil || u.PasswordHash != fingerprintIn(st, userHash) || tk == nil || tk.Hash != fingerprintIn(st, tokenHash) {
 		t.Errorf("state shows user %+v and token %+v, want their hashes' fingerprints", u, tk)
 	}
 	reapplied, err := c.Apply(ctx, api.ApplyRequest{Spec: *st.Spec, BaseRevision: st.Revision})
@@ -86,12 +86,12 @@ func TestAPI(t *testing.T) {
 	}
 	unknown := *st.Spec
 	unknown.Cameras = []*spec.Camera{s.CameraSpec(1, "rec-1")}
-	unknown.Cameras[0].Password = spec.Fingerprint("other")
+	unknown.Cameras[0].Password = "(sensitive:0123456789abcdef)"
 	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: unknown, BaseRevision: st.Revision + 1}); !errors.As(err, &verr) {
 		t.Errorf("a fingerprint that matches no committed password: %v, want a validation error", err)
 	}
 	unknown = *st.Spec
-	unknown.Tokens = []*spec.Token{{Name: "ci", Role: "admin", Hash: spec.Fingerprint("sha256:other")}}
+	unknown.Tokens = []*spec.Token{{Name: "ci", Role: "admin", Hash: fingerprintIn(st, "sha256:other")}}
 	if _, err := c.Apply(ctx, api.ApplyRequest{Spec: unknown, BaseRevision: st.Revision + 1}); !errors.As(err, &verr) || !strings.Contains(err.Error(), `Token "ci": hash is a fingerprint`) {
 		t.Errorf("a token hash fingerprint that matches no committed hash: %v, want a validation error", err)
 	}

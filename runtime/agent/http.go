@@ -144,9 +144,16 @@ func bearerToken(r *http.Request) (string, bool) {
 // which is encoded again only when a reconcile pass changed the view (or
 // the config error changed): a site of thousands of cameras makes a state
 // of megabytes, and planners and status pollers ask for it often.
+//
+// A caller with the API token also gets the key of the spec's fingerprints
+// (api.State.FingerprintKey), so that its plan can compare secrets.
 func (a *Agent) handleState(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(a.encodedState())
+	body := a.encodedState()
+	if a.mayApply(r) {
+		body = withFingerprintKey(body, a.fpKey)
+	}
+	w.Write(body)
 }
 
 // stateCache is the last encoded answer of GET /v1/state.
@@ -245,76 +252,6 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusServiceUnavailable, api.Error{Error: "the change was not committed: " + err.Error()})
 	}
-}
-
-// keepPasswords puts back the committed password (and URL) of cameras, and
-// the committed secrets of notifiers, users and tokens, where the request
-// carries the fingerprint /v1/state shows, so that
-// re-applying a spec read from the API never replaces a password by its
-// fingerprint. A fingerprint that matches nothing committed is refused.
-func (a *Agent) keepPasswords(site *spec.Site) []spec.Diagnostic {
-	cur := a.cl.State().Spec
-	var red *spec.Site
-	if cur != nil {
-		red = cur.Redacted()
-	}
-	var diags []spec.Diagnostic
-	for _, c := range site.Cameras {
-		var old, oldRed *spec.Camera
-		if cur != nil {
-			old, oldRed = cur.Camera(c.Name), red.Camera(c.Name)
-		}
-		if spec.IsFingerprint(c.Password) {
-			if old == nil || c.Password != oldRed.Password {
-				diags = append(diags, spec.Diagnostic{Severity: spec.SeverityError,
-					Summary: fmt.Sprintf("Camera %q: password is a fingerprint", c.Name),
-					Detail:  "The spec carries a password fingerprint, as shown by vigil status, that matches no committed password: send the real password."})
-				continue
-			}
-			c.Password = old.Password
-		}
-		if old != nil && c.URL == oldRed.URL && c.URL != old.URL {
-			c.URL = old.URL
-		}
-	}
-	for _, n := range site.Notifiers {
-		var old *spec.Notifier
-		if cur != nil {
-			old = cur.Notifier(n.Name)
-		}
-		for i, p := range n.Secrets() {
-			if !spec.IsFingerprint(*p) {
-				continue
-			}
-			if old == nil || old.Channel() != n.Channel() || spec.Fingerprint(*old.Secrets()[i]) != *p {
-				diags = append(diags, spec.Diagnostic{Severity: spec.SeverityError,
-					Summary: fmt.Sprintf("Notifier %q: secret is a fingerprint", n.Name),
-					Detail:  "The spec carries a secret fingerprint, as shown by vigil status, that matches no committed secret: send the real secret."})
-				continue
-			}
-			*p = *old.Secrets()[i]
-		}
-	}
-	committed := map[string]string{}
-	if cur != nil {
-		for _, s := range cur.AccessSecrets() {
-			committed[s.Kind+"\x00"+s.Name] = *s.Value
-		}
-	}
-	for _, s := range site.AccessSecrets() {
-		if !spec.IsFingerprint(*s.Value) {
-			continue
-		}
-		old, ok := committed[s.Kind+"\x00"+s.Name]
-		if !ok || spec.Fingerprint(old) != *s.Value {
-			diags = append(diags, spec.Diagnostic{Severity: spec.SeverityError,
-				Summary: fmt.Sprintf("%s %q: hash is a fingerprint", strings.ToUpper(s.Kind[:1])+s.Kind[1:], s.Name),
-				Detail:  "The spec carries a hash fingerprint, as GET /v1/state shows it, that matches no committed hash: send the hash from the configuration."})
-			continue
-		}
-		*s.Value = old
-	}
-	return diags
 }
 
 func (a *Agent) noQuorumMessage(err error) string {

@@ -16,13 +16,14 @@ type specIndex struct {
 	// cameras is the recorder's configuration of every camera, by name.
 	cameras map[string]recorder.Camera
 
+	fp         spec.Fingerprinter
 	redactOnce sync.Once
 	redacted   *spec.Site
 }
 
-func newSpecIndex(rev uint64, spec *spec.Site) *specIndex {
-	idx := &specIndex{revision: rev, spec: spec, cameras: make(map[string]recorder.Camera, len(spec.Cameras))}
-	for _, c := range spec.Cameras {
+func newSpecIndex(rev uint64, s *spec.Site, fp spec.Fingerprinter) *specIndex {
+	idx := &specIndex{revision: rev, spec: s, fp: fp, cameras: make(map[string]recorder.Camera, len(s.Cameras))}
+	for _, c := range s.Cameras {
 		idx.cameras[c.Name] = recorder.Camera{
 			Name:            c.Name,
 			URL:             c.URL,
@@ -41,6 +42,6 @@ func newSpecIndex(rev uint64, spec *spec.Site) *specIndex {
 
 // redactedSpec is the spec as /v1/state shows it, redacted once.
 func (idx *specIndex) redactedSpec() *spec.Site {
-	idx.redactOnce.Do(func() { idx.redacted = idx.spec.Redacted() })
+	idx.redactOnce.Do(func() { idx.redacted = idx.spec.Redacted(idx.fp) })
 	return idx.redacted
 }

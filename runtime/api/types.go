@@ -37,11 +37,17 @@ type State struct {
 	Site string `json:"site"`
 	// Revision of the committed spec; 0 means nothing was ever applied.
 	Revision uint64 `json:"revision"`
-	// Spec is the committed spec, with camera passwords replaced by
-	// fingerprints (see spec.Camera.Password); nil before the first apply.
-	Spec    *spec.Site `json:"spec,omitempty"`
-	Master  string     `json:"master,omitempty"`
-	Version string     `json:"version"`
+	// Spec is the committed spec, with camera passwords and notifier
+	// secrets replaced by keyed fingerprints (spec.NewFingerprinter); nil
+	// before the first apply.
+	Spec *spec.Site `json:"spec,omitempty"`
+	// FingerprintKey is the key of the spec's fingerprints, given only to
+	// a caller with the API token (one that may apply), so that its plan
+	// can tell a changed secret from an unchanged one. Without the key a
+	// fingerprint cannot be used to test a guessed secret.
+	FingerprintKey []byte `json:"fingerprint_key,omitempty"`
+	Master         string `json:"master,omitempty"`
+	Version        string `json:"version"`
 	// Answering is the server that produced this state.
 	Answering string        `json:"answering"`
 	Servers   []ServerState `json:"servers"`
