@@ -45,22 +45,36 @@ func (s *planSource) domainMode(cfg *hcl.Config) bool {
 	return !s.addressSet && (cfg.Domain != nil || len(cfg.Sites) > 1)
 }
 
-// stateFunc reads a site's live state through the API client.
-func stateFunc(token string) planner.StateFunc {
+// stateFunc reads a site's live state through the API client, with the
+// token of the address's site (siteTokens).
+func stateFunc(tokens map[string]string) planner.StateFunc {
 	return func(ctx context.Context, address string) (*api.State, error) {
 		ctx, cancel := context.WithTimeout(ctx, siteTimeout)
 		defer cancel()
-		return newClient(address, token).State(ctx)
+		return newClient(address, tokens[address]).State(ctx)
 	}
 }
 
-func (s *planSource) planDomain(ctx context.Context, cfg *hcl.Config, fail []string) (*planner.DomainPlan, error) {
-	return planner.PlanDomain(ctx, cfg, stateFunc(api.TokenFromEnv()), planner.DomainOptions{
+// footageFunc asks a site which footage its holds keep, with the token of
+// the address's site.
+func footageFunc(tokens map[string]string) planner.FootageFunc {
+	return func(ctx context.Context, address string, holds []*spec.Hold) (*api.HoldFootage, error) {
+		return askFootage(tokens[address])(ctx, address, holds)
+	}
+}
+
+func (s *planSource) planDomain(ctx context.Context, cfg *hcl.Config, fail []string) (*planner.DomainPlan, map[string]string, error) {
+	tokens, err := siteTokens(cfg.Sites)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := planner.PlanDomain(ctx, cfg, stateFunc(tokens), planner.DomainOptions{
 		Options:    planner.Options{Fail: fail, Sensitive: cfg.Sensitive},
 		Sites:      s.sites,
 		Parallel:   domainParallel,
-		AskFootage: askFootage(api.TokenFromEnv()),
+		AskFootage: footageFunc(tokens),
 	})
+	return d, tokens, err
 }
 
 type domainPlanFlags struct {
@@ -71,7 +85,7 @@ type domainPlanFlags struct {
 }
 
 func runDomainPlan(ctx context.Context, src *planSource, cfg *hcl.Config, diags hhcl.Diagnostics, f domainPlanFlags, stdout, stderr io.Writer) int {
-	d, err := src.planDomain(ctx, cfg, f.fail)
+	d, _, err := src.planDomain(ctx, cfg, f.fail)
 	if !showPlan(stdout, stderr, cfg, diags, err, f.json,
 		func(w io.Writer, diags []spec.Diagnostic) error { return views.DomainJSON(w, d, diags) },
 		func(w io.Writer) error { return views.DomainText(w, d, isTerminal(w)) }) {
@@ -112,12 +126,12 @@ func runDomainPlan(ctx context.Context, src *planSource, cfg *hcl.Config, diags 
 }
 
 func runDomainApply(ctx context.Context, src *planSource, cfg *hcl.Config, diags hhcl.Diagnostics, autoApprove bool, stdout, stderr io.Writer) int {
-	d, err := src.planDomain(ctx, cfg, nil)
+	d, tokens, err := src.planDomain(ctx, cfg, nil)
 	if !showPlan(stdout, stderr, cfg, diags, err, false, nil,
 		func(w io.Writer) error { return views.DomainText(w, d, isTerminal(w)) }) {
 		return 1
 	}
-	return applyDomain(ctx, src, d, !autoApprove, stdout, stderr)
+	return applyDomain(ctx, src, d, tokens, !autoApprove, stdout, stderr)
 }
 
 // runDomainApplyFile applies a saved domain plan: every site of the file is
@@ -147,8 +161,13 @@ func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdou
 		files[s.Site] = s
 		sensitive = append(sensitive, s.Sensitive...)
 	}
-	d, err := planner.PlanDomain(ctx, cfg, stateFunc(api.TokenFromEnv()), planner.DomainOptions{
-		Options: planner.Options{Sensitive: sensitive}, Parallel: domainParallel, AskFootage: askFootage(api.TokenFromEnv()),
+	tokens, err := siteTokens(cfg.Sites)
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	d, err := planner.PlanDomain(ctx, cfg, stateFunc(tokens), planner.DomainOptions{
+		Options: planner.Options{Sensitive: sensitive}, Parallel: domainParallel, AskFootage: footageFunc(tokens),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
@@ -172,7 +191,7 @@ func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdou
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
-	return applyDomain(ctx, src, d, false, stdout, stderr)
+	return applyDomain(ctx, src, d, tokens, false, stdout, stderr)
 }
 
 // applyDomain applies every planned site with changes, each as one apply of
@@ -182,7 +201,9 @@ func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdou
 // site is applied after that site, so that the camera is recorded by its
 // new site before its old site lets it go; when the new site's apply fails
 // or is held back, the old site is held back too.
-func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, ask bool, stdout, stderr io.Writer) int {
+//
+// tokens (siteTokens) gives each site's apply the token of its own site.
+func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, tokens map[string]string, ask bool, stdout, stderr io.Writer) int {
 	if d.Summary.WithErrors > 0 {
 		fmt.Fprintf(stderr, "\nNothing was applied: %s the errors above.\n", plural(d.Summary.WithErrors, "site plan has", "site plans have"))
 		return 1
@@ -277,7 +298,7 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, as
 				}
 			}
 		}
-		maps.Copy(failed, applyWave(ctx, wave, stdout, stderr))
+		maps.Copy(failed, applyWave(ctx, wave, tokens, stdout, stderr))
 		pending = slices.DeleteFunc(pending, func(s *planner.DomainSite) bool { return slices.Contains(wave, s) })
 	}
 	if bad := len(failed) + len(held); bad > 0 {
@@ -332,7 +353,7 @@ func onCycle(site string, gives map[string][]planner.SiteMove, pending func(stri
 
 // applyWave applies the sites concurrently and prints each site's output
 // as one block, in the order of the plan. It returns the sites that failed.
-func applyWave(ctx context.Context, sites []*planner.DomainSite, stdout, stderr io.Writer) map[string]bool {
+func applyWave(ctx context.Context, sites []*planner.DomainSite, tokens map[string]string, stdout, stderr io.Writer) map[string]bool {
 	type result struct {
 		out, errs bytes.Buffer
 		code      int
@@ -347,7 +368,7 @@ func applyWave(ctx context.Context, sites []*planner.DomainSite, stdout, stderr 
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			r := &results[i]
-			client := newClient(s.Address, api.TokenFromEnv())
+			client := newClient(s.Address, tokens[s.Address])
 			r.code = applyPlan(ctx, client, s.Plan, &r.out, &r.errs)
 		}()
 	}

@@ -105,7 +105,13 @@ func BenchmarkDomainLarge(b *testing.B) {
 		b.Fatal(err)
 	default:
 	}
-	state := stateFunc(token)
+	tokens := map[string]string{}
+	for _, s := range cfg.Sites {
+		for _, a := range planner.SiteAddresses(s) {
+			tokens[a] = token
+		}
+	}
+	state := stateFunc(tokens)
 	opts := planner.DomainOptions{Options: planner.Options{Sensitive: cfg.Sensitive}, Parallel: domainParallel}
 
 	// Settle, untimed: every agent serves its 250 cameras and the first

@@ -271,7 +271,7 @@ func TestDomainApplyHoldsBackTheGiverOfAFailedMove(t *testing.T) {
 		Moves: []planner.SiteMove{{Camera: "c", FromSite: "north", ToSite: "south"}},
 	}
 	var out, errs strings.Builder
-	if code := applyDomain(context.Background(), &planSource{}, d, false, &out, &errs); code != 1 {
+	if code := applyDomain(context.Background(), &planSource{}, d, nil, false, &out, &errs); code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
 	if northApplied.Load() {
@@ -308,7 +308,7 @@ func TestDomainApplyHoldsBackAChainOfGivers(t *testing.T) {
 		Moves: []planner.SiteMove{{Camera: "e", FromSite: "east", ToSite: "north"}, {Camera: "c", FromSite: "north", ToSite: "south"}},
 	}
 	var out, errs strings.Builder
-	if code := applyDomain(context.Background(), &planSource{}, d, false, &out, &errs); code != 1 {
+	if code := applyDomain(context.Background(), &planSource{}, d, nil, false, &out, &errs); code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
 	if n := applied.Load(); n != 0 {

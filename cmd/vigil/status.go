@@ -183,7 +183,14 @@ func writeJSON(stdout, stderr io.Writer, v any) int {
 func configSites(ctx context.Context, cfg *hcl.Config) []views.DomainSite {
 	order := planner.TreeOrder(cfg.Sites)
 	out := make([]views.DomainSite, len(order))
-	state := stateFunc(api.TokenFromEnv())
+	tokens, err := siteTokens(cfg.Sites)
+	if err != nil {
+		for i, s := range order {
+			out[i] = views.DomainSite{Site: s.Name, Error: err.Error()}
+		}
+		return out
+	}
+	state := stateFunc(tokens)
 	sem := make(chan struct{}, domainParallel)
 	var wg sync.WaitGroup
 	for i, s := range order {
@@ -226,7 +233,11 @@ func configSites(ctx context.Context, cfg *hcl.Config) []views.DomainSite {
 func addressSites(ctx context.Context, addrs []string) []views.DomainSite {
 	states := make([]*api.State, len(addrs))
 	errs := make([]error, len(addrs))
-	state := stateFunc(api.TokenFromEnv())
+	tokens := map[string]string{}
+	for _, a := range addrs {
+		tokens[a] = api.TokenFromEnv() // no configuration says whose they are
+	}
+	state := stateFunc(tokens)
 	var wg sync.WaitGroup
 	for i, a := range addrs {
 		wg.Add(1)

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"vigil/runtime/api"
+)
+
+func TestSiteTokenEnv(t *testing.T) {
+	for site, want := range map[string]string{"north": "VIGIL_TOKEN_NORTH", "north-1": "VIGIL_TOKEN_NORTH_1", "hq.eu": "VIGIL_TOKEN_HQ_EU"} {
+		if got := siteTokenEnv(site); got != want {
+			t.Errorf("site %s: %s, want %s", site, got, want)
+		}
+	}
+}
+
+// In a domain, each site's token goes only to that site's servers:
+// VIGIL_TOKEN_<SITE> first, then the site's file in VIGIL_TOKEN_DIR, then
+// VIGIL_TOKEN.
+func TestDomainSendsEachSiteItsOwnToken(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string][]string{} // site -> Authorization headers
+	fake := func(site string) (host, port string) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			seen[site] = append(seen[site], r.Header.Get("Authorization"))
+			mu.Unlock()
+			json.NewEncoder(w).Encode(api.State{Site: site, Answering: site + "-1", Version: version})
+		}))
+		t.Cleanup(srv.Close)
+		host, port, _ = net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+		return host, port
+	}
+	dir, tokens := t.TempDir(), t.TempDir()
+	var cfg strings.Builder
+	cfg.WriteString("domain \"acme\" {}\n")
+	for _, site := range []string{"north", "south-1", "west"} {
+		host, port := fake(site)
+		fmt.Fprintf(&cfg, "site %q {\n  server \"%s-1\" {\n    address = %q\n    port    = %s\n    storage \"main\" {\n      path = \"/rec\"\n    }\n  }\n}\n", site, site, host, port)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "domain.hcl"), []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tokens, "south-1"), []byte("south-token-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIGIL_TOKEN_NORTH", "north-token-0123456789")
+	t.Setenv("VIGIL_TOKEN_DIR", tokens)
+	t.Setenv(api.EnvToken, "domain-token-0123456789")
+	if code, out, errs := vigil(t, "plan", dir); code != 0 {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
+	}
+	want := map[string]string{"north": "Bearer north-token-0123456789", "south-1": "Bearer south-token-from-file", "west": "Bearer domain-token-0123456789"}
+	mu.Lock()
+	defer mu.Unlock()
+	for site, auth := range want {
+		if len(seen[site]) == 0 {
+			t.Errorf("site %s was not asked", site)
+		}
+		for _, got := range seen[site] {
+			if got != auth {
+				t.Errorf("site %s got %q, want %q", site, got, auth)
+			}
+		}
+	}
+}
