@@ -415,7 +415,11 @@ func Assign(in Input) Result {
 
 	// Who runs what, inverted: camera -> servers, sorted by name so that map
 	// order never shows.
-	running := make(map[string][]*server, len(site.Cameras))
+	hint := 0
+	if len(in.Running) > 0 {
+		hint = len(site.Cameras)
+	}
+	running := make(map[string][]*server, hint)
 	for name, cams := range in.Running {
 		s := byName[name]
 		if s == nil || !s.canRecord {

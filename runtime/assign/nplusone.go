@@ -42,7 +42,9 @@ func CheckNPlusOne(desired *spec.Site, overrides []api.Override, now time.Time) 
 		}
 	}
 	for _, s := range desired.Servers {
-		if _, ok := base.Load[s.Name]; !ok {
+		// A server that cannot record, or records nothing with every
+		// server up (an idle standby), strands nothing when it is lost.
+		if base.Load[s.Name] == 0 {
 			continue
 		}
 		res := Assign(Input{Spec: desired, Members: SimulatedMembers(desired, []string{s.Name}, now), Overrides: overrides, Now: now})
