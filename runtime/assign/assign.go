@@ -435,16 +435,15 @@ func Assign(in Input) Result {
 		slices.SortFunc(list, func(a, b *server) int { return strings.Compare(a.name, b.name) })
 	}
 
+	// The cameras by name; of two with one name, the first declared.
 	cams := make([]*spec.Camera, 0, len(site.Cameras))
-	seen := make(map[string]bool, len(site.Cameras))
 	for _, c := range site.Cameras {
-		if c == nil || seen[c.Name] {
-			continue
+		if c != nil {
+			cams = append(cams, c)
 		}
-		seen[c.Name] = true
-		cams = append(cams, c)
 	}
-	slices.SortFunc(cams, func(a, b *spec.Camera) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(cams, func(a, b *spec.Camera) int { return strings.Compare(a.Name, b.Name) })
+	cams = slices.CompactFunc(cams, func(a, b *spec.Camera) bool { return a.Name == b.Name })
 
 	res := Result{Cameras: make(map[string]Camera, len(cams)), Load: make(map[string]int, len(servers))}
 	works := make([]*work, len(cams))

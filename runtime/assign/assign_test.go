@@ -510,3 +510,14 @@ func TestLeftServerNamedLeft(t *testing.T) {
 		"c2": {"", api.CameraDark, "locked to rec-1, which left the site"},
 	})
 }
+
+// TestDuplicateCameraNameFirstWins: of two cameras with one name (a spec
+// the validator refuses, but the assignment must not depend on it), the
+// first declared is assigned, once.
+func TestDuplicateCameraNameFirstWins(t *testing.T) {
+	s := site([]string{"rec-1", "rec-2"}, cam("b", "rec-2"), cam("a", "rec-2"), cam("b", "rec-1"), cam("a", "rec-1"))
+	r := Assign(Input{Spec: s, Members: health(s)})
+	if len(r.Cameras) != 2 || r.Load["rec-2"] != 2 || r.Load["rec-1"] != 0 {
+		t.Fatalf("cameras %v, load %v: want a and b once each, on rec-2", r.Cameras, r.Load)
+	}
+}
