@@ -4,7 +4,9 @@
 // the recorder sessions its peers gossip) and records the cameras the result
 // gives it, so recording and takeover never wait for quorum. The planner runs
 // the same function to show where cameras land when servers fail
-// (`vigil plan -fail`).
+// (`vigil plan -fail`), and CheckNPlusOne runs it once per server to tell
+// whether the site survives the loss of any one server (vigil plan, the
+// console and vigil validate's warning).
 //
 // Assign is a pure function: no I/O, no clock, no randomness. The same Input
 // gives the same Result on every agent, whatever the order of maps and of the
@@ -12,8 +14,8 @@
 //
 // # Words
 //
-// A server can record when its kind is recording or standby; witness and
-// virtual servers never record, and a name that is not a server of the site
+// A server can record when its kind is recording or standby
+// (spec.ServerKind.CanRecord); witness and virtual servers never record, and a name that is not a server of the site
 // records nothing. A server is alive when membership says alive; a server
 // missing from Members counts as unknown, which is not alive.
 //
