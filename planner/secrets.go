@@ -61,12 +61,15 @@ func (d *differ) redacted(want, have *spec.Site) *spec.Site {
 	r := (&spec.Site{Name: want.Name, Cameras: cams, Notifiers: want.Notifiers, Users: want.Users, Tokens: want.Tokens}).Redacted(keep)
 	out := *want
 	out.Cameras = slices.Clone(want.Cameras)
+	live := map[string]*spec.Camera{} // Site.Camera searches the list: a site has thousands
+	if have != nil && len(cams) > 0 {
+		for _, c := range have.Cameras {
+			live[c.Name] = c
+		}
+	}
 	for k, i := range at {
 		c := r.Cameras[k]
-		var old *spec.Camera
-		if have != nil {
-			old = have.Camera(c.Name)
-		}
+		old := live[c.Name]
 		livePw, liveURLPw := "", ""
 		if old != nil {
 			livePw, liveURLPw = old.Password, spec.URLPassword(old.URL)
