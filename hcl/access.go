@@ -12,7 +12,7 @@ import (
 
 var (
 	userSchema  = &hhcl.BodySchema{Attributes: attrs("role", "cameras", "password_hash")}
-	tokenSchema = &hhcl.BodySchema{Attributes: attrs("role", "hash")}
+	tokenSchema = &hhcl.BodySchema{Attributes: attrs("role", "cameras", "hash")}
 )
 
 func (d *decoder) user(b *hhcl.Block) *spec.User {
@@ -28,6 +28,7 @@ func (d *decoder) token(b *hhcl.Block) *spec.Token {
 	t := &spec.Token{Name: b.Labels[0], DeclRange: specRange(b.DefRange), Ranges: newRanges(b)}
 	at := d.content(b, tokenSchema).Attributes
 	d.str(at, "role", &t.Role, t.Ranges)
+	d.list(at, "cameras", &t.Cameras, t.Ranges)
 	d.strSensitive(at, "hash", &t.Hash, t.Ranges, true)
 	return t
 }
@@ -61,11 +62,7 @@ func (v *validator) access(s *spec.Site, scope string, cameraNames []string) {
 		}
 		owner := fmt.Sprintf("User %q", u.Name)
 		v.role(owner, u.Role, u.Ranges, u.DeclRange)
-		if u.Cameras != nil && len(u.Cameras) == 0 {
-			v.errorf(at(u.Ranges, "cameras", u.DeclRange), "User without cameras", "%s has an empty cameras list. Leave cameras out for every camera, or list names or patterns such as \"lobby-*\".", owner)
-		}
-		v.cameraPatterns(scope, fmt.Sprintf("user %q", u.Name), u.Cameras, u.Ranges, u.DeclRange, cameraNames,
-			"The user sees that camera once one of that name is declared.")
+		v.sees(scope, "user", u.Name, u.Cameras, u.Ranges, u.DeclRange, cameraNames)
 		if u.PasswordHash == "" && !given(u.Ranges, "password_hash") {
 			v.errorf(at(u.Ranges, "password_hash", u.DeclRange), "Missing password hash", "%s needs password_hash: run vigil user hash and paste what it prints.", owner)
 		} else if u.PasswordHash != "" && !spec.IsFingerprint(u.PasswordHash) {
@@ -81,6 +78,7 @@ func (v *validator) access(s *spec.Site, scope string, cameraNames []string) {
 		}
 		owner := fmt.Sprintf("Token %q", t.Name)
 		v.role(owner, t.Role, t.Ranges, t.DeclRange)
+		v.sees(scope, "token", t.Name, t.Cameras, t.Ranges, t.DeclRange, cameraNames)
 		switch {
 		case t.Hash == "" && given(t.Ranges, "hash"):
 			// It failed to decode, as reported.
@@ -93,6 +91,15 @@ func (v *validator) access(s *spec.Site, scope string, cameraNames []string) {
 			}
 		}
 	}
+}
+
+// sees checks the cameras a user or token may see.
+func (v *validator) sees(scope, kind, name string, cameras []string, rs map[string]spec.Range, decl spec.Range, cameraNames []string) {
+	if cameras != nil && len(cameras) == 0 {
+		v.errorf(at(rs, "cameras", decl), "Empty camera list", "The %s %q has an empty cameras list. Leave cameras out for every camera, or list names or patterns such as \"lobby-*\".", kind, name)
+	}
+	v.cameraPatterns(scope, fmt.Sprintf("%s %q", kind, name), cameras, rs, decl, cameraNames,
+		fmt.Sprintf("The %s sees that camera once one of that name is declared.", kind))
 }
 
 func (v *validator) role(owner, role string, rs map[string]spec.Range, decl spec.Range) {

@@ -240,6 +240,7 @@ func userAttrs(u *spec.User) []attr {
 func tokenAttrs(t *spec.Token) []attr {
 	return []attr{
 		{name: "role", val: t.Role},
+		{name: "cameras", val: t.Cameras},
 		{name: "hash", val: t.Hash, sensitive: true},
 	}
 }

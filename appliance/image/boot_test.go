@@ -408,7 +408,12 @@ func recording(st api.State, camera, server string) error {
 
 // metric reads one sample of the Prometheus text at url.
 func metric(url, series string) (float64, error) {
-	resp, err := client.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}

@@ -42,7 +42,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	if camera != "" {
 		return exportFile(*address, camera, *start, *end, *out, stdout, stderr)
 	}
-	k, err := newClient(*address, "").ExportPublicKey(context.Background())
+	k, err := newClient(*address, api.TokenFromEnv()).ExportPublicKey(context.Background())
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"vigil/hcl"
+	"vigil/hcl/spec"
 	"vigil/runtime/access"
 )
 
@@ -16,7 +16,7 @@ func init() {
 
 func runTokenNew(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("token new", stderr)
-	role := fs.String("role", string(access.Viewer), "the token's role: "+strings.Join(hcl.Roles, ", "))
+	role := fs.String("role", string(access.Viewer), "the token's role: "+strings.Join(spec.Roles, ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: vigil token new [-role ROLE] NAME\n\n"+
 			"Prints a new random API token, once, and the token block with its SHA-256\n"+
@@ -33,12 +33,12 @@ func runTokenNew(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	name := fs.Arg(0)
-	if !hcl.ValidName(name) {
+	if !spec.ValidName(name) {
 		fmt.Fprintf(stderr, "Error: %q is not a valid token name: use 1 to 63 letters, digits, dots, dashes and underscores, starting with a letter or digit.\n", name)
 		return exitUsage
 	}
-	if !slices.Contains(hcl.Roles, *role) {
-		fmt.Fprintf(stderr, "Error: -role %q is not one of %s.\n", *role, strings.Join(hcl.Roles, ", "))
+	if !slices.Contains(spec.Roles, *role) {
+		fmt.Fprintf(stderr, "Error: -role %q is not one of %s.\n", *role, strings.Join(spec.Roles, ", "))
 		return exitUsage
 	}
 	token, hash, err := access.NewToken()

@@ -29,6 +29,7 @@ func TestExportPublicKeyAndVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := s.Server("rec-1").Addr()
+	t.Setenv("VIGIL_TOKEN", s.Token)
 	var out, errb strings.Builder
 	if code := run([]string{"export", "-public-key", "-address", addr}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no export key yet") {
 		t.Fatalf("before apply: exit %d, %s", code, errb.String())

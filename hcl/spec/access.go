@@ -34,6 +34,9 @@ type User struct {
 type Token struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// Cameras limits what the token sees, as User.Cameras (a display of
+	// the lobby cameras, say); empty means every camera.
+	Cameras []string `json:"cameras,omitempty"`
 	// Hash is "sha256:" and the hex SHA-256 of the token, as vigil token
 	// new prints it. Sensitive like User.PasswordHash.
 	Hash string `json:"hash"`

@@ -115,6 +115,7 @@ const (
 	EventAlertTestFailed     = "alert.test_failed"
 	EventAPIRefused          = "api.refused"
 	EventAPIUnauthorized     = "api.unauthorized"
+	EventAPIForbidden        = "api.forbidden"
 	EventAuthLoginFailed     = "auth.login_failed"
 	EventEventsCorrupt       = "events.corrupt"
 

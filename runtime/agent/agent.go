@@ -89,7 +89,10 @@ type Agent struct {
 	peerHTTP *http.Client
 	kick     chan struct{}
 	// One report a minute of refused API requests and connections.
-	unauthGate, connGate minuteGate
+	unauthGate, forbiddenGate, connGate minuteGate
+	// peerToken is the credential of the site's servers with each other
+	// (derived from the site key); peerHTTP presents it.
+	peerToken string
 
 	ctx      context.Context // ends when Close starts
 	cancel   context.CancelFunc
@@ -197,11 +200,12 @@ func Start(cfg Config) (*Agent, error) {
 		done:     make(chan struct{}),
 		gaps:     newGapTracker(gapConfirm(cfg.Keepalive)),
 		decoded:  map[string]decodedStatus{},
-		peerHTTP: &http.Client{},
 		fpKey:    fingerprintKey(cfg.SiteKey),
 	}
 	a.fp = spec.NewFingerprinter(a.fpKey)
 	a.metrics = newMetrics(a.reg, &a.cfg)
+	a.peerToken = peerTokenFor(cfg.SiteKey)
+	a.peerHTTP = &http.Client{Transport: peerTransport{base: http.DefaultTransport, token: a.peerToken, server: cfg.Server}}
 	a.events = newHub(a.metrics.eventsDropped.Inc)
 	var err error
 	a.history, err = eventlog.Open(filepath.Join(cfg.DataDir, "events"), eventlog.Options{

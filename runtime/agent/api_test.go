@@ -3,8 +3,6 @@ package agent_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,14 +131,9 @@ func TestAPI(t *testing.T) {
 		t.Errorf("health: %+v, %v", h, err)
 	}
 
-	r, err := http.Get(s.Server("rec-1").Addr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(r.Body)
-	r.Body.Close()
+	body := getAs(t, ctx, s.Server("rec-1").Addr()+"/metrics", s.Token)
 	for _, want := range []string{"vigil_spec_revision 2", "vigil_master 1", `vigil_api_requests_total{code="401",endpoint="apply"} 2`, "vigil_recorder_"} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}

@@ -43,8 +43,12 @@ type Config struct {
 	// Join lists peers to contact at start, "host" or "host:port" where port
 	// is the peer's API port (default 53540).
 	Join []string
-	// Token authorises state-changing API calls.
+	// Token is the agent's own API token (VIGIL_TOKEN): an admin on every
+	// endpoint, next to the site's token and user blocks.
 	Token string
+	// MetricsToken, when set, lets Prometheus read /metrics, and nothing
+	// else, with it as its bearer token.
+	MetricsToken string
 	// SiteKey (32 bytes) authenticates and encrypts membership and raft
 	// traffic; every server of a site has the same one.
 	SiteKey []byte
@@ -92,6 +96,7 @@ type fileConfig struct {
 	Join         []string `hcl:"join,optional"`
 	Token        *string  `hcl:"token"`
 	TokenFile    *string  `hcl:"token_file"`
+	MetricsToken *string  `hcl:"metrics_token"`
 	SiteKey      *string  `hcl:"site_key"`
 	SiteKeyFile  *string  `hcl:"site_key_file"`
 	ConfigDir    *string  `hcl:"config_dir"`
@@ -212,6 +217,16 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 	}
 	if (fc.Token != nil || fc.TokenFile != nil) && len(cfg.Token) < MinTokenLength && !diags.HasErrors() {
 		bad("token", "API token too short", fmt.Sprintf("The API token has %d characters; it needs at least %d, or it can be guessed. Generate one with: head -c 24 /dev/urandom | base64", len(cfg.Token), MinTokenLength))
+	}
+
+	if fc.MetricsToken != nil {
+		cfg.MetricsToken = strings.TrimSpace(*fc.MetricsToken)
+		switch {
+		case len(cfg.MetricsToken) < MinTokenLength:
+			bad("metrics_token", "Metrics token too short", fmt.Sprintf("The metrics token has %d characters; it needs at least %d, or it can be guessed. Generate one with: head -c 24 /dev/urandom | base64", len(cfg.MetricsToken), MinTokenLength))
+		case cfg.MetricsToken == cfg.Token:
+			bad("metrics_token", "Metrics token is the API token", "metrics_token lets Prometheus read /metrics and nothing else: it must differ from token, which may do everything.")
+		}
 	}
 
 	var keyText string

@@ -87,7 +87,7 @@ func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	var last []byte
 	sendState := func() {
-		body := a.encodedState()
+		body := a.stateFor(r)
 		if bytes.Equal(body, last) {
 			return
 		}
@@ -190,7 +190,9 @@ func (a *Agent) handleLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	up := "ws://" + addr + "/v1/live/" + url.PathEscape(cam)
-	if err := console.Relay(ctx, conn, up, http.Header{forwardedHeader: {a.cfg.Server}}); err != nil {
+	hdr := http.Header{forwardedHeader: {a.cfg.Server}}
+	a.peerHTTP.Transport.(peerTransport).sign(hdr)
+	if err := console.Relay(ctx, conn, up, hdr); err != nil {
 		console.SendHello(conn, console.Hello{Camera: cam, Error: fmt.Sprintf("cannot reach %s, which records %s: %v", name, cam, err)})
 	}
 }
@@ -255,9 +257,8 @@ func (a *Agent) handleConsoleExport(w http.ResponseWriter, r *http.Request) {
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	host, _, _ := net.SplitHostPort(r.RemoteAddr)
-	raw, err := a.Client(strings.TrimSpace(tok)).Export(r.Context(), camera, start, end, "console user at "+host, tmp)
+	raw, err := api.NewClientHTTP(a.Addr(), "", a.peerHTTPFor(r)).Export(r.Context(), camera, start, end, "console user at "+host, tmp)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, api.Error{Error: err.Error()})
 		return

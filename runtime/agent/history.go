@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -99,10 +98,10 @@ func (a *Agent) handleEventHistory(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(api.UnansweredHeader, strings.Join(unanswered, ","))
 	}
 	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
+	send := eventSender(w, r)
 	seen := map[string]bool{}
 	for _, ev := range evs {
-		enc.Encode(ev)
+		send(ev)
 		if !ev.Time.Before(start) {
 			seen[eventKey(ev)] = true
 		}
@@ -130,7 +129,7 @@ func (a *Agent) handleEventHistory(w http.ResponseWriter, r *http.Request) {
 		if !eq.filter.Match(ev) || seen[eventKey(ev)] {
 			continue
 		}
-		if enc.Encode(ev) != nil {
+		if send(ev) != nil {
 			return
 		}
 		flusher.Flush()

@@ -21,6 +21,7 @@ import (
 
 	"vigil/hcl"
 	"vigil/hcl/spec"
+	"vigil/runtime/access"
 	"vigil/runtime/api"
 	"vigil/runtime/cluster"
 	"vigil/runtime/console"
@@ -30,49 +31,63 @@ import (
 // it is never forwarded twice.
 const forwardedHeader = "X-Vigil-Forwarded-By"
 
+// routeTable is every endpoint of the API with its permission: the one
+// place that says who may do what. A viewer reads the state and watches
+// (live, playback) the cameras it may see; an operator also exports and
+// reads the events; an admin also changes the site (apply, master
+// transfer, drain, alert test). The servers of the site call each other
+// as admins (kind "peer"; the /local endpoints are theirs).
+func (a *Agent) routeTable() []route {
+	h := func(f http.HandlerFunc) http.Handler { return f }
+	return []route{
+		{pattern: "GET /v1/health", endpoint: "health", public: true, handler: h(a.handleHealth)},
+		{pattern: "POST /v1/login", endpoint: "login", public: true, handler: h(a.login.sessions.ServeLogin)},
+		{pattern: "POST /v1/logout", endpoint: "logout", public: true, handler: h(a.login.sessions.ServeLogout)},
+		{pattern: "GET /v1/session", endpoint: "session", public: true, handler: h(a.login.sessions.ServeSession)},
+		{pattern: "GET /v1/state", endpoint: "state", need: access.Viewer, console: true, cameras: listsCameras, handler: h(a.handleState)},
+		{pattern: "POST /v1/apply", endpoint: "apply", need: access.Admin, cameras: allCameras, handler: h(a.handleApply)},
+		{pattern: "POST /v1/master/transfer", endpoint: "master_transfer", need: access.Admin, handler: h(a.handleTransfer)},
+		{pattern: "POST /v1/drain", endpoint: "drain", need: access.Admin, handler: h(a.handleDrain)},
+		{pattern: "POST /v1/alerts/test", endpoint: "alert_test", need: access.Admin, handler: h(a.handleAlertTest)},
+		{pattern: "POST /v1/config/import-report", endpoint: "config_import_report", need: access.Admin, handler: h(a.handleConfigImportReport)},
+		{pattern: "GET /v1/events", endpoint: "events", need: access.Operator, console: true, cameras: listsCameras, handler: h(a.handleEvents)},
+		{pattern: "GET /v1/stats", endpoint: "stats", need: access.Viewer, cameras: allCameras, handler: h(a.handleStats)},
+		{pattern: "GET /v1/gaps", endpoint: "gaps", need: access.Viewer, cameras: allCameras, handler: h(a.handleGaps)},
+		{pattern: "GET /v1/stats/local", endpoint: "stats_local", need: access.Admin, handler: h(a.handleLocalStats)},
+		{pattern: "GET /v1/balance/report", endpoint: "balance_report", need: access.Operator, cameras: allCameras, handler: h(a.handleBalanceReport)},
+		{pattern: "GET /v1/export/public-key", endpoint: "export_public_key", need: access.Viewer, handler: h(a.handleExportPublicKey)},
+		{pattern: "GET /v1/console/stream", endpoint: "console_stream", need: access.Viewer, console: true, cameras: listsCameras, handler: h(a.handleConsoleStream)},
+		{pattern: "GET /v1/live/{camera}", endpoint: "live", need: access.Viewer, console: true, cameras: oneCamera, camera: pathCamera, handler: h(a.handleLive)},
+		{pattern: "GET /v1/console/export/{file}", endpoint: "console_export", need: access.Operator, cameras: oneCamera, camera: fileCamera, handler: h(a.handleConsoleExport)},
+		{pattern: "GET /{$}", endpoint: "console", public: true, handler: console.Handler()},
+		{pattern: "GET /ui/", endpoint: "console", public: true, handler: console.Handler()},
+		{pattern: "GET /v1/recordings", endpoint: "recordings", need: access.Viewer, console: true, cameras: oneCamera, camera: queryCamera, handler: h(a.handleRecordings)},
+		{pattern: "GET /v1/recordings/days", endpoint: "recordings_days", need: access.Viewer, console: true, cameras: oneCamera, camera: queryCamera, handler: h(a.handleRecordingDays)},
+		{pattern: "GET /v1/recordings/local", endpoint: "recordings_local", need: access.Admin, handler: h(a.handleLocalRecordings)},
+		{pattern: "POST /v1/holds/footage", endpoint: "holds_footage", need: access.Operator, cameras: allCameras, handler: h(a.handleHoldFootage)},
+		{pattern: "GET /v1/playback/{camera}/index.m3u8", endpoint: "playback_hls", need: access.Viewer, console: true, cameras: oneCamera, camera: pathCamera, handler: h(a.handlePlaylist)},
+		{pattern: "GET /v1/playback/{file}", endpoint: "playback_mp4", need: access.Viewer, console: true, cameras: oneCamera, camera: fileCamera, handler: h(a.handleStream)},
+		{pattern: "GET /v1/playback/media/{server}/{shift}/{path...}", endpoint: "playback_media", need: access.Viewer, console: true, cameras: oneCamera, camera: mediaCamera, handler: h(a.handleMedia)},
+		{pattern: "POST /v1/playback/local/layouts", endpoint: "playback_layouts", need: access.Admin, handler: h(a.handleLocalLayouts)},
+		{pattern: "GET /v1/export/{file}", endpoint: "export", need: access.Operator, cameras: oneCamera, camera: fileCamera, handler: h(a.handleExport)},
+		// Any caller, the metrics token included.
+		{pattern: "GET /metrics", endpoint: "metrics", cameras: noCameras, handler: promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{})},
+		{pattern: "/", endpoint: "not_found", public: true, handler: h(func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
+		})},
+	}
+}
+
 func (a *Agent) routes() http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern, endpoint string, h http.HandlerFunc) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	for _, rt := range a.routeTable() {
+		h := a.authorize(rt)
+		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 			rw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-			h(rw, r)
-			a.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(rw.code)).Inc()
+			h.ServeHTTP(rw, r)
+			a.metrics.requests.WithLabelValues(rt.endpoint, strconv.Itoa(rw.code)).Inc()
 		})
 	}
-	handle("GET /v1/state", "state", a.handleState)
-	handle("GET /v1/health", "health", a.handleHealth)
-	handle("POST /v1/login", "login", a.login.sessions.ServeLogin)
-	handle("POST /v1/logout", "logout", a.login.sessions.ServeLogout)
-	handle("GET /v1/session", "session", a.login.sessions.ServeSession)
-	handle("POST /v1/apply", "apply", a.requireToken(a.handleApply))
-	handle("POST /v1/master/transfer", "master_transfer", a.requireToken(a.handleTransfer))
-	handle("POST /v1/drain", "drain", a.requireToken(a.handleDrain))
-	handle("GET /v1/events", "events", a.handleEvents)
-	handle("POST /v1/alerts/test", "alert_test", a.requireToken(a.handleAlertTest))
-	handle("POST /v1/config/import-report", "config_import_report", a.requireToken(a.handleConfigImportReport))
-	handle("GET /v1/stats", "stats", a.handleStats)
-	handle("GET /v1/gaps", "gaps", a.handleGaps)
-	handle("GET /v1/stats/local", "stats_local", a.handleLocalStats)
-	handle("GET /v1/balance/report", "balance_report", a.handleBalanceReport)
-	handle("GET /v1/export/public-key", "export_public_key", a.handleExportPublicKey)
-	handle("GET /v1/console/stream", "console_stream", a.handleConsoleStream)
-	handle("GET /v1/live/{camera}", "live", a.handleLive)
-	handle("GET /v1/console/export/{file}", "console_export", a.requireToken(a.handleConsoleExport))
-	mux.Handle("GET /{$}", console.Handler())
-	mux.Handle("GET /ui/", console.Handler())
-	handle("GET /v1/recordings", "recordings", a.handleRecordings)
-	handle("GET /v1/recordings/days", "recordings_days", a.handleRecordingDays)
-	handle("GET /v1/recordings/local", "recordings_local", a.handleLocalRecordings)
-	handle("POST /v1/holds/footage", "holds_footage", a.handleHoldFootage)
-	handle("GET /v1/playback/{camera}/index.m3u8", "playback_hls", a.handlePlaylist)
-	handle("GET /v1/playback/{file}", "playback_mp4", a.handleStream)
-	handle("GET /v1/playback/media/{server}/{shift}/{path...}", "playback_media", a.handleMedia)
-	handle("POST /v1/playback/local/layouts", "playback_layouts", a.handleLocalLayouts)
-	handle("GET /v1/export/{file}", "export", a.requireToken(a.handleExport))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path)})
-	})
 	return mux
 }
 
@@ -110,26 +125,6 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-func (a *Agent) requireToken(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := bearerToken(r)
-		if !ok || !a.cfg.checkToken(tok) {
-			msg := "missing API token"
-			if ok {
-				msg = "wrong API token"
-			}
-			// One report a minute: a flood of refused requests must not
-			// fill the log or push the real events out of the backlog.
-			if pass, n := a.unauthGate.pass(); pass {
-				a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventAPIUnauthorized, Message: fmt.Sprintf("refused %s %s from %s: %s%s", r.Method, r.URL.Path, r.RemoteAddr, msg, andMore(n))})
-			}
-			writeError(w, http.StatusUnauthorized, api.Error{Error: msg})
-			return
-		}
-		h(w, r)
-	}
-}
-
 // bearerToken is the token of an "Authorization: Bearer TOKEN" header; the
 // scheme is case-insensitive (RFC 9110, section 11.1).
 func bearerToken(r *http.Request) (string, bool) {
@@ -149,7 +144,7 @@ func bearerToken(r *http.Request) (string, bool) {
 // (api.State.FingerprintKey), so that its plan can compare secrets.
 func (a *Agent) handleState(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	body := a.encodedState()
+	body := a.stateFor(r)
 	if a.mayApply(r) {
 		body = withFingerprintKey(body, a.fpKey)
 	}
@@ -325,9 +320,10 @@ func (a *Agent) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", r.Header.Get("Authorization"))
 	req.Header.Set(forwardedHeader, a.cfg.Server)
-	resp, err := a.peerHTTP.Do(req)
+	// The master admits this server as a peer and checks the permissions
+	// of the client it acts for: no client's token is passed on.
+	resp, err := a.peerHTTPFor(r).Do(req)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, api.Error{Error: fmt.Sprintf("cannot reach the master %s at %s: %v", name, addr, err), Master: addr})
 		return
@@ -355,9 +351,9 @@ func (a *Agent) handleEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
+	send := eventSender(w, r)
 	for _, ev := range backlog {
-		enc.Encode(ev)
+		send(ev)
 	}
 	flusher.Flush()
 	for {
@@ -367,7 +363,7 @@ func (a *Agent) handleEvents(w http.ResponseWriter, r *http.Request) {
 		case <-a.ctx.Done():
 			return
 		case ev := <-ch:
-			if enc.Encode(ev) != nil {
+			if send(ev) != nil {
 				return
 			}
 			flusher.Flush()

@@ -19,7 +19,10 @@ type metrics struct {
 	// historyDropped counts events not kept on disk (the queue was full).
 	historyDropped prometheus.Counter
 	requests       *prometheus.CounterVec
-	connsRefused   prometheus.Counter
+	// refused counts requests refused by the authentication or the
+	// permissions, by endpoint and reason.
+	refused      *prometheus.CounterVec
+	connsRefused prometheus.Counter
 	// Alerting, on the master.
 	alertPending    *prometheus.GaugeVec
 	alertDeliveries *prometheus.CounterVec
@@ -58,6 +61,9 @@ func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_api_requests_total", Help: "HTTP API requests by endpoint and status code.",
 		}, []string{"endpoint", "code"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_api_refused_total", Help: "API requests refused, by endpoint and reason: unauthenticated (401), role or camera (403).",
+		}, []string{"endpoint", "reason"}),
 		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_api_connections_refused_total", Help: "API connections closed at once for being over the per-source or total limit.",
 		}),
@@ -75,7 +81,7 @@ func newMetrics(reg prometheus.Registerer, cfg *Config) *metrics {
 	})
 	info.Set(1)
 	reg.MustRegister(m.revision, m.master, m.servers, m.cameras, m.assigned, m.reconcile,
-		m.events, m.eventsDropped, m.historyDropped, m.requests, m.connsRefused, m.alertPending, m.alertDeliveries, info,
+		m.events, m.eventsDropped, m.historyDropped, m.requests, m.refused, m.connsRefused, m.alertPending, m.alertDeliveries, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

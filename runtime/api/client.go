@@ -59,8 +59,8 @@ type Client struct {
 }
 
 // NewClient returns a client for the agent at address ("http://host:port",
-// "host:port" or "host"; the port defaults to 53540). token authorises
-// state-changing calls and may be empty for read-only use.
+// "host:port" or "host"; the port defaults to 53540). token (VIGIL_TOKEN)
+// is sent with every call: every endpoint but GET /v1/health needs one.
 func NewClient(address, token string, opts ...Option) *Client {
 	c := NewClientHTTP(address, token, &http.Client{})
 	for _, o := range opts {
@@ -467,6 +467,8 @@ func (e *ValidationError) Error() string {
 var (
 	// ErrUnauthorized: the token is missing or wrong (401).
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrForbidden: the caller may not do this, or see that camera (403).
+	ErrForbidden = errors.New("forbidden")
 	// ErrUnavailable: the site cannot commit now, e.g. no master or no
 	// quorum (503).
 	ErrUnavailable = errors.New("unavailable")
@@ -483,17 +485,23 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string {
-	if e.StatusCode == http.StatusUnauthorized {
-		return "the agent refused the request (401): " + e.Message + "; set VIGIL_TOKEN to the token of the agent configuration"
+	switch e.StatusCode {
+	case http.StatusUnauthorized:
+		return "the agent refused the request (401): " + e.Message + "; set VIGIL_TOKEN to a token of this site (vigil token new makes one; the agent configuration's token works too)"
+	case http.StatusForbidden:
+		return "the agent refused the request (403): " + e.Message + "; the token in VIGIL_TOKEN lacks the permission: ask an admin of the site for a token with the role needed"
 	}
 	return fmt.Sprintf("the agent refused the request (%d): %s", e.StatusCode, e.Message)
 }
 
-// Is matches ErrUnauthorized, ErrUnavailable and ErrNotFound by status code.
+// Is matches ErrUnauthorized, ErrForbidden, ErrUnavailable and ErrNotFound
+// by status code.
 func (e *StatusError) Is(target error) bool {
 	switch target {
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
 	case ErrUnavailable:
 		return e.StatusCode == http.StatusServiceUnavailable
 	case ErrNotFound:

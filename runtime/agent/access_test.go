@@ -1,0 +1,258 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"vigil/hcl/spec"
+	"vigil/runtime/access"
+	"vigil/runtime/agent/agenttest"
+	"vigil/runtime/api"
+)
+
+// accessExamples is the permission of each route of the API (its least
+// role; "public" needs no credential, "any" any credential, the metrics
+// token included) and a request of it, naming camera "cam2" where a route
+// names a camera. A route missing here fails TestAccessTable: every new
+// endpoint gets its permission decided and checked. Requests that change
+// something carry no body: an admin gets 400, and nothing changes.
+var accessExamples = map[string]struct{ path, need string }{
+	"POST /v1/login":                       {"/v1/login", "public"},
+	"POST /v1/logout":                      {"/v1/logout", "public"},
+	"GET /v1/session":                      {"/v1/session", "public"},
+	"GET /v1/health":                       {"/v1/health", "public"},
+	"GET /v1/state":                        {"/v1/state", "viewer"},
+	"POST /v1/apply":                       {"/v1/apply", "admin"},
+	"POST /v1/master/transfer":             {"/v1/master/transfer", "admin"},
+	"POST /v1/drain":                       {"/v1/drain", "admin"},
+	"POST /v1/alerts/test":                 {"/v1/alerts/test", "admin"},
+	"POST /v1/config/import-report":        {"/v1/config/import-report", "admin"},
+	"GET /v1/events":                       {"/v1/events", "operator"},
+	"GET /v1/stats":                        {"/v1/stats", "viewer"},
+	"GET /v1/gaps":                         {"/v1/gaps", "viewer"},
+	"GET /v1/stats/local":                  {"/v1/stats/local", "admin"},
+	"GET /v1/balance/report":               {"/v1/balance/report", "operator"},
+	"GET /v1/export/public-key":            {"/v1/export/public-key", "viewer"},
+	"GET /v1/console/stream":               {"/v1/console/stream", "viewer"},
+	"GET /v1/live/{camera}":                {"/v1/live/cam2", "viewer"},
+	"GET /v1/console/export/{file}":        {"/v1/console/export/cam2.zip", "operator"},
+	"GET /{$}":                             {"/", "public"},
+	"GET /ui/":                             {"/ui/app.js", "public"},
+	"GET /v1/recordings":                   {"/v1/recordings?camera=cam2", "viewer"},
+	"GET /v1/recordings/days":              {"/v1/recordings/days?camera=cam2", "viewer"},
+	"GET /v1/recordings/local":             {"/v1/recordings/local?camera=cam2", "admin"},
+	"POST /v1/holds/footage":               {"/v1/holds/footage", "operator"},
+	"GET /v1/playback/{camera}/index.m3u8": {"/v1/playback/cam2/index.m3u8", "viewer"},
+	"GET /v1/playback/{file}":              {"/v1/playback/cam2.mp4", "viewer"},
+	"GET /v1/playback/media/{server}/{shift}/{path...}": {"/v1/playback/media/rec-1/0/cam2/2026-01-01/000000.mp4", "viewer"},
+	"POST /v1/playback/local/layouts":                   {"/v1/playback/local/layouts", "admin"},
+	"GET /v1/export/{file}":                             {"/v1/export/cam2.mp4", "operator"},
+	"GET /metrics":                                      {"/metrics", "any"},
+	"/":                                                 {"/nothing-here", "public"},
+}
+
+// TestAccessTable sends every route of the route table as each kind of
+// caller and checks the answer against the route's permission: 401
+// without or with a wrong credential, 403 below the route's role or for a
+// camera the caller may not see, anything else (the handler's answer)
+// when allowed.
+func TestAccessTable(t *testing.T) {
+	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Cameras: 2, Keepalive: time.Second, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	const metricsToken = "metrics-token-for-prometheus"
+	s.Server("rec-1").Config.MetricsToken = metricsToken
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, 60*time.Second)
+	tokens := map[string]string{}
+	site := s.Spec(s.CameraSpec(1, "rec-1"), s.CameraSpec(2, "rec-1"))
+	for _, tk := range []struct {
+		name    string
+		role    access.Role
+		cameras []string
+	}{{"viewer", access.Viewer, nil}, {"operator", access.Operator, nil}, {"admin", access.Admin, nil}, {"cam1-viewer", access.Viewer, []string{"cam1"}}} {
+		tok, hash, err := access.NewToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[tk.name] = tok
+		site.Tokens = append(site.Tokens, &spec.Token{Name: tk.name, Role: string(tk.role), Cameras: tk.cameras, Hash: hash})
+	}
+	// With a user, the console's reads need a login too.
+	hash, err := access.HashPassword("a password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site.Users = []*spec.User{{Name: "alice", Role: "viewer", PasswordHash: hash}}
+	if _, err := s.Apply(ctx, site); err != nil {
+		t.Fatal(err)
+	}
+	a := s.Server("rec-1").Agent()
+	// Wait until the agent's view has the tokens.
+	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return st.Spec != nil && len(st.Spec.Tokens) == 4 }); err != nil {
+		t.Fatal(err)
+	}
+
+	type caller struct {
+		name, token string
+		role        access.Role // "" for none
+		cameras     bool        // sees only cam1
+		metrics     bool
+		noAuth      bool // 401 expected on every non-public route
+	}
+	callers := []caller{
+		{name: "no credential", noAuth: true},
+		{name: "wrong token", token: "not-a-token-of-this-site", noAuth: true},
+		{name: "metrics token", token: metricsToken, metrics: true},
+		{name: "viewer", token: tokens["viewer"], role: access.Viewer},
+		{name: "operator", token: tokens["operator"], role: access.Operator},
+		{name: "admin", token: tokens["admin"], role: access.Admin},
+		{name: "agent token (VIGIL_TOKEN)", token: s.Token, role: access.Admin},
+		{name: "peer", token: a.PeerToken(), role: access.Admin},
+		{name: "viewer of cam1 asking for cam2", token: tokens["cam1-viewer"], role: access.Viewer, cameras: true},
+	}
+	routes := a.Routes()
+	for _, rt := range routes {
+		ex, ok := accessExamples[rt.Pattern]
+		if !ok {
+			t.Errorf("route %q is not in accessExamples: decide its permission there, so that it is tested", rt.Pattern)
+			continue
+		}
+		path, need := ex.path, string(rt.Need)
+		switch {
+		case rt.Public:
+			need = "public"
+		case rt.Need == "":
+			need = "any"
+		}
+		if need != ex.need {
+			t.Errorf("route %q needs %s, want %s", rt.Pattern, need, ex.need)
+		}
+		method, _, found := strings.Cut(rt.Pattern, " ")
+		if !found {
+			method = http.MethodGet
+		}
+		for _, c := range callers {
+			want := 0 // allowed: anything but 401 and 403
+			switch {
+			case rt.Public:
+			case c.noAuth:
+				want = http.StatusUnauthorized
+			case rt.Need == "":
+			case c.metrics || !c.role.Allows(rt.Need):
+				want = http.StatusForbidden
+			case c.cameras && (rt.Cameras == "one" || rt.Cameras == "all"):
+				want = http.StatusForbidden
+			}
+			got := status(t, ctx, method, s.Server("rec-1").Addr()+path, c.token)
+			refused := got == http.StatusUnauthorized || got == http.StatusForbidden
+			if want == 0 && refused || want != 0 && got != want {
+				wantText := "allowed"
+				if want != 0 {
+					wantText = http.StatusText(want)
+				}
+				t.Errorf("%s %s as %s: %d, want %s", method, path, c.name, got, wantText)
+			}
+		}
+	}
+	if len(routes) != len(accessExamples) {
+		t.Errorf("%d routes, %d examples: remove the examples of routes that are gone", len(routes), len(accessExamples))
+	}
+
+	// A viewer of cam1 sees cam1 only in the state.
+	st, err := api.NewClient(s.Server("rec-1").Addr(), tokens["cam1-viewer"]).State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Cameras) != 1 || st.Cameras[0].Name != "cam1" || len(st.Spec.Cameras) != 1 || st.Spec.Cameras[0].Name != "cam1" {
+		t.Errorf("the state for a viewer of cam1 lists cameras %+v and spec cameras %d", st.Cameras, len(st.Spec.Cameras))
+	}
+	// Refusals are events (one a minute each) and metrics.
+	kinds := map[string]bool{}
+	evctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events, err := api.NewClient(s.Server("rec-1").Addr(), s.Token).Events(evctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ev := range events {
+		kinds[ev.Kind] = true
+		if kinds["api.unauthorized"] && kinds["api.forbidden"] {
+			break
+		}
+	}
+	body := getAs(t, ctx, s.Server("rec-1").Addr()+"/metrics", metricsToken)
+	for _, want := range []string{`vigil_api_refused_total{endpoint="live",reason="camera"} 1`, `vigil_api_refused_total{endpoint="apply",reason="role"} 4`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// No token or hash in the state, the events or the metrics.
+	state := getAs(t, ctx, s.Server("rec-1").Addr()+"/v1/state", s.Token)
+	var evs strings.Builder
+	for ev := range mustHistory(t, ctx, s.Server("rec-1").Addr(), s.Token) {
+		b, _ := json.Marshal(ev)
+		evs.Write(b)
+	}
+	for name, tok := range tokens {
+		for what, out := range map[string]string{"state": state, "events": evs.String(), "metrics": body} {
+			if strings.Contains(out, tok) || strings.Contains(out, access.HashToken(tok)[len("sha256:"):]) {
+				t.Errorf("the %s show token %s or its hash", what, name)
+			}
+		}
+	}
+	if strings.Contains(state, hash) {
+		t.Error("the state shows the user's password hash")
+	}
+}
+
+func status(t *testing.T, ctx context.Context, method, url, token string) int {
+	t.Helper()
+	resp := do(t, ctx, method, url, token)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func getAs(t *testing.T, ctx context.Context, url, token string) string {
+	t.Helper()
+	resp := do(t, ctx, http.MethodGet, url, token)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// do sends a request; streaming answers are closed once their status is
+// known.
+func do(t *testing.T, ctx context.Context, method, url, token string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return resp
+}
+
+func mustHistory(t *testing.T, ctx context.Context, addr, token string) <-chan api.Event {
+	t.Helper()
+	s, err := api.NewClient(addr, token).EventHistory(ctx, api.EventFilter{}, api.EventOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Events
+}
