@@ -69,6 +69,8 @@ site_key = "` + testKey + `"
 		{"bad name", strings.Replace(base, `"rec-1"`, `"rec 1"`, 1), "Invalid server name"},
 		{"both tokens", base + `token_file = "x"` + "\n", "either token or token_file"},
 		{"one-character token", strings.Replace(base, `"0123456789abcdef"`, `"t"`, 1), "API token too short"},
+		{"short metrics token", base + `metrics_token = "prom"` + "\n", "Metrics token too short"},
+		{"metrics token is the API token", base + `metrics_token = "0123456789abcdef"` + "\n", "must differ from token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := ParseConfig("agent.hcl", []byte(tc.src))
