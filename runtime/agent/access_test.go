@@ -168,6 +168,48 @@ func TestAccessTable(t *testing.T) {
 		t.Errorf("%d routes, %d examples: remove the examples of routes that are gone", len(routes), len(accessExamples))
 	}
 
+	// A console session is a user's identity: alice, a viewer, reads the
+	// state and may not apply; a forged cookie is no one.
+	base := s.Server("rec-1").Addr()
+	login, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/login", strings.NewReader(`{"user": "alice", "password": "a password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	login.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == access.CookieName {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusOK || session == nil {
+		t.Fatalf("login as alice: %s, cookies %v", resp.Status, resp.Cookies())
+	}
+	for _, c := range []struct {
+		method, path, cookie string
+		want                 int
+	}{
+		{http.MethodGet, "/v1/state", session.Value, http.StatusOK},
+		{http.MethodPost, "/v1/apply", session.Value, http.StatusForbidden},
+		{http.MethodGet, "/v1/state", "forged", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequestWithContext(ctx, c.method, base+c.path, nil)
+		req.AddCookie(&http.Cookie{Name: access.CookieName, Value: c.cookie})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s with cookie %.8s…: %s, want %d", c.method, c.path, c.cookie, resp.Status, c.want)
+		}
+	}
+
 	// A viewer of cam1 sees cam1 only in the state.
 	st, err := api.NewClient(s.Server("rec-1").Addr(), tokens["cam1-viewer"]).State(ctx)
 	if err != nil {
@@ -191,7 +233,7 @@ func TestAccessTable(t *testing.T) {
 		}
 	}
 	body := getAs(t, ctx, s.Server("rec-1").Addr()+"/metrics", metricsToken)
-	for _, want := range []string{`vigil_api_refused_total{endpoint="live",reason="camera"} 1`, `vigil_api_refused_total{endpoint="apply",reason="role"} 4`} {
+	for _, want := range []string{`vigil_api_refused_total{endpoint="live",reason="camera"} 1`, `vigil_api_refused_total{endpoint="apply",reason="role"} 5`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
