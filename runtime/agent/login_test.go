@@ -91,7 +91,7 @@ func TestConsoleLogin(t *testing.T) {
 		t.Errorf("after logout: %+v", info)
 	}
 
-	_, metrics := do("GET", "/metrics", "", nil)
+	metrics := getAs(t, ctx, addr+"/metrics", s.Token)
 	for _, want := range []string{`vigil_login_failures_total{reason="wrong password"} 2`, `vigil_login_failures_total{reason="unknown user"} 1`, `vigil_api_requests_total{code="401",endpoint="login"} 3`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
