@@ -27,8 +27,9 @@ site "hq" {
     server = "rec-1"
   }
 
-  token "ci-hq" {
-    role = "admin"
+  token "lobby-display" {
+    role    = "viewer"
+    cameras = ["lobby-*"]
     hash = "sha256:60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
   }
 }
