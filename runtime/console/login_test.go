@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -17,10 +18,13 @@ import (
 // TestConsoleLogin: on a site with users the console shows its login form;
 // a wrong password says so, the right one shows the console with the user's
 // name, over plain HTTP to 127.0.0.x (which Chromium counts as secure, so it
-// keeps the Secure cookie); logging out brings the form back.
+// keeps the Secure cookie), and the page's push channel and live view
+// WebSocket carry the cookie. A session ended elsewhere cuts the page's
+// stream and brings the form back with a message; logging out brings it
+// back too.
 func TestConsoleLogin(t *testing.T) {
 	ctx := browser(t)
-	site, err := agenttest.New(agenttest.Options{Servers: []string{"srv-1"}, Keepalive: time.Second, Dir: t.TempDir()})
+	site, err := agenttest.New(agenttest.Options{Servers: []string{"srv-1"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +38,7 @@ func TestConsoleLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	siteSpec := site.Spec()
+	siteSpec := site.Spec(site.CameraSpec(1, "srv-1"))
 	siteSpec.Users = []*spec.User{{Name: "alice", Role: "operator", PasswordHash: hash}}
 	rev, err := site.Apply(actx, siteSpec)
 	if err != nil {
@@ -89,6 +93,28 @@ func TestConsoleLogin(t *testing.T) {
 		t.Errorf("scripts see the cookie: %q", js)
 	}
 	screenshot(t, ctx, "logged-in")
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/cameras'`)); err != nil {
+		t.Fatal(err)
+	}
+	plays(t, ctx, "cam1", 30*time.Second)
+
+	// The session ends elsewhere (its cookie logs out): the page's open
+	// stream ends with it and the form says so.
+	req, _ := http.NewRequestWithContext(actx, "POST", url+"v1/logout", nil)
+	req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	until(t, ctx, "the form saying the session ended", `!document.getElementById('login').hidden && document.querySelector('#login .error').textContent === 'Your session ended: log in again.'`, 20*time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=password]`), "alice's secret"),
+		chromedp.Click(chromedp.CSS(`#login button`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "the console again", `!document.body.classList.contains('logged-out') && document.getElementById('conn').classList.contains('ok')`, 20*time.Second)
 
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#user button`))); err != nil {
 		t.Fatal(err)
