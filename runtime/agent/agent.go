@@ -107,6 +107,7 @@ type Agent struct {
 	idx       *specIndex   // of the committed revision
 	assigned  assignInputs // of the last assign.Assign
 	lastSent  []byte       // the last gossiped status
+	announced []api.Gap    // the gaps this agent told (gap.open, gap.closed), oldest first
 	usage     processUsage
 	usageAt   time.Time // of the last usage sample
 	cpu       float64
@@ -115,6 +116,8 @@ type Agent struct {
 	// leaving is set by Close: this server hands its cameras away before
 	// it leaves the site.
 	leaving atomic.Bool
+	// committingGaps is set while a commit of gaps is under way.
+	committingGaps atomic.Bool
 
 	mu        sync.Mutex
 	view      view
@@ -583,6 +586,9 @@ func (a *Agent) reconcile() {
 	a.fillUsage(own, now)
 	own.Viewers = int(a.console.viewers.Load())
 	own.Leaving = a.leaving.Load()
+	if st.Spec != nil {
+		own.Gaps = a.gaps.unreported(a.cl.Gaps, now)
+	}
 	if !a.gossip(own) && prev.statuses[a.cfg.Server] != nil {
 		own = prev.statuses[a.cfg.Server]
 	}
@@ -593,13 +599,14 @@ func (a *Agent) reconcile() {
 		v.gen++
 	}
 	// Gaps depend on the sessions and the assignment, and on time while
-	// one waits for confirmation.
-	if st.Spec != nil && (!same || a.gaps.pendingGaps()) {
+	// one waits for confirmation (or, on the master, for its commit).
+	if st.Spec != nil && (!same || a.gaps.pendingGaps() || master == a.cfg.Server && a.gaps.hasUnconfirmed()) {
 		heard := make(map[string]time.Time, len(members))
 		for name, m := range members {
 			heard[name] = m.Heard
 		}
-		a.gapEvents(a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, true), heard, now))
+		opened, closed, retracted := a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, true), heard, now)
+		a.reportGaps(&v, opened, closed, retracted)
 	}
 	a.mu.Lock()
 	a.view = v

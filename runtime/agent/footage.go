@@ -344,7 +344,9 @@ func (a *Agent) recordings(ctx context.Context, camera string, p period) (*api.R
 	if err != nil {
 		return nil, err
 	}
-	var gaps []api.Gap
+	// The causes: the servers' own (camera unreachable, storage, ...) and
+	// the site's gap history.
+	gaps := a.siteGaps(camera)
 	for _, l := range sf.answers {
 		gaps = append(gaps, l.Gaps...)
 	}

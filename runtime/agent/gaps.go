@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
+	"vigil/runtime/cluster"
 )
 
 // gapTracker keeps the site-wide gaps of every camera, as this agent
@@ -35,7 +37,10 @@ import (
 //     recorded through it: the gap is retracted (gap.retracted) and
 //     leaves the history.
 //
-// Closed gaps are kept, newest last, up to gapHistory per camera.
+// Closed gaps are kept, newest last, up to gapHistory per camera. Every
+// agent observes; the site's history is the replicated one (see
+// sitegaps.go): a closed gap stays unconfirmed here until the master has
+// committed it (or another observer's record of it).
 type gapTracker struct {
 	confirm time.Duration
 
@@ -46,6 +51,16 @@ type gapTracker struct {
 	noticed map[string]time.Time            // when each pending gap was first observed
 	open    map[string]*api.Gap             // reported open
 	history map[string][]api.Gap            // closed, oldest first
+	// local is, per camera and server, the start of the last gap of the
+	// server's own (api.Recorder.GapFrom) looked at; since is when this
+	// tracker first observed.
+	local map[string]time.Time
+	since time.Time
+	// unconfirmed are the closed gaps not yet in the site's committed
+	// history, oldest first (at most gapHistory): this agent gossips them
+	// so that the master commits them, even those seen while the site had
+	// no master.
+	unconfirmed []api.Gap
 }
 
 // gapHistory bounds the closed gaps kept per camera.
@@ -53,7 +68,7 @@ const gapHistory = 100
 
 func newGapTracker(confirm time.Duration) *gapTracker {
 	return &gapTracker{confirm: confirm, seen: map[string]bool{}, by: map[string]map[string]time.Time{}, pending: map[string]*api.Gap{},
-		noticed: map[string]time.Time{}, open: map[string]*api.Gap{}, history: map[string][]api.Gap{}}
+		noticed: map[string]time.Time{}, open: map[string]*api.Gap{}, history: map[string][]api.Gap{}, local: map[string]time.Time{}}
 }
 
 // gapConfirm is how long a camera must stay unrecorded in an agent's view
@@ -69,6 +84,13 @@ func (g *gapTracker) pendingGaps() bool {
 	return len(g.pending) > 0
 }
 
+// hasUnconfirmed tells whether a closed gap waits for the site's history.
+func (g *gapTracker) hasUnconfirmed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.unconfirmed) > 0
+}
+
 // observe updates the gaps from one reconcile pass (sessions: every
 // session of alive and suspect servers, by camera; heard: when each member
 // last answered) and returns the gaps reported open, closed and retracted
@@ -76,6 +98,9 @@ func (g *gapTracker) pendingGaps() bool {
 func (g *gapTracker) observe(spec *spec.Site, res assign.Result, health map[string]assign.Member, sessions map[string][]api.Recorder, heard map[string]time.Time, now time.Time) (opened, closed, retracted []api.Gap) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.since.IsZero() {
+		g.since = now
+	}
 	names := map[string]bool{}
 	for _, c := range spec.Cameras {
 		names[c.Name] = true
@@ -115,6 +140,11 @@ func (g *gapTracker) observe(spec *spec.Site, res assign.Result, health map[stri
 			if last, left := g.ended(c.Name, by, until, health, heard, now); left && end.After(last) &&
 				g.open[c.Name] == nil && g.pending[c.Name] == nil {
 				gap := api.Gap{Camera: c.Name, Start: last, End: end, Cause: gapCause(res.Cameras[c.Name], health, failing)}
+				opened = append(opened, api.Gap{Camera: gap.Camera, Start: gap.Start, Cause: gap.Cause})
+				closed = append(closed, gap)
+				g.keep(gap)
+			}
+			if gap, ok := g.ownGap(c.Name, sessions[c.Name], by); ok {
 				opened = append(opened, api.Gap{Camera: gap.Camera, Start: gap.Start, Cause: gap.Cause})
 				closed = append(closed, gap)
 				g.keep(gap)
@@ -184,7 +214,56 @@ func (g *gapTracker) observe(spec *spec.Site, res assign.Result, health map[stri
 			delete(g.history, name)
 		}
 	}
+	for key := range g.local {
+		if cam, _, _ := strings.Cut(key, "\x00"); !names[cam] {
+			delete(g.local, key)
+		}
+	}
 	return opened, closed, retracted
+}
+
+// ownGap finds a site gap in a recorder's own last gap (GapFrom to From:
+// a dropped stream that reconnected between two passes, a restart): the
+// part of it that no other recorder, now or at the last pass, covered. A
+// recorder's gap is looked at once, and only when it ended after this
+// tracker started. Called with g.mu held, before g.by takes by.
+func (g *gapTracker) ownGap(camera string, recs []api.Recorder, by map[string]time.Time) (api.Gap, bool) {
+	for _, r := range recs {
+		if r.State != sessionRecording || r.GapFrom.IsZero() || !r.GapFrom.Before(r.From) {
+			continue
+		}
+		key := camera + "\x00" + r.Server
+		if g.local[key].Equal(r.GapFrom) {
+			continue
+		}
+		g.local[key] = r.GapFrom
+		if !r.From.After(g.since) {
+			continue
+		}
+		gap := api.Gap{Camera: camera, Start: r.GapFrom, End: r.From, Cause: r.Cause}
+		covered := false
+		for _, others := range []map[string]time.Time{by, g.by[camera]} {
+			for srv, f := range others {
+				switch {
+				case srv == r.Server || !f.Before(gap.End):
+				case !f.After(gap.Start):
+					covered = true
+				default:
+					gap.End, gap.Cause = f, api.CauseServerFailure // the camera moved
+				}
+			}
+		}
+		if gap.Cause == "" {
+			gap.Cause = api.CauseNotRecorded
+		}
+		overlaps := func(x api.Gap) bool { return cluster.Overlaps(x, gap) }
+		if covered || slices.ContainsFunc(g.history[camera], overlaps) || g.open[camera] != nil && overlaps(*g.open[camera]) ||
+			g.pending[camera] != nil && overlaps(*g.pending[camera]) {
+			continue
+		}
+		return gap, true
+	}
+	return api.Gap{}, false
 }
 
 // retract removes the gaps of a camera that a recording whose media
@@ -209,6 +288,9 @@ func (g *gapTracker) retract(camera string, from time.Time) []api.Gap {
 		}
 	}
 	g.history[camera] = kept
+	if len(out) > 0 {
+		g.unconfirmed = slices.DeleteFunc(g.unconfirmed, func(gap api.Gap) bool { return gap.Camera == camera && !gap.Start.Before(from) })
+	}
 	return out
 }
 
@@ -271,40 +353,71 @@ func (g *gapTracker) keep(gap api.Gap) {
 		h = slices.Delete(h, 0, len(h)-gapHistory)
 	}
 	g.history[gap.Camera] = h
+	if gap.End.After(gap.Start) {
+		g.unconfirmed = append(g.unconfirmed, gap)
+	}
+	if len(g.unconfirmed) > gapHistory {
+		g.unconfirmed = slices.Delete(g.unconfirmed, 0, len(g.unconfirmed)-gapHistory)
+	}
 }
 
-// lastGap returns the open gap of a camera, or its last closed one.
-func (g *gapTracker) lastGap(camera string) *api.Gap {
+// unconfirmedFor bounds how long a closed gap waits for the site's
+// history (a master that refuses it, or a site without a master that long).
+const unconfirmedFor = 24 * time.Hour
+
+// unreported drops the unconfirmed gaps that the committed history holds (a
+// record overlapping them, this agent's or another observer's) or that
+// waited unconfirmedFor, and returns those left.
+func (g *gapTracker) unreported(committed func(camera string) []api.Gap, now time.Time) []api.Gap {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.unconfirmed = slices.DeleteFunc(g.unconfirmed, func(gap api.Gap) bool {
+		return now.Sub(gap.End) > unconfirmedFor ||
+			slices.ContainsFunc(committed(gap.Camera), func(c api.Gap) bool { return cluster.Overlaps(c, gap) })
+	})
+	return slices.Clone(g.unconfirmed)
+}
+
+// recordedSince tells whether a camera is recorded now in this agent's
+// view, and since when its recorders' media runs without a break (the
+// earliest start of a current recorder's media).
+func (g *gapTracker) recordedSince(camera string) (time.Time, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.seen[camera] || g.open[camera] != nil || g.pending[camera] != nil || len(g.by[camera]) == 0 {
+		return time.Time{}, false
+	}
+	var from time.Time
+	for _, f := range g.by[camera] {
+		if from.IsZero() || f.Before(from) {
+			from = f
+		}
+	}
+	return from, !from.IsZero()
+}
+
+// openGap returns the camera's gap reported open, or nil.
+func (g *gapTracker) openGap(camera string) *api.Gap {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if gap := g.open[camera]; gap != nil {
 		c := *gap
 		return &c
 	}
-	if h := g.history[camera]; len(h) > 0 {
-		c := h[len(h)-1]
-		return &c
-	}
 	return nil
 }
 
-// gaps returns the gaps of a camera ("" for every camera) this agent
-// observed, oldest first: the closed ones, then the open one.
-func (g *gapTracker) gaps(camera string) []api.Gap {
+// openGaps returns the gaps reported open of a camera ("" for every
+// camera).
+func (g *gapTracker) openGaps(camera string) []api.Gap {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var out []api.Gap
-	for name, h := range g.history {
-		if camera == "" || name == camera {
-			out = append(out, h...)
-		}
-	}
 	for name, gap := range g.open {
 		if camera == "" || name == camera {
 			out = append(out, *gap)
 		}
 	}
-	slices.SortFunc(out, func(a, b api.Gap) int { return a.Start.Compare(b.Start) })
 	return out
 }
 
@@ -325,10 +438,10 @@ func (a *Agent) gapEvents(opened, closed, retracted []api.Gap) {
 	}
 }
 
-// handleGaps serves GET /v1/gaps?camera=NAME: the site-wide gaps this
-// agent observed since it started (every camera without camera=).
+// handleGaps serves GET /v1/gaps?camera=NAME: the site's gap history and
+// the gaps open now (every camera without camera=), oldest first.
 func (a *Agent) handleGaps(w http.ResponseWriter, r *http.Request) {
-	out := a.gaps.gaps(r.URL.Query().Get("camera"))
+	out := a.siteGaps(r.URL.Query().Get("camera"))
 	if out == nil {
 		out = []api.Gap{}
 	}

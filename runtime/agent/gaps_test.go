@@ -104,10 +104,23 @@ func TestGapTimesFromTheMedia(t *testing.T) {
 	if !g.Start.Equal(at(1100*time.Millisecond)) || !g.End.Equal(at(1600*time.Millisecond)) || g.Cause != api.CauseServerFailure {
 		t.Errorf("gap %v to %v (%s), want 1.1 s to 1.6 s (server failure)", g.Start.Sub(g0), g.End.Sub(g0), g.Cause)
 	}
-	if lg := r.g.lastGap("cam"); lg == nil || !lg.End.Equal(g.End) {
-		t.Errorf("last gap %+v", lg)
+	if u := r.g.unreported(noneCommitted, g0); len(u) != 1 || !u[0].End.Equal(g.End) {
+		t.Errorf("unreported gaps %+v, want the one closed", u)
+	}
+	// Once the site's history holds it (another observer's record, a
+	// ping earlier), it is no longer this agent's to report.
+	other := g
+	other.Start = other.Start.Add(-100 * time.Millisecond)
+	if u := r.g.unreported(func(string) []api.Gap { return []api.Gap{other} }, g0); len(u) != 0 {
+		t.Errorf("unreported gaps %+v after the history took the gap", u)
+	}
+	if from, ok := r.g.recordedSince("cam"); !ok || !from.Equal(at(1600*time.Millisecond)) {
+		t.Errorf("recorded since %v (%v), want since b's first frame at 1.6 s", from.Sub(g0), ok)
 	}
 }
+
+// noneCommitted is a site history without gaps.
+func noneCommitted(string) []api.Gap { return nil }
 
 // A takeover whose media starts before the old server's ended left no
 // hole: nothing is reported.
@@ -145,7 +158,7 @@ func TestGapConfirmedAndHistory(t *testing.T) {
 	r.pass(at(10 * time.Second))
 	r.records("a", at(10500*time.Millisecond))
 	r.pass(at(10600 * time.Millisecond))
-	if h := r.g.gaps("cam"); len(h) != 2 || !h[1].Start.Equal(at(10*time.Second)) {
+	if h := r.g.unreported(noneCommitted, g0); len(h) != 2 || !h[1].Start.Equal(at(10*time.Second)) {
 		t.Fatalf("history %v, want two gaps", h)
 	}
 }
@@ -188,8 +201,8 @@ func TestGapRetractedAfterAPartition(t *testing.T) {
 	// Healed: a is alive again and its recording started at 0.
 	r.setHealth("a", api.HealthAlive, at(10*time.Second))
 	r.pass(at(10 * time.Second))
-	if len(r.retracted) != 1 || len(r.g.gaps("cam")) != 0 {
-		t.Fatalf("retracted %v, history %v; want the gap retracted", r.retracted, r.g.gaps("cam"))
+	if len(r.retracted) != 1 || len(r.g.unreported(noneCommitted, g0)) != 0 {
+		t.Fatalf("retracted %v, unreported %v; want the gap retracted", r.retracted, r.g.unreported(noneCommitted, g0))
 	}
 }
 
@@ -208,5 +221,38 @@ func TestGapOfAStalledCamera(t *testing.T) {
 	r.pass(at(7 * time.Second))
 	if len(r.opened) != 1 || !r.opened[0].Start.Equal(at(2100*time.Millisecond)) || r.opened[0].Cause != api.CauseStall {
 		t.Fatalf("opened %v, want a stall gap from 2.1 s", r.opened)
+	}
+}
+
+// A recorder's own gap that fell between two passes (a dropped stream
+// that reconnected at once) is a site gap when nobody else recorded the
+// camera then; a restarted server's own restart gap over time its backup
+// recorded is none, but for the part before the backup's media.
+func TestGapOfARecordersOwn(t *testing.T) {
+	r := newGapRun(t)
+	r.records("a", at(0))
+	r.pass(at(time.Second))
+	r.records("a", at(5*time.Second))
+	s := r.session["a"]
+	s.GapFrom, s.Cause = at(4*time.Second), api.CauseDisconnect
+	r.session["a"] = s
+	r.pass(at(6 * time.Second))
+	r.pass(at(7 * time.Second)) // looked at once
+	if len(r.closed) != 1 || !r.closed[0].Start.Equal(at(4*time.Second)) || !r.closed[0].End.Equal(at(5*time.Second)) || r.closed[0].Cause != api.CauseDisconnect {
+		t.Fatalf("closed %v, want the dropped stream's gap from 4 s to 5 s", r.closed)
+	}
+
+	// a restarts: its media ended at 10 s, b took over with media from
+	// 10.5 s, a records again from 20 s while b still does.
+	r = newGapRun(t)
+	r.records("b", at(10500*time.Millisecond))
+	r.pass(at(15 * time.Second))
+	r.records("a", at(20*time.Second))
+	s = r.session["a"]
+	s.GapFrom, s.Cause = at(10*time.Second), api.CauseRestart
+	r.session["a"] = s
+	r.pass(at(21 * time.Second))
+	if len(r.closed) != 1 || !r.closed[0].End.Equal(at(10500*time.Millisecond)) || r.closed[0].Cause != api.CauseServerFailure {
+		t.Fatalf("closed %v, want only the takeover's 10 s to 10.5 s, a server failure", r.closed)
 	}
 }

@@ -137,7 +137,7 @@ func (a *Agent) handleEventHistory(w http.ResponseWriter, r *http.Request) {
 }
 
 func eventKey(ev api.Event) string {
-	return ev.Time.UTC().Format(time.RFC3339Nano) + "\x00" + ev.Kind + "\x00" + ev.Server + "\x00" + ev.Camera + "\x00" + ev.Message
+	return ev.Time.UTC().Format(time.RFC3339Nano) + "\x00" + ev.Kind + "\x00" + ev.Server + "\x00" + ev.Observer + "\x00" + ev.Camera + "\x00" + ev.Message
 }
 
 // livePeers maps the alive servers of the spec, other than this one, to

@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/hcl/spec"
-	"vigil/runtime/api"
 	"vigil/runtime/assign"
 	"vigil/runtime/recorder"
 	"vigil/runtime/storage"
@@ -106,6 +105,11 @@ func (r *recorderSet) status(sessions []recorder.CameraStatus, rev uint64, res a
 				sess.Cause = s.Gap.Cause
 			}
 		}
+		if sess.State == sessionRecording && s.Gap != nil && !s.Gap.End.IsZero() && sess.From != 0 {
+			// The session's own last gap: where its media ended before
+			// the current recording (a dropped stream, a restart).
+			sess.GapFrom, sess.Cause = s.Gap.Start.UnixMilli(), s.Gap.Cause
+		}
 		ms.Sessions = append(ms.Sessions, sess)
 	}
 	for _, u := range r.store.Usage() {
@@ -127,16 +131,6 @@ func sessionState(s recorder.CameraStatus) string {
 		return sessionFailing
 	}
 	return sessionConnecting
-}
-
-// lastGap is the most recent gap the local store knows for the camera.
-func (r *recorderSet) lastGap(camera string) *api.Gap {
-	gaps := r.store.Gaps(camera)
-	if len(gaps) == 0 {
-		return nil
-	}
-	g := gaps[len(gaps)-1]
-	return &g
 }
 
 func (r *recorderSet) close() {

@@ -35,6 +35,9 @@ type memberStatus struct {
 	// Leaving: the server is stopping on purpose and hands its cameras
 	// away first (Agent.Close); peers treat it as draining.
 	Leaving bool `json:"bye,omitempty"`
+	// Gaps are the site-wide gaps this server observed that the site's
+	// committed history lacks: the master commits them (sitegaps.go).
+	Gaps []api.Gap `json:"gaps,omitempty"`
 }
 
 // session is one recorder session of a server.
@@ -53,8 +56,12 @@ type session struct {
 	// unknown.
 	Until int64  `json:"u,omitempty"`
 	Error string `json:"e,omitempty"`
-	// Cause is the gap cause of a failing session.
+	// Cause is the gap cause of a failing session, or of GapFrom's gap.
 	Cause api.GapCause `json:"g,omitempty"`
+	// GapFrom is, for a recording session that had a gap of its own
+	// before its current recording, where its media ended before that gap
+	// (Unix milliseconds): the gap is GapFrom to From.
+	GapFrom int64 `json:"gf,omitempty"`
 }
 
 func fromMillis(ms int64) time.Time {
@@ -93,7 +100,7 @@ func (a *Agent) sessionsByCamera(own *memberStatus, statuses map[string]*memberS
 		for _, s := range ms.Sessions {
 			out[s.Camera] = append(out[s.Camera], api.Recorder{
 				Server: server, Role: s.Role, State: s.State, Since: time.Unix(s.Since, 0), Error: s.Error, Cause: s.Cause,
-				From: fromMillis(s.From), Until: fromMillis(s.Until),
+				From: fromMillis(s.From), Until: fromMillis(s.Until), GapFrom: fromMillis(s.GapFrom),
 			})
 		}
 	}
@@ -128,7 +135,6 @@ func rolePos(r string) int {
 func (a *Agent) State() api.State {
 	a.mu.Lock()
 	v := a.view
-	rec := a.rec
 	configErr, domain := a.configErr, a.domain
 	a.mu.Unlock()
 
@@ -228,10 +234,7 @@ func (a *Agent) State() api.State {
 		d := v.result.Cameras[c.Name]
 		cs := api.CameraState{Name: c.Name, Server: c.Server, State: d.State, Reason: d.Reason, Recorders: sessions[c.Name]}
 		cs.State, cs.Reason = cameraState(d, cs.Recorders)
-		cs.LastGap = a.gaps.lastGap(c.Name)
-		if cs.LastGap == nil && rec != nil {
-			cs.LastGap = rec.lastGap(c.Name)
-		}
+		cs.LastGap = a.lastGap(c.Name)
 		st.Cameras = append(st.Cameras, cs)
 	}
 	return st

@@ -157,8 +157,13 @@ type Recorder struct {
 	// session fails (its last frame); zero otherwise.
 	Until time.Time `json:"until,omitempty"`
 	Error string    `json:"error,omitempty"`
-	// Cause is the gap cause of a failing session.
+	// Cause is the gap cause of a failing session, or of the gap before
+	// its current recording (GapFrom).
 	Cause GapCause `json:"cause,omitempty"`
+	// GapFrom is, for a recording session that had a gap of its own
+	// before its current recording (a dropped stream, a restart), where
+	// this server's media ended before it: that gap runs to From.
+	GapFrom time.Time `json:"gap_from,omitzero"`
 }
 
 // Gap is a span with no recording of a camera, with its cause.
@@ -242,8 +247,12 @@ type Event struct {
 	Severity spec.Severity `json:"severity"`
 	Kind     string        `json:"kind"` // one of the spec.Event* kinds, such as spec.EventServerDead
 	Server   string        `json:"server,omitempty"`
-	Camera   string        `json:"camera,omitempty"`
-	Message  string        `json:"message"`
+	// Observer is the server whose view the event tells, when that is not
+	// Server: a verdict about a peer (server.dead, server.suspect, ...) is
+	// one event per server that reached it, each naming its observer.
+	Observer string `json:"observer,omitempty"`
+	Camera   string `json:"camera,omitempty"`
+	Message  string `json:"message"`
 	// Gap is the gap a gap.open or gap.closed event is about, with its
 	// start (and end) as the segment files have them.
 	Gap *Gap `json:"gap,omitempty"`

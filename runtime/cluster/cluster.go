@@ -394,7 +394,11 @@ func (c *Cluster) emit(severity spec.Severity, kind, server, msg string) {
 	if c.cfg.Events == nil {
 		return
 	}
-	c.cfg.Events(api.Event{Time: time.Now(), Severity: severity, Kind: kind, Server: server, Message: msg})
+	ev := api.Event{Time: time.Now(), Severity: severity, Kind: kind, Server: server, Message: msg}
+	if server != c.cfg.Name {
+		ev.Observer = c.cfg.Name // a verdict about a peer is this server's view
+	}
+	c.cfg.Events(ev)
 }
 
 // Changes delivers a coalesced notification whenever membership, health,

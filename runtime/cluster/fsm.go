@@ -104,7 +104,9 @@ type fsm struct {
 	// which is shown, so that it never reaches the API or the logs.
 	exportKey ed25519.PrivateKey
 	// alerts is the alert state (alerts.go).
-	alerts    AlertState
+	alerts AlertState
+	// gaps is the site's gap history by camera, oldest first (gaps.go).
+	gaps      map[string][]api.Gap
 	log       *slog.Logger
 	onApplied func(kind string)
 }
@@ -158,6 +160,7 @@ func (f *fsm) apply(env envelope) any {
 		spec := b.Spec
 		f.state.Overrides = keepOverrides(f.state.Spec, &spec, f.state.Overrides)
 		f.state.Drains = slices.DeleteFunc(f.state.Drains, func(n string) bool { return spec.Server(n) == nil })
+		f.pruneGaps(func(cam string) bool { return spec.Camera(cam) != nil })
 		f.state.Spec = &spec
 		f.state.Revision++
 		f.state.Committed = b.Time
@@ -219,6 +222,15 @@ func (f *fsm) apply(env envelope) any {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.alerts.delivered(b)
+		return nil
+	case cmdRecordGaps:
+		b, err := decodeBody[recordGapsBody](env, cmdRecordGapsV)
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.recordGaps(b)
 		return nil
 	default:
 		return fmt.Errorf("unknown raft entry type %q (version %d): this binary is older than the one that wrote it", env.Type, env.V)
@@ -331,6 +343,7 @@ type snapshotData struct {
 	ExportKey []byte      `json:"export_key,omitempty"`
 	Alerts    *AlertState `json:"alerts,omitempty"`
 	Drains    []string    `json:"drains,omitempty"`
+	Gaps      []api.Gap   `json:"gaps,omitempty"`
 }
 
 // Snapshot implements raft.FSM.
@@ -338,7 +351,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	st := f.current()
 	data := snapshotData{
 		V: snapshotV, Spec: st.Spec, Revision: st.Revision, Committed: st.Committed,
-		Overrides: st.Overrides, Stats: f.statsSince(""), Drains: st.Drains,
+		Overrides: st.Overrides, Stats: f.statsSince(""), Drains: st.Drains, Gaps: f.gapsOf(""),
 	}
 	if k := f.siteExportKey(); k != nil {
 		data.ExportKey = k.Seed()
@@ -371,6 +384,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.state = State{Spec: data.Spec, Revision: data.Revision, Committed: data.Committed, Overrides: data.Overrides, Drains: data.Drains}
 	f.stats = stats
+	f.gaps = gapsFromSnapshot(data.Gaps)
 	f.alerts = AlertState{}
 	if data.Alerts != nil {
 		f.alerts = *data.Alerts

@@ -43,7 +43,7 @@ func (c *Cluster) observeLeader(obs chan raft.Observation) {
 					c.log.Warn("no master: election in progress or no quorum")
 				} else {
 					c.log.Info("master is "+name, "master", name)
-					c.emit(spec.SeverityInfo, spec.EventMasterChanged, name, fmt.Sprintf("server %s is the master", name))
+					c.emit(spec.SeverityInfo, spec.EventMasterChanged, name, fmt.Sprintf("server %s is the master (seen by %s)", name, c.cfg.Name))
 				}
 			}
 			c.notify()

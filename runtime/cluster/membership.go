@@ -407,16 +407,16 @@ func (c *Cluster) healthEvent(name, addr, health string, left bool) {
 	switch {
 	case health == api.HealthDead && left:
 		c.log.Info("server left the site", "peer", name)
-		c.emit(spec.SeverityWarning, spec.EventServerLeft, name, fmt.Sprintf("server %s left the site (shut down)", name))
+		c.emit(spec.SeverityWarning, spec.EventServerLeft, name, fmt.Sprintf("server %s left the site: shut down (seen by %s)", name, c.cfg.Name))
 	case health == api.HealthDead:
 		c.log.Warn("server is dead", "peer", name)
-		c.emit(spec.SeverityError, spec.EventServerDead, name, fmt.Sprintf("server %s is dead (no answer to keepalives)", name))
+		c.emit(spec.SeverityError, spec.EventServerDead, name, fmt.Sprintf("server %s is dead: no answer to keepalives (seen by %s)", name, c.cfg.Name))
 	case health == api.HealthSuspect:
 		c.log.Warn("server is suspect", "peer", name)
-		c.emit(spec.SeverityWarning, spec.EventServerSuspect, name, fmt.Sprintf("server %s is suspect (missed a keepalive)", name))
+		c.emit(spec.SeverityWarning, spec.EventServerSuspect, name, fmt.Sprintf("server %s is suspect: missed a keepalive (seen by %s)", name, c.cfg.Name))
 	default:
 		c.log.Info("server is alive", "peer", name, "addr", addr)
-		c.emit(spec.SeverityInfo, spec.EventServerAlive, name, fmt.Sprintf("server %s is alive", name))
+		c.emit(spec.SeverityInfo, spec.EventServerAlive, name, fmt.Sprintf("server %s is alive (seen by %s)", name, c.cfg.Name))
 	}
 }
 
