@@ -104,10 +104,11 @@ type Agent struct {
 	openErr   error
 	openErrAt time.Time
 	decoded   map[string]decodedStatus
-	idx       *specIndex   // of the committed revision
-	assigned  assignInputs // of the last assign.Assign
-	lastSent  []byte       // the last gossiped status
-	announced []api.Gap    // the gaps this agent told (gap.open, gap.closed), oldest first
+	idx       *specIndex           // of the committed revision
+	assigned  assignInputs         // of the last assign.Assign
+	lastSent  []byte               // the last gossiped status
+	announced []api.Gap            // the gaps this agent told (gap.open, gap.closed), oldest first
+	linger    map[string]time.Time // cameras handed over but still recorded here, until when (handover.go)
 	usage     processUsage
 	usageAt   time.Time // of the last usage sample
 	cpu       float64
@@ -552,7 +553,7 @@ func (a *Agent) reconcile() {
 			running[a.cfg.Server] = runningOf(sessions)
 		}
 		in := assignInputs{idx: a.idx, rec: rec, health: v.health, running: running, overrides: st.Overrides, late: lateOf(members)}
-		changed = !in.same(a.assigned)
+		changed = !in.same(a.assigned) || a.lingerDue(now)
 		if changed {
 			ain := assign.Input{
 				Spec:      st.Spec,
@@ -563,7 +564,7 @@ func (a *Agent) reconcile() {
 			}
 			v.result = assign.Assign(ain)
 			v.input = ain
-			v.mine = v.result.For(a.cfg.Server)
+			v.mine = a.withLinger(prev.mine, v.result.For(a.cfg.Server), v.result, running[a.cfg.Server], now)
 			v.failing = failingOf(v.health, in.late)
 			v.warm = warmFor(ain, v.mine, a.cfg.Server, v.failing)
 			if rec != nil {

@@ -90,6 +90,9 @@ func (r *recorderSet) status(sessions []recorder.CameraStatus, rev uint64, res a
 			continue // not recording, nor trying to
 		}
 		sess := session{Camera: s.Name, Role: roleOf(res, s.Name, self), State: sessionState(s)}
+		if sess.Role == "" {
+			sess.Role = assign.RoleFailback // handed over, still recorded for a while (handover.go)
+		}
 		if !s.Since.IsZero() {
 			sess.Since = s.Since.Unix()
 		}
