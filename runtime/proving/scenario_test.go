@@ -11,6 +11,8 @@ import (
 
 	"vigil/hcl/spec"
 	"vigil/runtime/api"
+	"vigil/runtime/cluster"
+	"vigil/runtime/footage"
 	"vigil/runtime/proving/measure"
 )
 
@@ -562,49 +564,156 @@ func TestDrainAndRollingRestart(t *testing.T) {
 	checkReportedGaps(t, s, "s1", row)
 }
 
-// checkReportedGaps compares the site-wide gaps a server reports (GET
-// /v1/gaps) with the files, camera by camera, over the rows' windows: a
-// camera whose files have a hole must have one reported gap there, ending
-// where the files resume (within two frames) and starting where they
-// stopped, give or take what the failed server may have recorded after its
-// last answer (a ping interval) or not written (its last part, about a
-// second, more while its writer lags under load: 2 s allowed); a camera
-// whose files have no hole must have no gap reported.
+// checkReportedGaps compares what the site reports of its gaps with the
+// files, camera by camera, over the rows' windows: the gap history (GET
+// /v1/gaps), which every running server must answer alike; the gap.closed
+// events of the site's history (those not retracted); and the footage
+// listing (GET /v1/recordings) asked of observer. A camera whose files have
+// a hole must have one reported gap there, ending where the files resume
+// (within two frames) and starting where they stopped, give or take what
+// the failed server may have recorded after its last answer (a ping
+// interval) or not written (its last part, about a second, more while its
+// writer lags under load: 2 s allowed); the listing, read from the
+// servers' indexes, within two frames and the listing's join at both ends.
+// A camera whose files have no hole must have none reported.
 func checkReportedGaps(t *testing.T, s *Site, observer string, rows ...Row) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	gaps, err := s.Client(observer).Gaps(ctx, "")
-	if err != nil {
-		t.Fatal(err)
+	gaps := s.agreedGaps(ctx, t)
+	since := rows[0].From
+	for _, row := range rows {
+		since = minTime(since, row.From)
 	}
+	told := s.toldGaps(ctx, t, observer, since.Add(-time.Minute))
 	k := s.Opts.Keepalive
+	loose := func(ds, de time.Duration) bool {
+		return ds < -(k/8+Period) || ds > 2*time.Second+k/8 || de < -2*Period || de > 2*Period
+	}
+	tight := func(ds, de time.Duration) bool {
+		lim := 2*Period + footage.Join
+		return ds < -lim || ds > lim || de < -lim || de > lim
+	}
 	for _, row := range rows {
 		for cam, c := range row.Cameras {
-			var in []api.Gap
-			for _, g := range gaps {
-				if g.Camera == cam && g.Start.Before(row.To) && (g.End.IsZero() || g.End.After(row.From)) {
-					in = append(in, g)
+			if slices.Contains(row.Dark, cam) {
+				continue
+			}
+			hole := c.Gap > Period && row.SkippedBy[cam] == 0
+			listing, err := s.Client(observer).Recordings(ctx, cam, row.From, row.To)
+			if err != nil {
+				t.Fatalf("%s: the listing of %s: %v", row.Scenario, cam, err)
+			}
+			var listed []api.Gap
+			for _, g := range listing.Gaps {
+				// The window's edges cut the recording being written.
+				if g.End.Sub(g.Start) > footage.Join+Period && g.Start.After(row.From) && g.End.Before(row.To) {
+					listed = append(listed, api.Gap{Camera: cam, Start: g.Start, End: g.End, Cause: g.Cause})
 				}
 			}
-			hole := c.Gap > Period && row.SkippedBy[cam] == 0 && !slices.Contains(row.Dark, cam)
-			switch {
-			case slices.Contains(row.Dark, cam):
-			case !hole && len(in) > 0:
-				t.Errorf("%s: %s reports gaps %v in %s, the files have none", cam, observer, in, row.Scenario)
-			case hole && len(in) != 1:
-				t.Errorf("%s: the files have a hole of %v (%s to %s) in %s; %s reports %v", cam, c.Gap.Round(time.Millisecond),
-					c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"), row.Scenario, observer, in)
-			case hole:
-				g := in[0]
-				ds, de := g.Start.Sub(c.GapStart), g.End.Sub(c.GapEnd)
-				t.Logf("%s: reported gap %s to %s, files %s to %s (start %+v, end %+v)", cam, g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"),
-					c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"), ds.Round(time.Millisecond), de.Round(time.Millisecond))
-				if ds < -(k/8+Period) || ds > 2*time.Second+k/8 || de < -2*Period || de > 2*Period {
-					t.Errorf("%s: reported gap %s to %s does not match the files %s to %s", cam, g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"),
-						c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"))
+			for _, src := range []struct {
+				what string
+				gaps []api.Gap
+				off  func(ds, de time.Duration) bool
+			}{{"GET /v1/gaps", gaps, loose}, {"the gap.closed events", told, loose}, {"the listing", listed, tight}} {
+				var in []api.Gap
+				for _, g := range src.gaps {
+					if g.Camera == cam && g.Start.Before(row.To) && (g.End.IsZero() || g.End.After(row.From)) {
+						in = append(in, g)
+					}
+				}
+				switch {
+				case row.SkippedBy[cam] > 0:
+				case !hole && len(in) > 0:
+					t.Errorf("%s: %s tell gaps %v in %s, the files have none", cam, src.what, in, row.Scenario)
+				case hole && len(in) != 1:
+					t.Errorf("%s: the files have a hole of %v (%s to %s) in %s; %s tell %v (the listing of %s to %s: spans %v, gaps %v)", cam, c.Gap.Round(time.Millisecond),
+						c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"), row.Scenario, src.what, in,
+						row.From.Format("15:04:05.000"), row.To.Format("15:04:05.000"), listing.Spans, listing.Gaps)
+				case hole:
+					g := in[0]
+					ds, de := g.Start.Sub(c.GapStart), g.End.Sub(c.GapEnd)
+					t.Logf("%s: %s: gap %s to %s (%s), files %s to %s (start %+v, end %+v)", cam, src.what, g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"),
+						g.Cause, c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"), ds.Round(time.Millisecond), de.Round(time.Millisecond))
+					if src.off(ds, de) {
+						t.Errorf("%s: %s tell a gap %s to %s that does not match the files %s to %s", cam, src.what, g.Start.Format("15:04:05.000"), g.End.Format("15:04:05.000"),
+							c.GapStart.Format("15:04:05.000"), c.GapEnd.Format("15:04:05.000"))
+					}
 				}
 			}
 		}
 	}
+}
+
+// agreedGaps waits until every running server answers GET /v1/gaps alike
+// (the site's history is replicated: a server may lag by a commit) and
+// returns the answer.
+func (s *Site) agreedGaps(ctx context.Context, t *testing.T) []api.Gap {
+	t.Helper()
+	same := func(x, y api.Gap) bool {
+		return x.Camera == y.Camera && x.Start.Equal(y.Start) && x.End.Equal(y.End) && x.Cause == y.Cause
+	}
+	var answers map[string][]api.Gap
+	for {
+		answers = map[string][]api.Gap{}
+		var first []api.Gap
+		agree := true
+		for _, srv := range s.Servers {
+			if !s.Running(srv.Name) {
+				continue
+			}
+			g, err := s.Client(srv.Name).Gaps(ctx, "")
+			if err != nil {
+				t.Fatalf("GET /v1/gaps of %s: %v", srv.Name, err)
+			}
+			answers[srv.Name] = g
+			if first == nil {
+				first = g
+			}
+			agree = agree && slices.EqualFunc(first, g, same)
+		}
+		if agree {
+			return first
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the servers never agree on the site's gaps: %v", answers)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// toldGaps returns the gaps that the site's event history told closed
+// since a time and did not retract.
+func (s *Site) toldGaps(ctx context.Context, t *testing.T, observer string, since time.Time) []api.Gap {
+	t.Helper()
+	stream, err := s.Client(observer).EventHistory(ctx, api.EventFilter{Since: since, Kind: "gap.closed,gap.retracted"}, api.EventOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var closed, retracted []api.Gap
+	for ev := range stream.Events {
+		if ev.Gap == nil {
+			t.Errorf("event %s of %s carries no gap: %s", ev.Kind, ev.Camera, ev.Message)
+			continue
+		}
+		if ev.Kind == "gap.closed" {
+			closed = append(closed, *ev.Gap)
+		} else {
+			retracted = append(retracted, *ev.Gap)
+		}
+	}
+	if len(stream.Unanswered) > 0 {
+		t.Errorf("the site's event history lacks %v", stream.Unanswered)
+	}
+	return slices.DeleteFunc(closed, func(g api.Gap) bool {
+		return slices.ContainsFunc(retracted, func(r api.Gap) bool { return cluster.Overlaps(r, g) })
+	})
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
