@@ -396,6 +396,18 @@ func (g *gapTracker) recordedSince(camera string) (time.Time, bool) {
 	return from, !from.IsZero()
 }
 
+// lastUnconfirmed returns the newest unconfirmed gap of a camera.
+func (g *gapTracker) lastUnconfirmed(camera string) (api.Gap, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i := len(g.unconfirmed) - 1; i >= 0; i-- {
+		if g.unconfirmed[i].Camera == camera {
+			return g.unconfirmed[i], true
+		}
+	}
+	return api.Gap{}, false
+}
+
 // openGap returns the camera's gap reported open, or nil.
 func (g *gapTracker) openGap(camera string) *api.Gap {
 	g.mu.Lock()

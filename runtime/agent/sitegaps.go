@@ -135,10 +135,15 @@ func (a *Agent) commitGaps(v *view, retracted []api.Gap) {
 		}
 		closed = append(closed, g)
 	}
-	for _, g := range a.cl.Gaps("") {
-		if from, ok := a.gaps.recordedSince(g.Camera); ok && !g.Start.Before(from) &&
-			!slices.ContainsFunc(retracted, func(r api.Gap) bool { return cluster.Overlaps(r, g) }) {
-			retracted = append(retracted, g)
+	for _, c := range v.spec().Cameras {
+		from, ok := a.gaps.recordedSince(c.Name)
+		if !ok {
+			continue
+		}
+		for _, g := range a.cl.GapsFrom(c.Name, from) {
+			if !slices.ContainsFunc(retracted, func(r api.Gap) bool { return cluster.Overlaps(r, g) }) {
+				retracted = append(retracted, g)
+			}
 		}
 	}
 	if len(closed) == 0 && len(retracted) == 0 {
@@ -177,15 +182,19 @@ func (a *Agent) siteGaps(camera string) []api.Gap {
 	return out
 }
 
-// lastGap is a camera's gap open now, else the last of its history.
+// lastGap is a camera's gap open now, else the last of its history (the
+// committed one, or a newer one this agent observed that is not committed
+// yet).
 func (a *Agent) lastGap(camera string) *api.Gap {
 	if g := a.gaps.openGap(camera); g != nil {
 		return g
 	}
-	h := a.siteGaps(camera)
-	if len(h) == 0 {
+	last, ok := a.cl.LastGap(camera)
+	if u, seen := a.gaps.lastUnconfirmed(camera); seen && (!ok || u.Start.After(last.Start) && !cluster.Overlaps(u, last)) {
+		last, ok = u, true
+	}
+	if !ok {
 		return nil
 	}
-	g := h[len(h)-1]
-	return &g
+	return &last
 }

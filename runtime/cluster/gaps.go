@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"time"
 
 	"vigil/runtime/api"
 )
@@ -37,6 +38,27 @@ func (c *Cluster) RecordGaps(ctx context.Context, closed, retracted []api.Gap) e
 // Gaps returns the committed gaps of a camera ("" for every camera),
 // oldest first.
 func (c *Cluster) Gaps(camera string) []api.Gap { return c.fsm.gapsOf(camera) }
+
+// LastGap returns the newest committed gap of a camera.
+func (c *Cluster) LastGap(camera string) (api.Gap, bool) {
+	c.fsm.mu.RLock()
+	defer c.fsm.mu.RUnlock()
+	h := c.fsm.gaps[camera]
+	if len(h) == 0 {
+		return api.Gap{}, false
+	}
+	return h[len(h)-1], true
+}
+
+// GapsFrom returns the committed gaps of a camera that start at or after
+// from, oldest first.
+func (c *Cluster) GapsFrom(camera string, from time.Time) []api.Gap {
+	c.fsm.mu.RLock()
+	defer c.fsm.mu.RUnlock()
+	h := c.fsm.gaps[camera]
+	i, _ := slices.BinarySearchFunc(h, from, func(g api.Gap, t time.Time) int { return g.Start.Compare(t) })
+	return slices.Clone(h[i:])
+}
 
 // Overlaps tells whether two gaps of a camera share some time; an open gap
 // (zero End) reaches forever.

@@ -34,6 +34,13 @@ func TestFSMGapHistory(t *testing.T) {
 	if got := f.gapsOf(""); len(got) != 3 || got[1].Camera != "cam1" || got[2].Camera != "cam2" {
 		t.Errorf("every gap: %v, want 3 by start then camera", got)
 	}
+	c := &Cluster{fsm: f}
+	if last, ok := c.LastGap("cam1"); !ok || !last.Start.Equal(at(9.9)) {
+		t.Errorf("cam1's last gap %v (%v), want the one from 9.9 s", last, ok)
+	}
+	if got := c.GapsFrom("cam1", at(5)); len(got) != 1 || !got[0].Start.Equal(at(9.9)) {
+		t.Errorf("cam1's gaps from 5 s: %v, want the one from 9.9 s", got)
+	}
 	// A server cut off kept recording cam2 through its gap.
 	applyEntry(t, f, cmdRecordGaps, cmdRecordGapsV, recordGapsBody{Retracted: []api.Gap{gap("cam2", 10, 11)}})
 	if got := f.gapsOf("cam2"); len(got) != 0 {
