@@ -104,8 +104,10 @@ func checkNesting(src []byte, filename string) hhcl.Diagnostics {
 
 // secretAttributes are the arguments whose literal strings are secrets
 // wherever they appear, also in a file that does not parse: a source line
-// shown under a diagnostic must not show them.
-var secretAttributes = map[string]bool{"password": true, "token": true, "site_key": true}
+// shown under a diagnostic must not show them. A user's password_hash and
+// a token's hash are secrets too, and may well hold the password or token
+// itself, pasted by mistake.
+var secretAttributes = map[string]bool{"password": true, "token": true, "site_key": true, "password_hash": true, "hash": true}
 
 // scanSource is checkNesting, and also returns the literal values of
 // secret arguments ("password = \"...\"") and the passwords of URLs, from
@@ -120,7 +122,13 @@ func scanSource(src []byte, filename string) (hhcl.Diagnostics, []string) {
 		lit := string(t.Bytes)
 		if i >= 3 && tokens[i-1].Type == hclsyntax.TokenOQuote && tokens[i-2].Type == hclsyntax.TokenEqual &&
 			tokens[i-3].Type == hclsyntax.TokenIdent && secretAttributes[string(tokens[i-3].Bytes)] {
-			secrets = append(secrets, lit)
+			// The lexer cuts a literal at each "$" (an argon2id hash
+			// has several): the secret is the whole run.
+			whole := lit
+			for j := i + 1; j < len(tokens) && tokens[j].Type == hclsyntax.TokenQuotedLit; j++ {
+				whole += string(tokens[j].Bytes)
+			}
+			secrets = append(secrets, whole)
 		}
 		if u, err := url.Parse(lit); err == nil && u.User != nil {
 			if pw, ok := u.User.Password(); ok && pw != "" {

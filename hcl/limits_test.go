@@ -215,6 +215,20 @@ func TestLiteralPasswordNotShown(t *testing.T) {
   }
 }
 `,
+		"a password pasted as its hash": `site "hq" {
+  user "alice" {
+    role          = "viewer"
+    password_hash = "hunter2-pw"
+  }
+}
+`,
+		"a token pasted as its hash": `site "hq" {
+  token "ci" {
+    role = "admin"
+    hash = "hunter2-pw"
+  }
+}
+`,
 	} {
 		cfg, diags := loadSources([]source{{"a.hcl", []byte(src)}}, LoadOptions{Env: []string{}}, nil)
 		if !diags.HasErrors() {
