@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -115,6 +116,37 @@ func TestConsoleLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	until(t, ctx, "the console again", `!document.body.classList.contains('logged-out') && document.getElementById('conn').classList.contains('ok')`, 20*time.Second)
+
+	// An operator exports with its session: the export panel asks no
+	// token, and the page's request of the console's export is answered
+	// with the zip on the cookie alone. First some footage must be
+	// exportable (closed segments).
+	for {
+		_, err := site.Client("srv-1").Export(actx, "cam1", time.Now().Add(-10*time.Minute), time.Now(), "test", io.Discard)
+		if err == nil {
+			break
+		}
+		if actx.Err() != nil {
+			t.Fatalf("cam1's footage never became exportable: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond) // polling the condition: a segment closed
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/camera/cam1'`)); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "cam1's export panel", `!!document.querySelector('.export button')`, 30*time.Second)
+	if n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.export input').length`)); n != 0 {
+		t.Error("the export asks a logged-in user for a token")
+	}
+	answer, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		const q = new URLSearchParams({start: new Date(Date.now() - 600000).toISOString(), end: new Date(Date.now() - 1000).toISOString()});
+		const resp = await fetch('/v1/console/export/cam1.zip?' + q);
+		return resp.status + ' ' + resp.headers.get('Content-Type');
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil || answer != "200 application/zip" {
+		t.Errorf("the console's export with alice's session: %q, %v; want 200 application/zip", answer, err)
+	}
+	screenshot(t, ctx, "export-session")
 
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#user button`))); err != nil {
 		t.Fatal(err)

@@ -1,12 +1,14 @@
 // The export of a period selected on the timeline: the site's signed
 // export (GET /v1/console/export/CAMERA.zip, the MP4 and its manifest for
-// `vigil verify`), which needs the API token until access control lands.
+// `vigil verify`). A logged-in user exports with its session (an operator
+// or admin may); on a site without users the page asks for an API token.
 import { h, dateTime, bytes } from './util.js';
+import { user } from './login.js';
 
 export function exportPanel(camera) {
   let period = null;
-  const token = h('input', {type: 'password', placeholder: 'API token (VIGIL_TOKEN)', autocomplete: 'off', size: 24});
-  token.value = sessionStorage.getItem('vigil.token') || '';
+  const token = user ? null : h('input', {type: 'password', placeholder: 'API token (VIGIL_TOKEN)', autocomplete: 'off', size: 24});
+  if (token) token.value = sessionStorage.getItem('vigil.token') || '';
   const what = h('span', null, 'Drag on the timeline to choose a period to export.');
   const button = h('button', {type: 'button', disabled: true, onclick: run}, 'Export');
   const result = h('span', {class: 'result'});
@@ -14,13 +16,17 @@ export function exportPanel(camera) {
 
   async function run() {
     const [start, end] = period;
-    sessionStorage.setItem('vigil.token', token.value.trim());
+    const headers = {};
+    if (token) {
+      sessionStorage.setItem('vigil.token', token.value.trim());
+      headers.Authorization = `Bearer ${token.value.trim()}`;
+    }
     const q = new URLSearchParams({start: start.toISOString(), end: end.toISOString()});
     button.disabled = true;
     result.className = 'result';
     result.textContent = 'exporting…';
     try {
-      const resp = await fetch(`/v1/console/export/${encodeURIComponent(camera)}.zip?${q}`, {headers: {Authorization: `Bearer ${token.value.trim()}`}});
+      const resp = await fetch(`/v1/console/export/${encodeURIComponent(camera)}.zip?${q}`, {headers});
       if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).error || resp.statusText);
       const blob = await resp.blob();
       const name = (resp.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/)?.[1] || `${camera}.zip`;

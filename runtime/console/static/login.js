@@ -57,6 +57,7 @@ export function setup(loggedIn, loggedOut) {
 
 // showLogin shows the login form in place of the console, with a message.
 export function showLogin(message) {
+  user = null;
   const form = document.getElementById('login');
   document.body.classList.add('logged-out');
   document.getElementById('user').hidden = true;
@@ -70,10 +71,14 @@ function hideLogin() {
   document.getElementById('login').hidden = true;
 }
 
+// user is the logged-in user ({name, role, cameras}), null without a login.
+export let user = null;
+
 // showUser puts the logged-in user and the logout button in the header.
-export function showUser(user) {
+export function showUser(u) {
+  user = u;
   const el = document.getElementById('user');
-  el.querySelector('.name').textContent = `${user.name} (${user.role})`;
+  el.querySelector('.name').textContent = `${u.name} (${u.role})`;
   el.hidden = false;
 }
 
