@@ -298,3 +298,28 @@ func mustHistory(t *testing.T, ctx context.Context, addr, token string) <-chan a
 	}
 	return s.Events
 }
+
+// TestConsoleOpenWithoutUsers: while a site declares no users (nobody
+// could log in), the console's reads answer without credentials; the
+// other endpoints still need one.
+func TestConsoleOpenWithoutUsers(t *testing.T) {
+	s := newSite(t, []string{"rec-1"}, 0)
+	ctx := ctxFor(t, 30*time.Second)
+	base := s.Server("rec-1").Addr()
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/v1/state", http.StatusOK},
+		{http.MethodGet, "/v1/recordings/days?camera=cam1", 0}, // allowed; 503 before the first apply
+		{http.MethodGet, "/v1/stats", http.StatusUnauthorized},
+		{http.MethodGet, "/metrics", http.StatusUnauthorized},
+		{http.MethodPost, "/v1/apply", http.StatusUnauthorized},
+		{http.MethodGet, "/v1/export/cam1.mp4", http.StatusUnauthorized},
+	} {
+		got := status(t, ctx, c.method, base+c.path, "")
+		if c.want == 0 && (got == http.StatusUnauthorized || got == http.StatusForbidden) || c.want != 0 && got != c.want {
+			t.Errorf("%s %s without credentials: %d, want %d (0: allowed)", c.method, c.path, got, c.want)
+		}
+	}
+}
