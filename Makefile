@@ -67,7 +67,7 @@ bench-record:
 # Multi-host scenarios: real agents in network namespaces (root and iproute2;
 # skipped with one line otherwise). `make test` runs scenarios 1, 2 and 7.
 e2e: build
-	VIGIL_E2E=1 VIGIL_BIN=$(CURDIR)/bin/vigil $(GO) test -count=1 -timeout 30m -v ./runtime/proving/...
+	VIGIL_E2E=1 VIGIL_BIN=$(CURDIR)/bin/vigil $(GO) test -count=1 -timeout 30m -v ./dev/proving/...
 
 # Failover benchmark: scenarios 1-4, 4 servers, BENCH_CAMERAS cameras of
 # BENCH_PROFILE each; prints the table (README).
@@ -75,14 +75,14 @@ BENCH_CAMERAS ?= 200
 BENCH_PROFILE ?= 1080p
 bench-failover: build
 	VIGIL_BIN=$(CURDIR)/bin/vigil VIGIL_BENCH_FAILOVER=1 VIGIL_BENCH_CAMERAS=$(BENCH_CAMERAS) VIGIL_BENCH_PROFILE=$(BENCH_PROFILE) \
-		$(GO) test -count=1 -timeout 60m -run '^TestBenchFailover$$' -v ./runtime/proving/
+		$(GO) test -count=1 -timeout 60m -run '^TestBenchFailover$$' -v ./dev/proving/
 
 # False alarms: the quickstart site idle in one process for BENCH_IDLE_FOR
 # (default 10m) while two `yes` loops and a 1 GiB memory hog load the
 # machine; fails on any dead verdict, master change or gap event.
 BENCH_IDLE_FOR ?= 10m
 bench-idle:
-	VIGIL_BENCH_IDLE=1 VIGIL_BENCH_IDLE_FOR=$(BENCH_IDLE_FOR) $(GO) test -count=1 -timeout 60m -run '^TestIdleUnderLoad$$' -v ./runtime/devsite/
+	VIGIL_BENCH_IDLE=1 VIGIL_BENCH_IDLE_FOR=$(BENCH_IDLE_FOR) $(GO) test -count=1 -timeout 60m -run '^TestIdleUnderLoad$$' -v ./dev/devsite/
 
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./hcl

@@ -21,8 +21,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -352,7 +352,7 @@ func TestVIPFailover(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
 	}
-	site, err := agenttest.New(agenttest.Options{Servers: []string{"s1", "s2", "s3"}})
+	site, err := devsite.New(devsite.Options{Servers: []string{"s1", "s2", "s3"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func TestVIPFailover(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := site.Apply(ctx, siteSpec); err != nil {
+	if _, err := site.Commit(ctx, siteSpec); err != nil {
 		t.Fatal(err)
 	}
 	holders := func() []string {

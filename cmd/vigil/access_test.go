@@ -25,7 +25,7 @@ func TestReadsNeedAToken(t *testing.T) {
 	site := s.Spec(s.CameraSpec(1, "rec-1"))
 	site.Tokens = []*spec.Token{{Name: "wall", Role: "viewer", Hash: hash}}
 	site.Users = []*spec.User{{Name: "alice", Role: "admin", PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"}}
-	if _, err := s.Apply(ctx, site); err != nil {
+	if _, err := s.Commit(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	addr := s.Server("rec-1").Addr()

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/alerting"
 	"vigil/runtime/api"
 )
@@ -19,7 +19,7 @@ import (
 // prints what the webhook answered; vigil events shows it in the site's
 // history, filtered by kind.
 func TestAlertTestAndEvents(t *testing.T) {
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Dir: t.TempDir()})
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1"}, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestAlertTestAndEvents(t *testing.T) {
 	site.Notifiers = []*spec.Notifier{{Name: "pager", Webhook: &spec.WebhookNotifier{URL: hook.URL, Secret: "s3cret"}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := s.Apply(ctx, site); err != nil {
+	if _, err := s.Commit(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	addr := s.Server("rec-1").Addr()

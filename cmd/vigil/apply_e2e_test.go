@@ -11,20 +11,20 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
 )
 
 // siteConfig writes a configuration for the in-process site with the given
 // cameras (name -> primary server) and returns its directory. The cameras
 // point at a closed port: the planner and the apply do not need them.
-func siteConfig(t *testing.T, s *agenttest.Site, cameras ...[2]string) string {
+func siteConfig(t *testing.T, s *devsite.Site, cameras ...[2]string) string {
 	return siteConfigOf(t, s, s.Names(), cameras...)
 }
 
 // siteConfigOf is siteConfig with only the named servers; a camera's backup
 // is the first of them that is not its primary.
-func siteConfigOf(t *testing.T, s *agenttest.Site, servers []string, cameras ...[2]string) string {
+func siteConfigOf(t *testing.T, s *devsite.Site, servers []string, cameras ...[2]string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "site %q {\n  keepalive = \"1s\"\n", s.Name)

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"vigil/runtime/camsim"
+	"vigil/dev/camsim"
 )
 
 func init() {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
 )
 
@@ -21,7 +21,7 @@ import (
 // the agent file raises an event for each import and refusal.
 func TestConfigSignedImport(t *testing.T) {
 	dir := t.TempDir()
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Dir: t.TempDir()})
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1"}, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,11 +21,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	statusviews "vigil/cmd/vigil/internal/views"
+	"vigil/dev/devsite"
 	"vigil/hcl"
 	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/runtime/api"
-	"vigil/runtime/devsite"
 )
 
 func init() {
@@ -209,7 +209,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	if s.Cams != nil {
 		banner.Camsim, banner.Paths = s.CamsimAddr, len(s.Cams.Paths())
 	}
-	for _, n := range s.Servers() {
+	for _, n := range s.Names() {
 		banner.Servers = append(banner.Servers, [2]string{n, s.Addr(n)})
 	}
 	statusviews.DevStartBanner(stdout, banner)
@@ -387,10 +387,10 @@ func devCommand(s *devsite.Site, line string) (out string, quit bool) {
 	case "quit", "exit", "q":
 		return "", true
 	case "help", "?":
-		return "commands: stop SERVER, kill SERVER, start SERVER, quit (servers: " + strings.Join(s.Servers(), ", ") + ")", false
+		return "commands: stop SERVER, kill SERVER, start SERVER, quit (servers: " + strings.Join(s.Names(), ", ") + ")", false
 	}
 	if len(f) != 2 {
-		return fmt.Sprintf("%q: type a command and a server, e.g. stop %s (or help)", line, s.Servers()[0]), false
+		return fmt.Sprintf("%q: type a command and a server, e.g. stop %s (or help)", line, s.Names()[0]), false
 	}
 	msg, err := s.Do(f[0], f[1])
 	if err != nil {
@@ -402,7 +402,7 @@ func devCommand(s *devsite.Site, line string) (out string, quit bool) {
 // devScreen is the screen of the running site without its state: the
 // export line and how to use the site.
 func devScreen(s *devsite.Site, a devArgs, cmd string) statusviews.DevScreen {
-	servers := s.Servers()
+	servers := s.Names()
 	other := servers[min(1, len(servers)-1)] // srv-2 in the quickstart, as in the README
 	ctl := ""
 	if a.control != defaultDevControl {

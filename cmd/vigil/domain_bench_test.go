@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/hcl"
 	"vigil/planner"
 	"vigil/planner/views"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -46,7 +46,7 @@ func BenchmarkDomainLarge(b *testing.B) {
 	}
 	cfg := loadLarge(b)
 	const token = "bench-token"
-	sites := map[string]*agenttest.Site{}
+	sites := map[string]*devsite.Site{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make(chan error, len(cfg.Sites))
@@ -57,7 +57,7 @@ func BenchmarkDomainLarge(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			as, err := agenttest.New(agenttest.Options{Name: s.Name, Servers: []string{"rec-1"}, Dir: b.TempDir(), Version: "bench"})
+			as, err := devsite.New(devsite.Options{Name: s.Name, Servers: []string{"rec-1"}, Dir: b.TempDir(), Version: "bench"})
 			if err != nil {
 				errs <- err
 				return
@@ -94,7 +94,7 @@ func BenchmarkDomainLarge(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := as.Apply(applyCtx, *s); err != nil {
+			if _, err := as.Commit(applyCtx, *s); err != nil {
 				errs <- fmt.Errorf("applying %s: %w", s.Name, err)
 			}
 		}()
@@ -203,7 +203,7 @@ func loadLarge(b *testing.B) *hcl.Config {
 
 // relocate points the configuration at the in-process domain: see
 // BenchmarkDomainLarge.
-func relocate(cfg *hcl.Config, sites map[string]*agenttest.Site) {
+func relocate(cfg *hcl.Config, sites map[string]*devsite.Site) {
 	for _, s := range cfg.Sites {
 		as := sites[s.Name]
 		if as == nil {

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
 	"vigil/planner"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -24,7 +24,7 @@ import (
 // server each, camsim cameras) and a site "east" whose agent never runs,
 // so that it cannot be reached.
 type testDomain struct {
-	sites map[string]*agenttest.Site
+	sites map[string]*devsite.Site
 	token string
 }
 
@@ -32,13 +32,13 @@ var domainServers = map[string]string{"region": "dir-1", "north": "n-1", "south"
 
 func newTestDomain(t *testing.T) *testDomain {
 	t.Helper()
-	d := &testDomain{sites: map[string]*agenttest.Site{}, token: "domain-token"}
+	d := &testDomain{sites: map[string]*devsite.Site{}, token: "domain-token"}
 	for _, name := range []string{"region", "north", "south", "east"} {
 		cams := 0
 		if name == "north" || name == "south" {
 			cams = 2
 		}
-		s, err := agenttest.New(agenttest.Options{Name: name, Servers: []string{domainServers[name]}, Cameras: cams, Dir: t.TempDir()})
+		s, err := devsite.New(devsite.Options{Name: name, Servers: []string{domainServers[name]}, Cameras: cams, Dir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +157,7 @@ func TestDomainPlanApplyStatus(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := d.sites["north"].Wait(ctx, "n-1", func(st *api.State) bool {
-		return agenttest.RecordedBy(st, map[string][]string{"north-1": {"n-1"}, "north-2": {"n-1"}})
+		return devsite.RecordedBy(st, map[string][]string{"north-1": {"n-1"}, "north-2": {"n-1"}})
 	}); err != nil {
 		t.Fatalf("north does not record its cameras: %v", err)
 	}

@@ -8,19 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
 )
 
 // startSite starts an in-process site of the named servers recording
 // cameras simulated cameras, stopped when the test ends; VIGIL_TOKEN is its
 // token meanwhile. Under -short the test is skipped.
-func startSite(t *testing.T, servers []string, cameras int) *agenttest.Site {
+func startSite(t *testing.T, servers []string, cameras int) *devsite.Site {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a site of agents and a camera simulator")
 	}
-	s, err := agenttest.New(agenttest.Options{Servers: servers, Cameras: cameras, Dir: t.TempDir()})
+	s, err := devsite.New(devsite.Options{Servers: servers, Cameras: cameras, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestRecordingsExportVerify(t *testing.T) {
 	s := startSite(t, []string{"rec-1"}, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := s.Apply(ctx, s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
+	if _, err := s.Commit(ctx, s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
 		t.Fatal(err)
 	}
 	addr := s.Server("rec-1").Addr()

@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
 )
 
 // TestStatusAndMasterTransfer runs vigil status and vigil master transfer
 // against a one-server site.
 func TestStatusAndMasterTransfer(t *testing.T) {
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Cameras: 1, Dir: t.TempDir()})
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1"}, Cameras: 1, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,10 +36,10 @@ func TestStatusAndMasterTransfer(t *testing.T) {
 		t.Errorf("fresh site status:\n%s", out.String())
 	}
 
-	if _, err := s.Apply(ctx, s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
+	if _, err := s.Commit(ctx, s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) }); err != nil {
+	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return devsite.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) }); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/devsite"
 	"vigil/runtime/evidence"
 )
 
@@ -20,7 +20,7 @@ import (
 // key; vigil verify passes an intact export, fails after a one-byte edit of
 // either file, and with -public-key fails an export the site did not sign.
 func TestExportPublicKeyAndVerify(t *testing.T) {
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Dir: t.TempDir()})
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1"}, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestExportPublicKeyAndVerify(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := s.Apply(ctx, s.Spec()); err != nil {
+	if _, err := s.Commit(ctx, s.Spec()); err != nil {
 		t.Fatal(err)
 	}
 	out.Reset()

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
 	"vigil/runtime/access"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -62,7 +62,7 @@ var accessExamples = map[string]struct{ path, need string }{
 // camera the caller may not see, anything else (the handler's answer)
 // when allowed.
 func TestAccessTable(t *testing.T) {
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Cameras: 2, Keepalive: time.Second, Dir: t.TempDir()})
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1"}, Cameras: 2, Keepalive: time.Second, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestAccessTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	site.Users = []*spec.User{{Name: "alice", Role: "viewer", PasswordHash: hash}}
-	if _, err := s.Apply(ctx, site); err != nil {
+	if _, err := s.Commit(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	a := s.Server("rec-1").Agent()

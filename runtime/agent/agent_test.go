@@ -11,20 +11,20 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
 // newSite starts a site of the named servers with n simulated cameras and
 // stops it when the test ends. VIGIL_TEST_LOG=1 shows the agents' logs.
-func newSite(t *testing.T, servers []string, cameras int) *agenttest.Site {
+func newSite(t *testing.T, servers []string, cameras int) *devsite.Site {
 	t.Helper()
-	opts := agenttest.Options{Servers: servers, Cameras: cameras, Keepalive: time.Second, Dir: t.TempDir(), StatsInterval: time.Second}
+	opts := devsite.Options{Servers: servers, Cameras: cameras, Keepalive: time.Second, Dir: t.TempDir(), StatsInterval: time.Second}
 	if os.Getenv("VIGIL_TEST_LOG") != "" {
 		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := agenttest.New(opts)
+	s, err := devsite.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +41,9 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func waitRecorded(t *testing.T, s *agenttest.Site, on string, want map[string][]string, d time.Duration) *api.State {
+func waitRecorded(t *testing.T, s *devsite.Site, on string, want map[string][]string, d time.Duration) *api.State {
 	t.Helper()
-	st, err := s.Wait(ctxFor(t, d), on, func(st *api.State) bool { return agenttest.RecordedBy(st, want) })
+	st, err := s.Wait(ctxFor(t, d), on, func(st *api.State) bool { return devsite.RecordedBy(st, want) })
 	if err != nil {
 		t.Fatalf("%v; want %v; state: %s", err, want, describe(st))
 	}
@@ -77,7 +77,7 @@ func TestSingleServerRecordsItsCameras(t *testing.T) {
 		t.Errorf("fresh agent health = %+v, want waiting", h)
 	}
 	spec := s.Spec(s.CameraSpec(1, "rec-1"), s.CameraSpec(2, "rec-1"))
-	rev, err := s.Apply(ctxFor(t, 20*time.Second), spec)
+	rev, err := s.Commit(ctxFor(t, 20*time.Second), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 	fast := s.CameraSpec(3, "rec-1", "rec-2")
 	fast.Redundancy = spec.RedundancyFast
 	spec := s.Spec(s.CameraSpec(1, "rec-1", "rec-2"), s.CameraSpec(2, "rec-2", "rec-1"), fast)
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), spec); err != nil {
 		t.Fatal(err)
 	}
 	waitRecorded(t, s, "rec-2", map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}, "cam3": {"rec-1"}}, 20*time.Second)
@@ -121,7 +121,7 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 	ctx := ctxFor(t, 30*time.Second)
 	st, err := s.Wait(ctx, "rec-2", func(st *api.State) bool {
 		for _, c := range []string{"cam1", "cam3"} {
-			if _, ok := took[c]; !ok && slices.Contains(agenttest.Recorders(st, c), "rec-2") {
+			if _, ok := took[c]; !ok && slices.Contains(devsite.Recorders(st, c), "rec-2") {
 				took[c] = time.Since(killed)
 			}
 		}
@@ -148,11 +148,11 @@ func TestTwoServersTakeOverAndFailBack(t *testing.T) {
 	// Make-before-break: at every moment someone records cam1 and cam3.
 	st, err = s.Wait(ctxFor(t, 30*time.Second), "rec-2", func(st *api.State) bool {
 		for _, c := range []string{"cam1", "cam3"} {
-			if len(agenttest.Recorders(st, c)) == 0 {
+			if len(devsite.Recorders(st, c)) == 0 {
 				t.Errorf("%s not recorded during failback: %s", c, describe(st))
 			}
 		}
-		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}, "cam3": {"rec-1"}, "cam2": {"rec-2"}})
+		return devsite.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}, "cam3": {"rec-1"}, "cam2": {"rec-2"}})
 	})
 	if err != nil {
 		t.Fatalf("failback: %v: %s", err, describe(st))
@@ -249,7 +249,7 @@ func TestThreeServers(t *testing.T) {
 	constant := s.CameraSpec(2, "rec-2", "rec-3")
 	constant.Redundancy = spec.RedundancyConstant
 	spec := s.Spec(s.CameraSpec(1, "rec-1", "rec-2", "rec-3"), constant, s.CameraSpec(3, "rec-3", "rec-1"))
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), spec); err != nil {
 		t.Fatal(err)
 	}
 	st := waitRecorded(t, s, "rec-1", map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2", "rec-3"}, "cam3": {"rec-3"}}, 20*time.Second)
@@ -296,7 +296,7 @@ func TestThreeServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := s.Wait(ctxFor(t, 30*time.Second), "rec-3", func(st *api.State) bool {
-		return st.Master != "" && st.Master != "rec-2" && agenttest.RecordedBy(st, map[string][]string{"cam2": {"rec-3"}})
+		return st.Master != "" && st.Master != "rec-2" && devsite.RecordedBy(st, map[string][]string{"cam2": {"rec-3"}})
 	})
 	if err != nil {
 		t.Fatalf("%v: master %q %s", err, st.Master, describe(st))
@@ -323,7 +323,7 @@ func TestMaxConcurrentFailovers(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "rec-2", "rec-3", "spare"}, 3)
 	spec := s.Spec(s.CameraSpec(1, "rec-1", "spare"), s.CameraSpec(2, "rec-2", "spare"), s.CameraSpec(3, "rec-3", "spare"))
 	spec.MaxConcurrentFailovers = 1
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), spec); err != nil {
 		t.Fatal(err)
 	}
 	waitRecorded(t, s, "spare", map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}, "cam3": {"rec-3"}}, 20*time.Second)
@@ -336,10 +336,10 @@ func TestMaxConcurrentFailovers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, describe(st))
 	}
-	if got := agenttest.Recorders(st, "cam1"); len(got) != 1 || got[0] != "spare" {
+	if got := devsite.Recorders(st, "cam1"); len(got) != 1 || got[0] != "spare" {
 		t.Errorf("cam1 recorded by %v, want the spare", got)
 	}
-	if got := agenttest.Recorders(st, "cam3"); len(got) != 1 || got[0] != "rec-3" {
+	if got := devsite.Recorders(st, "cam3"); len(got) != 1 || got[0] != "rec-3" {
 		t.Errorf("cam3 recorded by %v, want rec-3", got)
 	}
 	t.Logf("cam2: %s", camera(st, "cam2").Reason)
@@ -348,8 +348,8 @@ func TestMaxConcurrentFailovers(t *testing.T) {
 // TestVersionMismatchRefused: a server running another vigil version is
 // refused by membership, shown as such, and its cameras are covered.
 func TestVersionMismatchRefused(t *testing.T) {
-	opts := agenttest.Options{Servers: []string{"rec-1", "rec-2"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir()}
-	s, err := agenttest.New(opts)
+	opts := devsite.Options{Servers: []string{"rec-1", "rec-2"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir()}
+	s, err := devsite.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,11 +358,11 @@ func TestVersionMismatchRefused(t *testing.T) {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-2", "rec-1"))); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-2", "rec-1"))); err != nil {
 		t.Fatal(err)
 	}
 	st, err := s.Wait(ctxFor(t, 30*time.Second), "rec-1", func(st *api.State) bool {
-		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) && server(st, "rec-2").Message != ""
+		return devsite.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) && server(st, "rec-2").Message != ""
 	})
 	if err != nil {
 		t.Fatalf("%v: %s", err, describe(st))
@@ -388,7 +388,7 @@ func TestWitnessRecordsNothing(t *testing.T) {
 	site := s.Spec(s.CameraSpec(1, "rec-1"))
 	site.Servers[1].Kind = spec.KindWitness
 	site.Servers[1].Storage = nil
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), site); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), site); err != nil {
 		t.Fatal(err)
 	}
 	st := waitRecorded(t, s, "wit", map[string][]string{"cam1": {"rec-1"}}, 20*time.Second)
@@ -408,7 +408,7 @@ func TestWitnessRecordsNothing(t *testing.T) {
 func TestStateCarriesClockOffset(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "rec-2"}, 0)
 	s.Server("rec-2").Agent().SetClockOffset(func() (time.Duration, bool) { return -612400 * time.Microsecond, true })
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec()); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), s.Spec()); err != nil {
 		t.Fatal(err)
 	}
 	st, err := s.Wait(ctxFor(t, 20*time.Second), "rec-1", func(st *api.State) bool {

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/alerting"
 	"vigil/runtime/api"
 )
@@ -80,14 +80,14 @@ func (h *hook) next(ctx context.Context, alert string) api.Notification {
 }
 
 // alertSpec is the site's spec with a webhook notifier and the alerts.
-func alertSpec(s *agenttest.Site, h *hook, cams []*spec.Camera, alerts ...*spec.Alert) spec.Site {
+func alertSpec(s *devsite.Site, h *hook, cams []*spec.Camera, alerts ...*spec.Alert) spec.Site {
 	site := s.Spec(cams...)
 	site.Notifiers = []*spec.Notifier{{Name: "pager", Webhook: &spec.WebhookNotifier{URL: h.srv.URL + "/vigil", Secret: hookSecret}}}
 	site.Alerts = alerts
 	return site
 }
 
-func masterOf(t *testing.T, s *agenttest.Site, ctx context.Context, on string) string {
+func masterOf(t *testing.T, s *devsite.Site, ctx context.Context, on string) string {
 	t.Helper()
 	st, err := s.Wait(ctx, on, func(st *api.State) bool { return st.Master != "" })
 	if err != nil {
@@ -112,7 +112,7 @@ func TestAlertServerKilled(t *testing.T) {
 		want[c.Name] = []string{srv}
 	}
 	spec := alertSpec(s, h, cams, &spec.Alert{Name: "failover", When: []string{"server.dead", "takeover", "server.back"}, Notify: []string{"pager"}})
-	if _, err := s.Apply(ctx, spec); err != nil {
+	if _, err := s.Commit(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	waitRecorded(t, s, "rec-1", want, 30*time.Second)
@@ -178,10 +178,10 @@ func TestAlertCameraStalled(t *testing.T) {
 	const wait = 12 * time.Second
 	spec := alertSpec(s, h, []*spec.Camera{cam}, &spec.Alert{Name: "camera-dark", When: []string{"camera.unreachable", "camera.stalled", "gap.open"},
 		For: wait, Cameras: []string{"*"}, Notify: []string{"pager"}})
-	if _, err := s.Apply(ctx, spec); err != nil {
+	if _, err := s.Commit(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	recording := func(st *api.State) bool { return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) }
+	recording := func(st *api.State) bool { return devsite.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) }
 	if _, err := s.Wait(ctx, "rec-1", recording); err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestAlertMasterKilledMidDelivery(t *testing.T) {
 	h := newHook(t)
 	spec := alertSpec(s, h, []*spec.Camera{s.CameraSpec(1, "rec-1", "rec-2")},
 		&spec.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}})
-	if _, err := s.Apply(ctx, spec); err != nil {
+	if _, err := s.Commit(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	first := h.next(ctx, "changes") // the apply above
@@ -258,7 +258,7 @@ func TestAlertMasterKilledMidDelivery(t *testing.T) {
 		return http.StatusOK
 	})
 	spec.Cameras[0].Backup = []string{"rec-3"}
-	if _, err := s.Apply(ctx, spec); err != nil {
+	if _, err := s.Commit(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	pending := h.next(ctx, "changes")
@@ -284,7 +284,7 @@ func TestAlertMasterKilledMidDelivery(t *testing.T) {
 	}
 }
 
-func applyVia(t *testing.T, ctx context.Context, s *agenttest.Site, on string, spec spec.Site) {
+func applyVia(t *testing.T, ctx context.Context, s *devsite.Site, on string, spec spec.Site) {
 	t.Helper()
 	c := s.Client(on)
 	for {
@@ -322,7 +322,7 @@ func TestAlertNotifierDown(t *testing.T) {
 	})
 	spec := alertSpec(s, h, []*spec.Camera{s.CameraSpec(1, "rec-1")},
 		&spec.Alert{Name: "changes", When: []string{"config.applied"}, Notify: []string{"pager"}})
-	if _, err := s.Apply(ctx, spec); err != nil {
+	if _, err := s.Commit(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -332,7 +332,7 @@ func TestAlertNotifierDown(t *testing.T) {
 	if ids[0] != ids[3] || ids[1] != ids[0] {
 		t.Errorf("retries carry ids %v, want one", ids)
 	}
-	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) }); err != nil {
+	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return devsite.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}}) }); err != nil {
 		t.Fatalf("recording while the notifier was down: %v", err)
 	}
 	// The history, then the events that follow, up to the delivery.
@@ -363,7 +363,7 @@ func TestAlertConfigEvents(t *testing.T) {
 	h := newHook(t)
 	spec := alertSpec(s, h, []*spec.Camera{s.CameraSpec(1, "rec-1")},
 		&spec.Alert{Name: "config", When: []string{"config.invalid", "config.applied"}, Notify: []string{"pager"}})
-	if _, err := s.Apply(ctx, spec); err != nil {
+	if _, err := s.Commit(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	n := h.next(ctx, "config")

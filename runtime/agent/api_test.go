@@ -157,7 +157,7 @@ func TestUnusableStorage(t *testing.T) {
 	}
 	spec := s.Spec(s.CameraSpec(1, "rec-1"))
 	spec.Servers[0].Storage[0].Path = filepath.Join(blocker, "recordings") // a file is in the way
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), spec); err != nil {
 		t.Fatal(err)
 	}
 	st, err := s.Wait(ctxFor(t, 10*time.Second), "rec-1", func(st *api.State) bool { return strings.Contains(st.Message, "cannot") })
@@ -179,7 +179,7 @@ func TestFailingCamera(t *testing.T) {
 	s := newSite(t, []string{"rec-1"}, 1)
 	bad := s.CameraSpec(2, "rec-1")
 	bad.URL = "rtsp://127.0.0.1:9/nothing"
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1"), bad)); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1"), bad)); err != nil {
 		t.Fatal(err)
 	}
 	st, err := s.Wait(ctxFor(t, 15*time.Second), "rec-1", func(st *api.State) bool {
@@ -214,14 +214,14 @@ func TestFailingCamera(t *testing.T) {
 func TestStorageLimitsChangeWithoutRestart(t *testing.T) {
 	s := newSite(t, []string{"rec-1"}, 1)
 	spec := s.Spec(s.CameraSpec(1, "rec-1"))
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), spec); err != nil {
 		t.Fatal(err)
 	}
 	st := waitRecorded(t, s, "rec-1", map[string][]string{"cam1": {"rec-1"}}, 20*time.Second)
 	since := camera(st, "cam1").Recorders[0].Since
 	spec.Servers[0].Storage[0].MinFree = 1 << 20
 	spec.Cameras[0].Retention = 24 * time.Hour
-	rev, err := s.Apply(ctxFor(t, 20*time.Second), spec)
+	rev, err := s.Commit(ctxFor(t, 20*time.Second), spec)
 	if err != nil {
 		t.Fatal(err)
 	}

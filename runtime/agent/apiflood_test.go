@@ -35,7 +35,7 @@ func recordedBytes(dir string) int64 {
 func TestAPIFloodKeepsRecording(t *testing.T) {
 	s := newSite(t, []string{"rec-1"}, 1)
 	ctx := ctxFor(t, 60*time.Second)
-	if _, err := s.Apply(ctx, s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
+	if _, err := s.Commit(ctx, s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
 		t.Fatal(err)
 	}
 	waitRecorded(t, s, "rec-1", map[string][]string{"cam1": {"rec-1"}}, 30*time.Second)

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/camsim"
 	"vigil/hcl/spec"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 )
 
 // A two-server site with unequal recorded bytes: when the balancing window
@@ -27,7 +27,7 @@ func TestBalancingMovesCameraInWindow(t *testing.T) {
 	site := s.Spec(s.CameraSpec(1, "a", "b"), s.CameraSpec(2, "a", "b"), s.CameraSpec(3, "a", "b"), s.CameraSpec(4, "b", "a"))
 	site.Balancing = &spec.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 10,
 		Window: spec.HourWindow{StartMinute: (m + 180) % 1440, EndMinute: (m + 300) % 1440}}
-	if _, err := s.Apply(ctxFor(t, 10*time.Second), site); err != nil {
+	if _, err := s.Commit(ctxFor(t, 10*time.Second), site); err != nil {
 		t.Fatal(err)
 	}
 	st := waitRecorded(t, s, "a", map[string][]string{"cam1": {"a"}, "cam2": {"a"}, "cam3": {"a"}, "cam4": {"b"}}, 20*time.Second)
@@ -169,7 +169,7 @@ func TestBalancingFromRecordedBitrates(t *testing.T) {
 	// records for seconds, not days.
 	site.Balancing = &spec.Balancing{Enabled: true, HistoryDays: 7, MinDaysBetweenMoves: 7, TolerancePercent: 30,
 		Window: spec.HourWindow{StartMinute: (m + 180) % 1440, EndMinute: (m + 300) % 1440}}
-	if _, err := s.Apply(ctxFor(t, 10*time.Second), site); err != nil {
+	if _, err := s.Commit(ctxFor(t, 10*time.Second), site); err != nil {
 		t.Fatal(err)
 	}
 	waitRecorded(t, s, "a", map[string][]string{"hd1": {"a"}, "hd2": {"a"}, "cam1": {"a"}, "cam2": {"b"}}, 20*time.Second)

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -26,7 +26,7 @@ const benchCameras = 2500
 // settled, and reports what the site costs at rest.
 //
 //   - quiet: cameras that accept the connection and never answer (the
-//     recorders wait for stall_timeout), as in runtime/devsite's benchmark.
+//     recorders wait for stall_timeout), as in dev/devsite's benchmark.
 //     idle-cores is the CPU the three agents use at rest, over 10 s.
 //   - failing: cameras at a closed port, so that every session fails and
 //     retries; master-changes counts the master changes the answering agent
@@ -73,9 +73,9 @@ func BenchmarkState(b *testing.B) {
 // benchSite starts three agents and commits 2,500 cameras at addr, spread
 // over the servers, and waits until the first agent lists them all with a
 // recorder.
-func benchSite(b *testing.B, addr string, stall time.Duration) *agenttest.Site {
+func benchSite(b *testing.B, addr string, stall time.Duration) *devsite.Site {
 	b.Helper()
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1", "rec-2", "rec-3"}, Keepalive: time.Second, Dir: b.TempDir()})
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1", "rec-2", "rec-3"}, Keepalive: time.Second, Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func benchSite(b *testing.B, addr string, stall time.Duration) *agenttest.Site {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := s.Apply(ctx, s.Spec(cams...)); err != nil {
+	if _, err := s.Commit(ctx, s.Spec(cams...)); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool {
@@ -119,7 +119,7 @@ func benchSite(b *testing.B, addr string, stall time.Duration) *agenttest.Site {
 }
 
 // measureState times GET /v1/state on rec-1, reading the whole body.
-func measureState(b *testing.B, s *agenttest.Site) {
+func measureState(b *testing.B, s *devsite.Site) {
 	url := s.Server("rec-1").Addr() + "/v1/state"
 	var slowest time.Duration
 	masters, last := 0, ""

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
 )
 
@@ -18,7 +18,7 @@ func TestDrainAndPlannedStop(t *testing.T) {
 	locked := s.CameraSpec(4, "rec-3")
 	locked.Locked = true
 	spec := s.Spec(s.CameraSpec(1, "rec-3", "rec-1"), s.CameraSpec(2, "rec-3", "rec-2"), s.CameraSpec(3, "rec-1", "rec-2"), locked)
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), spec); err != nil {
 		t.Fatal(err)
 	}
 	home := map[string][]string{"cam1": {"rec-3"}, "cam2": {"rec-3"}, "cam3": {"rec-1"}, "cam4": {"rec-3"}}
@@ -31,7 +31,7 @@ func TestDrainAndPlannedStop(t *testing.T) {
 		t.Helper()
 		st, err := s.Wait(ctxFor(t, 30*time.Second), "rec-1", func(st *api.State) bool {
 			for _, c := range moved {
-				if len(agenttest.Recorders(st, c)) == 0 {
+				if len(devsite.Recorders(st, c)) == 0 {
 					t.Errorf("%s: %s not recorded by anyone: %s", what, c, describe(st))
 				}
 			}
@@ -51,7 +51,7 @@ func TestDrainAndPlannedStop(t *testing.T) {
 		t.Errorf("drain says %+v stay, want cam4 (locked)", resp.Staying)
 	}
 	drained := map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}, "cam3": {"rec-1"}, "cam4": {"rec-3"}}
-	st := watch("drain", func(st *api.State) bool { return agenttest.RecordedBy(st, drained) })
+	st := watch("drain", func(st *api.State) bool { return devsite.RecordedBy(st, drained) })
 	if h := server(st, "rec-3").Health; h != api.HealthDraining {
 		t.Errorf("drained rec-3 is shown %q, want %q", h, api.HealthDraining)
 	}
@@ -59,7 +59,7 @@ func TestDrainAndPlannedStop(t *testing.T) {
 	if _, err := s.Client("rec-3").Drain(ctxFor(t, 20*time.Second), "rec-3", true); err != nil {
 		t.Fatal(err)
 	}
-	st = watch("undo", func(st *api.State) bool { return agenttest.RecordedBy(st, home) })
+	st = watch("undo", func(st *api.State) bool { return devsite.RecordedBy(st, home) })
 	if h := server(st, "rec-3").Health; h != api.HealthAlive {
 		t.Errorf("rec-3 after the undo is shown %q, want alive", h)
 	}
@@ -69,7 +69,7 @@ func TestDrainAndPlannedStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	watch("stop", func(st *api.State) bool {
-		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}}) && server(st, "rec-3").Health == api.HealthLeft
+		return devsite.RecordedBy(st, map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}}) && server(st, "rec-3").Health == api.HealthLeft
 	})
 
 	// The files: no hole in the moved cameras up to a second past the

@@ -22,7 +22,7 @@ func TestExportKey(t *testing.T) {
 	if _, err := s.Client("rec-1").ExportPublicKey(ctx); !errors.Is(err, api.ErrUnavailable) || !strings.Contains(err.Error(), "first `vigil apply`") {
 		t.Fatalf("before the first apply: %v, want 503 naming the first apply", err)
 	}
-	if _, err := s.Apply(ctx, s.Spec()); err != nil {
+	if _, err := s.Commit(ctx, s.Spec()); err != nil {
 		t.Fatal(err)
 	}
 	var keys []string
@@ -65,7 +65,7 @@ func TestExportKey(t *testing.T) {
 		t.Errorf("servers have different keys: %v", keys)
 	}
 	// Another apply keeps the key.
-	if _, err := s.Apply(ctx, s.Spec()); err != nil {
+	if _, err := s.Commit(ctx, s.Spec()); err != nil {
 		t.Fatal(err)
 	}
 	if k, err := s.Client("rec-2").ExportPublicKey(ctx); err != nil || k.PublicKey != keys[0] {

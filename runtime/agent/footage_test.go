@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
 	"vigil/runtime/footage"
 )
@@ -17,10 +17,10 @@ import (
 // it has a few segments, waits for rec-2 to take over, and brings rec-1
 // back until it records cam1 again. It returns when rec-1 was killed and
 // when rec-2 was seen recording.
-func failoverSite(t *testing.T) (s *agenttest.Site, killed, taken time.Time) {
+func failoverSite(t *testing.T) (s *devsite.Site, killed, taken time.Time) {
 	t.Helper()
 	s = newSite(t, []string{"rec-1", "rec-2"}, 1)
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1", "rec-2"))); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1", "rec-2"))); err != nil {
 		t.Fatal(err)
 	}
 	waitRecorded(t, s, "rec-2", map[string][]string{"cam1": {"rec-1"}}, 20*time.Second)
@@ -49,7 +49,7 @@ func failoverSite(t *testing.T) (s *agenttest.Site, killed, taken time.Time) {
 
 // waitListing polls GET /v1/recordings on a server for cam1 from since to
 // now until cond holds.
-func waitListing(t *testing.T, s *agenttest.Site, on string, since time.Time, cond func(*api.Recordings) bool) *api.Recordings {
+func waitListing(t *testing.T, s *devsite.Site, on string, since time.Time, cond func(*api.Recordings) bool) *api.Recordings {
 	t.Helper()
 	ctx := ctxFor(t, 30*time.Second)
 	var last *api.Recordings
@@ -135,7 +135,7 @@ func TestRecordingsAcrossFailover(t *testing.T) {
 
 func TestRecordingsBadInput(t *testing.T) {
 	s := newSite(t, []string{"rec-1"}, 1)
-	rev, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1")))
+	rev, err := s.Commit(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1")))
 	if err != nil {
 		t.Fatal(err)
 	}

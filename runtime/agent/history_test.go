@@ -36,7 +36,7 @@ func servers(evs []api.Event, kind string) []string {
 func TestEventHistory(t *testing.T) {
 	s := newSite(t, []string{"rec-1", "rec-2", "rec-3"}, 1)
 	ctx := ctxFor(t, 60*time.Second)
-	if _, err := s.Apply(ctx, s.Spec(s.CameraSpec(1, "rec-1", "rec-2"))); err != nil {
+	if _, err := s.Commit(ctx, s.Spec(s.CameraSpec(1, "rec-1", "rec-2"))); err != nil {
 		t.Fatal(err)
 	}
 	waitRecorded(t, s, "rec-3", map[string][]string{"cam1": {"rec-1"}}, 20*time.Second)

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/camsim"
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 )
 
 // TestHoldFootage: any agent answers which footage of the site a hold
@@ -29,7 +29,7 @@ func TestHoldFootage(t *testing.T) {
 		{Name: "case", Cameras: []string{"cam1"}, From: now.Add(-time.Hour), To: now.Add(time.Hour), Reason: "test"},
 		{Name: "elsewhere", Cameras: []string{"cam9*"}, From: now.Add(-time.Hour), To: now.Add(time.Hour)},
 	}
-	if _, err := s.Apply(ctx, site); err != nil {
+	if _, err := s.Commit(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	req := api.HoldFootageRequest{Holds: site.Holds}
@@ -103,7 +103,7 @@ func TestHoldSurvivesFullTmpfs(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", rec).Run() })
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Cameras: 2, Dir: dir, Camsim: camsim.Options{Profile: "1080p"}})
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1"}, Cameras: 2, Dir: dir, Camsim: camsim.Options{Profile: "1080p"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,19 +113,19 @@ func TestHoldSurvivesFullTmpfs(t *testing.T) {
 	}
 	ctx := ctxFor(t, 120*time.Second)
 	site := s.Spec(s.CameraSpec(1, "rec-1"), s.CameraSpec(2, "rec-1"))
-	if _, err := s.Apply(ctx, site); err != nil {
+	if _, err := s.Commit(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	// The hold's period is taken from when cam1 records: on a busy machine
 	// it may start later than 8 s after the apply, and the hold would then
 	// have no footage to keep.
-	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return len(agenttest.Recorders(st, "cam1")) > 0 }); err != nil {
+	if _, err := s.Wait(ctx, "rec-1", func(st *api.State) bool { return len(devsite.Recorders(st, "cam1")) > 0 }); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now().UTC()
 	h := &spec.Hold{Name: "case", Cameras: []string{"cam1"}, From: start.Add(-time.Minute), To: start.Add(8 * time.Second), Reason: "test"}
 	site.Holds = []*spec.Hold{h}
-	if _, err := s.Apply(ctx, site); err != nil {
+	if _, err := s.Commit(ctx, site); err != nil {
 		t.Fatal(err)
 	}
 	c := s.Client("rec-1")

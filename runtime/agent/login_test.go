@@ -27,7 +27,7 @@ func TestConsoleLogin(t *testing.T) {
 	}
 	site := s.Spec()
 	site.Users = []*spec.User{{Name: "alice", Role: "operator", Cameras: []string{"lobby-*"}, PasswordHash: hash}}
-	rev, err := s.Apply(ctx, site)
+	rev, err := s.Commit(ctx, site)
 	if err != nil {
 		t.Fatal(err)
 	}

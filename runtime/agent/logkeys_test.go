@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/devsite"
 )
 
 type syncBuffer struct {
@@ -33,7 +33,7 @@ func (s *syncBuffer) String() string {
 // server it is about peer=; no line has two server= keys.
 func TestLogKeys(t *testing.T) {
 	var logs syncBuffer
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1", "rec-2"}, Keepalive: 200 * time.Millisecond, Dir: t.TempDir(),
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1", "rec-2"}, Keepalive: 200 * time.Millisecond, Dir: t.TempDir(),
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/devsite"
 	"vigil/runtime/storage"
 )
 
@@ -20,7 +20,7 @@ type span struct {
 // recorded lists the media a camera has on the named servers, from the
 // segment files (start from the file name, length from the file), sorted by
 // start. Files being written count up to their last complete part.
-func recorded(t *testing.T, s *agenttest.Site, camera string, servers ...string) []span {
+func recorded(t *testing.T, s *devsite.Site, camera string, servers ...string) []span {
 	t.Helper()
 	var out []span
 	for _, srv := range servers {
@@ -45,7 +45,7 @@ func recorded(t *testing.T, s *agenttest.Site, camera string, servers ...string)
 // until (parts reach the disk as the recorder closes them, later on a busy
 // machine) and returns them; after a minute it returns what there is, for
 // the caller to report the hole.
-func recordedUntil(t *testing.T, s *agenttest.Site, camera string, until time.Time, servers ...string) []span {
+func recordedUntil(t *testing.T, s *devsite.Site, camera string, until time.Time, servers ...string) []span {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -93,7 +93,7 @@ func holes(spans []span, from, to time.Time) []span {
 // may have had up to a part (a second) unwritten, so the start may be that
 // much earlier or later; the end is where the new recorder's file starts,
 // within a frame interval and the resolution of the file spans.
-func checkReportedGap(t *testing.T, s *agenttest.Site, on, camera string, hole span, killing time.Duration) {
+func checkReportedGap(t *testing.T, s *devsite.Site, on, camera string, hole span, killing time.Duration) {
 	t.Helper()
 	gaps, err := s.Client(on).Gaps(context.Background(), camera)
 	if err != nil {

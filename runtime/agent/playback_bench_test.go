@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/camsim"
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 	"vigil/runtime/storage"
 )
 
@@ -29,7 +29,7 @@ import (
 // client: the share of a core one client playing in real time costs.
 func BenchmarkHLS16(b *testing.B) {
 	const cameras, minute = 16, time.Minute
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Dir: b.TempDir()})
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1"}, Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func BenchmarkHLS16(b *testing.B) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rev, err := s.Apply(ctx, s.Spec())
+	rev, err := s.Commit(ctx, s.Spec())
 	if err != nil {
 		b.Fatal(err)
 	}

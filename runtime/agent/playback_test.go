@@ -188,7 +188,7 @@ func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o644
 func TestPlaybackOfADeletedSegment(t *testing.T) {
 	needFFmpeg(t)
 	s := newSite(t, []string{"rec-1"}, 1)
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), s.Spec(s.CameraSpec(1, "rec-1"))); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -44,7 +44,7 @@ func stateAt(ctx context.Context, t *testing.T, c *api.Client, rev uint64) *api.
 func TestSecretsStaySecret(t *testing.T) {
 	key := make([]byte, 32)
 	rand.Read(key)
-	s, err := agenttest.New(agenttest.Options{Servers: []string{"rec-1"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir(), Key: key})
+	s, err := devsite.New(devsite.Options{Servers: []string{"rec-1"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir(), Key: key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func TestGapHistoryIsTheSameOnEveryServer(t *testing.T) {
 	names := []string{"rec-1", "rec-2", "rec-3"}
 	s := newSite(t, names, 2)
 	spec := s.Spec(s.CameraSpec(1, "rec-1", "rec-2"), s.CameraSpec(2, "rec-2", "rec-3"))
-	if _, err := s.Apply(ctxFor(t, 20*time.Second), spec); err != nil {
+	if _, err := s.Commit(ctxFor(t, 20*time.Second), spec); err != nil {
 		t.Fatal(err)
 	}
 	before := map[string][]string{"cam1": {"rec-1"}, "cam2": {"rec-2"}}

@@ -13,19 +13,19 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
 
+	"vigil/dev/camsim"
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 	"vigil/runtime/console"
 	"vigil/runtime/storage"
 )
 
 // recordingSite starts one server recording n simulated 1080p cameras
 // (about 3 Mbit/s each) and returns it once every camera records.
-func recordingSite(b *testing.B, n int) *agenttest.Site {
+func recordingSite(b *testing.B, n int) *devsite.Site {
 	b.Helper()
-	site, err := agenttest.New(agenttest.Options{Servers: []string{"srv-1"}, Cameras: n, Dir: b.TempDir(), Camsim: camsim.Options{Profile: "1080p"}})
+	site, err := devsite.New(devsite.Options{Servers: []string{"srv-1"}, Cameras: n, Dir: b.TempDir(), Camsim: camsim.Options{Profile: "1080p"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,10 +41,10 @@ func recordingSite(b *testing.B, n int) *agenttest.Site {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := site.Apply(ctx, site.Spec(cams...)); err != nil {
+	if _, err := site.Commit(ctx, site.Spec(cams...)); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := site.Wait(ctx, "srv-1", func(st *api.State) bool { return agenttest.RecordedBy(st, want) }); err != nil {
+	if _, err := site.Wait(ctx, "srv-1", func(st *api.State) bool { return devsite.RecordedBy(st, want) }); err != nil {
 		b.Fatal(err)
 	}
 	return site

@@ -21,9 +21,9 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
-	"vigil/runtime/agent/agenttest"
+	"vigil/dev/camsim"
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 	"vigil/runtime/evidence"
 )
 
@@ -137,7 +137,7 @@ func advances(t *testing.T, ctx context.Context, what, video string, d time.Dura
 func TestConsole(t *testing.T) {
 	ctx := browser(t)
 	servers := []string{"srv-1", "srv-2", "srv-3"}
-	site, err := agenttest.New(agenttest.Options{Servers: servers, Cameras: 3, Keepalive: time.Second, Dir: t.TempDir()})
+	site, err := devsite.New(devsite.Options{Servers: servers, Cameras: 3, Keepalive: time.Second, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,11 +157,11 @@ func TestConsole(t *testing.T) {
 	cam4.Name, cam4.URL = "cam4", hevc.URL(1)
 	spec := site.Spec(site.CameraSpec(1, "srv-1", "srv-2"), site.CameraSpec(2, "srv-2", "srv-3"), site.CameraSpec(3, "srv-3", "srv-1"), cam4)
 	spec.Parent = "region" // a site of a domain: the site page shows its parent
-	if _, err := site.Apply(actx, spec); err != nil {
+	if _, err := site.Commit(actx, spec); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := site.Wait(actx, "srv-1", func(st *api.State) bool {
-		return agenttest.RecordedBy(st, map[string][]string{"cam1": {"srv-1"}, "cam2": {"srv-2"}, "cam3": {"srv-3"}, "cam4": {"srv-3"}})
+		return devsite.RecordedBy(st, map[string][]string{"cam1": {"srv-1"}, "cam2": {"srv-2"}, "cam3": {"srv-3"}, "cam4": {"srv-3"}})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
-	"vigil/runtime/camsim"
+	"vigil/dev/camsim"
 )
 
 // The codec strings of camsim's clips for MediaSource.isTypeSupported:

@@ -10,9 +10,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"vigil/dev/devsite"
 	"vigil/hcl/spec"
 	"vigil/runtime/access"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -25,7 +25,7 @@ import (
 // back too.
 func TestConsoleLogin(t *testing.T) {
 	ctx := browser(t)
-	site, err := agenttest.New(agenttest.Options{Servers: []string{"srv-1"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir()})
+	site, err := devsite.New(devsite.Options{Servers: []string{"srv-1"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestConsoleLogin(t *testing.T) {
 	}
 	siteSpec := site.Spec(site.CameraSpec(1, "srv-1"))
 	siteSpec.Users = []*spec.User{{Name: "alice", Role: "operator", PasswordHash: hash}}
-	rev, err := site.Apply(actx, siteSpec)
+	rev, err := site.Commit(actx, siteSpec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/camsim"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 	"vigil/runtime/storage"
 )
 

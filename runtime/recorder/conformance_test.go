@@ -8,8 +8,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 
+	"vigil/dev/camsim"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 	"vigil/runtime/storage"
 )
 

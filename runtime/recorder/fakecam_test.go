@@ -21,8 +21,8 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 
+	"vigil/dev/camsim"
 	"vigil/hcl/spec"
-	"vigil/runtime/camsim"
 	"vigil/runtime/storage"
 )
 

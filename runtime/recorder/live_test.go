@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/camsim"
+	"vigil/dev/camsim"
 )
 
 // A viewer that never reads loses live frames; another viewer gets every

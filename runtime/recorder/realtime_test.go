@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/camsim"
+	"vigil/dev/camsim"
 )
 
 // TestRealTimeTenMinutes is the bar in real time, opt-in

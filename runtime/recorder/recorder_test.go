@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"vigil/dev/camsim"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 	"vigil/runtime/storage"
 )
 

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/camsim"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 )
 
 // Settings that need no new connection apply to the running session; a new

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/camsim"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 	"vigil/runtime/storage"
 )
 

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"vigil/runtime/camsim"
+	"vigil/dev/camsim"
 )
 
 // A warm session writes nothing and records no gap; promoted, it writes

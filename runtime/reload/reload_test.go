@@ -17,16 +17,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"vigil/dev/devsite"
 	"vigil/hcl"
 	"vigil/planner"
 	"vigil/planner/views"
 	"vigil/runtime/agent"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
-// siteHCL is the configuration of an agenttest site with cameras cam1..camN.
-func siteHCL(s *agenttest.Site, cameras int, extra string) string {
+// siteHCL is the configuration of an in-process (devsite) site with cameras cam1..camN.
+func siteHCL(s *devsite.Site, cameras int, extra string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "site %q {\n  keepalive = %q\n%s\n", s.Name, s.Keepalive.String(), extra)
 	for _, n := range s.Names() {
@@ -48,7 +48,7 @@ func writeFile(tb testing.TB, path, content string) {
 }
 
 type harness struct {
-	site    *agenttest.Site
+	site    *devsite.Site
 	dirs    map[string]string
 	w       map[string]*Watcher
 	results map[string]chan Result
@@ -62,7 +62,7 @@ type harness struct {
 // fresh: the first load creates it.
 func newHarness(tb testing.TB, servers []string, cameras, initial int) *harness {
 	tb.Helper()
-	site, err := agenttest.New(agenttest.Options{Servers: servers, Cameras: cameras})
+	site, err := devsite.New(devsite.Options{Servers: servers, Cameras: cameras})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func (h *harness) waitRecording(tb testing.TB, n, camera string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := h.site.Wait(ctx, n, func(st *api.State) bool { return len(agenttest.Recorders(st, camera)) > 0 }); err != nil {
+	if _, err := h.site.Wait(ctx, n, func(st *api.State) bool { return len(devsite.Recorders(st, camera)) > 0 }); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -341,7 +341,7 @@ func BenchmarkReloadAddCamera(b *testing.B) {
 	path := filepath.Join(h.dirs["s1"], "site.hcl")
 	a := h.agent("s1")
 	recording := func(cam string) bool {
-		return len(agenttest.Recorders(ptr(a.State()), cam)) > 0
+		return len(devsite.Recorders(ptr(a.State()), cam)) > 0
 	}
 	var commit time.Duration
 	n := 0
@@ -559,7 +559,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 func TestApplyFailureRetried(t *testing.T) {
-	site, err := agenttest.New(agenttest.Options{Servers: []string{"s1"}})
+	site, err := devsite.New(devsite.Options{Servers: []string{"s1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 # A live site of 2,500 cameras on 10 servers, for the plan and apply
-# benchmarks of runtime/devsite (make bench). The planner's own benchmark
+# benchmarks of dev/devsite (make bench). The planner's own benchmark
 # file (testdata/plan/bench) points its cameras at 10.1.x.x; these point at
 # var.camera_addr on loopback instead, because here ten real agents try to
 # record them and no packet may leave the machine. Camera i is recorded by

@@ -5,8 +5,8 @@ import (
 	"io"
 	"strings"
 
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
-	"vigil/runtime/devsite"
 )
 
 // DevStart is what vigil dev runs, shown before the site is applied.

@@ -34,7 +34,7 @@ import (
 	"syscall"
 	"time"
 
-	"vigil/runtime/camsim"
+	"vigil/dev/camsim"
 	"vigil/runtime/recorder"
 	"vigil/runtime/storage"
 )

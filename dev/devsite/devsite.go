@@ -1,13 +1,21 @@
-// Package devsite runs a whole site of a configuration in one process: the
-// camera simulator serving the site's cameras, and every server of the site
-// as an agent on its own loopback address. It is what `vigil dev` runs, and
-// what the benchmarks of plan and apply run against.
+// Package devsite runs whole vigil sites inside one process: N agents on
+// their own loopback addresses (127.0.0.x), recording the camera simulator
+// (dev/camsim). It is what `vigil dev` runs, what the benchmarks of plan and
+// apply run against, and the in-process site of the agent's, the API's and
+// the command's tests. It is a development rig: the agent never imports it.
 //
-// It builds on agenttest (the agents' in-process harness) and adds what a
-// configuration needs: the addresses and ports the configuration names (or,
-// with Options.Relocate, free random ones for tests), a camsim serving the
-// cameras whose URLs it can serve, and plan and apply through the planner and
-// the API client, the way `vigil apply` does.
+// A site is built in one of two ways. New (tests) allocates random free
+// addresses and ports, a token and a site key, and starts camsim with
+// Options.Cameras paths; Start then starts agents, and Commit commits a spec
+// built with ServerSpec and CameraSpec. Kill stops an agent the way a crash
+// would look to its peers, Start brings it back with its data directory
+// intact.
+//
+// Start (a site of a configuration, `vigil dev`) runs the addresses and
+// ports the configuration names (or, with Options.Relocate, free random ones
+// for tests), a camsim serving the cameras whose URLs it can serve, and every
+// agent; Plan and Apply then go through the planner and the API client, the
+// way `vigil apply` does.
 //
 // Which cameras camsim serves: camsim serves the paths /cam1 ... /camN on one
 // address. Cameras whose URL is rtsp://LOOPBACK:PORT/camN are served, on the
@@ -29,34 +37,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"vigil/hcl/spec"
 	"vigil/planner"
 	"vigil/runtime/agent"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 	"vigil/runtime/clock"
 )
-
-// Options tune a dev site.
-type Options struct {
-	// Dir holds every server's data directory (<Dir>/<server>). Empty means
-	// a new temporary directory; Site.TempDir says so.
-	Dir string
-	// Relocate runs the servers and camsim on free random loopback
-	// addresses and ports instead of the configured ones, and maps the
-	// configuration onto them (Site.Desired); for tests and benchmarks that
-	// must not clash with each other or with a running `vigil dev`.
-	Relocate bool
-	// Version is the vigil version the agents run.
-	Version string
-	// Logger receives the agents' logs (default: discarded).
-	Logger *slog.Logger
-}
 
 // SparePaths is the number of camsim paths served beyond the highest /camN
 // of the configuration.
@@ -68,40 +57,6 @@ type Unserved struct {
 	// URL is the camera's URL without credentials.
 	URL    string
 	Reason string
-}
-
-// Site is a running dev site.
-type Site struct {
-	// Name is the site's name.
-	Name string
-	// Dir holds the servers' data directories; TempDir is true when Start
-	// created it.
-	Dir     string
-	TempDir bool
-	// Token authorises changes (VIGIL_TOKEN); the same on every run from
-	// one kept data directory.
-	Token string
-	// Applied says that a configuration was applied to the site in an
-	// earlier run from the same data directory: the site's state, with
-	// whatever the operator applied since, is what runs now.
-	Applied bool
-	// Cams is the camera simulator; nil when no camera can be served.
-	Cams *camsim.Server
-	// CamsimAddr is the address camsim serves (host:port) as the
-	// configuration names it; empty when Cams is nil.
-	CamsimAddr string
-	// Unserved lists the cameras camsim cannot serve.
-	Unserved []Unserved
-
-	h     *agenttest.Site
-	names []string
-	// Relocation: configured server address → live one, and camsim's
-	// configured address → live one. Empty when not relocated.
-	servers map[string]serverAddr
-	camFrom string
-	camTo   string
-	closed  sync.Once
-	kept    kept
 }
 
 type serverAddr struct {
@@ -119,20 +74,19 @@ func Start(site *spec.Site, opts Options) (*Site, error) {
 	if site.Virtual {
 		return nil, fmt.Errorf("site %s is virtual: it has no servers to run", site.Name)
 	}
-	s := &Site{Name: site.Name}
+	var names []string
 	addrs := map[string]string{}
 	for _, srv := range site.Servers {
 		if srv.Kind == spec.KindVirtual {
 			continue
 		}
-		s.names = append(s.names, srv.Name)
+		names = append(names, srv.Name)
 		addrs[srv.Name] = net.JoinHostPort(srv.Address, strconv.Itoa(apiPort(srv)))
 	}
-	if len(s.names) == 0 {
+	if len(names) == 0 {
 		return nil, fmt.Errorf("site %s has no server to run an agent for", site.Name)
 	}
 	camAddr, paths, unserved := camsimPlan(site.Cameras)
-	s.Unserved = unserved
 
 	if !opts.Relocate {
 		if err := checkAddresses(site, camAddr); err != nil {
@@ -140,37 +94,18 @@ func Start(site *spec.Site, opts Options) (*Site, error) {
 		}
 	}
 
-	s.Dir = opts.Dir
-	if s.Dir == "" {
+	dir, tempDir := opts.Dir, false
+	var k kept
+	if dir == "" {
 		d, err := os.MkdirTemp("", "vigil-dev-")
 		if err != nil {
 			return nil, err
 		}
-		s.Dir, s.TempDir = d, true
-	} else if err := os.MkdirAll(s.Dir, 0o750); err != nil {
+		dir, tempDir = d, true
+	} else if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
-	} else if s.kept, err = keep(s.Dir, site.Name); err != nil {
+	} else if k, err = keep(dir, site.Name); err != nil {
 		return nil, err
-	}
-	s.Applied = s.kept.Applied
-	fail := func(err error) (*Site, error) {
-		s.Close()
-		return nil, err
-	}
-
-	if paths > 0 {
-		listen := camAddr
-		if opts.Relocate {
-			listen = "127.0.0.1:0"
-		}
-		cams, err := camsim.Start(camsim.Options{Listen: listen, Paths: paths + SparePaths})
-		if err != nil {
-			return fail(fmt.Errorf("camera simulator on %s: %w", listen, err))
-		}
-		s.Cams, s.CamsimAddr = cams, camAddr
-		if opts.Relocate {
-			s.camFrom, s.camTo = camAddr, cams.Addr()
-		}
 	}
 
 	logger := opts.Logger
@@ -181,27 +116,44 @@ func Start(site *spec.Site, opts Options) (*Site, error) {
 	if keepalive <= 0 {
 		keepalive = time.Second
 	}
-	ao := agenttest.Options{Name: site.Name, Servers: s.names, Keepalive: keepalive, Dir: s.Dir, Logger: logger, Version: opts.Version,
-		Extend: measureClock(logger), Token: s.kept.Token, Key: s.kept.SiteKey}
+	ho := Options{Name: site.Name, Servers: names, Keepalive: keepalive, Dir: dir, Logger: logger, Version: opts.Version,
+		Extend: measureClock(logger), Token: k.Token, Key: k.SiteKey}
+	if paths > 0 {
+		ho.Cameras = paths + SparePaths
+		ho.Camsim.Listen = camAddr
+		if opts.Relocate {
+			ho.Camsim.Listen = "127.0.0.1:0"
+		}
+	}
 	if !opts.Relocate {
-		ao.Addrs = addrs
+		ho.Addrs = addrs
 	}
-	h, err := agenttest.New(ao)
+	s, err := New(ho)
 	if err != nil {
-		return fail(err)
+		if tempDir {
+			os.RemoveAll(dir)
+		}
+		return nil, err
 	}
-	s.h, s.Token = h, h.Token
+	s.TempDir, s.kept, s.Applied, s.Unserved = tempDir, k, k.Applied, unserved
+	if s.Cams != nil {
+		s.CamsimAddr = camAddr
+		if opts.Relocate {
+			s.camFrom, s.camTo = camAddr, s.Cams.Addr()
+		}
+	}
 	if opts.Relocate {
-		s.servers = map[string]serverAddr{}
+		s.relocated = map[string]serverAddr{}
 		for _, srv := range site.Servers {
 			if live, ok := addrs[srv.Name]; ok {
-				hs := h.Server(srv.Name)
-				s.servers[live] = serverAddr{hs.IP, hs.Port}
+				hs := s.Server(srv.Name)
+				s.relocated[live] = serverAddr{hs.IP, hs.Port}
 			}
 		}
 	}
-	if err := h.Start(); err != nil {
-		return fail(err)
+	if err := s.Start(); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -344,35 +296,9 @@ func portFree(network, host string, port int, what string) error {
 	return fmt.Errorf("%s: cannot listen on %s: %v (on macOS, add the address first: sudo ifconfig lo0 alias %s)", what, addr, err, host)
 }
 
-// Servers lists the servers that run an agent, in the configuration's order.
-func (s *Site) Servers() []string { return slices.Clone(s.names) }
-
-// Has reports whether name is a server of the site with an agent.
-func (s *Site) Has(name string) bool { return slices.Contains(s.names, name) }
-
-// Running reports whether the server's agent runs.
-func (s *Site) Running(name string) bool { return s.h.Server(name).Agent() != nil }
-
-// Addr is the API base URL of a server.
-func (s *Site) Addr(name string) string { return s.h.Server(name).Addr() }
-
-// Client returns an API client for a server, with the site's token.
-func (s *Site) Client(name string) *api.Client { return s.h.Client(name) }
-
-// Start starts a stopped server's agent again, with its data intact.
-func (s *Site) Start(name string) error { return s.h.Start(name) }
-
-// Stop stops a server's agent gracefully: it leaves the site and its peers
-// take its cameras over at once.
-func (s *Site) Stop(name string) error { return s.h.Stop(name) }
-
-// Kill stops a server's agent as a crash would: its peers notice by failure
-// detection, after a few keepalives.
-func (s *Site) Kill(name string) error { return s.h.Kill(name) }
-
 // client returns a client of a running agent, the first in order.
 func (s *Site) client() (*api.Client, error) {
-	for _, n := range s.names {
+	for _, n := range s.opts.Servers {
 		if s.Running(n) {
 			return s.Client(n), nil
 		}
@@ -403,14 +329,14 @@ func (s *Site) WaitState(ctx context.Context, cond func(*api.State) bool) (*api.
 // cameras camsim serves change to where they really run. Without it, site is
 // returned as it is. The configuration is not modified.
 func (s *Site) Desired(site *spec.Site) *spec.Site {
-	if s.servers == nil && s.camFrom == "" {
+	if s.relocated == nil && s.camFrom == "" {
 		return site
 	}
 	out := *site
 	out.Servers = make([]*spec.Server, len(site.Servers))
 	for i, srv := range site.Servers {
 		c := *srv
-		if live, ok := s.servers[net.JoinHostPort(srv.Address, strconv.Itoa(apiPort(srv)))]; ok {
+		if live, ok := s.relocated[net.JoinHostPort(srv.Address, strconv.Itoa(apiPort(srv)))]; ok {
 			c.Address, c.Port = live.ip, live.port
 		}
 		out.Servers[i] = &c
@@ -526,26 +452,4 @@ func waitRevision(ctx context.Context, c *api.Client, rev uint64) error {
 		return fmt.Errorf("waiting for %s to reach revision %d: %w", c.Address(), rev, err)
 	}
 	return nil
-}
-
-// Close stops every agent (closing their segments) and camsim, and removes
-// the data directory when Start created it.
-func (s *Site) Close() {
-	s.closed.Do(func() {
-		if s.h != nil {
-			// In parallel: a site stopping as a whole needs no takeovers.
-			var wg sync.WaitGroup
-			for _, n := range s.names {
-				wg.Go(func() { s.h.Kill(n) })
-			}
-			wg.Wait()
-			s.h.Close()
-		}
-		if s.Cams != nil {
-			s.Cams.Close()
-		}
-		if s.TempDir {
-			os.RemoveAll(s.Dir)
-		}
-	})
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"vigil/planner"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -53,7 +52,7 @@ func TestIdleUnderLoad(t *testing.T) {
 		primaries[c.Name] = []string{c.Server}
 	}
 	waitState(t, s, 60*time.Second, "every camera recorded by its primary", func(st *api.State) bool {
-		return st.Master != "" && agenttest.RecordedBy(st, primaries)
+		return st.Master != "" && RecordedBy(st, primaries)
 	})
 
 	// Count the events of every agent from now on.
@@ -64,7 +63,7 @@ func TestIdleUnderLoad(t *testing.T) {
 	var samples []string
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, name := range s.Servers() {
+	for _, name := range s.Names() {
 		events, err := s.Client(name).Events(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -1,13 +1,4 @@
-// Package agenttest runs whole vigil sites inside one process: N agents on
-// their own loopback addresses (127.0.0.x) with random ports, recording a
-// camera simulator. Tests of the agent, the planner and `vigil dev` use it.
-//
-// A Site is built in three steps: New allocates addresses, ports, a token and
-// a site key and starts the camera simulator; Start starts agents; Apply
-// commits a spec built with ServerSpec and CameraSpec. Kill stops an agent
-// the way a crash would look to its peers, Start brings it back with its
-// data directory intact.
-package agenttest
+package devsite
 
 import (
 	"context"
@@ -17,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"os"
@@ -26,13 +18,15 @@ import (
 	"sync"
 	"time"
 
+	"vigil/dev/camsim"
 	"vigil/hcl/spec"
 	"vigil/runtime/agent"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
 )
 
-// Options describe a site.
+// Options describe a site. New reads them all; Start (a site of a
+// configuration) reads Dir, Relocate, Version and Logger, and fills in the
+// rest from the configuration.
 type Options struct {
 	// Name is the site's name (default "test").
 	Name string
@@ -42,14 +36,20 @@ type Options struct {
 	Cameras int
 	// Keepalive is the membership probe interval (default 1s).
 	Keepalive time.Duration
-	// Dir holds the servers' data directories (default: a new temporary
-	// directory, removed by Close).
+	// Dir holds the servers' data directories, <Dir>/<server> (default: a
+	// new temporary directory, removed by Close; Site.TempDir says so).
 	Dir string
+	// Relocate (Start only) runs the servers and camsim on free random
+	// loopback addresses and ports instead of the configured ones, and maps
+	// the configuration onto them (Site.Desired); for tests and benchmarks
+	// that must not clash with each other or with a running `vigil dev`.
+	Relocate bool
 	// Logger receives every agent's log (default: discarded).
 	Logger *slog.Logger
 	// Version is the vigil version the agents run (default "test").
 	Version string
-	// Camsim adjusts the simulator's options (Paths and Listen are set).
+	// Camsim adjusts the simulator's options (Paths is set; Listen defaults
+	// to a random port on 127.0.0.1).
 	Camsim camsim.Options
 	// StatsInterval is how often the master gathers recording statistics
 	// (default: the agent's default).
@@ -70,16 +70,41 @@ type Options struct {
 
 // Site is a running in-process site.
 type Site struct {
-	Name  string
+	// Name is the site's name.
+	Name string
+	// Token authorises changes (VIGIL_TOKEN); from a kept data directory
+	// (Start), the same on every run.
 	Token string
 	Key   []byte
-	// Cams is the camera simulator; camera i (1-based) is at Cams.URL(i).
+	// Cams is the camera simulator, nil when it serves no camera; camera i
+	// (1-based) is at Cams.URL(i).
 	Cams      *camsim.Server
 	Keepalive time.Duration
+	// Dir holds the servers' data directories; TempDir is true when the
+	// site created it (Close removes it).
+	Dir     string
+	TempDir bool
 
-	opts    Options
-	dir     string
-	tempDir bool
+	// Set by Start (a site of a configuration):
+
+	// Applied says that a configuration was applied to the site in an
+	// earlier run from the same data directory: the site's state, with
+	// whatever the operator applied since, is what runs now.
+	Applied bool
+	// CamsimAddr is the address camsim serves (host:port) as the
+	// configuration names it; empty when Cams is nil.
+	CamsimAddr string
+	// Unserved lists the cameras camsim cannot serve.
+	Unserved []Unserved
+	// Relocation: configured server address → live one, and camsim's
+	// configured address → live one. Empty when not relocated.
+	relocated map[string]serverAddr
+	camFrom   string
+	camTo     string
+	kept      kept
+
+	opts   Options
+	closed sync.Once
 
 	mu      sync.Mutex
 	servers map[string]*Server
@@ -123,13 +148,13 @@ func New(opts Options) (*Site, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Site{Name: opts.Name, Keepalive: opts.Keepalive, opts: opts, dir: opts.Dir, servers: map[string]*Server{}}
-	if s.dir == "" {
+	s := &Site{Name: opts.Name, Keepalive: opts.Keepalive, opts: opts, Dir: opts.Dir, servers: map[string]*Server{}}
+	if s.Dir == "" {
 		d, err := os.MkdirTemp("", "vigil-site-")
 		if err != nil {
 			return nil, err
 		}
-		s.dir, s.tempDir = d, true
+		s.Dir, s.TempDir = d, true
 	}
 	s.Key, s.Token = opts.Key, opts.Token
 	if s.Key == nil {
@@ -145,11 +170,13 @@ func New(opts Options) (*Site, error) {
 	if opts.Cameras > 0 {
 		co := opts.Camsim
 		co.Paths = opts.Cameras
-		co.Listen = "127.0.0.1:0"
+		if co.Listen == "" {
+			co.Listen = "127.0.0.1:0"
+		}
 		cams, err := camsim.Start(co)
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("camera simulator: %w", err)
+			return nil, fmt.Errorf("camera simulator on %s: %w", co.Listen, err)
 		}
 		s.Cams = cams
 	}
@@ -186,7 +213,7 @@ func New(opts Options) (*Site, error) {
 		srv.Config = agent.Config{
 			Server:    name,
 			Site:      opts.Name,
-			DataDir:   filepath.Join(s.dir, name),
+			DataDir:   filepath.Join(s.Dir, name),
 			Bind:      srv.IP,
 			Port:      srv.Port,
 			Join:      join,
@@ -246,7 +273,7 @@ func (s *Site) Server(name string) *Server {
 	defer s.mu.Unlock()
 	srv, ok := s.servers[name]
 	if !ok {
-		panic("agenttest: no server " + name)
+		panic("devsite: no server " + name)
 	}
 	return srv
 }
@@ -254,10 +281,21 @@ func (s *Site) Server(name string) *Server {
 // DataDir is the named server's data directory.
 func (s *Site) DataDir(name string) string { return s.Server(name).Config.DataDir }
 
-// Names lists the servers in the order of Options.Servers.
+// Names lists the servers that run an agent, in the order of
+// Options.Servers (of the configuration, for Start).
 func (s *Site) Names() []string { return slices.Clone(s.opts.Servers) }
 
-// Start starts the named servers' agents (all of them when none is named).
+// Has reports whether name is a server of the site with an agent.
+func (s *Site) Has(name string) bool { return slices.Contains(s.opts.Servers, name) }
+
+// Running reports whether the server's agent runs.
+func (s *Site) Running(name string) bool { return s.Server(name).Agent() != nil }
+
+// Addr is the API base URL of a server.
+func (s *Site) Addr(name string) string { return s.Server(name).Addr() }
+
+// Start starts the named servers' agents (all of them when none is named);
+// a stopped server starts again with its data intact.
 func (s *Site) Start(names ...string) error {
 	if len(names) == 0 {
 		names = s.opts.Servers
@@ -286,10 +324,12 @@ func (s *Site) Start(names ...string) error {
 	return nil
 }
 
-// Kill stops a server's agent as a crash would (no goodbye to its peers).
+// Kill stops a server's agent as a crash would (no goodbye to its peers):
+// they notice by failure detection, after a few keepalives.
 func (s *Site) Kill(name string) error { return s.stop(name, true) }
 
-// Stop stops a server's agent gracefully (it leaves the site).
+// Stop stops a server's agent gracefully: it leaves the site and its peers
+// take its cameras over at once.
 func (s *Site) Stop(name string) error { return s.stop(name, false) }
 
 func (s *Site) stop(name string, hard bool) error {
@@ -310,7 +350,8 @@ func (s *Site) stop(name string, hard bool) error {
 	return a.Close()
 }
 
-// Client returns an API client for the named server's agent.
+// Client returns an API client for the named server's agent, with the
+// site's token.
 func (s *Site) Client(name string) *api.Client {
 	return api.NewClient(s.Server(name).Addr(), s.Token)
 }
@@ -351,9 +392,10 @@ func (s *Site) Spec(cameras ...*spec.Camera) spec.Site {
 	return spec
 }
 
-// Apply commits spec through the first running agent, planned against the
-// revision that agent reports.
-func (s *Site) Apply(ctx context.Context, spec spec.Site) (uint64, error) {
+// Commit commits spec through the first running agent, against the
+// revision that agent reports, with no plan (see Apply for the way `vigil
+// apply` does it).
+func (s *Site) Commit(ctx context.Context, spec spec.Site) (uint64, error) {
 	for _, n := range s.opts.Servers {
 		if s.Server(n).Agent() == nil {
 			continue
@@ -382,18 +424,26 @@ func (s *Site) Wait(ctx context.Context, name string, cond func(*api.State) bool
 	return st, nil
 }
 
-// Close stops every agent (hard), the simulator, and removes a temporary
-// directory.
+// Close stops every agent (hard, closing their segments) and the
+// simulator, and removes a temporary data directory.
 func (s *Site) Close() {
-	for _, n := range s.opts.Servers {
-		s.Kill(n)
-	}
-	if s.Cams != nil {
-		s.Cams.Close()
-	}
-	if s.tempDir {
-		os.RemoveAll(s.dir)
-	}
+	s.closed.Do(func() {
+		// In parallel: a site stopping as a whole needs no takeovers.
+		s.mu.Lock()
+		names := slices.Collect(maps.Keys(s.servers))
+		s.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, n := range names {
+			wg.Go(func() { s.Kill(n) })
+		}
+		wg.Wait()
+		if s.Cams != nil {
+			s.Cams.Close()
+		}
+		if s.TempDir {
+			os.RemoveAll(s.Dir)
+		}
+	})
 }
 
 // Recorders returns, from a state, the servers recording camera (sessions

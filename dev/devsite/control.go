@@ -21,7 +21,7 @@ var Verbs = []string{"stop", "kill", "start"}
 // expect.
 func (s *Site) Do(verb, server string) (string, error) {
 	if !s.Has(server) {
-		return "", fmt.Errorf("site %s has no server %q; its servers are %s", s.Name, server, strings.Join(s.names, ", "))
+		return "", fmt.Errorf("site %s has no server %q; its servers are %s", s.Name, server, strings.Join(s.opts.Servers, ", "))
 	}
 	running := s.Running(server)
 	switch verb {

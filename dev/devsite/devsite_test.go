@@ -16,7 +16,6 @@ import (
 	"vigil/hcl"
 	"vigil/hcl/spec"
 	"vigil/planner"
-	"vigil/runtime/agent/agenttest"
 	"vigil/runtime/api"
 )
 
@@ -86,7 +85,7 @@ func TestQuickstart(t *testing.T) {
 		primaries[c.Name] = []string{c.Server}
 	}
 	st := waitState(t, s, 30*time.Second, "every camera recorded by its primary", func(st *api.State) bool {
-		return st.Master != "" && agenttest.RecordedBy(st, primaries)
+		return st.Master != "" && RecordedBy(st, primaries)
 	})
 	for _, srv := range st.Servers {
 		if srv.Health != api.HealthAlive {
@@ -109,7 +108,7 @@ func TestQuickstart(t *testing.T) {
 	}
 	waitState(t, s, 30*time.Second, "srv-2's cameras on its backups", func(st *api.State) bool {
 		for _, c := range site.Cameras {
-			recs := agenttest.Recorders(st, c.Name)
+			recs := Recorders(st, c.Name)
 			if len(recs) == 0 || slices.Contains(recs, "srv-2") {
 				return false
 			}
@@ -120,7 +119,7 @@ func TestQuickstart(t *testing.T) {
 		t.Fatalf("start: %q, %v", msg, err)
 	}
 	waitState(t, s, 30*time.Second, "cameras back on srv-2 (failback)", func(st *api.State) bool {
-		return agenttest.RecordedBy(st, primaries)
+		return RecordedBy(st, primaries)
 	})
 
 	apiAddr := strings.TrimPrefix(s.Addr("srv-1"), "http://")

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/proving/measure"
 	"vigil/hcl/spec"
 	"vigil/runtime/api"
 	"vigil/runtime/cluster"
 	"vigil/runtime/footage"
-	"vigil/runtime/proving/measure"
 )
 
 // full reports whether every scenario runs (make e2e sets VIGIL_E2E=1);

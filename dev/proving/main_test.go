@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"vigil/runtime/proving/netns"
+	"vigil/dev/proving/netns"
 )
 
 func TestMain(m *testing.M) {

@@ -10,10 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"vigil/dev/camsim"
+	"vigil/dev/proving/measure"
 	"vigil/hcl/spec"
 	"vigil/runtime/api"
-	"vigil/runtime/camsim"
-	"vigil/runtime/proving/measure"
 )
 
 // Row is one line of the failover benchmark table.
