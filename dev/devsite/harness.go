@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -417,11 +418,23 @@ func (s *Site) Commit(ctx context.Context, spec spec.Site) (uint64, error) {
 // Wait polls the named server's /v1/state until cond holds, and returns
 // that state. It fails when ctx ends, with the last state in the error.
 func (s *Site) Wait(ctx context.Context, name string, cond func(*api.State) bool) (*api.State, error) {
-	st, err := s.Client(name).WaitState(ctx, 50*time.Millisecond, cond)
-	if err != nil {
-		return st, fmt.Errorf("waiting on %s: %w", name, err)
+	return Wait(ctx, s.Client(name), name, 50*time.Millisecond, cond)
+}
+
+// Wait polls the /v1/state of server name through c every poll until cond
+// holds, and returns that state. When ctx ends it returns the last state
+// and an error that summarises it (see Mismatch). The in-process site and
+// the proving ground's site both wait with it.
+func Wait(ctx context.Context, c *api.Client, name string, poll time.Duration, cond func(*api.State) bool) (*api.State, error) {
+	st, err := c.WaitState(ctx, poll, cond)
+	switch {
+	case err == nil:
+		return st, nil
+	case st != nil:
+		return st, fmt.Errorf("waiting on %s: %w; %s", name, err, Mismatch(st, nil))
+	default:
+		return nil, fmt.Errorf("waiting on %s: %w", name, err)
 	}
-	return st, nil
 }
 
 // Close stops every agent (hard, closing their segments) and the
@@ -467,15 +480,59 @@ func Recorders(st *api.State, camera string) []string {
 // exactly the listed servers (in any order).
 func RecordedBy(st *api.State, want map[string][]string) bool {
 	for cam, servers := range want {
-		got := Recorders(st, cam)
-		if len(got) != len(servers) {
+		if !sameSet(Recorders(st, cam), servers) {
 			return false
 		}
-		for _, s := range servers {
-			if !slices.Contains(got, s) {
-				return false
-			}
+	}
+	return true
+}
+
+// Mismatch describes the first cameras of st whose recorders differ from
+// want ("" when none do; cameras of want that st does not list are not
+// compared, unless st lists no camera at all). With want nil it summarises
+// st: who answered, the revision, the master and each server's health.
+func Mismatch(st *api.State, want map[string][]string) string {
+	if want == nil {
+		var b strings.Builder
+		fmt.Fprintf(&b, "state from %s rev %d master %q:", st.Answering, st.Revision, st.Master)
+		for _, ss := range st.Servers {
+			fmt.Fprintf(&b, " %s=%s(%d)", ss.Name, ss.Health, ss.Recording)
 		}
+		return b.String()
+	}
+	var bad []string
+	for _, c := range st.Cameras {
+		w, ok := want[c.Name]
+		if !ok {
+			continue
+		}
+		got := Recorders(st, c.Name)
+		if !sameSet(got, w) {
+			bad = append(bad, fmt.Sprintf("%s recorded by %v, want %v (%s: %s)", c.Name, got, w, c.State, c.Reason))
+		}
+	}
+	if len(st.Cameras) == 0 && len(want) > 0 {
+		return "no cameras in the state yet"
+	}
+	if len(bad) > 3 {
+		bad = append(bad[:3], fmt.Sprintf("and %d more", len(bad)-3))
+	}
+	return strings.Join(bad, "; ")
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		if seen[x] == 0 {
+			return false
+		}
+		seen[x]--
 	}
 	return true
 }

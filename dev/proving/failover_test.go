@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"vigil/dev/camsim"
+	"vigil/dev/devsite"
 	"vigil/dev/proving/measure"
 	"vigil/hcl/spec"
 	"vigil/runtime/api"
@@ -258,7 +259,7 @@ func (s *Site) RunFailover(fo FailoverOptions) (failure, failback Row) {
 		if cs.Server == fo.Victim {
 			continue
 		}
-		b, a := Recorders(before, cs.Name), Recorders(after, cs.Name)
+		b, a := devsite.Recorders(before, cs.Name), devsite.Recorders(after, cs.Name)
 		for _, r := range b {
 			if r != fo.Victim && !slices.Contains(a, r) {
 				t.Errorf("camera %s of a healthy server moved: recorded by %v before, %v after", cs.Name, b, a)

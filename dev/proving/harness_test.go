@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"vigil/dev/camsim"
+	"vigil/dev/devsite"
 	"vigil/dev/proving/measure"
 	"vigil/dev/proving/netns"
 	"vigil/hcl/spec"
@@ -482,89 +483,17 @@ func (s *Site) Apply(ctx context.Context, spec spec.Site) error {
 
 // Wait polls a server's /v1/state until cond holds.
 func (s *Site) Wait(ctx context.Context, name string, cond func(*api.State) bool) (*api.State, error) {
-	st, err := s.Client(name).WaitState(ctx, 100*time.Millisecond, cond)
-	switch {
-	case err == nil:
-		return st, nil
-	case st != nil:
-		return st, fmt.Errorf("waiting on %s: %w; %s", name, err, Mismatch(st, nil))
-	default:
-		return nil, fmt.Errorf("waiting on %s: %w", name, err)
-	}
+	return devsite.Wait(ctx, s.Client(name), name, 100*time.Millisecond, cond)
 }
 
 // WaitRecording waits until name's state shows every camera recorded by
 // exactly the servers in want.
 func (s *Site) WaitRecording(ctx context.Context, name string, want map[string][]string) (*api.State, error) {
-	st, err := s.Wait(ctx, name, func(st *api.State) bool { return Mismatch(st, want) == "" })
+	st, err := s.Wait(ctx, name, func(st *api.State) bool { return devsite.Mismatch(st, want) == "" })
 	if err != nil && st != nil {
-		return st, fmt.Errorf("%w; %s", err, Mismatch(st, want))
+		return st, fmt.Errorf("%w; %s", err, devsite.Mismatch(st, want))
 	}
 	return st, err
-}
-
-// Recorders returns the servers recording camera in st (sessions in state
-// recording).
-func Recorders(st *api.State, camera string) []string {
-	var out []string
-	for _, c := range st.Cameras {
-		if c.Name == camera {
-			for _, r := range c.Recorders {
-				if r.State == "recording" {
-					out = append(out, r.Server)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// Mismatch describes the first cameras whose recorders in st differ from
-// want ("" when none do). With want nil it summarises st.
-func Mismatch(st *api.State, want map[string][]string) string {
-	if want == nil {
-		var b strings.Builder
-		fmt.Fprintf(&b, "state from %s rev %d master %q:", st.Answering, st.Revision, st.Master)
-		for _, ss := range st.Servers {
-			fmt.Fprintf(&b, " %s=%s(%d)", ss.Name, ss.Health, ss.Recording)
-		}
-		return b.String()
-	}
-	var bad []string
-	for _, c := range st.Cameras {
-		w, ok := want[c.Name]
-		if !ok {
-			continue
-		}
-		got := Recorders(st, c.Name)
-		if !sameSet(got, w) {
-			bad = append(bad, fmt.Sprintf("%s recorded by %v, want %v (%s: %s)", c.Name, got, w, c.State, c.Reason))
-		}
-	}
-	if len(st.Cameras) == 0 && len(want) > 0 {
-		return "no cameras in the state yet"
-	}
-	if len(bad) > 3 {
-		bad = append(bad[:3], fmt.Sprintf("and %d more", len(bad)-3))
-	}
-	return strings.Join(bad, "; ")
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	seen := map[string]int{}
-	for _, x := range a {
-		seen[x]++
-	}
-	for _, x := range b {
-		if seen[x] == 0 {
-			return false
-		}
-		seen[x]--
-	}
-	return true
 }
 
 // CamStats reads camsim's per-path statistics.

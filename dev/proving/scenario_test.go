@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/dev/proving/measure"
 	"vigil/hcl/spec"
 	"vigil/runtime/api"
@@ -154,7 +155,7 @@ func TestConcurrentFailoverLimit(t *testing.T) {
 		for _, c := range st.Cameras {
 			if c.Server == server {
 				total++
-				if len(Recorders(st, c.Name)) > 0 {
+				if len(devsite.Recorders(st, c.Name)) > 0 {
 					recorded++
 				}
 			}
