@@ -91,8 +91,10 @@ type Agent struct {
 	// One report a minute of refused API requests and connections.
 	unauthGate, forbiddenGate, connGate minuteGate
 	// peerToken is the credential of the site's servers with each other
-	// (derived from the site key); peerHTTP presents it.
+	// (derived from the site key); peerAuth presents it on peerHTTP's
+	// requests.
 	peerToken string
+	peerAuth  peerTransport
 
 	ctx      context.Context // ends when Close starts
 	cancel   context.CancelFunc
@@ -209,7 +211,10 @@ func Start(cfg Config) (*Agent, error) {
 	a.fp = spec.NewFingerprinter(a.fpKey)
 	a.metrics = newMetrics(a.reg, &a.cfg)
 	a.peerToken = peerTokenFor(cfg.SiteKey)
-	a.peerHTTP = &http.Client{Transport: peerTransport{base: http.DefaultTransport, token: a.peerToken, server: cfg.Server}}
+	// Requests to peers go through peerAuth, which adds the peer
+	// credential; how they reach the peer (HTTPS) is its base.
+	a.peerAuth = peerTransport{base: http.DefaultTransport, token: a.peerToken, server: cfg.Server}
+	a.peerHTTP = &http.Client{Transport: a.peerAuth}
 	a.events = newHub(a.metrics.eventsDropped.Inc)
 	var err error
 	a.history, err = eventlog.Open(filepath.Join(cfg.DataDir, "events"), eventlog.Options{

@@ -296,7 +296,7 @@ func (t peerTransport) sign(h http.Header) {
 // peerHTTPFor is the HTTP client of requests made to a server of the site
 // for the caller of r: the server checks that caller's permissions.
 func (a *Agent) peerHTTPFor(r *http.Request) *http.Client {
-	t := a.peerHTTP.Transport.(peerTransport)
+	t := a.peerAuth
 	if id, ok := access.From(r.Context()); ok {
 		b, _ := json.Marshal(id)
 		t.behalf = string(b)

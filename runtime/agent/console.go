@@ -191,7 +191,7 @@ func (a *Agent) handleLive(w http.ResponseWriter, r *http.Request) {
 	}
 	up := "ws://" + addr + "/v1/live/" + url.PathEscape(cam)
 	hdr := http.Header{forwardedHeader: {a.cfg.Server}}
-	a.peerHTTP.Transport.(peerTransport).sign(hdr)
+	a.peerAuth.sign(hdr)
 	if err := console.Relay(ctx, conn, up, hdr); err != nil {
 		console.SendHello(conn, console.Hello{Camera: cam, Error: fmt.Sprintf("cannot reach %s, which records %s: %v", name, cam, err)})
 	}
