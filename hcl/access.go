@@ -55,14 +55,22 @@ func (v *validator) access(s *spec.Site, scope string, cameraNames []string) {
 			strings.ToUpper(scope[:1])+scope[1:], prev.kind, name, where)
 		return false
 	}
+	// common checks what users and tokens have in common, and reports
+	// whether the name is new.
+	common := func(kind, name, role string, cameras []string, rs map[string]spec.Range, decl spec.Range) bool {
+		v.name(kind, name, rs, decl)
+		if !unique(kind, name, decl) {
+			return false
+		}
+		v.role(fmt.Sprintf("%s%s %q", strings.ToUpper(kind[:1]), kind[1:], name), role, rs, decl)
+		v.sees(scope, kind, name, cameras, rs, decl, cameraNames)
+		return true
+	}
 	for _, u := range s.Users {
-		v.name("user", u.Name, u.Ranges, u.DeclRange)
-		if !unique("user", u.Name, u.DeclRange) {
+		if !common("user", u.Name, u.Role, u.Cameras, u.Ranges, u.DeclRange) {
 			continue
 		}
 		owner := fmt.Sprintf("User %q", u.Name)
-		v.role(owner, u.Role, u.Ranges, u.DeclRange)
-		v.sees(scope, "user", u.Name, u.Cameras, u.Ranges, u.DeclRange, cameraNames)
 		if u.PasswordHash == "" && !given(u.Ranges, "password_hash") {
 			v.errorf(at(u.Ranges, "password_hash", u.DeclRange), "Missing password hash", "%s needs password_hash: run vigil user hash and paste what it prints.", owner)
 		} else if u.PasswordHash != "" && !spec.IsFingerprint(u.PasswordHash) {
@@ -72,13 +80,10 @@ func (v *validator) access(s *spec.Site, scope string, cameraNames []string) {
 		}
 	}
 	for _, t := range s.Tokens {
-		v.name("token", t.Name, t.Ranges, t.DeclRange)
-		if !unique("token", t.Name, t.DeclRange) {
+		if !common("token", t.Name, t.Role, t.Cameras, t.Ranges, t.DeclRange) {
 			continue
 		}
 		owner := fmt.Sprintf("Token %q", t.Name)
-		v.role(owner, t.Role, t.Ranges, t.DeclRange)
-		v.sees(scope, "token", t.Name, t.Cameras, t.Ranges, t.DeclRange, cameraNames)
 		switch {
 		case t.Hash == "" && given(t.Ranges, "hash"):
 			// It failed to decode, as reported.
