@@ -11,9 +11,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"vigil/planner"
+	"vigil/planner/apply"
 	"vigil/planner/views"
 	"vigil/runtime/api"
 )
@@ -49,7 +49,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signalContext()
 	defer cancel()
 	if !*asJSON {
-		return apply(ctx, &src, path, *autoApprove, stdout, stderr)
+		return applyConfig(ctx, &src, path, *autoApprove, stdout, stderr)
 	}
 	if !*autoApprove && !isPlanFile(path) {
 		fmt.Fprintf(stderr, "vigil apply: -json needs -auto-approve (or a plan file): nobody is there to confirm\n")
@@ -59,7 +59,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	// holds one JSON document, the sites applied or the error.
 	var errs bytes.Buffer
 	rec := &appliedSites{}
-	if code := apply(withApplied(ctx, rec), &src, path, true, stderr, &errs); code != exitOK {
+	if code := applyConfig(withApplied(ctx, rec), &src, path, true, stderr, &errs); code != exitOK {
 		stderr.Write(errs.Bytes())
 		msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(errs.String()), "Error: "))
 		return fail(stdout, stderr, true, errors.New(msg))
@@ -110,8 +110,8 @@ func recordApplied(ctx context.Context, p *planner.SitePlan, rev uint64) {
 	}
 }
 
-// apply is vigil apply once its flags are parsed.
-func apply(ctx context.Context, src *planSource, path string, autoApprove bool, stdout, stderr io.Writer) int {
+// applyConfig is vigil apply once its flags are parsed.
+func applyConfig(ctx context.Context, src *planSource, path string, autoApprove bool, stdout, stderr io.Writer) int {
 	client := newClient(src.address, api.TokenFromEnv())
 	color := isTerminal(stdout)
 
@@ -210,100 +210,79 @@ func confirm(stdout io.Writer, stdin io.Reader, what string) (bool, error) {
 	return strings.TrimSpace(line) == "yes", nil
 }
 
-// applyPlan moves the master role when the plan says so, then commits the
-// desired spec against the plan's base revision.
+// applyOptions are vigil apply's: it returns once every live server of the
+// site reports the new revision, or after 10 s with a note naming those
+// that do not, so that a plan or status run next against any server sees
+// the change.
+var applyOptions = apply.Options{CatchUp: apply.DefaultCatchUp}
+
+// applyView prints a site's apply as it goes (the protocol's hooks).
+type applyView struct {
+	apply.NoHooks
+	out io.Writer
+}
+
+func (v applyView) TransferringMaster(from, to string) {
+	fmt.Fprintf(v.out, "\nTransferring the master role from %s to %s...\n", from, to)
+}
+
+func (v applyView) MasterTransferred(master string) {
+	fmt.Fprintf(v.out, "%s is the master.\n", master)
+}
+
+func (v applyView) Resending(master string) {
+	fmt.Fprintf(v.out, "The site's master changed while committing; %s is the master now. Sending the change again...\n", master)
+}
+
+// applyPlan applies a site plan through client (see package planner/apply)
+// and prints the outcome.
 func applyPlan(ctx context.Context, client *api.Client, p *planner.SitePlan, stdout, stderr io.Writer) int {
-	var moved string // the new master, when the role moved
-	for _, c := range p.Changes {
-		if c.Action != planner.TransferMaster {
-			continue
-		}
-		fmt.Fprintf(stdout, "\nTransferring the master role from %s to %s...\n", c.From, c.To)
-		master, err := client.TransferMaster(ctx, c.To)
-		if err != nil {
-			fmt.Fprintf(stderr, "Error: transferring the master role: %s\n", applyError(err))
-			return 1
-		}
-		fmt.Fprintf(stdout, "%s is the master.\n", master)
-		moved = master
-	}
-	rev, err := commit(ctx, client, p, stdout)
-	if err != nil {
+	res, err := apply.Commit(ctx, client, apply.FromPlan(p), applyOptions, applyView{out: stdout})
+	return reportApply(ctx, client.Address(), p, res, err, stdout, stderr)
+}
+
+// reportApply prints how a site's apply through address ended.
+func reportApply(ctx context.Context, address string, p *planner.SitePlan, res apply.Result, err error, stdout, stderr io.Writer) int {
+	var transfer *apply.TransferError
+	switch {
+	case errors.As(err, &transfer):
+		fmt.Fprintf(stderr, "Error: transferring the master role: %s\n", applyError(transfer.Err))
+		return 1
+	case err != nil:
 		fmt.Fprintf(stderr, "Error: %s\n", applyError(err))
-		if moved != "" {
+		if res.Master != "" {
 			// Not part of the configuration, the transfer is not undone.
-			fmt.Fprintf(stderr, "Note: the master role had already moved to %s; it stays there.\n", moved)
+			fmt.Fprintf(stderr, "Note: the master role had already moved to %s; it stays there.\n", res.Master)
 		}
 		return 1
 	}
-	// The master answered; the server this command talks to may follow a
-	// moment later. Waiting for it makes a plan run right after this one
-	// see the change.
-	if !waitRevision(ctx, client, rev, 10*time.Second) {
-		fmt.Fprintf(stderr, "Note: the server at %s has not caught up with revision %d yet; a plan against it may still show the old configuration for a moment.\n", client.Address(), rev)
+	if len(res.Behind) > 0 {
+		fmt.Fprintf(stderr, "Note: %s; a plan against it may still show the old configuration for a moment.\n", behindNote(res.Behind, address, res.Revision))
 	}
-	recordApplied(ctx, p, rev)
+	recordApplied(ctx, p, res.Revision)
 	s := p.Summary
 	line := fmt.Sprintf("%d added, %d changed, %d destroyed", s.Add, s.Change, s.Destroy)
 	if s.Move > 0 {
 		line += fmt.Sprintf(", %d moved", s.Move)
 	}
-	fmt.Fprintf(stdout, "\nApply complete! Site %s is at revision %d: %s.\n", p.Site, rev, line)
+	fmt.Fprintf(stdout, "\nApply complete! Site %s is at revision %d: %s.\n", p.Site, res.Revision, line)
 	return 0
 }
 
-// commitAttempts bounds the applies sent while the master role is moving.
-const commitAttempts = 3
-
-// commit sends the apply and returns the new revision. When the site answers
-// that it has no master (an election, or the master moved while committing),
-// it waits for a master and looks at the site again: the change may have
-// been committed after all, which a plan of the desired spec against the new
-// state shows; if the site is still at the base revision, it sends the
-// apply again. The base revision keeps this safe: a change made by someone
-// else in between refuses the retry as stale.
-func commit(ctx context.Context, client *api.Client, p *planner.SitePlan, stdout io.Writer) (uint64, error) {
-	for attempt := 1; ; attempt++ {
-		resp, err := client.Apply(ctx, api.ApplyRequest{Spec: *p.Desired, BaseRevision: p.BaseRevision})
-		if err == nil {
-			return resp.Revision, nil
+// behindNote says which servers have not reported revision rev yet ("" is
+// the server at address).
+func behindNote(behind []string, address string, rev uint64) string {
+	names := make([]string, len(behind))
+	for i, n := range behind {
+		names[i] = n
+		if n == "" {
+			names[i] = "the server at " + address
 		}
-		if !errors.Is(err, api.ErrUnavailable) || attempt == commitAttempts {
-			return 0, err
-		}
-		st := waitMaster(ctx, client, 10*time.Second)
-		if st == nil {
-			return 0, err
-		}
-		if st.Revision != p.BaseRevision {
-			again, perr := planner.Plan(p.Desired, st, planner.Options{})
-			if perr == nil && !again.HasChanges() {
-				return st.Revision, nil
-			}
-			return 0, &api.StaleError{Revision: st.Revision, BaseRevision: p.BaseRevision}
-		}
-		fmt.Fprintf(stdout, "The site's master changed while committing; %s is the master now. Sending the change again...\n", st.Master)
 	}
-}
-
-// waitMaster polls the agent until the site has a master, and returns that
-// state, or nil when none appears within limit.
-func waitMaster(ctx context.Context, client *api.Client, limit time.Duration) *api.State {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	st, err := client.WaitState(ctx, 100*time.Millisecond, func(st *api.State) bool { return st.Master != "" })
-	if err != nil {
-		return nil
+	if len(names) > 1 {
+		return fmt.Sprintf("%s have not caught up with revision %d yet", strings.Join(names, ", "), rev)
 	}
-	return st
-}
-
-// waitRevision polls the agent until it reports at least revision rev.
-func waitRevision(ctx context.Context, client *api.Client, rev uint64, limit time.Duration) bool {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	_, err := client.WaitState(ctx, 50*time.Millisecond, func(st *api.State) bool { return st.Revision >= rev })
-	return err == nil
+	return fmt.Sprintf("%s has not caught up with revision %d yet", names[0], rev)
 }
 
 // applyError words a failed apply and says whether the site may have
@@ -315,6 +294,8 @@ func applyError(err error) string {
 	var status *api.StatusError
 	var unreachable *api.UnreachableError
 	switch {
+	case errors.Is(err, apply.ErrOutcomeUnknown):
+		return fmt.Sprintf("%v (%s); run vigil plan to see", apply.ErrOutcomeUnknown, strings.TrimPrefix(status503(err), apply.ErrOutcomeUnknown.Error()+": "))
 	case errors.As(err, &stale):
 		return fmt.Sprintf("the site changed since this plan was made: planned against revision %d, the site is at revision %d; run vigil plan again. Nothing was applied.", stale.BaseRevision, stale.Revision)
 	case errors.As(err, &invalid):

@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"vigil/hcl"
 	"vigil/hcl/spec"
 	"vigil/planner"
+	"vigil/planner/apply"
 	"vigil/planner/views"
 	"vigil/runtime/api"
 )
@@ -35,7 +34,8 @@ import (
 // next one in reasonable time.
 const siteTimeout = 5 * time.Second
 
-// domainParallel bounds how many sites are read, planned or applied at once.
+// domainParallel bounds how many sites are read or planned at once
+// (apply.Parallel bounds the applies).
 const domainParallel = 8
 
 func (s *planSource) domainMode(cfg *hcl.Config) bool {
@@ -195,12 +195,11 @@ func runDomainApplyFile(ctx context.Context, src *planSource, path string, stdou
 }
 
 // applyDomain applies every planned site with changes, each as one apply of
-// its own (one raft entry per site), at most domainParallel at a time. It
-// refuses to start when a site plan has errors, or when a site was skipped
-// and -allow-partial was not given. A site that gives a camera to another
-// site is applied after that site, so that the camera is recorded by its
-// new site before its old site lets it go; when the new site's apply fails
-// or is held back, the old site is held back too.
+// its own (one raft entry per site), in the waves of package planner/apply:
+// a site that gives a camera to another site is applied after that site,
+// and held back when that site's apply fails or is held back. It refuses to
+// start when a site plan has errors, or when a site was skipped and
+// -allow-partial was not given.
 //
 // tokens (siteTokens) gives each site's apply the token of its own site.
 func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, tokens map[string]string, ask bool, stdout, stderr io.Writer) int {
@@ -213,15 +212,11 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, to
 			plural(len(skipped), "site", "sites"), strings.Join(skipped, ", "))
 		return 1
 	}
-	var pending []*planner.DomainSite
 	var names []string
-	for i := range d.Sites {
-		s := &d.Sites[i]
-		if s.Plan == nil || !s.Plan.HasChanges() {
-			continue
+	for _, s := range d.Sites {
+		if s.Plan != nil && s.Plan.HasChanges() {
+			names = append(names, s.Site)
 		}
-		names = append(names, s.Site)
-		pending = append(pending, s)
 	}
 	if len(names) == 0 {
 		return 0
@@ -241,81 +236,15 @@ func applyDomain(ctx context.Context, src *planSource, d *planner.DomainPlan, to
 			return 1
 		}
 	}
-	gives := map[string][]planner.SiteMove{}
-	for _, m := range d.Moves {
-		if m.FromSite != m.ToSite {
-			gives[m.FromSite] = append(gives[m.FromSite], m)
-		}
-	}
-	failed := map[string]bool{}
-	var held []string
-	isPending := func(site string) bool {
-		return slices.ContainsFunc(pending, func(s *planner.DomainSite) bool { return s.Site == site })
-	}
-	// holdBack drops, until none is left, the pending sites that give a
-	// camera to a site that failed or was held back: applied, they would
-	// let the camera go with nobody recording it (A gives to B, B to C, C
-	// fails: B and A are held back).
-	holdBack := func() {
-		for again := true; again; {
-			again = false
-			pending = slices.DeleteFunc(pending, func(s *planner.DomainSite) bool {
-				for _, m := range gives[s.Site] {
-					why := ""
-					switch {
-					case failed[m.ToSite]:
-						why = "whose apply failed"
-					case slices.Contains(held, m.ToSite):
-						why = "which is held back"
-					default:
-						continue
-					}
-					fmt.Fprintf(stderr, "site %s: not applied: it gives camera %q to site %s, %s; applied alone, the camera would be recorded by neither site.\n", s.Site, m.Camera, m.ToSite, why)
-					held = append(held, s.Site)
-					again = true
-					return true
-				}
-				return false
-			})
-		}
-	}
-	// Waves: a site that gives a camera away is applied after the site
-	// that receives it, so that the camera is recorded by its new site
-	// before its old site lets it go. Sites that give to each other cannot
-	// be ordered: they are applied together.
-	for len(pending) > 0 {
-		holdBack()
-		var wave []*planner.DomainSite
-		for _, s := range pending {
-			if !slices.ContainsFunc(gives[s.Site], func(m planner.SiteMove) bool { return isPending(m.ToSite) }) {
-				wave = append(wave, s)
-			}
-		}
-		if len(wave) == 0 { // sites that give to each other, in a cycle
-			for _, s := range pending {
-				if onCycle(s.Site, gives, isPending) {
-					wave = append(wave, s)
-				}
-			}
-		}
-		maps.Copy(failed, applyWave(ctx, wave, tokens, stdout, stderr))
-		pending = slices.DeleteFunc(pending, func(s *planner.DomainSite) bool { return slices.Contains(wave, s) })
-	}
-	if bad := len(failed) + len(held); bad > 0 {
-		line := fmt.Sprintf("%d of %s applied, %d failed", len(names)-bad, plural(len(names), "site", "sites"), len(failed))
-		if len(held) > 0 {
-			line += fmt.Sprintf(", %d held back", len(held))
-		}
-		var ok, bad []string
-		for _, n := range names {
-			if failed[n] {
-				bad = append(bad, n)
-			} else if !slices.Contains(held, n) {
-				ok = append(ok, n)
-			}
+	v := &domainView{ctx: ctx, out: map[string]*siteOutput{}, stdout: stdout, stderr: stderr}
+	res := apply.Domain(ctx, d, func(address string) apply.Site { return newClient(address, tokens[address]) }, applyOptions, v)
+	if bad := len(res.Failed) + len(res.Held); bad > 0 {
+		line := fmt.Sprintf("%d of %s applied, %d failed", len(names)-bad, plural(len(names), "site", "sites"), len(res.Failed))
+		if len(res.Held) > 0 {
+			line += fmt.Sprintf(", %d held back", len(res.Held))
 		}
 		fmt.Fprintf(stderr, "\nDomain apply: %s. Applied: %s. Failed: %s (each site's message above says whether it changed). Held back, unchanged: %s.\n",
-			line, listOrNone(ok), listOrNone(bad), listOrNone(held))
+			line, listOrNone(res.Applied), listOrNone(res.Failed), listOrNone(res.Held))
 		return 1
 	}
 	fmt.Fprintf(stdout, "\nDomain apply complete: %s applied.\n", plural(len(names), "site", "sites"))
@@ -330,63 +259,45 @@ func listOrNone(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// onCycle tells whether site gives, through pending sites, a camera to a
-// site that gives one back to it.
-func onCycle(site string, gives map[string][]planner.SiteMove, pending func(string) bool) bool {
-	seen := map[string]bool{}
-	next := []string{site}
-	for len(next) > 0 {
-		s := next[0]
-		next = next[1:]
-		for _, m := range gives[s] {
-			if m.ToSite == site {
-				return true
-			}
-			if pending(m.ToSite) && !seen[m.ToSite] {
-				seen[m.ToSite] = true
-				next = append(next, m.ToSite)
-			}
-		}
-	}
-	return false
+// domainView prints a domain apply: the sites of a wave are applied
+// concurrently, so each site's output is kept and printed as one block, in
+// the order of the plan, once its wave ended.
+type domainView struct {
+	ctx            context.Context
+	mu             sync.Mutex
+	out            map[string]*siteOutput
+	stdout, stderr io.Writer
 }
 
-// applyWave applies the sites concurrently and prints each site's output
-// as one block, in the order of the plan. It returns the sites that failed.
-func applyWave(ctx context.Context, sites []*planner.DomainSite, tokens map[string]string, stdout, stderr io.Writer) map[string]bool {
-	type result struct {
-		out, errs bytes.Buffer
-		code      int
+type siteOutput struct{ out, errs bytes.Buffer }
+
+func (v *domainView) Site(name string) apply.Hooks {
+	o := &siteOutput{}
+	v.mu.Lock()
+	v.out[name] = o
+	v.mu.Unlock()
+	return applyView{out: &o.out}
+}
+
+func (v *domainView) Applied(s *planner.DomainSite, res apply.Result, err error) {
+	v.mu.Lock()
+	o := v.out[s.Site]
+	v.mu.Unlock()
+	reportApply(v.ctx, s.Address, s.Plan, res, err, &o.out, &o.errs)
+	v.stdout.Write(o.out.Bytes())
+	if o.errs.Len() > 0 {
+		// Every line names its site: sites of one wave run together.
+		prefix := "site " + s.Site + ": "
+		fmt.Fprintf(v.stderr, "%s%s\n", prefix, strings.ReplaceAll(strings.TrimRight(o.errs.String(), "\n"), "\n", "\n"+prefix))
 	}
-	results := make([]result, len(sites))
-	sem := make(chan struct{}, domainParallel)
-	var wg sync.WaitGroup
-	for i, s := range sites {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			r := &results[i]
-			client := newClient(s.Address, tokens[s.Address])
-			r.code = applyPlan(ctx, client, s.Plan, &r.out, &r.errs)
-		}()
+}
+
+func (v *domainView) HeldBack(h apply.Hold) {
+	why := "which is held back"
+	if h.ToFailed {
+		why = "whose apply failed"
 	}
-	wg.Wait()
-	failed := map[string]bool{}
-	for i := range results {
-		r := &results[i]
-		stdout.Write(r.out.Bytes())
-		if r.errs.Len() > 0 {
-			// Every line names its site: sites of one wave run together.
-			prefix := "site " + sites[i].Site + ": "
-			fmt.Fprintf(stderr, "%s%s\n", prefix, strings.ReplaceAll(strings.TrimRight(r.errs.String(), "\n"), "\n", "\n"+prefix))
-		}
-		if r.code != 0 {
-			failed[sites[i].Site] = true
-		}
-	}
-	return failed
+	fmt.Fprintf(v.stderr, "site %s: not applied: it gives camera %q to site %s, %s; applied alone, the camera would be recorded by neither site.\n", h.Site, h.Move.Camera, h.Move.ToSite, why)
 }
 
 // isDomainPlanFile reports whether the file at path is a domain plan file.

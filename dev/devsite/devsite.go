@@ -42,6 +42,7 @@ import (
 
 	"vigil/hcl/spec"
 	"vigil/planner"
+	"vigil/planner/apply"
 	"vigil/runtime/agent"
 	"vigil/runtime/api"
 	"vigil/runtime/clock"
@@ -368,88 +369,46 @@ func (s *Site) Plan(ctx context.Context, site *spec.Site, opts planner.Options) 
 }
 
 // Apply plans site (see Plan) and, when the plan has changes and no errors,
-// commits it as `vigil apply -auto-approve` does: the master role moves first
-// when the plan says so, then the whole spec is applied against the plan's
-// base revision, and Apply returns once the server it talked to has the new
-// revision. A site that has no master yet (agents just started) is waited
+// applies it with the apply protocol (package planner/apply) as `vigil apply
+// -auto-approve` does: the master role moves first when the plan says so,
+// the whole spec is committed against the plan's base revision, and Apply
+// returns once every live server reports the new revision (or after
+// apply.DefaultCatchUp). A site that has no master yet (agents just started) is waited
 // for until ctx ends. When the site turns out to be at a newer revision than
 // the one planned against (an agent that restarted reports its revision once
-// it caught up), Apply plans again, a few times at most.
+// it caught up), Apply plans again, a few times at most. The plan returned is
+// the one applied.
 func (s *Site) Apply(ctx context.Context, site *spec.Site, opts planner.Options) (*planner.SitePlan, uint64, error) {
 	c, err := s.client()
 	if err != nil {
 		return nil, 0, err
 	}
-	var first *planner.SitePlan
-	for attempt := 1; ; attempt++ {
-		p, rev, err := s.applyOnce(ctx, c, site, opts)
-		if first == nil {
-			first = p
-		} else if err == nil && !p.HasChanges() {
-			// An earlier attempt was committed after all (its answer was
-			// lost to a master change): report what it applied.
-			return first, rev, nil
+	var applied, last *planner.SitePlan
+	res, err := apply.Converge(ctx, c, func(live *api.State) (*apply.Change, error) {
+		p, err := planner.Plan(s.Desired(site), live, opts)
+		if err != nil {
+			return nil, err
 		}
-		var stale *api.StaleError
-		if !errors.As(err, &stale) || attempt == 3 {
-			return p, rev, err
-		}
-		if err := waitRevision(ctx, c, stale.Revision); err != nil {
-			return p, 0, err
-		}
-	}
-}
-
-func (s *Site) applyOnce(ctx context.Context, c *api.Client, site *spec.Site, opts planner.Options) (*planner.SitePlan, uint64, error) {
-	live, err := c.State(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	p, err := planner.Plan(s.Desired(site), live, opts)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(p.Errors) > 0 {
-		msgs := make([]string, len(p.Errors))
-		for i, e := range p.Errors {
-			msgs[i] = e.Summary
-			if e.Hint != "" {
-				msgs[i] += " (" + e.Hint + ")"
+		last = p
+		if len(p.Errors) > 0 {
+			msgs := make([]string, len(p.Errors))
+			for i, e := range p.Errors {
+				msgs[i] = e.Summary
+				if e.Hint != "" {
+					msgs[i] += " (" + e.Hint + ")"
+				}
 			}
+			return nil, fmt.Errorf("the plan cannot be applied: %s", strings.Join(msgs, "; "))
 		}
-		return p, 0, fmt.Errorf("the plan cannot be applied: %s", strings.Join(msgs, "; "))
-	}
-	if !p.HasChanges() {
-		return p, p.BaseRevision, nil
-	}
-	for _, ch := range p.Changes {
-		if ch.Action == planner.TransferMaster {
-			if _, err := c.TransferMaster(ctx, ch.To); err != nil {
-				return p, 0, fmt.Errorf("transferring the master role to %s: %w", ch.To, err)
-			}
+		if !p.HasChanges() {
+			return nil, nil
 		}
+		applied = p
+		ch := apply.FromPlan(p)
+		return &ch, nil
+	}, apply.Options{UntilDone: true, CatchUp: apply.DefaultCatchUp}, nil)
+	if applied == nil {
+		applied = last
 	}
-	for {
-		resp, err := c.Apply(ctx, api.ApplyRequest{Spec: *p.Desired, BaseRevision: p.BaseRevision})
-		if err == nil {
-			return p, resp.Revision, waitRevision(ctx, c, resp.Revision)
-		}
-		if !errors.Is(err, api.ErrUnavailable) {
-			// A stale error after a retry may be the earlier attempt,
-			// committed after all: Apply plans again and finds no changes.
-			return p, 0, err
-		}
-		select {
-		case <-ctx.Done():
-			return p, 0, fmt.Errorf("%w (the site has no master yet)", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func waitRevision(ctx context.Context, c *api.Client, rev uint64) error {
-	if _, err := c.WaitState(ctx, 20*time.Millisecond, func(st *api.State) bool { return st.Revision >= rev }); err != nil {
-		return fmt.Errorf("waiting for %s to reach revision %d: %w", c.Address(), rev, err)
-	}
-	return nil
+	return applied, res.Revision, err
 }

@@ -21,6 +21,7 @@ import (
 
 	"vigil/dev/camsim"
 	"vigil/hcl/spec"
+	"vigil/planner/apply"
 	"vigil/runtime/agent"
 	"vigil/runtime/api"
 )
@@ -394,25 +395,28 @@ func (s *Site) Spec(cameras ...*spec.Camera) spec.Site {
 }
 
 // Commit commits spec through the first running agent, against the
-// revision that agent reports, with no plan (see Apply for the way `vigil
-// apply` does it).
+// revision that agent reports, with no plan (see CommitVia; Apply is the way
+// `vigil apply` does it).
 func (s *Site) Commit(ctx context.Context, spec spec.Site) (uint64, error) {
 	for _, n := range s.opts.Servers {
-		if s.Server(n).Agent() == nil {
-			continue
+		if s.Server(n).Agent() != nil {
+			return s.CommitVia(ctx, n, spec)
 		}
-		c := s.Client(n)
-		st, err := c.State(ctx)
-		if err != nil {
-			return 0, err
-		}
-		resp, err := c.Apply(ctx, api.ApplyRequest{Spec: spec, BaseRevision: st.Revision})
-		if err != nil {
-			return 0, err
-		}
-		return resp.Revision, nil
 	}
 	return 0, errors.New("no agent is running")
+}
+
+// CommitVia commits spec through the named server's agent with the apply
+// protocol (package planner/apply), planned against the revision that agent
+// reports, as hot reload does: a site without a master yet (agents just
+// started) is waited for until ctx ends, a stale answer is planned again,
+// and it returns once every live server reports the new revision (at most
+// after apply.DefaultCatchUp).
+func (s *Site) CommitVia(ctx context.Context, server string, spec spec.Site) (uint64, error) {
+	res, err := apply.Converge(ctx, s.Client(server), func(st *api.State) (*apply.Change, error) {
+		return &apply.Change{Spec: &spec, BaseRevision: st.Revision}, nil
+	}, apply.Options{UntilDone: true, CatchUp: apply.DefaultCatchUp}, nil)
+	return res.Revision, err
 }
 
 // Wait polls the named server's /v1/state until cond holds, and returns

@@ -25,6 +25,7 @@ import (
 	"vigil/dev/proving/measure"
 	"vigil/dev/proving/netns"
 	"vigil/hcl/spec"
+	"vigil/planner/apply"
 	"vigil/runtime/api"
 )
 
@@ -452,8 +453,9 @@ func (s *Site) Client(name string) *api.Client {
 	return api.NewClientHTTP("http://"+net.JoinHostPort(s.Server(name).IP, strconv.Itoa(spec.DefaultAPIPort)), s.Token, s.http)
 }
 
-// Apply commits spec through the first running server, retrying while the
-// site has no master yet.
+// Apply commits spec through the first running server that answers, with
+// the apply protocol (package planner/apply) as devsite.Site.CommitVia
+// does, trying the servers again until ctx ends while none answers.
 func (s *Site) Apply(ctx context.Context, spec spec.Site) error {
 	var last error
 	for {
@@ -461,17 +463,13 @@ func (s *Site) Apply(ctx context.Context, spec spec.Site) error {
 			if !s.Running(srv.Name) {
 				continue
 			}
-			c := s.Client(srv.Name)
-			st, err := c.State(ctx)
-			if err != nil {
-				last = err
-				continue
-			}
-			if _, err = c.Apply(ctx, api.ApplyRequest{Spec: spec, BaseRevision: st.Revision}); err == nil {
+			_, err := apply.Converge(ctx, s.Client(srv.Name), func(st *api.State) (*apply.Change, error) {
+				return &apply.Change{Spec: &spec, BaseRevision: st.Revision}, nil
+			}, apply.Options{UntilDone: true, CatchUp: apply.DefaultCatchUp}, nil)
+			if err == nil {
 				return nil
 			}
 			last = err
-			break
 		}
 		select {
 		case <-ctx.Done():

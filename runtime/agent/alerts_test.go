@@ -286,19 +286,8 @@ func TestAlertMasterKilledMidDelivery(t *testing.T) {
 
 func applyVia(t *testing.T, ctx context.Context, s *devsite.Site, on string, spec spec.Site) {
 	t.Helper()
-	c := s.Client(on)
-	for {
-		st, err := c.State(ctx)
-		if err == nil {
-			if _, err = c.Apply(ctx, api.ApplyRequest{Spec: spec, BaseRevision: st.Revision}); err == nil {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("apply through %s: %v", on, err)
-		case <-time.After(200 * time.Millisecond):
-		}
+	if _, err := s.CommitVia(ctx, on, spec); err != nil {
+		t.Fatalf("apply through %s: %v", on, err)
 	}
 }
 

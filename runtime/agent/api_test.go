@@ -67,8 +67,9 @@ func TestAPI(t *testing.T) {
 	}
 
 	// The state shows the password only as a fingerprint, and re-applying
-	// that state keeps the real password.
-	st, err = c.State(ctx)
+	// that state keeps the real password. (The apply answers on commit;
+	// the agent's view shows the revision a moment later.)
+	st, err = s.Wait(ctx, "rec-1", func(st *api.State) bool { return st.Revision >= resp.Revision })
 	if err != nil {
 		t.Fatal(err)
 	}

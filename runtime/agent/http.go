@@ -242,6 +242,8 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 		})
 	case errors.Is(err, cluster.ErrNotLeader):
 		a.forward(w, r, body)
+	case errors.Is(err, cluster.ErrOutcomeUnknown):
+		writeError(w, http.StatusServiceUnavailable, api.Error{Error: err.Error(), OutcomeUnknown: true})
 	case errors.Is(err, cluster.ErrNoQuorum):
 		writeError(w, http.StatusServiceUnavailable, api.Error{Error: err.Error() + "; recording continues, retry when more servers are up"})
 	default:

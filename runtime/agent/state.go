@@ -277,6 +277,7 @@ func roleName(server, master string) string {
 
 func fillServer(ss *api.ServerState, ms *memberStatus) {
 	ss.Recording = ms.recording()
+	ss.Revision = ms.Revision
 	ss.CPUPercent = ms.CPU
 	ss.MemoryBytes = ms.Memory
 	ss.Storage = ms.Storage

@@ -411,7 +411,7 @@ func decodeError(resp *http.Response) error {
 	case http.StatusUnprocessableEntity:
 		return &ValidationError{Message: e.Error, Diagnostics: e.Diagnostics}
 	}
-	return &StatusError{StatusCode: resp.StatusCode, Message: e.Error, Master: e.Master}
+	return &StatusError{StatusCode: resp.StatusCode, Message: e.Error, Master: e.Master, OutcomeUnknown: e.OutcomeUnknown}
 }
 
 // UnreachableError means no agent answered at the address.
@@ -474,6 +474,10 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrNotFound: the named object does not exist (404).
 	ErrNotFound = errors.New("not found")
+	// ErrOutcomeUnknown: an apply was sent to the site's quorum but not
+	// confirmed (503 with Error.OutcomeUnknown); it may have been
+	// committed.
+	ErrOutcomeUnknown = errors.New("outcome unknown")
 )
 
 // StatusError is any other refused request.
@@ -482,6 +486,8 @@ type StatusError struct {
 	Message    string
 	// Master is the master's API address when the agent named it.
 	Master string
+	// OutcomeUnknown: see Error.OutcomeUnknown.
+	OutcomeUnknown bool
 }
 
 func (e *StatusError) Error() string {
@@ -495,9 +501,11 @@ func (e *StatusError) Error() string {
 }
 
 // Is matches ErrUnauthorized, ErrForbidden, ErrUnavailable and ErrNotFound
-// by status code.
+// by status code, and ErrOutcomeUnknown.
 func (e *StatusError) Is(target error) bool {
 	switch target {
+	case ErrOutcomeUnknown:
+		return e.OutcomeUnknown
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
 	case ErrForbidden:

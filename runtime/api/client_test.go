@@ -32,6 +32,7 @@ func TestClientErrors(t *testing.T) {
 		"/v1/apply":           {409, `{"error":"stale","revision":5,"base_revision":3}`},
 		"/v1/master/transfer": {401, `{"error":"missing API token"}`},
 		"/v1/state":           {503, `not json`},
+		"/v1/drain":           {503, `{"error":"the commit was not confirmed","outcome_unknown":true}`},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/health" {
@@ -62,7 +63,11 @@ func TestClientErrors(t *testing.T) {
 	}
 	_, err = c.State(ctx)
 	var se *StatusError
-	if !errors.Is(err, ErrUnavailable) || !errors.As(err, &se) || se.Message != "not json" {
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOutcomeUnknown) || !errors.As(err, &se) || se.Message != "not json" {
 		t.Errorf("state: %v", err)
+	}
+	// A commit the master could not confirm is told apart from a refusal.
+	if _, err := c.Drain(ctx, "rec-2", false); !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("drain: %v", err)
 	}
 }

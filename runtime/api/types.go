@@ -82,13 +82,16 @@ type DomainTreeSite struct {
 
 // ServerState is one server as the answering agent sees it.
 type ServerState struct {
-	Name      string          `json:"name"`
-	Address   string          `json:"address"`
-	Kind      spec.ServerKind `json:"kind"`
-	Role      string          `json:"role"` // "master" or "member"
-	Health    string          `json:"health"`
-	Version   string          `json:"version,omitempty"`
-	Recording int             `json:"recording"`
+	Name    string          `json:"name"`
+	Address string          `json:"address"`
+	Kind    spec.ServerKind `json:"kind"`
+	Role    string          `json:"role"` // "master" or "member"
+	Health  string          `json:"health"`
+	Version string          `json:"version,omitempty"`
+	// Revision is the committed revision the server reports running
+	// (gossiped; 0 while unknown).
+	Revision  uint64 `json:"revision"`
+	Recording int    `json:"recording"`
 	// CPUPercent is the agent process's CPU use in % of one core.
 	CPUPercent  float64        `json:"cpu_percent"`
 	MemoryBytes int64          `json:"memory_bytes"`
@@ -239,6 +242,11 @@ type Error struct {
 	Diagnostics []spec.Diagnostic `json:"diagnostics,omitempty"`
 	// Master is the master's API address when this agent cannot answer itself.
 	Master string `json:"master,omitempty"`
+	// OutcomeUnknown is set on an apply (503) whose entry was sent to the
+	// site's quorum but whose commit was not confirmed (the master moved
+	// or lost its majority meanwhile): read the revision back to learn
+	// whether it was committed.
+	OutcomeUnknown bool `json:"outcome_unknown,omitempty"`
 }
 
 // Event is one entry of GET /v1/events.

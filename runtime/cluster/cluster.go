@@ -102,6 +102,12 @@ var ErrNotLeader = errors.New("this server is not the master")
 // only changes to the committed state need quorum.
 var ErrNoQuorum = errors.New("no quorum")
 
+// ErrOutcomeUnknown is returned when an entry reached raft but the master
+// moved or lost its majority before confirming its commit: it may be
+// committed by the next master or be dropped. Reading the revision back
+// once a master is elected tells which.
+var ErrOutcomeUnknown = errors.New("the commit was not confirmed")
+
 // StaleError refuses an apply planned against another revision.
 type StaleError struct {
 	Current, Base uint64

@@ -294,19 +294,21 @@ func TestFormApplyAndRefusals(t *testing.T) {
 					t.Fatalf("%s holds %+v", s.name(i), st)
 				}
 			}
-			li, leader := s.leader(all(n)...)
+			_, leader := s.leader(all(n)...)
 			waitFor(t, 5*time.Second, "every server to be a voter", func() bool { return len(voters(t, leader)) == n })
 
 			// Next revision through the master.
 			spec := s.spec()
 			spec.Description = "second"
-			if rev, err = leader.Apply(ctx(t), spec, 1); err != nil || rev != 2 {
+			if rev, err = s.applyOnMaster(t, spec, 1); err != nil || rev != 2 {
 				t.Fatalf("second apply: revision %d, %v", rev, err)
 			}
 			s.waitRevision(2, all(n)...)
 
-			// A stale base is refused with both revisions.
-			_, err = leader.Apply(ctx(t), spec, 1)
+			// A stale base is refused with both revisions, by whichever
+			// server is asked: the refusal does not depend on who is the
+			// master at the moment (on a busy machine the role can move).
+			_, err = s.nodes[n-1].Apply(ctx(t), spec, 1)
 			var stale *StaleError
 			if !errors.As(err, &stale) || stale.Current != 2 || stale.Base != 1 {
 				t.Fatalf("stale apply: got %v, want StaleError{Current: 2, Base: 1}", err)
@@ -319,7 +321,7 @@ func TestFormApplyAndRefusals(t *testing.T) {
 			errs := make(chan error, 2)
 			for range 2 {
 				go func() {
-					_, err := leader.Apply(ctx(t), spec, 2)
+					_, err := s.applyOnMaster(t, spec, 2)
 					errs <- err
 				}()
 			}
@@ -330,6 +332,7 @@ func TestFormApplyAndRefusals(t *testing.T) {
 			s.waitRevision(3, all(n)...)
 
 			// Followers refuse and name the master.
+			li, _ := s.leader(all(n)...)
 			for i, c := range s.nodes {
 				if i == li {
 					continue
@@ -349,10 +352,41 @@ func TestFormApplyAndRefusals(t *testing.T) {
 			// A spec of another site is refused.
 			other := spec
 			other.Name = "elsewhere"
-			if _, err := leader.Apply(ctx(t), other, 3); err == nil || !strings.Contains(err.Error(), `site "elsewhere"`) {
+			if _, err := s.nodes[li].Apply(ctx(t), other, 3); err == nil || !strings.Contains(err.Error(), `site "elsewhere"`) {
 				t.Fatalf("apply of another site's spec: %v", err)
 			}
 		})
+	}
+}
+
+// applyOnMaster applies through the current master, asking again when the
+// role moved before the apply reached it (a busy machine can move it).
+func (s *testSite) applyOnMaster(t *testing.T, spec spec.Site, base uint64) (uint64, error) {
+	for {
+		_, leader := s.leader(all(len(s.nodes))...)
+		rev, err := leader.Apply(ctx(t), spec, base)
+		if !errors.Is(err, ErrNotLeader) {
+			return rev, err
+		}
+	}
+}
+
+// A master that loses the role while committing says one thing: whether
+// the change was committed is not known yet (not "was not committed ... may
+// or may not have been committed").
+func TestLostLeadershipSaysOneThing(t *testing.T) {
+	_, _, leader := newFormedSite(t, 3, 200*time.Millisecond)
+	err := leader.lostWhileCommitting(ctx(t), raft.ErrLeadershipLost)
+	if !errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrNoQuorum) {
+		t.Fatalf("got %v, want ErrOutcomeUnknown", err)
+	}
+	for _, bad := range []string{"not committed", "may or may not"} {
+		if strings.Contains(err.Error(), bad) {
+			t.Errorf("%q says %q", err, bad)
+		}
+	}
+	if !strings.Contains(err.Error(), "whether the change was committed") {
+		t.Errorf("%q does not say what is unknown", err)
 	}
 }
 

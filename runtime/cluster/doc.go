@@ -60,7 +60,12 @@
 //
 // Apply checks the base revision inside the state machine, so two racing
 // applies cannot both succeed: the second gets a *StaleError naming both
-// revisions.
+// revisions. Any server that already holds a newer revision than the base
+// refuses the apply as stale itself. When the master moves or loses its
+// majority before it could confirm a commit, Apply answers
+// ErrOutcomeUnknown: the entry may still be committed by the next master.
+// The apply protocol (package planner/apply) learns which by reading the
+// revision back.
 //
 // # Master and leader work
 //

@@ -231,14 +231,21 @@ func (c *Cluster) reconcile() {
 
 // Apply commits spec as the next revision. base is the revision the change
 // was planned against; another committed revision refuses it with a
-// *StaleError. Only the master commits: other servers answer with an error
-// wrapping ErrNotLeader (see Leader), or ErrNoQuorum when there is no master.
+// *StaleError, by any server that holds a newer revision than base. Only the
+// master commits: other servers answer with an error wrapping ErrNotLeader
+// (see Leader), or ErrNoQuorum when there is no master. ErrOutcomeUnknown
+// means that the master could not confirm the commit.
 //
 // On a server without any raft state, Apply first bootstraps the site's raft
 // (see the package documentation).
 func (c *Cluster) Apply(ctx context.Context, spec spec.Site, base uint64) (uint64, error) {
 	if spec.Name != c.cfg.Site {
 		return 0, fmt.Errorf("the spec is for site %q but this server belongs to site %q", spec.Name, c.cfg.Site)
+	}
+	if cur := c.fsm.current().Revision; cur > base {
+		// Revisions only grow: a server holding a newer revision than
+		// the base knows that the plan is stale, master or not.
+		return 0, &StaleError{Current: cur, Base: base}
 	}
 	c.applyMu.Lock()
 	defer c.applyMu.Unlock()
@@ -329,12 +336,7 @@ func (c *Cluster) applyCmd(ctx context.Context, typ string, v int, body any) (an
 		case errors.Is(err, raft.ErrNotLeader):
 			return nil, c.notLeaderErr()
 		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-			// A master that lost its majority steps down after its lease:
-			// say so when no new master can be elected.
-			if qerr := c.waitLeader(ctx); qerr != nil {
-				return nil, fmt.Errorf("%w; the master lost its majority while committing: the change may or may not have been committed, check the revision", qerr)
-			}
-			return nil, fmt.Errorf("the master role moved while committing; the change may or may not have been committed: check the revision (%w)", err)
+			return nil, c.lostWhileCommitting(ctx, err)
 		case errors.Is(err, raft.ErrEnqueueTimeout):
 			return nil, fmt.Errorf("%w: the change was not committed in time (%s)", ErrNoQuorum, c.quorumReport())
 		default:
@@ -345,6 +347,18 @@ func (c *Cluster) applyCmd(ctx context.Context, typ string, v int, body any) (an
 		return nil, err
 	}
 	return fut.Response(), nil
+}
+
+// lostWhileCommitting is the error of an entry whose commit the master
+// could not confirm (raft's leadership lost or transfer in progress): the
+// outcome is unknown, and the error says so once, with why. A master that
+// lost its majority steps down after its lease: the error says so when no
+// new master can be elected.
+func (c *Cluster) lostWhileCommitting(ctx context.Context, err error) error {
+	if qerr := c.waitLeader(ctx); qerr != nil {
+		return fmt.Errorf("%w: the master lost its majority while committing; %w; whether the change was committed shows in the site's revision once a master is elected", ErrOutcomeUnknown, qerr)
+	}
+	return fmt.Errorf("%w: the master role moved while committing (%w); whether the change was committed shows in the site's revision", ErrOutcomeUnknown, err)
 }
 
 // waitLeader waits a little for an election in progress (a few election

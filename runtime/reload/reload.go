@@ -27,10 +27,12 @@
 //     Other servers only validate: the master applies. On a site that was
 //     never applied, the first voting server of the configuration applies
 //     it (creating the site's quorum), the others wait for it.
-//   - Nothing is applied twice when every server sees the same git update:
-//     an identical spec plans to "no changes", and an apply planned against
-//     a revision that moved meanwhile (two masters in quick succession) is
-//     refused as stale, planned again, and then has nothing left to do.
+//   - Applying goes through the apply protocol (package planner/apply),
+//     like vigil apply: nothing is applied twice when every server sees the
+//     same git update: an identical spec plans to "no changes", and an apply
+//     planned against a revision that moved meanwhile (two masters in quick
+//     succession) is refused as stale, planned again, and then has nothing
+//     left to do.
 //   - A valid change that the master could not apply (no quorum, ...) is
 //     tried again, after 2 s and then twice as long each time up to a
 //     minute, until it is applied or a newer change replaces it.
@@ -61,6 +63,7 @@ import (
 	"vigil/hcl"
 	"vigil/hcl/spec"
 	"vigil/planner"
+	"vigil/planner/apply"
 	"vigil/planner/views"
 	"vigil/runtime/api"
 )
@@ -518,72 +521,76 @@ func (w *Watcher) applies(st *api.State, site *spec.Site) bool {
 	return false
 }
 
-// applyAttempts bounds replanning after a stale apply.
-const applyAttempts = 3
-
 // plan plans site against the committed state and applies it through the
-// agent's own API. A stale answer means another apply landed in between:
-// plan again (an identical spec then has no changes).
+// agent's own API with the apply protocol (package planner/apply): the
+// master role moves first when the plan says so, a master change while
+// committing is sent again or read back, and a stale answer (another apply
+// landed in between) is planned again, after which an identical spec has
+// no changes.
 func (w *Watcher) plan(site *spec.Site) Result {
 	var res Result
-	for attempt := 1; ; attempt++ {
-		st, err := w.client.State(w.ctx)
-		if err != nil {
-			return w.applyFailed(fmt.Errorf("reading the site's state: %w", err))
-		}
+	var applying *planner.SitePlan // the plan being applied; nil: nothing to apply
+	notMaster := false
+	out, err := apply.Converge(w.ctx, w.client, func(st *api.State) (*apply.Change, error) {
+		applying = nil
 		if !w.applies(st, site) {
 			w.log.Info("not the master any more; the master applies the change", "master", st.Master)
-			return res
+			notMaster = true
+			return nil, nil
 		}
 		p, err := planner.Plan(site, st, planner.Options{Sensitive: w.sens})
 		if err != nil {
-			return w.applyFailed(err)
+			return nil, err
 		}
 		res.Planned, res.Changes = true, len(p.Changes)
 		if len(p.Errors) > 0 {
-			return w.applyFailed(fmt.Errorf("the plan has errors: %s", p.Errors[0].Summary))
+			return nil, fmt.Errorf("the plan has errors: %s", p.Errors[0].Summary)
 		}
 		if !p.HasChanges() {
 			w.log.Info("configuration directory changed; no changes to the site", "revision", st.Revision)
-			w.pending, w.lastApplyErr = nil, ""
-			return res
+			return nil, nil
 		}
 		var buf bytes.Buffer
 		views.Text(&buf, p, false)
 		w.log.Info("applying the configuration directory's change:\n" + hcl.Scrub(strings.TrimRight(buf.String(), "\n"), w.sens))
-		rev, err := w.apply(p)
-		var stale *api.StaleError
-		if errors.As(err, &stale) && attempt < applyAttempts {
-			w.log.Info("the site changed while applying; planning again", "revision", stale.Revision)
-			continue
-		}
-		if err != nil {
-			return w.applyFailed(err)
-		}
-		w.pending, w.lastApplyErr = nil, ""
-		w.applied.Inc()
-		w.a.Emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventConfigReloaded, Server: w.a.Name(),
-			Message: fmt.Sprintf("applied the configuration directory's change as revision %d (%d changes)", rev, len(p.Changes))})
-		res.Applied = rev
+		applying = p
+		ch := apply.FromPlan(p)
+		return &ch, nil
+	}, apply.Options{}, logHooks{w.log})
+	switch {
+	case notMaster:
+		return res
+	case err != nil:
+		return w.applyFailed(err)
+	}
+	w.pending, w.lastApplyErr = nil, ""
+	if applying == nil {
 		return res
 	}
+	w.applied.Inc()
+	w.a.Emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventConfigReloaded, Server: w.a.Name(),
+		Message: fmt.Sprintf("applied the configuration directory's change as revision %d (%d changes)", out.Revision, len(applying.Changes))})
+	res.Applied = out.Revision
+	return res
 }
 
-// apply moves the master role first when the plan says so (like vigil
-// apply) and commits the desired spec.
-func (w *Watcher) apply(p *planner.SitePlan) (uint64, error) {
-	for _, c := range p.Changes {
-		if c.Action == planner.TransferMaster {
-			if _, err := w.client.TransferMaster(w.ctx, c.To); err != nil {
-				return 0, fmt.Errorf("transferring the master role to %s: %w", c.To, err)
-			}
-		}
-	}
-	resp, err := w.client.Apply(w.ctx, api.ApplyRequest{Spec: *p.Desired, BaseRevision: p.BaseRevision})
-	if err != nil {
-		return 0, err
-	}
-	return resp.Revision, nil
+// logHooks log the apply protocol's progress.
+type logHooks struct{ log *slog.Logger }
+
+func (h logHooks) TransferringMaster(from, to string) {
+	h.log.Info("transferring the master role before applying", "from", from, "to", to)
+}
+
+func (h logHooks) MasterTransferred(master string) {
+	h.log.Info("the master role moved", "master", master)
+}
+
+func (h logHooks) Resending(master string) {
+	h.log.Info("the site's master changed while committing; sending the change again", "master", master)
+}
+
+func (h logHooks) Replanning(rev uint64) {
+	h.log.Info("the site changed while applying; planning again", "revision", rev)
 }
 
 func (w *Watcher) applyFailed(err error) Result {
