@@ -16,10 +16,9 @@
 //     stopping on its own), before the recorders close their segments.
 //   - WATCHDOG=1 at half of WatchdogSec, and only while the agent makes
 //     progress: its reconcile loop — which consumes membership changes and
-//     drives the recorders — has completed a pass since the last ping (its
-//     vigil_reconcile_duration_seconds histogram counts passes), and its API
-//     answers /v1/health. A wedged loop or API stops the pings and systemd
-//     restarts the agent.
+//     drives the recorders — has completed a pass since the last ping (the
+//     agent's Progress), and its API answers /v1/health. A wedged loop or
+//     API stops the pings and systemd restarts the agent.
 //
 // Without NOTIFY_SOCKET every call is silent and costs nothing, so the same
 // binary runs under systemd, in a container or in a terminal.
@@ -27,6 +26,7 @@ package systemd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,7 +36,6 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"vigil/runtime/api"
 )
@@ -48,15 +47,12 @@ type Agent interface {
 	Client(token string) *api.Client
 	// State is the agent's view of its site.
 	State() api.State
-	// Registry holds the agent's metrics, among them the reconcile loop's
-	// pass counter used as its heartbeat.
-	Registry() *prometheus.Registry
+	// Progress is the number of passes the reconcile loop completed and
+	// when the last one ended: the watchdog's heartbeat.
+	Progress() (passes uint64, last time.Time)
 	// Done is closed when the agent has stopped.
 	Done() <-chan struct{}
 }
-
-// reconcileMetric counts passes of the agent's reconcile loop.
-const reconcileMetric = "vigil_reconcile_duration_seconds"
 
 // Options tune Run; zero values take the defaults.
 type Options struct {
@@ -134,7 +130,7 @@ func Run(ctx context.Context, a Agent, o Options) {
 		t := time.NewTicker(wd / 2)
 		defer t.Stop()
 		pingC = t.C
-		s.lastPasses = s.passes()
+		s.lastPasses, _ = a.Progress()
 	}
 	lastStatus := time.Time{}
 	ready := false
@@ -238,51 +234,22 @@ func notify(log *slog.Logger, state string) {
 }
 
 // alive is the watchdog's check: the reconcile loop has passed since the last
-// successful check and the API answers. Each probe is bounded by timeout so
-// that a wedged agent cannot wedge the supervisor too.
+// successful check and the API answers. The API probe is bounded by timeout
+// so that a wedged agent cannot wedge the supervisor too (Progress reads two
+// counters and never blocks).
 func (s *supervisor) alive(timeout time.Duration) error {
-	p, err := s.passesWithin(timeout)
-	if err != nil {
-		return err
-	}
+	p, last := s.a.Progress()
 	if p == s.lastPasses {
-		return fmt.Errorf("the reconcile loop made no pass since the last ping (%d passes)", p)
+		if last.IsZero() {
+			return errors.New("the reconcile loop has not completed a pass yet")
+		}
+		return fmt.Errorf("the reconcile loop made no pass since the last ping (%d passes, the last one %v ago)", p, time.Since(last).Round(time.Millisecond))
 	}
 	if err := s.healthy(timeout); err != nil {
 		return err
 	}
 	s.lastPasses = p
 	return nil
-}
-
-func (s *supervisor) passesWithin(timeout time.Duration) (uint64, error) {
-	ch := make(chan uint64, 1)
-	go func() { ch <- s.passes() }()
-	select {
-	case p := <-ch:
-		return p, nil
-	case <-time.After(timeout):
-		return 0, fmt.Errorf("reading the agent's metrics took over %v", timeout)
-	}
-}
-
-// passes is the number of completed reconcile passes.
-func (s *supervisor) passes() uint64 {
-	mfs, err := s.a.Registry().Gather()
-	if err != nil {
-		return 0
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != reconcileMetric {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if h := m.GetHistogram(); h != nil {
-				return h.GetSampleCount()
-			}
-		}
-	}
-	return 0
 }
 
 func (s *supervisor) healthy(timeout time.Duration) error {

@@ -121,6 +121,10 @@ type Agent struct {
 	leaving atomic.Bool
 	// committingGaps is set while a commit of gaps is under way.
 	committingGaps atomic.Bool
+	// passes counts the completed reconcile passes, passedAt is when the
+	// last one ended (Unix nanoseconds): Progress.
+	passes   atomic.Uint64
+	passedAt atomic.Int64
 
 	mu        sync.Mutex
 	view      view
@@ -327,6 +331,19 @@ func (a *Agent) SetDomain(d *api.DomainTree) {
 	a.mu.Unlock()
 }
 
+// Progress tells how far the reconcile loop got: the number of passes it
+// completed (it passes at least every 500ms while the agent runs, consuming
+// membership changes, driving the recorder and gossiping its sessions) and
+// when the last one ended; zero before the first. The systemd watchdog
+// pings only while passes grows.
+func (a *Agent) Progress() (passes uint64, last time.Time) {
+	n := a.passes.Load() // first: passedAt is stored before passes grows
+	if n == 0 {
+		return 0, time.Time{}
+	}
+	return n, time.Unix(0, a.passedAt.Load())
+}
+
 // Done is closed when the agent has stopped (Close or Kill).
 func (a *Agent) Done() <-chan struct{} { return a.done }
 
@@ -470,29 +487,15 @@ func (a *Agent) pause(ctx context.Context, pending *bool) bool {
 // minPass is the least time between the starts of two reconcile passes.
 const minPass = 150 * time.Millisecond
 
-// assignInputs are what assign.Assign depended on in the last pass: while
-// they do not change, its result and the recorder's set stand.
-type assignInputs struct {
-	idx       *specIndex
-	rec       *recorderSet
-	health    map[string]assign.Member
-	running   map[string]map[string]bool
-	overrides []api.Override
-	late      []string // alive servers late to answer (cluster.Member.Late), sorted
-}
-
-func (x assignInputs) same(y assignInputs) bool {
-	return x.idx == y.idx && x.rec == y.rec && slices.Equal(x.overrides, y.overrides) && slices.Equal(x.late, y.late) &&
-		maps.EqualFunc(x.health, y.health, func(m, n assign.Member) bool {
-			return m.Health == n.Health && m.Since.Equal(n.Since) && m.Draining == n.Draining
-		}) &&
-		maps.EqualFunc(x.running, y.running, maps.Equal)
-}
-
 // reconcile is one pass: spec and membership in, recorder set and gossip out.
 func (a *Agent) reconcile() {
 	t0 := time.Now()
-	defer func() { a.metrics.reconcile.Observe(time.Since(t0).Seconds()) }()
+	defer func() {
+		end := time.Now()
+		a.metrics.reconcile.Observe(end.Sub(t0).Seconds())
+		a.passedAt.Store(end.UnixNano())
+		a.passes.Add(1)
+	}()
 
 	st := a.cl.State()
 	members := map[string]cluster.Member{}
@@ -682,19 +685,6 @@ func (v view) spec() *spec.Site {
 		return nil
 	}
 	return v.idx.spec
-}
-
-// sameAs tells whether v shows what prev showed, given the same assignment
-// result: statuses are compared by pointer (decodeStatus and reconcile keep
-// the pointer of an unchanged status).
-func (v view) sameAs(prev view) bool {
-	return v.revision == prev.revision && v.idx == prev.idx && v.master == prev.master && v.err == prev.err &&
-		slices.Equal(v.overrides, prev.overrides) && maps.Equal(v.refused, prev.refused) &&
-		maps.Equal(v.statuses, prev.statuses) &&
-		maps.EqualFunc(v.members, prev.members, func(m, n cluster.Member) bool {
-			return m.Name == n.Name && m.Addr == n.Addr && m.APIPort == n.APIPort && m.Health == n.Health && m.Late == n.Late &&
-				m.Since.Equal(n.Since) && m.Left == n.Left && m.Version == n.Version && bytes.Equal(m.Status, n.Status)
-		})
 }
 
 // decodeStatus decodes a peer's gossiped status, reusing the previous
