@@ -37,20 +37,15 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,8 +57,6 @@ import (
 	"vigil/runtime/assign"
 	"vigil/runtime/cluster"
 	"vigil/runtime/eventlog"
-	"vigil/runtime/recorder"
-	"vigil/runtime/storage"
 )
 
 // WaitingMessage is the status of an agent whose site has no committed spec.
@@ -427,11 +420,6 @@ func (a *Agent) poke() {
 	}
 }
 
-// startupGrace is how long never-seen servers count as alive after start.
-func (a *Agent) startupGrace(keepalive time.Duration) time.Duration {
-	return 5 * keepalive
-}
-
 // loop is the reconcile loop.
 func (a *Agent) loop(ctx context.Context) {
 	defer close(a.loopExit)
@@ -487,7 +475,23 @@ func (a *Agent) pause(ctx context.Context, pending *bool) bool {
 // minPass is the least time between the starts of two reconcile passes.
 const minPass = 150 * time.Millisecond
 
-// reconcile is one pass: spec and membership in, recorder set and gossip out.
+// reconcile is one pass: spec and membership in, recorder set and gossip
+// out. It runs the stages in order, each in its own file with the inputs
+// and outputs it declares:
+//
+//	observe        (stage_observe.go)  cluster → observation
+//	specInForce    (stage_observe.go)  committed spec → its index, config events
+//	healthOf       (stage_observe.go)  members, statuses → the servers' health
+//	recordingState (stage_recorder.go) spec → recorder, its sessions, what runs where
+//	assignment     (stage_assign.go)   health, what runs → this server's cameras
+//	driveRecorder  (stage_recorder.go) this server's cameras → recorder, own status
+//	publishChanges (stage_publish.go)  assignment's change → events, metrics
+//	gossipOwn      (stage_gossip.go)   own status, gaps → gossip
+//	trackGaps      (stage_gaps.go)     sessions, assignment → gaps, their events
+//	publishView    (stage_publish.go)  view → the API and the console
+//
+// Change detection (change.go) decides when the assignment reruns and
+// when the view is a new generation.
 func (a *Agent) reconcile() {
 	t0 := time.Now()
 	defer func() {
@@ -497,186 +501,35 @@ func (a *Agent) reconcile() {
 		a.passes.Add(1)
 	}()
 
-	st := a.cl.State()
-	members := map[string]cluster.Member{}
-	for _, m := range a.cl.Members() {
-		members[m.Name] = m
-	}
-	statuses := map[string]*memberStatus{}
-	for name, m := range members {
-		if name == a.cfg.Server || len(m.Status) == 0 {
-			continue
-		}
-		if ms := a.decodeStatus(name, m.Status); ms != nil {
-			statuses[name] = ms
-		}
-	}
-	master, _ := a.cl.Leader()
-	now := time.Now()
-
-	v := view{revision: st.Revision, members: members, statuses: statuses, master: master, overrides: st.Overrides, refused: map[string]string{}}
-	for _, r := range a.cl.Refused() {
-		v.refused[r.Name] = r.Reason
-	}
-	if master == a.cfg.Server {
-		a.metrics.master.Set(1)
-	} else {
-		a.metrics.master.Set(0)
-	}
-	a.metrics.revision.Set(float64(st.Revision))
-
+	obs := a.observe()
 	a.mu.Lock()
 	prev := a.view
 	a.mu.Unlock()
+	v := obs.view()
 
 	var own *memberStatus
 	changed := false // the assignment's result
-	if st.Spec == nil {
+	if obs.st.Spec == nil {
 		own = &memberStatus{Waiting: true}
 	} else {
-		if prev.revision != st.Revision {
-			a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventConfigCommitted, Message: fmt.Sprintf("site spec revision %d is in force", st.Revision)})
-			a.keepaliveChanged(st.Spec.Keepalive)
-			a.eventRetentionChanged(st.Spec.EventRetention)
-		}
-		if a.idx == nil || a.idx.revision != st.Revision || a.idx.spec != st.Spec {
-			a.idx = newSpecIndex(st.Revision, st.Spec, a.fp)
-		}
+		a.specInForce(prev, obs.st)
 		v.idx = a.idx
-		v.health = a.healthOf(st.Spec, members, statuses, st.Drains, now)
-		running := map[string]map[string]bool{}
-		for name, ms := range statuses {
-			running[name] = ms.running()
-		}
-		rec, err := a.recorderFor(st.Spec)
-		if err != nil {
-			v.err = err.Error()
-		}
-		if st.Spec.Server(a.cfg.Server) == nil {
-			v.err = fmt.Sprintf("server %s is not in the committed spec of site %s", a.cfg.Server, st.Spec.Name)
-		}
-		var sessions []recorder.CameraStatus
-		if rec != nil {
-			sessions = rec.mgr.Status()
-			running[a.cfg.Server] = runningOf(sessions)
-		}
-		in := assignInputs{idx: a.idx, rec: rec, health: v.health, running: running, overrides: st.Overrides, late: lateOf(members)}
-		changed = !in.same(a.assigned) || a.lingerDue(now)
+		v.health = a.healthOf(obs.st.Spec, obs.members, obs.statuses, obs.st.Drains, obs.now)
+		rec, sessions, running := a.recordingState(obs, &v)
+		changed = a.assignment(prev, &v, obs, rec, running)
+		own = a.driveRecorder(rec, sessions, changed, obs.st.Revision, v)
 		if changed {
-			ain := assign.Input{
-				Spec:      st.Spec,
-				Members:   v.health,
-				Running:   running,
-				Overrides: st.Overrides,
-				Now:       now,
-			}
-			v.result = assign.Assign(ain)
-			v.input = ain
-			v.mine = a.withLinger(prev.mine, v.result.For(a.cfg.Server), v.result, running[a.cfg.Server], now)
-			v.failing = failingOf(v.health, in.late)
-			v.warm = warmFor(ain, v.mine, a.cfg.Server, v.failing)
-			if rec != nil {
-				rec.set(a.idx, v.mine, v.warm)
-			}
-			a.assigned = in
-		} else {
-			v.result, v.mine, v.warm, v.failing, v.input = prev.result, prev.mine, prev.warm, prev.failing, prev.input
-		}
-		if rec != nil {
-			own = rec.status(sessions, st.Revision, v.result, a.cfg.Server)
-		} else {
-			own = &memberStatus{Revision: st.Revision, Error: v.err}
-		}
-		if changed {
-			a.diffEvents(prev, v)
-			a.updateMetrics(v)
+			a.publishChanges(prev, v)
 		}
 	}
-	a.fillUsage(own, now)
-	own.Viewers = int(a.console.viewers.Load())
-	own.Leaving = a.leaving.Load()
-	if st.Spec != nil {
-		own.Gaps = a.gaps.unreported(a.cl.Gaps, now)
-	}
-	if !a.gossip(own) && prev.statuses[a.cfg.Server] != nil {
-		own = prev.statuses[a.cfg.Server]
-	}
-	statuses[a.cfg.Server] = own
+	own = a.gossipOwn(own, prev, obs)
 	same := !changed && v.sameAs(prev)
 	v.gen = prev.gen
 	if !same {
 		v.gen++
 	}
-	// Gaps depend on the sessions and the assignment, and on time while
-	// one waits for confirmation (or, on the master, for its commit).
-	if st.Spec != nil && (!same || a.gaps.pendingGaps() || master == a.cfg.Server && a.gaps.hasUnconfirmed()) {
-		heard := make(map[string]time.Time, len(members))
-		for name, m := range members {
-			heard[name] = m.Heard
-		}
-		opened, closed, retracted := a.gaps.observe(st.Spec, v.result, v.health, a.sessionsByCamera(own, statuses, v.health, true), heard, now)
-		a.reportGaps(&v, opened, closed, retracted)
-	}
-	a.mu.Lock()
-	a.view = v
-	if !same {
-		a.console.wake()
-	}
-	a.mu.Unlock()
-}
-
-// warmFor lists the cameras this server would record if the failing
-// servers were declared dead, and does not record now. Their sessions
-// connect and hold the last seconds in memory (recorder.Camera.Warm), so
-// that a takeover starts with media from before it, instead of connecting
-// and waiting for a keyframe then.
-func warmFor(in assign.Input, mine []string, self string, failing []string) []string {
-	if len(failing) == 0 {
-		return nil
-	}
-	dead := maps.Clone(in.Members)
-	for _, name := range failing {
-		m := dead[name]
-		m.Health = api.HealthDead
-		dead[name] = m
-	}
-	in.Members = dead
-	now := make(map[string]bool, len(mine))
-	for _, c := range mine {
-		now[c] = true
-	}
-	var out []string
-	for _, c := range assign.Assign(in).For(self) {
-		if !now[c] {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// failingOf names the servers that are suspect, or alive but late to
-// answer, sorted.
-func failingOf(health map[string]assign.Member, late []string) []string {
-	var out []string
-	for name, m := range health {
-		if m.Health == api.HealthSuspect || m.Health == api.HealthAlive && slices.Contains(late, name) {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// lateOf names the members late to answer, sorted.
-func lateOf(members map[string]cluster.Member) []string {
-	var out []string
-	for name, m := range members {
-		if m.Late {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
+	a.trackGaps(obs, &v, own, same)
+	a.publishView(v, same)
 }
 
 // spec is the committed spec the view was built from, nil when none is.
@@ -685,28 +538,6 @@ func (v view) spec() *spec.Site {
 		return nil
 	}
 	return v.idx.spec
-}
-
-// decodeStatus decodes a peer's gossiped status, reusing the previous
-// decoding while the payload is unchanged (the loop runs several times a
-// second; payloads change only when a peer's sessions or usage do).
-func (a *Agent) decodeStatus(name string, raw []byte) *memberStatus {
-	if c, ok := a.decoded[name]; ok && bytes.Equal(c.raw, raw) {
-		return c.status
-	}
-	var ms memberStatus
-	if err := json.Unmarshal(raw, &ms); err != nil {
-		a.log.Debug("undecodable status of a peer", "from", name, "err", err)
-		return nil
-	}
-	a.decoded[name] = decodedStatus{raw: bytes.Clone(raw), status: &ms}
-	return &ms
-}
-
-// decodedStatus caches the decoding of one peer's status payload.
-type decodedStatus struct {
-	raw    []byte
-	status *memberStatus
 }
 
 // keepaliveFile remembers the site's keepalive across restarts: membership
@@ -752,233 +583,5 @@ func (a *Agent) keepaliveChanged(k time.Duration) {
 	if k != a.cfg.Keepalive {
 		a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventConfigRestartNeeded,
 			Message: fmt.Sprintf("the site's keepalive is %s but this agent probes every %s: restart the agent to apply it", k, a.cfg.Keepalive)})
-	}
-}
-
-// healthOf builds the assignment's view of the servers of the spec: their
-// health, and whether they are draining (committed drains, servers that
-// say they are stopping, this one while it stops).
-func (a *Agent) healthOf(spec *spec.Site, members map[string]cluster.Member, statuses map[string]*memberStatus, drains []string, now time.Time) map[string]assign.Member {
-	keepalive := spec.Keepalive
-	if keepalive <= 0 {
-		keepalive = a.cfg.Keepalive
-	}
-	inGrace := now.Sub(a.started) < a.startupGrace(keepalive)
-	out := map[string]assign.Member{}
-	for _, s := range spec.Servers {
-		switch m, ok := members[s.Name]; {
-		case s.Name == a.cfg.Server:
-			out[s.Name] = assign.Member{Health: api.HealthAlive, Since: a.started}
-		case ok:
-			out[s.Name] = assign.Member{Health: m.Health, Since: m.Since, Left: m.Left}
-		case inGrace:
-			// Not seen yet: assume it is up until membership had time to
-			// converge, so that a booting agent records only its own cameras.
-			out[s.Name] = assign.Member{Health: api.HealthAlive, Since: a.started}
-		}
-		if m, ok := out[s.Name]; ok {
-			ms := statuses[s.Name]
-			m.Draining = slices.Contains(drains, s.Name) || ms != nil && ms.Leaving ||
-				s.Name == a.cfg.Server && a.leaving.Load()
-			out[s.Name] = m
-		}
-	}
-	return out
-}
-
-// gossip publishes this agent's status when it changed, and tells whether
-// it did.
-func (a *Agent) gossip(ms *memberStatus) bool {
-	b, err := json.Marshal(ms)
-	if err != nil {
-		return false
-	}
-	if slices.Equal(b, a.lastSent) {
-		return false
-	}
-	a.lastSent = b
-	a.cl.SetStatus(b)
-	return true
-}
-
-// SetClockOffset gives the agent what measures this server's clock offset
-// to the master (the master's clock minus this server's; ok false while
-// unknown), e.g. runtime/clock's Measurer.Offset. The agent gossips it in
-// its status, and /v1/state shows it for every server.
-func (a *Agent) SetClockOffset(offset func() (time.Duration, bool)) {
-	a.mu.Lock()
-	a.clockOffset = offset
-	a.mu.Unlock()
-}
-
-// fillUsage adds CPU, memory, the version and the clock offset; CPU and memory
-// are sampled every few seconds so that the gossiped status does not change
-// on every pass.
-func (a *Agent) fillUsage(ms *memberStatus, now time.Time) {
-	a.mu.Lock()
-	offset := a.clockOffset
-	a.mu.Unlock()
-	// Called without a.mu: the measurer reads the agent's state.
-	if offset != nil {
-		if d, ok := offset(); ok {
-			v := d.Round(time.Millisecond).Milliseconds()
-			ms.ClockMS = &v
-		}
-	}
-	if now.Sub(a.usageAt) >= 5*time.Second {
-		a.usageAt = now
-		a.cpu, a.rss = a.usage.sample()
-	}
-	ms.CPU = float64(int(a.cpu*10)) / 10
-	ms.Memory = a.rss >> 20 << 20
-	ms.Version = a.cfg.Version
-}
-
-// recorderFor returns the recorder for this server's storage in the spec,
-// opening it (or reopening it when the storage changed).
-func (a *Agent) recorderFor(site *spec.Site) (*recorderSet, error) {
-	a.mu.Lock()
-	rec := a.rec
-	a.mu.Unlock()
-	// Witness and virtual servers (and servers not in the spec) record
-	// nothing and need no storage.
-	me := site.Server(a.cfg.Server)
-	records := me != nil && me.Kind.CanRecord()
-	vols := a.volumes(site)
-	if rec != nil && records && !slices.Equal(rec.volumes, vols) && rec.store.SetLimits(vols) == nil {
-		// Only limits changed (size, age, free-space floor): the open
-		// store takes them, and no camera stops recording.
-		rec.volumes = slices.Clone(vols)
-		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventStorageChanged, Message: "storage limits changed: applied without restarting the recorder"})
-	}
-	if rec != nil && records && slices.Equal(rec.volumes, vols) {
-		rec.store.SetHolds(site.Holds)
-		return rec, nil
-	}
-	if rec != nil {
-		if records {
-			a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventStorageChanged, Message: "storage volumes changed: restarting the recorder"})
-		}
-		rec.close()
-		a.mu.Lock()
-		a.rec = nil
-		a.mu.Unlock()
-	}
-	if !records {
-		return nil, nil
-	}
-	// A storage that cannot be opened is retried now and then, with one
-	// event per distinct error.
-	if a.openErr != nil && time.Since(a.openErrAt) < storageRetry {
-		return nil, a.openErr
-	}
-	var err error
-	for _, v := range vols {
-		if err == nil {
-			err = a.cfg.checkVolume(v.Path)
-		}
-	}
-	if err == nil {
-		rec, err = openRecorder(a, vols, site.Holds)
-	}
-	if err != nil {
-		err = fmt.Errorf("cannot open storage: %w", err)
-		if a.openErr == nil || a.openErr.Error() != err.Error() {
-			a.emit(api.Event{Severity: spec.SeverityError, Kind: spec.EventStorageUnavailable, Message: err.Error()})
-		}
-		a.openErr, a.openErrAt = err, time.Now()
-		return nil, err
-	}
-	a.openErr = nil
-	a.mu.Lock()
-	a.rec = rec
-	a.mu.Unlock()
-	return rec, nil
-}
-
-// storageRetry is how often a storage that failed to open is retried.
-const storageRetry = 10 * time.Second
-
-// volumes resolves this server's storage from the spec.
-func (a *Agent) volumes(spec *spec.Site) []storage.Volume {
-	var vols []storage.Volume
-	if me := spec.Server(a.cfg.Server); me != nil {
-		for _, s := range me.Storage {
-			p := s.Path
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(a.cfg.DataDir, p)
-			}
-			vols = append(vols, storage.Volume{Path: p, MaxSize: s.MaxSize, MaxAge: s.MaxAge, MinFree: s.MinFree, MinFreePercent: s.MinFreePercent})
-		}
-	}
-	if len(vols) == 0 {
-		vols = []storage.Volume{{Path: filepath.Join(a.cfg.DataDir, "recordings")}}
-	}
-	return vols
-}
-
-// diffEvents raises events for what changed for this server and for the
-// site's cameras since the previous pass. Server health and master changes
-// are the cluster's events, session states the recorder's.
-func (a *Agent) diffEvents(prev, cur view) {
-	was := map[string]bool{}
-	for _, c := range prev.mine {
-		was[c] = true
-	}
-	for _, c := range cur.mine {
-		if was[c] {
-			delete(was, c)
-			continue
-		}
-		role := roleOf(cur.result, c, a.cfg.Server)
-		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventCameraAssigned, Camera: c,
-			Message: fmt.Sprintf("recording %s as %s (%s)", c, role, cur.result.Cameras[c].Reason)})
-	}
-	for c := range was {
-		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventCameraReleased, Camera: c, Message: fmt.Sprintf("no longer recording %s", c)})
-	}
-	if len(cur.warm) > 0 && len(prev.warm) == 0 {
-		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventTakeoverReady,
-			Message: fmt.Sprintf("%s not answering: %d cameras are connected here and held in memory, to be recorded at once if it fails",
-				strings.Join(cur.failing, ", "), len(cur.warm))})
-	}
-	for name, c := range cur.result.Cameras {
-		old, ok := prev.result.Cameras[name]
-		if ok && old.State == c.State {
-			continue
-		}
-		if !ok && c.State == api.CameraRecording {
-			continue
-		}
-		sev := spec.SeverityInfo
-		switch c.State {
-		case api.CameraDark, api.CameraUncovered:
-			sev = spec.SeverityError
-		case api.CameraCovered:
-			sev = spec.SeverityWarning
-		}
-		a.emit(api.Event{Severity: sev, Kind: spec.EventAssignmentPrefix + c.State, Camera: name, Server: a.cfg.Server,
-			Message: fmt.Sprintf("%s is %s: %s", name, c.State, c.Reason)})
-	}
-}
-
-func roleOf(r assign.Result, camera, server string) string {
-	for _, rec := range r.Cameras[camera].Recorders {
-		if rec.Server == server {
-			return rec.Role
-		}
-	}
-	return ""
-}
-
-func (a *Agent) updateMetrics(v view) {
-	a.metrics.assigned.Set(float64(len(v.mine)))
-	a.metrics.servers.Reset()
-	for _, h := range v.health {
-		a.metrics.servers.WithLabelValues(h.Health).Inc()
-	}
-	a.metrics.cameras.Reset()
-	for _, c := range v.result.Cameras {
-		a.metrics.cameras.WithLabelValues(c.State).Inc()
 	}
 }
