@@ -117,6 +117,7 @@ const (
 	EventAPIUnauthorized     = "api.unauthorized"
 	EventAPIForbidden        = "api.forbidden"
 	EventAuthLoginFailed     = "auth.login_failed"
+	EventAuditLost           = "audit.lost"
 	EventEventsCorrupt       = "events.corrupt"
 
 	// EventAssignmentPrefix and an api camera state ("assignment.covered")

@@ -52,6 +52,8 @@ var accessExamples = map[string]struct{ path, need string }{
 	"GET /v1/playback/media/{server}/{shift}/{path...}": {"/v1/playback/media/rec-1/0/cam2/2026-01-01/000000.mp4", "viewer"},
 	"POST /v1/playback/local/layouts":                   {"/v1/playback/local/layouts", "admin"},
 	"GET /v1/export/{file}":                             {"/v1/export/cam2.mp4", "operator"},
+	"GET /v1/audit":                                     {"/v1/audit", "admin"},
+	"POST /v1/audit/entries":                            {"/v1/audit/entries", "admin"},
 	"GET /metrics":                                      {"/metrics", "any"},
 	"/":                                                 {"/nothing-here", "public"},
 }

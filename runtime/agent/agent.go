@@ -88,6 +88,8 @@ type Agent struct {
 	// requests.
 	peerToken string
 	peerAuth  peerTransport
+	// One report a minute of audit entries lost.
+	auditGate minuteGate
 
 	ctx      context.Context // ends when Close starts
 	cancel   context.CancelFunc
@@ -139,6 +141,8 @@ type Agent struct {
 	runs runCache
 	// probes are the layouts of segment files played lately.
 	probes probeCache
+	// audit queues this server's audit entries for the master (audit.go).
+	audit *auditor
 }
 
 // view is the result of the last reconcile pass, read by the API.
@@ -213,6 +217,8 @@ func Start(cfg Config) (*Agent, error) {
 	a.peerAuth = peerTransport{base: http.DefaultTransport, token: a.peerToken, server: cfg.Server}
 	a.peerHTTP = &http.Client{Transport: a.peerAuth}
 	a.events = newHub(a.metrics.eventsDropped.Inc)
+	a.audit = newAuditor(cfg.Server, a.reg, a.sendAudit)
+	a.audit.lostReport = a.auditLost
 	var err error
 	a.history, err = eventlog.Open(filepath.Join(cfg.DataDir, "events"), eventlog.Options{
 		Retention: savedEventRetention(cfg.DataDir),
@@ -282,6 +288,7 @@ func Start(cfg Config) (*Agent, error) {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	go a.loop(a.ctx)
 	go a.login.sweepLoop(a.ctx)
+	go a.auditLoop(a.ctx)
 	a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventAgentStarted, Message: fmt.Sprintf("agent %s of site %s started (vigil %s), API on %s", cfg.Server, cfg.Site, cfg.Version, a.Addr())})
 	return a, nil
 }
@@ -355,6 +362,7 @@ func (a *Agent) stop(hard bool) error {
 	a.once.Do(func() {
 		if !hard {
 			a.handOver()
+			a.flushAudit()
 		}
 		a.cancel()
 		<-a.loopExit

@@ -119,6 +119,7 @@ func (a *Agent) authorize(rt route) http.Handler {
 			a.refuse(w, r, rt, http.StatusUnauthorized, "unauthenticated", err)
 			return
 		}
+		r = r.WithContext(access.WithIdentity(r.Context(), id))
 		if rt.need != "" && id.Kind != "anonymous" && !id.Role.Allows(rt.need) {
 			a.refuse(w, r, rt, http.StatusForbidden, "role", fmt.Sprintf("%s may not use %s %s: it needs the %s role", who(id), r.Method, r.URL.Path, rt.need))
 			return
@@ -135,7 +136,7 @@ func (a *Agent) authorize(rt route) http.Handler {
 				return
 			}
 		}
-		rt.handler.ServeHTTP(w, r.WithContext(access.WithIdentity(r.Context(), id)))
+		rt.handler.ServeHTTP(w, r)
 	})
 }
 
@@ -226,10 +227,10 @@ func (a *Agent) hasUsers() bool {
 	return site != nil && len(site.Users) > 0
 }
 
-// refuse answers 401 or 403, counts the refusal and reports it as an
-// event, one a minute per kind (api.unauthorized, api.forbidden): a flood
-// of refused requests must not fill the log or push the real events out
-// of the backlog.
+// refuse answers 401 or 403, counts the refusal, records it in the audit
+// log (auditRefusal) and reports it as an event, one a minute per kind
+// (api.unauthorized, api.forbidden): a flood of refused requests must not
+// fill the log or push the real events out of the backlog.
 func (a *Agent) refuse(w http.ResponseWriter, r *http.Request, rt route, code int, reason, msg string) {
 	a.metrics.refused.WithLabelValues(rt.endpoint, reason).Inc()
 	kind, gate := spec.EventAPIForbidden, &a.forbiddenGate
@@ -239,6 +240,7 @@ func (a *Agent) refuse(w http.ResponseWriter, r *http.Request, rt route, code in
 	if pass, n := gate.pass(); pass {
 		a.emit(api.Event{Severity: spec.SeverityWarning, Kind: kind, Message: fmt.Sprintf("refused %s %s from %s: %s%s", r.Method, r.URL.Path, remoteIP(r), msg, andMore(n))})
 	}
+	a.auditRefusal(r, code, msg)
 	writeError(w, code, api.Error{Error: msg})
 }
 

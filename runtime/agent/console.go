@@ -165,6 +165,7 @@ func (a *Agent) handleLive(w http.ResponseWriter, r *http.Request) {
 	}
 	defer cancel()
 	defer console.Close(conn)
+	a.auditSession(r, api.AuditLive, cam, period{})
 	if rec != nil {
 		if view, err := rec.mgr.Live(cam, console.LiveQueue); err == nil {
 			a.console.viewers.Add(1)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -75,6 +74,15 @@ func (a *Agent) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "video/mp4")
 	w.Header().Set("Trailer", api.ManifestTrailer)
+	// The export is audited once its bytes flow, with its outcome.
+	outcome := "not signed"
+	defer func() {
+		detail := outcome
+		if by := clientName(r); by != "" {
+			detail += "; named by the client: " + by
+		}
+		a.auditRequest(r, api.AuditEntry{Kind: api.AuditExport, Camera: camera, Start: p.start.UTC(), End: p.end.UTC(), Detail: detail})
+	}()
 	h := sha256.New()
 	err = playback.Export(io.MultiWriter(w, h), items, init, func(server, path string, off, size int64) ([]byte, error) {
 		return a.readRange(ctx, server, path, off, size)
@@ -82,6 +90,7 @@ func (a *Agent) handleExport(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.log.Warn("export failed", "camera", camera, "err", err)
 		a.emit(api.Event{Severity: spec.SeverityWarning, Kind: spec.EventFootageExportFailed, Camera: camera, Message: fmt.Sprintf("export of %s from %s to %s failed: %v", camera, p.start.Format(time.RFC3339), p.end.Format(time.RFC3339), err)})
+		outcome = "failed: " + err.Error()
 		return
 	}
 	actual := period{start: items[0].Start(), end: items[len(items)-1].End()}
@@ -116,6 +125,7 @@ func (a *Agent) handleExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(api.ManifestTrailer, base64.StdEncoding.EncodeToString(b))
+	outcome = fmt.Sprintf("signed, MP4 sha256:%s", m.MP4SHA256)
 	a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventFootageExported, Camera: camera, Message: fmt.Sprintf("%s exported %s from %s to %s (%d sources, %d gaps)",
 		m.ExportedBy, camera, m.ActualStart.Format(time.RFC3339), m.ActualEnd.Format(time.RFC3339), len(m.Sources), len(m.Gaps))})
 }
@@ -123,16 +133,20 @@ func (a *Agent) handleExport(w http.ResponseWriter, r *http.Request) {
 // exporter names who asked for an export: the name the client gave (its
 // user, unverified), the token, where from and through which server.
 func exporter(r *http.Request, server string) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	by := strings.TrimSpace(r.URL.Query().Get("by"))
-	if len(by) > 100 {
-		by = by[:100]
-	}
+	host := remoteIP(r)
+	by := clientName(r)
 	if by == "" {
 		by = "unnamed"
 	}
 	return fmt.Sprintf("%s (API token, from %s through %s)", by, host, server)
+}
+
+// clientName is the name an export's client gives as ?by= (unverified),
+// at most 100 bytes.
+func clientName(r *http.Request) string {
+	by := strings.TrimSpace(r.URL.Query().Get("by"))
+	if len(by) > 100 {
+		by = by[:100]
+	}
+	return by
 }

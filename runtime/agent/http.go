@@ -70,6 +70,8 @@ func (a *Agent) routeTable() []route {
 		{pattern: "GET /v1/playback/media/{server}/{shift}/{path...}", endpoint: "playback_media", need: access.Viewer, console: true, cameras: oneCamera, camera: mediaCamera, handler: h(a.handleMedia)},
 		{pattern: "POST /v1/playback/local/layouts", endpoint: "playback_layouts", need: access.Admin, handler: h(a.handleLocalLayouts)},
 		{pattern: "GET /v1/export/{file}", endpoint: "export", need: access.Operator, cameras: oneCamera, camera: fileCamera, handler: h(a.handleExport)},
+		{pattern: "GET /v1/audit", endpoint: "audit", need: access.Admin, handler: h(a.handleAudit)},
+		{pattern: "POST /v1/audit/entries", endpoint: "audit_entries", need: access.Admin, handler: h(a.handleAuditEntries)},
 		// Any caller, the metrics token included.
 		{pattern: "GET /metrics", endpoint: "metrics", cameras: noCameras, handler: promhttp.HandlerFor(prometheus.GathererFunc(a.gather), promhttp.HandlerOpts{})},
 		{pattern: "/", endpoint: "not_found", public: true, handler: h(func(w http.ResponseWriter, r *http.Request) {
@@ -233,6 +235,7 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventConfigApplied, Message: fmt.Sprintf("committed revision %d (planned against %d)", rev, req.BaseRevision)})
+		a.auditRequest(r, api.AuditEntry{Kind: api.AuditApply, BaseRevision: req.BaseRevision, Revision: rev, Checksum: specChecksum(&req.Spec, a.fp)})
 		writeJSON(w, http.StatusOK, api.ApplyResponse{Revision: rev})
 		a.poke()
 	case errors.As(err, &stale):
@@ -299,6 +302,7 @@ func (a *Agent) handleTransfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventMasterTransfer, Message: fmt.Sprintf("master role handed to %s", req.Server)})
+	a.auditRequest(r, api.AuditEntry{Kind: api.AuditMasterTransfer, Target: req.Server})
 	writeJSON(w, http.StatusOK, api.TransferResponse{Master: req.Server})
 }
 

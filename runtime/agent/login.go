@@ -54,9 +54,14 @@ func (l *login) sweepLoop(ctx context.Context) {
 }
 
 // loginFailed reports a refused login: the one place every failed login
-// passes (metric, event and log; the audit log hooks in here).
+// passes (metric, audit entry, event and log).
 func (a *Agent) loginFailed(f access.LoginFailure) {
 	a.login.failures.WithLabelValues(f.Reason).Inc()
+	e := api.AuditEntry{Time: f.Time, Kind: api.AuditLoginFailed, User: f.User, Address: f.Address, Detail: "console login: " + f.Reason}
+	if f.User != "" {
+		e.UserKind = "user"
+	}
+	a.audit.record(e)
 	pass, n := a.login.gate.pass()
 	if !pass {
 		return

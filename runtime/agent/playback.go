@@ -205,6 +205,7 @@ func (a *Agent) handlePlaylist(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("camera %s has no footage from %s to %s", camera, p.start.Format(time.RFC3339), p.end.Format(time.RFC3339))})
 		return
 	}
+	a.auditSession(r, api.AuditPlayback, camera, p)
 	w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 	w.Header().Set("Cache-Control", "no-cache")
 	io.WriteString(w, playback.Playlist(items, live))
@@ -460,6 +461,7 @@ func (a *Agent) handleStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.Error{Error: fmt.Sprintf("camera %s has no footage from %s to %s", camera, p.start.Format(time.RFC3339), p.end.Format(time.RFC3339))})
 		return
 	}
+	a.auditSession(r, api.AuditPlayback, camera, p)
 	c := newConcat(r.Context(), chunks, a.openChunk)
 	defer c.Close()
 	w.Header().Set("Content-Type", "video/mp4")

@@ -106,7 +106,9 @@ type fsm struct {
 	// alerts is the alert state (alerts.go).
 	alerts AlertState
 	// gaps is the site's gap history by camera, oldest first (gaps.go).
-	gaps      map[string][]api.Gap
+	gaps map[string][]api.Gap
+	// audit is the audit log (audit.go).
+	audit     AuditState
 	log       *slog.Logger
 	onApplied func(kind string)
 }
@@ -167,6 +169,8 @@ func (f *fsm) apply(env envelope) any {
 		if f.exportKey == nil && len(b.ExportKey) == ed25519.SeedSize {
 			f.exportKey = ed25519.NewKeyFromSeed(b.ExportKey)
 		}
+		// A shorter audit_retention takes effect at once.
+		f.audit.prune(b.Time, auditRetention(&spec), MaxAuditEntries)
 		return f.state.Revision
 	case cmdSetOverrides:
 		b, err := decodeBody[setOverridesBody](env, cmdSetOverridesV)
@@ -231,6 +235,15 @@ func (f *fsm) apply(env envelope) any {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.recordGaps(b)
+		return nil
+	case cmdAuditAppend:
+		b, err := decodeBody[auditAppendBody](env, cmdAuditAppendV)
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.audit.appendBatch(b, auditRetention(f.state.Spec), MaxAuditEntries)
 		return nil
 	default:
 		return fmt.Errorf("unknown raft entry type %q (version %d): this binary is older than the one that wrote it", env.Type, env.V)
@@ -344,6 +357,7 @@ type snapshotData struct {
 	Alerts    *AlertState `json:"alerts,omitempty"`
 	Drains    []string    `json:"drains,omitempty"`
 	Gaps      []api.Gap   `json:"gaps,omitempty"`
+	Audit     *AuditState `json:"audit,omitempty"`
 }
 
 // Snapshot implements raft.FSM.
@@ -357,9 +371,9 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		data.ExportKey = k.Seed()
 	}
 	f.mu.RLock()
-	alerts := f.alerts.clone()
+	alerts, audit := f.alerts.clone(), f.audit.clone()
 	f.mu.RUnlock()
-	data.Alerts = &alerts
+	data.Alerts, data.Audit = &alerts, &audit
 	b, err := json.Marshal(data)
 	if err != nil {
 		return nil, err
@@ -388,6 +402,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.alerts = AlertState{}
 	if data.Alerts != nil {
 		f.alerts = *data.Alerts
+	}
+	f.audit = AuditState{}
+	if data.Audit != nil {
+		f.audit = *data.Audit
 	}
 	f.exportKey = nil
 	if len(data.ExportKey) == ed25519.SeedSize {
