@@ -36,10 +36,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if g.noColor {
 		views.NoColor = true
 	}
-	if trustedCA, err = loadTrustedCA(g.caCert); err != nil {
+	ca, err := loadTrustedCA(g.caCert)
+	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return exitError
 	}
+	trustedCA.Store(ca)
 	if len(args) == 0 {
 		usage(stdout)
 		return exitOK

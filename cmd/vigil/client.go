@@ -4,13 +4,16 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"sync/atomic"
 
 	"vigil/runtime/api"
 )
 
 // trustedCA is the pool of -ca-cert or VIGIL_CACERT that every command's
-// API client trusts for HTTPS; nil trusts the system's.
-var trustedCA *x509.CertPool
+// API client trusts for HTTPS; nil trusts the system's. It is atomic because
+// run stores it on each command line and in-process callers (the tests, two
+// concurrent applies) run command lines side by side.
+var trustedCA atomic.Pointer[x509.CertPool]
 
 // loadTrustedCA reads the global -ca-cert FILE, or VIGIL_CACERT without it.
 func loadTrustedCA(flagFile string) (*x509.CertPool, error) {
@@ -31,5 +34,5 @@ func loadTrustedCA(flagFile string) (*x509.CertPool, error) {
 // newClient is the API client of every command: it trusts -ca-cert or
 // VIGIL_CACERT.
 func newClient(address, token string) *api.Client {
-	return api.NewClient(address, token, api.WithCA(trustedCA))
+	return api.NewClient(address, token, api.WithCA(trustedCA.Load()))
 }
