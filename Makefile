@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build static test vet staticcheck fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain bench-idle
+.PHONY: build static test vet staticcheck fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain bench-idle race
 
 # One compile serves `go run ./cmd/vigil`, `go test` and `make build`: they
 # share Go's build cache only when built with the same settings, so build
@@ -23,6 +23,11 @@ static:
 test: fmt-check vet staticcheck build
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz-short
+
+# Every package's tests under the race detector, one package at a time (-p 1)
+# so that it does not take every core of a shared machine.
+race:
+	$(GO) test -race -p 1 -count=1 -timeout 20m ./...
 
 vet:
 	$(GO) vet ./...
