@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,9 +108,10 @@ func (a *Agent) handleExport(w http.ResponseWriter, r *http.Request) {
 		m.Sources = append(m.Sources, evidence.Source{Server: pc.Server, Path: pc.Path, Start: pc.Start.UTC(), End: pc.End.UTC(), Bytes: pc.Bytes, SHA256: pc.SHA256})
 	}
 	if rec, err := a.recordings(ctx, camera, actual); err == nil {
-		for _, g := range rec.Gaps {
+		for _, g := range append(rec.Gaps, playback.Holes(items)...) {
 			m.Gaps = append(m.Gaps, evidence.Gap{Start: g.Start.UTC(), End: g.End.UTC(), Cause: string(g.Cause)})
 		}
+		slices.SortFunc(m.Gaps, func(a, b evidence.Gap) int { return a.Start.Compare(b.Start) })
 	} else {
 		// The gaps of the period are part of the evidence: without them,
 		// no signature.

@@ -236,22 +236,24 @@ func parsePlayPeriod(q url.Values, endParam string) (period, error) {
 	return p, err
 }
 
-// patched reads a segment file with its times shifted.
+// patched reads a segment file with its times shifted and its tail cut
+// (playback.Patch).
 type patched struct {
 	f     *os.File
 	info  *storage.ProbeInfo
 	shift time.Duration
+	cut   time.Duration
 }
 
 func (p *patched) ReadAt(b []byte, off int64) (int, error) {
 	n, err := p.f.ReadAt(b, off)
-	playback.Patch(b[:n], off, p.info, p.shift)
+	playback.Patch(b[:n], off, p.info, p.shift, p.cut)
 	return n, err
 }
 
 // openLocal opens one of this server's segment files, shifted, limited to
 // its complete parts.
-func (a *Agent) openLocal(rel string, shift time.Duration) (*io.SectionReader, io.Closer, error) {
+func (a *Agent) openLocal(rel string, shift, cut time.Duration) (*io.SectionReader, io.Closer, error) {
 	info, err := a.probe(rel)
 	if err != nil {
 		return nil, nil, err
@@ -267,24 +269,24 @@ func (a *Agent) openLocal(rel string, shift time.Duration) (*io.SectionReader, i
 	if err != nil {
 		return nil, nil, err
 	}
-	return io.NewSectionReader(&patched{f: f, info: info, shift: shift}, 0, info.ValidSize), f, nil
+	return io.NewSectionReader(&patched{f: f, info: info, shift: shift, cut: cut}, 0, info.ValidSize), f, nil
 }
 
 // handleMedia answers GET /v1/playback/media/{server}/{shift}/{path...}
 // (playback.MediaURL): the bytes of a segment file (HTTP ranges), its
-// times shifted by shift nanoseconds; from this server's disk, or proxied
+// times shifted by SHIFT nanoseconds and cut at CUT; from this server's disk, or proxied
 // from the server named.
 func (a *Agent) handleMedia(w http.ResponseWriter, r *http.Request) {
-	shift, err := strconv.ParseInt(r.PathValue("shift"), 10, 64)
+	shift, cut, err := playback.ParseMediaTimes(r.PathValue("shift"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, api.Error{Error: "the shift must be a number of nanoseconds: /v1/playback/media/SERVER/SHIFT/PATH"})
+		writeError(w, http.StatusBadRequest, api.Error{Error: err.Error()})
 		return
 	}
 	if server := r.PathValue("server"); server != a.cfg.Server {
 		a.proxyMedia(w, r, server)
 		return
 	}
-	sr, c, err := a.openLocal(r.PathValue("path"), time.Duration(shift))
+	sr, c, err := a.openLocal(r.PathValue("path"), shift, cut)
 	if err != nil {
 		writeError(w, http.StatusNotFound, api.Error{Error: err.Error()})
 		return
@@ -333,7 +335,7 @@ func (a *Agent) proxyMedia(w http.ResponseWriter, r *http.Request, server string
 // disk, or from the server holding it.
 func (a *Agent) openChunk(ctx context.Context, c playback.Chunk, off int64) (io.ReadCloser, error) {
 	if c.Server == a.cfg.Server {
-		sr, closer, err := a.openLocal(c.Path, c.Shift)
+		sr, closer, err := a.openLocal(c.Path, c.Shift, c.Cut)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +348,7 @@ func (a *Agent) openChunk(ctx context.Context, c playback.Chunk, off int64) (io.
 	if !ok {
 		return nil, fmt.Errorf("%s, which holds %s, is down", c.Server, c.Path)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.peerURL(addr)+playback.MediaURL(c.Server, c.Path, c.Shift), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.peerURL(addr)+playback.MediaURL(c.Server, c.Path, c.Shift, c.Cut), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -204,6 +204,10 @@ const (
 	CauseStorage       GapCause = "storage"
 	CauseRestart       GapCause = "restart"
 	CauseTimestampJump GapCause = "timestamp jump"
+	// CauseSwitch: playback and export of footage across a server switch
+	// whose new file has no key frame at or before the switch miss the
+	// frames up to its next one (a gap of the export, not of the listing).
+	CauseSwitch GapCause = "no key frame at a server switch"
 	// CauseUnknown: the footage listing cannot tell, because a server that
 	// may hold footage of the time did not answer.
 	CauseUnknown GapCause = "unknown: a server did not answer"

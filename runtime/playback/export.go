@@ -20,8 +20,10 @@ import (
 // segment file as recorded (not shifted).
 //
 // Every sample keeps its place on the stream's clock (see the package's
-// doc): the last frame before a gap lasts until the frame after it, so the
-// file's duration is the period's, gaps included. The movie's creation
+// doc), and an item's cut (Item.Cut) leaves its tail out as Patch does
+// for playback. The last frame before a
+// gap lasts until the frame after it, so the file's duration is the
+// period's, gaps included. The movie's creation
 // time is the wall-clock time of its first frame. pmp4 writes 32-bit chunk
 // offsets: an export must stay under 4 GiB.
 func Export(w io.Writer, items []Item, init []byte, read func(server, path string, off, size int64) ([]byte, error)) error {
@@ -43,8 +45,12 @@ func Export(w io.Writer, items []Item, init []byte, read func(server, path strin
 					if r.ID != t.ID {
 						continue
 					}
+					n := len(r.Times)
+					if it.Cut > 0 && fi == it.To-1 {
+						n = kept(r.Times, r.End, uint64(float64(it.Cut)*float64(t.TimeScale)/float64(time.Second)+0.5))
+					}
 					off := fr.Offset + r.DataOffset
-					for i := range r.Times {
+					for i := range n {
 						size := r.Sizes[i]
 						dts = append(dts, shift+int64(r.Times[i]))
 						k, fi, at := k, fi, off-fr.Offset

@@ -344,6 +344,10 @@ type TrackRun struct {
 	// Playback shifts the times of a file there.
 	BaseAt   int
 	BaseWide bool
+	// CountAt is where the trun's sample count is, from the start of the
+	// moof body; 0 when the traf has more than one trun. Playback cuts a
+	// part's tail there (the samples past the count are left unread).
+	CountAt int
 }
 
 // NonSync reports whether sample i is not a random access point.
@@ -438,6 +442,9 @@ func parseTraf(b []byte, at int) (TrackRun, error) {
 			n := int(binary.BigEndian.Uint32(body))
 			if n > maxRunSamples-len(tr.Times) {
 				return tr, fmt.Errorf("trun of %d samples", n)
+			}
+			if tr.CountAt = at + 12; len(tr.Times) > 0 {
+				tr.CountAt = 0
 			}
 			p := 4
 			if flags&0x01 != 0 {
