@@ -201,16 +201,29 @@ func Cut(files []File, start, end time.Time) []Item {
 			continue
 		}
 		if switched {
-			// The last item's parts from the key frame on play from this
-			// file; the part holding the key frame stays: a little
-			// overlap, never a hole.
-			last := &out[len(out)-1]
-			for last.To-1 > last.From && !last.File.Piece.Start.Add(last.File.Layout.Fragments[last.To-1].Start).Before(at(from)) {
-				last.To--
+			// What played from the key frame on plays from this file:
+			// the items that start there go, the parts of the last from
+			// there go, and the part holding the key frame is cut there
+			// (Patch leaves its frames that do not end by then out).
+			for len(out) > 0 && !out[len(out)-1].Start().Before(at(from)) {
+				out = out[:len(out)-1]
 			}
-			// Its frames from the key frame on are left out (Patch).
-			if last.End().After(at(from)) {
-				last.Cut = at(from).Sub(last.File.Piece.Start)
+			if len(out) == 0 {
+				// This file plays from the period's start after all.
+				for k := from; k >= 0; k-- {
+					if frags[k].Key && !at(k).After(start) {
+						from = k
+						break
+					}
+				}
+			} else {
+				last := &out[len(out)-1]
+				for !last.File.Piece.Start.Add(last.File.Layout.Fragments[last.To-1].Start).Before(at(from)) {
+					last.To--
+				}
+				if last.End().After(at(from)) {
+					last.Cut = at(from).Sub(last.File.Piece.Start)
+				}
 			}
 		}
 		if len(out) == 0 {

@@ -130,6 +130,11 @@ func TestCutAtASwitch(t *testing.T) {
 			{Piece: seg("rec-1", 0, 10), Layout: keyed(ones(10))},
 			{Piece: seg("rec-2", 7.5, 19.5), Layout: keyed(ones(12), 1, 3, 5, 7, 9, 11)},
 		}},
+		{name: "the last file starts after the key frame", files: []File{
+			{Piece: seg("rec-1", 0, 10), Layout: keyed(ones(10))},
+			{Piece: seg("rec-1", 10, 10.2), Layout: keyed([]float64{0.2})},
+			{Piece: seg("rec-2", 8.99, 19.99), Layout: keyed(ones(11))},
+		}},
 		{name: "no key frame at the switch", files: []File{
 			{Piece: seg("rec-1", 0, 10), Layout: keyed(ones(10))},
 			{Piece: seg("rec-2", 9.5, 19.5), Layout: keyed(ones(10), 0)},
