@@ -100,9 +100,11 @@ func Patch(buf []byte, off int64, info *storage.ProbeInfo, shift, cut time.Durat
 }
 
 // kept is how many samples of a run (their decoding times, and the time
-// at the end of the last) end by t: at least one.
+// at the end of the last) end by t; none when the first does not (a part
+// cut inside its first frame keeps no sample: a frame shorter than a
+// frame is a clock going back for players that count frames).
 func kept(times []uint64, end, t uint64) int {
-	n := 1
+	n := 0
 	for n < len(times) {
 		e := end
 		if n+1 < len(times) {
