@@ -9,6 +9,10 @@
 // runs assign.Assign, hands the cameras the result gives this server to the
 // recorder, and gossips what it records. Recording therefore never waits for
 // quorum; only configuration changes (POST /v1/apply) go through the master.
+// A pass runs stages, each in a stage_*.go file whose doc comment names what
+// it reads and writes (reconcile lists them); change.go decides when the
+// assignment reruns and when /v1/state's cached answer is stale, and a
+// reflection test pins every compared field.
 //
 // Decisions worth knowing:
 //   - Startup grace: a server of the spec that membership has never seen is
@@ -333,9 +337,10 @@ func (a *Agent) SetDomain(d *api.DomainTree) {
 
 // Progress tells how far the reconcile loop got: the number of passes it
 // completed (it passes at least every 500ms while the agent runs, consuming
-// membership changes, driving the recorder and gossiping its sessions) and
-// when the last one ended; zero before the first. The systemd watchdog
-// pings only while passes grows.
+// membership changes, reading the recorder's sessions and handing it its
+// cameras, gossiping) and when the last one ended; zero before the first.
+// A wedged cluster view or recorder stops the count. The systemd watchdog
+// pings only while it grows.
 func (a *Agent) Progress() (passes uint64, last time.Time) {
 	n := a.passes.Load() // first: passedAt is stored before passes grows
 	if n == 0 {
