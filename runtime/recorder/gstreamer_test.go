@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os/exec"
@@ -37,6 +38,10 @@ func startGStreamer(t *testing.T) *gstServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// GStreamer's own complaints, shown when a test fails: a server that
+	// died mid-test otherwise leaves only "connection refused".
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +51,9 @@ func startGStreamer(t *testing.T) *gstServer {
 		go func() { cmd.Wait(); close(done) }()
 		select {
 		case <-done:
+			if t.Failed() {
+				t.Logf("gst-rtsp-server.py %v; its stderr:\n%s", cmd.ProcessState, stderr.String())
+			}
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
 			<-done
@@ -171,4 +179,23 @@ func checkFiles(t *testing.T, segs []storage.Segment, streams []string, started,
 		t.Errorf("the last segment ends at %s, the recording stopped at %s", last.Format(time.StampMilli), stopped.Format(time.StampMilli))
 	}
 	return frames
+}
+
+// lockedBuffer is a bytes.Buffer that the process's stderr copier and the
+// test may use at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
