@@ -8,10 +8,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"vigil/hcl"
 	"vigil/runtime/api"
 )
 
@@ -29,13 +31,18 @@ func TestSiteTokenEnv(t *testing.T) {
 func TestDomainSendsEachSiteItsOwnToken(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string][]string{} // site -> Authorization headers
+	var ports []int
 	fake := func(site string) (host, port string) {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			seen[site] = append(seen[site], r.Header.Get("Authorization"))
 			mu.Unlock()
 			json.NewEncoder(w).Encode(api.State{Site: site, Answering: site + "-1", Version: version})
 		}))
+		srv.Listener.Close()
+		srv.Listener = listenApart(t, ports)
+		ports = append(ports, srv.Listener.Addr().(*net.TCPAddr).Port)
+		srv.Start()
 		t.Cleanup(srv.Close)
 		host, port, _ = net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 		return host, port
@@ -71,5 +78,31 @@ func TestDomainSendsEachSiteItsOwnToken(t *testing.T) {
 				t.Errorf("site %s got %q, want %q", site, got, auth)
 			}
 		}
+	}
+}
+
+// listenApart listens on a port of 127.0.0.1 at least hcl.PortsPerServer
+// away from each of taken: the spec refuses servers on one address whose
+// ports are closer (a random port may fall next to another). The listeners
+// refused stay open until one fits, so that the kernel does not hand their
+// ports back.
+func listenApart(t *testing.T, taken []int) net.Listener {
+	t.Helper()
+	var refused []net.Listener
+	defer func() {
+		for _, l := range refused {
+			l.Close()
+		}
+	}()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !slices.ContainsFunc(taken, func(p int) bool { return max(p-port, port-p) < hcl.PortsPerServer }) {
+			return l
+		}
+		refused = append(refused, l)
 	}
 }
