@@ -250,6 +250,7 @@ func (s *Store) writeErr(v *volume, err error) error {
 	}
 	s.mu.Lock()
 	v.full = true
+	v.roomWanted = true
 	v.lastFull = s.now()
 	announce := !v.announced
 	v.announced = true

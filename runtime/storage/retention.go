@@ -47,8 +47,10 @@ func (s *Store) retentionLoop() {
 // Enforce applies retention to every volume now: segments older than the
 // volume's MaxAge or their camera's retention go first, then the oldest
 // segments of the volume while it is over MaxSize or under its free-space
-// floor. A volume marked full by a failed write loses its oldest segment on
-// every run until a write succeeds again. Open segments are never deleted,
+// floor. After a write failed for lack of space, and on every run while
+// the volume stays full, the oldest segments go until every segment being
+// written has room to grow by as much as its camera's last one (at least
+// one segment). Open segments are never deleted,
 // nor segments that overlap an active hold (see SetHolds): when only those
 // are left on a full volume, new footage is dropped instead, and a
 // storage.full event says that holds fill the volume. It returns the number
@@ -58,6 +60,11 @@ func (s *Store) retentionLoop() {
 // and its file removed after, outside it: removing a large file can take a
 // while, and writers must not wait for that.
 func (s *Store) Enforce() int {
+	// One run at a time: two would each count the same free space and
+	// delete for it twice, and a caller would return while the other run
+	// still deletes for the space it asked for.
+	s.enforceMu.Lock()
+	defer s.enforceMu.Unlock()
 	n := 0
 	var missed, reached, heldFull []string
 	for _, v := range s.vols {
@@ -196,13 +203,24 @@ func (s *Store) enforceVolume(v *volume) int {
 		}
 		free += uint64(seg.Bytes)
 	}
+	// A write failed for lack of space (the volume may have been marked
+	// full and cleared again by another camera's write since): make room
+	// for every segment being written to grow by as much as its camera's
+	// last one, so that all cameras go on recording, not only the one that
+	// got the freed space first; at least one segment in any case.
 	s.mu.Lock()
-	full := v.full
+	need := v.full || v.roomWanted
+	v.roomWanted = false
+	want := v.headroom()
 	s.mu.Unlock()
 	heldFull := false
-	if full {
-		_, ok := take(oldest, "disk full")
-		heldFull = !ok && v.held.Load() > 0
+	for first := true; need && (first || free < want); first = false {
+		seg, ok := take(oldest, "disk full")
+		if !ok {
+			heldFull = first && v.held.Load() > 0
+			break
+		}
+		free += uint64(seg.Bytes)
 	}
 	// Below the floor with nothing left to delete: only open (and held)
 	// segments remain.
@@ -211,6 +229,19 @@ func (s *Store) enforceVolume(v *volume) int {
 	v.heldFull = heldFull
 	s.mu.Unlock()
 	return deleted
+}
+
+// headroom is the free space a full volume needs for each segment being
+// written on it to grow by its camera's last closed segment there. Called
+// with s.mu held.
+func (v *volume) headroom() uint64 {
+	var n uint64
+	for f := range v.open {
+		if c := v.cams[f.camera]; c != nil && len(c.segs) > 0 {
+			n += uint64(c.segs[len(c.segs)-1].Bytes)
+		}
+	}
+	return n
 }
 
 // SamePaths reports whether vols are the volumes the store has open (the

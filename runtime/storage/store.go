@@ -102,6 +102,7 @@ type Store struct {
 	now       func() time.Time
 	interval  time.Duration
 
+	enforceMu sync.Mutex // held by a retention run, outside mu
 	mu        sync.Mutex
 	vols      []*volume
 	retention map[string]time.Duration
@@ -123,6 +124,10 @@ type volume struct {
 	used atomic.Int64 // bytes of closed segments and open files
 	open map[*File]struct{}
 	full bool
+	// roomWanted is set by a write refused for lack of space until
+	// retention has made room: another camera's write may clear full
+	// before retention runs.
+	roomWanted bool
 	// announced is set while a storage.full event stands without its
 	// storage.ok; lastFull is the last write refused for lack of space.
 	announced bool

@@ -421,3 +421,52 @@ func TestSetLimitsKeepsTheStoreOpen(t *testing.T) {
 	assertKept(t, s, "a", c)
 	writeParts(t, f, 1) // the open segment goes on
 }
+
+// TestFullDiskMakesRoomForEveryCamera: a write refused for lack of space
+// makes retention free room for every segment being written, even when
+// another camera's write succeeded before retention ran (which clears the
+// full mark). Deleting one segment, or none, left the cameras fighting for
+// the space of one and the camera that lost stopped recording for good.
+func TestFullDiskMakesRoomForEveryCamera(t *testing.T) {
+	dir := t.TempDir()
+	// A filesystem with 100 bytes free beyond the files now in dir.
+	var capacity uint64
+	du := func() uint64 {
+		var n uint64
+		_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if info, err := d.Info(); err == nil {
+					n += uint64(info.Size())
+				}
+			}
+			return nil
+		})
+		return n
+	}
+	s := open(t, []Volume{{Path: dir}}, WithFreeSpace(func(string) (uint64, uint64, error) { return capacity - du(), capacity, nil }))
+	var a, b []Segment
+	for i := range 3 {
+		a = append(a, segment(t, s, "a", t0.Add(time.Duration(2*i)*time.Second), 1))
+		b = append(b, segment(t, s, "b", t0.Add(time.Duration(2*i+1)*time.Second), 1))
+	}
+	for _, cam := range []string{"a", "b"} {
+		f, err := s.Create(cam, t0.Add(10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.f.Close() })
+		writeParts(t, f, 1)
+	}
+	capacity = du() + 100
+	v := s.vols[0]
+	if err := s.writeErr(v, syscall.ENOSPC); !errors.Is(err, ErrFull) {
+		t.Fatalf("writeErr: %v", err)
+	}
+	s.writeOK(v) // the other camera got a part in
+	// Whether this run or the one the failed write kicked makes the room,
+	// it is made when this one returns (one run at a time): room for both
+	// open segments to grow by one segment each, so the two oldest go.
+	s.Enforce()
+	assertKept(t, s, "a", a[1:]...)
+	assertKept(t, s, "b", b[1:]...)
+}
