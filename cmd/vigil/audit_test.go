@@ -44,8 +44,8 @@ var auditSample = api.AuditLog{Retention: "365d", Omitted: 3, Entries: []api.Aud
 // control characters shown escaped) or JSON lines, passes its filters as
 // the query, and warns of entries left out.
 func TestAuditCommand(t *testing.T) {
-	defer func(l *time.Location) { time.Local = l }(time.Local)
-	time.Local = time.UTC
+	defer func(l *time.Location) { auditZone = l }(auditZone)
+	auditZone = time.UTC
 	t.Setenv("VIGIL_TOKEN", "admin-token-123456")
 	addr, q := auditAgent(t, auditSample)
 
