@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -20,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"vigil/runtime/agent"
 	"vigil/runtime/api"
+	"vigil/runtime/siteca"
 )
 
 // Bounds of the boot test. Software emulation on a loaded 2-core machine
@@ -136,7 +139,7 @@ func TestBoot(t *testing.T) {
 
 	// 1. The agent answers through the forwarded port, with the server and
 	// site names of the preseeded configuration.
-	base := fmt.Sprintf("http://127.0.0.1:%d", fwdPort)
+	base := fmt.Sprintf("https://127.0.0.1:%d", fwdPort)
 	var health api.Health
 	if err := poll(bootBound, exited, func() error { return getJSON(base+"/v1/health", &health) }); err != nil {
 		fail("no /v1/health answer within %v: %v", bootBound, err)
@@ -170,7 +173,10 @@ func TestBoot(t *testing.T) {
 		fail("the site spec of the config partition was not applied within %v: %v", recordBound, err)
 	}
 	tApply := time.Since(t0)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	writeFile(t, caFile, string(siteCA.PEM()))
 	plan := exec.Command(vigil, "plan", "-detailed-exitcode", "-address", base, site)
+	plan.Env = append(os.Environ(), api.EnvCACert+"="+caFile)
 	if out, err := plan.CombinedOutput(); err != nil {
 		fail("vigil plan of the config partition's site against the guest: %v (exit 2: it differs)\n%s", err, out)
 	}
@@ -326,7 +332,7 @@ config_dir    = "site"
 `, guestAddr))
 	run(t, "cp", "-r", site, filepath.Join(cfg, "site"))
 	writeFile(t, filepath.Join(cfg, "token"), testToken+"\n")
-	writeFile(t, filepath.Join(cfg, "site.key"), "aW1hZ2UtdGVzdC1zaXRlLWtleS0zMi1ieXRlcyEhISE=\n")
+	writeFile(t, filepath.Join(cfg, "site.key"), testSiteKey+"\n")
 	fs := filepath.Join(t.TempDir(), "data.ext4")
 	run(t, "mkfs.ext4", "-q", "-F", "-L", "vigil-data", "-E", "root_owner=0:0", "-d", root, fs, strconv.FormatInt(size/1024, 10)+"k")
 	src, err := os.ReadFile(fs)
@@ -450,7 +456,23 @@ func poll(bound time.Duration, exited <-chan struct{}, f func() error) error {
 	}
 }
 
-var client = &http.Client{Timeout: 5 * time.Second}
+// testSiteKey is the preseeded site key: the agent's HTTPS is verified
+// with the site CA derived from it, as an operator's VIGIL_CACERT does.
+const testSiteKey = "aW1hZ2UtdGVzdC1zaXRlLWtleS0zMi1ieXRlcyEhISE="
+
+var siteCA = func() *siteca.CA {
+	key, err := agent.ParseSiteKey(testSiteKey)
+	if err != nil {
+		panic(err)
+	}
+	ca, err := siteca.New("lab", key)
+	if err != nil {
+		panic(err)
+	}
+	return ca
+}()
+
+var client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: siteCA.Pool()}}}
 
 // diesWithTest kills a child when the test binary dies (go test -timeout),
 // so that no guest keeps running after it.

@@ -22,6 +22,9 @@ type Agent interface {
 	State() api.State
 	Emit(api.Event)
 	LeaderLoop(fn func(ctx context.Context))
+	// PeerHTTP is the HTTP client the agent calls its peers with (HTTPS
+	// verified with the site's CA).
+	PeerHTTP() *http.Client
 }
 
 // Options tune a Controller.
@@ -71,7 +74,7 @@ func Start(a Agent, m *Manager, o Options) *Controller {
 		o.Logger = slog.Default()
 	}
 	if o.Reachable == nil {
-		o.Reachable = peersAnswer(a.Name())
+		o.Reachable = peersAnswer(a.Name(), a.PeerHTTP())
 	}
 	c := &Controller{a: a, m: m, o: o, log: o.Logger.With("component", "network"), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -304,8 +307,9 @@ func (c *Controller) wantVIP() (vip, link string, err error) {
 
 // peersAnswer is the default reachability check: some peer of the
 // committed spec answers GET /v1/health.
-func peersAnswer(self string) func(ctx context.Context, st *api.State) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
+func peersAnswer(self string, peer *http.Client) func(ctx context.Context, st *api.State) error {
+	hc := *peer
+	hc.Timeout = 2 * time.Second
 	return func(ctx context.Context, st *api.State) error {
 		if st.Spec == nil {
 			return nil
@@ -315,7 +319,7 @@ func peersAnswer(self string) func(ctx context.Context, st *api.State) error {
 			if s.Name == self || s.Kind == spec.KindVirtual {
 				continue
 			}
-			addr := "http://" + net.JoinHostPort(s.Address, fmt.Sprint(s.Port)) + "/v1/health"
+			addr := "https://" + net.JoinHostPort(s.Address, fmt.Sprint(s.Port)) + "/v1/health"
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr, nil)
 			if err != nil {
 				return err

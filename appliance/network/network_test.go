@@ -220,6 +220,7 @@ type fakeAgent struct {
 func (f *fakeAgent) Name() string                     { return f.name }
 func (f *fakeAgent) State() api.State                 { return api.State{} }
 func (f *fakeAgent) LeaderLoop(func(context.Context)) {}
+func (f *fakeAgent) PeerHTTP() *http.Client           { return http.DefaultClient }
 func (f *fakeAgent) Emit(ev api.Event)                { f.mu.Lock(); f.evs = append(f.evs, ev); f.mu.Unlock() }
 func (f *fakeAgent) kinds() (k []string) {
 	f.mu.Lock()
@@ -457,7 +458,7 @@ func TestVIPFailover(t *testing.T) {
 }
 
 func TestPeersAnswer(t *testing.T) {
-	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	peer := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer peer.Close()
 	host, port, _ := net.SplitHostPort(peer.Listener.Addr().String())
 	p, _ := strconv.Atoi(port)
@@ -471,7 +472,7 @@ func TestPeersAnswer(t *testing.T) {
 		}
 		return &api.State{Spec: s}
 	}
-	check := peersAnswer("self")
+	check := peersAnswer("self", peer.Client())
 	if err := check(t.Context(), spec(deadPort, p)); err != nil {
 		t.Errorf("one live peer: %v", err)
 	}

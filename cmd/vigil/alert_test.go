@@ -23,6 +23,7 @@ func TestAlertTestAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trustSites(t, s)
 	t.Cleanup(s.Close)
 	if err := s.Start(); err != nil {
 		t.Fatal(err)

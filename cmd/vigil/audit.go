@@ -57,7 +57,7 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vigil audit: -kind %q matches no kind of audit entry (%s)\n", f.Kind, strings.Join(api.AuditKinds, ", "))
 		return exitUsage
 	}
-	log, err := api.NewClient(*address, api.TokenFromEnv()).Audit(context.Background(), f)
+	log, err := newClient(*address, api.TokenFromEnv()).Audit(context.Background(), f)
 	if err != nil {
 		return fail(stdout, stderr, *asJSON, err)
 	}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +19,7 @@ import (
 func auditAgent(t *testing.T, log api.AuditLog) (addr string, query *url.Values) {
 	t.Helper()
 	var q url.Values
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/audit" || r.Header.Get("Authorization") != "Bearer admin-token-123456" {
 			w.WriteHeader(http.StatusUnauthorized)
 			w.Write([]byte(`{"error":"missing API token"}`))
@@ -26,6 +29,10 @@ func auditAgent(t *testing.T, log api.AuditLog) (addr string, query *url.Values)
 		json.NewEncoder(w).Encode(log)
 	}))
 	t.Cleanup(srv.Close)
+	// Its certificate is trusted as a site's CA would be.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	t.Setenv(api.EnvCACert, ca)
 	return srv.URL, &q
 }
 

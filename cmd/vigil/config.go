@@ -163,7 +163,11 @@ func runConfigImport(args []string, stdout, stderr io.Writer) int {
 	// journal.
 	ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
 	defer cancel()
-	if err := api.NewClient(cfg.APIAddr(), cfg.Token).ReportConfigImport(ctx, rep); err != nil {
+	client, err := cfg.LocalClient(cfg.Token)
+	if err == nil {
+		err = client.ReportConfigImport(ctx, rep)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "vigil config import: %s: no event raised: %v\n", name, err)
 	}
 	return code

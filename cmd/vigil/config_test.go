@@ -25,6 +25,7 @@ func TestConfigSignedImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trustSites(t, s)
 	t.Cleanup(s.Close)
 	if err := s.Start(); err != nil {
 		t.Fatal(err)

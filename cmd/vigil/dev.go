@@ -200,8 +200,13 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		default: // the screen shows the latest anyway
 		}
 	}
-	ctlSrv := &http.Server{Handler: s.ControlHandler(notify), ReadHeaderTimeout: 5 * time.Second}
-	go ctlSrv.Serve(ctl)
+	ctlTLS, err := s.ControlTLS(ctl.Addr().String())
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return exitError
+	}
+	ctlSrv := &http.Server{Handler: s.ControlHandler(notify), ReadHeaderTimeout: 5 * time.Second, TLSConfig: ctlTLS}
+	go ctlSrv.ServeTLS(ctl, "", "")
 	defer ctlSrv.Close()
 
 	cmd := devCommandName()
@@ -413,11 +418,11 @@ func devScreen(s *devsite.Site, a devArgs, cmd string) statusviews.DevScreen {
 		buildHint = "bin/vigil: make build in this directory (it reuses this compile: seconds)"
 	}
 	return statusviews.DevScreen{
-		Export: fmt.Sprintf("export VIGIL_ADDR=%s VIGIL_TOKEN=%s", s.Addr(servers[0]), s.Token),
+		Export: fmt.Sprintf("export VIGIL_ADDR=%s VIGIL_TOKEN=%s VIGIL_CACERT=%s", s.Addr(servers[0]), s.Token, s.CAFile),
 		Hints: slices.DeleteFunc([]string{
 			buildHint,
 			fmt.Sprintf("In another terminal: %s status · %s plan|apply %s", cmd, cmd, a.path),
-			fmt.Sprintf("Console: %s/ in a browser (any server's address serves it)", s.Addr(servers[0])),
+			fmt.Sprintf("Console: %s/ in a browser (any server's address serves it; its CA: %s)", s.Addr(servers[0]), s.CAFile),
 			fmt.Sprintf("%s dev stop|kill|start%s %s · or type here: stop %s, help, quit", cmd, ctl, other, other),
 			fmt.Sprintf("Data in %s · Ctrl-C stops everything", s.Dir),
 		}, func(h string) bool { return h == "" }),
@@ -478,7 +483,7 @@ func runDevControl(verb string, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("dev "+verb, stderr)
 	control := fs.String("control", defaultDevControl, "the control `ADDR` of the running vigil dev")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: vigil dev %s [-control ADDR] SERVER\n\nAsks the vigil dev running in another terminal to %s one of its servers.\nThe token comes from VIGIL_TOKEN, as vigil dev printed it.\n\nFlags:\n", verb, verb)
+		fmt.Fprintf(fs.Output(), "Usage: vigil dev %s [-control ADDR] SERVER\n\nAsks the vigil dev running in another terminal to %s one of its servers.\nThe token comes from VIGIL_TOKEN and the site's CA from VIGIL_CACERT, as vigil dev printed them.\n\nFlags:\n", verb, verb)
 		fs.PrintDefaults()
 	}
 	server, code, ok := parseOneArg(fs, args)
@@ -490,7 +495,7 @@ func runDevControl(verb string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error: VIGIL_TOKEN is not set: run the export line that vigil dev printed first\n")
 		return 1
 	}
-	msg, err := devsite.Control(context.Background(), *control, token, verb, server)
+	msg, err := devsite.Control(context.Background(), *control, token, verb, server, trustedCA.Load())
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1

@@ -168,8 +168,9 @@ func TestDevRun(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	waitFor("export VIGIL_ADDR=http://" + net.JoinHostPort(ipA, strconv.Itoa(portA)) + " VIGIL_TOKEN=")
-	waitFor("Console: http://" + net.JoinHostPort(ipA, strconv.Itoa(portA)) + "/ in a browser")
+	waitFor("export VIGIL_ADDR=https://" + net.JoinHostPort(ipA, strconv.Itoa(portA)) + " VIGIL_TOKEN=")
+	waitFor(" VIGIL_CACERT=" + filepath.Join(data, "ca.pem") + "\n")
+	waitFor("Console: https://" + net.JoinHostPort(ipA, strconv.Itoa(portA)) + "/ in a browser")
 	waitFor("Site t is at revision 1: 5 added")
 	waitFor("a alive 1 · b alive 1 · cameras: 2 recording")
 	fmt.Fprintln(typed, "stop b")
@@ -180,14 +181,15 @@ func TestDevRun(t *testing.T) {
 
 	// The operator applies a change of their own: camera two goes.
 	token := stdout.String()[strings.Index(stdout.String(), "VIGIL_TOKEN=")+len("VIGIL_TOKEN="):]
-	token = token[:strings.IndexByte(token, '\n')]
+	token = token[:strings.IndexByte(token, ' ')]
 	edited := filepath.Join(t.TempDir(), "site.hcl")
 	if err := os.WriteFile(edited, []byte(cfg[:strings.Index(cfg, `  camera "two"`)]+"}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("VIGIL_TOKEN", token)
+	t.Setenv("VIGIL_CACERT", filepath.Join(data, "ca.pem"))
 	var applyOut, applyErr bytes.Buffer
-	if code := run([]string{"apply", "-auto-approve", "-address", "http://" + net.JoinHostPort(ipA, strconv.Itoa(portA)), edited}, &applyOut, &applyErr); code != 0 {
+	if code := run([]string{"apply", "-auto-approve", "-address", "https://" + net.JoinHostPort(ipA, strconv.Itoa(portA)), edited}, &applyOut, &applyErr); code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", code, applyOut.String(), applyErr.String())
 	}
 	fmt.Fprintln(typed, "quit")
@@ -213,7 +215,7 @@ func TestDevRun(t *testing.T) {
 	}()
 	waitFor("Continuing site t from " + data + " at revision 2, as last applied, with the same token.")
 	waitFor(dir + " was not applied over it: it differs from the site (1 to add, 0 to change, 0 to destroy)")
-	waitFor("VIGIL_TOKEN=" + token + "\n")
+	waitFor("VIGIL_TOKEN=" + token + " ")
 	waitFor("a alive 1 · b alive 0 · cameras: 1 recording")
 	if strings.Contains(stdout.String(), "Applying") {
 		t.Errorf("the second run applied the configuration again:\n%s", stdout.String())

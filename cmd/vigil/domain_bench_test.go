@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -76,6 +78,7 @@ func BenchmarkDomainLarge(b *testing.B) {
 	for _, as := range sites {
 		b.Cleanup(as.Close)
 	}
+	trustSites(b, slices.Collect(maps.Values(sites))...)
 	select {
 	case err := <-errs:
 		b.Fatal(err)

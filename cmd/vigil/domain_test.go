@@ -54,6 +54,7 @@ func newTestDomain(t *testing.T) *testDomain {
 		}
 		d.sites[name] = s
 	}
+	trustSites(t, d.sites["region"], d.sites["north"], d.sites["south"], d.sites["east"])
 	t.Setenv(api.EnvToken, d.token)
 	return d
 }

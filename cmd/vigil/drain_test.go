@@ -25,7 +25,7 @@ func TestDrainCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "rec-2 is drained") || !strings.Contains(out, "Hand-over complete.") {
 		t.Fatalf("drain: exit %d\n%s%s", code, out, errs)
 	}
-	st, err := api.NewClient(addr, "").State(context.Background())
+	st, err := s.Client("rec-1").State(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ func startSite(t *testing.T, servers []string, cameras int) *devsite.Site {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trustSites(t, s)
 	t.Cleanup(s.Close)
 	if err := s.Start(); err != nil {
 		t.Fatal(err)

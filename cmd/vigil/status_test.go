@@ -20,6 +20,7 @@ func TestStatusAndMasterTransfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trustSites(t, s)
 	t.Cleanup(s.Close)
 	if err := s.Start(); err != nil {
 		t.Fatal(err)

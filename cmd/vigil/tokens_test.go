@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -32,6 +33,7 @@ func TestDomainSendsEachSiteItsOwnToken(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string][]string{} // site -> Authorization headers
 	var ports []int
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	fake := func(site string) (host, port string) {
 		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
@@ -42,9 +44,11 @@ func TestDomainSendsEachSiteItsOwnToken(t *testing.T) {
 		srv.Listener.Close()
 		srv.Listener = listenApart(t, ports)
 		ports = append(ports, srv.Listener.Addr().(*net.TCPAddr).Port)
-		srv.Start()
+		srv.StartTLS()
 		t.Cleanup(srv.Close)
-		host, port, _ = net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+		// The servers' certificate is trusted as a site's CA would be.
+		os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+		host, port, _ = net.SplitHostPort(strings.TrimPrefix(srv.URL, "https://"))
 		return host, port
 	}
 	dir, tokens := t.TempDir(), t.TempDir()
@@ -60,6 +64,7 @@ func TestDomainSendsEachSiteItsOwnToken(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(tokens, "south-1"), []byte("south-token-from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv(api.EnvCACert, caFile)
 	t.Setenv("VIGIL_TOKEN_NORTH", "north-token-0123456789")
 	t.Setenv("VIGIL_TOKEN_DIR", tokens)
 	t.Setenv(api.EnvToken, "domain-token-0123456789")

@@ -24,6 +24,7 @@ func TestExportPublicKeyAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trustSites(t, s)
 	t.Cleanup(s.Close)
 	if err := s.Start(); err != nil {
 		t.Fatal(err)

@@ -3,9 +3,12 @@ package devsite
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,10 +54,10 @@ func (s *Site) Do(verb, server string) (string, error) {
 	return "", fmt.Errorf("unknown command %q: use %s", verb, strings.Join(Verbs, ", "))
 }
 
-// ControlHandler serves Do over HTTP for `vigil dev stop SERVER` and the
-// like from another terminal: POST /dev/VERB?server=NAME with the site's
-// token as a bearer token. Answers are one line of text. notify, when not
-// nil, gets the message of every command that succeeded.
+// ControlHandler serves Do over HTTPS (ControlTLS) for `vigil dev stop
+// SERVER` and the like from another terminal: POST /dev/VERB?server=NAME
+// with the site's token as a bearer token. Answers are one line of text.
+// notify, when not nil, gets the message of every command that succeeded.
 func (s *Site) ControlHandler(notify func(msg string)) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /dev/{verb}", func(w http.ResponseWriter, r *http.Request) {
@@ -76,19 +79,39 @@ func (s *Site) ControlHandler(notify func(msg string)) http.Handler {
 	return mux
 }
 
+// ControlTLS is the TLS configuration of the control endpoint at addr
+// (host:port): a certificate of the site's CA for its host, so that the
+// token goes to it over HTTPS as to the agents.
+func (s *Site) ControlTLS(addr string) (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.CA.Issue([]string{host, "localhost"}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{*c}, MinVersion: tls.VersionTLS12}, nil
+}
+
 // Control asks the vigil dev whose control endpoint is at addr (host:port)
-// to run verb on server, and returns its answer.
-func Control(ctx context.Context, addr, token, verb, server string) (string, error) {
+// to run verb on server, and returns its answer; roots is the site's CA
+// (VIGIL_CACERT, as vigil dev printed it).
+func Control(ctx context.Context, addr, token, verb, server string, roots *x509.CertPool) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	u := "http://" + addr + "/dev/" + url.PathEscape(verb) + "?server=" + url.QueryEscape(server)
+	u := "https://" + addr + "/dev/" + url.PathEscape(verb) + "?server=" + url.QueryEscape(server)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}}
+	resp, err := hc.Do(req)
 	if err != nil {
+		if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+			return "", fmt.Errorf("the vigil dev on %s is not trusted (%w): set VIGIL_CACERT as vigil dev printed it", addr, err)
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err

@@ -34,6 +34,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,6 +143,11 @@ func Start(site *spec.Site, opts Options) (*Site, error) {
 		if opts.Relocate {
 			s.camFrom, s.camTo = camAddr, s.Cams.Addr()
 		}
+	}
+	s.CAFile = filepath.Join(s.Dir, "ca.pem")
+	if err := os.WriteFile(s.CAFile, s.CA.PEM(), 0o644); err != nil {
+		s.Close()
+		return nil, err
 	}
 	if opts.Relocate {
 		s.relocated = map[string]serverAddr{}

@@ -94,16 +94,24 @@ func TestQuickstart(t *testing.T) {
 	}
 
 	// Stopped through the control endpoint, as `vigil dev stop` does.
-	ctl := httptest.NewServer(s.ControlHandler(nil))
+	ctl := httptest.NewUnstartedServer(s.ControlHandler(nil))
+	if ctl.TLS, err = s.ControlTLS(ctl.Listener.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	ctl.StartTLS()
 	defer ctl.Close()
-	addr := strings.TrimPrefix(ctl.URL, "http://")
-	if _, err := Control(context.Background(), addr, "wrong", "stop", "srv-2"); err == nil || !strings.Contains(err.Error(), "VIGIL_TOKEN") {
+	addr := strings.TrimPrefix(ctl.URL, "https://")
+	if _, err := Control(context.Background(), addr, s.Token, "stop", "srv-2", nil); err == nil || !strings.Contains(err.Error(), "VIGIL_CACERT") {
+		t.Fatalf("without the site's CA: %v", err)
+	}
+	roots := s.CA.Pool()
+	if _, err := Control(context.Background(), addr, "wrong", "stop", "srv-2", roots); err == nil || !strings.Contains(err.Error(), "VIGIL_TOKEN") {
 		t.Fatalf("a wrong token: %v", err)
 	}
-	if _, err := Control(context.Background(), addr, s.Token, "stop", "rec-9"); err == nil || !strings.Contains(err.Error(), "srv-1, srv-2, srv-3") {
+	if _, err := Control(context.Background(), addr, s.Token, "stop", "rec-9", roots); err == nil || !strings.Contains(err.Error(), "srv-1, srv-2, srv-3") {
 		t.Fatalf("an unknown server: %v", err)
 	}
-	if _, err := Control(context.Background(), addr, s.Token, "stop", "srv-2"); err != nil {
+	if _, err := Control(context.Background(), addr, s.Token, "stop", "srv-2", roots); err != nil {
 		t.Fatal(err)
 	}
 	waitState(t, s, 30*time.Second, "srv-2's cameras on its backups", func(st *api.State) bool {
@@ -122,7 +130,16 @@ func TestQuickstart(t *testing.T) {
 		return RecordedBy(st, primaries)
 	})
 
-	apiAddr := strings.TrimPrefix(s.Addr("srv-1"), "http://")
+	// The CA file vigil dev prints verifies the agents' HTTPS.
+	pool, err := api.LoadCA(s.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.NewClient(s.Addr("srv-1"), s.Token, api.WithCA(pool)).State(context.Background()); err != nil {
+		t.Errorf("with VIGIL_CACERT=%s: %v", s.CAFile, err)
+	}
+
+	apiAddr := strings.TrimPrefix(s.Addr("srv-1"), "https://")
 	s.Close()
 	for _, a := range []string{apiAddr, s.Cams.Addr()} {
 		l, err := net.Listen("tcp", a)

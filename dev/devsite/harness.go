@@ -3,6 +3,7 @@ package devsite
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"maps"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +26,7 @@ import (
 	"vigil/planner/apply"
 	"vigil/runtime/agent"
 	"vigil/runtime/api"
+	"vigil/runtime/siteca"
 )
 
 // Options describe a site. New reads them all; Start (a site of a
@@ -78,6 +81,9 @@ type Site struct {
 	// (Start), the same on every run.
 	Token string
 	Key   []byte
+	// CA is the site's certificate authority (derived from Key), which
+	// the agents' HTTPS is verified with: Client and HTTPClient trust it.
+	CA *siteca.CA
 	// Cams is the camera simulator, nil when it serves no camera; camera i
 	// (1-based) is at Cams.URL(i).
 	Cams      *camsim.Server
@@ -98,6 +104,9 @@ type Site struct {
 	CamsimAddr string
 	// Unserved lists the cameras camsim cannot serve.
 	Unserved []Unserved
+	// CAFile (ca.pem in Dir) holds the certificate of CA, for VIGIL_CACERT
+	// and browsers.
+	CAFile string
 	// Relocation: configured server address → live one, and camsim's
 	// configured address → live one. Empty when not relocated.
 	relocated map[string]serverAddr
@@ -133,7 +142,7 @@ func (s *Server) Agent() *agent.Agent {
 }
 
 // Addr is the server's API base URL.
-func (s *Server) Addr() string { return "http://" + net.JoinHostPort(s.IP, strconv.Itoa(s.Port)) }
+func (s *Server) Addr() string { return "https://" + net.JoinHostPort(s.IP, strconv.Itoa(s.Port)) }
 
 // New prepares a site: addresses, ports, secrets, data directories and the
 // camera simulator. No agent runs yet.
@@ -168,6 +177,12 @@ func New(opts Options) (*Site, error) {
 		rand.Read(tok)
 		s.Token = base64.RawURLEncoding.EncodeToString(tok)
 	}
+	ca, err := siteca.New(s.Name, s.Key)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.CA = ca
 
 	if opts.Cameras > 0 {
 		co := opts.Camsim
@@ -355,7 +370,7 @@ func (s *Site) stop(name string, hard bool) error {
 // Client returns an API client for the named server's agent, with the
 // site's token.
 func (s *Site) Client(name string) *api.Client {
-	return api.NewClient(s.Server(name).Addr(), s.Token)
+	return api.NewClient(s.Server(name).Addr(), s.Token, api.WithCA(s.CA.Pool()))
 }
 
 // ServerSpec returns the spec of a recording server of the site, with its
@@ -539,4 +554,12 @@ func sameSet(a, b []string) bool {
 		seen[x]--
 	}
 	return true
+}
+
+// HTTPClient is an HTTP client that trusts the site's CA, for tests that
+// speak to the agents' API without the api package.
+func (s *Site) HTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: s.CA.Pool()}
+	return &http.Client{Transport: t}
 }

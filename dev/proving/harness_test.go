@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"vigil/hcl/spec"
 	"vigil/planner/apply"
 	"vigil/runtime/api"
+	"vigil/runtime/siteca"
 )
 
 // Prefix starts the name of every namespace this package creates; the
@@ -184,6 +186,10 @@ func New(t testing.TB, opts Options) *Site {
 	key := make([]byte, 32)
 	rand.Read(key)
 	s.key = base64.StdEncoding.EncodeToString(key)
+	ca, err := siteca.New("proving", key)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	siteNet, camNet := subnets()
 	for _, b := range []string{"site", "cams"} {
@@ -206,7 +212,8 @@ func New(t testing.TB, opts Options) *Site {
 			t.Fatal(err)
 		}
 	}
-	s.http = &http.Client{Transport: &http.Transport{DialContext: s.Ctl.Dial}}
+	// The agents' HTTPS is verified with the site's CA, from the site key.
+	s.http = &http.Client{Transport: &http.Transport{DialContext: s.Ctl.Dial, TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	for i := 1; i <= opts.Servers; i++ {
 		name := "s" + strconv.Itoa(i)
 		h, err := lab.AddHost(name)
@@ -450,7 +457,7 @@ func (s *Site) Expected(down map[string]bool) map[string][]string {
 // Client is an API client for a server (its calls leave from the ctl
 // namespace).
 func (s *Site) Client(name string) *api.Client {
-	return api.NewClientHTTP("http://"+net.JoinHostPort(s.Server(name).IP, strconv.Itoa(spec.DefaultAPIPort)), s.Token, s.http)
+	return api.NewClientHTTP("https://"+net.JoinHostPort(s.Server(name).IP, strconv.Itoa(spec.DefaultAPIPort)), s.Token, s.http)
 }
 
 // Apply commits spec through the first running server that answers, with

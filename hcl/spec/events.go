@@ -118,6 +118,7 @@ const (
 	EventAPIForbidden        = "api.forbidden"
 	EventAuthLoginFailed     = "auth.login_failed"
 	EventAuditLost           = "audit.lost"
+	EventTLSCertFailed       = "tls.certificate_failed"
 	EventEventsCorrupt       = "events.corrupt"
 
 	// EventAssignmentPrefix and an api camera state ("assignment.covered")

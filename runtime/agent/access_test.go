@@ -155,7 +155,7 @@ func TestAccessTable(t *testing.T) {
 			case c.cameras && (rt.Cameras == "one" || rt.Cameras == "all"):
 				want = http.StatusForbidden
 			}
-			got := status(t, ctx, method, s.Server("rec-1").Addr()+path, c.token)
+			got := status(t, ctx, s, method, s.Server("rec-1").Addr()+path, c.token)
 			refused := got == http.StatusUnauthorized || got == http.StatusForbidden
 			if want == 0 && refused || want != 0 && got != want {
 				wantText := "allowed"
@@ -178,7 +178,7 @@ func TestAccessTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	login.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(login)
+	resp, err := s.HTTPClient().Do(login)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestAccessTable(t *testing.T) {
 	} {
 		req, _ := http.NewRequestWithContext(ctx, c.method, base+c.path, nil)
 		req.AddCookie(&http.Cookie{Name: access.CookieName, Value: c.cookie})
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.HTTPClient().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +213,7 @@ func TestAccessTable(t *testing.T) {
 	}
 
 	// A viewer of cam1 sees cam1 only in the state.
-	st, err := api.NewClient(s.Server("rec-1").Addr(), tokens["cam1-viewer"]).State(ctx)
+	st, err := api.NewClient(s.Server("rec-1").Addr(), tokens["cam1-viewer"], api.WithCA(s.CA.Pool())).State(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestAccessTable(t *testing.T) {
 	kinds := map[string]bool{}
 	evctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	events, err := api.NewClient(s.Server("rec-1").Addr(), s.Token).Events(evctx)
+	events, err := s.Client("rec-1").Events(evctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,16 +234,16 @@ func TestAccessTable(t *testing.T) {
 			break
 		}
 	}
-	body := getAs(t, ctx, s.Server("rec-1").Addr()+"/metrics", metricsToken)
+	body := getAs(t, ctx, s, s.Server("rec-1").Addr()+"/metrics", metricsToken)
 	for _, want := range []string{`vigil_api_refused_total{endpoint="live",reason="camera"} 1`, `vigil_api_refused_total{endpoint="apply",reason="role"} 5`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 	// No token or hash in the state, the events or the metrics.
-	state := getAs(t, ctx, s.Server("rec-1").Addr()+"/v1/state", s.Token)
+	state := getAs(t, ctx, s, s.Server("rec-1").Addr()+"/v1/state", s.Token)
 	var evs strings.Builder
-	for ev := range mustHistory(t, ctx, s.Server("rec-1").Addr(), s.Token) {
+	for ev := range mustHistory(t, ctx, s.Client("rec-1")) {
 		b, _ := json.Marshal(ev)
 		evs.Write(b)
 	}
@@ -259,24 +259,24 @@ func TestAccessTable(t *testing.T) {
 	}
 }
 
-func status(t *testing.T, ctx context.Context, method, url, token string) int {
+func status(t *testing.T, ctx context.Context, s *devsite.Site, method, url, token string) int {
 	t.Helper()
-	resp := do(t, ctx, method, url, token)
+	resp := do(t, ctx, s, method, url, token)
 	resp.Body.Close()
 	return resp.StatusCode
 }
 
-func getAs(t *testing.T, ctx context.Context, url, token string) string {
+func getAs(t *testing.T, ctx context.Context, s *devsite.Site, url, token string) string {
 	t.Helper()
-	resp := do(t, ctx, http.MethodGet, url, token)
+	resp := do(t, ctx, s, http.MethodGet, url, token)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
 
-// do sends a request; streaming answers are closed once their status is
-// known.
-func do(t *testing.T, ctx context.Context, method, url, token string) *http.Response {
+// do sends a request to a server of s; streaming answers are closed once
+// their status is known.
+func do(t *testing.T, ctx context.Context, s *devsite.Site, method, url, token string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
@@ -285,16 +285,16 @@ func do(t *testing.T, ctx context.Context, method, url, token string) *http.Resp
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	return resp
 }
 
-func mustHistory(t *testing.T, ctx context.Context, addr, token string) <-chan api.Event {
+func mustHistory(t *testing.T, ctx context.Context, c *api.Client) <-chan api.Event {
 	t.Helper()
-	s, err := api.NewClient(addr, token).EventHistory(ctx, api.EventFilter{}, api.EventOptions{})
+	s, err := c.EventHistory(ctx, api.EventFilter{}, api.EventOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +319,7 @@ func TestConsoleOpenWithoutUsers(t *testing.T) {
 		{http.MethodPost, "/v1/apply", http.StatusUnauthorized},
 		{http.MethodGet, "/v1/export/cam1.mp4", http.StatusUnauthorized},
 	} {
-		got := status(t, ctx, c.method, base+c.path, "")
+		got := status(t, ctx, s, c.method, base+c.path, "")
 		if c.want == 0 && (got == http.StatusUnauthorized || got == http.StatusForbidden) || c.want != 0 && got != c.want {
 			t.Errorf("%s %s without credentials: %d, want %d (0: allowed)", c.method, c.path, got, c.want)
 		}

@@ -82,6 +82,9 @@ type Agent struct {
 
 	cl  *cluster.Cluster
 	srv *http.Server
+	// plainSrv answers plain HTTP on the API port (nil when it is off).
+	plainSrv *http.Server
+	tls      *serverTLS
 	// peerHTTP is the HTTP client of agent-to-agent calls (peerClient).
 	peerHTTP *http.Client
 	kick     chan struct{}
@@ -216,10 +219,6 @@ func Start(cfg Config) (*Agent, error) {
 	a.fp = spec.NewFingerprinter(a.fpKey)
 	a.metrics = newMetrics(a.reg, &a.cfg)
 	a.peerToken = peerTokenFor(cfg.SiteKey)
-	// Requests to peers go through peerAuth, which adds the peer
-	// credential; how they reach the peer (HTTPS) is its base.
-	a.peerAuth = peerTransport{base: http.DefaultTransport, token: a.peerToken, server: cfg.Server}
-	a.peerHTTP = &http.Client{Transport: a.peerAuth}
 	a.events = newHub(a.metrics.eventsDropped.Inc)
 	a.audit = newAuditor(cfg.Server, a.reg, a.sendAudit)
 	a.audit.lostReport = a.auditLost
@@ -240,6 +239,15 @@ func Start(cfg Config) (*Agent, error) {
 	}
 	a.console = newConsoleFeed(a.reg)
 	a.login = a.newLogin()
+	if a.tls, err = newServerTLS(&a.cfg); err != nil {
+		a.history.Close()
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	// Requests to peers go through peerAuth, which adds the peer
+	// credential; its base reaches them over HTTPS verified with the
+	// site's CA.
+	a.peerAuth = peerTransport{base: peerTLSTransport(a.tls.ca), token: a.peerToken, server: cfg.Server}
+	a.peerHTTP = &http.Client{Transport: a.peerAuth}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -281,10 +289,19 @@ func Start(cfg Config) (*Agent, error) {
 	cl.LeaderLoop(a.BalanceLoop(time.Now, DefaultBalanceInterval))
 	cl.LeaderLoop(a.alertLoop)
 
+	limits := defaultAPILimits()
 	var limited net.Listener
-	a.srv, limited = defaultAPILimits().server(ln, a.routes(), a.refuseConn)
+	a.srv, limited = limits.server(ln, a.routes(), a.refuseConn)
+	// Failed handshakes (a client without the site CA, a port scan) are
+	// the client's business: debug level.
+	a.srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	sniff := newSniffListener(limited, a.tls.config(), limits.header, cfg.PlainHTTP != PlainHTTPOff)
+	if cfg.PlainHTTP != PlainHTTPOff {
+		a.plainSrv = &http.Server{Handler: http.HandlerFunc(redirectHTTPS), ReadHeaderTimeout: limits.header, IdleTimeout: limits.header}
+		go a.plainSrv.Serve(sniff.plainListener())
+	}
 	go func() {
-		if err := a.srv.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := a.srv.Serve(sniff); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("API server stopped", "err", err)
 		}
 	}()
@@ -293,7 +310,7 @@ func Start(cfg Config) (*Agent, error) {
 	go a.loop(a.ctx)
 	go a.login.sweepLoop(a.ctx)
 	go a.auditLoop(a.ctx)
-	a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventAgentStarted, Message: fmt.Sprintf("agent %s of site %s started (vigil %s), API on %s", cfg.Server, cfg.Site, cfg.Version, a.Addr())})
+	a.emit(api.Event{Severity: spec.SeverityInfo, Kind: spec.EventAgentStarted, Message: fmt.Sprintf("agent %s of site %s started (vigil %s), API on %s; site CA SHA-256 fingerprint %s", cfg.Server, cfg.Site, cfg.Version, a.Addr(), a.tls.ca.Fingerprint())})
 	return a, nil
 }
 
@@ -373,6 +390,9 @@ func (a *Agent) stop(hard bool) error {
 		<-a.loopExit
 		// Leave (or vanish from) the site first, so that peers start
 		// taking over while this server closes its files.
+		if a.plainSrv != nil {
+			a.plainSrv.Close()
+		}
 		if hard {
 			err = a.cl.Kill()
 			a.srv.Close()
@@ -515,6 +535,7 @@ func (a *Agent) reconcile() {
 	}()
 
 	obs := a.observe()
+	a.refreshTLS(obs.st.Spec, obs.now)
 	a.mu.Lock()
 	prev := a.view
 	a.mu.Unlock()

@@ -27,7 +27,7 @@ func TestAPI(t *testing.T) {
 
 	// State-changing calls without the right token change nothing.
 	for _, tok := range []string{"", "wrong"} {
-		c := api.NewClient(s.Server("rec-1").Addr(), tok)
+		c := api.NewClient(s.Server("rec-1").Addr(), tok, api.WithCA(s.CA.Pool()))
 		if _, err := c.Apply(ctx, api.ApplyRequest{Spec: site}); !errors.Is(err, api.ErrUnauthorized) {
 			t.Errorf("apply with token %q: %v, want 401", tok, err)
 		}
@@ -132,7 +132,7 @@ func TestAPI(t *testing.T) {
 		t.Errorf("health: %+v, %v", h, err)
 	}
 
-	body := getAs(t, ctx, s.Server("rec-1").Addr()+"/metrics", s.Token)
+	body := getAs(t, ctx, s, s.Server("rec-1").Addr()+"/metrics", s.Token)
 	for _, want := range []string{"vigil_spec_revision 2", "vigil_master 1", `vigil_api_requests_total{code="401",endpoint="apply"} 2`, "vigil_recorder_"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -143,7 +143,7 @@ func TestAPI(t *testing.T) {
 func TestClientUnreachable(t *testing.T) {
 	_, err := api.NewClient("127.0.0.1:1", "").State(ctxFor(t, 5*time.Second))
 	var ue *api.UnreachableError
-	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot reach vigil agent at http://127.0.0.1:1: is it running?") {
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot reach vigil agent at https://127.0.0.1:1: is it running?") {
 		t.Errorf("error %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"io/fs"
 	"net"
@@ -39,7 +40,7 @@ func TestAPIFloodKeepsRecording(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRecorded(t, s, "rec-1", map[string][]string{"cam1": {"rec-1"}}, 30*time.Second)
-	addr := strings.TrimPrefix(s.Server("rec-1").Addr(), "http://")
+	addr := strings.TrimPrefix(s.Server("rec-1").Addr(), "https://")
 
 	served := 0
 	for i := 0; i < 300; i++ {
@@ -49,8 +50,9 @@ func TestAPIFloodKeepsRecording(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c = tls.Client(c, &tls.Config{RootCAs: s.CA.Pool(), ServerName: "127.0.0.1"})
 		io.WriteString(c, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
 			resp.Body.Close()
 			served++
@@ -69,7 +71,8 @@ func TestAPIFloodKeepsRecording(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext}}
+	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext,
+		TLSClientConfig: &tls.Config{RootCAs: s.CA.Pool()}}}
 	c := api.NewClientHTTP(s.Server("rec-1").Addr(), s.Token, other)
 	if h, err := c.Health(ctx); err != nil || h.Status != "ok" {
 		t.Errorf("the API from another source during the flood: %+v, %v", h, err)

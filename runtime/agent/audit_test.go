@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -84,7 +85,7 @@ func TestAuditThroughTheAPI(t *testing.T) {
 	for range 2 {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, playlist, nil)
 		req.Header = bearer
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.HTTPClient().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +94,8 @@ func TestAuditThroughTheAPI(t *testing.T) {
 			t.Fatalf("playlist: %s", resp.Status)
 		}
 	}
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, "ws"+strings.TrimPrefix(s.Server("rec-2").Addr(), "http")+"/v1/live/cam1", bearer)
+	wsd := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: s.CA.Pool()}}
+	ws, _, err := wsd.DialContext(ctx, "wss"+strings.TrimPrefix(s.Server("rec-2").Addr(), "https")+"/v1/live/cam1", bearer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestAuditThroughTheAPI(t *testing.T) {
 	// Failed console logins: a wrong password, a password typed as the
 	// user's name (not recorded).
 	for _, body := range []string{`{"user":"alice","password":"guess"}`, `{"user":"alice's secret","password":"x"}`} {
-		resp, err := http.Post(s.Server("rec-2").Addr()+"/v1/login", "application/json", strings.NewReader(body))
+		resp, err := s.HTTPClient().Post(s.Server("rec-2").Addr()+"/v1/login", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +119,7 @@ func TestAuditThroughTheAPI(t *testing.T) {
 		if tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.HTTPClient().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +196,7 @@ func TestAuditThroughTheAPI(t *testing.T) {
 		t.Errorf("since in an hour: %+v %v, want none, retention 365d", l, err)
 	}
 	// The log needs the token, and shows no secret.
-	if code, _ := get(t, s.Server("rec-1").Addr()+"/v1/audit"); code != http.StatusUnauthorized {
+	if code, _ := get(t, s, s.Server("rec-1").Addr()+"/v1/audit"); code != http.StatusUnauthorized {
 		t.Errorf("GET /v1/audit without a token: %d, want 401", code)
 	}
 	all, _ := json.Marshal(es)
@@ -212,10 +214,11 @@ func TestAuditFloodBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Server("rec-1").Agent().SetAuditWindow(2 * time.Second)
+	hc := s.HTTPClient()
 	for range 1000 {
 		req, _ := http.NewRequest(http.MethodPost, s.Server("rec-1").Addr()+"/v1/apply", strings.NewReader("{}"))
 		req.Header.Set("Authorization", "Bearer wrong-token-guess-1234")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,12 +120,13 @@ func benchSite(b *testing.B, addr string, stall time.Duration) *devsite.Site {
 // measureState times GET /v1/state on rec-1, reading the whole body.
 func measureState(b *testing.B, s *devsite.Site) {
 	url := s.Server("rec-1").Addr() + "/v1/state"
+	hc := s.HTTPClient()
 	var slowest time.Duration
 	masters, last := 0, ""
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
-		resp, err := http.Get(url)
+		resp, err := hc.Get(url)
 		if err != nil {
 			b.Fatal(err)
 		}

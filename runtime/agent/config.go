@@ -3,6 +3,7 @@ package agent
 import (
 	"crypto/ed25519"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -65,6 +66,15 @@ type Config struct {
 	// runtime/configimport), "site" giving configimport.SiteSigningKey's.
 	// Empty: any stick is imported.
 	ConfigImportKeys []ed25519.PublicKey
+	// TLSCertFile and TLSKeyFile, when set, are the PEM certificate (chain)
+	// and key the API serves to its clients, from the operator's PKI;
+	// empty: a certificate of the site's CA (package siteca). Agents see
+	// the site's either way.
+	TLSCertFile, TLSKeyFile string
+	// PlainHTTP is what a plain HTTP request on the API port gets:
+	// PlainHTTPRedirect (the default: a redirect to https) or
+	// PlainHTTPOff (the connection is closed).
+	PlainHTTP string
 
 	// Fields below are not part of the file: set by the command or by tests.
 
@@ -105,10 +115,14 @@ type fileConfig struct {
 	// ConfigImportKeys: hex Ed25519 public keys (vigil config keygen), or
 	// "site" for the key derived from the site key.
 	ConfigImportKeys []string `hcl:"config_import_keys,optional"`
+	TLSCertFile      *string  `hcl:"tls_cert_file"`
+	TLSKeyFile       *string  `hcl:"tls_key_file"`
+	PlainHTTP        *string  `hcl:"plain_http"`
 }
 
 // LoadConfig reads an agent configuration file. Relative paths in it
-// (data_dir, token_file, site_key_file, config_dir) are relative to the
+// (data_dir, token_file, site_key_file, config_dir, tls_cert_file,
+// tls_key_file) are relative to the
 // file's directory. Diagnostics point at the offending line.
 func LoadConfig(path string) (*Config, map[string][]byte, hhcl.Diagnostics) {
 	src, err := os.ReadFile(path)
@@ -277,6 +291,27 @@ func ParseConfig(filename string, src []byte) (*Config, hhcl.Diagnostics) {
 		}
 		cfg.ConfigImportKeys = append(cfg.ConfigImportKeys, pub)
 	}
+	switch {
+	case (fc.TLSCertFile == nil) != (fc.TLSKeyFile == nil):
+		attr := "tls_key_file"
+		if fc.TLSCertFile == nil {
+			attr = "tls_cert_file"
+		}
+		bad(attr, "Certificate and key go together", "Set both tls_cert_file and tls_key_file (the API's certificate from your PKI and its key), or neither for a certificate of the site's own CA.")
+	case fc.TLSCertFile != nil:
+		cfg.TLSCertFile, cfg.TLSKeyFile = abs(*fc.TLSCertFile), abs(*fc.TLSKeyFile)
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			bad("tls_cert_file", "Unusable certificate", fmt.Sprintf("The API's certificate and key cannot be used: %v.", err))
+		}
+		diags = append(diags, secretFileMode(cfg.TLSKeyFile, rng("tls_key_file"))...)
+	}
+	cfg.PlainHTTP = PlainHTTPRedirect
+	if fc.PlainHTTP != nil {
+		cfg.PlainHTTP = *fc.PlainHTTP
+		if cfg.PlainHTTP != PlainHTTPRedirect && cfg.PlainHTTP != PlainHTTPOff {
+			bad("plain_http", "Invalid plain_http", fmt.Sprintf("%q is neither \"redirect\" (plain HTTP requests are sent to https) nor \"off\" (they are not answered).", cfg.PlainHTTP))
+		}
+	}
 	if fc.LogLevel != nil {
 		if err := cfg.LogLevel.UnmarshalText([]byte(*fc.LogLevel)); err != nil {
 			bad("log_level", "Invalid log level", fmt.Sprintf("%q is not one of debug, info, warn, error.", *fc.LogLevel))
@@ -326,7 +361,7 @@ func (c *Config) APIAddr() string {
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(c.Port))
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(c.Port))
 }
 
 func (c *Config) advertiseAddr() string {

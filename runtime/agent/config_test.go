@@ -71,6 +71,10 @@ site_key = "` + testKey + `"
 		{"one-character token", strings.Replace(base, `"0123456789abcdef"`, `"t"`, 1), "API token too short"},
 		{"short metrics token", base + `metrics_token = "prom"` + "\n", "Metrics token too short"},
 		{"metrics token is the API token", base + `metrics_token = "0123456789abcdef"` + "\n", "must differ from token"},
+		{"certificate without key", base + `tls_cert_file = "api.crt"` + "\n", "Set both tls_cert_file and tls_key_file"},
+		{"key without certificate", base + `tls_key_file = "api.key"` + "\n", "Set both tls_cert_file and tls_key_file"},
+		{"missing certificate", base + "tls_cert_file = \"no-such.crt\"\ntls_key_file = \"no-such.key\"\n", "cannot be used"},
+		{"bad plain_http", base + `plain_http = "allow"` + "\n", `"allow" is neither "redirect"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, diags := ParseConfig("agent.hcl", []byte(tc.src))
@@ -86,6 +90,17 @@ site_key = "` + testKey + `"
 				}
 			}
 		})
+	}
+}
+
+// The defaults: plain HTTP is redirected, the site CA's certificate served.
+func TestParseConfigTLSDefaults(t *testing.T) {
+	cfg, diags := ParseConfig("agent.hcl", []byte("server = \"rec-1\"\nsite = \"hq\"\nbind = \"10.0.0.1\"\ndata_dir = \"/d\"\ntoken = \"0123456789abcdef\"\nsite_key = \""+testKey+"\"\n"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if cfg.PlainHTTP != PlainHTTPRedirect || cfg.TLSCertFile != "" || cfg.APIAddr() != "https://10.0.0.1:53540" {
+		t.Errorf("plain_http %q, tls_cert_file %q, API %s", cfg.PlainHTTP, cfg.TLSCertFile, cfg.APIAddr())
 	}
 }
 

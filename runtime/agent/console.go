@@ -190,10 +190,10 @@ func (a *Agent) handleLive(w http.ResponseWriter, r *http.Request) {
 		console.SendHello(conn, console.Hello{Camera: cam, Error: fmt.Sprintf("%s is not recorded anywhere now", cam)})
 		return
 	}
-	up := "ws://" + addr + "/v1/live/" + url.PathEscape(cam)
+	up := "wss://" + addr + "/v1/live/" + url.PathEscape(cam)
 	hdr := http.Header{forwardedHeader: {a.cfg.Server}}
 	a.peerAuth.sign(hdr)
-	if err := console.Relay(ctx, conn, up, hdr); err != nil {
+	if err := console.Relay(ctx, conn, up, peerTLS(a.tls.ca), hdr); err != nil {
 		console.SendHello(conn, console.Hello{Camera: cam, Error: fmt.Sprintf("cannot reach %s, which records %s: %v", name, cam, err)})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +48,7 @@ func TestExportKey(t *testing.T) {
 		}
 		keys = append(keys, got.PublicKey)
 		// The state shows no form of the private key.
-		resp, err := http.Get(s.Server(name).Addr() + "/v1/state")
+		resp, err := s.HTTPClient().Get(s.Server(name).Addr() + "/v1/state")
 		if err != nil {
 			t.Fatal(err)
 		}

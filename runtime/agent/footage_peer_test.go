@@ -20,9 +20,9 @@ func TestFetchFootageFromBadPeers(t *testing.T) {
 		},
 		"slow": func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
 	} {
-		srv := httptest.NewServer(h)
+		srv := httptest.NewTLSServer(h)
 		ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
-		_, err := (&Agent{peerHTTP: srv.Client()}).fetchFootage(ctx, strings.TrimPrefix(srv.URL, "http://"), "rec-2", url.Values{"camera": {"cam1"}})
+		_, err := (&Agent{peerHTTP: srv.Client()}).fetchFootage(ctx, strings.TrimPrefix(srv.URL, "https://"), "rec-2", url.Values{"camera": {"cam1"}})
 		cancel()
 		srv.Close()
 		if err == nil {

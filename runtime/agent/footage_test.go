@@ -157,7 +157,7 @@ func TestRecordingsBadInput(t *testing.T) {
 		{"camera=cam1&start=" + now.Add(-32*24*time.Hour).Format(time.RFC3339), http.StatusBadRequest, "31 days"},
 		{"camera=cam1", http.StatusOK, ""},
 	} {
-		resp, err := http.Get(base + "/v1/recordings?" + strings.ReplaceAll(c.query, "+", "%2B"))
+		resp, err := s.HTTPClient().Get(base + "/v1/recordings?" + strings.ReplaceAll(c.query, "+", "%2B"))
 		if err != nil {
 			t.Fatal(err)
 		}

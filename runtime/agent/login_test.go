@@ -42,7 +42,7 @@ func TestConsoleLogin(t *testing.T) {
 		if cookie != nil {
 			req.AddCookie(cookie)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.HTTPClient().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestConsoleLogin(t *testing.T) {
 		t.Errorf("after logout: %+v", info)
 	}
 
-	metrics := getAs(t, ctx, addr+"/metrics", s.Token)
+	metrics := getAs(t, ctx, s, addr+"/metrics", s.Token)
 	for _, want := range []string{`vigil_login_failures_total{reason="wrong password"} 2`, `vigil_login_failures_total{reason="unknown user"} 1`, `vigil_api_requests_total{code="401",endpoint="login"} 3`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -37,7 +38,7 @@ func (a *Agent) askPeers(ctx context.Context, what string, peers map[string]stri
 
 // peerURL is the base URL of a peer's API at addr ("host:port"). Agents
 // speak to each other with peerHTTP, which trusts the site's CA.
-func (a *Agent) peerURL(addr string) string { return "http://" + addr }
+func (a *Agent) peerURL(addr string) string { return "https://" + addr }
 
 // peerClient is an API client of the peer at addr, without a token.
 func (a *Agent) peerClient(addr string) *api.Client {
@@ -49,3 +50,7 @@ func (a *Agent) peerClient(addr string) *api.Client {
 func (a *Agent) Client(token string) *api.Client {
 	return api.NewClientHTTP(a.Addr(), token, a.peerHTTP)
 }
+
+// PeerHTTP is the HTTP client this agent calls its peers with: HTTPS
+// verified with the site's CA (the network controller asks peers with it).
+func (a *Agent) PeerHTTP() *http.Client { return a.peerHTTP }

@@ -62,6 +62,7 @@ func BenchmarkHLS16(b *testing.B) {
 		b.Fatal(err)
 	}
 	base := s.Server("rec-1").Addr()
+	players := playersOf(s)
 	q := url.Values{"start": {start.Format(time.RFC3339Nano)}, "end": {start.Add(minute).Format(time.RFC3339Nano)}}.Encode()
 	b.ResetTimer()
 	cpu0 := cpuTime()
@@ -72,7 +73,7 @@ func BenchmarkHLS16(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs <- playAll(base, fmt.Sprintf("%s/v1/playback/cam%d/index.m3u8?%s", base, i+1, q))
+				errs <- playAll(players, base, fmt.Sprintf("%s/v1/playback/cam%d/index.m3u8?%s", base, i+1, q))
 			}()
 		}
 		wg.Wait()
@@ -87,14 +88,18 @@ func BenchmarkHLS16(b *testing.B) {
 	b.ReportMetric(cpu.Seconds()/float64(b.N)/(cameras*minute.Seconds()), "core-per-client")
 }
 
-// players is the HTTP client of the benchmark's players: one kept-alive
+// playersOf is the HTTP client of the benchmark's players: one kept-alive
 // connection each, as an HLS player holds (the agent bounds connections
 // per source address).
-var players = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+func playersOf(s *devsite.Site) *http.Client {
+	hc := s.HTTPClient()
+	hc.Transport.(*http.Transport).MaxIdleConnsPerHost = 16
+	return hc
+}
 
 // playAll fetches an HLS playlist and every byte range it lists, as a
 // player would (without pacing).
-func playAll(base, playlist string) error {
+func playAll(players *http.Client, base, playlist string) error {
 	resp, err := players.Get(playlist)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"vigil/dev/devsite"
 	"vigil/runtime/api"
 	"vigil/runtime/evidence"
 )
@@ -39,10 +40,10 @@ func ffprobeDuration(t *testing.T, path string) time.Duration {
 	return time.Duration(secs * float64(time.Second))
 }
 
-// get answers a GET of u: its status and body.
-func get(t *testing.T, u string) (int, []byte) {
+// get answers a GET of u on a server of s: its status and body.
+func get(t *testing.T, s *devsite.Site, u string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := s.HTTPClient().Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 
 	// HLS through rec-2, whose playlist holds rec-1's files too.
 	playlist := s.Server("rec-2").Addr() + "/v1/playback/cam1/index.m3u8?" + q.Encode()
-	code, m3u8 := get(t, playlist)
+	code, m3u8 := get(t, s, playlist)
 	if code != http.StatusOK || !strings.Contains(string(m3u8), "#EXT-X-ENDLIST") ||
 		!strings.Contains(string(m3u8), "#EXT-X-DISCONTINUITY") || !strings.Contains(string(m3u8), "/media/rec-1/") ||
 		!strings.Contains(string(m3u8), "/media/rec-2/") || !strings.Contains(string(m3u8), "#EXT-X-PROGRAM-DATE-TIME:") {
@@ -103,7 +104,7 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 
 	// The .mp4 stream of the same period, and a byte range of it.
 	stream := s.Server("rec-2").Addr() + "/v1/playback/cam1.mp4?" + url.Values{"start": {start.Format(time.RFC3339Nano)}, "duration": {end.Sub(start).String()}}.Encode()
-	code, whole := get(t, stream)
+	code, whole := get(t, s, stream)
 	if code != http.StatusOK || len(whole) < 1000 {
 		t.Fatalf("stream: %d, %d bytes", code, len(whole))
 	}
@@ -117,7 +118,7 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, stream, nil)
 	from, to := len(whole)/2, len(whole)/2+99999
 	req.Header.Set("Range", "bytes="+strconv.Itoa(from)+"-"+strconv.Itoa(to))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 	}
 
 	// Up to now: an EVENT playlist that plays the segment being written.
-	_, live := get(t, s.Server("rec-1").Addr()+"/v1/playback/cam1/index.m3u8?"+url.Values{"start": {time.Now().Add(-5 * time.Second).Format(time.RFC3339Nano)}}.Encode())
+	_, live := get(t, s, s.Server("rec-1").Addr()+"/v1/playback/cam1/index.m3u8?"+url.Values{"start": {time.Now().Add(-5 * time.Second).Format(time.RFC3339Nano)}}.Encode())
 	if !strings.Contains(string(live), "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(string(live), "#EXT-X-ENDLIST") {
 		t.Errorf("playlist up to now:\n%s", live)
 	}
@@ -208,7 +209,7 @@ func TestPlaybackOfADeletedSegment(t *testing.T) {
 	}
 	q := url.Values{"start": {files[0].start.Format(time.RFC3339Nano)}, "end": {files[3].end.Format(time.RFC3339Nano)}}
 	playlist := s.Server("rec-1").Addr() + "/v1/playback/cam1/index.m3u8?" + q.Encode()
-	code, m3u8 := get(t, playlist)
+	code, m3u8 := get(t, s, playlist)
 	if code != http.StatusOK || strings.Count(string(m3u8), "#EXT-X-DISCONTINUITY") != 1 {
 		t.Fatalf("playlist without the deleted segment (%d):\n%s", code, m3u8)
 	}

@@ -66,8 +66,8 @@ func TestSecretsStaySecret(t *testing.T) {
 	stateAt(ctx, t, admin, resp.Revision)
 
 	addr := s.Server("rec-1").Addr()
-	_, anonymous := get(t, addr+"/v1/state")
-	_, metrics := get(t, addr+"/metrics")
+	_, anonymous := get(t, s, addr+"/v1/state")
+	_, metrics := get(t, s, addr+"/metrics")
 	// The events up to the apply's (the backlog comes first).
 	evctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -83,7 +83,7 @@ func TestSecretsStaySecret(t *testing.T) {
 		}
 	}
 	cancel()
-	st, err := api.NewClient(addr, "").State(ctx)
+	st, err := api.NewClient(addr, "", api.WithCA(s.CA.Pool())).State(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,14 +139,15 @@ func (a *Agent) State() api.State {
 	a.mu.Unlock()
 
 	st := api.State{
-		Domain:      domain,
-		ConfigError: configErr,
-		Site:        a.cfg.Site,
-		Revision:    v.revision,
-		Master:      v.master,
-		Version:     a.cfg.Version,
-		Answering:   a.cfg.Server,
-		Overrides:   v.overrides,
+		Domain:        domain,
+		ConfigError:   configErr,
+		Site:          a.cfg.Site,
+		Revision:      v.revision,
+		Master:        v.master,
+		Version:       a.cfg.Version,
+		Answering:     a.cfg.Server,
+		CAFingerprint: a.tls.ca.Fingerprint(),
+		Overrides:     v.overrides,
 	}
 	own := v.statuses[a.cfg.Server]
 	if own == nil {

@@ -22,7 +22,7 @@ func TestUnauthorizedFlood(t *testing.T) {
 		if i%2 == 0 {
 			req.Header.Set("Authorization", "Bearer wrong")
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.HTTPClient().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func TestUnauthorizedFlood(t *testing.T) {
 	// The right token with a lower-case scheme is accepted.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, addr+"/v1/master/transfer", strings.NewReader(`{"server":"rec-1"}`))
 	req.Header.Set("Authorization", "bearer "+s.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 
 // DefaultAddress is the agent address used when neither -address nor
 // VIGIL_ADDR is given.
-const DefaultAddress = "http://127.0.0.1:53540"
+const DefaultAddress = "https://127.0.0.1:53540"
 
 // Environment variables read by the command line.
 const (
@@ -58,9 +58,10 @@ type Client struct {
 	http  *http.Client
 }
 
-// NewClient returns a client for the agent at address ("http://host:port",
-// "host:port" or "host"; the port defaults to 53540). token (VIGIL_TOKEN)
-// is sent with every call: every endpoint but GET /v1/health needs one.
+// NewClient returns a client for the agent at address ("https://host:port",
+// "host:port" or "host"; the scheme defaults to https and the port to
+// 53540). token (VIGIL_TOKEN) is sent with every call, over HTTPS only:
+// every endpoint but GET /v1/health needs one.
 func NewClient(address, token string, opts ...Option) *Client {
 	c := NewClientHTTP(address, token, &http.Client{})
 	for _, o := range opts {
@@ -107,14 +108,14 @@ func NewClientHTTP(address, token string, h *http.Client) *Client {
 }
 
 // NormalizeAddress turns "host", "host:port" or a URL into a base URL without
-// a trailing slash.
+// a trailing slash; the scheme defaults to https.
 func NormalizeAddress(address string) string {
 	a := strings.TrimRight(strings.TrimSpace(address), "/")
 	if a == "" {
 		return DefaultAddress
 	}
 	if !strings.Contains(a, "://") {
-		a = "http://" + a
+		a = "https://" + a
 	}
 	scheme, hostport, _ := strings.Cut(a, "://")
 	host, rest, _ := strings.Cut(hostport, "/")
@@ -355,6 +356,9 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body any) 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {
+		if req.URL.Scheme != "https" {
+			return nil, fmt.Errorf("refusing to send the API token in clear text to %s: use an https:// address", c.base)
+		}
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	return req, nil
@@ -388,6 +392,9 @@ func (c *Client) transportError(err error) error {
 	var ue *UnreachableError
 	if errors.As(err, &ue) {
 		return err
+	}
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return &CertificateError{Address: c.base, Err: err}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("vigil agent at %s did not answer: %w", c.base, err)
@@ -428,6 +435,19 @@ func (e *UnreachableError) Error() string {
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// CertificateError means the agent's certificate is not one the client
+// trusts: nothing was sent to it.
+type CertificateError struct {
+	Address string
+	Err     error
+}
+
+func (e *CertificateError) Error() string {
+	return fmt.Sprintf("the agent at %s is not trusted, nothing was sent to it (%v): set VIGIL_CACERT (or -ca-cert) to your site's CA certificate; vigil ca -address %s shows the CA the agent presents and its fingerprint", e.Address, e.Err, e.Address)
+}
+
+func (e *CertificateError) Unwrap() error { return e.Err }
 
 // StaleError is a refused apply: the spec was planned against BaseRevision
 // but Revision is committed now. Plan again.

@@ -49,9 +49,12 @@ type State struct {
 	Master         string `json:"master,omitempty"`
 	Version        string `json:"version"`
 	// Answering is the server that produced this state.
-	Answering string        `json:"answering"`
-	Servers   []ServerState `json:"servers"`
-	Cameras   []CameraState `json:"cameras"`
+	Answering string `json:"answering"`
+	// CAFingerprint is the SHA-256 fingerprint of the site's CA, which the
+	// agents' HTTPS certificates are issued by (vigil ca).
+	CAFingerprint string        `json:"ca_fingerprint,omitempty"`
+	Servers       []ServerState `json:"servers"`
+	Cameras       []CameraState `json:"cameras"`
 	// Overrides are balancing moves in force.
 	Overrides []Override `json:"overrides,omitempty"`
 	// ConfigError is set while the watched config directory holds an invalid

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -71,8 +72,9 @@ type viewer struct {
 	latency []time.Duration
 }
 
-func watch(b *testing.B, addr, camera string) *viewer {
-	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/v1/live/"+camera, nil)
+func watch(b *testing.B, site *devsite.Site, addr, camera string) *viewer {
+	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: site.CA.Pool()}}
+	conn, _, err := d.Dial("wss://"+addr+"/v1/live/"+camera, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -133,13 +135,13 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 func BenchmarkLiveGrid(b *testing.B) {
 	const tiles = 16
 	site := recordingSite(b, tiles)
-	addr := site.Server("srv-1").Addr()[len("http://"):]
+	addr := site.Server("srv-1").Addr()[len("https://"):]
 	const window = 10 * time.Second
 	for b.Loop() {
 		recording := cpuOver(window)
 		var vs []*viewer
 		for i := 1; i <= tiles; i++ {
-			vs = append(vs, watch(b, addr, "cam"+strconv.Itoa(i)))
+			vs = append(vs, watch(b, site, addr, "cam"+strconv.Itoa(i)))
 		}
 		deadline := time.Now().Add(30 * time.Second)
 		for _, v := range vs {
@@ -175,8 +177,8 @@ func BenchmarkLiveGrid(b *testing.B) {
 //
 //	go test -run '^$' -bench LiveBrowserLatency -benchtime 1x ./runtime/console
 func BenchmarkLiveBrowserLatency(b *testing.B) {
-	ctx := browser(b)
 	site := recordingSite(b, 1)
+	ctx := browser(b, site)
 	for b.Loop() {
 		if err := chromedp.Do(ctx, chromedp.Navigate(site.Server("srv-1").Addr()+"/#/camera/cam1")); err != nil {
 			b.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -28,8 +30,10 @@ import (
 )
 
 // browser starts Debian's chromium, headless, for the test; it skips the
-// test when chromium is missing.
-func browser(t testing.TB) context.Context {
+// test when chromium is missing. It trusts the site's CA: chromium accepts
+// a chain that holds a certificate of a public key on its allow-list, and
+// the agents serve the CA with their certificates.
+func browser(t testing.TB, site *devsite.Site) context.Context {
 	t.Helper()
 	var path string
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -46,6 +50,7 @@ func browser(t testing.TB) context.Context {
 		chromedp.NoSandbox, // tests run as root in CI
 		chromedp.WindowSize(1100, 620),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("ignore-certificate-errors-spki-list", spkiHash(site.CA.Cert)),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
@@ -57,6 +62,12 @@ func browser(t testing.TB) context.Context {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	return ctx
+}
+
+// spkiHash is a certificate's public key as chromium's allow-list names it.
+func spkiHash(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // screenshot saves the page as NAME.png in VIGIL_SCREENSHOTS (default: a
@@ -135,7 +146,6 @@ func advances(t *testing.T, ctx context.Context, what, video string, d time.Dura
 // a camera recorded by another server plays through srv-1; when that
 // server stops, the banner says so and the tile plays from the backup.
 func TestConsole(t *testing.T) {
-	ctx := browser(t)
 	servers := []string{"srv-1", "srv-2", "srv-3"}
 	site, err := devsite.New(devsite.Options{Servers: servers, Cameras: 3, Keepalive: time.Second, Dir: t.TempDir()})
 	if err != nil {
@@ -145,6 +155,7 @@ func TestConsole(t *testing.T) {
 	if err := site.Start(); err != nil {
 		t.Fatal(err)
 	}
+	ctx := browser(t, site)
 	actx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// An H.265 camera, which the browser may not decode.

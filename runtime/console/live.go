@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,11 +170,11 @@ func send(conn *websocket.Conn, b []byte) error {
 }
 
 // Relay serves a live view through the server that records the camera:
-// it opens the same stream on upstream (a ws:// URL) and passes every
-// message on, so a page that reached any server of the site can watch
-// every camera. header goes with the upstream request.
-func Relay(ctx context.Context, down *websocket.Conn, upstream string, header http.Header) error {
-	dialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second, ReadBufferSize: 64 << 10}
+// it opens the same stream on upstream (a wss:// URL, verified with tc)
+// and passes every message on, so a page that reached any server of the
+// site can watch every camera. header goes with the upstream request.
+func Relay(ctx context.Context, down *websocket.Conn, upstream string, tc *tls.Config, header http.Header) error {
+	dialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second, ReadBufferSize: 64 << 10, TLSClientConfig: tc}
 	up, resp, err := dialer.DialContext(ctx, upstream, header)
 	if err != nil {
 		if resp != nil {

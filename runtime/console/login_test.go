@@ -18,13 +18,11 @@ import (
 
 // TestConsoleLogin: on a site with users the console shows its login form;
 // a wrong password says so, the right one shows the console with the user's
-// name, over plain HTTP to 127.0.0.x (which Chromium counts as secure, so it
-// keeps the Secure cookie), and the page's push channel and live view
+// name, over HTTPS with the site's CA, and the page's push channel and live view
 // WebSocket carry the cookie. A session ended elsewhere cuts the page's
 // stream and brings the form back with a message; logging out brings it
 // back too.
 func TestConsoleLogin(t *testing.T) {
-	ctx := browser(t)
 	site, err := devsite.New(devsite.Options{Servers: []string{"srv-1"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +31,7 @@ func TestConsoleLogin(t *testing.T) {
 	if err := site.Start(); err != nil {
 		t.Fatal(err)
 	}
+	ctx := browser(t, site)
 	actx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	hash, err := access.HashPassword("alice's secret")
@@ -103,7 +102,7 @@ func TestConsoleLogin(t *testing.T) {
 	// stream ends with it and the form says so.
 	req, _ := http.NewRequestWithContext(actx, "POST", url+"v1/logout", nil)
 	req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := site.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

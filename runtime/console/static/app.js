@@ -60,7 +60,7 @@ function showConnection(ok) {
   // This server is gone: every other one serves the same console.
   el.append('disconnected, retrying');
   const others = (store.state?.servers || []).filter(s => s.name !== store.state.answering && s.kind !== 'virtual');
-  if (others.length) el.append(' · open ', ...others.map(s => h('a', {href: `http://${s.address}/`}, s.name, ' ')));
+  if (others.length) el.append(' · open ', ...others.map(s => h('a', {href: `${location.protocol}//${s.address}/`}, s.name, ' ')));
 }
 
 function renderHeader() {

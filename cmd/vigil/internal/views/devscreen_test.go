@@ -50,7 +50,7 @@ func quickstart() *api.State {
 
 func demo(st *api.State) DevScreen {
 	return DevScreen{
-		Export: "export VIGIL_ADDR=http://127.0.0.11:53540 VIGIL_TOKEN=bkg2ePbBUM1e1L-VUInUVJ2m",
+		Export: "export VIGIL_ADDR=https://127.0.0.11:53540 VIGIL_TOKEN=bkg2ePbBUM1e1L-VUInUVJ2m VIGIL_CACERT=/tmp/vigil-dev-1/ca.pem",
 		Hints: []string{
 			"In another terminal: vigil status · vigil plan|apply examples/quickstart",
 			"vigil dev stop|kill|start srv-2 · or type here: stop srv-2, help, quit",

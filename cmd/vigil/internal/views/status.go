@@ -82,6 +82,9 @@ func Status(w io.Writer, st *api.State, o Options) {
 	head += " · master " + master + " · vigil " + st.Version
 	fmt.Fprintln(w, p(bold, head))
 	fmt.Fprintf(w, "%s\n", p(dim, "answered by "+st.Answering))
+	if st.CAFingerprint != "" {
+		fmt.Fprintf(w, "%s\n", p(dim, "site CA SHA-256 "+st.CAFingerprint))
+	}
 	if st.Message != "" {
 		fmt.Fprintf(w, "\n%s\n", p(yellow, st.Message))
 	}
