@@ -78,6 +78,10 @@ func (a *Agent) speaksForSite(v *view) bool {
 // not yet in the history.
 func (a *Agent) reportGaps(v *view, opened, closed, retracted []api.Gap) {
 	if a.speaksForSite(v) {
+		// A gap the site's history holds was told when it closed: a
+		// server that restarts finds it again in its own index (ownGap),
+		// and must not tell it twice.
+		opened, closed = a.untold(opened), a.untold(closed)
 		a.announced = announce(a.announced, opened, closed)
 		a.gapEvents(opened, closed, retracted)
 	} else {
@@ -97,6 +101,14 @@ func (a *Agent) reportGaps(v *view, opened, closed, retracted []api.Gap) {
 	if v.master == a.cfg.Server && a.cl.IsLeader() {
 		a.commitGaps(v, retracted)
 	}
+}
+
+// untold drops the gaps that overlap a gap of the site's committed
+// history.
+func (a *Agent) untold(gaps []api.Gap) []api.Gap {
+	return slices.DeleteFunc(gaps, func(g api.Gap) bool {
+		return slices.ContainsFunc(a.cl.Gaps(g.Camera), func(c api.Gap) bool { return cluster.Overlaps(c, g) })
+	})
 }
 
 // commitGaps commits, in the background and one commit at a time, the

@@ -3,6 +3,7 @@ package agent_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +113,7 @@ func TestGapHistoryIsTheSameOnEveryServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	count := map[string]int{}
+	var told []string // cam1's gap events, who told them
 	for ev := range stream.Events {
 		switch ev.Kind {
 		case "server.dead":
@@ -121,12 +123,13 @@ func TestGapHistoryIsTheSameOnEveryServer(t *testing.T) {
 			count[ev.Kind+" by "+ev.Observer]++
 		default:
 			if ev.Camera == "cam1" {
+				told = append(told, fmt.Sprintf("\n%s %s by %s: %s", ev.Time.Format("15:04:05.000"), ev.Kind, ev.Server, ev.Message))
 				count[ev.Kind]++
 			}
 		}
 	}
 	if count["gap.closed"] != 1 || count["gap.open"] > 1 {
-		t.Errorf("the site's history tells cam1's gap %d times (gap.open %d times), want once", count["gap.closed"], count["gap.open"])
+		t.Errorf("the site's history tells cam1's gap %d times (gap.open %d times), want once:%s", count["gap.closed"], count["gap.open"], strings.Join(told, ""))
 	}
 	for k, n := range count {
 		if n > 1 && k != "gap.open" {

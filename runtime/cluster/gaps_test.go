@@ -65,3 +65,19 @@ func TestFSMGapHistory(t *testing.T) {
 		t.Errorf("after cam3 left the spec: cam1 and cam3 keep %s gaps, want 2 0", got)
 	}
 }
+
+// One gap committed twice (a master and a new master after a change, two
+// observers with the same times, twice in one entry) is one record, after
+// a snapshot too.
+func TestFSMGapCommittedTwice(t *testing.T) {
+	f := newFSM(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	start := time.Unix(1000, 0).UTC()
+	gap := api.Gap{Camera: "cam1", Start: start, End: start.Add(time.Second), Cause: api.CauseServerFailure}
+	applyEntry(t, f, cmdRecordGaps, cmdRecordGapsV, recordGapsBody{Closed: []api.Gap{gap}})
+	applyEntry(t, f, cmdRecordGaps, cmdRecordGapsV, recordGapsBody{Closed: []api.Gap{gap, gap}})
+	f = restored(t, f)
+	applyEntry(t, f, cmdRecordGaps, cmdRecordGapsV, recordGapsBody{Closed: []api.Gap{gap}})
+	if d := cmp.Diff([]api.Gap{gap}, f.gapsOf("cam1")); d != "" {
+		t.Errorf("cam1's gaps (-want +got):\n%s", d)
+	}
+}
