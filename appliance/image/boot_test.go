@@ -479,7 +479,12 @@ var client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{T
 var diesWithTest = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 func getJSON(url string, v any) error {
-	resp, err := client.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -422,7 +422,7 @@ func devScreen(s *devsite.Site, a devArgs, cmd string) statusviews.DevScreen {
 		Hints: slices.DeleteFunc([]string{
 			buildHint,
 			fmt.Sprintf("In another terminal: %s status · %s plan|apply %s", cmd, cmd, a.path),
-			fmt.Sprintf("Console: %s/ in a browser (any server's address serves it; its CA: %s)", s.Addr(servers[0]), s.CAFile),
+			fmt.Sprintf("Console: %s/ in a browser (any server's address serves it; its CA: %s); log in with the VIGIL_TOKEN above as its API token", s.Addr(servers[0]), s.CAFile),
 			fmt.Sprintf("%s dev stop|kill|start%s %s · or type here: stop %s, help, quit", cmd, ctl, other, other),
 			fmt.Sprintf("Data in %s · Ctrl-C stops everything", s.Dir),
 		}, func(h string) bool { return h == "" }),

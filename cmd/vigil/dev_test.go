@@ -171,6 +171,7 @@ func TestDevRun(t *testing.T) {
 	waitFor("export VIGIL_ADDR=https://" + net.JoinHostPort(ipA, strconv.Itoa(portA)) + " VIGIL_TOKEN=")
 	waitFor(" VIGIL_CACERT=" + filepath.Join(data, "ca.pem") + "\n")
 	waitFor("Console: https://" + net.JoinHostPort(ipA, strconv.Itoa(portA)) + "/ in a browser")
+	waitFor("); log in with the VIGIL_TOKEN above as its API token")
 	waitFor("Site t is at revision 1: 5 added")
 	waitFor("a alive 1 · b alive 1 · cameras: 2 recording")
 	fmt.Fprintln(typed, "stop b")

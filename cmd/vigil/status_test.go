@@ -30,6 +30,13 @@ func TestStatusAndMasterTransfer(t *testing.T) {
 	defer cancel()
 
 	var out, errb strings.Builder
+	// Every read needs a credential, on a site without users too.
+	t.Setenv(api.EnvToken, "")
+	if code := run([]string{"status", "-address", addr}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "set VIGIL_TOKEN") {
+		t.Errorf("status without a token: exit %d, %s", code, errb.String())
+	}
+	errb.Reset()
+	t.Setenv(api.EnvToken, s.Token)
 	if code := run([]string{"status", "-address", addr}, &out, &errb); code != 0 {
 		t.Fatalf("status exit %d: %s", code, errb.String())
 	}

@@ -21,7 +21,7 @@ import (
 )
 
 // Sessions are the console's logins: POST /v1/login checks a user's
-// password and sets a session cookie, POST /v1/logout ends the session, and
+// password, or an API token, and sets a session cookie, POST /v1/logout ends the session, and
 // Identify tells the API's authentication who a request's cookie belongs to.
 //
 // Sessions live in the memory of the agent that made them (the console
@@ -50,21 +50,32 @@ type Sessions struct {
 	sessions map[[32]byte]*session
 }
 
-// User is what logging in needs of a user block of the configuration.
+// User is what logging in needs of a user block of the configuration, or
+// of an API token (a token block, the agent's token).
 type User struct {
-	Name         string
-	Role         Role
-	Cameras      []string
+	Name string
+	// Kind is "user" or "token" (Identity.Kind).
+	Kind    string
+	Role    Role
+	Cameras []string
+	// PasswordHash is a user's password hash, a token's hash (HashToken):
+	// a session ends when it changes.
 	PasswordHash string
 }
 
-// Users looks up the site's users (the committed configuration's user
-// blocks).
+// Users looks up the site's users and tokens (the committed
+// configuration's user and token blocks, and the agent's own token).
 type Users interface {
 	// User returns the named user, and false when there is none.
 	User(name string) (User, bool)
-	// Any reports whether the site has users at all: without, nobody can
-	// log in and the console needs no login.
+	// Token returns the token that token is (Kind "token"), and false when
+	// it is none that may log in. It compares in constant time.
+	Token(token string) (User, bool)
+	// NamedToken returns the token named name as the configuration has it
+	// now, and false when it is gone.
+	NamedToken(name string) (User, bool)
+	// Any reports whether the site has users at all: without, the login
+	// form asks only for a token.
 	Any() bool
 }
 
@@ -90,7 +101,8 @@ type LoginFailure struct {
 	// typed into the wrong field.
 	User    string
 	Address string // the client's IP address
-	// Reason is FailedPassword, FailedUnknownUser or FailedThrottled.
+	// Reason is FailedPassword, FailedUnknownUser, FailedToken or
+	// FailedThrottled.
 	Reason string
 	// Wait is how long the client must wait before its next attempt
 	// counts.
@@ -102,6 +114,7 @@ type LoginFailure struct {
 const (
 	FailedPassword    = "wrong password"
 	FailedUnknownUser = "unknown user"
+	FailedToken       = "wrong token"
 	FailedThrottled   = "too many failed logins"
 )
 
@@ -110,6 +123,7 @@ const CookieName = "vigil_session"
 
 type session struct {
 	user     string
+	kind     string   // "user" or "token"
 	hashSum  [32]byte // of the user's password hash when logging in
 	created  time.Time
 	lastSeen time.Time
@@ -226,13 +240,18 @@ func (s *Sessions) identify(r *http.Request) (Identity, *session, bool) {
 		s.mu.Unlock()
 		return Identity{}, nil, false
 	}
-	return Identity{Name: u.Name, Kind: "user", Role: u.Role, Cameras: u.Cameras, Address: addressOf(r)}, sess, true
+	return Identity{Name: u.Name, Kind: sess.kind, Role: u.Role, Cameras: u.Cameras, Address: addressOf(r)}, sess, true
 }
 
-// current returns the user of sess as the configuration has it now, and
-// false when it was removed or its password hash changed.
+// current returns the user (or token) of sess as the configuration has it
+// now, and false when it was removed or its password hash (the token)
+// changed.
 func (s *Sessions) current(sess *session) (User, bool) {
-	u, ok := s.users.User(sess.user)
+	lookup := s.users.User
+	if sess.kind == "token" {
+		lookup = s.users.NamedToken
+	}
+	u, ok := lookup(sess.user)
 	return u, ok && sha256.Sum256([]byte(u.PasswordHash)) == sess.hashSum
 }
 
@@ -280,17 +299,20 @@ func sessionKey(id string) ([32]byte, bool) {
 	return sha256.Sum256(raw), true
 }
 
-// LoginRequest is the body of POST /v1/login, as JSON or as a form.
+// LoginRequest is the body of POST /v1/login, as JSON or as a form: a user
+// and its password, or an API token.
 type LoginRequest struct {
-	User     string `json:"user"`
-	Password string `json:"password"`
+	User     string `json:"user,omitempty"`
+	Password string `json:"password,omitempty"`
+	Token    string `json:"token,omitempty"`
 }
 
 // SessionInfo answers POST /v1/login and GET /v1/session.
 type SessionInfo struct {
 	// User is the session's identity; nil without a session.
 	User *Identity `json:"user"`
-	// Login says whether the site has users to log in as.
+	// Login says whether the site has users to log in as (else only a
+	// token logs in).
 	Login bool `json:"login"`
 	// IdleTimeout and MaxAge are the session's limits, in seconds.
 	IdleTimeout int `json:"idle_timeout_s,omitempty"`
@@ -298,10 +320,11 @@ type SessionInfo struct {
 }
 
 // ServeLogin answers POST /v1/login: 200 and the session cookie for a
-// right password, 401 for a wrong user or password (the same answer for
-// both), 429 with Retry-After while failed logins from the client's
-// address or for the user are being slowed, 400 for a request without a
-// user and a password.
+// right password or token, 401 for a wrong user or password (the same
+// answer for both) or a wrong token, 429 with Retry-After while failed
+// logins from the client's address or for the user are being slowed, 400
+// for a request without a user and a password or a token. A token's
+// session is the token's identity (its name, role and cameras).
 func (s *Sessions) ServeLogin(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
 		writeError(w, http.StatusForbidden, "a login must come from this server's own console (the Origin header names another site)")
@@ -314,7 +337,11 @@ func (s *Sessions) ServeLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	addr := addressOf(r)
 	key := addressKey(r.RemoteAddr)
-	u, known := s.users.User(req.User)
+	var u User
+	known := false
+	if req.Token == "" {
+		u, known = s.users.User(req.User)
+	}
 	name := ""
 	if known {
 		name = u.Name
@@ -327,34 +354,48 @@ func (s *Sessions) ServeLogin(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins: try again in %d s", secs))
 		return
 	}
-	hash := s.dummy
-	if known {
-		hash = u.PasswordHash
-	}
-	ok, err := s.check(r.Context(), hash, req.Password)
-	if err != nil {
-		return // the client went away
-	}
-	now = s.opts.Now()
-	if !known || !ok {
-		s.guard.failed(name, key, now)
-		reason := FailedPassword
+	var ok bool
+	reason, refusal := FailedPassword, "wrong user name or password"
+	if req.Token != "" {
+		u, ok = s.users.Token(req.Token)
+		reason, refusal = FailedToken, "wrong token"
+	} else {
+		hash := s.dummy
+		if known {
+			hash = u.PasswordHash
+		}
+		if ok, err = s.check(r.Context(), hash, req.Password); err != nil {
+			return // the client went away
+		}
+		ok = ok && known
 		if !known {
 			reason = FailedUnknownUser
 		}
+	}
+	now = s.opts.Now()
+	if !ok {
+		s.guard.failed(name, key, now)
 		s.opts.OnFailure(LoginFailure{User: name, Address: addr, Reason: reason, Wait: s.guard.wait(name, key, now), Time: now})
-		writeError(w, http.StatusUnauthorized, "wrong user name or password")
+		writeError(w, http.StatusUnauthorized, refusal)
 		return
 	}
-	s.guard.succeeded(name, key, now)
+	s.guard.succeeded(u.Name, key, now)
 	id, err := s.create(u, now)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	http.SetCookie(w, s.cookie(id, int(s.opts.MaxAge/time.Second)))
-	ident := Identity{Name: u.Name, Kind: "user", Role: u.Role, Cameras: u.Cameras, Address: addr}
+	ident := Identity{Name: u.Name, Kind: u.kind(), Role: u.Role, Cameras: u.Cameras, Address: addr}
 	writeJSON(w, http.StatusOK, s.info(&ident))
+}
+
+// kind is u's Identity.Kind: "user" unless u is a token.
+func (u User) kind() string {
+	if u.Kind == "token" {
+		return "token"
+	}
+	return "user"
 }
 
 // ServeLogout answers POST /v1/logout: the request's session ends and its
@@ -423,7 +464,7 @@ func (s *Sessions) create(u User, now time.Time) (string, error) {
 		s.evict(now)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.sessions[sha256.Sum256(raw)] = &session{user: u.Name, hashSum: sha256.Sum256([]byte(u.PasswordHash)),
+	s.sessions[sha256.Sum256(raw)] = &session{user: u.Name, kind: u.kind(), hashSum: sha256.Sum256([]byte(u.PasswordHash)),
 		created: now, lastSeen: now, ctx: ctx, cancel: cancel}
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
@@ -459,19 +500,19 @@ func readLogin(w http.ResponseWriter, r *http.Request) (LoginRequest, error) {
 	switch ct {
 	case "application/json":
 		if err := json.Unmarshal(body, &req); err != nil {
-			return req, errors.New(`a login is {"user": NAME, "password": PASSWORD}`)
+			return req, errors.New(`a login is {"user": NAME, "password": PASSWORD} or {"token": TOKEN}`)
 		}
 	case "application/x-www-form-urlencoded":
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			return req, errors.New("the login form cannot be read")
 		}
-		req.User, req.Password = form.Get("user"), form.Get("password")
+		req.User, req.Password, req.Token = form.Get("user"), form.Get("password"), form.Get("token")
 	default:
 		return req, fmt.Errorf("a login is JSON or a form (application/x-www-form-urlencoded), not %q", ct)
 	}
-	if req.User == "" || req.Password == "" {
-		return req, errors.New("a login needs a user and a password")
+	if req.Token == "" && (req.User == "" || req.Password == "") {
+		return req, errors.New("a login needs a user and a password, or a token")
 	}
 	return req, nil
 }

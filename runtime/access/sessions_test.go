@@ -21,10 +21,30 @@ func cheapHash(password string) string {
 	return h.String()
 }
 
-// fakeUsers stands in for the configuration's user blocks.
+// fakeUsers stands in for the configuration's user and token blocks
+// (tokens by their secret).
 type fakeUsers struct {
-	mu    sync.Mutex
-	users map[string]User
+	mu     sync.Mutex
+	users  map[string]User
+	tokens map[string]User
+}
+
+func (f *fakeUsers) Token(token string) (User, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.tokens[token]
+	return u, ok
+}
+
+func (f *fakeUsers) NamedToken(name string) (User, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, u := range f.tokens {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return User{}, false
 }
 
 func (f *fakeUsers) User(name string) (User, bool) {
@@ -75,6 +95,8 @@ func newRig(t *testing.T) *rig {
 	r := &rig{
 		users: &fakeUsers{users: map[string]User{
 			"alice": {Name: "alice", Role: Operator, Cameras: []string{"lobby-*"}, PasswordHash: cheapHash("alice's secret")},
+		}, tokens: map[string]User{
+			"vigil_ci-token": {Name: "ci", Kind: "token", Role: Viewer, Cameras: []string{"dock-1"}, PasswordHash: HashToken("vigil_ci-token")},
 		}},
 		clock: &fakeClock{t: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)},
 	}
@@ -556,4 +578,49 @@ func mustKey(t *testing.T, id string) [32]byte {
 		t.Fatalf("bad session ID %q", id)
 	}
 	return k
+}
+
+// TestTokenLogin: a token logs in like a password, as the token's identity;
+// a wrong token is a failed login (slowed, reported); the session ends when
+// the token block goes.
+func TestTokenLogin(t *testing.T) {
+	r := newRig(t)
+	post := func(body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/v1/login", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = "10.0.0.9:40000"
+		w := httptest.NewRecorder()
+		r.s.ServeLogin(w, req)
+		return w
+	}
+	w := post("token=vigil_ci-token")
+	if w.Code != 200 {
+		t.Fatalf("token login: %d %s", w.Code, w.Body)
+	}
+	c := sessionCookie(t, w)
+	id, ok := r.s.Identify(request("10.0.0.9", c))
+	if !ok || id.Name != "ci" || id.Kind != "token" || id.Role != Viewer || len(id.Cameras) != 1 || id.Cameras[0] != "dock-1" {
+		t.Errorf("the token's session is %+v, %v; want token ci, a viewer of dock-1", id, ok)
+	}
+	if strings.Contains(w.Body.String(), "vigil_ci-token") {
+		t.Errorf("the login answer shows the token: %s", w.Body)
+	}
+	for i := range 5 {
+		if w := post("token=wrong"); w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), "wrong token") {
+			t.Fatalf("wrong token %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	if len(r.failures) != 5 || r.failures[0].Reason != FailedToken || r.failures[0].User != "" {
+		t.Fatalf("failures %+v: want 5 of reason %q", r.failures, FailedToken)
+	}
+	if w := post("token=wrong"); w.Code != http.StatusTooManyRequests {
+		t.Errorf("a sixth wrong token at once: %d, want 429", w.Code)
+	}
+	// The token block removed: its session ends.
+	r.users.mu.Lock()
+	delete(r.users.tokens, "vigil_ci-token")
+	r.users.mu.Unlock()
+	if _, ok := r.s.Identify(request("10.0.0.9", c)); ok {
+		t.Error("the session of a removed token still holds")
+	}
 }

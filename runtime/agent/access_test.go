@@ -170,34 +170,21 @@ func TestAccessTable(t *testing.T) {
 		t.Errorf("%d routes, %d examples: remove the examples of routes that are gone", len(routes), len(accessExamples))
 	}
 
-	// A console session is a user's identity: alice, a viewer, reads the
-	// state and may not apply; a forged cookie is no one.
+	// A console session is its user's or token's identity: alice, a
+	// viewer, reads the state and may not apply; the cam1 viewer's token
+	// logged in may not watch cam2; a forged cookie is no one.
 	base := s.Server("rec-1").Addr()
-	login, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/login", strings.NewReader(`{"user": "alice", "password": "a password"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	login.Header.Set("Content-Type", "application/json")
-	resp, err := s.HTTPClient().Do(login)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	var session *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == access.CookieName {
-			session = c
-		}
-	}
-	if resp.StatusCode != http.StatusOK || session == nil {
-		t.Fatalf("login as alice: %s, cookies %v", resp.Status, resp.Cookies())
-	}
+	session := loginCookie(t, ctx, s, base, `{"user": "alice", "password": "a password"}`)
+	cam1 := loginCookie(t, ctx, s, base, `{"token": "`+tokens["cam1-viewer"]+`"}`)
 	for _, c := range []struct {
 		method, path, cookie string
 		want                 int
 	}{
 		{http.MethodGet, "/v1/state", session.Value, http.StatusOK},
 		{http.MethodPost, "/v1/apply", session.Value, http.StatusForbidden},
+		{http.MethodGet, "/v1/state", cam1.Value, http.StatusOK},
+		{http.MethodGet, "/v1/recordings/days?camera=cam2", cam1.Value, http.StatusForbidden},
+		{http.MethodGet, "/v1/events", cam1.Value, http.StatusForbidden},
 		{http.MethodGet, "/v1/state", "forged", http.StatusUnauthorized},
 	} {
 		req, _ := http.NewRequestWithContext(ctx, c.method, base+c.path, nil)
@@ -219,6 +206,14 @@ func TestAccessTable(t *testing.T) {
 	}
 	if len(st.Cameras) != 1 || st.Cameras[0].Name != "cam1" || len(st.Spec.Cameras) != 1 || st.Spec.Cameras[0].Name != "cam1" {
 		t.Errorf("the state for a viewer of cam1 lists cameras %+v and spec cameras %d", st.Cameras, len(st.Spec.Cameras))
+	}
+	// The console's stream gives the N+1 verdict (it names the cameras a
+	// failure strands) before the first state, to a caller who sees every
+	// camera only.
+	for who, want := range map[string]bool{"admin": true, "cam1-viewer": false} {
+		if got := strings.Contains(firstState(t, ctx, s, base, tokens[who]), "event: nplusone"); got != want {
+			t.Errorf("the console stream of %s gives the N+1 verdict: %v, want %v", who, got, want)
+		}
 	}
 	// Refusals are events (one a minute each) and metrics.
 	kinds := map[string]bool{}
@@ -301,27 +296,98 @@ func mustHistory(t *testing.T, ctx context.Context, c *api.Client) <-chan api.Ev
 	return s.Events
 }
 
-// TestConsoleOpenWithoutUsers: while a site declares no users (nobody
-// could log in), the console's reads answer without credentials; the
-// other endpoints still need one.
-func TestConsoleOpenWithoutUsers(t *testing.T) {
+// TestConsoleClosedWithoutUsers: a site that declares no users (every
+// site before access control, vigil dev) is not open to whoever reaches
+// its port: the console's reads need a credential too, and the console's
+// form logs in with the agent's token (or a token block); a wrong token is
+// a failed login.
+func TestConsoleClosedWithoutUsers(t *testing.T) {
 	s := newSite(t, []string{"rec-1"}, 0)
 	ctx := ctxFor(t, 30*time.Second)
 	base := s.Server("rec-1").Addr()
-	for _, c := range []struct {
-		method, path string
-		want         int
-	}{
-		{http.MethodGet, "/v1/state", http.StatusOK},
-		{http.MethodGet, "/v1/recordings/days?camera=cam1", 0}, // allowed; 503 before the first apply
-		{http.MethodGet, "/v1/stats", http.StatusUnauthorized},
-		{http.MethodGet, "/metrics", http.StatusUnauthorized},
-		{http.MethodPost, "/v1/apply", http.StatusUnauthorized},
-		{http.MethodGet, "/v1/export/cam1.mp4", http.StatusUnauthorized},
-	} {
-		got := status(t, ctx, s, c.method, base+c.path, "")
-		if c.want == 0 && (got == http.StatusUnauthorized || got == http.StatusForbidden) || c.want != 0 && got != c.want {
-			t.Errorf("%s %s without credentials: %d, want %d (0: allowed)", c.method, c.path, got, c.want)
+	for _, path := range []string{"/v1/state", "/v1/console/stream", "/v1/live/cam1", "/v1/recordings/days?camera=cam1",
+		"/v1/playback/cam1/index.m3u8", "/v1/events", "/v1/stats", "/metrics"} {
+		if got := status(t, ctx, s, http.MethodGet, base+path, ""); got != http.StatusUnauthorized {
+			t.Errorf("GET %s without credentials: %d, want 401", path, got)
+		}
+	}
+	for _, path := range []string{"/", "/ui/app.js", "/v1/health", "/v1/session"} {
+		if got := status(t, ctx, s, http.MethodGet, base+path, ""); got != http.StatusOK {
+			t.Errorf("GET %s without credentials: %d, want 200", path, got)
+		}
+	}
+	var info access.SessionInfo
+	if err := json.Unmarshal([]byte(getAs(t, ctx, s, base+"/v1/session", "")), &info); err != nil || info.User != nil || info.Login {
+		t.Errorf("GET /v1/session: %+v, %v; want no user, and no users to log in as (the form asks for a token)", info, err)
+	}
+	if resp := postLogin(t, ctx, s, base, `{"token": "not-the-token"}`); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("login with a wrong token: %s, want 401", resp.Status)
+	}
+	if body := getAs(t, ctx, s, base+"/metrics", s.Token); !strings.Contains(body, `vigil_login_failures_total{reason="wrong token"} 1`) {
+		t.Error(`/metrics lacks vigil_login_failures_total{reason="wrong token"} 1`)
+	}
+	cookie := loginCookie(t, ctx, s, base, `{"token": "`+s.Token+`"}`)
+	for _, path := range []string{"/v1/state", "/v1/stats"} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+		req.AddCookie(cookie)
+		resp, err := s.HTTPClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			t.Errorf("GET %s with the token's session: %s", path, resp.Status)
+		}
+	}
+}
+
+// postLogin posts a JSON login (body) to the agent at base.
+func postLogin(t *testing.T, ctx context.Context, s *devsite.Site, base, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/login", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// loginCookie logs in (body) and returns the session cookie.
+func loginCookie(t *testing.T, ctx context.Context, s *devsite.Site, base, body string) *http.Cookie {
+	t.Helper()
+	resp := postLogin(t, ctx, s, base, body)
+	for _, c := range resp.Cookies() {
+		if c.Name == access.CookieName && resp.StatusCode == http.StatusOK {
+			return c
+		}
+	}
+	t.Fatalf("login %.20s…: %s, cookies %v", body, resp.Status, resp.Cookies())
+	return nil
+}
+
+// firstState reads the console's stream up to the end of its first state
+// event.
+func firstState(t *testing.T, ctx context.Context, s *devsite.Site, base, token string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp := do(t, ctx, s, http.MethodGet, base+"/v1/console/stream", token)
+	defer resp.Body.Close()
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		got = append(got, buf[:n]...)
+		if i := strings.Index(string(got), "event: state\n"); i >= 0 && strings.Contains(string(got[i:]), "\n\n") {
+			return string(got)
+		}
+		if err != nil {
+			t.Fatalf("the console stream ended before its first state: %v\n%s", err, got)
 		}
 	}
 }

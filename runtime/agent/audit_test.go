@@ -196,7 +196,7 @@ func TestAuditThroughTheAPI(t *testing.T) {
 		t.Errorf("since in an hour: %+v %v, want none, retention 365d", l, err)
 	}
 	// The log needs the token, and shows no secret.
-	if code, _ := get(t, s, s.Server("rec-1").Addr()+"/v1/audit"); code != http.StatusUnauthorized {
+	if code, _ := get(t, s, "", s.Server("rec-1").Addr()+"/v1/audit"); code != http.StatusUnauthorized {
 		t.Errorf("GET /v1/audit without a token: %d, want 401", code)
 	}
 	all, _ := json.Marshal(es)

@@ -45,8 +45,8 @@ const (
 	// metricsTokenName is the agent configuration's metrics_token: it may
 	// read /metrics and nothing else (it has no role).
 	metricsTokenName = "metrics-token"
-	// anonymousName is a caller without credentials on a console endpoint
-	// of a site that declares no users (see route.console).
+	// anonymousName is a caller without credentials in the audit log (a
+	// refused request).
 	anonymousName = "anonymous"
 )
 
@@ -74,14 +74,11 @@ type route struct {
 	// endpoint labels the endpoint's metrics.
 	endpoint string
 	// public: no credential is needed (GET /v1/health, the console's
-	// page, which shows its login form).
+	// page, which shows its login form, and the login itself).
 	public bool
 	// need is the least role that may use the endpoint; "" means any
 	// authenticated caller, the metrics token included.
-	need access.Role
-	// console: a read of the web console, open to callers without
-	// credentials while the site declares no users (nobody could log in).
-	console bool
+	need    access.Role
 	cameras cameraScope
 	// camera names the camera a oneCamera request is about.
 	camera  func(*http.Request) string
@@ -114,13 +111,13 @@ func (a *Agent) authorize(rt route) http.Handler {
 		return rt.handler
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, id, err := a.authenticate(r, rt)
+		r, id, err := a.authenticate(r)
 		if err != "" {
 			a.refuse(w, r, rt, http.StatusUnauthorized, "unauthenticated", err)
 			return
 		}
 		r = r.WithContext(access.WithIdentity(r.Context(), id))
-		if rt.need != "" && id.Kind != "anonymous" && !id.Role.Allows(rt.need) {
+		if rt.need != "" && !id.Role.Allows(rt.need) {
 			a.refuse(w, r, rt, http.StatusForbidden, "role", fmt.Sprintf("%s may not use %s %s: it needs the %s role", who(id), r.Method, r.URL.Path, rt.need))
 			return
 		}
@@ -142,10 +139,7 @@ func (a *Agent) authorize(rt route) http.Handler {
 
 // who names an identity in a refusal.
 func who(id access.Identity) string {
-	switch {
-	case id.Name == anonymousName:
-		return "a caller without credentials"
-	case id.Role == "":
+	if id.Role == "" {
 		return fmt.Sprintf("%s %q", id.Kind, id.Name)
 	}
 	return fmt.Sprintf("%s %q (%s)", id.Kind, id.Name, id.Role)
@@ -155,15 +149,12 @@ func who(id access.Identity) string {
 // bearer token, else the console's session cookie. A request of a session
 // comes back bound to it (access.Sessions.Bind): a stream it opens ends
 // with the session.
-func (a *Agent) authenticate(r *http.Request, rt route) (*http.Request, access.Identity, string) {
+func (a *Agent) authenticate(r *http.Request) (*http.Request, access.Identity, string) {
 	addr := remoteIP(r)
 	tok, ok := bearerToken(r)
 	if !ok {
 		if r, id, ok := a.login.sessions.Bind(r); ok {
 			return r, id, ""
-		}
-		if rt.console && !a.hasUsers() {
-			return r, access.Identity{Name: anonymousName, Kind: "anonymous", Role: access.Viewer, Address: addr}, ""
 		}
 		return r, access.Identity{}, "missing credentials: log in to the console, or send a token (Authorization: Bearer, as vigil does with VIGIL_TOKEN)"
 	}
@@ -200,11 +191,21 @@ func (a *Agent) identifyToken(r *http.Request, tok string) (access.Identity, boo
 	case a.cfg.MetricsToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(a.cfg.MetricsToken)) == 1:
 		return access.Identity{Name: metricsTokenName, Kind: "token"}, true
 	}
+	found := a.specToken(tok)
+	if found == nil {
+		return access.Identity{}, false
+	}
+	return access.Identity{Name: found.Name, Kind: "token", Role: access.Role(found.Role), Cameras: found.Cameras}, true
+}
+
+// specToken is the token block of the committed spec whose hash tok has,
+// nil for none; the comparisons take constant time.
+func (a *Agent) specToken(tok string) *spec.Token {
 	a.mu.Lock()
 	site := a.view.spec()
 	a.mu.Unlock()
 	if site == nil {
-		return access.Identity{}, false
+		return nil
 	}
 	sum := []byte(access.HashToken(tok))
 	var found *spec.Token
@@ -213,18 +214,7 @@ func (a *Agent) identifyToken(r *http.Request, tok string) (access.Identity, boo
 			found = t
 		}
 	}
-	if found == nil {
-		return access.Identity{}, false
-	}
-	return access.Identity{Name: found.Name, Kind: "token", Role: access.Role(found.Role), Cameras: found.Cameras}, true
-}
-
-// hasUsers reports whether the committed spec declares users.
-func (a *Agent) hasUsers() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	site := a.view.spec()
-	return site != nil && len(site.Users) > 0
+	return found
 }
 
 // refuse answers 401 or 403, counts the refusal, records it in the audit
@@ -343,18 +333,55 @@ func (a *Agent) stateFor(r *http.Request) []byte {
 }
 
 // eventSender writes events to w as NDJSON, leaving out those about a
-// camera the caller of r may not see.
-func eventSender(w io.Writer, r *http.Request) func(api.Event) error {
+// camera the caller of r may not see: by their camera, and for an event
+// about no one camera (a takeover lists the cameras it moves), when its
+// message names a camera of the spec the caller may not see. Such an
+// event is left out whole rather than redacted: its other names and its
+// counts would still tell of the hidden cameras.
+func (a *Agent) eventSender(w io.Writer, r *http.Request) func(api.Event) error {
 	enc := json.NewEncoder(w)
 	id, _ := access.From(r.Context())
+	var hidden []string
+	if len(id.Cameras) > 0 {
+		a.mu.Lock()
+		site := a.view.spec()
+		a.mu.Unlock()
+		if site != nil {
+			for _, c := range site.Cameras {
+				if !id.CanSee(c.Name) {
+					hidden = append(hidden, c.Name)
+				}
+			}
+		}
+	}
 	return func(ev api.Event) error {
 		cam := ev.Camera
 		if cam == "" && ev.Gap != nil {
 			cam = ev.Gap.Camera
 		}
-		if cam != "" && !id.CanSee(cam) {
+		if cam != "" && !id.CanSee(cam) || cam == "" && slices.ContainsFunc(hidden, func(name string) bool { return namesWord(ev.Message, name) }) {
 			return nil
 		}
 		return enc.Encode(ev)
+	}
+}
+
+// namesWord reports whether text has name as a word of its own: not
+// within a longer name ("cam1" is not in "cam10"; a dot after it may end a
+// sentence).
+func namesWord(text, name string) bool {
+	nameChar := func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+	}
+	for i := 0; ; {
+		j := strings.Index(text[i:], name)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(name)
+		if (start == 0 || !nameChar(text[start-1]) && text[start-1] != '.') && (end == len(text) || !nameChar(text[end])) {
+			return true
+		}
+		i = start + 1
 	}
 }

@@ -7,7 +7,6 @@ type RoutePermission struct {
 	Pattern, Endpoint string
 	Public            bool
 	Need              access.Role
-	Console           bool
 	// Cameras is "none", "one", "lists" or "all" (cameraScope).
 	Cameras string
 }
@@ -17,7 +16,7 @@ func (a *Agent) Routes() []RoutePermission {
 	var out []RoutePermission
 	for _, rt := range a.routeTable() {
 		out = append(out, RoutePermission{Pattern: rt.pattern, Endpoint: rt.endpoint, Public: rt.public, Need: rt.need,
-			Console: rt.console, Cameras: [...]string{"none", "one", "lists", "all"}[rt.cameras]})
+			Cameras: [...]string{"none", "one", "lists", "all"}[rt.cameras]})
 	}
 	return out
 }

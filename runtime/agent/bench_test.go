@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"syscall"
@@ -126,7 +127,9 @@ func measureState(b *testing.B, s *devsite.Site) {
 	b.ResetTimer()
 	for b.Loop() {
 		t0 := time.Now()
-		resp, err := hc.Get(url)
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		resp, err := hc.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"vigil/runtime/access"
 	"vigil/runtime/api"
 	"vigil/runtime/assign"
 	"vigil/runtime/console"
@@ -74,8 +75,9 @@ const stateEvery = 500 * time.Millisecond
 // an event "state" with the answer of GET /v1/state, again whenever it
 // changes (at most every stateEvery), and an event "nplusone" with the
 // site's N+1 verdict (assign.CheckNPlusOne, as vigil plan prints it; null
-// without cameras). The page follows the site's events
-// with GET /v1/events?follow=1.
+// without cameras; none for a caller who may see only some cameras, since
+// the verdict names the cameras a failure strands). The page follows the
+// site's events with GET /v1/events?follow=1.
 func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
@@ -102,7 +104,11 @@ func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 		checked view
 		sent    bool
 	)
+	id, _ := access.From(r.Context())
 	sendNPlusOne := func() {
+		if len(id.Cameras) > 0 {
+			return
+		}
 		a.mu.Lock()
 		v := a.view
 		a.mu.Unlock()
@@ -118,8 +124,9 @@ func (a *Agent) handleConsoleStream(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "event: nplusone\ndata: %s\n\n", body)
 	}
 	changed := a.viewChanged()
-	sendState()
+	// The verdict first: a client reading up to the first state has it.
 	sendNPlusOne()
+	sendState()
 	flusher.Flush()
 	var due <-chan time.Time // a state to send once stateEvery has passed
 	ping := time.NewTicker(15 * time.Second)

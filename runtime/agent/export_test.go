@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -48,14 +47,9 @@ func TestExportKey(t *testing.T) {
 		}
 		keys = append(keys, got.PublicKey)
 		// The state shows no form of the private key.
-		resp, err := s.HTTPClient().Get(s.Server(name).Addr() + "/v1/state")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		body := getAs(t, ctx, s, s.Server(name).Addr()+"/v1/state", s.Token)
 		for _, form := range []string{hex.EncodeToString(priv.Seed()), base64.StdEncoding.EncodeToString(priv.Seed()), base64.StdEncoding.EncodeToString(priv)} {
-			if strings.Contains(string(body), form) {
+			if strings.Contains(body, form) {
 				t.Errorf("%s's state shows the private key", name)
 			}
 		}

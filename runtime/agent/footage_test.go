@@ -157,10 +157,7 @@ func TestRecordingsBadInput(t *testing.T) {
 		{"camera=cam1&start=" + now.Add(-32*24*time.Hour).Format(time.RFC3339), http.StatusBadRequest, "31 days"},
 		{"camera=cam1", http.StatusOK, ""},
 	} {
-		resp, err := s.HTTPClient().Get(base + "/v1/recordings?" + strings.ReplaceAll(c.query, "+", "%2B"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := do(t, ctxFor(t, 20*time.Second), s, http.MethodGet, base+"/v1/recordings?"+strings.ReplaceAll(c.query, "+", "%2B"), s.Token)
 		var body struct{ Error string }
 		json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()

@@ -98,7 +98,7 @@ func (a *Agent) handleEventHistory(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(api.UnansweredHeader, strings.Join(unanswered, ","))
 	}
 	w.WriteHeader(http.StatusOK)
-	send := eventSender(w, r)
+	send := a.eventSender(w, r)
 	seen := map[string]bool{}
 	for _, ev := range evs {
 		send(ev)

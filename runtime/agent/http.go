@@ -44,30 +44,30 @@ func (a *Agent) routeTable() []route {
 		{pattern: "POST /v1/login", endpoint: "login", public: true, handler: h(a.login.sessions.ServeLogin)},
 		{pattern: "POST /v1/logout", endpoint: "logout", public: true, handler: h(a.login.sessions.ServeLogout)},
 		{pattern: "GET /v1/session", endpoint: "session", public: true, handler: h(a.login.sessions.ServeSession)},
-		{pattern: "GET /v1/state", endpoint: "state", need: access.Viewer, console: true, cameras: listsCameras, handler: h(a.handleState)},
+		{pattern: "GET /v1/state", endpoint: "state", need: access.Viewer, cameras: listsCameras, handler: h(a.handleState)},
 		{pattern: "POST /v1/apply", endpoint: "apply", need: access.Admin, cameras: allCameras, handler: h(a.handleApply)},
 		{pattern: "POST /v1/master/transfer", endpoint: "master_transfer", need: access.Admin, handler: h(a.handleTransfer)},
 		{pattern: "POST /v1/drain", endpoint: "drain", need: access.Admin, handler: h(a.handleDrain)},
 		{pattern: "POST /v1/alerts/test", endpoint: "alert_test", need: access.Admin, handler: h(a.handleAlertTest)},
 		{pattern: "POST /v1/config/import-report", endpoint: "config_import_report", need: access.Admin, handler: h(a.handleConfigImportReport)},
-		{pattern: "GET /v1/events", endpoint: "events", need: access.Operator, console: true, cameras: listsCameras, handler: h(a.handleEvents)},
+		{pattern: "GET /v1/events", endpoint: "events", need: access.Operator, cameras: listsCameras, handler: h(a.handleEvents)},
 		{pattern: "GET /v1/stats", endpoint: "stats", need: access.Viewer, cameras: allCameras, handler: h(a.handleStats)},
 		{pattern: "GET /v1/gaps", endpoint: "gaps", need: access.Viewer, cameras: allCameras, handler: h(a.handleGaps)},
 		{pattern: "GET /v1/stats/local", endpoint: "stats_local", need: access.Admin, handler: h(a.handleLocalStats)},
 		{pattern: "GET /v1/balance/report", endpoint: "balance_report", need: access.Operator, cameras: allCameras, handler: h(a.handleBalanceReport)},
 		{pattern: "GET /v1/export/public-key", endpoint: "export_public_key", need: access.Viewer, handler: h(a.handleExportPublicKey)},
-		{pattern: "GET /v1/console/stream", endpoint: "console_stream", need: access.Viewer, console: true, cameras: listsCameras, handler: h(a.handleConsoleStream)},
-		{pattern: "GET /v1/live/{camera}", endpoint: "live", need: access.Viewer, console: true, cameras: oneCamera, camera: pathCamera, handler: h(a.handleLive)},
+		{pattern: "GET /v1/console/stream", endpoint: "console_stream", need: access.Viewer, cameras: listsCameras, handler: h(a.handleConsoleStream)},
+		{pattern: "GET /v1/live/{camera}", endpoint: "live", need: access.Viewer, cameras: oneCamera, camera: pathCamera, handler: h(a.handleLive)},
 		{pattern: "GET /v1/console/export/{file}", endpoint: "console_export", need: access.Operator, cameras: oneCamera, camera: fileCamera, handler: h(a.handleConsoleExport)},
 		{pattern: "GET /{$}", endpoint: "console", public: true, handler: console.Handler()},
 		{pattern: "GET /ui/", endpoint: "console", public: true, handler: console.Handler()},
-		{pattern: "GET /v1/recordings", endpoint: "recordings", need: access.Viewer, console: true, cameras: oneCamera, camera: queryCamera, handler: h(a.handleRecordings)},
-		{pattern: "GET /v1/recordings/days", endpoint: "recordings_days", need: access.Viewer, console: true, cameras: oneCamera, camera: queryCamera, handler: h(a.handleRecordingDays)},
+		{pattern: "GET /v1/recordings", endpoint: "recordings", need: access.Viewer, cameras: oneCamera, camera: queryCamera, handler: h(a.handleRecordings)},
+		{pattern: "GET /v1/recordings/days", endpoint: "recordings_days", need: access.Viewer, cameras: oneCamera, camera: queryCamera, handler: h(a.handleRecordingDays)},
 		{pattern: "GET /v1/recordings/local", endpoint: "recordings_local", need: access.Admin, handler: h(a.handleLocalRecordings)},
 		{pattern: "POST /v1/holds/footage", endpoint: "holds_footage", need: access.Operator, cameras: allCameras, handler: h(a.handleHoldFootage)},
-		{pattern: "GET /v1/playback/{camera}/index.m3u8", endpoint: "playback_hls", need: access.Viewer, console: true, cameras: oneCamera, camera: pathCamera, handler: h(a.handlePlaylist)},
-		{pattern: "GET /v1/playback/{file}", endpoint: "playback_mp4", need: access.Viewer, console: true, cameras: oneCamera, camera: fileCamera, handler: h(a.handleStream)},
-		{pattern: "GET /v1/playback/media/{server}/{shift}/{path...}", endpoint: "playback_media", need: access.Viewer, console: true, cameras: oneCamera, camera: mediaCamera, handler: h(a.handleMedia)},
+		{pattern: "GET /v1/playback/{camera}/index.m3u8", endpoint: "playback_hls", need: access.Viewer, cameras: oneCamera, camera: pathCamera, handler: h(a.handlePlaylist)},
+		{pattern: "GET /v1/playback/{file}", endpoint: "playback_mp4", need: access.Viewer, cameras: oneCamera, camera: fileCamera, handler: h(a.handleStream)},
+		{pattern: "GET /v1/playback/media/{server}/{shift}/{path...}", endpoint: "playback_media", need: access.Viewer, cameras: oneCamera, camera: mediaCamera, handler: h(a.handleMedia)},
 		{pattern: "POST /v1/playback/local/layouts", endpoint: "playback_layouts", need: access.Admin, handler: h(a.handleLocalLayouts)},
 		{pattern: "GET /v1/export/{file}", endpoint: "export", need: access.Operator, cameras: oneCamera, camera: fileCamera, handler: h(a.handleExport)},
 		{pattern: "GET /v1/audit", endpoint: "audit", need: access.Admin, handler: h(a.handleAudit)},
@@ -357,7 +357,7 @@ func (a *Agent) handleEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	send := eventSender(w, r)
+	send := a.eventSender(w, r)
 	for _, ev := range backlog {
 		send(ev)
 	}

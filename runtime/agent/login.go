@@ -13,7 +13,8 @@ import (
 )
 
 // login is the console's login (access.Sessions) on this agent: its users
-// are the committed spec's user blocks, and failed logins are reported by
+// are the committed spec's user blocks, its tokens the spec's token blocks
+// and the agent's own token, and failed logins are reported by
 // loginFailed.
 type login struct {
 	sessions *access.Sessions
@@ -67,8 +68,11 @@ func (a *Agent) loginFailed(f access.LoginFailure) {
 		return
 	}
 	who := "a name that is no user"
-	if f.User != "" {
+	switch {
+	case f.User != "":
 		who = f.User
+	case f.Reason == access.FailedToken:
+		who = "a token"
 	}
 	msg := fmt.Sprintf("failed login as %s from %s: %s", who, f.Address, f.Reason)
 	if f.Reason == access.FailedThrottled {
@@ -94,7 +98,41 @@ func (u specUsers) User(name string) (access.User, bool) {
 	if su == nil {
 		return access.User{}, false
 	}
-	return access.User{Name: su.Name, Role: access.Role(su.Role), Cameras: su.Cameras, PasswordHash: su.PasswordHash}, true
+	return access.User{Name: su.Name, Kind: "user", Role: access.Role(su.Role), Cameras: su.Cameras, PasswordHash: su.PasswordHash}, true
+}
+
+// Token is the agent's own token (an admin) or a token block of the
+// committed spec; the metrics token and the site's peer credential do
+// not log in.
+func (u specUsers) Token(tok string) (access.User, bool) {
+	if u.a.cfg.checkToken(tok) {
+		return u.NamedToken(agentTokenName)
+	}
+	if t := u.a.specToken(tok); t != nil {
+		return tokenUser(t), true
+	}
+	return access.User{}, false
+}
+
+func (u specUsers) NamedToken(name string) (access.User, bool) {
+	if name == agentTokenName {
+		if u.a.cfg.Token == "" {
+			return access.User{}, false
+		}
+		return access.User{Name: agentTokenName, Kind: "token", Role: access.Admin, PasswordHash: access.HashToken(u.a.cfg.Token)}, true
+	}
+	u.a.mu.Lock()
+	spec := u.a.view.spec()
+	u.a.mu.Unlock()
+	if spec == nil || spec.Token(name) == nil {
+		return access.User{}, false
+	}
+	return tokenUser(spec.Token(name)), true
+}
+
+// tokenUser is a token block as a login's identity.
+func tokenUser(t *spec.Token) access.User {
+	return access.User{Name: t.Name, Kind: "token", Role: access.Role(t.Role), Cameras: t.Cameras, PasswordHash: t.Hash}
 }
 
 func (u specUsers) Any() bool {

@@ -73,7 +73,7 @@ func BenchmarkHLS16(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs <- playAll(players, base, fmt.Sprintf("%s/v1/playback/cam%d/index.m3u8?%s", base, i+1, q))
+				errs <- playAll(players, base, s.Token, fmt.Sprintf("%s/v1/playback/cam%d/index.m3u8?%s", base, i+1, q))
 			}()
 		}
 		wg.Wait()
@@ -98,9 +98,11 @@ func playersOf(s *devsite.Site) *http.Client {
 }
 
 // playAll fetches an HLS playlist and every byte range it lists, as a
-// player would (without pacing).
-func playAll(players *http.Client, base, playlist string) error {
-	resp, err := players.Get(playlist)
+// player would (without pacing), with an API token.
+func playAll(players *http.Client, base, token, playlist string) error {
+	req, _ := http.NewRequest(http.MethodGet, playlist, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := players.Do(req)
 	if err != nil {
 		return err
 	}
@@ -125,6 +127,7 @@ func playAll(players *http.Client, base, playlist string) error {
 		size, _ := strconv.ParseInt(n, 10, 64)
 		from, _ := strconv.ParseInt(off, 10, 64)
 		req, _ := http.NewRequest(http.MethodGet, base+line, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", from, from+size-1))
 		r, err := players.Do(req)
 		if err != nil {

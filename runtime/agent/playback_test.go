@@ -40,10 +40,18 @@ func ffprobeDuration(t *testing.T, path string) time.Duration {
 	return time.Duration(secs * float64(time.Second))
 }
 
-// get answers a GET of u on a server of s: its status and body.
-func get(t *testing.T, s *devsite.Site, u string) (int, []byte) {
+// get answers a GET of u on a server of s with token (none when ""): its
+// status and body.
+func get(t *testing.T, s *devsite.Site, token, u string) (int, []byte) {
 	t.Helper()
-	resp, err := s.HTTPClient().Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := s.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +59,10 @@ func get(t *testing.T, s *devsite.Site, u string) (int, []byte) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
+
+// bearer is ffmpeg's -headers for an API token (the HLS demuxer sends them
+// with the playlist's and the segments' requests too).
+func bearer(token string) string { return "Authorization: Bearer " + token + "\r\n" }
 
 // needFFmpeg skips a test where ffmpeg or ffprobe is missing.
 func needFFmpeg(t *testing.T) {
@@ -87,14 +99,14 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 
 	// HLS through rec-2, whose playlist holds rec-1's files too.
 	playlist := s.Server("rec-2").Addr() + "/v1/playback/cam1/index.m3u8?" + q.Encode()
-	code, m3u8 := get(t, s, playlist)
+	code, m3u8 := get(t, s, s.Token, playlist)
 	if code != http.StatusOK || !strings.Contains(string(m3u8), "#EXT-X-ENDLIST") ||
 		!strings.Contains(string(m3u8), "#EXT-X-DISCONTINUITY") || !strings.Contains(string(m3u8), "/media/rec-1/") ||
 		!strings.Contains(string(m3u8), "/media/rec-2/") || !strings.Contains(string(m3u8), "#EXT-X-PROGRAM-DATE-TIME:") {
 		t.Fatalf("playlist (%d):\n%s", code, m3u8)
 	}
 	hls := filepath.Join(dir, "hls.mp4")
-	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", playlist, "-c", "copy", hls).CombinedOutput(); err != nil {
+	if out, err := exec.Command("ffmpeg", "-v", "error", "-headers", bearer(s.Token), "-i", playlist, "-c", "copy", hls).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg -i index.m3u8 -c copy: %v: %s", err, out)
 	}
 	want := listedLength(r)
@@ -104,7 +116,7 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 
 	// The .mp4 stream of the same period, and a byte range of it.
 	stream := s.Server("rec-2").Addr() + "/v1/playback/cam1.mp4?" + url.Values{"start": {start.Format(time.RFC3339Nano)}, "duration": {end.Sub(start).String()}}.Encode()
-	code, whole := get(t, s, stream)
+	code, whole := get(t, s, s.Token, stream)
 	if code != http.StatusOK || len(whole) < 1000 {
 		t.Fatalf("stream: %d, %d bytes", code, len(whole))
 	}
@@ -118,6 +130,7 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, stream, nil)
 	from, to := len(whole)/2, len(whole)/2+99999
 	req.Header.Set("Range", "bytes="+strconv.Itoa(from)+"-"+strconv.Itoa(to))
+	req.Header.Set("Authorization", "Bearer "+s.Token)
 	resp, err := s.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +189,7 @@ func TestPlaybackAndExportAcrossFailover(t *testing.T) {
 	}
 
 	// Up to now: an EVENT playlist that plays the segment being written.
-	_, live := get(t, s, s.Server("rec-1").Addr()+"/v1/playback/cam1/index.m3u8?"+url.Values{"start": {time.Now().Add(-5 * time.Second).Format(time.RFC3339Nano)}}.Encode())
+	_, live := get(t, s, s.Token, s.Server("rec-1").Addr()+"/v1/playback/cam1/index.m3u8?"+url.Values{"start": {time.Now().Add(-5 * time.Second).Format(time.RFC3339Nano)}}.Encode())
 	if !strings.Contains(string(live), "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(string(live), "#EXT-X-ENDLIST") {
 		t.Errorf("playlist up to now:\n%s", live)
 	}
@@ -209,12 +222,12 @@ func TestPlaybackOfADeletedSegment(t *testing.T) {
 	}
 	q := url.Values{"start": {files[0].start.Format(time.RFC3339Nano)}, "end": {files[3].end.Format(time.RFC3339Nano)}}
 	playlist := s.Server("rec-1").Addr() + "/v1/playback/cam1/index.m3u8?" + q.Encode()
-	code, m3u8 := get(t, s, playlist)
+	code, m3u8 := get(t, s, s.Token, playlist)
 	if code != http.StatusOK || strings.Count(string(m3u8), "#EXT-X-DISCONTINUITY") != 1 {
 		t.Fatalf("playlist without the deleted segment (%d):\n%s", code, m3u8)
 	}
 	out := filepath.Join(t.TempDir(), "hls.mp4")
-	if b, err := exec.Command("ffmpeg", "-v", "error", "-i", playlist, "-c", "copy", out).CombinedOutput(); err != nil {
+	if b, err := exec.Command("ffmpeg", "-v", "error", "-headers", bearer(s.Token), "-i", playlist, "-c", "copy", out).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v: %s", err, b)
 	}
 	// The file lasts from the first segment to the end of the fourth: the

@@ -12,6 +12,7 @@ import (
 
 	"vigil/dev/devsite"
 	"vigil/hcl/spec"
+	"vigil/runtime/access"
 	"vigil/runtime/api"
 )
 
@@ -37,7 +38,7 @@ func stateAt(ctx context.Context, t *testing.T, c *api.Client, rev uint64) *api.
 }
 
 // TestSecretsStaySecret: the camera password, the site key and the key of
-// the fingerprints never show in the anonymous state, events or metrics;
+// the fingerprints never show in a viewer's state, events or metrics;
 // the state's fingerprints cannot be tested against a guessed password
 // without the site's key; a caller with the API token gets the key and can
 // compare. A camera's tls_fingerprint is not secret and shows.
@@ -58,6 +59,11 @@ func TestSecretsStaySecret(t *testing.T) {
 	site.Cameras[0].Password = password
 	site.Cameras[1].URL = "rtsps://viewer:" + password + "@127.0.0.1:1/s"
 	site.Cameras[1].TLSFingerprint = "sha256:" + strings.Repeat("ab", 32)
+	viewer, hash, err := access.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	site.Tokens = []*spec.Token{{Name: "viewer", Role: "viewer", Hash: hash}}
 	admin := s.Client("rec-1")
 	resp, err := admin.Apply(ctx, api.ApplyRequest{Spec: site})
 	if err != nil {
@@ -66,8 +72,8 @@ func TestSecretsStaySecret(t *testing.T) {
 	stateAt(ctx, t, admin, resp.Revision)
 
 	addr := s.Server("rec-1").Addr()
-	_, anonymous := get(t, s, addr+"/v1/state")
-	_, metrics := get(t, s, addr+"/metrics")
+	_, viewed := get(t, s, viewer, addr+"/v1/state")
+	_, metrics := get(t, s, viewer, addr+"/metrics")
 	// The events up to the apply's (the backlog comes first).
 	evctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -83,7 +89,7 @@ func TestSecretsStaySecret(t *testing.T) {
 		}
 	}
 	cancel()
-	st, err := api.NewClient(addr, "", api.WithCA(s.CA.Pool())).State(ctx)
+	st, err := api.NewClient(addr, viewer, api.WithCA(s.CA.Pool())).State(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +99,9 @@ func TestSecretsStaySecret(t *testing.T) {
 	}
 	fpKey := withToken.FingerprintKey
 	if len(fpKey) == 0 || st.FingerprintKey != nil {
-		t.Fatalf("fingerprint key: %d bytes with the token, %d without; want it only with the token", len(fpKey), len(st.FingerprintKey))
+		t.Fatalf("fingerprint key: %d bytes with the token, %d for a viewer; want it only with the token", len(fpKey), len(st.FingerprintKey))
 	}
-	for what, out := range map[string]string{"state": string(anonymous), "metrics": string(metrics), "events": events.String()} {
+	for what, out := range map[string]string{"state": string(viewed), "metrics": string(metrics), "events": events.String()} {
 		for secret, text := range map[string]string{
 			"the camera password": password,
 			"the site key":        base64.StdEncoding.EncodeToString(key),
@@ -106,7 +112,7 @@ func TestSecretsStaySecret(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(string(anonymous), site.Cameras[1].TLSFingerprint) {
+	if !strings.Contains(string(viewed), site.Cameras[1].TLSFingerprint) {
 		t.Errorf("the state does not show cam2's tls_fingerprint (not a secret)")
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -74,7 +75,7 @@ type viewer struct {
 
 func watch(b *testing.B, site *devsite.Site, addr, camera string) *viewer {
 	d := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: site.CA.Pool()}}
-	conn, _, err := d.Dial("wss://"+addr+"/v1/live/"+camera, nil)
+	conn, _, err := d.Dial("wss://"+addr+"/v1/live/"+camera, http.Header{"Authorization": {"Bearer " + site.Token}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -183,6 +184,7 @@ func BenchmarkLiveBrowserLatency(b *testing.B) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(site.Server("srv-1").Addr()+"/#/camera/cam1")); err != nil {
 			b.Fatal(err)
 		}
+		tokenLogin(b, ctx, site.Token)
 		until(b, ctx, "cam1 playing", `document.querySelector('.tile[data-camera="cam1"]')?.dataset.latency > 0`, 30*time.Second)
 		var lat []time.Duration
 		for range 40 {

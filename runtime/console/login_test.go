@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,30 +24,14 @@ import (
 // stream and brings the form back with a message; logging out brings it
 // back too.
 func TestConsoleLogin(t *testing.T) {
-	site, err := devsite.New(devsite.Options{Servers: []string{"srv-1"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(site.Close)
-	if err := site.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx := browser(t, site)
-	actx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	hash, err := access.HashPassword("alice's secret")
 	if err != nil {
 		t.Fatal(err)
 	}
-	siteSpec := site.Spec(site.CameraSpec(1, "srv-1"))
-	siteSpec.Users = []*spec.User{{Name: "alice", Role: "operator", PasswordHash: hash}}
-	rev, err := site.Commit(actx, siteSpec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := site.Wait(actx, "srv-1", func(st *api.State) bool { return st.Revision >= rev }); err != nil {
-		t.Fatal(err)
-	}
+	actx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	site := loginSite(t, actx, func(s *spec.Site) { s.Users = []*spec.User{{Name: "alice", Role: "operator", PasswordHash: hash}} })
+	ctx := browser(t, site)
 	url := site.Server("srv-1").Addr() + "/"
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
@@ -151,4 +136,82 @@ func TestConsoleLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	until(t, ctx, "the login form after logging out", `!document.getElementById('login').hidden && document.querySelector('#login .error').textContent === ''`, 20*time.Second)
+}
+
+// TestConsoleTokenLogin: a site without users is not open: its console
+// shows the form, which asks only for a token; a wrong token says so, a
+// viewer's token shows the console as that token, and a viewer's console
+// does not ask for the events it may not read (it says they need the
+// operator role).
+func TestConsoleTokenLogin(t *testing.T) {
+	viewer, hash, err := access.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	site := loginSite(t, actx, func(s *spec.Site) { s.Tokens = []*spec.Token{{Name: "wall", Role: "viewer", Hash: hash}} })
+	ctx := browser(t, site)
+	url := site.Server("srv-1").Addr() + "/"
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "the form asking only for a token", `!document.getElementById('login').hidden && document.querySelector('#login .password').hidden && document.activeElement?.name === 'token'`, 20*time.Second)
+	screenshot(t, ctx, "login-token")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=token]`), "vigil_not-a-token"),
+		chromedp.Click(chromedp.CSS(`#login button`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "the wrong token's message", `document.querySelector('#login .error').textContent === 'Wrong token.'`, 20*time.Second)
+
+	tokenLogin(t, ctx, viewer)
+	until(t, ctx, "the console as the viewer token", `document.querySelector('#user .name')?.textContent === 'wall (viewer)' && document.getElementById('conn').classList.contains('ok')`, 20*time.Second)
+	until(t, ctx, "the site page saying events need the operator role", `document.querySelector('.site')?.innerText.includes('Events need the operator role.')`, 20*time.Second)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/events'`)); err != nil {
+		t.Fatal(err)
+	}
+	until(t, ctx, "the events page saying they need the operator role", `document.querySelector('.events-page')?.innerText === 'Events need the operator role.'`, 20*time.Second)
+	screenshot(t, ctx, "viewer-events")
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`location.hash = '#/cameras'`)); err != nil {
+		t.Fatal(err)
+	}
+	plays(t, ctx, "cam1", 30*time.Second)
+	// The page never asked for the events: no refusal of them was counted.
+	req, _ := http.NewRequestWithContext(actx, http.MethodGet, url+"metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+site.Token)
+	resp, err := site.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(body), `vigil_api_refused_total{endpoint="events"`) {
+		t.Error("the viewer's console asked for the events (refused)")
+	}
+}
+
+// loginSite starts a one-server site and commits its spec of one camera,
+// with the users or tokens set adds.
+func loginSite(t *testing.T, ctx context.Context, set func(*spec.Site)) *devsite.Site {
+	t.Helper()
+	site, err := devsite.New(devsite.Options{Servers: []string{"srv-1"}, Cameras: 1, Keepalive: time.Second, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(site.Close)
+	if err := site.Start(); err != nil {
+		t.Fatal(err)
+	}
+	siteSpec := site.Spec(site.CameraSpec(1, "srv-1"))
+	set(&siteSpec)
+	rev, err := site.Commit(ctx, siteSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := site.Wait(ctx, "srv-1", func(st *api.State) bool { return st.Revision >= rev }); err != nil {
+		t.Fatal(err)
+	}
+	return site
 }

@@ -7,7 +7,7 @@ import { siteView } from './site.js';
 import { camerasView } from './cameras.js';
 import { eventsView, followEvents } from './events.js';
 import { cameraView } from './camera.js';
-import { session, setup, showLogin, showUser, recheck, watchFetches } from './login.js';
+import { session, setup, showLogin, showUser, recheck, watchFetches, mayReadEvents } from './login.js';
 
 // store is what the views read: the last state (GET /v1/state's answer),
 // the site's N+1 verdict (planner.CheckNPlusOne), the events, and who wants to hear of changes.
@@ -40,8 +40,10 @@ function connect() {
   };
 }
 
-// The store keeps the site's latest events, for the site page.
+// The store keeps the site's latest events, for the site page (an
+// operator's or admin's: a viewer may not read them).
 function keepEvents() {
+  if (!mayReadEvents()) return;
   followEvents({limit: String(maxEvents)}, batch => {
     store.events.push(...batch);
     if (store.events.length > maxEvents) store.events.splice(0, store.events.length - maxEvents);
@@ -147,19 +149,19 @@ function stop() {
   store.events = [];
 }
 
-// start shows the login form when the site has users and the page has no
-// session, else the console.
+// start shows the login form when the page has no session (every read
+// needs one, or a token), else the console.
 async function start() {
   let s = {login: false, user: null};
   try {
     s = await session();
   } catch {
-    // An agent without sessions or away: the console shows what it can.
+    // The agent is away: the form shows; a login says so.
   }
-  setup(run, stop);
+  setup(run, stop, s.login);
   watchFetches(stop);
   window.addEventListener('hashchange', () => { if (running) route(); });
-  if (s.login && !s.user) showLogin();
+  if (!s.user) showLogin();
   else run(s.user);
 }
 

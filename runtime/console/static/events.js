@@ -3,6 +3,7 @@
 // answers (GET /v1/events), over every server's history, not a filter of
 // what the page already holds.
 import { h, clock } from './util.js';
+import { mayReadEvents, eventsRefused } from './login.js';
 
 // eventList renders events as a table.
 export function eventList(events) {
@@ -69,6 +70,7 @@ export async function followEvents(query, onEvents, {signal, onError, onOpen} = 
 const shownEvents = 500;
 
 export function eventsView(store) {
+  if (!mayReadEvents()) return { el: h('section', {class: 'events-page'}, h('p', {class: 'summary'}, eventsRefused)), update() {} };
   const filters = {kind: '', server: '', camera: '', since: '24h'};
   const list = h('div', {class: 'event-list'});
   const status = h('p', {class: 'summary'});

@@ -1,32 +1,24 @@
 // The export of a period selected on the timeline: the site's signed
 // export (GET /v1/console/export/CAMERA.zip, the MP4 and its manifest for
-// `vigil verify`). A logged-in user exports with its session (an operator
-// or admin may); on a site without users the page asks for an API token.
+// `vigil verify`). The page exports with its session (an operator or admin
+// may).
 import { h, dateTime, bytes } from './util.js';
-import { user } from './login.js';
 
 export function exportPanel(camera) {
   let period = null;
-  const token = user ? null : h('input', {type: 'password', placeholder: 'API token (VIGIL_TOKEN)', autocomplete: 'off', size: 24});
-  if (token) token.value = sessionStorage.getItem('vigil.token') || '';
   const what = h('span', null, 'Drag on the timeline to choose a period to export.');
   const button = h('button', {type: 'button', disabled: true, onclick: run}, 'Export');
   const result = h('span', {class: 'result'});
-  const el = h('div', {class: 'export'}, what, token, button, result);
+  const el = h('div', {class: 'export'}, what, button, result);
 
   async function run() {
     const [start, end] = period;
-    const headers = {};
-    if (token) {
-      sessionStorage.setItem('vigil.token', token.value.trim());
-      headers.Authorization = `Bearer ${token.value.trim()}`;
-    }
     const q = new URLSearchParams({start: start.toISOString(), end: end.toISOString()});
     button.disabled = true;
     result.className = 'result';
     result.textContent = 'exporting…';
     try {
-      const resp = await fetch(`/v1/console/export/${encodeURIComponent(camera)}.zip?${q}`, {headers});
+      const resp = await fetch(`/v1/console/export/${encodeURIComponent(camera)}.zip?${q}`);
       if (!resp.ok) throw new Error((await resp.json().catch(() => ({}))).error || resp.statusText);
       const blob = await resp.blob();
       const name = (resp.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/)?.[1] || `${camera}.zip`;

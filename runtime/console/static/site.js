@@ -3,6 +3,7 @@
 // and the one-line reason, and the latest events.
 import { h, bytes, since, isSet, dateTime, recordingServers } from './util.js';
 import { eventList } from './events.js';
+import { mayReadEvents, eventsRefused } from './login.js';
 
 export function siteView(store) {
   const servers = h('tbody');
@@ -28,7 +29,8 @@ export function siteView(store) {
 
   function update(what) {
     const st = store.state;
-    if (what === 'event' || what === 'state') events.replaceChildren(eventList(store.events.slice(-15).reverse()));
+    if (!mayReadEvents()) events.replaceChildren(h('p', {class: 'empty'}, eventsRefused));
+    else if (what === 'event' || what === 'state') events.replaceChildren(eventList(store.events.slice(-15).reverse()));
     if (what === 'nplusone' || what === 'state') showNPlusOne(nPlusOne, store.nplusone);
     if (what !== 'state' || !st) return;
     showTree(tree, st);
