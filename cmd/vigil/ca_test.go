@@ -74,6 +74,7 @@ func TestCA(t *testing.T) {
 	if got, _ := os.ReadFile(file); !bytes.Equal(got, s.CA.PEM()) {
 		t.Errorf("wrote %q", got)
 	}
+	t.Setenv(api.EnvToken, s.Token)
 	code, status, errs := runArgs("-ca-cert", file, "status", "-address", addr)
 	if code != exitOK || !strings.Contains(status, "site CA SHA-256 "+fp) {
 		t.Errorf("status with -ca-cert: exit %d\n%s%s", code, status, errs)
