@@ -175,8 +175,11 @@ func TestBoot(t *testing.T) {
 	tApply := time.Since(t0)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	writeFile(t, caFile, string(siteCA.PEM()))
+	// vigil plan reads the site's state: it trusts the site's CA and
+	// sends the token, as an operator's shell would.
+	planEnv := append(os.Environ(), api.EnvCACert+"="+caFile, api.EnvToken+"="+testToken)
 	plan := exec.Command(vigil, "plan", "-detailed-exitcode", "-address", base, site)
-	plan.Env = append(os.Environ(), api.EnvCACert+"="+caFile)
+	plan.Env = planEnv
 	if out, err := plan.CombinedOutput(); err != nil {
 		fail("vigil plan of the config partition's site against the guest: %v (exit 2: it differs)\n%s", err, out)
 	}
@@ -257,6 +260,7 @@ func TestBoot(t *testing.T) {
 		fail("configuration stick: %v", err)
 	}
 	plan = exec.Command(vigil, "plan", "-detailed-exitcode", "-address", base, site)
+	plan.Env = planEnv
 	if out, err := plan.CombinedOutput(); err != nil {
 		fail("vigil plan of the stick's site against the guest: %v (exit 2: it differs)\n%s", err, out)
 	}
