@@ -3,27 +3,24 @@ package hcl
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	hhcl "github.com/hashicorp/hcl/v2"
 
 	"vigil/hcl/spec"
-	"vigil/runtime/assign"
 )
 
-// capacityWarnings is the N+1 advice: the assignment the agents run
-// (assign.CheckNPlusOne, which vigil plan shows too) with each server that
-// can record failed in turn, every other server alive. Every server whose
-// loss would leave some camera recorded nowhere gets a warning; cameras
-// locked to it go dark by design and are not counted.
-func capacityWarnings(s *spec.Site) hhcl.Diagnostics {
-	n := assign.CheckNPlusOne(s, nil, time.Now())
-	if n == nil {
-		return nil
-	}
+// capacityWarnings is the N+1 advice: lost maps each server whose failure
+// would leave cameras recorded nowhere to those cameras, as the caller's
+// check found them (LoadOptions.Capacity: the assignment the agents run,
+// which vigil plan shows too). Cameras locked to the lost server go dark by
+// design and are not in it. Warnings follow the servers' declaration order.
+func capacityWarnings(s *spec.Site, lost map[string][]string) hhcl.Diagnostics {
 	var diags hhcl.Diagnostics
-	for _, loss := range n.Losses {
-		uncovered := loss.Cameras
+	for _, sv := range s.Servers {
+		uncovered := lost[sv.Name]
+		if len(uncovered) == 0 {
+			continue
+		}
 		list := uncovered
 		more := ""
 		if len(list) > 10 {
@@ -33,14 +30,10 @@ func capacityWarnings(s *spec.Site) hhcl.Diagnostics {
 		if len(uncovered) == 1 {
 			cams, would, them = "1 of its cameras has", "it would", "it"
 		}
-		var decl spec.Range
-		if sv := s.Server(loss.Server); sv != nil {
-			decl = sv.DeclRange
-		}
 		diags = append(diags, &hhcl.Diagnostic{Severity: hhcl.DiagWarning, Summary: "Not enough failover capacity",
 			Detail: fmt.Sprintf("If server %q fails, %s no live backup, group member or standby server with free capacity, so %s not be recorded: %s%s. Give %s backups, add a standby server, or raise max_cameras.",
-				loss.Server, cams, would, strings.Join(list, ", "), more, them),
-			Subject: at(nil, "", decl)})
+				sv.Name, cams, would, strings.Join(list, ", "), more, them),
+			Subject: at(nil, "", sv.DeclRange)})
 	}
 	return diags
 }

@@ -12,6 +12,7 @@ import (
 	hhcl "github.com/hashicorp/hcl/v2"
 
 	"vigil/hcl/spec"
+	"vigil/runtime/assign"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/hcl")
@@ -31,7 +32,8 @@ func TestGolden(t *testing.T) {
 		for _, dir := range dirs {
 			t.Run(kind+"/"+filepath.Base(dir), func(t *testing.T) {
 				t.Chdir(dir)
-				opts := LoadOptions{Env: []string{}}
+				// The capacity warnings come from the assignment, as in vigil validate.
+				opts := LoadOptions{Env: []string{}, Capacity: assign.Uncovered}
 				if _, err := os.Stat("values.vars"); err == nil {
 					opts.VarFiles = []string{"values.vars"}
 				}

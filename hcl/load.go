@@ -33,6 +33,12 @@ type LoadOptions struct {
 	// Env is the environment to read VIGIL_VAR_<name> from; nil means
 	// os.Environ().
 	Env []string
+	// Capacity, when set, is the site's N+1 check (assign.Uncovered): each
+	// server whose failure would leave cameras unrecorded, with those
+	// cameras. Load warns about each at the server's declaration. The
+	// assignment belongs to the runtime, which hcl does not import, so the
+	// caller brings it; without it Load gives no capacity warning.
+	Capacity func(*spec.Site) map[string][]string
 }
 
 // EnvVarPrefix prefixes the environment variables that set variables.
@@ -135,7 +141,7 @@ func loadSources(files []source, opts LoadOptions, diags hhcl.Diagnostics) (*Con
 		return cfg, diags
 	}
 
-	l := &loader{cfg: cfg, vars: map[string]*variable{}, budget: b}
+	l := &loader{cfg: cfg, vars: map[string]*variable{}, budget: b, capacity: opts.Capacity}
 	var localAttrs []*hhcl.Attribute
 	for _, body := range bodies {
 		content, _, d := body.PartialContent(declSchema)
@@ -235,6 +241,8 @@ type loader struct {
 	locals map[string]cty.Value
 	ctx    *hhcl.EvalContext
 	budget *budget // what evaluation may spend (limits.go)
+	// capacity is LoadOptions.Capacity.
+	capacity func(*spec.Site) map[string][]string
 }
 
 func (l *loader) declareVariable(b *hhcl.Block) hhcl.Diagnostics {
@@ -636,7 +644,7 @@ func (l *loader) decodeRoot(bodies []hhcl.Body) hhcl.Diagnostics {
 				s := sd.site(siteBlocks[i])
 				sd.shared(s, shared)
 				if !sd.incomplete {
-					sd.diags = append(sd.diags, validateSite(s, !sd.diags.HasErrors())...)
+					sd.diags = append(sd.diags, validateSite(s, l.capacity, !sd.diags.HasErrors())...)
 				}
 				results[i] = result{site: s, diags: sd.diags}
 			}

@@ -122,16 +122,20 @@ func (v *validator) bounds(rs map[string]spec.Range, key string, decl spec.Range
 // ValidateSite checks one decoded site against every rule that concerns a
 // single site. Load applies it to each site of the configuration; the agent
 // applies it to a spec that arrives over the API (whose objects carry no
-// source ranges, so the diagnostics then have no Subject).
+// source ranges, so the diagnostics then have no Subject). It gives no
+// capacity warning (LoadOptions.Capacity).
 func ValidateSite(s *spec.Site) hhcl.Diagnostics {
-	return validateSite(s, true)
+	return validateSite(s, nil, true)
 }
 
 // validateSite checks a site; advice (the warnings) is left out when the
-// caller already found errors in it.
-func validateSite(s *spec.Site, advise bool) hhcl.Diagnostics {
+// caller already found errors in it, capacity advice also without a check.
+func validateSite(s *spec.Site, capacity func(*spec.Site) map[string][]string, advise bool) hhcl.Diagnostics {
 	v := &validator{}
 	v.site(s, advise)
+	if advise && capacity != nil && !v.hasErrors() {
+		v.diags = append(v.diags, capacityWarnings(s, capacity(s))...)
+	}
 	return v.diags
 }
 
@@ -247,11 +251,10 @@ func (v *validator) site(s *spec.Site, advise bool) {
 	}
 
 	if !advise || v.hasErrors() {
-		// Capacity advice about a site that does not load is noise.
+		// Advice about a site that does not load is noise.
 		return
 	}
 	v.witnessWarning(s)
-	v.diags = append(v.diags, capacityWarnings(s)...)
 }
 
 func (v *validator) hasErrors() bool { return v.diags.HasErrors() }

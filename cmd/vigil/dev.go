@@ -120,7 +120,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	cfg, diags := hcl.Load([]string{a.path}, hcl.LoadOptions{Vars: a.vars, VarFiles: a.varFiles})
+	cfg, diags := hcl.Load([]string{a.path}, loadOptions(a.vars, a.varFiles))
 	printDiagnostics(stderr, diags, cfg)
 	if diags.HasErrors() {
 		fmt.Fprintf(stderr, "The configuration is invalid; nothing was started.\n")

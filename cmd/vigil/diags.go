@@ -11,6 +11,7 @@ import (
 
 	"vigil/cmd/vigil/internal/views"
 	"vigil/hcl"
+	"vigil/runtime/assign"
 )
 
 // varFlags collects repeated -var name=value flags.
@@ -35,6 +36,12 @@ func (l *listFlags) String() string { return strings.Join(*l, ",") }
 func (l *listFlags) Set(s string) error {
 	*l = append(*l, s)
 	return nil
+}
+
+// loadOptions are hcl.Load's options for the variables of the flags, with
+// the N+1 check behind the capacity warning: the assignment the agents run.
+func loadOptions(vars varFlags, varFiles listFlags) hcl.LoadOptions {
+	return hcl.LoadOptions{Vars: vars, VarFiles: varFiles, Capacity: assign.Uncovered}
 }
 
 // tuneGC trades memory for time in the short-lived commands that load a

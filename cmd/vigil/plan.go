@@ -111,7 +111,7 @@ func showPlan(stdout, stderr io.Writer, cfg *hcl.Config, diags hhcl.Diagnostics,
 
 // load loads the configuration at path with the variables of the flags.
 func (s *planSource) load(path string) (*hcl.Config, hhcl.Diagnostics) {
-	return hcl.Load([]string{path}, hcl.LoadOptions{Vars: s.vars, VarFiles: s.varFiles})
+	return hcl.Load([]string{path}, loadOptions(s.vars, s.varFiles))
 }
 
 // liveState is a GET /v1/state started before its answer is needed: the

@@ -43,7 +43,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		paths = []string{"."}
 	}
 	tuneGC()
-	cfg, diags := hcl.Load(paths, hcl.LoadOptions{Vars: vars, VarFiles: varFiles})
+	cfg, diags := hcl.Load(paths, loadOptions(vars, varFiles))
 	errs, warns := countDiagnostics(diags)
 
 	if *jsonOut {

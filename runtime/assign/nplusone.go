@@ -68,6 +68,21 @@ func CheckNPlusOne(desired *spec.Site, overrides []api.Override, now time.Time) 
 	return n
 }
 
+// Uncovered is the N+1 check of a desired site as vigil validate's capacity
+// warning reads it (hcl.LoadOptions.Capacity): each server whose loss leaves
+// cameras unrecorded, with those cameras; nil when there is none.
+func Uncovered(desired *spec.Site) map[string][]string {
+	n := CheckNPlusOne(desired, nil, time.Now())
+	if n == nil || len(n.Losses) == 0 {
+		return nil
+	}
+	lost := make(map[string][]string, len(n.Losses))
+	for _, l := range n.Losses {
+		lost[l.Server] = l.Cameras
+	}
+	return lost
+}
+
 // SimulatedMembers is every server of the spec alive, except failed, which
 // died one second apart in the order given (the order
 // max_concurrent_failovers covers them in): the membership of a failure

@@ -66,6 +66,7 @@ import (
 	"vigil/planner/apply"
 	"vigil/planner/views"
 	"vigil/runtime/api"
+	"vigil/runtime/assign"
 )
 
 // Agent is what hot reload needs of the running agent (*agent.Agent).
@@ -392,7 +393,9 @@ func (w *Watcher) load() Result {
 	sum, err := contentHash(w.o.Dir)
 	w.hash, w.hashed = sum, err == nil
 	site := w.a.State().Site
-	cfg, diags := hcl.Load([]string{w.o.Dir}, w.o.Load)
+	opts := w.o.Load
+	opts.Capacity = assign.Uncovered // the capacity warning of the log
+	cfg, diags := hcl.Load([]string{w.o.Dir}, opts)
 	var files map[string][]byte
 	if cfg != nil {
 		files, w.sens = cfg.Files, cfg.Sensitive
