@@ -544,7 +544,16 @@ func TestVersionMismatchRefused(t *testing.T) {
 		_, ok := s.events.find("server.refused", want)
 		return ok
 	})
-	time.Sleep(time.Second)
+	// Not a member once its join has reached both servers and been refused
+	// there (a sleep proves nothing on a busy machine).
+	waitFor(t, 20*time.Second, "both servers refusing rec-3", func() bool {
+		for i := 0; i < 2; i++ {
+			if r := s.nodes[i].Refused(); len(r) == 0 || r[0].Name != "rec-3" {
+				return false
+			}
+		}
+		return true
+	})
 	for i := 0; i < 2; i++ {
 		if _, ok := health(s.nodes[i], "rec-3"); ok {
 			t.Fatalf("%s accepted a member of another version", s.name(i))
