@@ -37,7 +37,7 @@
 // server that only some peers cannot reach may be recorded twice for a
 // while, never not at all.
 //
-// Measured on loopback (go test -count=1 -v -run TestDetectionTime, 3
+// Measured on loopback (go test -run '^$' -bench BenchmarkDetectionTime, 3
 // servers, K = 1 s, the master stopped hard, load average 11): late after
 // 0.51 s, suspect after 0.86 s, dead after 1.99 s, a new master elected
 // after 4.7 s: raft's heartbeat and election timeouts are 3·K, clamped to
