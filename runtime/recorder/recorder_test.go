@@ -152,13 +152,14 @@ func decodeAll(t *testing.T, path string) {
 	}
 }
 
+// recordFor records cam until d of camsim's video (25 fps) is in the files.
 func recordFor(t *testing.T, srv *camsim.Server, cam Camera, d time.Duration) (*storage.Store, int64) {
 	t.Helper()
 	store := openStore(t, t.TempDir())
 	m, _ := newManager(t, store)
 	m.Set([]Camera{cam})
 	waitFor(t, 5*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
-	time.Sleep(d)
+	waitFor(t, d+20*time.Second, fmt.Sprintf("%v of video written", d), func() bool { return m.Status()[0].Frames >= int64(d.Seconds()*25) })
 	sent := srv.Stats()["cam1"].Sessions[0].FramesFromKeyframe
 	m.Close()
 	return store, sent
@@ -278,12 +279,21 @@ func TestCrashRecoveryAndResume(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("helper: %q", line)
 	}
-	time.Sleep(2500 * time.Millisecond)
+	// Killed once two parts (2 s) of the open segment are on disk.
+	var files []string
+	waitFor(t, 20*time.Second, "two parts on disk", func() bool {
+		files, _ = filepath.Glob(filepath.Join(dir, "gate", "*", "*.mp4"))
+		if len(files) == 0 {
+			return false
+		}
+		info, err := storage.Probe(files[0])
+		return err == nil && info.Duration >= 2*time.Second
+	})
 	cmd.Process.Kill()
 	cmd.Wait()
 
 	// The cut file plays up to its last part, before any recovery.
-	files, _ := filepath.Glob(filepath.Join(dir, "gate", "*", "*.mp4"))
+	files, _ = filepath.Glob(filepath.Join(dir, "gate", "*", "*.mp4"))
 	if len(files) != 1 {
 		t.Fatalf("segments left by the killed recorder: %v", files)
 	}
@@ -315,7 +325,7 @@ func TestCrashRecoveryAndResume(t *testing.T) {
 	m, _ := newManager(t, store)
 	m.Set([]Camera{{Name: "gate", URL: srv.URL(1)}})
 	waitFor(t, 5*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
-	time.Sleep(1500 * time.Millisecond)
+	waitFor(t, 20*time.Second, "a part on disk", func() bool { return !m.Status()[0].MediaEnd.IsZero() })
 	m.Close()
 	if n := len(store.Segments("gate")); n != 2 {
 		t.Errorf("segments after resume: %d", n)
@@ -375,17 +385,28 @@ func TestWrongPasswordNoRetryStorm(t *testing.T) {
 	srv := startCamsim(t, camsim.Options{Username: "admin", Password: "secret"})
 	store := openStore(t, t.TempDir())
 	m, events := newManager(t, store)
-	m.Set([]Camera{{Name: "lobby", URL: srv.URL(1), Username: "admin", Password: "wrong"}})
-	waitFor(t, 5*time.Second, "an auth event", func() bool { return events.count("camera.auth") == 1 })
-	time.Sleep(3 * time.Second)
+	// void, an unreachable camera, retries with the ordinary backoff (1 s,
+	// 2 s, ...): its attempts show how far the sessions' clock has gone.
+	m.Set([]Camera{{Name: "lobby", URL: srv.URL(1), Username: "admin", Password: "wrong"}, {Name: "void", URL: "rtsp://127.0.0.1:1/cam1"}})
+	attempts := func(camera string) float64 {
+		var mt dto.Metric
+		m.reconnects.WithLabelValues(camera).Write(&mt)
+		return mt.GetCounter().GetValue()
+	}
+	waitFor(t, 5*time.Second, "an auth event and void's first attempt", func() bool {
+		return events.count("camera.auth") == 1 && attempts("void") >= 1
+	})
+	// Two more attempts of void span at least its second wait (at least
+	// 1.6 s), longer than lobby's first wait would be (at most 1.2 s) were it
+	// not the maximum (a sleep proves nothing on a busy machine).
+	from := attempts("void")
+	waitFor(t, 30*time.Second, "two more attempts of void", func() bool { return attempts("void") >= from+2 })
 	st := m.Status()[0]
 	if st.State != "failing" || !strings.Contains(st.Error, "password") {
 		t.Errorf("status %+v", st)
 	}
-	var mt dto.Metric
-	m.reconnects.WithLabelValues("lobby").Write(&mt)
-	if n := mt.GetCounter().GetValue(); n != 1 {
-		t.Errorf("%v connection attempts in 3 s, want 1 (backoff to the maximum)", n)
+	if n := attempts("lobby"); n != 1 {
+		t.Errorf("%v connection attempts while void made %v, want 1 (backoff to the maximum)", n, attempts("void"))
 	}
 	if events.count("camera.auth") != 1 {
 		t.Errorf("auth events: %d", events.count("camera.auth"))
@@ -417,7 +438,7 @@ func TestRecordUDP(t *testing.T) {
 	m, _ := newManager(t, store)
 	m.Set([]Camera{{Name: "udp", URL: srv.URL(1), Transport: "udp"}})
 	waitFor(t, 5*time.Second, "recording", func() bool { return m.Status()[0].State == "recording" })
-	time.Sleep(1500 * time.Millisecond)
+	waitFor(t, 20*time.Second, "1 s of video written", func() bool { return m.Status()[0].Frames >= 25 })
 	if s := srv.Stats()["cam1"].Sessions; len(s) != 1 || !strings.EqualFold(s[0].Transport, "udp") {
 		t.Fatalf("camsim sessions: %+v", s)
 	}
@@ -464,8 +485,17 @@ func TestFullDiskResumes(t *testing.T) {
 		t.Errorf("no frames counted as dropped: %+v", st)
 	}
 	// The disk stays just full: writes fail after each round of retention,
-	// but the camera's event is raised once a minute, not every round.
-	time.Sleep(5 * time.Second)
+	// but the camera's event is raised once a minute, not every round. Wait
+	// for a second round: a second storage gap, closed as recording resumed.
+	waitFor(t, 30*time.Second, "a second storage gap", func() bool {
+		n := 0
+		for _, g := range store.Gaps("full") {
+			if g.Cause == api.CauseStorage {
+				n++
+			}
+		}
+		return n >= 2
+	})
 	if n := events.count("camera.storage"); n != 1 {
 		t.Errorf("%d camera.storage events, want 1", n)
 	}
