@@ -211,7 +211,10 @@ func TestRecordG711AndOpus(t *testing.T) {
 		st := m.Status()
 		return len(st) == 2 && st[0].State == "recording" && st[1].State == "recording"
 	})
-	time.Sleep(2 * time.Second)
+	waitFor(t, 20*time.Second, "2 s of video written", func() bool {
+		st := m.Status()
+		return st[0].Frames >= 50 && st[1].Frames >= 50
+	})
 	m.Close()
 	for name, codec := range map[string]string{"pcmu": "h264+lpcm", "opus": "h264+opus"} {
 		segs := store.Segments(name)
