@@ -25,7 +25,13 @@ func TestWarmSessionHoldsThenRecords(t *testing.T) {
 		st := m.Status()
 		return st[0].State == "warm" && st[1].State == "warm"
 	})
-	time.Sleep(3 * time.Second)
+	// Recording, door would have closed a 2 s segment by the time it has
+	// received 3 s of video (a sleep proves nothing on a busy machine).
+	waitFor(t, 20*time.Second, "3 s of video held by the warm door", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.sessions["door"].stats.received.Load() >= 3*25
+	})
 	if segs := store.Segments("door"); len(segs) != 0 {
 		t.Fatalf("a warm session wrote %d segments", len(segs))
 	}
@@ -36,7 +42,9 @@ func TestWarmSessionHoldsThenRecords(t *testing.T) {
 		st := m.Status()
 		return len(st) == 1 && st[0].State == "recording"
 	})
-	time.Sleep(2 * time.Second)
+	waitFor(t, 20*time.Second, "the video after the promotion written", func() bool {
+		return !m.Status()[0].MediaEnd.Before(promoted.Add(time.Second))
+	})
 	sent := srv.Stats()["cam1"].Sessions[0].FramesFromKeyframe
 	m.Close()
 
@@ -90,7 +98,7 @@ func TestRestartGapsOnlyWhereRecordingStopped(t *testing.T) {
 	t.Parallel()
 	srv := startCamsim(t, camsim.Options{})
 	store := openStore(t, t.TempDir())
-	m, _ := newManager(t, store)
+	m, events := newManager(t, store)
 	door := Camera{Name: "door", URL: srv.URL(1), SegmentDuration: 2 * time.Second}
 	recording := func(what string) {
 		waitFor(t, 5*time.Second, what, func() bool {
@@ -113,9 +121,11 @@ func TestRestartGapsOnlyWhereRecordingStopped(t *testing.T) {
 
 	m.Set(nil)
 	waitFor(t, 5*time.Second, "stopped", func() bool { return len(m.Status()) == 0 })
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // away for a while: a gap, were one recorded, would span it
 	m.Set([]Camera{door})
 	recording("recording again")
+	// The event follows the closing of a gap, if any.
+	waitFor(t, 5*time.Second, "the second camera.recording event", func() bool { return events.count("camera.recording") == 2 })
 	if n := len(store.Gaps("door")); n != 0 {
 		t.Errorf("%d gaps after the camera came back, want none: %+v", n, store.Gaps("door"))
 	}
