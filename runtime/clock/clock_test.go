@@ -81,16 +81,20 @@ func TestMeasurerEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	// The event follows the measurement: wait for both.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if off, ok := m.Offset(); ok {
+		fa.mu.Lock()
+		evs := len(fa.evs)
+		fa.mu.Unlock()
+		if off, ok := m.Offset(); ok && evs > 0 {
 			if off > -750*time.Millisecond || off < -850*time.Millisecond {
 				t.Errorf("offset %v, want about -800ms", off)
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no measurement")
+			t.Fatal("no measurement and event")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
