@@ -396,22 +396,34 @@ func TestDrop(t *testing.T) {
 
 func TestStall(t *testing.T) {
 	t.Parallel()
-	s := start(t, Options{Paths: 1})
+	// cam2 is not stalled: its frames tell how far camsim's clock has gone
+	// (sleeps prove nothing on a busy machine).
+	s := start(t, Options{Paths: 2})
+	ticks := func(k int64) bool {
+		from := s.Stats()["cam2"].Produced
+		return waitFor(5*time.Second, func() bool { return s.Stats()["cam2"].Produced >= from+k })
+	}
 	r, err := play(t, s.URL(1), gortsplib.ProtocolTCP)
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(time.Second, func() bool { return r.count() > 2 })
-	// Long enough that the checks below fall inside it on a busy machine
-	// (with 700 ms, two short sleeps could outlast it).
+	// Long enough that the checks below fall inside it on a busy machine.
 	const stall = 3 * time.Second
 	s.Stall("cam1", stall)
-	time.Sleep(100 * time.Millisecond) // frames in flight
+	// Frames in flight: the tick under way is over two ticks later, and the
+	// client then has every frame generated for it.
+	if !ticks(2) || !waitFor(5*time.Second, func() bool { return int64(r.count()) >= s.Stats()["cam1"].Sessions[0].Frames }) {
+		t.Fatalf("frames in flight never arrived: client has %d, stats %+v", r.count(), s.Stats()["cam1"])
+	}
 	n, produced := r.count(), s.Stats()["cam1"].Produced
 	if !s.Stats()["cam1"].Stalled {
 		t.Error("stats do not show the stall")
 	}
-	time.Sleep(500 * time.Millisecond)
+	// Half a second of frames later, none of cam1's was generated or arrived.
+	if !ticks(12) {
+		t.Fatal("cam2 generates no frames")
+	}
 	if got := r.count(); got != n {
 		t.Errorf("%d frames arrived during the stall", got-n)
 	}
