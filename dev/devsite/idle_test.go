@@ -100,7 +100,7 @@ func TestIdleUnderLoad(t *testing.T) {
 		}
 	}()
 	t.Logf("idle for %v under load (2 yes loops, a 1 GiB memory hog); load average at start: %s", length, loadAverage())
-	time.Sleep(length)
+	time.Sleep(length) // the point of the test: real idle time under load
 	t.Logf("load average at the end: %s", loadAverage())
 	cancel()
 	wg.Wait()
