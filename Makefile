@@ -4,7 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 
-.PHONY: build static test vet staticcheck fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain bench-idle race
+.PHONY: build static test vet staticcheck fmt fmt-check bench bench-validate fuzz fuzz-short clean bench-record e2e bench-failover image image-test bench-domain bench-idle race test-load
 
 # One compile serves `go run ./cmd/vigil`, `go test` and `make build`: they
 # share Go's build cache only when built with the same settings, so build
@@ -23,6 +23,18 @@ static:
 test: fmt-check vet staticcheck build
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz-short
+
+# make test LOAD_RUNS times in a row (default 5) while two `yes > /dev/null`
+# loops hog both cores: the suite must hold on a busy machine (CI runs on
+# one). Stops at the first failure; prints each run's time and load average.
+LOAD_RUNS ?= 5
+test-load:
+	@yes > /dev/null & y1=$$!; yes > /dev/null & y2=$$!; trap 'kill $$y1 $$y2' EXIT; \
+	for i in $$(seq $(LOAD_RUNS)); do \
+		start=$$(date +%s); \
+		$(MAKE) --no-print-directory test || { echo "run $$i of $(LOAD_RUNS) failed"; exit 1; }; \
+		echo "run $$i of $(LOAD_RUNS) passed in $$(( $$(date +%s) - start )) s, load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	done
 
 # Every package's tests under the race detector, one package at a time (-p 1)
 # so that it does not take every core of a shared machine.
